@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "breakout",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "breakout", targets: ["breakout"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C client libraries: one system-library target each, nothing else in them.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        .systemLibrary(name: "CFreeTDS", providers: [.apt(["freetds-dev"])]),
+        .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // SQL as values: dialects, identifiers, types, rendering. No I/O.
+        .target(name: "SQL"),
+
+        // The connection protocol every driver implements, and the factory that picks one.
+        .target(name: "DatabaseDriver", dependencies: ["SQL"]),
+        .target(name: "PostgresDriver", dependencies: ["DatabaseDriver", "SQL", "CLibPQ"]),
+        .target(name: "MySQLDriver", dependencies: ["DatabaseDriver", "SQL", "CMariaDB"]),
+        .target(name: "SQLServerDriver", dependencies: ["DatabaseDriver", "SQL", "CFreeTDS"]),
+        .target(name: "SQLiteDriver", dependencies: ["DatabaseDriver", "SQL", "CSQLite3"]),
+        .target(name: "Drivers", dependencies: [
+            "DatabaseDriver", "PostgresDriver", "MySQLDriver", "SQLServerDriver", "SQLiteDriver",
+        ]),
+
+        // Command-line front end: thin.
+        .executableTarget(name: "breakout", dependencies: [
+            "Drivers", "SQL",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Benchmarks (run by `make bench`, never part of the tests).
+        .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL"]),
+
+        .testTarget(name: "SQLTests", dependencies: ["SQL"]),
+        .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
+        .testTarget(name: "CLITests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

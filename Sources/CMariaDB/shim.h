@@ -1,0 +1,2 @@
+#include <mysql.h>
+#include <errmsg.h>

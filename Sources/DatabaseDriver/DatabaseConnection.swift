@@ -1,0 +1,93 @@
+import SQL
+
+/// An open connection to one database. Implemented once per engine; the only types that touch
+/// the C client libraries.
+///
+/// Connections are not `Sendable`: use one from one thread at a time, and lend it to work for the
+/// duration of that work.
+public protocol DatabaseConnection: AnyObject {
+    var engine: DatabaseEngine { get }
+    var dialect: any SQLDialect { get }
+
+    /// The server's own version string (for SQLite, the library's).
+    func serverVersion() throws -> String
+
+    /// Runs a statement (or, without binds, several separated by `;`) and returns the number of
+    /// rows it changed.
+    @discardableResult
+    func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int
+
+    /// Runs a query and returns every row, typed (integers, exact decimals, doubles, text, bytes,
+    /// timestamps, NULL).
+    func query(_ sql: String, _ binds: [SQLValue]) throws -> [Row]
+
+    func beginTransaction() throws
+    func commit() throws
+    func rollback() throws
+
+    /// Starts a bulk load of rows into `table`'s `columns` by the engine's fastest path. Rows are
+    /// streamed; memory stays bounded whatever their number. Runs inside the current transaction
+    /// when there is one.
+    func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader
+
+    /// Closes the connection; later calls fail. Also done on deinit.
+    func close()
+}
+
+/// Receives rows for one table and loads them by the engine's bulk path.
+public protocol BulkLoader: AnyObject {
+    /// Adds one row (values in the loader's column order).
+    func append(_ row: [SQLValue]) throws
+    /// Sends what is buffered, ends the load and returns the number of rows loaded.
+    func finish() throws -> Int
+    /// How the rows travel (shown in plans and benchmarks).
+    var method: String { get }
+}
+
+extension DatabaseConnection {
+    @discardableResult
+    public func execute(_ sql: String) throws -> Int { try execute(sql, []) }
+
+    public func query(_ sql: String) throws -> [Row] { try query(sql, []) }
+
+    @discardableResult
+    public func execute(_ rendered: RenderedSQL) throws -> Int { try execute(rendered.sql, rendered.binds) }
+
+    public func query(_ rendered: RenderedSQL) throws -> [Row] { try query(rendered.sql, rendered.binds) }
+
+    /// Renders a statement in this connection's dialect and runs every resulting statement.
+    @discardableResult
+    public func execute(_ statement: SQLStatement) throws -> Int {
+        var changed = 0
+        for rendered in try SQLRenderer(dialect).render(statement) { changed += try execute(rendered) }
+        return changed
+    }
+
+    /// Renders a query in this connection's dialect and returns its rows.
+    public func query(_ statement: SQLStatement) throws -> [Row] {
+        var rows: [Row] = []
+        for rendered in try SQLRenderer(dialect).render(statement) { rows += try query(rendered) }
+        return rows
+    }
+
+    /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try beginTransaction()
+        do {
+            let result = try body()
+            try commit()
+            return result
+        } catch {
+            try? rollback()
+            throw error
+        }
+    }
+
+    /// Loads `rows` into `table` by the bulk path and returns how many were loaded.
+    @discardableResult
+    public func bulkLoad<S: Sequence>(into table: QualifiedName, columns: [String], rows: S) throws -> Int where S.Element == [SQLValue] {
+        let loader = try makeBulkLoader(into: table, columns: columns)
+        for row in rows { try loader.append(row) }
+        return try loader.finish()
+    }
+}

@@ -1,0 +1,102 @@
+import SQL
+
+/// An error from a database driver: which engine, what kind, the engine's code and message, and
+/// the statement that failed. Passwords never appear in it: drivers scrub them from server
+/// messages and statements are shown without their bound values.
+public struct DatabaseError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, coarsely, for callers that react differently (retry, report, refuse).
+    public struct Kind: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable { case configuration, connection, authentication, statement, bulkLoad, unsupported }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The connection settings themselves are wrong (bad URL, missing database name).
+        public static let configuration = Kind(.configuration)
+        /// The server could not be reached or the connection broke.
+        public static let connection = Kind(.connection)
+        /// The server refused the user or password.
+        public static let authentication = Kind(.authentication)
+        /// The server rejected a statement.
+        public static let statement = Kind(.statement)
+        /// A bulk load failed.
+        public static let bulkLoad = Kind(.bulkLoad)
+        /// The driver cannot do what was asked on this engine.
+        public static let unsupported = Kind(.unsupported)
+
+        public var description: String { base.rawValue }
+    }
+
+    public var kind: Kind
+    public var engine: DatabaseEngine?
+    /// SQLSTATE (PostgreSQL), error number (MySQL, SQL Server) or result code (SQLite).
+    public var code: String?
+    public var message: String
+    /// The statement text (placeholders, never bound values), when a statement failed.
+    public var sql: String?
+
+    public init(_ kind: Kind, engine: DatabaseEngine?, code: String? = nil, _ message: String, sql: String? = nil) {
+        self.kind = kind
+        self.engine = engine
+        self.code = code
+        self.message = message
+        self.sql = sql
+    }
+
+    /// `postgresql error 42P01: relation "x" does not exist (in: SELECT …)`.
+    public var description: String {
+        var out = engine.map { "\($0.rawValue) " } ?? ""
+        out += kind == .statement || kind == .bulkLoad ? "error" : "\(kind) error"
+        if let code { out += " \(code)" }
+        out += ": \(message)"
+        if let sql {
+            let shown = sql.count > 300 ? String(sql.prefix(300)) + "…" : sql
+            out += " (in: \(shown))"
+        }
+        return out
+    }
+
+    /// Removes every occurrence of each secret from a server message.
+    public static func scrub(_ message: String, secrets: [String?]) -> String {
+        var out = message.trimmingTrailingWhitespace()
+        for case let secret? in secrets where secret.count >= 1 {
+            out = out.replacingAll(secret, with: "********")
+        }
+        return out
+    }
+}
+
+extension String {
+    func trimmingTrailingWhitespace() -> String {
+        var s = Substring(self)
+        while let last = s.last, last.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
+
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let range = rest.range(of: target) {
+            out += rest[..<range.lowerBound]
+            out += replacement
+            rest = rest[range.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Substring.Index>? {
+        let t = Array(target.utf8)
+        let u = self.utf8
+        guard let first = t.first else { return nil }
+        var i = u.startIndex
+        while i != u.endIndex {
+            if u[i] == first, u[i...].starts(with: t) {
+                return i..<u.index(i, offsetBy: t.count)
+            }
+            i = u.index(after: i)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,54 @@
+/// The four destination database engines `breakout` writes to.
+///
+/// Parsed from the names users write in configuration, including the PDO driver names
+/// that CSWeb's multi-tenant tables use (`pdo_pgsql`, `pdo_mysql`, `pdo_sqlsrv`, `pdo_sqlite`).
+public enum DatabaseEngine: String, Sendable, CaseIterable, Hashable {
+    case postgresql
+    case mysql
+    case sqlserver
+    case sqlite
+
+    /// Every accepted spelling, mapped to its engine. Keys are lowercase.
+    public static let aliases: [String: DatabaseEngine] = [
+        "postgresql": .postgresql, "postgres": .postgresql, "pgsql": .postgresql, "pdo_pgsql": .postgresql,
+        "mysql": .mysql, "mariadb": .mysql, "pdo_mysql": .mysql,
+        "sqlserver": .sqlserver, "mssql": .sqlserver, "sqlsrv": .sqlserver, "pdo_sqlsrv": .sqlserver,
+        "sqlite": .sqlite, "sqlite3": .sqlite, "pdo_sqlite": .sqlite,
+    ]
+
+    /// Parses a user-written engine name or alias, case-insensitively.
+    public init?(name: String) {
+        guard let engine = Self.aliases[name.lowercased()] else { return nil }
+        self = engine
+    }
+
+    /// The PDO driver name stored in `mt_database_connections.db_type`.
+    public var pdoName: String {
+        switch self {
+        case .postgresql: "pdo_pgsql"
+        case .mysql: "pdo_mysql"
+        case .sqlserver: "pdo_sqlsrv"
+        case .sqlite: "pdo_sqlite"
+        }
+    }
+
+    /// The server's usual TCP port; `nil` for the embedded engine.
+    public var defaultPort: Int? {
+        switch self {
+        case .postgresql: 5432
+        case .mysql: 3306
+        case .sqlserver: 1433
+        case .sqlite: nil
+        }
+    }
+
+    /// The dialect that renders SQL for this engine.
+    public var dialect: any SQLDialect {
+        switch self {
+        case .postgresql: PostgreSQLDialect()
+        case .mysql: MySQLDialect()
+        case .sqlserver: SQLServerDialect()
+        case .sqlite: SQLiteDialect()
+        }
+    }
+}

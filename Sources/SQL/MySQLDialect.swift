@@ -1,0 +1,70 @@
+/// MySQL 8 and MariaDB 10.5 and later.
+public struct MySQLDialect: SQLDialect {
+    public init() {}
+    public var engine: DatabaseEngine { .mysql }
+    public var identifierQuotes: (open: String, close: String) { ("`", "`") }
+    public var maxIdentifierLength: (count: Int, inBytes: Bool)? { (64, false) }
+    public var bindStyle: BindStyle { .questionMark }
+    public var namespacing: Namespacing { .prefix }
+    public var bulkLoadMethod: BulkLoadMethod { .loadDataLocalInfile }
+    public var maxBindsPerStatement: Int { 65_535 }
+    public var indexesInline: Bool { true }
+    /// utf8mb4 keeps 4-byte UTF-8 text; the binary collation keeps every distinction CSPro makes.
+    public var tableOptions: String { " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" }
+
+    /// Longest `VARCHAR` that fits MySQL's 65,535-byte row limit in utf8mb4; longer text is `LONGTEXT`.
+    public static let maxVarcharLength = 16_383
+
+    public func identifierProblem(_ name: String) -> String? {
+        if name.last == " " { return "ends with a space, which MySQL does not allow" }
+        if name.unicodeScalars.contains(where: { $0.value > 0xFFFF }) {
+            return "contains a character outside the Basic Multilingual Plane, which MySQL does not allow in names"
+        }
+        return nil
+    }
+
+    public func typeName(_ type: SQLType) -> String {
+        switch type {
+        case .integer: "INT"
+        case .bigint: "BIGINT"
+        case .decimal(let p, let s): "DECIMAL(\(p),\(s))"
+        case .double: "DOUBLE"
+        case .varchar(let n): n <= Self.maxVarcharLength ? "VARCHAR(\(n))" : "LONGTEXT"
+        case .text: "LONGTEXT"
+        case .timestamp: "DATETIME(6)"
+        case .blob: "LONGBLOB"
+        }
+    }
+
+    public func autoIncrementColumn(_ quotedName: String, _ type: SQLType) -> String {
+        "\(quotedName) \(typeName(type)) NOT NULL AUTO_INCREMENT PRIMARY KEY"
+    }
+
+    /// MySQL strings treat `\` as an escape character unless `NO_BACKSLASH_ESCAPES` is set.
+    public func literal(_ value: SQLValue) -> String {
+        standardLiteral(value, stringPrefix: "", escapeBackslash: true)
+    }
+
+    public func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
+        "CREATE DATABASE \(ifNotExists ? "IF NOT EXISTS " : "")\(quotedName) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    }
+
+    /// Plain `CREATE INDEX`: MySQL 8 has no `IF NOT EXISTS` here (indexes normally come inline with the table).
+    public func createIndex(_ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
+                            columns: String, unique: Bool, ifNotExists: Bool) -> String {
+        "CREATE \(unique ? "UNIQUE " : "")INDEX \(quotedIndex) ON \(quotedTable) (\(columns))"
+    }
+
+    public func paging(limit: Int?, offset: Int?, orderBy: String) -> String {
+        var out = ""
+        if let limit { out += " LIMIT \(limit)" } else if let offset, offset > 0 { out += " LIMIT 18446744073709551615" }
+        if let offset, offset > 0 { out += " OFFSET \(offset)" }
+        return out
+    }
+
+    public func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
+        let others = columns.filter { !keyColumns.contains($0) }
+        let updates = others.isEmpty ? ["\(keyColumns[0]) = \(keyColumns[0])"] : others.map { "\($0) = VALUES(\($0))" }
+        return "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(values) ON DUPLICATE KEY UPDATE \(updates.joined(separator: ", "))"
+    }
+}

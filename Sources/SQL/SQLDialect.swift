@@ -1,0 +1,180 @@
+/// How bound values reach the server.
+public enum BindStyle: Sendable, Hashable {
+    /// `$1`, `$2`, … (PostgreSQL).
+    case dollarNumbered
+    /// `?` (MySQL, SQLite).
+    case questionMark
+    /// No server-side binds: values are rendered as escaped literals (SQL Server through db-lib).
+    case inline
+}
+
+/// How several dictionaries share one destination database without name collisions.
+public enum Namespacing: Sendable, Hashable {
+    /// One schema per dictionary (`"rgph"."cases"`).
+    case schema
+    /// A table-name prefix per dictionary (`rgph_cases`).
+    case prefix
+}
+
+/// The fastest way each engine takes many rows.
+public enum BulkLoadMethod: String, Sendable, Hashable {
+    case copyFromStdin = "COPY FROM STDIN"
+    case loadDataLocalInfile = "LOAD DATA LOCAL INFILE"
+    case bcp = "bcp"
+    case preparedBatch = "prepared INSERT batch"
+}
+
+/// Everything that differs between engines, in one place. One conforming type per engine, one file
+/// each; the renderer and the breakout engine ask the dialect and never test which engine it is.
+///
+/// Defaults (in the extension below) follow standard SQL and PostgreSQL; an engine overrides what
+/// it does differently.
+public protocol SQLDialect: Sendable {
+    var engine: DatabaseEngine { get }
+    /// Characters that open and close a quoted identifier; the closing one is doubled inside.
+    var identifierQuotes: (open: String, close: String) { get }
+    /// Longest identifier the engine keeps intact, and in which unit; `nil` for no limit.
+    var maxIdentifierLength: (count: Int, inBytes: Bool)? { get }
+    var bindStyle: BindStyle { get }
+    var namespacing: Namespacing { get }
+    var bulkLoadMethod: BulkLoadMethod { get }
+    /// Most bound values one statement may carry.
+    var maxBindsPerStatement: Int { get }
+
+    /// The engine's name for a column type.
+    func typeName(_ type: SQLType) -> String
+    /// A column clause for a generated key column.
+    func autoIncrementColumn(_ quotedName: String, _ type: SQLType) -> String
+    /// Extra engine-specific problems with an identifier (beyond empty, NUL and length).
+    func identifierProblem(_ name: String) -> String?
+    /// A value as a literal in this engine's syntax.
+    func literal(_ value: SQLValue) -> String
+    /// `CREATE SCHEMA` for this engine.
+    func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String
+    /// Wraps a `CREATE TABLE` body so that it does nothing when the table exists.
+    func createTable(_ quotedTable: String, rawTable: QualifiedName, body: String, ifNotExists: Bool) -> String
+    /// Whether indexes are declared inside `CREATE TABLE` (true) or as separate statements.
+    var indexesInline: Bool { get }
+    func createIndex(_ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
+                     columns: String, unique: Bool, ifNotExists: Bool) -> String
+    /// `LIMIT`/`OFFSET` or its equivalent, appended after `ORDER BY` (`orderBy` is empty when none).
+    func paging(limit: Int?, offset: Int?, orderBy: String) -> String
+    /// An upsert of rows rendered as `VALUES` tuples.
+    func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String
+    /// Table options after the closing parenthesis of `CREATE TABLE`.
+    var tableOptions: String { get }
+}
+
+extension SQLDialect {
+    public var name: String { engine.rawValue }
+    public var identifierQuotes: (open: String, close: String) { ("\"", "\"") }
+    public var indexesInline: Bool { false }
+    public var tableOptions: String { "" }
+    public func identifierProblem(_ name: String) -> String? { nil }
+
+    /// Quotes one identifier so that any name survives: the closing quote character is doubled.
+    ///
+    /// - Throws: ``SQLError`` for an empty name, a NUL character, a name longer than the engine
+    ///   keeps (PostgreSQL would silently truncate it) or one the engine refuses.
+    public func quote(_ identifier: String) throws -> String {
+        if identifier.isEmpty { throw SQLError(dialect: name, "an identifier cannot be empty") }
+        if identifier.utf8.contains(0) { throw SQLError(dialect: name, "identifier \"\(identifier.debugDescription.dropFirst().dropLast())\" contains a NUL character") }
+        if let (limit, inBytes) = maxIdentifierLength {
+            let size = inBytes ? identifier.utf8.count : identifier.count
+            if size > limit {
+                throw SQLError(dialect: name, "identifier \"\(identifier)\" is \(size) \(inBytes ? "bytes" : "characters") long; \(name) keeps at most \(limit)")
+            }
+        }
+        if let problem = identifierProblem(identifier) {
+            throw SQLError(dialect: name, "identifier \"\(identifier)\" \(problem)")
+        }
+        let (open, close) = identifierQuotes
+        return open + identifier.replacingOccurrences(of: close, with: close + close) + close
+    }
+
+    /// Quotes a possibly schema-qualified table name.
+    public func quote(_ name: QualifiedName) throws -> String {
+        if let schema = name.schema { return try quote(schema) + "." + quote(name.name) }
+        return try quote(name.name)
+    }
+
+    /// The table `table` of the namespace `namespace` (a dictionary), as this engine separates them.
+    public func namespaced(_ table: String, in namespace: String) -> QualifiedName {
+        switch namespacing {
+        case .schema: QualifiedName(table, schema: namespace)
+        case .prefix: QualifiedName("\(namespace)_\(table)")
+        }
+    }
+
+    public func autoIncrementColumn(_ quotedName: String, _ type: SQLType) -> String {
+        "\(quotedName) \(typeName(type)) GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+    }
+
+    public func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
+        "CREATE SCHEMA \(ifNotExists ? "IF NOT EXISTS " : "")\(quotedName)"
+    }
+
+    public func createTable(_ quotedTable: String, rawTable: QualifiedName, body: String, ifNotExists: Bool) -> String {
+        "CREATE TABLE \(ifNotExists ? "IF NOT EXISTS " : "")\(quotedTable) (\(body))\(tableOptions)"
+    }
+
+    public func createIndex(_ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
+                            columns: String, unique: Bool, ifNotExists: Bool) -> String {
+        "CREATE \(unique ? "UNIQUE " : "")INDEX \(ifNotExists ? "IF NOT EXISTS " : "")\(quotedIndex) ON \(quotedTable) (\(columns))"
+    }
+
+    public func paging(limit: Int?, offset: Int?, orderBy: String) -> String {
+        var out = ""
+        if let limit { out += " LIMIT \(limit)" }
+        if let offset, offset > 0 { out += limit == nil ? " LIMIT -1 OFFSET \(offset)" : " OFFSET \(offset)" }
+        return out
+    }
+
+    public func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
+        let others = columns.filter { !keyColumns.contains($0) }
+        let action = others.isEmpty ? "DO NOTHING"
+            : "DO UPDATE SET " + others.map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+        return "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(values) ON CONFLICT (\(keyColumns.joined(separator: ", "))) \(action)"
+    }
+
+    /// Standard SQL literal: `'…'` with doubled quotes, `X'…'` bytes.
+    public func literal(_ value: SQLValue) -> String {
+        standardLiteral(value, stringPrefix: "")
+    }
+
+    func standardLiteral(_ value: SQLValue, stringPrefix: String, escapeBackslash: Bool = false) -> String {
+        switch value {
+        case .null: return "NULL"
+        case .integer(let v): return String(v)
+        case .decimal(let d): return d.description
+        case .double(let d):
+            if d.isNaN || d.isInfinite { return "NULL" }
+            return "\(d)"
+        case .text(let s): return stringPrefix + quoteString(s, escapeBackslash: escapeBackslash)
+        case .timestamp(let t): return "'" + SQLTimestamp.format(t) + "'"
+        case .blob(let bytes): return "X'" + hex(bytes) + "'"
+        }
+    }
+
+    func quoteString(_ s: String, escapeBackslash: Bool) -> String {
+        var out = "'"
+        out.reserveCapacity(s.utf8.count + 2)
+        for ch in s.unicodeScalars {
+            switch ch {
+            case "'": out += "''"
+            case "\\" where escapeBackslash: out += "\\\\"
+            case "\0" where escapeBackslash: out += "\\0"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out + "'"
+    }
+
+    func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789ABCDEF".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,78 @@
+/// Microsoft SQL Server 2016 and later (and Azure SQL), through FreeTDS db-lib.
+///
+/// db-lib sends plain SQL text, so values are rendered as `N'…'` literals (``BindStyle/inline``).
+public struct SQLServerDialect: SQLDialect {
+    public init() {}
+    public var engine: DatabaseEngine { .sqlserver }
+    public var identifierQuotes: (open: String, close: String) { ("[", "]") }
+    public var maxIdentifierLength: (count: Int, inBytes: Bool)? { (128, false) }
+    public var bindStyle: BindStyle { .inline }
+    public var namespacing: Namespacing { .schema }
+    public var bulkLoadMethod: BulkLoadMethod { .bcp }
+    public var maxBindsPerStatement: Int { 2_100 }
+    /// A table value constructor holds at most 1,000 rows.
+    public static let maxRowsPerValues = 1_000
+
+    public func typeName(_ type: SQLType) -> String {
+        switch type {
+        case .integer: "INT"
+        case .bigint: "BIGINT"
+        case .decimal(let p, let s): "DECIMAL(\(p),\(s))"
+        case .double: "FLOAT"
+        case .varchar(let n): n <= 4000 ? "NVARCHAR(\(n))" : "NVARCHAR(MAX)"
+        case .text: "NVARCHAR(MAX)"
+        case .timestamp: "DATETIME2(6)"
+        case .blob: "VARBINARY(MAX)"
+        }
+    }
+
+    public func autoIncrementColumn(_ quotedName: String, _ type: SQLType) -> String {
+        "\(quotedName) \(typeName(type)) IDENTITY(1,1) PRIMARY KEY"
+    }
+
+    public func literal(_ value: SQLValue) -> String {
+        switch value {
+        case .blob(let bytes): "0x\(hex(bytes))"
+        default: standardLiteral(value, stringPrefix: "N")
+        }
+    }
+
+    public func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
+        let create = "CREATE SCHEMA \(quotedName)"
+        guard ifNotExists else { return create }
+        return "IF SCHEMA_ID(\(literal(.text(rawName)))) IS NULL EXEC(\(literal(.text(create))))"
+    }
+
+    public func createTable(_ quotedTable: String, rawTable: QualifiedName, body: String, ifNotExists: Bool) -> String {
+        let create = "CREATE TABLE \(quotedTable) (\(body))"
+        guard ifNotExists else { return create }
+        return "IF OBJECT_ID(\(literal(.text(quotedTable))), N'U') IS NULL \(create)"
+    }
+
+    public func createIndex(_ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
+                            columns: String, unique: Bool, ifNotExists: Bool) -> String {
+        let create = "CREATE \(unique ? "UNIQUE " : "")INDEX \(quotedIndex) ON \(quotedTable) (\(columns))"
+        guard ifNotExists else { return create }
+        return "IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = \(literal(.text(rawIndex))) AND object_id = OBJECT_ID(\(literal(.text(quotedTable))))) \(create)"
+    }
+
+    /// `OFFSET … FETCH` needs an `ORDER BY`; without one, `ORDER BY (SELECT NULL)` is added.
+    public func paging(limit: Int?, offset: Int?, orderBy: String) -> String {
+        guard limit != nil || (offset ?? 0) > 0 else { return "" }
+        var out = orderBy.isEmpty ? " ORDER BY (SELECT NULL)" : ""
+        out += " OFFSET \(offset ?? 0) ROWS"
+        if let limit { out += " FETCH NEXT \(limit) ROWS ONLY" }
+        return out
+    }
+
+    public func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
+        let others = columns.filter { !keyColumns.contains($0) }
+        let on = keyColumns.map { "target.\($0) = source.\($0)" }.joined(separator: " AND ")
+        var sql = "MERGE INTO \(table) WITH (HOLDLOCK) AS target USING (VALUES \(values)) AS source (\(columns.joined(separator: ", "))) ON \(on)"
+        if !others.isEmpty {
+            sql += " WHEN MATCHED THEN UPDATE SET " + others.map { "\($0) = source.\($0)" }.joined(separator: ", ")
+        }
+        sql += " WHEN NOT MATCHED THEN INSERT (\(columns.joined(separator: ", "))) VALUES (\(columns.map { "source.\($0)" }.joined(separator: ", ")));"
+        return sql
+    }
+}

@@ -1,0 +1,129 @@
+/// A SQL statement as a value. Rendering it for a dialect is a separate, throwing step
+/// (``SQLRenderer``), so a dry run can print exactly what a real run executes.
+public enum SQLStatement: Sendable, Hashable {
+    case createSchema(String, ifNotExists: Bool)
+    case createTable(TableDefinition)
+    case createIndex(IndexDefinition, ifNotExists: Bool)
+    case addColumn(QualifiedName, ColumnDefinition)
+    case dropTable(QualifiedName, ifExists: Bool)
+    case insert(Insert)
+    case upsert(Upsert)
+    case select(Select)
+    case update(Update)
+    case delete(Delete)
+    /// Engine-specific text, passed through with its binds (placeholders already in the engine's style).
+    case raw(String, [SQLValue])
+}
+
+/// `INSERT INTO table (columns) VALUES (…), (…)`.
+public struct Insert: Sendable, Hashable {
+    public var table: QualifiedName
+    public var columns: [String]
+    public var rows: [[SQLValue]]
+
+    public init(into table: QualifiedName, columns: [String], rows: [[SQLValue]]) {
+        self.table = table
+        self.columns = columns
+        self.rows = rows
+    }
+}
+
+/// Insert, or update the non-key columns of the row with the same key.
+public struct Upsert: Sendable, Hashable {
+    public var table: QualifiedName
+    public var columns: [String]
+    public var keyColumns: [String]
+    public var rows: [[SQLValue]]
+
+    public init(into table: QualifiedName, columns: [String], keyColumns: [String], rows: [[SQLValue]]) {
+        self.table = table
+        self.columns = columns
+        self.keyColumns = keyColumns
+        self.rows = rows
+    }
+}
+
+/// A single-table `SELECT`.
+public struct Select: Sendable, Hashable {
+    public var table: QualifiedName
+    /// Empty means every column (`*`).
+    public var columns: [String]
+    public var predicate: SQLPredicate?
+    public var orderBy: [SortKey]
+    public var limit: Int?
+    public var offset: Int?
+
+    public init(from table: QualifiedName, columns: [String] = [], where predicate: SQLPredicate? = nil,
+                orderBy: [SortKey] = [], limit: Int? = nil, offset: Int? = nil) {
+        self.table = table
+        self.columns = columns
+        self.predicate = predicate
+        self.orderBy = orderBy
+        self.limit = limit
+        self.offset = offset
+    }
+}
+
+public struct SortKey: Sendable, Hashable {
+    public var column: String
+    public var descending: Bool
+    public init(_ column: String, descending: Bool = false) {
+        self.column = column
+        self.descending = descending
+    }
+}
+
+/// `UPDATE table SET … WHERE …`.
+public struct Update: Sendable, Hashable {
+    public var table: QualifiedName
+    public var assignments: [Assignment]
+    public var predicate: SQLPredicate?
+
+    public init(_ table: QualifiedName, set assignments: [Assignment], where predicate: SQLPredicate? = nil) {
+        self.table = table
+        self.assignments = assignments
+        self.predicate = predicate
+    }
+}
+
+public struct Assignment: Sendable, Hashable {
+    public var column: String
+    public var value: SQLValue
+    public init(_ column: String, _ value: SQLValue) {
+        self.column = column
+        self.value = value
+    }
+}
+
+/// `DELETE FROM table WHERE …`.
+public struct Delete: Sendable, Hashable {
+    public var table: QualifiedName
+    public var predicate: SQLPredicate?
+
+    public init(from table: QualifiedName, where predicate: SQLPredicate? = nil) {
+        self.table = table
+        self.predicate = predicate
+    }
+}
+
+/// A `WHERE` condition over columns and bound values.
+public indirect enum SQLPredicate: Sendable, Hashable {
+    case compare(String, ComparisonOperator, SQLValue)
+    case isNull(String)
+    case isNotNull(String)
+    case isIn(String, [SQLValue])
+    case and([SQLPredicate])
+    case or([SQLPredicate])
+    case not(SQLPredicate)
+
+    public static func equals(_ column: String, _ value: SQLValue) -> SQLPredicate { .compare(column, .equal, value) }
+}
+
+public enum ComparisonOperator: String, Sendable, Hashable {
+    case equal = "="
+    case notEqual = "<>"
+    case less = "<"
+    case lessOrEqual = "<="
+    case greater = ">"
+    case greaterOrEqual = ">="
+}

@@ -1,0 +1,20 @@
+import ArgumentParser
+
+/// `breakout`: CSWeb cases into relational tables, declared as code.
+@main
+struct Breakout: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "breakout",
+        abstract: "Break out CSPro/CSWeb cases into relational tables in PostgreSQL, MySQL/MariaDB, SQL Server or SQLite.",
+        discussion: """
+        Organizations, connections and jobs are declared in YAML kept in git; see README.md.
+        Exit codes: 0 ok, 1 error, 2 plan has changes (with --detailed-exitcode).
+        """,
+        version: BreakoutVersion.current,
+        subcommands: [DB.self]
+    )
+}
+
+enum BreakoutVersion {
+    static let current = "0.1.0"
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+
+/// An error the CLI prints as `error: <message>` (plus a `hint:` line) and exits 1 for.
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var hint: String?
+
+    init(_ message: String, hint: String? = nil) {
+        self.message = message
+        self.hint = hint
+    }
+
+    var description: String { message + (hint.map { "\nhint: \($0)" } ?? "") }
+}
+
+/// Runs a command body; a `CLIError` or any other error is printed as `error: …` on stderr and
+/// becomes exit code 1. Argument errors stay with ArgumentParser (usage text, exit 64).
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as CLIError {
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        if let hint = error.hint { FileHandle.standardError.write(Data("hint: \(hint)\n".utf8)) }
+        throw ExitCode(1)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
