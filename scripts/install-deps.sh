@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages breakout needs, only those that are missing.
+#   scripts/install-deps.sh            build dependencies (C client libraries)
+#   scripts/install-deps.sh --servers  also PostgreSQL and MariaDB servers, php-cli and Python tools for the tests
+set -euo pipefail
+
+packages=(pkg-config libpq-dev libmariadb-dev freetds-dev libsqlite3-dev zlib1g-dev libssl-dev sqlite3)
+if [[ "${1:-}" == "--servers" ]]; then
+  packages+=(postgresql postgresql-client mariadb-server mariadb-client php-cli python3-jsonschema)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+# Packaged servers must not start system-wide services; our tests start their own.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  created_policy=1
+fi
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ -n "${created_policy:-}" ]]; then $sudo rm -f /usr/sbin/policy-rc.d; fi

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, starts throw-away PostgreSQL and MariaDB servers on
+# loopback, runs every test against SQLite, PostgreSQL and MariaDB, and stops the servers at the end
+# (also when tests fail). Under CI=true an unreachable server is a test failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh --servers
+export BREAKOUT_TEST_DIR=${BREAKOUT_TEST_DIR:-/tmp/breakout-test-servers}
+trap 'scripts/test-servers.sh stop' EXIT
+scripts/test-servers.sh start
+# shellcheck disable=SC1091
+. "$BREAKOUT_TEST_DIR/env.sh"
+
+swift build --build-tests
+swift test --skip-build "$@"
