@@ -39,7 +39,7 @@ let package = Package(
         // Benchmarks (run by `make bench`, never part of the tests).
         .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL"]),
 
-        .testTarget(name: "SQLTests", dependencies: ["SQL"]),
+        .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],

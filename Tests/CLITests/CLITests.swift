@@ -1,1 +1,97 @@
-import XCTest
+import Foundation
+import Testing
+
+/// Runs the built `breakout` binary, as users and scripts do.
+struct CLI {
+    static var binary: URL {
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0])
+        return testBinary.deletingLastPathComponent().appendingPathComponent("breakout")
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "BREAKOUT_DB_PASSWORD")
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+@Suite struct CLITests {
+    @Test func versionAndHelp() throws {
+        let version = try CLI.run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+        let help = try CLI.run(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: breakout <subcommand>"))
+        #expect(help.stdout.contains("db"))
+        let dbHelp = try CLI.run(["db", "test", "--help"])
+        #expect(dbHelp.stdout.contains("BREAKOUT_DB_PASSWORD"))
+    }
+
+    @Test func dbTestOnSQLiteReportsVersionLatencyAndCreate() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-cli-\(UUID().uuidString).db").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try CLI.run(["db", "test", "--type", "pdo_sqlite", "--database", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("Connected to sqlite:\(path)"))
+        #expect(result.stdout.contains("server:        SQLite 3."))
+        #expect(result.stdout.contains("round trip:"))
+        #expect(result.stdout.contains("create tables: yes"))
+    }
+
+    @Test func dbTestRefusesUnknownTypesAndMissingHost() throws {
+        let unknown = try CLI.run(["db", "test", "--type", "oracle", "--database", "x"])
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("Unknown database type \"oracle\""))
+        let noHost = try CLI.run(["db", "test", "--type", "postgresql", "--database", "x"])
+        #expect(noHost.status == 64)
+        #expect(noHost.stderr.contains("--host is required for postgresql"))
+    }
+
+    @Test func dbTestConnectionFailureIsExitOneWithAHint() throws {
+        let result = try CLI.run(["db", "test", "--type", "mysql", "--host", "127.0.0.1", "--port", "1", "--database", "x", "--user", "u"],
+                                 environment: ["BREAKOUT_DB_PASSWORD": "Sup3r-Secret-Value"])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: cannot use mysql://u@127.0.0.1:1/x: mysql connection error"))
+        #expect(result.stderr.contains("hint: check that the server runs"))
+        #expect(!result.stderr.contains("Sup3r-Secret-Value") && !result.stdout.contains("Sup3r-Secret-Value"))
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["BREAKOUT_TEST_POSTGRES_URL"] != nil))
+    func dbTestAgainstTheTestPostgres() throws {
+        let url = ProcessInfo.processInfo.environment["BREAKOUT_TEST_POSTGRES_URL"]!
+        let password = ProcessInfo.processInfo.environment["BREAKOUT_TEST_PASSWORD"] ?? ""
+        let port = url.split(separator: ":").last!.split(separator: "/").first!
+        let ok = try CLI.run(["db", "test", "--type", "postgresql", "--host", "127.0.0.1", "--port", String(port), "--database", "breakout_test", "--user", "breakout"],
+                             environment: ["BREAKOUT_DB_PASSWORD": password])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("server:        PostgreSQL"))
+        #expect(!ok.stdout.contains(password))
+        let bad = try CLI.run(["db", "test", "--type", "postgresql", "--host", "127.0.0.1", "--port", String(port), "--database", "breakout_test", "--user", "breakout"],
+                              environment: ["BREAKOUT_DB_PASSWORD": "not-the-password"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("postgresql authentication error"))
+        #expect(bad.stderr.contains("hint: check --user and the BREAKOUT_DB_PASSWORD environment variable"))
+        #expect(!bad.stderr.contains("not-the-password"))
+    }
+}
