@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make bench: release build, throw-away servers, bulk-load micro-benchmark. Not part of the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --servers
+export BREAKOUT_TEST_DIR=${BREAKOUT_TEST_DIR:-/tmp/breakout-bench-servers}
+export BREAKOUT_TEST_PG_PORT=${BREAKOUT_TEST_PG_PORT:-55442}
+export BREAKOUT_TEST_MYSQL_PORT=${BREAKOUT_TEST_MYSQL_PORT:-53316}
+trap 'scripts/test-servers.sh stop' EXIT
+scripts/test-servers.sh start
+# shellcheck disable=SC1091
+. "$BREAKOUT_TEST_DIR/env.sh"
+swift build -c release --product breakout-bench
+"$(swift build -c release --show-bin-path)/breakout-bench" "$@"
