@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages breakout needs, only those that are missing.
 #   scripts/install-deps.sh            build dependencies (C client libraries)
-#   scripts/install-deps.sh --servers  also PostgreSQL and MariaDB servers, php-cli and Python tools for the tests
+#   scripts/install-deps.sh --servers  also the PostgreSQL and MariaDB servers and clients the tests start
 set -euo pipefail
 
 packages=(pkg-config libpq-dev libmariadb-dev freetds-dev libsqlite3-dev zlib1g-dev libssl-dev sqlite3)
 if [[ "${1:-}" == "--servers" ]]; then
-  packages+=(postgresql postgresql-client mariadb-server mariadb-client php-cli python3-jsonschema)
+  packages+=(postgresql postgresql-client mariadb-server mariadb-client)
 fi
 
 missing=()

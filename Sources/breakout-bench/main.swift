@@ -88,7 +88,7 @@ let tsvPath = FileManager.default.temporaryDirectory.appendingPathComponent("bre
 var tsv: [UInt8] = []
 let encoder = TextRowEncoder(blobStyle: .raw)
 for row in rows { encoder.encode(row, into: &tsv) }
-FileManager.default.createFile(atPath: tsvPath, contents: Data(tsv))
+guard FileManager.default.createFile(atPath: tsvPath, contents: Data(tsv)) else { fatalError("cannot write \(tsvPath)") }
 defer { try? FileManager.default.removeItem(atPath: tsvPath) }
 print("breakout-bench: \(tsv.count / 1_048_576) MiB as text; \(repeats) runs each, medians reported\n")
 
