@@ -16,6 +16,10 @@ let package = Package(
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CFreeTDS", providers: [.apt(["freetds-dev"])]),
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Encrypted secrets (enc:v1 values) and master keys.
+        .target(name: "Secrets", dependencies: ["COpenSSL"]),
 
         // SQL as values: dialects, identifiers, types, rendering. No I/O.
         .target(name: "SQL"),
@@ -32,7 +36,7 @@ let package = Package(
 
         // Command-line front end: thin.
         .executableTarget(name: "breakout", dependencies: [
-            "Drivers", "SQL",
+            "Drivers", "SQL", "Secrets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -41,6 +45,7 @@ let package = Package(
 
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
+        .testTarget(name: "SecretsTests", dependencies: ["Secrets"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]

@@ -25,6 +25,9 @@ func reportingErrors(_ body: () throws -> Void) throws {
         throw ExitCode(1)
     } catch let error as ExitCode {
         throw error
+    } catch let error as CustomStringConvertible {
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        throw ExitCode(1)
     } catch {
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         throw ExitCode(1)

@@ -14,7 +14,7 @@ struct CLI {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -26,7 +26,11 @@ struct CLI {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
         try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -93,5 +97,36 @@ struct CLI {
         #expect(bad.stderr.contains("postgresql authentication error"))
         #expect(bad.stderr.contains("hint: check --user and the BREAKOUT_DB_PASSWORD environment variable"))
         #expect(!bad.stderr.contains("not-the-password"))
+    }
+}
+
+@Suite struct SecretsCLITests {
+    @Test func keygenEncryptDecryptRoundTrip() throws {
+        let keygen = try CLI.run(["secrets", "keygen"])
+        #expect(keygen.status == 0)
+        let key = keygen.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Data(base64Encoded: key)?.count == 32)
+        let env = ["BREAKOUT_MASTER_KEY": key]
+        let encrypted = try CLI.run(["secrets", "encrypt"], environment: env, stdin: "secret123\n")
+        #expect(encrypted.status == 0, "\(encrypted.stderr)")
+        let value = encrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(value.hasPrefix("enc:v1:"))
+        #expect(!encrypted.stdout.contains("secret123") && !encrypted.stderr.contains("secret123"))
+        let decrypted = try CLI.run(["secrets", "decrypt"], environment: env, stdin: value + "\n")
+        #expect(decrypted.status == 0)
+        #expect(decrypted.stdout == "secret123\n")
+    }
+
+    @Test func wrongKeyAndMissingKeyAreClearErrors() throws {
+        let a = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let b = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let value = try CLI.run(["secrets", "encrypt"], environment: ["BREAKOUT_MASTER_KEY": a], stdin: "Sup3rS3cret").stdout
+        let wrong = try CLI.run(["secrets", "decrypt"], environment: ["BREAKOUT_MASTER_KEY": b], stdin: value)
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.hasPrefix("error: encrypted with key "))
+        #expect(!wrong.stderr.contains("Sup3rS3cret"))
+        let none = try CLI.run(["secrets", "encrypt"], environment: ["BREAKOUT_MASTER_KEY": "", "BREAKOUT_KEY_FILE": ""], stdin: "x")
+        #expect(none.status == 1)
+        #expect(none.stderr.contains("no master key loaded"))
     }
 }
