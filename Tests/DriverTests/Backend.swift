@@ -61,3 +61,21 @@ func uniqueTable(_ stem: String) -> QualifiedName {
 func dropQuietly(_ connection: any DatabaseConnection, _ table: QualifiedName) {
     _ = try? connection.execute(.dropTable(table, ifExists: true))
 }
+
+/// Connects to `backend`, creates a table no other test uses, runs `body` with both, then drops
+/// the table and closes the connection.
+func withScratchTable<T>(_ backend: Backend, _ stem: String, options: [String: String] = [:], columns: [ColumnDefinition],
+                         primaryKey: [String] = [], _ body: (any DatabaseConnection, QualifiedName) throws -> T) throws -> T {
+    let connection = try backend.connect(options: options)
+    defer { connection.close() }
+    let table = uniqueTable(stem)
+    defer { dropQuietly(connection, table) }
+    try connection.execute(.createTable(TableDefinition(table, columns: columns, primaryKey: primaryKey)))
+    return try body(connection, table)
+}
+
+/// The columns of the bulk-load rows (`BulkRows`).
+let bulkColumns = [
+    ColumnDefinition("id", .bigint, nullable: false), ColumnDefinition("n", .integer),
+    ColumnDefinition("d", .decimal(precision: 12, scale: 3)), ColumnDefinition("s", .varchar(64)), ColumnDefinition("t", .text),
+]

@@ -30,39 +30,37 @@ import Testing
     /// Every kind of value, bound and read back, compared exactly.
     @Test(arguments: Backend.available)
     func valuesRoundTripExactly(backend: Backend) throws {
-        let connection = try backend.connect()
-        defer { connection.close() }
-        let table = uniqueTable("values")
-        defer { dropQuietly(connection, table) }
         let exactDecimals = backend != .sqlite
         let decimalType = exactDecimals ? SQLType.decimal(precision: 28, scale: 10) : .decimal(precision: 15, scale: 5)
-        try connection.execute(.createTable(TableDefinition(table, columns: [
+        let columns = [
             ColumnDefinition("id", .integer, nullable: false),
             ColumnDefinition("i", .bigint), ColumnDefinition("d", decimalType), ColumnDefinition("f", .double),
             ColumnDefinition("s", .varchar(40)), ColumnDefinition("t", .text), ColumnDefinition("ts", .timestamp),
             ColumnDefinition("b", .blob),
-        ], primaryKey: ["id"])))
-        let stamp = Date(timeIntervalSince1970: 1_767_225_600.123456)
-        let maxVarchar = String(repeating: "é", count: 39) + "😀"  // 40 characters, 4-byte UTF-8 at the end
-        let d1 = exactDecimals ? "123456789012345678.1234567890" : "1234567890.12345"
-        let d2 = exactDecimals ? "-0.0000000001" : "-0.00001"
-        let rows: [[SQLValue]] = [
-            [1, .integer(Int64.max), .decimal(SQLDecimal(d1)!), .double(0.1), .text("Thiès — Sédhiou ☃ 😀"), .text(""), .timestamp(stamp), .blob([0, 1, 0x7F, 0x80, 0xFF])],
-            [2, .integer(Int64.min), .decimal(SQLDecimal(d2)!), .double(-1.5e300), .text(maxVarchar), .text("line\nbreak\ttab \\ back'slash\"quote"), .timestamp(Date(timeIntervalSince1970: 0)), .blob([])],
-            [3, .null, .null, .null, .null, .null, .null, .null],
         ]
-        try connection.execute(.insert(Insert(into: table, columns: ["id", "i", "d", "f", "s", "t", "ts", "b"], rows: rows)))
-        let back = try connection.query(.select(Select(from: table, orderBy: [SortKey("id")])))
-        try #require(back.count == 3)
-        for (expected, row) in zip(rows, back) {
-            #expect(row["id"]?.int64 == expected[0].int64)
-            #expect(row["i"] == expected[1])
-            expectDecimal(row["d"], expected[2], exact: exactDecimals, scale: exactDecimals ? 10 : 5)
-            #expect(row["f"] == expected[3])
-            #expect(row["s"] == expected[4])
-            #expect(row["t"] == expected[5], "empty string and NULL stay distinct")
-            expectTimestamp(row["ts"], expected[6])
-            #expect(row["b"] == expected[7])
+        try withScratchTable(backend, "values", columns: columns, primaryKey: ["id"]) { connection, table in
+            let stamp = Date(timeIntervalSince1970: 1_767_225_600.123456)
+            let maxVarchar = String(repeating: "é", count: 39) + "😀"  // 40 characters, 4-byte UTF-8 at the end
+            let d1 = exactDecimals ? "123456789012345678.1234567890" : "1234567890.12345"
+            let d2 = exactDecimals ? "-0.0000000001" : "-0.00001"
+            let rows: [[SQLValue]] = [
+                [1, .integer(Int64.max), .decimal(SQLDecimal(d1)!), .double(0.1), .text("Thiès — Sédhiou ☃ 😀"), .text(""), .timestamp(stamp), .blob([0, 1, 0x7F, 0x80, 0xFF])],
+                [2, .integer(Int64.min), .decimal(SQLDecimal(d2)!), .double(-1.5e300), .text(maxVarchar), .text("line\nbreak\ttab \\ back'slash\"quote"), .timestamp(Date(timeIntervalSince1970: 0)), .blob([])],
+                [3, .null, .null, .null, .null, .null, .null, .null],
+            ]
+            try connection.execute(.insert(Insert(into: table, columns: ["id", "i", "d", "f", "s", "t", "ts", "b"], rows: rows)))
+            let back = try connection.query(.select(Select(from: table, orderBy: [SortKey("id")])))
+            try #require(back.count == 3)
+            for (expected, row) in zip(rows, back) {
+                #expect(row["id"]?.int64 == expected[0].int64)
+                #expect(row["i"] == expected[1])
+                expectDecimal(row["d"], expected[2], exact: exactDecimals, scale: exactDecimals ? 10 : 5)
+                #expect(row["f"] == expected[3])
+                #expect(row["s"] == expected[4])
+                #expect(row["t"] == expected[5], "empty string and NULL stay distinct")
+                expectTimestamp(row["ts"], expected[6])
+                #expect(row["b"] == expected[7])
+            }
         }
     }
 
@@ -70,87 +68,71 @@ import Testing
     /// back and compared value by value.
     @Test(arguments: Backend.available)
     func bulkLoadOfHundredThousandRowsReadsBackIdentical(backend: Backend) throws {
-        let connection = try backend.connect()
-        defer { connection.close() }
-        let table = uniqueTable("bulk")
-        defer { dropQuietly(connection, table) }
-        try connection.execute(.createTable(TableDefinition(table, columns: [
-            ColumnDefinition("id", .bigint, nullable: false), ColumnDefinition("n", .integer),
-            ColumnDefinition("d", .decimal(precision: 12, scale: 3)), ColumnDefinition("s", .varchar(64)), ColumnDefinition("t", .text),
-        ], primaryKey: ["id"])))
-        let count = 100_000
-        let loaded = try connection.transaction {
-            try connection.bulkLoad(into: table, columns: ["id", "n", "d", "s", "t"], rows: (0..<count).lazy.map(BulkRows.row))
-        }
-        #expect(loaded == count)
-        let back = try connection.query("SELECT id, n, d, s, t FROM \(try connection.dialect.quote(table)) ORDER BY id")
-        try #require(back.count == count)
-        var mismatches = 0
-        for (i, row) in back.enumerated() {
-            let expected = BulkRows.row(i)
-            let same = row[0].int64 == expected[0].int64 && row[1].int64 == expected[1].int64
-                && decimalEqual(row[2], expected[2], scale: 3) && row[3] == expected[3] && row[4] == expected[4]
-            if !same {
-                mismatches += 1
-                if mismatches <= 3 { Issue.record("row \(i): expected \(expected), got \(row.values)") }
+        try withScratchTable(backend, "bulk", columns: bulkColumns, primaryKey: ["id"]) { connection, table in
+            let count = 100_000
+            let loaded = try connection.transaction {
+                try connection.bulkLoad(into: table, columns: ["id", "n", "d", "s", "t"], rows: (0..<count).lazy.map(BulkRows.row))
             }
+            #expect(loaded == count)
+            let back = try connection.query("SELECT id, n, d, s, t FROM \(try connection.dialect.quote(table)) ORDER BY id")
+            try #require(back.count == count)
+            var mismatches = 0
+            for (i, row) in back.enumerated() {
+                let expected = BulkRows.row(i)
+                let same = row[0].int64 == expected[0].int64 && row[1].int64 == expected[1].int64
+                    && decimalEqual(row[2], expected[2], scale: 3) && row[3] == expected[3] && row[4] == expected[4]
+                if !same {
+                    mismatches += 1
+                    if mismatches <= 3 { Issue.record("row \(i): expected \(expected), got \(row.values)") }
+                }
+            }
+            #expect(mismatches == 0)
         }
-        #expect(mismatches == 0)
     }
 
     @Test(arguments: Backend.available)
     func rolledBackTransactionsLeaveNothing(backend: Backend) throws {
-        let connection = try backend.connect()
-        defer { connection.close() }
-        let table = uniqueTable("rollback")
-        defer { dropQuietly(connection, table) }
-        try connection.execute(.createTable(TableDefinition(table, columns: [ColumnDefinition("id", .integer)])))
-        try connection.beginTransaction()
-        try connection.execute(.insert(Insert(into: table, columns: ["id"], rows: [[1], [2]])))
-        try connection.bulkLoad(into: table, columns: ["id"], rows: (3...1000).map { [SQLValue.integer(Int64($0))] })
-        try connection.rollback()
-        struct Boom: Error {}
-        #expect(throws: Boom.self) {
-            try connection.transaction {
-                try connection.execute(.insert(Insert(into: table, columns: ["id"], rows: [[7]])))
-                throw Boom()
+        try withScratchTable(backend, "rollback", columns: [ColumnDefinition("id", .integer)]) { connection, table in
+            try connection.beginTransaction()
+            try connection.execute(.insert(Insert(into: table, columns: ["id"], rows: [[1], [2]])))
+            try connection.bulkLoad(into: table, columns: ["id"], rows: (3...1000).map { [SQLValue.integer(Int64($0))] })
+            try connection.rollback()
+            struct Boom: Error {}
+            #expect(throws: Boom.self) {
+                try connection.transaction {
+                    try connection.execute(.insert(Insert(into: table, columns: ["id"], rows: [[7]])))
+                    throw Boom()
+                }
             }
+            let rows = try connection.query("SELECT COUNT(*) FROM \(try connection.dialect.quote(table))")
+            #expect(rows.first?[0].int64 == 0)
+            // The connection is still usable afterwards.
+            _ = try connection.transaction { try connection.execute(.insert(Insert(into: table, columns: ["id"], rows: [[9]]))) }
+            #expect(try connection.query("SELECT COUNT(*) FROM \(try connection.dialect.quote(table))").first?[0].int64 == 1)
         }
-        let rows = try connection.query("SELECT COUNT(*) FROM \(try connection.dialect.quote(table))")
-        #expect(rows.first?[0].int64 == 0)
-        // The connection is still usable afterwards.
-        _ = try connection.transaction { try connection.execute(.insert(Insert(into: table, columns: ["id"], rows: [[9]]))) }
-        #expect(try connection.query("SELECT COUNT(*) FROM \(try connection.dialect.quote(table))").first?[0].int64 == 1)
     }
 
     @Test(arguments: Backend.available)
     func upsertInsertsThenUpdates(backend: Backend) throws {
-        let connection = try backend.connect()
-        defer { connection.close() }
-        let table = uniqueTable("upsert")
-        defer { dropQuietly(connection, table) }
-        try connection.execute(.createTable(TableDefinition(table, columns: [
-            ColumnDefinition("dictionary", .varchar(50), nullable: false), ColumnDefinition("revision", .bigint),
-        ], primaryKey: ["dictionary"])))
-        let upsert = { (revision: Int64) in
-            SQLStatement.upsert(Upsert(into: table, columns: ["dictionary", "revision"], keyColumns: ["dictionary"], rows: [["RGPH", .integer(revision)]]))
+        let columns = [ColumnDefinition("dictionary", .varchar(50), nullable: false), ColumnDefinition("revision", .bigint)]
+        try withScratchTable(backend, "upsert", columns: columns, primaryKey: ["dictionary"]) { connection, table in
+            let upsert = { (revision: Int64) in
+                SQLStatement.upsert(Upsert(into: table, columns: ["dictionary", "revision"], keyColumns: ["dictionary"], rows: [["RGPH", .integer(revision)]]))
+            }
+            try connection.execute(upsert(5))
+            try connection.execute(upsert(9))
+            let rows = try connection.query(.select(Select(from: table)))
+            #expect(rows.map(\.values) == [["RGPH", 9]])
         }
-        try connection.execute(upsert(5))
-        try connection.execute(upsert(9))
-        let rows = try connection.query(.select(Select(from: table)))
-        #expect(rows.map(\.values) == [["RGPH", 9]])
     }
 
     @Test(arguments: Backend.available)
     func pagingReturnsTheRequestedSlice(backend: Backend) throws {
-        let connection = try backend.connect()
-        defer { connection.close() }
-        let table = uniqueTable("paging")
-        defer { dropQuietly(connection, table) }
-        try connection.execute(.createTable(TableDefinition(table, columns: [ColumnDefinition("id", .integer)])))
-        try connection.execute(.insert(Insert(into: table, columns: ["id"], rows: (1...20).map { [SQLValue.integer(Int64($0))] })))
-        let page = try connection.query(.select(Select(from: table, where: .compare("id", .greater, 2), orderBy: [SortKey("id")], limit: 3, offset: 4)))
-        #expect(page.map { $0[0].int64 } == [7, 8, 9])
+        try withScratchTable(backend, "paging", columns: [ColumnDefinition("id", .integer)]) { connection, table in
+            try connection.execute(.insert(Insert(into: table, columns: ["id"], rows: (1...20).map { [SQLValue.integer(Int64($0))] })))
+            let page = try connection.query(.select(Select(from: table, where: .compare("id", .greater, 2), orderBy: [SortKey("id")], limit: 3, offset: 4)))
+            #expect(page.map { $0[0].int64 } == [7, 8, 9])
+        }
     }
 
     @Test(arguments: Backend.available)

@@ -7,52 +7,41 @@ import Testing
     /// With local infile off, the MySQL loader falls back to multi-row INSERT and loads the same rows.
     @Test(.enabled(if: Backend.available.contains(.mysql)))
     func mysqlFallsBackToInsertWithoutLocalInfile() throws {
-        let connection = try Backend.mysql.connect(options: ["local_infile": "0"])
-        defer { connection.close() }
-        let table = uniqueTable("fallback")
-        defer { dropQuietly(connection, table) }
-        try connection.execute(.createTable(TableDefinition(table, columns: [
-            ColumnDefinition("id", .bigint, nullable: false), ColumnDefinition("n", .integer),
-            ColumnDefinition("d", .decimal(precision: 12, scale: 3)), ColumnDefinition("s", .varchar(64)), ColumnDefinition("t", .text),
-        ])))
-        let loader = try connection.makeBulkLoader(into: table, columns: ["id", "n", "d", "s", "t"])
-        for i in 0..<5_000 { try loader.append(BulkRows.row(i)) }
-        #expect(try loader.finish() == 5_000)
-        #expect(loader.method == "multi-row INSERT")
-        let back = try connection.query("SELECT id, n, d, s, t FROM \(try connection.dialect.quote(table)) ORDER BY id")
-        #expect(back.count == 5_000)
-        #expect(back.enumerated().allSatisfy { i, row in row[3] == BulkRows.row(i)[3] && decimalEqual(row[2], BulkRows.row(i)[2], scale: 3) })
+        try withScratchTable(.mysql, "fallback", options: ["local_infile": "0"], columns: bulkColumns) { connection, table in
+            let loader = try connection.makeBulkLoader(into: table, columns: ["id", "n", "d", "s", "t"])
+            for i in 0..<5_000 { try loader.append(BulkRows.row(i)) }
+            #expect(try loader.finish() == 5_000)
+            #expect(loader.method == "multi-row INSERT")
+            let back = try connection.query("SELECT id, n, d, s, t FROM \(try connection.dialect.quote(table)) ORDER BY id")
+            #expect(back.count == 5_000)
+            #expect(back.enumerated().allSatisfy { i, row in row[3] == BulkRows.row(i)[3] && decimalEqual(row[2], BulkRows.row(i)[2], scale: 3) })
+        }
     }
 
     @Test(.enabled(if: Backend.available.contains(.mysql)))
     func mysqlUsesLoadDataWhenAllowed() throws {
-        let connection = try Backend.mysql.connect()
-        defer { connection.close() }
-        let table = uniqueTable("loaddata")
-        defer { dropQuietly(connection, table) }
-        try connection.execute(.createTable(TableDefinition(table, columns: [ColumnDefinition("id", .integer)])))
-        let loader = try connection.makeBulkLoader(into: table, columns: ["id"])
-        try loader.append([1])
-        #expect(try loader.finish() == 1)
-        #expect(loader.method == "LOAD DATA LOCAL INFILE")
+        try withScratchTable(.mysql, "loaddata", columns: [ColumnDefinition("id", .integer)]) { connection, table in
+            let loader = try connection.makeBulkLoader(into: table, columns: ["id"])
+            try loader.append([1])
+            #expect(try loader.finish() == 1)
+            #expect(loader.method == "LOAD DATA LOCAL INFILE")
+        }
     }
 
     /// A value too long for its column fails the bulk load: MySQL's LOAD DATA LOCAL would only warn
     /// and truncate, PostgreSQL's COPY errors; neither may lose data silently.
     @Test(arguments: Backend.available.filter { $0 != .sqlite })
     func bulkLoadNeverTruncatesSilently(backend: Backend) throws {
-        let connection = try backend.connect()
-        defer { connection.close() }
-        let table = uniqueTable("lossy")
-        defer { dropQuietly(connection, table) }
-        try connection.execute(.createTable(TableDefinition(table, columns: [ColumnDefinition("s", .varchar(3))])))
-        let error = #expect(throws: DatabaseError.self) {
-            try connection.transaction {
-                try connection.bulkLoad(into: table, columns: ["s"], rows: [["abc"], ["abcdef"]])
+        try withScratchTable(backend, "lossy", columns: [ColumnDefinition("s", .varchar(3))]) { connection, table in
+            let error = #expect(throws: DatabaseError.self) {
+                try connection.transaction {
+                    try connection.bulkLoad(into: table, columns: ["s"], rows: [["abc"], ["abcdef"]])
+                }
             }
+            #expect(error?.kind == .bulkLoad)
+            let remaining = try connection.query("SELECT COUNT(*) FROM \(try connection.dialect.quote(table))")
+            #expect(remaining.first?[0].int64 == 0)
         }
-        #expect(error?.kind == .bulkLoad)
-        #expect(try connection.query("SELECT COUNT(*) FROM \(try connection.dialect.quote(table))").first?[0].int64 == 0)
     }
 
     /// SQLite does not enforce VARCHAR lengths; the value is stored whole, never cut.
