@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C client libraries: one system-library target each, nothing else in them.
@@ -24,6 +25,12 @@ let package = Package(
         // SQL as values: dialects, identifiers, types, rendering. No I/O.
         .target(name: "SQL"),
 
+        // Cron expressions: one parser for validation and the scheduler.
+        .target(name: "Cron"),
+
+        // YAML configuration → validated model with file/line/column for every value.
+        .target(name: "Config", dependencies: ["Cron", "SQL", "DatabaseDriver", "Secrets", .product(name: "Yams", package: "Yams")]),
+
         // The connection protocol every driver implements, and the factory that picks one.
         .target(name: "DatabaseDriver", dependencies: ["SQL"]),
         .target(name: "PostgresDriver", dependencies: ["DatabaseDriver", "SQL", "CLibPQ"]),
@@ -36,7 +43,7 @@ let package = Package(
 
         // Command-line front end: thin.
         .executableTarget(name: "breakout", dependencies: [
-            "Drivers", "SQL", "Secrets",
+            "Drivers", "SQL", "Secrets", "Config", "Cron",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -46,6 +53,7 @@ let package = Package(
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]

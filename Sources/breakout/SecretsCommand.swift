@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Config
 import Secrets
 
 /// `breakout secrets …`: master keys and `enc:v1` values.
@@ -7,7 +8,7 @@ struct SecretsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secrets",
         abstract: "Make master keys and encrypt or decrypt secret values (enc:v1).",
-        subcommands: [Keygen.self, Encrypt.self, Decrypt.self]
+        subcommands: [Keygen.self, Encrypt.self, Decrypt.self, Rotate.self]
     )
 
     struct KeyOptions: ParsableArguments {
@@ -62,6 +63,43 @@ struct SecretsCommand: ParsableCommand {
                 do {
                     print(try SecretValue.decrypt(value, with: try keys.keyring()))
                 } catch let error as SecretError {
+                    throw CLIError(error.description)
+                }
+            }
+        }
+    }
+}
+
+extension SecretsCommand {
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-encrypt every enc:v1 value of the config tree under a new key, in place.",
+            discussion: """
+            Only the encrypted values change; comments, order and formatting of every file stay as they were.
+            The current keys come from BREAKOUT_MASTER_KEY, BREAKOUT_KEY_FILE or --key-file; the new key is the first key
+            in --new-key-file. Nothing is written unless every value decrypts.
+            """
+        )
+        @OptionGroup var options: ConfigOptions
+
+        @Option(name: .customLong("new-key-file"), help: "The file holding the new master key (its first key is used).")
+        var newKeyFile: String
+
+        func run() throws {
+            try reportingErrors {
+                let newKey: MasterKey
+                do {
+                    guard let key = try Keyring.keys(fromFile: newKeyFile).first else { throw CLIError("\(newKeyFile) holds no key") }
+                    newKey = key
+                } catch let error as SecretError { throw CLIError(error.description) }
+                var ring = try options.keyring()
+                ring.add(newKey)
+                do {
+                    let rotated = try SecretRotation.rotate(directory: options.directory, keyring: ring, to: newKey)
+                    let total = rotated.reduce(0) { $0 + $1.values }
+                    for file in rotated { print("\(file.file): \(file.values) value\(file.values == 1 ? "" : "s") re-encrypted") }
+                    print("Rotated \(total) value\(total == 1 ? "" : "s") to key \(newKey.kid).")
+                } catch let error as SecretRotation.RotationError {
                     throw CLIError(error.description)
                 }
             }

@@ -1,0 +1,404 @@
+import Cron
+import DatabaseDriver
+import Foundation
+import Secrets
+import SQL
+import Yams
+
+/// Reads and validates a config directory. Every problem is reported (not only the first), each
+/// with the file, line and column of the offending value; nothing is returned when any is an error.
+public struct ConfigLoader {
+    public let directory: String
+    public let keyring: Keyring
+    public let environment: [String: String]
+
+    static let settingsKeys = ["version", "state", "source", "defaults"]
+    static let stateKeys = ["url", "password", "key_file", "password_format"]
+    static let sourceKeys = ["type", "url", "password", "path", "dictionary"]
+    static let defaultsKeys = ["threads", "max_cases_per_chunk", "time_zone"]
+    static let organizationKeys = ["organization", "name", "dictionaries", "connections", "jobs"]
+    static let connectionKeys = ["name", "type", "host", "port", "database", "username", "password", "default", "active", "options"]
+    static let jobKeys = ["name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
+                          "active", "timeout", "retries", "starting_deadline", "include", "exclude"]
+    public static let threadsRange = 1...64
+    public static let chunkRange = 1...100_000
+    public static let retriesRange = 0...10
+
+    public init(directory: String, keyring: Keyring, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.directory = directory
+        self.keyring = keyring
+        self.environment = environment
+    }
+
+    /// The result of a load: the configuration when there is no error, and every diagnostic, sorted.
+    public struct Result: Sendable {
+        public var configuration: Configuration?
+        public var diagnostics: [Diagnostic]
+        public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
+    }
+
+    public func load() -> Result {
+        let sink = DiagnosticSink()
+        let settings = loadSettings(sink)
+        var organizations: [Organization] = []
+        var foreign: [ForeignDictionary] = []
+        for (path, text) in organizationFiles(sink) {
+            guard let file = YAMLFile.parse(path: path, text: text, sink: sink) else { continue }
+            guard let root = file.root else {
+                sink.error(SourceLocation(file: path, line: 1, column: 1), "the file is empty; it should declare one organization")
+                continue
+            }
+            if let org = readOrganization(root, file: file, defaults: settings?.defaults ?? Defaults(), sink: sink, foreignDictionaries: &foreign) {
+                organizations.append(org)
+            }
+        }
+        checkAcrossOrganizations(organizations, foreign: foreign, sink)
+        let diagnostics = sink.diagnostics.sorted()
+        guard sink.errorCount == 0, let settings else { return Result(configuration: nil, diagnostics: diagnostics) }
+        return Result(configuration: Configuration(directory: directory, settings: settings, organizations: organizations), diagnostics: diagnostics)
+    }
+
+    // MARK: Files
+
+    func read(_ relative: String) -> String? {
+        try? String(contentsOfFile: (directory as NSString).appendingPathComponent(relative), encoding: .utf8)
+    }
+
+    /// `organizations/*.yaml` (and `.yml`), sorted by name.
+    func organizationFiles(_ sink: DiagnosticSink) -> [(String, String)] {
+        let folder = (directory as NSString).appendingPathComponent("organizations")
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().compactMap { name in
+            let path = "organizations/\(name)"
+            guard let text = read(path) else {
+                sink.error(SourceLocation(file: path, line: 1, column: 1), "cannot read the file (not UTF-8 text?)")
+                return nil
+            }
+            return (path, text)
+        }
+    }
+
+    // MARK: breakout.yaml
+
+    func loadSettings(_ sink: DiagnosticSink) -> Settings? {
+        let path = "breakout.yaml"
+        guard let text = read(path) else {
+            sink.error(SourceLocation(file: path, line: 1, column: 1), "missing \(path) in \(directory); every config directory starts with one (see examples/quickstart)")
+            return nil
+        }
+        guard let file = YAMLFile.parse(path: path, text: text, sink: sink) else { return nil }
+        guard let root = file.root else {
+            sink.error(SourceLocation(file: path, line: 1, column: 1), "\(path) is empty; it needs at least \"version: 1\" and \"state\"")
+            return nil
+        }
+        guard let top = MappingReader(root, in: file, what: "breakout.yaml", allowedKeys: Self.settingsKeys, sink: sink) else { return nil }
+        let version = top.int("version")
+        if top.value("version") == nil {
+            sink.error(top.location, "breakout.yaml is missing required key \"version\" (write \"version: 1\")")
+        } else if let version, version.value != 1 {
+            sink.error(version.location, "unsupported version \(version.value); this breakout reads version 1")
+        }
+        var defaults = Defaults()
+        if let d = top.child("defaults", what: "defaults", allowedKeys: Self.defaultsKeys) {
+            if let v = d.int("threads", range: Self.threadsRange) { defaults.threads = v.value }
+            if let v = d.int("max_cases_per_chunk", range: Self.chunkRange) { defaults.maxCasesPerChunk = v.value }
+            if let v = timeZone(d, "time_zone") { defaults.timeZone = v }
+        }
+        var state: StateSettings?
+        if let s = top.child("state", what: "state", allowedKeys: Self.stateKeys, required: true) {
+            let url = s.string("url", required: true)
+            if let url { checkURL(url, what: "state", sink) }
+            var format = PasswordFormat.encV1
+            if let f = s.string("password_format") {
+                if let parsed = PasswordFormat(rawValue: f.value) { format = parsed } else {
+                    sink.error(f.location, "state: \"password_format\" must be \(PasswordFormat.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")), got \"\(f.value)\"")
+                }
+            }
+            let password = secret(s, "password", what: "state password")
+            if let url { state = StateSettings(url: url, password: password, keyFile: s.string("key_file"), passwordFormat: format) }
+        }
+        var source: SourceSettings?
+        if let s = top.child("source", what: "source", allowedKeys: Self.sourceKeys) {
+            let type = s.string("type", required: true)
+            let kind = type.flatMap { t -> SourceSettings.Kind? in
+                if let k = SourceSettings.Kind(rawValue: t.value) { return k }
+                let hint = suggestion(for: t.value, in: SourceSettings.Kind.allCases.map(\.rawValue)).map { "; did you mean \"\($0)\"?" } ?? ""
+                sink.error(t.location, "source: unknown type \"\(t.value)\"; expected csweb, csdb or dat\(hint)")
+                return nil
+            }
+            let url = s.string("url", required: kind == .csweb)
+            if let url { checkURL(url, what: "source", sink) }
+            let path = s.string("path", required: kind == .csdb || kind == .dat)
+            let dictionary = s.string("dictionary", required: kind == .dat)
+            let password = secret(s, "password", what: "source password")
+            if let kind { source = SourceSettings(kind: kind, url: url, password: password, path: path, dictionary: dictionary) }
+        }
+        guard let state else { return nil }
+        return Settings(version: version?.value ?? 1, state: state, source: source, defaults: defaults)
+    }
+
+    func checkURL(_ url: Located<String>, what: String, _ sink: DiagnosticSink) {
+        do {
+            let config = try ConnectionConfig.parse(url: url.value)
+            if config.password != nil {
+                sink.error(url.location, "\(what): the URL contains a password; put it in \"password\" as an enc:v1 value or ${env:VAR}")
+            }
+        } catch let error as DatabaseError {
+            sink.error(url.location, "\(what): invalid \"url\": \(error.message)")
+        } catch {
+            sink.error(url.location, "\(what): invalid \"url\"")
+        }
+    }
+
+    // MARK: Secrets
+
+    /// Reads a secret-valued key: `enc:v1:…` (must decrypt with a loaded key) or `${env:VAR}`
+    /// (must be set). A plaintext value is refused, and never repeated in the message.
+    func secret(_ reader: MappingReader, _ key: String, what: String) -> SecretReference? {
+        guard let node = reader.value(key) else { return nil }
+        let location = reader.file.location(node)
+        guard let text = node.scalar?.string else {
+            reader.sink.error(location, "\(what) must be text, got \(MappingReader.describe(node))")
+            return nil
+        }
+        if SecretValue.isEncrypted(text) {
+            do {
+                _ = try SecretValue.decrypt(text, with: keyring)
+            } catch let error as SecretError {
+                switch error {
+                case .noKey: reader.sink.error(location, "cannot check the encrypted \(what): no master key loaded (set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE)")
+                case .unknownKey: reader.sink.error(location, "cannot decrypt the \(what): \(error)")
+                case .tampered: reader.sink.error(location, "the encrypted \(what) is corrupted: \(error)")
+                case .malformed, .badKey: reader.sink.error(location, "the \(what) is not a valid encrypted value: \(error)")
+                }
+                return nil
+            } catch {
+                reader.sink.error(location, "cannot decrypt the \(what)")
+                return nil
+            }
+            return .encrypted(Located(text, at: location))
+        }
+        if text.hasPrefix("${") {
+            guard text.hasPrefix("${env:"), text.hasSuffix("}"), text.count > 7,
+                  let name = Optional(String(text.dropFirst(6).dropLast())),
+                  name.first.map({ $0.isLetter || $0 == "_" }) == true,
+                  name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                reader.sink.error(location, "the \(what) reference is malformed; write ${env:VARIABLE_NAME}")
+                return nil
+            }
+            guard environment[name] != nil else {
+                reader.sink.error(location, "environment variable \(name) is not set (the \(what) refers to ${env:\(name)})")
+                return nil
+            }
+            return .environment(variable: name, at: location)
+        }
+        reader.sink.error(location, "plaintext \(what) refused; encrypt it (printf %s 'the-password' | breakout secrets encrypt) and paste the enc:v1 value, or write ${env:VARIABLE}")
+        return nil
+    }
+
+    // MARK: Organizations
+
+    static func isSlug(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, s.count <= 63 else { return false }
+        func ok(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("0"..."9").contains(c) }
+        return ok(first) && s.unicodeScalars.allSatisfy { ok($0) || $0 == "-" }
+    }
+
+    static func isDictionaryName(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, ("A"..."Z").contains(first) || ("a"..."z").contains(first) else { return false }
+        return s.unicodeScalars.allSatisfy { ("A"..."Z").contains($0) || ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+    }
+
+    func readOrganization(_ root: Node, file: YAMLFile, defaults: Defaults, sink: DiagnosticSink,
+                          foreignDictionaries: inout [ForeignDictionary]) -> Organization? {
+        guard let top = MappingReader(root, in: file, what: "organization", allowedKeys: Self.organizationKeys, sink: sink) else { return nil }
+        let expected = ((file.path as NSString).lastPathComponent as NSString).deletingPathExtension
+        guard let slug = top.string("organization", required: true) else { return nil }
+        if !Self.isSlug(slug.value) {
+            sink.error(slug.location, "organization \"\(slug.value)\" is not a valid slug: use lowercase letters, digits and '-', starting with a letter or digit")
+        } else if slug.value != expected {
+            sink.error(slug.location, "organization \"\(slug.value)\" is declared in \(file.path); the file must be named organizations/\(slug.value).yaml (or the slug \"\(expected)\")")
+        }
+        let what = "organization \"\(slug.value)\""
+        let name = top.string("name", required: true)?.value ?? slug.value
+        var dictionaries: [Located<String>] = []
+        for d in top.stringList("dictionaries") ?? [] {
+            if !Self.isDictionaryName(d.value) {
+                sink.error(d.location, "\(what): \"\(d.value)\" is not a CSPro dictionary name (letters, digits and '_', starting with a letter)")
+            } else if let first = dictionaries.first(where: { $0.value == d.value }) {
+                sink.error(d.location, "\(what) lists dictionary \(d.value) twice (first at line \(first.location.line))")
+            } else {
+                dictionaries.append(d)
+            }
+        }
+        var connections: [Connection] = []
+        for node in top.sequence("connections") ?? [] {
+            guard let c = readConnection(node, file: file, org: slug.value, sink: sink) else { continue }
+            if let first = connections.first(where: { $0.name.value == c.name.value }) {
+                sink.error(c.name.location, "\(what) has two connections named \"\(c.name.value)\" (first at line \(first.name.location.line))")
+                continue
+            }
+            if c.isDefault, let first = connections.first(where: \.isDefault) {
+                sink.error(c.name.location, "\(what) has more than one default connection: \"\(first.name.value)\" and \"\(c.name.value)\"; mark only one \"default: true\"")
+            }
+            connections.append(c)
+        }
+        var org = Organization(slug: slug, name: name, dictionaries: dictionaries, connections: connections, jobs: [], file: file.path)
+        for node in top.sequence("jobs") ?? [] {
+            guard let job = readJob(node, file: file, org: org, defaults: defaults, sink: sink, foreignDictionaries: &foreignDictionaries) else { continue }
+            if let first = org.jobs.first(where: { $0.name.value == job.name.value }) {
+                sink.error(job.name.location, "\(what) has two jobs named \"\(job.name.value)\" (first at line \(first.name.location.line))")
+                continue
+            }
+            org.jobs.append(job)
+        }
+        return org
+    }
+
+    func readConnection(_ node: Node, file: YAMLFile, org: String, sink: DiagnosticSink) -> Connection? {
+        let what = Self.label("connection", node)
+        guard let typed = MappingReader(node, in: file, what: what, allowedKeys: Self.connectionKeys, sink: sink) else { return nil }
+        guard let name = typed.string("name", required: true) else { return nil }
+        if !Self.isSlug(name.value) {
+            sink.error(name.location, "connection name \"\(name.value)\" is not a valid name: use lowercase letters, digits and '-'")
+        }
+        var engine: DatabaseEngine?
+        if let type = typed.string("type", required: true) {
+            engine = DatabaseEngine(name: type.value)
+            if engine == nil {
+                let names = ["postgresql", "mysql", "sqlserver", "sqlite"] + DatabaseEngine.aliases.keys.sorted()
+                let hint = suggestion(for: type.value, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+                sink.error(type.location, "\(what): unknown type \"\(type.value)\"; expected postgresql, mysql, sqlserver or sqlite (or pdo_pgsql, pdo_mysql, pdo_sqlsrv, sqlsrv, pdo_sqlite)\(hint)")
+            }
+        }
+        let server = engine.map { $0 != .sqlite } ?? false
+        let host = typed.string("host", required: server)
+        let port = typed.int("port", range: 1...65535)
+        let database = typed.string("database", required: true)
+        let username = typed.string("username", required: server)
+        let password = secret(typed, "password", what: "password of \(what)")
+        let isDefault = typed.bool("default")?.value ?? false
+        let isActive = typed.bool("active")?.value ?? true
+        let options = typed.stringMap("options") ?? [:]
+        guard let engine, let database else { return nil }
+        return Connection(name: name, engine: engine, host: host?.value, port: port?.value ?? engine.defaultPort, database: database.value,
+                          username: username?.value, password: password, isDefault: isDefault, isActive: isActive, options: options)
+    }
+
+    /// `connection "name"` when the mapping has a name, for messages about it.
+    static func label(_ kind: String, _ node: Node) -> String {
+        node.mapping?["name"]?.scalar.map { "\(kind) \"\($0.string)\"" } ?? kind
+    }
+
+    func readJob(_ node: Node, file: YAMLFile, org: Organization, defaults: Defaults, sink: DiagnosticSink,
+                 foreignDictionaries: inout [ForeignDictionary]) -> Job? {
+        let what = Self.label("job", node)
+        guard let r = MappingReader(node, in: file, what: what, allowedKeys: Self.jobKeys, sink: sink) else { return nil }
+        guard let name = r.string("name", required: true) else { return nil }
+        if !Self.isSlug(name.value) {
+            sink.error(name.location, "job name \"\(name.value)\" is not a valid name: use lowercase letters, digits and '-'")
+        }
+        var kind = Job.Kind.breakout
+        if let t = r.string("type") {
+            if let k = Job.Kind(rawValue: t.value) { kind = k } else {
+                sink.error(t.location, "\(what): unknown type \"\(t.value)\"; expected breakout or export")
+            }
+        }
+        var schedule: CronExpression?
+        var scheduleLocation = r.location
+        if let s = r.string("schedule", required: true), let node = r.value("schedule") {
+            scheduleLocation = s.location
+            do {
+                schedule = try CronExpression(s.value)
+            } catch let error as CronError {
+                let quoted = node.scalar.map { $0.style == .singleQuoted || $0.style == .doubleQuoted } ?? false
+                var at = s.location
+                at.column += error.offset + (quoted ? 1 : 0)
+                sink.error(at, "\(what): invalid schedule \"\(s.value)\": \(error.message)")
+            } catch {}
+        }
+        let timeZone = timeZone(r, "time_zone") ?? defaults.timeZone
+        var connection = org.defaultConnection?.name.value
+        if let c = r.string("connection") {
+            connection = c.value
+            if !org.connections.contains(where: { $0.name.value == c.value }) {
+                sink.error(c.location, "\(what) uses connection \"\(c.value)\", which organization \"\(org.slug.value)\" does not declare; connections: \(org.connections.map { "\"\($0.name.value)\"" }.joined(separator: ", ").nilIfEmpty ?? "none")")
+                connection = nil
+            }
+        } else if connection == nil {
+            sink.error(name.location, org.connections.isEmpty
+                ? "\(what) has no connection to write to: organization \"\(org.slug.value)\" declares none"
+                : "\(what) names no connection and organization \"\(org.slug.value)\" has no default; add \"connection:\" or mark one connection \"default: true\"")
+        }
+        var dictionaries: [String] = []
+        for d in r.stringList("dictionaries") ?? [] {
+            if org.dictionaries.contains(where: { $0.value == d.value }) { dictionaries.append(d.value) } else {
+                foreignDictionaries.append(ForeignDictionary(name: d, organization: org.slug.value, job: what))
+            }
+        }
+        let threads = r.int("threads", range: Self.threadsRange)?.value ?? defaults.threads
+        let chunk = r.int("max_cases_per_chunk", range: Self.chunkRange)?.value ?? defaults.maxCasesPerChunk
+        let active = r.bool("active")?.value ?? true
+        let timeout = duration(r, "timeout")
+        let retries = r.int("retries", range: Self.retriesRange)?.value ?? 0
+        let deadline = duration(r, "starting_deadline") ?? 3600
+        let include = r.stringList("include")?.map(\.value) ?? []
+        let exclude = r.stringList("exclude")?.map(\.value) ?? []
+        guard let schedule, let connection else { return nil }
+        return Job(name: name, kind: kind, schedule: schedule, scheduleLocation: scheduleLocation, timeZone: timeZone, connection: connection,
+                   dictionaries: dictionaries, threads: threads, maxCasesPerChunk: chunk, isActive: active, timeout: timeout, retries: retries,
+                   startingDeadline: deadline, include: include, exclude: exclude)
+    }
+
+    func timeZone(_ r: MappingReader, _ key: String) -> String? {
+        guard let tz = r.string(key) else { return nil }
+        guard TimeZone(identifier: tz.value) != nil, tz.value.contains("/") || ["UTC", "GMT"].contains(tz.value) else {
+            let known = TimeZone.knownTimeZoneIdentifiers
+            let hint = suggestion(for: tz.value, in: known).map { "; did you mean \"\($0)\"?" } ?? " (use an IANA name such as Africa/Dakar or UTC)"
+            r.sink.error(tz.location, "\(r.what): unknown time zone \"\(tz.value)\"\(hint)")
+            return nil
+        }
+        return tz.value
+    }
+
+    func duration(_ r: MappingReader, _ key: String) -> Int? {
+        guard let d = r.string(key) else { return nil }
+        guard let seconds = DurationParser.seconds(d.value) else {
+            r.sink.error(d.location, "\(r.what): \"\(key)\" is not a duration: \"\(d.value)\"; write e.g. 90s, 30m, 2h or 1h30m")
+            return nil
+        }
+        return seconds
+    }
+
+    /// A dictionary a job names that its organization does not own; checked once every file is read.
+    struct ForeignDictionary {
+        var name: Located<String>
+        var organization: String
+        var job: String
+    }
+
+    func checkAcrossOrganizations(_ organizations: [Organization], foreign: [ForeignDictionary], _ sink: DiagnosticSink) {
+        var owner: [String: (String, SourceLocation)] = [:]
+        for org in organizations {
+            for d in org.dictionaries {
+                if let (other, at) = owner[d.value] {
+                    sink.error(d.location, "dictionary \(d.value) is owned by organization \"\(other)\" (\(at.file):\(at.line)) and \"\(org.slug.value)\"; a dictionary has one owner")
+                } else {
+                    owner[d.value] = (org.slug.value, d.location)
+                }
+            }
+        }
+        for item in foreign {
+            let (d, org, what) = (item.name, item.organization, item.job)
+            if let (other, _) = owner[d.value], other != org {
+                sink.error(d.location, "\(what) uses dictionary \(d.value) of organization \"\(other)\"; an organization's jobs use only its own dictionaries")
+            } else {
+                sink.error(d.location, "\(what) uses dictionary \(d.value), which organization \"\(org)\" does not own; add it to the organization's \"dictionaries\"")
+            }
+        }
+    }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
+}

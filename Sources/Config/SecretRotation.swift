@@ -1,0 +1,100 @@
+import Foundation
+import Secrets
+import Yams
+
+/// `breakout secrets rotate`: re-encrypts every `enc:v1` value of a config tree under a new key,
+/// rewriting only those scalars in place (comments, order and formatting untouched). Nothing is
+/// written unless every value decrypts.
+public enum SecretRotation {
+    public struct Rotated: Sendable {
+        public var file: String
+        public var values: Int
+    }
+
+    public enum RotationError: Error, CustomStringConvertible {
+        case cannotRead(String)
+        case yaml(String)
+        case secret(SourceLocation, SecretError)
+        case locate(SourceLocation)
+
+        public var description: String {
+            switch self {
+            case .cannotRead(let file): "\(file):1:1: error: cannot read the file"
+            case .yaml(let message): message
+            case .secret(let at, let error): "\(at): error: \(error)"
+            case .locate(let at): "\(at): error: cannot find the encrypted value's text at this position"
+            }
+        }
+    }
+
+    /// The YAML files of a config tree, relative to it: `breakout.yaml`, `organizations/*.y(a)ml`.
+    public static func files(in directory: String) -> [String] {
+        var out = ["breakout.yaml"]
+        let folder = (directory as NSString).appendingPathComponent("organizations")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        out += names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { "organizations/\($0)" }
+        return out.filter { FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent($0)) }
+    }
+
+    /// Rotates every value not already under `newKey`; returns what changed per file.
+    public static func rotate(directory: String, keyring: Keyring, to newKey: MasterKey) throws -> [Rotated] {
+        var rewritten: [(path: String, text: String, count: Int)] = []
+        for relative in files(in: directory) {
+            let path = (directory as NSString).appendingPathComponent(relative)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RotationError.cannotRead(relative) }
+            let sink = DiagnosticSink()
+            guard let file = YAMLFile.parse(path: relative, text: text, sink: sink) else {
+                throw RotationError.yaml(sink.diagnostics.map(\.description).joined(separator: "\n"))
+            }
+            var replacements: [(line: Int, column: Int, old: String, new: String)] = []
+            for scalar in scalars(file.root) where SecretValue.isEncrypted(scalar.string) {
+                let at = file.location(.scalar(scalar))
+                let kid = try? SecretValue.kid(of: scalar.string)
+                if kid == newKey.kid { continue }
+                do {
+                    let plaintext = try SecretValue.decrypt(scalar.string, with: keyring)
+                    let quoted = scalar.style == .singleQuoted || scalar.style == .doubleQuoted
+                    replacements.append((at.line, at.column + (quoted ? 1 : 0), scalar.string, try SecretValue.encrypt(plaintext, with: newKey)))
+                } catch let error as SecretError {
+                    throw RotationError.secret(at, error)
+                }
+            }
+            guard !replacements.isEmpty else { continue }
+            rewritten.append((relative, try apply(replacements, to: text, file: relative), replacements.count))
+        }
+        // Every value decrypted: now write, each file atomically.
+        for item in rewritten {
+            try item.text.write(toFile: (directory as NSString).appendingPathComponent(item.path), atomically: true, encoding: .utf8)
+        }
+        return rewritten.map { Rotated(file: $0.path, values: $0.count) }
+    }
+
+    static func scalars(_ node: Node?) -> [Node.Scalar] {
+        switch node {
+        case .scalar(let s)?: return [s]
+        case .mapping(let m)?: return m.flatMap { scalars($0.key) + scalars($0.value) }
+        case .sequence(let q)?: return q.flatMap { scalars($0) }
+        default: return []
+        }
+    }
+
+    /// Replaces each old value, found at its line and column (counted in Unicode scalars), by the new one.
+    static func apply(_ replacements: [(line: Int, column: Int, old: String, new: String)], to text: String, file: String) throws -> String {
+        var lines = text.components(separatedBy: "\n")
+        for r in replacements.sorted(by: { ($0.line, $0.column) > ($1.line, $1.column) }) {
+            let index = r.line - 1
+            guard index < lines.count else { throw RotationError.locate(SourceLocation(file: file, line: r.line, column: r.column)) }
+            var scalars = Array(lines[index].unicodeScalars)
+            let start = r.column - 1
+            let old = Array(r.old.unicodeScalars)
+            guard start >= 0, start + old.count <= scalars.count, Array(scalars[start..<start + old.count]) == old else {
+                throw RotationError.locate(SourceLocation(file: file, line: r.line, column: r.column))
+            }
+            scalars.replaceSubrange(start..<start + old.count, with: Array(r.new.unicodeScalars))
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: scalars)
+            lines[index] = String(view)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
