@@ -9,6 +9,12 @@ if [[ "${1:-}" == "--servers" ]]; then
   packages+=(postgresql postgresql-client mariadb-server mariadb-client php-cli)
 fi
 
+# The schema tests run scripts/check-schema.py, which needs Python's jsonschema and PyYAML.
+if [[ "${1:-}" == "--servers" ]] && ! python3 -c 'import jsonschema, yaml' 2>/dev/null; then
+  echo "install-deps: installing Python jsonschema and PyYAML" >&2
+  python3 -m pip install --quiet jsonschema pyyaml 2>/dev/null || packages+=(python3-jsonschema python3-yaml)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -41,14 +41,14 @@ public struct ConfigLoader {
         let sink = DiagnosticSink()
         let settings = loadSettings(sink)
         var organizations: [Organization] = []
-        var foreign: [ForeignDictionary] = []
+        var foreign = Foreign()
         for (path, text) in organizationFiles(sink) {
             guard let file = YAMLFile.parse(path: path, text: text, sink: sink) else { continue }
             guard let root = file.root else {
                 sink.error(SourceLocation(file: path, line: 1, column: 1), "the file is empty; it should declare one organization")
                 continue
             }
-            if let org = readOrganization(root, file: file, defaults: settings?.defaults ?? Defaults(), sink: sink, foreignDictionaries: &foreign) {
+            if let org = readOrganization(root, file: file, defaults: settings?.defaults ?? Defaults(), sink: sink, foreign: &foreign) {
                 organizations.append(org)
             }
         }
@@ -169,7 +169,8 @@ public struct ConfigLoader {
                 case .noKey: reader.sink.error(location, "cannot check the encrypted \(what): no master key loaded (set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE)")
                 case .unknownKey: reader.sink.error(location, "cannot decrypt the \(what): \(error)")
                 case .tampered: reader.sink.error(location, "the encrypted \(what) is corrupted: \(error)")
-                case .malformed, .badKey: reader.sink.error(location, "the \(what) is not a valid encrypted value: \(error)")
+                case .malformed(let why): reader.sink.error(location, "the \(what) is not a valid encrypted value: \(why)")
+                case .badKey(let why): reader.sink.error(location, "cannot check the encrypted \(what): \(why)")
                 }
                 return nil
             } catch {
@@ -210,8 +211,9 @@ public struct ConfigLoader {
     }
 
     func readOrganization(_ root: Node, file: YAMLFile, defaults: Defaults, sink: DiagnosticSink,
-                          foreignDictionaries: inout [ForeignDictionary]) -> Organization? {
-        guard let top = MappingReader(root, in: file, what: "organization", allowedKeys: Self.organizationKeys, sink: sink) else { return nil }
+                          foreign: inout Foreign) -> Organization? {
+        let label = root.mapping?["organization"]?.scalar.map { "organization \"\($0.string)\"" } ?? "organization"
+        guard let top = MappingReader(root, in: file, what: label, allowedKeys: Self.organizationKeys, sink: sink) else { return nil }
         let expected = ((file.path as NSString).lastPathComponent as NSString).deletingPathExtension
         guard let slug = top.string("organization", required: true) else { return nil }
         if !Self.isSlug(slug.value) {
@@ -232,7 +234,8 @@ public struct ConfigLoader {
             }
         }
         var connections: [Connection] = []
-        for node in top.sequence("connections") ?? [] {
+        let connectionNodes = top.sequence("connections") ?? []
+        for node in connectionNodes {
             guard let c = readConnection(node, file: file, org: slug.value, sink: sink) else { continue }
             if let first = connections.first(where: { $0.name.value == c.name.value }) {
                 sink.error(c.name.location, "\(what) has two connections named \"\(c.name.value)\" (first at line \(first.name.location.line))")
@@ -244,8 +247,11 @@ public struct ConfigLoader {
             connections.append(c)
         }
         var org = Organization(slug: slug, name: name, dictionaries: dictionaries, connections: connections, jobs: [], file: file.path)
+        // A connection with errors of its own is not reported again through every job that would use it.
+        let connectionsComplete = connections.count == connectionNodes.count
         for node in top.sequence("jobs") ?? [] {
-            guard let job = readJob(node, file: file, org: org, defaults: defaults, sink: sink, foreignDictionaries: &foreignDictionaries) else { continue }
+            guard let job = readJob(node, file: file, org: org, connectionsComplete: connectionsComplete, defaults: defaults, sink: sink,
+                                    foreignDictionaries: &foreign.dictionaries, foreignConnections: &foreign.connections) else { continue }
             if let first = org.jobs.first(where: { $0.name.value == job.name.value }) {
                 sink.error(job.name.location, "\(what) has two jobs named \"\(job.name.value)\" (first at line \(first.name.location.line))")
                 continue
@@ -290,8 +296,8 @@ public struct ConfigLoader {
         node.mapping?["name"]?.scalar.map { "\(kind) \"\($0.string)\"" } ?? kind
     }
 
-    func readJob(_ node: Node, file: YAMLFile, org: Organization, defaults: Defaults, sink: DiagnosticSink,
-                 foreignDictionaries: inout [ForeignDictionary]) -> Job? {
+    func readJob(_ node: Node, file: YAMLFile, org: Organization, connectionsComplete: Bool, defaults: Defaults, sink: DiagnosticSink,
+                 foreignDictionaries: inout [ForeignReference], foreignConnections: inout [ForeignReference]) -> Job? {
         let what = Self.label("job", node)
         guard let r = MappingReader(node, in: file, what: what, allowedKeys: Self.jobKeys, sink: sink) else { return nil }
         guard let name = r.string("name", required: true) else { return nil }
@@ -322,10 +328,13 @@ public struct ConfigLoader {
         if let c = r.string("connection") {
             connection = c.value
             if !org.connections.contains(where: { $0.name.value == c.value }) {
-                sink.error(c.location, "\(what) uses connection \"\(c.value)\", which organization \"\(org.slug.value)\" does not declare; connections: \(org.connections.map { "\"\($0.name.value)\"" }.joined(separator: ", ").nilIfEmpty ?? "none")")
+                if connectionsComplete {
+                    foreignConnections.append(ForeignReference(name: c, organization: org.slug.value, job: what,
+                                                               available: org.connections.map(\.name.value)))
+                }
                 connection = nil
             }
-        } else if connection == nil {
+        } else if connection == nil, connectionsComplete {
             sink.error(name.location, org.connections.isEmpty
                 ? "\(what) has no connection to write to: organization \"\(org.slug.value)\" declares none"
                 : "\(what) names no connection and organization \"\(org.slug.value)\" has no default; add \"connection:\" or mark one connection \"default: true\"")
@@ -333,7 +342,7 @@ public struct ConfigLoader {
         var dictionaries: [String] = []
         for d in r.stringList("dictionaries") ?? [] {
             if org.dictionaries.contains(where: { $0.value == d.value }) { dictionaries.append(d.value) } else {
-                foreignDictionaries.append(ForeignDictionary(name: d, organization: org.slug.value, job: what))
+                foreignDictionaries.append(ForeignReference(name: d, organization: org.slug.value, job: what, available: org.dictionaries.map(\.value)))
             }
         }
         let threads = r.int("threads", range: Self.threadsRange)?.value ?? defaults.threads
@@ -363,6 +372,10 @@ public struct ConfigLoader {
 
     func duration(_ r: MappingReader, _ key: String) -> Int? {
         guard let d = r.string(key) else { return nil }
+        if d.value.allSatisfy({ $0 == "0" || "smhd".contains($0) }), d.value.contains("0") {
+            r.sink.error(d.location, "\(r.what): \"\(key)\" must be longer than zero, got \"\(d.value)\"")
+            return nil
+        }
         guard let seconds = DurationParser.seconds(d.value) else {
             r.sink.error(d.location, "\(r.what): \"\(key)\" is not a duration: \"\(d.value)\"; write e.g. 90s, 30m, 2h or 1h30m")
             return nil
@@ -370,14 +383,21 @@ public struct ConfigLoader {
         return seconds
     }
 
-    /// A dictionary a job names that its organization does not own; checked once every file is read.
-    struct ForeignDictionary {
+    /// A dictionary or connection a job names that its organization does not have; checked once
+    /// every file is read, so the message can say whose it is.
+    struct ForeignReference {
         var name: Located<String>
         var organization: String
         var job: String
+        var available: [String]
     }
 
-    func checkAcrossOrganizations(_ organizations: [Organization], foreign: [ForeignDictionary], _ sink: DiagnosticSink) {
+    struct Foreign {
+        var dictionaries: [ForeignReference] = []
+        var connections: [ForeignReference] = []
+    }
+
+    func checkAcrossOrganizations(_ organizations: [Organization], foreign: Foreign, _ sink: DiagnosticSink) {
         var owner: [String: (String, SourceLocation)] = [:]
         for org in organizations {
             for d in org.dictionaries {
@@ -388,7 +408,15 @@ public struct ConfigLoader {
                 }
             }
         }
-        for item in foreign {
+        for item in foreign.connections {
+            let (c, org, what) = (item.name, item.organization, item.job)
+            if let other = organizations.first(where: { $0.slug.value != org && $0.connections.contains { $0.name.value == c.value } }) {
+                sink.error(c.location, "\(what) uses connection \"\(c.value)\" of organization \"\(other.slug.value)\"; an organization's jobs use only its own connections")
+            } else {
+                sink.error(c.location, "\(what) uses connection \"\(c.value)\", which organization \"\(org)\" does not declare; its connections: \(item.available.map { "\"\($0)\"" }.joined(separator: ", ").nilIfEmpty ?? "none")")
+            }
+        }
+        for item in foreign.dictionaries {
             let (d, org, what) = (item.name, item.organization, item.job)
             if let (other, _) = owner[d.value], other != org {
                 sink.error(d.location, "\(what) uses dictionary \(d.value) of organization \"\(other)\"; an organization's jobs use only its own dictionaries")

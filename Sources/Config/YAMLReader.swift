@@ -129,11 +129,12 @@ struct MappingReader {
 
     func bool(_ key: String) -> Located<Bool>? {
         guard let node = value(key) else { return nil }
-        guard let scalar = node.scalar, scalar.style == .plain, ["true", "false"].contains(scalar.string) else {
+        // YAML 1.2 core booleans only: `yes`, `no`, `on`, `off` are not booleans.
+        guard let scalar = node.scalar, scalar.style == .plain, ["true", "True", "TRUE", "false", "False", "FALSE"].contains(scalar.string) else {
             sink.error(file.location(node), "\(what): \"\(key)\" must be true or false, got \(Self.describe(node))")
             return nil
         }
-        return Located(scalar.string == "true", at: file.location(node))
+        return Located(scalar.string.lowercased() == "true", at: file.location(node))
     }
 
     func stringList(_ key: String) -> [Located<String>]? {

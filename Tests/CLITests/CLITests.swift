@@ -130,3 +130,58 @@ struct CLI {
         #expect(none.stderr.contains("no master key loaded"))
     }
 }
+
+@Suite struct ConfigCLITests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let multiTenant = repository.appendingPathComponent("examples/multi-tenant").path
+    static let demoKeyFile = repository.appendingPathComponent("examples/multi-tenant/demo.key").path
+
+    @Test func validateExamples() throws {
+        let quick = try CLI.run(["validate", "-c", Self.repository.appendingPathComponent("examples/quickstart").path])
+        #expect(quick.status == 0, "\(quick.stderr)")
+        #expect(quick.stdout == "Configuration valid: 1 organization, 1 connection, 1 job.\n")
+        let multi = try CLI.run(["validate", "-c", Self.multiTenant], environment: ["BREAKOUT_KEY_FILE": Self.demoKeyFile])
+        #expect(multi.status == 0, "\(multi.stderr)")
+        #expect(multi.stdout == "Configuration valid: 2 organizations, 3 connections, 4 jobs.\n")
+    }
+
+    @Test func validateReportsEveryErrorAndExitsOne() throws {
+        let result = try CLI.run(["validate", "-c", Self.multiTenant], environment: ["BREAKOUT_KEY_FILE": "", "BREAKOUT_MASTER_KEY": ""])
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 6)
+        #expect(lines.first == "breakout.yaml:8:13: error: cannot check the encrypted state password: no master key loaded (set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE)")
+        #expect(lines.last == "error: 5 errors in 3 files; nothing was applied")
+    }
+
+    /// No secret of the examples appears in anything the commands print, whatever goes wrong.
+    @Test func noExampleSecretEverAppearsInOutput() throws {
+        let text = try [Self.multiTenant + "/breakout.yaml", Self.multiTenant + "/organizations/ansd.yaml", Self.multiTenant + "/organizations/insd.yaml"]
+            .map { try String(contentsOfFile: $0, encoding: .utf8) }.joined()
+        let values = text.split(whereSeparator: { $0.isWhitespace }).filter { $0.hasPrefix("enc:v1:") }.map(String.init)
+        #expect(values.count == 5)
+        let env = ["BREAKOUT_KEY_FILE": Self.demoKeyFile]
+        let plaintexts = try values.map { try CLI.run(["secrets", "decrypt"], environment: env, stdin: $0).stdout.trimmingCharacters(in: .newlines) }
+        #expect(plaintexts.allSatisfy { !$0.isEmpty })
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("leak-\(UUID().uuidString)").path
+        try FileManager.default.copyItem(atPath: Self.multiTenant, toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let newKey = FileManager.default.temporaryDirectory.appendingPathComponent("new-\(UUID().uuidString).key").path
+        try CLI.run(["secrets", "keygen"]).stdout.write(toFile: newKey, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: newKey) }
+        let runs = [
+            try CLI.run(["validate", "-c", Self.multiTenant], environment: env),
+            try CLI.run(["validate", "-c", Self.multiTenant], environment: ["BREAKOUT_MASTER_KEY": try CLI.run(["secrets", "keygen"]).stdout]),
+            try CLI.run(["secrets", "rotate", "-c", copy, "--new-key-file", newKey], environment: env),
+            try CLI.run(["validate", "-c", copy, "--key-file", newKey]),
+            try CLI.run(["secrets", "rotate", "-c", copy, "--new-key-file", newKey]),
+        ]
+        #expect(runs[2].status == 0 && runs[2].stdout.contains("Rotated 5 values to key "))
+        #expect(runs[3].status == 0, "\(runs[3].stderr)")
+        for run in runs {
+            for secret in plaintexts {
+                #expect(!run.stdout.contains(secret) && !run.stderr.contains(secret))
+            }
+        }
+    }
+}
