@@ -25,6 +25,9 @@ let package = Package(
         // SQL as values: dialects, identifiers, types, rendering. No I/O.
         .target(name: "SQL"),
 
+        // CSPro dictionaries (JSON and legacy text) and cases.
+        .target(name: "CSPro"),
+
         // Cron expressions: one parser for validation and the scheduler.
         .target(name: "Cron"),
 
@@ -53,6 +56,7 @@ let package = Package(
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets"]),
+        .testTarget(name: "CSProTests", dependencies: ["CSPro"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
