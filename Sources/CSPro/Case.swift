@@ -1,0 +1,97 @@
+/// One questionnaire: its key, flags and the tree of level nodes holding record values.
+public struct Case: Sendable, Hashable {
+    /// The case UUID (`cases.id` in CSWeb and .csdb); nil when read from text without one.
+    public var id: String?
+    /// The level-1 id text (`caseids`).
+    public var key: String
+    public var label: String?
+    public var deleted: Bool
+    public var verified: Bool
+    public var notes: [Note]
+    public var partialSave: PartialSave?
+    public var root: CaseNode
+
+    public init(id: String? = nil, key: String, label: String? = nil, deleted: Bool = false, verified: Bool = false,
+                notes: [Note] = [], partialSave: PartialSave? = nil, root: CaseNode) {
+        self.id = id
+        self.key = key
+        self.label = label
+        self.deleted = deleted
+        self.verified = verified
+        self.notes = notes
+        self.partialSave = partialSave
+        self.root = root
+    }
+
+    public struct Note: Sendable, Hashable {
+        public var content: String
+        public var field: String
+        public var levelKey: String
+        public var recordOccurrence: Int
+        public var itemOccurrence: Int
+        public var subitemOccurrence: Int
+        public var operatorId: String
+        public var modifiedTime: String
+    }
+
+    public struct PartialSave: Sendable, Hashable {
+        public var mode: String
+        public var field: String
+        public var levelKey: String
+        public var recordOccurrence: Int
+        public var itemOccurrence: Int
+        public var subitemOccurrence: Int
+    }
+}
+
+/// A node of the case tree: the id values of its level, its records and its child nodes.
+public struct CaseNode: Sendable, Hashable {
+    /// 0 for level 1.
+    public var level: Int
+    public var ids: [String: CaseValue]
+    /// The id field texts, when read from text (see ``RecordValues/written``).
+    public var writtenIds: [String: String] = [:]
+    /// Record name → occurrences, in the order read.
+    public var records: [String: [RecordValues]]
+    public var children: [CaseNode]
+
+    public init(level: Int, ids: [String: CaseValue] = [:], records: [String: [RecordValues]] = [:], children: [CaseNode] = []) {
+        self.level = level
+        self.ids = ids
+        self.records = records
+        self.children = children
+    }
+}
+
+/// One occurrence of a record: item name → values, one per item occurrence.
+public struct RecordValues: Sendable, Hashable {
+    public var values: [String: [CaseValue]]
+    /// The field texts the values were read from (text sources only), so that writing an unchanged
+    /// value gives back the same text even where the data disagree with the dictionary's zero fill.
+    public var written: [String: [String]]
+
+    public init(values: [String: [CaseValue]] = [:], written: [String: [String]] = [:]) {
+        self.values = values
+        self.written = written
+    }
+
+    public subscript(item: String, occurrence: Int = 0) -> CaseValue {
+        guard let list = values[item], occurrence < list.count else { return .blank }
+        return list[occurrence]
+    }
+}
+
+/// An item value as CSPro distinguishes them.
+public enum CaseValue: Sendable, Hashable {
+    /// Blank: CSPro's NOTAPPL.
+    case blank
+    case number(Double)
+    /// Alpha text, right-trimmed (as CSPro's JSON writes it).
+    case text(String)
+    /// MISSING, REFUSED, NOTAPPL or DEFAULT named as such (JSON strings).
+    case special(Special)
+    /// Text in a numeric field that is not a number (CSPro reads it as DEFAULT); the raw field is kept.
+    case invalid(String)
+
+    public var isBlank: Bool { self == .blank }
+}

@@ -1,0 +1,67 @@
+/// Where every item of a record sits on its text line, precomputed once per dictionary.
+public struct RecordLayout: Sendable {
+    public struct Field: Sendable {
+        public var item: Item
+        /// 0-based column of occurrence 0.
+        public var offset: Int
+        public var occurrences: Int
+        /// Columns between occurrences (the parent's length for a subitem of a repeating parent).
+        public var stride: Int
+    }
+
+    public var level: Int
+    public var record: Record
+    /// Every item, parents before their subitems.
+    public var fields: [Field]
+    /// The line length when every item is written.
+    public var length: Int
+
+    init(level: Int, record: Record, dictionary: CSProDictionary) {
+        self.level = level
+        self.record = record
+        var fields: [Field] = []
+        var parents: [String: Item] = [:]
+        var end = dictionary.recordTypeStart + dictionary.recordTypeLength - 1
+        for l in 0...level { for id in dictionary.levels[l].ids { end = max(end, id.start + id.length - 1) } }
+        for item in record.items {
+            var occurrences = item.occurrences
+            var stride = item.length
+            if let parentName = item.parent, let parent = parents[parentName], parent.occurrences > 1 {
+                occurrences = parent.occurrences
+                stride = parent.length
+            }
+            if !item.isSubitem { parents[item.name] = item }
+            fields.append(Field(item: item, offset: item.start - 1, occurrences: occurrences, stride: stride))
+            end = max(end, item.start - 1 + stride * (occurrences - 1) + item.length)
+        }
+        self.fields = fields
+        self.length = end
+    }
+}
+
+/// Lookup tables for reading and writing a dictionary's text lines.
+public struct CaseLayout: Sendable {
+    public let dictionary: CSProDictionary
+    public let records: [RecordLayout]
+    let byType: [String: Int]
+
+    public init(_ dictionary: CSProDictionary) {
+        self.dictionary = dictionary
+        var records: [RecordLayout] = []
+        var byType: [String: Int] = [:]
+        for (l, level) in dictionary.levels.enumerated() {
+            for record in level.records {
+                if byType[record.typeValue] == nil { byType[record.typeValue] = records.count }
+                records.append(RecordLayout(level: l, record: record, dictionary: dictionary))
+            }
+        }
+        self.records = records
+        self.byType = byType
+    }
+
+    /// The record a line belongs to, by its record type (the single record when the type length is 0).
+    func record(forType type: String) -> RecordLayout? {
+        if dictionary.recordTypeLength == 0 { return records.first }
+        return byType[type].map { records[$0] }
+    }
+}
