@@ -17,6 +17,7 @@ let package = Package(
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CFreeTDS", providers: [.apt(["freetds-dev"])]),
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Encrypted secrets (enc:v1 values) and master keys.
@@ -26,7 +27,7 @@ let package = Package(
         .target(name: "SQL"),
 
         // CSPro dictionaries (JSON and legacy text) and cases.
-        .target(name: "CSPro"),
+        .target(name: "CSPro", dependencies: ["CZlib"]),
 
         // Cron expressions: one parser for validation and the scheduler.
         .target(name: "Cron"),
@@ -56,7 +57,7 @@ let package = Package(
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets"]),
-        .testTarget(name: "CSProTests", dependencies: ["CSPro"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CSProTests", dependencies: ["CSPro", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
         .testTarget(name: "CLITests", dependencies: []),
     ],

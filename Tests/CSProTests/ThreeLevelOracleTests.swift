@@ -1,0 +1,142 @@
+@testable import CSPro
+import DatabaseDriver
+import Foundation
+import SQL
+import SQLiteDriver
+import Testing
+
+/// `ThreeLevelTest.csdb` holds one case broken out by CSPro itself, and CSPro's test suite holds the
+/// JSON its sync writer produces for that case. Decoding the JSON must give exactly the values in
+/// CSPro's tables, every cell. Encoding differences, by design of CSPro's SQLite writer:
+/// - `level-1`.`case-id` is the case UUID, not the key;
+/// - alpha values keep their trailing blanks there (the JSON right-trims them) and an all-blank
+///   alpha value is stored as blanks, not NULL;
+/// - blank numeric values are NULL; DEFAULT is stored as the double 1e52 (MISSING 1e50, REFUSED 1e55);
+/// - codes that a value set maps to a special value stay codes (P04_AGE 99, P03_SEX 8).
+@Suite struct ThreeLevelOracleTests {
+    static func csdbValue(_ value: CaseValue, _ item: Item) -> SQLValue {
+        if item.contentType != .numeric {
+            let text: String = if case .text(let s) = value { s } else { "" }
+            return .text(text + String(repeating: " ", count: max(0, item.length - text.count)))
+        }
+        switch value {
+        case .blank: return .null
+        case .number(let v): return .double(v)
+        case .invalid: return .double(1e52)
+        case .special(let s):
+            switch s {
+            case .missing: return .double(1e50)
+            case .refused: return .double(1e55)
+            case .default: return .double(1e52)
+            case .notApplicable: return .null
+            }
+        case .text(let s): return .text(s)
+        }
+    }
+
+    static func same(_ a: SQLValue, _ b: SQLValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case (.text(let x), .text(let y)): return x == y
+        case (.double(let x), .integer(let y)), (.integer(let y), .double(let x)): return x == Double(y)
+        case (.double(let x), .double(let y)): return x == y || abs(x - y) <= abs(y) * 1e-12
+        default: return a == b
+        }
+    }
+
+    @Test func jsonCaseMatchesCSProsTablesCellByCell() throws {
+        let dictionary = try CSProDictionary.load(path: Fixtures.path("cspro/ThreeLevelTest.embedded.dcf"))
+        let layout = CaseLayout(dictionary)
+        let json = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("cspro/ThreeLevelTest.expected_sync_case.json")))
+        let c = try JSONCaseDecoder.decodeCase(json, layout: layout)
+        #expect(c.id == "997f1b93-b3c7-468e-ba29-7c9b799a0281")
+        #expect(c.key == "01010010011 1")
+
+        let csdb = try SQLiteConnection(path: Fixtures.path("cspro/ThreeLevelTest.csdb"), readOnly: true)
+        defer { csdb.close() }
+        // The level tables: case-id, ids, and occ below level 1.
+        var nodes: [[CaseNode]] = [[c.root]]
+        while let last = nodes.last, !last.flatMap(\.children).isEmpty { nodes.append(last.flatMap(\.children)) }
+        var cells = 0
+        for (l, level) in dictionary.levels.enumerated() {
+            let rows = try csdb.query("SELECT * FROM \(try csdb.dialect.quote("level-\(l + 1)")) ORDER BY \(try csdb.dialect.quote("level-\(l + 1)-id"))")
+            try #require(rows.count == nodes[l].count)
+            for (row, node) in zip(rows, nodes[l]) {
+                if l == 0 { #expect(row["case-id"] == .text(c.id!)); cells += 1 }
+                for id in level.ids {
+                    let expected = Self.csdbValue(node.ids[id.name] ?? .blank, id)
+                    #expect(Self.same(row[id.name.lowercased()] ?? .null, expected), "level-\(l + 1).\(id.name): \(String(describing: row[id.name.lowercased()])) vs \(expected)")
+                    cells += 1
+                }
+            }
+        }
+        // The record tables: one row per record occurrence, one column per item occurrence.
+        for record in layout.records {
+            let occurrences = nodes[record.level].flatMap { $0.records[record.record.name] ?? [] }
+            let table = record.record.name.lowercased()
+            let rows = try csdb.query("SELECT * FROM \(try csdb.dialect.quote(table)) ORDER BY \(try csdb.dialect.quote("\(table)-id"))")
+            try #require(rows.count == occurrences.count, "\(table)")
+            for (row, values) in zip(rows, occurrences) {
+                for f in record.fields {
+                    for k in 0..<f.occurrences {
+                        let column = f.occurrences == 1 ? f.item.name.lowercased() : "\(f.item.name.lowercased())(\(k + 1))"
+                        let expected = Self.csdbValue(values[f.item.name, k], f.item)
+                        let actual = row[column]
+                        #expect(actual != nil, "\(table).\(column) missing")
+                        #expect(Self.same(actual ?? .null, expected), "\(table).\(column): CSPro \(String(describing: actual)) vs decoded \(expected)")
+                        cells += 1
+                    }
+                }
+            }
+        }
+        // Every data column of every CSPro table was compared (keys and occ aside).
+        var columns = 0
+        let tables = ["level-1", "level-2", "level-3"] + layout.records.map { $0.record.name.lowercased() }
+        for table in tables {
+            for column in try csdb.query("SELECT name FROM pragma_table_info('\(table)')") {
+                let name = column[0].string ?? ""
+                if !name.hasSuffix("-id") && name != "occ" { columns += 1 }
+            }
+        }
+        #expect(cells == columns + 1)  // + case-id, which ends in "-id" too
+        #expect(cells == 70)
+    }
+
+    @Test func blobsWithEitherHeaderDecodeToTheSameCase() throws {
+        let layout = CaseLayout(try CSProDictionary.load(path: Fixtures.path("cspro/ThreeLevelTest.embedded.dcf")))
+        let json = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("cspro/ThreeLevelTest.expected_sync_case.json")))
+        let whole = try JSONCaseDecoder.decodeCase(json, layout: layout)
+        // CSWeb stores only the level-1 object.
+        let object = try JSONSerialization.jsonObject(with: json) as! [String: Any]
+        let level1 = try JSONSerialization.data(withJSONObject: object["level-1"]!)
+        let lengthHeader = try CaseBlob.encode(Array(level1))
+        let gzipHeader = [0x1F, 0x8B, 0x08, 0x00] + lengthHeader.dropFirst(4)
+        for blob in [lengthHeader, Array(gzipHeader)] {
+            let c = try CaseBlob.decode(blob, layout: layout, id: whole.id, key: whole.key)
+            #expect(c.root == whole.root)
+        }
+        #expect(throws: CaseDecodingError.self) { try CaseBlob.decode([1, 2, 3], layout: layout) }
+        #expect(throws: CaseDecodingError.self) { try CaseBlob.decode(Array(lengthHeader.prefix(lengthHeader.count - 10)), layout: layout) }
+        var corrupt = lengthHeader
+        corrupt[corrupt.count / 2] ^= 0xFF
+        #expect(throws: CaseDecodingError.self) { try CaseBlob.decode(corrupt, layout: layout) }
+    }
+
+    /// The 7.4 `data` form and the 7.5+ `level-1` form of the same cases decode to the same values.
+    @Test func bothSyncFormsOfTestDictAgree() throws {
+        let layout = CaseLayout(try CSProDictionary.load(path: Fixtures.path("cspro/TestDict.dcf")))
+        let modern = try JSONCaseDecoder.decodeCases(try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("cspro/TestDict.expected_sync_cases.json"))), layout: layout)
+        let compat = try JSONCaseDecoder.decodeCases(try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("cspro/TestDict.expected_sync_cases_74compat.json"))), layout: layout)
+        try #require(modern.count == 2 && compat.count == 2)
+        for (a, b) in zip(modern, compat) {
+            #expect(a.id == b.id && a.key == b.key && a.label == b.label)
+            #expect(a.root.records["TESTDICT_REC"]?.map { $0["TEST_ITEM"] } == b.root.records["TESTDICT_REC"]?.map { $0["TEST_ITEM"] })
+            #expect(a.root.ids == b.root.ids)
+            #expect(a.notes == b.notes)
+            #expect(a.partialSave == b.partialSave)
+        }
+        #expect(modern[0].root.records["TESTDICT_REC"]?.first?["TEST_ITEM"] == .text("somedata"))
+        #expect(modern[0].notes.first?.content == "Note 1")
+        #expect(modern[1].partialSave?.mode == "add")
+    }
+}
