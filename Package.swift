@@ -29,6 +29,9 @@ let package = Package(
         // CSPro dictionaries (JSON and legacy text) and cases.
         .target(name: "CSPro", dependencies: ["CZlib"]),
 
+        // Where cases come from: .csdb files, .dat files, CSWeb's database.
+        .target(name: "CaseSources", dependencies: ["CSPro", "DatabaseDriver", "SQL", "SQLiteDriver"]),
+
         // Cron expressions: one parser for validation and the scheduler.
         .target(name: "Cron"),
 
@@ -47,7 +50,7 @@ let package = Package(
 
         // Command-line front end: thin.
         .executableTarget(name: "breakout", dependencies: [
-            "Drivers", "SQL", "Secrets", "Config", "Cron",
+            "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -57,7 +60,7 @@ let package = Package(
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets"]),
-        .testTarget(name: "CSProTests", dependencies: ["CSPro", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
         .testTarget(name: "CLITests", dependencies: []),
     ],

@@ -32,6 +32,18 @@ public struct Case: Sendable, Hashable {
         public var subitemOccurrence: Int
         public var operatorId: String
         public var modifiedTime: String
+
+        public init(content: String, field: String, levelKey: String, recordOccurrence: Int, itemOccurrence: Int,
+                    subitemOccurrence: Int, operatorId: String, modifiedTime: String) {
+            self.content = content
+            self.field = field
+            self.levelKey = levelKey
+            self.recordOccurrence = recordOccurrence
+            self.itemOccurrence = itemOccurrence
+            self.subitemOccurrence = subitemOccurrence
+            self.operatorId = operatorId
+            self.modifiedTime = modifiedTime
+        }
     }
 
     public struct PartialSave: Sendable, Hashable {
@@ -41,6 +53,15 @@ public struct Case: Sendable, Hashable {
         public var recordOccurrence: Int
         public var itemOccurrence: Int
         public var subitemOccurrence: Int
+
+        public init(mode: String, field: String, levelKey: String, recordOccurrence: Int, itemOccurrence: Int, subitemOccurrence: Int) {
+            self.mode = mode
+            self.field = field
+            self.levelKey = levelKey
+            self.recordOccurrence = recordOccurrence
+            self.itemOccurrence = itemOccurrence
+            self.subitemOccurrence = subitemOccurrence
+        }
     }
 }
 
@@ -86,7 +107,7 @@ public enum CaseValue: Sendable, Hashable {
     /// Blank: CSPro's NOTAPPL.
     case blank
     case number(Double)
-    /// Alpha text, right-trimmed (as CSPro's JSON writes it).
+    /// Alpha text, right-trimmed (as CSPro's JSON writes it); an all-blank alpha value is `.blank`.
     case text(String)
     /// MISSING, REFUSED, NOTAPPL or DEFAULT named as such (JSON strings).
     case special(Special)

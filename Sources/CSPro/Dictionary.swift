@@ -135,5 +135,11 @@ public struct DictionaryError: Error, Sendable, Hashable, CustomStringConvertibl
     public var location: String
     public var message: String
 
+    public init(file: String, location: String, message: String) {
+        self.file = file
+        self.location = location
+        self.message = message
+    }
+
     public var description: String { "\(file): \(location): \(message)" }
 }

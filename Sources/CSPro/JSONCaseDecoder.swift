@@ -130,7 +130,7 @@ public enum JSONCaseDecoder {
             if item.contentType != .numeric {
                 var t = Substring(s)
                 while t.last == " " { t = t.dropLast() }
-                return .text(String(t))
+                return t.isEmpty ? .blank : .text(String(t))
             }
             if s.isEmpty { return .blank }
             if let special = Special(rawValue: s) { return special == .notApplicable ? .blank : .special(special) }

@@ -134,12 +134,12 @@ public enum TextCaseCodec {
 
     /// A field's value: numbers per `NumberConverter` (leading blanks skipped, all blank = NOTAPPL,
     /// optional sign, `.` or `,` as decimal mark, implied decimals without a mark, anything else
-    /// DEFAULT); alpha verbatim, right-trimmed.
+    /// DEFAULT); alpha verbatim, right-trimmed, all blank = blank.
     public static func value(_ text: String, _ item: Item) -> CaseValue {
         if item.contentType != .numeric {
             var s = Substring(text)
             while s.last == " " { s = s.dropLast() }
-            return .text(String(s))
+            return s.isEmpty ? .blank : .text(String(s))
         }
         var s = Substring(text)
         while s.first == " " { s = s.dropFirst() }
