@@ -140,3 +140,14 @@ import Testing
         #expect(modern[1].partialSave?.mode == "add")
     }
 }
+
+@Suite struct JSONCaseEncoderTests {
+    /// Decoding CSPro's JSON and writing it again gives CSPro's `level-1` text byte for byte.
+    @Test func threeLevelCaseWritesBackToCSProsExactJSON() throws {
+        let layout = CaseLayout(try CSProDictionary.load(path: Fixtures.path("cspro/ThreeLevelTest.embedded.dcf")))
+        let text = try String(contentsOfFile: Fixtures.path("cspro/ThreeLevelTest.expected_sync_case.json"), encoding: .utf8)
+        let c = try JSONCaseDecoder.decodeCase(Data(text.utf8), layout: layout)
+        let level1 = String(text[text.range(of: "\"level-1\":")!.upperBound...].dropLast(text.hasSuffix("\n") ? 2 : 1))
+        #expect(JSONCaseEncoder.encode(c.root, layout: layout) == level1)
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import CaseSources
+import CSPro
+import Foundation
+
+/// `breakout dictionary …`.
+struct DictionaryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dictionary",
+        abstract: "Look at CSPro dictionaries.",
+        subcommands: [Inspect.self]
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a dictionary's levels, records and items (JSON or legacy .dcf, or the dictionary inside a .csdb)."
+        )
+
+        @Argument(help: "A .dcf file (JSON or legacy text) or a .csdb file.")
+        var file: String
+
+        @Option(help: "text (a table) or json (the full model).")
+        var format: Format = .text
+
+        func run() throws {
+            try reportingErrors {
+                let dictionary = try loadDictionary(file)
+                switch format {
+                case .json:
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                    print(String(decoding: try encoder.encode(dictionary), as: UTF8.self))
+                case .text:
+                    print(DictionaryReport.text(dictionary), terminator: "")
+                }
+            }
+        }
+    }
+}
+
+/// Reads a dictionary from a .dcf, or the one embedded in a .csdb.
+func loadDictionary(_ path: String) throws -> CSProDictionary {
+    guard FileManager.default.fileExists(atPath: path) else { throw CLIError("no such file: \(path)") }
+    do {
+        if path.lowercased().hasSuffix(".csdb") { return try CSDBFile(path: path).dictionary }
+        return try CSProDictionary.load(path: path)
+    } catch let error as DictionaryError {
+        throw CLIError("cannot read dictionary: \(error)")
+    }
+}
+
+/// The text form of `dictionary inspect`.
+enum DictionaryReport {
+    static func label(_ labels: [Label]) -> String { labels.first.map { "\"\($0.text)\"" } ?? "" }
+
+    static func text(_ d: CSProDictionary) -> String {
+        var out = "Dictionary \(d.name) \(label(d.labels))\n"
+        out += "  record type: " + (d.recordTypeLength == 0 ? "none (one record type)" : "columns \(d.recordTypeStart)-\(d.recordTypeStart + d.recordTypeLength - 1)")
+        out += ", positions: \(d.relativePositions ? "relative" : "absolute")"
+        if !d.languages.isEmpty { out += ", languages: " + d.languages.map(\.name).joined(separator: " ") }
+        out += "\n"
+        for (i, level) in d.levels.enumerated() {
+            out += "\nLevel \(i + 1) \(level.name) \(label(level.labels))\n"
+            out += table(level.ids, heading: "  ids")
+            for record in level.records {
+                out += "\n  Record \(record.name) \(label(record.labels)) type '\(record.typeValue)', "
+                    + "\(record.required ? "required" : "optional"), max \(record.maxOccurrences)\n"
+                out += table(record.items, heading: nil)
+            }
+        }
+        return out
+    }
+
+    static func table(_ items: [Item], heading: String?) -> String {
+        var out = heading.map { "\($0)\n" } ?? ""
+        let rows = items.map { item -> [String] in
+            [(item.isSubitem ? "  " : "") + item.name, item.contentType.rawValue, String(item.start), String(item.length),
+             item.decimals > 0 ? "\(item.decimals)\(item.decimalMark ? "." : "")" : "", item.occurrences > 1 ? String(item.occurrences) : "",
+             item.zeroFill && item.contentType == .numeric ? "zero" : "",
+             item.valueSets.isEmpty ? "" : "\(item.valueSets.count) (\(item.valueSets.first?.values.count ?? 0) values)"]
+        }
+        let header = ["ITEM", "TYPE", "START", "LEN", "DEC", "OCC", "FILL", "VALUE SETS"]
+        let widths = header.indices.map { c in ([header[c]] + rows.map { $0[c] }).map(\.count).max() ?? 0 }
+        for row in [header] + rows {
+            out += "    " + row.enumerated().map { c, cell in cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
+        }
+        return out
+    }
+}
