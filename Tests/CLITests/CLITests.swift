@@ -185,3 +185,59 @@ struct CLI {
         }
     }
 }
+
+@Suite struct CSProCLITests {
+    static let fixtures = ConfigCLITests.repository.appendingPathComponent("Tests/CSProTests/Fixtures").path
+
+    static var dictionaries: [String] {
+        ["cspro-examples/dictionaries-json80", "cspro-examples/dictionaries-legacy77", "feature-showcase", "cspro", "csweb"].flatMap { folder in
+            ((try? FileManager.default.contentsOfDirectory(atPath: "\(fixtures)/\(folder)")) ?? []).filter { $0.hasSuffix(".dcf") }.sorted().map { "\(folder)/\($0)" }
+        }
+    }
+
+    /// `dictionary inspect` works on every fixture dictionary, as text and as JSON.
+    @Test func inspectEveryFixtureDictionary() throws {
+        #expect(Self.dictionaries.count == 115)
+        for path in Self.dictionaries {
+            let text = try CLI.run(["dictionary", "inspect", "\(Self.fixtures)/\(path)"])
+            #expect(text.status == 0 && text.stdout.hasPrefix("Dictionary "), "\(path): \(text.stderr)")
+            let json = try CLI.run(["dictionary", "inspect", "\(Self.fixtures)/\(path)", "--format", "json"])
+            #expect(json.status == 0 && (try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) != nil, "\(path)")
+        }
+        let csdb = try CLI.run(["dictionary", "inspect", "\(Self.fixtures)/cspro/ThreeLevelTest.csdb"])
+        #expect(csdb.stdout.hasPrefix("Dictionary HOUSEHOLD_DICT \"household\"\n"))
+        #expect(csdb.stdout.contains("    P04_DOB "))
+        let missing = try CLI.run(["dictionary", "inspect", "/nonexistent.dcf"])
+        #expect(missing.status == 1 && missing.stderr == "error: no such file: /nonexistent.dcf\n")
+    }
+
+    /// `cases show` on every fixture data source.
+    @Test func showCasesOfEveryFixtureSource() throws {
+        let f = Self.fixtures
+        let sources: [([String], Int)] = [
+            (["\(f)/cspro/ThreeLevelTest.csdb"], 1),
+            (["\(f)/cspro-examples/data/1_Data_Entry__CAPI_Census__Data__Household.csdb"], 4),
+            (["\(f)/cspro-examples/data/1_Data_Entry__Labor_Force_Survey__Menu__Sample.csdb"], 4),
+            (["\(f)/cspro-examples/data/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__smallStan.dat", "--dictionary",
+              "\(f)/cspro-examples/dictionaries-legacy77/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__Popstan.dcf"], 100),
+            (["\(f)/cspro-examples/data/2_Edits___Batch_Programs__Writing_a_CSV_File__PopstanEx.dat", "--dictionary",
+              "\(f)/cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Writing_a_CSV_File__Popstan2.dcf"], 55),
+            (["\(f)/csweb/popstan_census_postman_case.dat", "--dictionary", "\(f)/csweb/popstan_census_postman.dcf"], 1),
+        ]
+        for (arguments, count) in sources {
+            let text = try CLI.run(["cases", "show"] + arguments)
+            #expect(text.status == 0, "\(arguments[0]): \(text.stderr)")
+            #expect(text.stdout.split(separator: "\n").filter { $0.hasPrefix("Case ") }.count == count, "\(arguments[0])")
+            let json = try CLI.run(["cases", "show"] + arguments + ["--format", "json"])
+            let lines = json.stdout.split(separator: "\n")
+            #expect(lines.count == count)
+            #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
+        }
+        let one = try CLI.run(["cases", "show", "\(f)/cspro-examples/data/1_Data_Entry__CAPI_Census__Data__Household.csdb", "--case", "1109037A0003"])
+        #expect(one.stdout.hasPrefix("Case 1109037A0003  id "))
+        let none = try CLI.run(["cases", "show", "\(f)/cspro/ThreeLevelTest.csdb", "--case", "nope"])
+        #expect(none.status == 1 && none.stderr.contains("no case with key \"nope\""))
+        let noDictionary = try CLI.run(["cases", "show", "\(f)/csweb/popstan_census_postman_case.dat"])
+        #expect(noDictionary.status == 1 && noDictionary.stderr == "error: a .dat source needs --dictionary FILE\n")
+    }
+}

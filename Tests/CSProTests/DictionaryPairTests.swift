@@ -95,3 +95,51 @@ func differences(_ a: CSProDictionary, _ b: CSProDictionary) -> [String] {
         #expect(diff == expected, "\(diff.prefix(12).joined(separator: "\n"))")
     }
 }
+
+@Suite struct MalformedDictionaryTests {
+    func legacy(_ body: String) -> DictionaryError? {
+        do {
+            _ = try CSProDictionary.parse(Data(body.utf8), file: "bad.dcf")
+            return nil
+        } catch let error as DictionaryError { return error } catch { return nil }
+    }
+
+    @Test func legacyErrorsNameTheLine() {
+        let head = "[Dictionary]\nName=D\nRecordTypeStart=1\nRecordTypeLen=1\n\n[Level]\nName=L\n\n[IdItems]\n\n[Item]\nName=ID\nStart=2\nLen=2\n"
+        #expect(legacy(head + "\n[Record]\nName=R\nRecordTypeValue='1'\n\n[Item]\nName=X\nStart=4\nLen=abc\n")?.description == "bad.dcf: line 23: Len=abc is not a number")
+        #expect(legacy(head + "\n[Bogus]\n")?.description == "bad.dcf: line 16: unknown section [Bogus]")
+        #expect(legacy(head + "\n[Record]\nName=R\n\n[Item]\nName=X\nStart=4\nLen=1\nItemType=SubItem\nDataType=Numeric\n")?.location == "line 23")
+        #expect(legacy("Name=D\n")?.description == "bad.dcf: line 1: a legacy dictionary starts with [Dictionary]")
+        #expect(legacy(head + "\n[Record]\nName=R\n\n[Item]\nName=X\nStart=4\nLen=1\nDataType=Blob\n")?.message == "unknown DataType=Blob")
+        #expect(legacy(head + "\n[Record]\nName=R\nthis line has no equals\n")?.location == "line 18")
+    }
+
+    @Test func jsonErrorsNameThePath() {
+        func json(_ body: String) -> DictionaryError? { legacy(body) }
+        let ok = #"{"fileType":"dictionary","name":"D","levels":[{"name":"L","ids":{"items":[]},"records":[{"name":"R","items":[ITEM]}]}]}"#
+        #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"name":"X","length":"long"}"#))?.description
+            == "bad.dcf: levels[0].records[0].items[0].length: expected a whole number")
+        #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"name":"X","length":1,"contentType":"video"}"#))?.message == "unknown content type \"video\"")
+        #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"name":"X","length":0}"#))?.location == "levels[0].records[0].items[0].length")
+        #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"length":3}"#))?.description == "bad.dcf: levels[0].records[0].items[0].name: missing")
+        #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"name":"X","length":1,"subitem":true}"#))?.message == "a subitem must follow the item it belongs to")
+        #expect(json(#"{"fileType":"dictionary","name":"D","levels":[{"name":"L","records":[{"name":"R","occurrences":{"maximum":true},"items":[]}]}]}"#)?.location
+            == "levels[0].records[0].occurrences.maximum")
+        #expect(json(#"{"fileType":"application"}"#)?.location == "fileType")
+        #expect(json("{not json")?.location == "JSON")
+    }
+
+    /// Every fixture dictionary, in either format, parses and every item fits its record's line.
+    @Test func everyFixtureDictionaryParses() throws {
+        var count = 0
+        for folder in ["cspro-examples/dictionaries-json80", "cspro-examples/dictionaries-legacy77", "feature-showcase", "cspro", "csweb"] {
+            for name in Fixtures.files(folder) where name.hasSuffix(".dcf") {
+                let d = try CSProDictionary.load(path: Fixtures.path("\(folder)/\(name)"))
+                #expect(!d.levels.isEmpty, "\(name)")
+                for (_, record) in d.allRecords { for item in record.items { #expect(item.start >= 1 && item.length >= 1, "\(name) \(item.name)") } }
+                count += 1
+            }
+        }
+        #expect(count == 115)  // 50 JSON + 45 legacy examples, 16 showcase, 2 cspro, 2 csweb
+    }
+}
