@@ -55,7 +55,7 @@ let package = Package(
         ]),
 
         // Benchmarks (run by `make bench`, never part of the tests).
-        .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL"]),
+        .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL", "CSPro"]),
 
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),

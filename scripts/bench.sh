@@ -11,4 +11,7 @@ scripts/test-servers.sh start
 # shellcheck disable=SC1091
 . "$BREAKOUT_TEST_DIR/env.sh"
 swift build -c release --product breakout-bench
-"$(swift build -c release --show-bin-path)/breakout-bench" "$@"
+bin="$(swift build -c release --show-bin-path)"
+if [[ $# -gt 0 ]]; then "$bin/breakout-bench" "$@"; exit; fi
+"$bin/breakout-bench" bulk
+"$bin/breakout-bench" decode

@@ -85,20 +85,74 @@ public struct CaseNode: Sendable, Hashable {
 }
 
 /// One occurrence of a record: item name → values, one per item occurrence.
+///
+/// Values live in one flat array in field order (occurrences consecutive), addressed through a
+/// shared ``RecordShape``: the decoders on the breakout's hot path fill slots without building a
+/// dictionary per record. `values` gives (and takes) the same content keyed by item name.
 public struct RecordValues: Sendable, Hashable {
-    public var values: [String: [CaseValue]]
+    public private(set) var shape: RecordShape
+    public var slots: [CaseValue]
     /// The field texts the values were read from (text sources only), so that writing an unchanged
     /// value gives back the same text even where the data disagree with the dictionary's zero fill.
     public var written: [String: [String]]
 
     public init(values: [String: [CaseValue]] = [:], written: [String: [String]] = [:]) {
-        self.values = values
+        let names = values.keys.sorted()
+        shape = RecordShape(names: names, counts: names.map { values[$0]!.count })
+        slots = names.flatMap { values[$0]! }
         self.written = written
     }
 
+    /// Blank values in the layout of `shape`.
+    public init(shape: RecordShape) {
+        self.shape = shape
+        slots = Array(repeating: .blank, count: shape.total)
+        written = [:]
+    }
+
+    /// Item name → its values, one per occurrence.
+    public var values: [String: [CaseValue]] {
+        get {
+            var out = [String: [CaseValue]](minimumCapacity: shape.names.count)
+            for (i, name) in shape.names.enumerated() { out[name] = Array(slots[shape.offsets[i]..<shape.offsets[i] + shape.counts[i]]) }
+            return out
+        }
+        set {
+            self = RecordValues(values: newValue, written: written)
+        }
+    }
+
     public subscript(item: String, occurrence: Int = 0) -> CaseValue {
-        guard let list = values[item], occurrence < list.count else { return .blank }
-        return list[occurrence]
+        guard let i = shape.index[item], occurrence < shape.counts[i] else { return .blank }
+        return slots[shape.offsets[i] + occurrence]
+    }
+
+    public static func == (a: RecordValues, b: RecordValues) -> Bool {
+        a.shape === b.shape ? a.slots == b.slots : a.values == b.values
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for name in shape.names.sorted() { hasher.combine(name); hasher.combine(values[name]) }
+    }
+}
+
+/// The slot layout of a record's values: item names in order, where each starts and how many occurrences.
+public final class RecordShape: Sendable {
+    public let names: [String]
+    public let counts: [Int]
+    public let offsets: [Int]
+    public let index: [String: Int]
+    public let total: Int
+
+    public init(names: [String], counts: [Int]) {
+        self.names = names
+        self.counts = counts
+        var offsets: [Int] = []
+        var total = 0
+        for c in counts { offsets.append(total); total += c }
+        self.offsets = offsets
+        self.total = total
+        index = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
     }
 }
 

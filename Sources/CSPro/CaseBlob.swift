@@ -12,7 +12,7 @@ public enum CaseBlob {
         var c: Case
         let first = content.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
         if first == UInt8(ascii: "{") {
-            c = Case(key: key ?? "", root: try JSONCaseDecoder.decodeLevel(Data(content), layout: layout))
+            c = Case(key: key ?? "", root: try content.withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) })
         } else {
             let lines = TextCaseCodec.lines(of: Data(content))
             let (cases, warnings) = TextCaseCodec.decode(lines, layout: layout)

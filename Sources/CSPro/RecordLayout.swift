@@ -10,14 +10,19 @@ public struct RecordLayout: Sendable {
     }
 
     public var level: Int
+    /// Position among the dictionary's records.
+    public var index: Int
     public var record: Record
     /// Every item, parents before their subitems.
     public var fields: [Field]
     /// The line length when every item is written.
     public var length: Int
+    /// Value slots of this record's non-binary items, in field order.
+    public let shape: RecordShape
 
-    init(level: Int, record: Record, dictionary: CSProDictionary) {
+    init(level: Int, index: Int, record: Record, dictionary: CSProDictionary) {
         self.level = level
+        self.index = index
         self.record = record
         var fields: [Field] = []
         var parents: [String: Item] = [:]
@@ -36,6 +41,8 @@ public struct RecordLayout: Sendable {
         }
         self.fields = fields
         self.length = end
+        let kept = fields.filter { !$0.item.contentType.isBinary }
+        shape = RecordShape(names: kept.map(\.item.name), counts: kept.map(\.occurrences))
     }
 }
 
@@ -44,6 +51,8 @@ public struct CaseLayout: Sendable {
     public let dictionary: CSProDictionary
     public let records: [RecordLayout]
     let byType: [String: Int]
+    /// The byte-level parser for this dictionary's case JSON, built once.
+    let fastParser: FastCaseJSONParser
 
     public init(_ dictionary: CSProDictionary) {
         self.dictionary = dictionary
@@ -52,11 +61,12 @@ public struct CaseLayout: Sendable {
         for (l, level) in dictionary.levels.enumerated() {
             for record in level.records {
                 if byType[record.typeValue] == nil { byType[record.typeValue] = records.count }
-                records.append(RecordLayout(level: l, record: record, dictionary: dictionary))
+                records.append(RecordLayout(level: l, index: records.count, record: record, dictionary: dictionary))
             }
         }
         self.records = records
         self.byType = byType
+        fastParser = FastCaseJSONParser(dictionary: dictionary, records: records)
     }
 
     /// The record a line belongs to, by its record type (the single record when the type length is 0).

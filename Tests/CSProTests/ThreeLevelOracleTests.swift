@@ -151,3 +151,32 @@ import Testing
         #expect(JSONCaseEncoder.encode(c.root, layout: layout) == level1)
     }
 }
+
+@Suite struct FastParserTests {
+    /// The byte-level parser on the hot path gives exactly what the reference decoder gives.
+    @Test func fastParserAgreesWithTheReferenceDecoder() throws {
+        let layout = CaseLayout(SyntheticCensus.dictionary())
+        for n in 0..<300 {
+            let json = JSONCaseEncoder.encode(SyntheticCensus.makeCase(n).root, layout: layout)
+            let reference = try JSONCaseDecoder.decodeLevel(Data(json.utf8), layout: layout)
+            let fast = try Array(json.utf8).withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) }
+            #expect(fast == reference, "case \(n)")
+            #expect(fast == SyntheticCensus.makeCase(n).root, "case \(n)")
+        }
+    }
+
+    @Test func escapesUnknownKeysAndBadInput() throws {
+        let layout = CaseLayout(SyntheticCensus.dictionary())
+        let json = #"{"id":{"PROVINCE":1,"UNKNOWN":[1,{"a":null}]},"PERSON":[{"NAME":"A\"b\\c \u00e9\ud83c\udf0d","P04_AGE":"MISSING","LINE":1}],"extra":true}"#
+        let node = try Array(json.utf8).withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) }
+        #expect(node.records["PERSON"]?.first?["NAME"] == .text("A\"b\\c é🌍"))
+        #expect(node.records["PERSON"]?.first?["P04_AGE"] == .special(.missing))
+        #expect(node == (try JSONCaseDecoder.decodeLevel(Data(json.utf8), layout: layout)))
+        for bad in [#"{"id":{"PROVINCE":1}"#, #"{"PERSON":[{"LINE":}]}"#, #"{"PERSON":"#, "[]", #"{"id":{}} trailing"#] {
+            #expect(throws: CaseDecodingError.self, "\(bad)") { try Array(bad.utf8).withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) } }
+        }
+        let tooMany = "{\"PERSON\":[" + Array(repeating: "{\"LINE\":1}", count: 31).joined(separator: ",") + "]}"
+        let error = #expect(throws: CaseDecodingError.self) { try Array(tooMany.utf8).withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) } }
+        #expect(error?.message == "record PERSON has 31 occurrences; the dictionary allows 30")
+    }
+}
