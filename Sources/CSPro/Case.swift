@@ -169,4 +169,23 @@ public enum CaseValue: Sendable, Hashable {
     case invalid(String)
 
     public var isBlank: Bool { self == .blank }
+
+    /// A JSON string value as CSPro's sync JSON means it: alpha text right-trimmed (all blank is
+    /// blank); for a numeric item `""` is blank, a special value's name is that special value, a
+    /// number in quotes is the number, anything else is DEFAULT with its text kept.
+    public init(jsonString s: String, numeric: Bool) {
+        if !numeric {
+            var t = Substring(s)
+            while t.last == " " { t = t.dropLast() }
+            self = t.isEmpty ? .blank : .text(String(t))
+        } else if s.isEmpty {
+            self = .blank
+        } else if let special = Special(rawValue: s) {
+            self = special == .notApplicable ? .blank : .special(special)
+        } else if let d = Double(s) {
+            self = .number(d)
+        } else {
+            self = .invalid(s)
+        }
+    }
 }

@@ -135,16 +135,7 @@ struct FastCaseJSONParser {
         c.skipSpace()
         switch c.peek {
         case UInt8(ascii: "\""):
-            let s = try c.string()
-            if !numeric {
-                var t = Substring(s)
-                while t.last == " " { t = t.dropLast() }
-                return t.isEmpty ? .blank : .text(String(t))
-            }
-            if s.isEmpty { return .blank }
-            if let special = Special(rawValue: s) { return special == .notApplicable ? .blank : .special(special) }
-            if let d = Double(s) { return .number(d) }
-            return .invalid(s)
+            return CaseValue(jsonString: try c.string(), numeric: numeric)
         case UInt8(ascii: "n"):
             try c.literal("null")
             return .blank

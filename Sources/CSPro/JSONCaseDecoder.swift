@@ -126,16 +126,7 @@ public enum JSONCaseDecoder {
         switch raw {
         case let n as Int: return item.contentType == .numeric ? .number(Double(n)) : .text(String(n))
         case let d as Double: return item.contentType == .numeric ? .number(d) : .text(SQLNumber.format(d))
-        case let s as String:
-            if item.contentType != .numeric {
-                var t = Substring(s)
-                while t.last == " " { t = t.dropLast() }
-                return t.isEmpty ? .blank : .text(String(t))
-            }
-            if s.isEmpty { return .blank }
-            if let special = Special(rawValue: s) { return special == .notApplicable ? .blank : .special(special) }
-            if let d = Double(s) { return .number(d) }
-            return .invalid(s)
+        case let s as String: return CaseValue(jsonString: s, numeric: item.contentType == .numeric)
         case is NSNull: return .blank
         default:
             throw CaseDecodingError("\(path) has a value of an unexpected JSON type")

@@ -15,7 +15,9 @@ struct SecretsCommand: ParsableCommand {
         @Option(name: .customLong("key-file"), help: "A file of base64 master keys, one per line (repeatable). Also read: BREAKOUT_MASTER_KEY, BREAKOUT_KEY_FILE.")
         var keyFiles: [String] = []
 
-        func keyring() throws -> Keyring { try Keyring.load(keyFiles: keyFiles) }
+        func keyring() throws -> Keyring {
+            do { return try Keyring.load(keyFiles: keyFiles) } catch let error as SecretError { throw CLIError(error.description) }
+        }
     }
 
     struct Keygen: ParsableCommand {

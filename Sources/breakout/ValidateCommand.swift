@@ -8,12 +8,9 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: [.customShort("c"), .customLong("config")], help: "The config directory (holding breakout.yaml).")
     var directory: String = "."
 
-    @Option(name: .customLong("key-file"), help: "A file of base64 master keys (repeatable). Also read: BREAKOUT_MASTER_KEY, BREAKOUT_KEY_FILE.")
-    var keyFiles: [String] = []
+    @OptionGroup var keys: SecretsCommand.KeyOptions
 
-    func keyring() throws -> Keyring {
-        do { return try Keyring.load(keyFiles: keyFiles) } catch let error as SecretError { throw CLIError(error.description) }
-    }
+    func keyring() throws -> Keyring { try keys.keyring() }
 
     /// Loads and validates the configuration; prints every diagnostic (stderr) and fails on errors.
     func load() throws -> Configuration {
