@@ -6,8 +6,7 @@ import Foundation
 struct FastCaseJSONParser {
     let dictionary: CSProDictionary
     let recordLayouts: [RecordLayout]
-    /// Per level: id item by name; record layout index by name.
-    let ids: [[String: Item]]
+    /// Per level: record layout index by name.
     let records: [[String: Int]]
     /// Per record layout: for each value slot group (shape order), what parsing needs, without the
     /// reference-counted Item (copying it per value costs more than parsing the value).
@@ -23,7 +22,6 @@ struct FastCaseJSONParser {
     init(dictionary: CSProDictionary, records recordLayouts: [RecordLayout]) {
         self.dictionary = dictionary
         self.recordLayouts = recordLayouts
-        ids = dictionary.levels.map { level in Dictionary(level.ids.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }) }
         var records = Array(repeating: [String: Int](), count: dictionary.levels.count)
         for (i, r) in recordLayouts.enumerated() { records[r.level][r.record.name] = i }
         self.records = records

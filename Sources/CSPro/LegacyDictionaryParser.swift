@@ -42,7 +42,6 @@ enum LegacyDictionaryParser {
         var section = Section.dictionary
         var inIds = false
         var dictionaryLabel = ""
-        var labelTexts: [String: String] = [:]  // raw multi-language label per object, resolved at the end
         // The object being filled.
         var level: Level?
         var record: Record?
@@ -200,7 +199,6 @@ enum LegacyDictionaryParser {
         }
         closeLevel()
         dictionary.labels = labels(dictionaryLabel)
-        _ = labelTexts
         for l in dictionary.levels.indices {
             for r in dictionary.levels[l].records.indices {
                 for i in dictionary.levels[l].records[r].items.indices {
@@ -220,7 +218,7 @@ enum LegacyDictionaryParser {
     /// `from[:to] [from[:to] …][;label]`; quoted pieces (`' '`, `'01  '`) are alpha or blank values.
     static func parseValue(_ text: String, line: Line, file: String, labels: (String) -> [Label]) throws -> ValueSet.Value {
         var pieces: [ValueSet.Piece] = []
-        var chars = Array(text)
+        let chars = Array(text)
         var i = 0
         var label = ""
         func token() -> String {
@@ -249,7 +247,6 @@ enum LegacyDictionaryParser {
             }
             pieces.append(.init(from: from, to: to))
         }
-        chars = []
         return ValueSet.Value(labels: labels(label), pieces: pieces, special: nil)
     }
 }
