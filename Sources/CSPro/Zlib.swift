@@ -13,9 +13,10 @@ enum Zlib {
         defer { inflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: max(sizeHint, input.count * 4, 256))
         var produced = 0
-        var input = Array(input)
-        let status: Int32 = input.withUnsafeMutableBufferPointer { inBuffer in
-            stream.next_in = inBuffer.baseAddress
+        // zlib never writes through next_in (it is non-const only in its C declaration), so the
+        // blob is read in place rather than copied on every case.
+        let status: Int32 = input.withUnsafeBufferPointer { inBuffer in
+            stream.next_in = inBuffer.baseAddress.map { UnsafeMutablePointer(mutating: $0) }
             stream.avail_in = UInt32(inBuffer.count)
             while true {
                 if produced == output.count { output.append(contentsOf: repeatElement(0, count: output.count)) }
