@@ -125,7 +125,7 @@ public enum JSONCaseDecoder {
     static func single(_ raw: Any, _ item: Item, path: String) throws -> CaseValue {
         switch raw {
         case let n as Int: return item.contentType == .numeric ? .number(Double(n)) : .text(String(n))
-        case let d as Double: return item.contentType == .numeric ? .number(d) : .text(SQLNumber.format(d))
+        case let d as Double: return item.contentType == .numeric ? .number(d) : .text(numberText(d))
         case let s as String: return CaseValue(jsonString: s, numeric: item.contentType == .numeric)
         case is NSNull: return .blank
         default:
@@ -134,8 +134,7 @@ public enum JSONCaseDecoder {
     }
 }
 
-enum SQLNumber {
-    static func format(_ d: Double) -> String {
-        d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : "\(d)"
-    }
+/// A JSON number as text (for an alpha item that holds one): whole numbers without ".0".
+func numberText(_ d: Double) -> String {
+    d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : "\(d)"
 }

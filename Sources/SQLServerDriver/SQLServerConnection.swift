@@ -1,4 +1,5 @@
 import CFreeTDS
+import Foundation
 import DatabaseDriver
 import SQL
 import Synchronization
@@ -168,7 +169,7 @@ public final class SQLServerConnection: DatabaseConnection {
                 dbconvert(proc, type, data, DBINT(length), Int32(SYBCHAR), $0.baseAddress, DBINT($0.count))
             }
             guard n >= 0 else { return .null }
-            let text = String(decoding: buffer.prefix(Int(n)), as: UTF8.self).trimmingCharacters(in: " ")
+            let text = String(decoding: buffer.prefix(Int(n)), as: UTF8.self).trimmingCharacters(in: .whitespaces)
             if let d = SQLDecimal(text) { return .decimal(d) }
             if let t = SQLTimestamp.parse(text) { return .timestamp(t) }
             return .text(text)
@@ -186,14 +187,5 @@ public final class SQLServerConnection: DatabaseConnection {
 
     public func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {
         try SQLServerBulkLoader(connection: self, proc: try handle(), table: table, columns: columns)
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: Character) -> String {
-        var s = Substring(self)
-        while s.first == set { s = s.dropFirst() }
-        while s.last == set { s = s.dropLast() }
-        return String(s)
     }
 }
