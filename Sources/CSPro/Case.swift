@@ -175,6 +175,10 @@ public enum CaseValue: Sendable, Hashable {
     /// number in quotes is the number, anything else is DEFAULT with its text kept.
     public init(jsonString s: String, numeric: Bool) {
         if !numeric {
+            guard s.last == " " else {
+                self = s.isEmpty ? .blank : .text(s)
+                return
+            }
             var t = Substring(s)
             while t.last == " " { t = t.dropLast() }
             self = t.isEmpty ? .blank : .text(String(t))

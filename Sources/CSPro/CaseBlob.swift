@@ -7,8 +7,10 @@ public enum CaseBlob {
     /// Decodes a blob into a case (`id` and `key` come from the table row).
     ///
     /// - Throws: ``CaseDecodingError`` with the reason (short blob, corrupt or truncated zlib, bad JSON, …).
-    public static func decode(_ blob: [UInt8], layout: CaseLayout, id: String? = nil, key: String? = nil) throws -> Case {
-        let content = try inflate(blob)
+    /// Pass a ``ZlibInflater`` per worker to reuse zlib's buffers from case to case.
+    public static func decode(_ blob: [UInt8], layout: CaseLayout, id: String? = nil, key: String? = nil,
+                              inflater: ZlibInflater? = nil) throws -> Case {
+        let content = try inflate(blob, inflater: inflater)
         var c: Case
         let first = content.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
         if first == UInt8(ascii: "{") {
@@ -26,7 +28,7 @@ public enum CaseBlob {
     }
 
     /// The uncompressed content of a blob.
-    public static func inflate(_ blob: [UInt8]) throws -> [UInt8] {
+    public static func inflate(_ blob: [UInt8], inflater: ZlibInflater? = nil) throws -> [UInt8] {
         guard blob.count > 4 else { throw CaseDecodingError("questionnaire blob is \(blob.count) bytes; too short for a header and zlib data") }
         var hint = 0
         if !blob.starts(with: [0x1F, 0x8B, 0x08, 0x00]) {
@@ -34,7 +36,7 @@ public enum CaseBlob {
             if hint > 64 * 1024 * 1024 { hint = 0 }
         }
         do {
-            return try Zlib.inflate(blob[4...], sizeHint: hint)
+            return try (inflater ?? ZlibInflater()).inflate(blob[4...], sizeHint: hint)
         } catch let error as Zlib.Failure {
             throw CaseDecodingError("questionnaire blob: \(error.description)")
         }

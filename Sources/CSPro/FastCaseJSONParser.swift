@@ -6,8 +6,6 @@ import Foundation
 struct FastCaseJSONParser {
     let dictionary: CSProDictionary
     let recordLayouts: [RecordLayout]
-    /// Per level: record layout index by name.
-    let records: [[String: Int]]
     /// Per record layout: for each value slot group (shape order), what parsing needs, without the
     /// reference-counted Item (copying it per value costs more than parsing the value).
     let fields: [[SlotInfo]]
@@ -18,18 +16,36 @@ struct FastCaseJSONParser {
     /// UTF-8 names for matching keys without making strings: per record (shape order), per level (ids).
     let fieldNames: [[[UInt8]]]
     let idNames: [[[UInt8]]]
+    /// Per level, the keys a node object may have: "id", its records (layout indices in
+    /// `nodeRecords`), then the child level's "level-N".
+    let nodeKeys: [[[UInt8]]]
+    let nodeRecords: [[Int]]
+    /// Per level: id item names and whether each is numeric (no Item copies on the hot path).
+    let idNameStrings: [[String]]
+    let idNumeric: [[Bool]]
+    /// Per record layout: what the parser needs of it, so the layout struct is never copied per record.
+    let recordNames: [String]
+    let recordMaximum: [Int]
+    let recordShapes: [RecordShape]
 
     init(dictionary: CSProDictionary, records recordLayouts: [RecordLayout]) {
         self.dictionary = dictionary
         self.recordLayouts = recordLayouts
-        var records = Array(repeating: [String: Int](), count: dictionary.levels.count)
-        for (i, r) in recordLayouts.enumerated() { records[r.level][r.record.name] = i }
-        self.records = records
         fields = recordLayouts.map { r in
             r.fields.filter { !$0.item.contentType.isBinary }.map { SlotInfo(numeric: $0.item.contentType == .numeric, occurrences: $0.occurrences) }
         }
         fieldNames = recordLayouts.map { r in r.shape.names.map { Array($0.utf8) } }
         idNames = dictionary.levels.map { level in level.ids.map { Array($0.name.utf8) } }
+        recordNames = recordLayouts.map(\.record.name)
+        recordMaximum = recordLayouts.map(\.record.maxOccurrences)
+        recordShapes = recordLayouts.map(\.shape)
+        idNameStrings = dictionary.levels.map { $0.ids.map(\.name) }
+        idNumeric = dictionary.levels.map { $0.ids.map { $0.contentType == .numeric } }
+        nodeRecords = dictionary.levels.indices.map { l in recordLayouts.filter { $0.level == l }.map(\.index) }
+        nodeKeys = dictionary.levels.indices.map { l in
+            [Array("id".utf8)] + recordLayouts.filter { $0.level == l }.map { Array($0.record.name.utf8) }
+                + (l + 1 < dictionary.levels.count ? [Array("level-\(l + 2)".utf8)] : [])
+        }
     }
 
     func parseLevel(_ bytes: UnsafeBufferPointer<UInt8>) throws -> CaseNode {
@@ -43,43 +59,50 @@ struct FastCaseJSONParser {
 
     func parseNode(_ c: inout Cursor, level: Int) throws -> CaseNode {
         var node = CaseNode(level: level)
-        for id in dictionary.levels[level].ids { node.ids[id.name] = .blank }
+        let idNames = idNameStrings[level]
+        let idIsNumeric = idNumeric[level]
+        var idValues = [CaseValue](repeating: .blank, count: idNames.count)
         try c.expect(UInt8(ascii: "{"))
-        if c.consume(UInt8(ascii: "}")) { return node }
+        if c.consume(UInt8(ascii: "}")) {
+            node.ids = Dictionary(uniqueKeysWithValues: zip(idNames, idValues))
+            return node
+        }
+        let keys = nodeKeys[level]
+        let recordIndices = nodeRecords[level]
+        var next = 0
         repeat {
-            let key = try c.key()
-            if key == "id" {
+            let k = try c.matchKey(keys, from: &next)
+            if k == 0 {
                 try c.expect(UInt8(ascii: "{"))
                 if !c.consume(UInt8(ascii: "}")) {
-                    let levelIds = dictionary.levels[level].ids
                     var next = 0
                     repeat {
-                        if let i = try c.matchKey(idNames[level], from: &next) {
-                            node.ids[levelIds[i].name] = try value(&c, numeric: levelIds[i].contentType == .numeric)
+                        if let i = try c.matchKey(self.idNames[level], from: &next) {
+                            idValues[i] = try value(&c, numeric: idIsNumeric[i])
                         } else {
                             try c.skipValue()
                         }
                     } while c.consume(UInt8(ascii: ","))
                     try c.expect(UInt8(ascii: "}"))
                 }
-            } else if let index = records[level][key] {
-                let record = recordLayouts[index]
+            } else if let k, k <= recordIndices.count {
+                let index = recordIndices[k - 1]
                 var occurrences: [RecordValues] = []
                 c.skipSpace()
                 if c.peek == UInt8(ascii: "[") {
                     c.advance()
                     if !c.consume(UInt8(ascii: "]")) {
-                        repeat { occurrences.append(try parseRecord(&c, record, fields[index])) } while c.consume(UInt8(ascii: ","))
+                        repeat { occurrences.append(try parseRecord(&c, index)) } while c.consume(UInt8(ascii: ","))
                         try c.expect(UInt8(ascii: "]"))
                     }
                 } else {
-                    occurrences.append(try parseRecord(&c, record, fields[index]))
+                    occurrences.append(try parseRecord(&c, index))
                 }
-                guard occurrences.count <= record.record.maxOccurrences else {
-                    throw CaseDecodingError("record \(record.record.name) has \(occurrences.count) occurrences; the dictionary allows \(record.record.maxOccurrences)")
+                guard occurrences.count <= recordMaximum[index] else {
+                    throw CaseDecodingError("record \(recordNames[index]) has \(occurrences.count) occurrences; the dictionary allows \(recordMaximum[index])")
                 }
-                node.records[record.record.name] = occurrences
-            } else if key.hasPrefix("level-"), Int(key.dropFirst(6)) == level + 2, level + 1 < dictionary.levels.count {
+                node.records[recordNames[index]] = occurrences
+            } else if k != nil {
                 try c.expect(UInt8(ascii: "["))
                 if !c.consume(UInt8(ascii: "]")) {
                     repeat { node.children.append(try parseNode(&c, level: level + 1)) } while c.consume(UInt8(ascii: ","))
@@ -90,14 +113,16 @@ struct FastCaseJSONParser {
             }
         } while c.consume(UInt8(ascii: ","))
         try c.expect(UInt8(ascii: "}"))
+        node.ids = Dictionary(uniqueKeysWithValues: zip(idNames, idValues))
         return node
     }
 
-    func parseRecord(_ c: inout Cursor, _ record: RecordLayout, _ shapeFields: [SlotInfo]) throws -> RecordValues {
-        var values = RecordValues(shape: record.shape)
-        let shape = record.shape
+    func parseRecord(_ c: inout Cursor, _ index: Int) throws -> RecordValues {
+        let shape = recordShapes[index]
+        let shapeFields = fields[index]
+        var values = RecordValues(shape: shape)
         try c.expect(UInt8(ascii: "{"))
-        let names = fieldNames[record.index]
+        let names = fieldNames[index]
         let offsets = shape.offsets
         var next = 0
         if !c.consume(UInt8(ascii: "}")) {
@@ -112,7 +137,7 @@ struct FastCaseJSONParser {
                     if !c.consume(UInt8(ascii: "]")) {
                         repeat {
                             guard k < field.occurrences else {
-                                throw CaseDecodingError("\(record.record.name).\(shape.names[slotIndex]) has more than \(field.occurrences) occurrences, the dictionary's maximum")
+                                throw CaseDecodingError("\(recordNames[index]).\(shape.names[slotIndex]) has more than \(field.occurrences) occurrences, the dictionary's maximum")
                             }
                             values.slots[base + k] = try value(&c, numeric: field.numeric)
                             k += 1
@@ -138,8 +163,9 @@ struct FastCaseJSONParser {
             try c.literal("null")
             return .blank
         default:
-            let (number, text) = try c.number()
-            return numeric ? .number(number) : .text(text())
+            let start = c.i
+            let number = try c.number()
+            return numeric ? .number(number) : .text(c.text(from: start))
         }
     }
 }
@@ -268,30 +294,49 @@ struct Cursor {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// A JSON number as a Double, and a closure giving its text (for alpha items holding numbers).
-    mutating func number() throws -> (Double, () -> String) {
+    /// The bytes from `start` to the cursor, as text.
+    func text(from start: Int) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+    }
+
+    static let powersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
+
+    /// A JSON number as a Double. Up to 15 significant digits without an exponent are computed as
+    /// digits / 10^k, which is exact in both operands and so correctly rounded, like `strtod`.
+    mutating func number() throws -> Double {
         let start = i
         var negative = false
         if peek == UInt8(ascii: "-") { negative = true; i += 1 }
-        var integer: UInt64 = 0
+        var mantissa: UInt64 = 0
         var digits = 0
+        var fraction = 0
         while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
-            integer = integer &* 10 &+ UInt64(bytes[i] - 48)
+            mantissa = mantissa &* 10 &+ UInt64(bytes[i] - 48)
             i += 1
             digits += 1
         }
         guard digits > 0 else { throw error("expected a value") }
-        var simple = digits <= 15
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
-            simple = false
-            while i < bytes.count, (bytes[i] >= 48 && bytes[i] <= 57) || bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e")
-                    || bytes[i] == UInt8(ascii: "E") || bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
+                mantissa = mantissa &* 10 &+ UInt64(bytes[i] - 48)
+                i += 1
+                digits += 1
+                fraction += 1
+            }
         }
-        let text = UnsafeBufferPointer(rebasing: bytes[start..<i])
-        let string = { String(decoding: text, as: UTF8.self) }
-        if simple { return (negative ? -Double(integer) : Double(integer), string) }
-        guard let d = Double(string()) else { throw error("bad number") }
-        return (d, string)
+        var simple = digits <= 15
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            simple = false
+            i += 1
+            while i < bytes.count, (bytes[i] >= 48 && bytes[i] <= 57) || bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+        }
+        if simple {
+            let value = Double(mantissa) / Cursor.powersOfTen[fraction]
+            return negative ? -value : value
+        }
+        guard let d = Double(text(from: start)) else { throw error("bad number") }
+        return d
     }
 
     /// Skips any JSON value.

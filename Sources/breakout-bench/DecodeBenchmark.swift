@@ -24,14 +24,15 @@ func runDecodeBenchmark() throws {
     func pass(_ n: Int) throws -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         for i in 0..<n {
-            let c = try CaseBlob.decode(blobs[i % blobs.count], layout: layout)
+            let c = try CaseBlob.decode(blobs[i % blobs.count], layout: layout, inflater: inflater)
             if case .number(let v)? = c.root.records["PERSON"]?.first?["P04_AGE"] { checksum += v }
         }
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
     let inflateStart = DispatchTime.now().uptimeNanoseconds
     var inflated = 0
-    for blob in blobs { inflated += try CaseBlob.inflate(blob).count }
+    let inflater = try ZlibInflater()
+    for blob in blobs { inflated += try CaseBlob.inflate(blob, inflater: inflater).count }
     let inflateSeconds = Double(DispatchTime.now().uptimeNanoseconds - inflateStart) / 1e9
     print(String(format: "  zlib alone: %.2f s for %d cases (%.0f cases/s, %d bytes of JSON per case)", inflateSeconds, count,
                  Double(count) / inflateSeconds, inflated / count))
