@@ -32,6 +32,9 @@ let package = Package(
         // Where cases come from: .csdb files, .dat files, CSWeb's database.
         .target(name: "CaseSources", dependencies: ["CSPro", "DatabaseDriver", "SQL", "SQLiteDriver"]),
 
+        // The breakout: destination schema from a dictionary, rows from cases, exactly-once chunked loading.
+        .target(name: "Breakout", dependencies: ["CSPro", "CaseSources", "DatabaseDriver", "SQL"]),
+
         // Cron expressions: one parser for validation and the scheduler.
         .target(name: "Cron"),
 
@@ -50,12 +53,12 @@ let package = Package(
 
         // Command-line front end: thin.
         .executableTarget(name: "breakout", dependencies: [
-            "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources",
+            "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Benchmarks (run by `make bench`, never part of the tests).
-        .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL", "CSPro"]),
+        .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL", "CSPro", "CaseSources", "Breakout"]),
 
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),

@@ -37,27 +37,92 @@ public struct CSWebSource {
     public struct StoredCase: Sendable {
         public var rowID: Int64
         public var guid: String
+        /// The `guid` column as stored (16 bytes in CSWeb), for looking up the case's notes.
+        public var guidValue: SQLValue
         public var key: String
         public var label: String?
         public var revision: Int64
         public var deleted: Bool
         public var verified: Bool
+        public var partialSave: Case.PartialSave?
         public var questionnaire: [UInt8]
     }
+
+    static let caseColumns = ["id", "guid", "caseids", "label", "revision", "deleted", "verified", "questionnaire", "partial_save_mode",
+                              "partial_save_field_name", "partial_save_level_key", "partial_save_record_occurrence",
+                              "partial_save_item_occurrence", "partial_save_subitem_occurrence"]
 
     /// Stored cases of a dictionary in (revision, id) order, optionally only those with `key`.
     public func storedCases(dictionary name: String, key: String? = nil, afterRevision: Int64? = nil, limit: Int? = nil) throws -> [StoredCase] {
         var conditions: [SQLPredicate] = []
         if let key { conditions.append(.equals("caseids", .text(key))) }
         if let afterRevision { conditions.append(.compare("revision", .greater, .integer(afterRevision))) }
+        return try storedCases(name, where: conditions.isEmpty ? nil : .and(conditions), limit: limit)
+    }
+
+    /// Stored cases after the position (revision, id), in (revision, id) order.
+    public func storedCases(dictionary name: String, after revision: Int64, id: Int64, limit: Int) throws -> [StoredCase] {
+        try storedCases(name, where: Self.after(revision, id), limit: limit)
+    }
+
+    /// How many cases lie after the position (revision, id).
+    public func countCases(dictionary name: String, after revision: Int64, id: Int64) throws -> Int {
+        let rows = try connection.query(.select(.count(from: QualifiedName(name), where: Self.after(revision, id))))
+        return Int(rows.first?[0].int64 ?? 0)
+    }
+
+    static func after(_ revision: Int64, _ id: Int64) -> SQLPredicate {
+        .or([.compare("revision", .greater, .integer(revision)),
+             .and([.equals("revision", .integer(revision)), .compare("id", .greater, .integer(id))])])
+    }
+
+    func storedCases(_ name: String, where predicate: SQLPredicate?, limit: Int?) throws -> [StoredCase] {
         let rows = try connection.query(.select(Select(
-            from: QualifiedName(name), columns: ["id", "guid", "caseids", "label", "revision", "deleted", "verified", "questionnaire"],
-            where: conditions.isEmpty ? nil : .and(conditions), orderBy: [SortKey("revision"), SortKey("id")], limit: limit)))
+            from: QualifiedName(name), columns: Self.caseColumns,
+            where: predicate, orderBy: [SortKey("revision"), SortKey("id")], limit: limit)))
         return rows.map { row in
-            StoredCase(rowID: row["id"]?.int64 ?? 0, guid: Self.uuid(row["guid"] ?? .null), key: row["caseids"]?.string ?? "",
-                       label: row["label"]?.string, revision: row["revision"]?.int64 ?? 0, deleted: row["deleted"]?.int64 == 1,
-                       verified: row["verified"]?.int64 == 1, questionnaire: Self.bytes(row["questionnaire"] ?? .null))
+            var partialSave: Case.PartialSave?
+            if let mode = row["partial_save_mode"]?.string, !mode.isEmpty {
+                partialSave = Case.PartialSave(mode: mode, field: row["partial_save_field_name"]?.string ?? "",
+                                               levelKey: row["partial_save_level_key"]?.string ?? "",
+                                               recordOccurrence: Int(row["partial_save_record_occurrence"]?.int64 ?? 0),
+                                               itemOccurrence: Int(row["partial_save_item_occurrence"]?.int64 ?? 0),
+                                               subitemOccurrence: Int(row["partial_save_subitem_occurrence"]?.int64 ?? 0))
+            }
+            return StoredCase(rowID: row["id"]?.int64 ?? 0, guid: Self.uuid(row["guid"] ?? .null), guidValue: row["guid"] ?? .null,
+                              key: row["caseids"]?.string ?? "", label: row["label"]?.string, revision: row["revision"]?.int64 ?? 0,
+                              deleted: row["deleted"]?.int64 == 1, verified: row["verified"]?.int64 == 1, partialSave: partialSave,
+                              questionnaire: Self.bytes(row["questionnaire"] ?? .null))
         }
+    }
+
+    /// Whether CSWeb has a notes table for the dictionary (`<DICT>_notes`).
+    public func hasNotes(dictionary name: String) -> Bool {
+        (try? connection.query(.select(Select(from: QualifiedName(name + "_notes"), columns: ["id"], limit: 1)))) != nil
+    }
+
+    /// The notes of the given cases, by case UUID text.
+    public func notes(dictionary name: String, cases: [StoredCase]) throws -> [String: [Case.Note]] {
+        var out: [String: [Case.Note]] = [:]
+        for batch in stride(from: 0, to: cases.count, by: 500) {
+            let slice = cases[batch..<min(batch + 500, cases.count)]
+            let rows = try connection.query(.select(Select(
+                from: QualifiedName(name + "_notes"),
+                columns: ["case_guid", "operator_id", "field_name", "level_key", "record_occurrence", "item_occurrence", "subitem_occurrence",
+                          "content", "modified_time"],
+                where: .isIn("case_guid", slice.map(\.guidValue)), orderBy: [SortKey("id")])))
+            for row in rows {
+                let note = Case.Note(content: row["content"]?.string ?? "", field: row["field_name"]?.string ?? "",
+                                     levelKey: row["level_key"]?.string ?? "",
+                                     recordOccurrence: Int(row["record_occurrence"]?.int64 ?? 0),
+                                     itemOccurrence: Int(row["item_occurrence"]?.int64 ?? 0),
+                                     subitemOccurrence: Int(row["subitem_occurrence"]?.int64 ?? 0),
+                                     operatorId: row["operator_id"]?.string ?? "",
+                                     modifiedTime: row["modified_time"]?.string ?? "")
+                out[Self.uuid(row["case_guid"] ?? .null), default: []].append(note)
+            }
+        }
+        return out
     }
 
     static func bytes(_ value: SQLValue) -> [UInt8] {
@@ -83,6 +148,7 @@ public struct CSWebSource {
         c.label = stored.label
         c.deleted = stored.deleted
         c.verified = stored.verified
+        c.partialSave = stored.partialSave
         return c
     }
 }

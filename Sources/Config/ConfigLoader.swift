@@ -17,7 +17,7 @@ public struct ConfigLoader {
     static let sourceKeys = ["type", "url", "password", "path", "dictionary"]
     static let defaultsKeys = ["threads", "max_cases_per_chunk", "time_zone"]
     static let organizationKeys = ["organization", "name", "dictionaries", "connections", "jobs"]
-    static let connectionKeys = ["name", "type", "host", "port", "database", "username", "password", "default", "active", "options"]
+    static let connectionKeys = ["name", "type", "host", "port", "database", "username", "password", "default", "active", "options", "naming"]
     static let jobKeys = ["name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
                           "active", "timeout", "retries", "starting_deadline", "include", "exclude"]
     public static let threadsRange = 1...64
@@ -286,9 +286,16 @@ public struct ConfigLoader {
         let isDefault = typed.bool("default")?.value ?? false
         let isActive = typed.bool("active")?.value ?? true
         let options = typed.stringMap("options") ?? [:]
+        var naming = TableNaming.csweb
+        if let n = typed.string("naming") {
+            if let parsed = TableNaming(rawValue: n.value) { naming = parsed } else {
+                sink.error(n.location, "\(what): \"naming\" must be \"csweb\" (level-1, item(1)) or \"sql\" (level_1, item_1), got \"\(n.value)\"")
+            }
+        }
         guard let engine, let database else { return nil }
         return Connection(name: name, engine: engine, host: host?.value, port: port?.value ?? engine.defaultPort, database: database.value,
-                          username: username?.value, password: password, isDefault: isDefault, isActive: isActive, options: options)
+                          username: username?.value, password: password, isDefault: isDefault, isActive: isActive, options: options,
+                          naming: naming)
     }
 
     /// `connection "name"` when the mapping has a name, for messages about it.

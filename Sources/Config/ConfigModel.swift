@@ -89,6 +89,13 @@ public struct Connection: Sendable {
     public var isDefault: Bool
     public var isActive: Bool
     public var options: [String: String]
+    /// How breakout names the tables and columns it creates in this database.
+    public var naming: TableNaming
+}
+
+/// `naming:` of a connection: CSWeb/CSPro names (`level-1`, `item(1)`) or plain SQL names (`level_1`, `item_1`).
+public enum TableNaming: String, Sendable, CaseIterable {
+    case csweb, sql
 }
 
 /// A scheduled job of an organization.

@@ -48,6 +48,8 @@ public struct Select: Sendable, Hashable {
     public var table: QualifiedName
     /// Empty means every column (`*`).
     public var columns: [String]
+    /// `SELECT COUNT(*)` of the matching rows instead of the columns.
+    public var countOnly = false
     public var predicate: SQLPredicate?
     public var orderBy: [SortKey]
     public var limit: Int?
@@ -61,6 +63,13 @@ public struct Select: Sendable, Hashable {
         self.orderBy = orderBy
         self.limit = limit
         self.offset = offset
+    }
+
+    /// `SELECT COUNT(*) FROM table WHERE …`.
+    public static func count(from table: QualifiedName, where predicate: SQLPredicate? = nil) -> Select {
+        var s = Select(from: table, where: predicate)
+        s.countOnly = true
+        return s
     }
 }
 

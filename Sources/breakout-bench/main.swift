@@ -3,6 +3,7 @@ import Foundation
 // Benchmarks, run by `make bench`; never part of the tests. Numbers are measured in one run.
 //   breakout-bench bulk   [--rows N] [--repeat K]    driver bulk paths against psql \copy and mariadb LOAD DATA
 //   breakout-bench decode [--cases N]                CSWeb blob decoding: zlib + JSON + case model
+//   breakout-bench source --cases N --out FILE.db    a generated CSWeb source (also --url mysql://…)
 
 let arguments = CommandLine.arguments
 func option(_ name: String, _ fallback: Int) -> Int {
@@ -21,7 +22,8 @@ func peakRSSMiB() -> Double {
 switch arguments.dropFirst().first {
 case "bulk": try runBulkBenchmark()
 case "decode": try runDecodeBenchmark()
+case "source": try runSourceGenerator()
 default:
-    FileHandle.standardError.write(Data("usage: breakout-bench bulk|decode [options]\n".utf8))
+    FileHandle.standardError.write(Data("usage: breakout-bench bulk|decode|source [options]\n".utf8))
     exit(2)
 }

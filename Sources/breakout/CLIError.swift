@@ -1,4 +1,6 @@
 import ArgumentParser
+import Breakout
+import Config
 import Foundation
 
 /// An error the CLI prints as `error: <message>` (plus a `hint:` line) and exits 1 for.
@@ -20,9 +22,11 @@ func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as CLIError {
-        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-        if let hint = error.hint { FileHandle.standardError.write(Data("hint: \(hint)\n".utf8)) }
-        throw ExitCode(1)
+        throw printed(error)
+    } catch let error as BreakoutError {
+        throw printed(CLIError(error.message, hint: error.hint))
+    } catch let error as ConfigError {
+        throw printed(CLIError(error.message, hint: error.hint))
     } catch let error as ExitCode {
         throw error
     } catch let error as CustomStringConvertible {
@@ -32,4 +36,10 @@ func reportingErrors(_ body: () throws -> Void) throws {
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         throw ExitCode(1)
     }
+}
+
+private func printed(_ error: CLIError) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+    if let hint = error.hint { FileHandle.standardError.write(Data("hint: \(hint)\n".utf8)) }
+    return ExitCode(1)
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Breakout
+import SQL
 import CaseSources
 import CSPro
 import Foundation
@@ -8,10 +10,50 @@ struct DictionaryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dictionary",
         abstract: "Look at CSPro dictionaries.",
-        subcommands: [Inspect.self]
+        subcommands: [Inspect.self, DDL.self]
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    /// `breakout dictionary ddl FILE --dialect D [--naming csweb|sql]`.
+    struct DDL: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ddl",
+            abstract: "Print the tables a breakout creates for a dictionary, in one database's SQL; no connection needed."
+        )
+
+        @Argument(help: "A .dcf file (JSON or legacy text) or a .csdb file.")
+        var file: String
+
+        @Option(help: "postgresql, mysql, sqlserver or sqlite (aliases: pdo_pgsql, pdo_mysql, pdo_sqlsrv, sqlsrv, pdo_sqlite).")
+        var dialect: String
+
+        @Option(help: "csweb (level-1, item(1); the default) or sql (level_1, item_1).")
+        var naming: String = "csweb"
+
+        @Option(help: "Only these records or items (comma-separated).")
+        var include: String?
+
+        @Option(help: "Leave out these records or items (comma-separated).")
+        var exclude: String?
+
+        func run() throws {
+            try reportingErrors {
+                guard let engine = DatabaseEngine(name: dialect) else {
+                    throw CLIError("unknown dialect \"\(dialect)\"", hint: "use postgresql, mysql, sqlserver or sqlite")
+                }
+                guard let naming = Naming(rawValue: naming) else { throw CLIError("unknown naming \"\(naming)\"", hint: "use csweb or sql") }
+                let dictionary = try loadDictionary(file)
+                let schema = try BreakoutSchema(dictionary: dictionary, dialect: engine.dialect, options: SchemaOptions(
+                    naming: naming, selection: RecordSelection(include: ProcessCases.list(include), exclude: ProcessCases.list(exclude))))
+                print("-- breakout schema for dictionary \(dictionary.name) (\(engine.rawValue), naming \(naming.rawValue))")
+                let renderer = SQLRenderer(engine.dialect, inlineValues: true)
+                for statement in schema.createStatements() {
+                    for rendered in try renderer.render(statement) { print(rendered.sql + ";") }
+                }
+            }
+        }
+    }
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(

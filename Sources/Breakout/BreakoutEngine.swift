@@ -1,0 +1,583 @@
+import CSPro
+import DatabaseDriver
+import Foundation
+import SQL
+
+/// How one breakout run goes.
+public struct RunOptions: Sendable {
+    /// Workers that decode and load chunks in parallel (each with its own destination connection).
+    public var threads: Int
+    /// Cases per chunk; one chunk is one destination transaction.
+    public var chunkSize: Int
+    /// Stop after this many chunks (tests use it to simulate an interrupted run).
+    public var maxChunks: Int?
+
+    public init(threads: Int = 1, chunkSize: Int = 1000, maxChunks: Int? = nil) {
+        self.threads = max(1, threads)
+        self.chunkSize = max(1, chunkSize)
+        self.maxChunks = maxChunks
+    }
+}
+
+/// BreakoutProgress after each committed chunk.
+public struct BreakoutProgress: Sendable {
+    public var dictionary: String
+    public var done: Int
+    public var total: Int
+    public var elapsed: Double
+}
+
+/// What one run did to one dictionary.
+public struct DictionarySummary: Sendable, Codable {
+    public var dictionary: String
+    public var source: String
+    public var destination: String
+    /// `created`, `unchanged`, `migrated (…)`.
+    public var schema: String
+    public var newCases = 0
+    public var updatedCases = 0
+    public var deletedCases = 0
+    public var failedCases = 0
+    public var invalidValues = 0
+    public var rows: [String: Int] = [:]
+    public var seconds = 0.0
+    /// The first few decoding failures: case key, revision, reason.
+    public var failures: [String] = []
+
+    public var cases: Int { newCases + updatedCases }
+
+    /// The summary as the lines a terminal, a log and `last_run_output` show.
+    public var text: String {
+        var lines = ["\(dictionary): \(cases) cases loaded (\(newCases) new, \(updatedCases) updated, \(deletedCases) flagged deleted), "
+                     + "\(failedCases) failed, \(rows.values.reduce(0, +)) rows in \(String(format: "%.1f", seconds)) s"
+                     + (seconds > 0 && cases > 0 ? String(format: " (%.0f cases/s)", Double(cases) / seconds) : "")]
+        lines.append("  source: \(source); destination: \(destination); schema: \(schema)")
+        for (table, n) in rows.sorted(by: { $0.key < $1.key }) where n > 0 { lines.append("  \(table): \(n) rows") }
+        if invalidValues > 0 { lines.append("  \(invalidValues) values did not fit their item (non-numeric text in a numeric item) and were written as NULL") }
+        for f in failures { lines.append("  failed: \(f)") }
+        if failedCases > failures.count { lines.append("  … \(failedCases - failures.count) more in breakout_errors") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Breaks out one dictionary from a feed into one destination.
+///
+/// Exactly once: every chunk commits its rows together with a `breakout_chunks` row naming the
+/// (revision, id) range it covers; the progress mark in `breakout_state` advances over contiguous
+/// committed chunks. Reloading a case deletes its previous rows (cascading from `cases`) and
+/// inserts them again with the same ids, so a chunk done twice after a crash leaves what doing it
+/// once leaves.
+public final class BreakoutEngine: @unchecked Sendable {
+    public let feed: any CaseFeed
+    public let schema: BreakoutSchema
+    public let layout: CaseLayout
+    let connect: @Sendable () throws -> any DatabaseConnection
+    public var progress: (@Sendable (BreakoutProgress) -> Void)?
+
+    public init(feed: any CaseFeed, dialect: any SQLDialect, options: SchemaOptions,
+                connect: @escaping @Sendable () throws -> any DatabaseConnection) throws {
+        self.feed = feed
+        schema = try BreakoutSchema(dictionary: feed.dictionary, dialect: dialect, options: options)
+        layout = CaseLayout(feed.dictionary)
+        self.connect = connect
+    }
+
+    // MARK: - Stored state
+
+    struct StoredState {
+        var digest: String
+        var model: String
+        var options: String
+        var fingerprint: String
+        var mark: Mark
+    }
+
+    func readState(_ connection: any DatabaseConnection) throws -> StoredState? {
+        let rows: [Row]
+        do {
+            rows = try connection.query(.select(Select(from: schema.state.name, where: .equals("dictionary", .text(feed.dictionary.name)))))
+        } catch let error as DatabaseError where error.kind == .statement {
+            return nil   // no bookkeeping table yet: a new destination
+        }
+        guard let row = rows.first else { return nil }
+        return StoredState(digest: row["dictionary_digest"]?.string ?? "", model: row["dictionary_model"]?.string ?? "",
+                           options: row["schema_options"]?.string ?? "", fingerprint: row["source_fingerprint"]?.string ?? "",
+                           mark: Mark(revision: row["mark_revision"]?.int64 ?? 0, id: row["mark_id"]?.int64 ?? 0))
+    }
+
+    var modelJSON: String { Self.json(feed.dictionary) }
+    var optionsJSON: String { Self.json(["naming": schema.options.naming.rawValue, "include": schema.options.selection.include.joined(separator: ","),
+                                         "exclude": schema.options.selection.exclude.joined(separator: ",")]) }
+    public var digest: String {
+        var h = FNV64()
+        h.combine(modelJSON.utf8)
+        return h.hex
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    // MARK: - Schema
+
+    /// What the destination needs before loading: nothing, creation, or an in-place migration.
+    public struct SchemaChange: Sendable {
+        public var description: String
+        public var statements: [SQLStatement]
+        /// Whether the value labels are rewritten.
+        public var reloadLabels: Bool
+    }
+
+    func schemaChange(_ state: StoredState?) throws -> SchemaChange {
+        guard let state else {
+            return SchemaChange(description: "created", statements: schema.createStatements(), reloadLabels: true)
+        }
+        if state.model == modelJSON, state.options == optionsJSON {
+            return SchemaChange(description: "unchanged", statements: [], reloadLabels: false)
+        }
+        guard let oldDictionary = try? JSONDecoder().decode(CSProDictionary.self, from: Data(state.model.utf8)) else {
+            throw BreakoutError("the destination's breakout_state for \(feed.dictionary.name) holds a dictionary this version cannot read")
+        }
+        let old = try BreakoutSchema(dictionary: oldDictionary, dialect: schema.dialect, options: Self.options(state.options) ?? schema.options,
+                                     namespace: schema.namespace)
+        var statements: [SQLStatement] = []
+        var changes: [String] = []
+        var incompatible: [String] = []
+        let oldTables = Dictionary(old.allTables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for table in schema.allTables {
+            guard let before = oldTables[table.name] else {
+                statements.append(.createTable(table))
+                changes.append("new table \(table.name.name)")
+                continue
+            }
+            let beforeColumns = Dictionary(before.columns.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            for column in table.columns {
+                guard let was = beforeColumns[column.name] else {
+                    var added = column
+                    added.nullable = true
+                    statements.append(.addColumn(table.name, added))
+                    changes.append("new column \(table.name.name).\(column.name)")
+                    continue
+                }
+                if was.type != column.type { incompatible.append("\(table.name.name).\(column.name) changes type from \(was.type) to \(column.type)") }
+            }
+            let now = Set(table.columns.map(\.name))
+            for column in before.columns where !now.contains(column.name) {
+                incompatible.append("\(table.name.name).\(column.name) is no longer in the dictionary")
+            }
+        }
+        let newNames = Set(schema.allTables.map(\.name))
+        for table in old.allTables where !newNames.contains(table.name) {
+            incompatible.append("table \(table.name.name) is no longer in the dictionary")
+        }
+        if !incompatible.isEmpty {
+            throw BreakoutError("dictionary \(feed.dictionary.name) changed in a way that cannot migrate in place: "
+                                + incompatible.prefix(5).joined(separator: "; ") + (incompatible.count > 5 ? "; …" : ""),
+                                hint: "the existing tables are untouched. Break the dictionary out into a new destination (or drop its tables) to reload it with the new layout")
+        }
+        let description = changes.isEmpty ? "options changed (no table change)" : "migrated in place: " + changes.joined(separator: ", ")
+        return SchemaChange(description: description, statements: statements, reloadLabels: true)
+    }
+
+    static func options(_ json: String) -> SchemaOptions? {
+        guard let d = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8)),
+              let naming = Naming(rawValue: d["naming"] ?? "") else { return nil }
+        func list(_ s: String?) -> [String] { (s ?? "").split(separator: ",").map(String.init) }
+        return SchemaOptions(naming: naming, selection: RecordSelection(include: list(d["include"]), exclude: list(d["exclude"])))
+    }
+
+    /// Rows of the value labels table: every value of every value set of every kept item.
+    func labelRows() -> [[SQLValue]] {
+        var items: [Item] = feed.dictionary.levels.flatMap(\.ids)
+        for record in schema.records {
+            var seen = Set<String>()
+            for column in record.columns where seen.insert(column.item.name).inserted { items.append(column.item) }
+        }
+        var rows: [[SQLValue]] = []
+        for item in items {
+            for set in item.valueSets {
+                for value in set.values {
+                    guard let piece = value.pieces.first else { continue }
+                    let labels = value.labels.isEmpty ? [Label("")] : value.labels
+                    for label in labels {
+                        rows.append([.text(item.name), .text(set.name), .text(piece.from), piece.to.map { .text($0) } ?? .null,
+                                     value.special.map { .text($0.rawValue) } ?? .null, .text(label.language ?? ""), .text(label.text)])
+                    }
+                }
+            }
+        }
+        return rows
+    }
+
+    func statementsForSchema(_ change: SchemaChange, state: StoredState?, mark: Mark) -> [SQLStatement] {
+        var out = change.statements
+        if change.reloadLabels {
+            out.append(.delete(Delete(from: schema.valueLabels.name)))
+            let rows = labelRows()
+            if !rows.isEmpty { out.append(.insert(Insert(into: schema.valueLabels.name, columns: schema.valueLabels.columns.map(\.name), rows: rows))) }
+        }
+        let now = SQLValue.timestamp(Date())
+        if state == nil {
+            out.append(.insert(Insert(into: schema.state.name, columns: schema.state.columns.map(\.name), rows: [[
+                .text(feed.dictionary.name), .text(digest), .text(modelJSON), .text(optionsJSON), .text(""), .integer(0), .integer(0), now,
+            ]])))
+        } else if !change.statements.isEmpty || change.reloadLabels {
+            out.append(.update(Update(schema.state.name, set: [
+                Assignment("dictionary_digest", .text(digest)), Assignment("dictionary_model", .text(modelJSON)),
+                Assignment("schema_options", .text(optionsJSON)), Assignment("updated_at", now),
+            ], where: .equals("dictionary", .text(feed.dictionary.name)))))
+        }
+        return out
+    }
+
+    // MARK: - Run
+
+    /// Creates or migrates the tables, then loads every pending case.
+    public func run(_ options: RunOptions) throws -> DictionarySummary {
+        let started = Date()
+        let control = try connect()
+        defer { control.close() }
+        let state = try readState(control)
+        let change = try schemaChange(state)
+        let setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
+        if !setup.isEmpty {
+            // DDL commits implicitly on MySQL; every statement is idempotent (IF NOT EXISTS) so a
+            // crash here is repaired by the next run.
+            try control.transaction { for statement in setup { try control.execute(statement) } }
+        }
+        var summary = DictionarySummary(dictionary: feed.dictionary.name, source: feed.description,
+                                        destination: "\(schema.dialect.engine.rawValue) \(schema.dialect.namespacing == .schema ? "schema" : "prefix") \(schema.namespace)",
+                                        schema: change.description)
+        for table in schema.dataTables { summary.rows[table.name.name] = 0 }
+
+        var mark = try fold(control, discardStray: true)
+        let reset = (state?.fingerprint ?? "") != feed.fingerprint
+        if reset { mark = .start }
+        let total = try feed.pendingCount(after: mark)
+        let threads = schema.dialect.engine == .sqlite ? 1 : options.threads
+        let pool = threads > 1 ? try WorkerPool(count: threads, connect: connect) : nil
+        var chunkIndex = 0
+        var done = 0
+        var firstError: Error?
+        let results = ResultBox()
+        var after = mark
+        var needsReset = reset
+        while options.maxChunks.map({ chunkIndex < $0 }) ?? true {
+            let cases = try feed.cases(after: after, limit: options.chunkSize)
+            if cases.isEmpty && !needsReset { break }
+            let chunk = Chunk(after: after, through: cases.last?.position ?? after, cases: cases, reset: needsReset)
+            needsReset = false
+            after = chunk.through
+            chunkIndex += 1
+            if let pool {
+                // The reset chunk must commit before any other starts.
+                if chunk.reset { try pool.drain() }
+                try pool.submit { [self] connection in results.add(try self.process(chunk, on: connection)) }
+                if chunk.reset { try pool.drain() }
+                if let error = pool.firstError { firstError = error; break }
+            } else {
+                results.add(try process(chunk, on: control))
+            }
+            mark = try fold(control, discardStray: false)
+            done += cases.count
+            progress?(BreakoutProgress(dictionary: feed.dictionary.name, done: min(done, total), total: total, elapsed: Date().timeIntervalSince(started)))
+            if cases.isEmpty { break }
+        }
+        if let pool {
+            do { try pool.drain() } catch { firstError = firstError ?? error }
+            pool.stop()
+        }
+        for r in results.all { summary.merge(r) }
+        _ = try fold(control, discardStray: false)
+        if let firstError { throw firstError }
+        summary.seconds = Date().timeIntervalSince(started)
+        return summary
+    }
+
+    struct Chunk: Sendable {
+        var after: Mark
+        var through: Mark
+        var cases: [SourceCase]
+        /// First chunk after the source's content changed (file sources): empty the tables first.
+        var reset: Bool
+    }
+
+    struct ChunkResult: Sendable {
+        var new = 0
+        var updated = 0
+        var deleted = 0
+        var failures: [String] = []
+        var invalidValues = 0
+        var rows: [String: Int] = [:]
+    }
+
+    /// Decodes a chunk and returns its rows and failures (no database work).
+    func decode(_ chunk: Chunk, inflater: ZlibInflater) -> (rows: ChunkRows, loaded: [SourceCase], failed: [(SourceCase, String)]) {
+        let builder = RowBuilder(schema: schema, layout: layout)
+        var rows = ChunkRows(tableCount: builder.tableCount)
+        var loaded: [SourceCase] = []
+        var failed: [(SourceCase, String)] = []
+        for source in chunk.cases {
+            var data: Case?
+            do {
+                switch source.payload {
+                case .decoded(let c): data = c
+                case .blob(let blob):
+                    if source.deleted && blob.count <= 4 {
+                        data = nil
+                    } else {
+                        data = try CaseBlob.decode(blob, layout: layout, id: source.guid, key: source.key, inflater: inflater)
+                    }
+                }
+                var caseRows = ChunkRows(tableCount: builder.tableCount)
+                try builder.append(source, data: data, to: &caseRows)
+                for t in caseRows.tables.indices { rows.tables[t] += caseRows.tables[t] }
+                rows.invalidValues += caseRows.invalidValues
+                loaded.append(source)
+            } catch {
+                failed.append((source, "\(error)"))
+            }
+        }
+        return (rows, loaded, failed)
+    }
+
+    /// One chunk in one transaction: reset (file sources), remove reloaded cases, bulk-load, record
+    /// failures, and the chunk's bookkeeping row.
+    func process(_ chunk: Chunk, on connection: any DatabaseConnection) throws -> ChunkResult {
+        let (rows, loaded, failed) = decode(chunk, inflater: try ZlibInflater())
+        var result = ChunkResult()
+        result.invalidValues = rows.invalidValues
+        try connection.transaction {
+            if chunk.reset {
+                try connection.execute(.delete(Delete(from: schema.cases.name)))
+                try connection.execute(.delete(Delete(from: schema.errors.name)))
+                try connection.execute(.delete(Delete(from: schema.chunks.name)))
+                try connection.execute(.update(Update(schema.state.name, set: [
+                    Assignment("source_fingerprint", .text(feed.fingerprint)), Assignment("mark_revision", .integer(0)),
+                    Assignment("mark_id", .integer(0)),
+                ], where: .equals("dictionary", .text(feed.dictionary.name)))))
+            }
+            let guids = loaded.map { SQLValue.text($0.guid) }
+            var existing = Set<String>()
+            for batch in stride(from: 0, to: guids.count, by: 500) {
+                let part = Array(guids[batch..<min(batch + 500, guids.count)])
+                for row in try connection.query(.select(Select(from: schema.cases.name, columns: ["id"], where: .isIn("id", part)))) {
+                    if let id = row[0].string { existing.insert(id) }
+                }
+            }
+            let reloaded = existing.sorted().map(SQLValue.text)
+            for batch in stride(from: 0, to: reloaded.count, by: 500) {
+                try connection.execute(.delete(Delete(from: schema.cases.name, where: .isIn("id", Array(reloaded[batch..<min(batch + 500, reloaded.count)])))))
+            }
+            for (t, table) in schema.dataTables.enumerated() where !rows.tables[t].isEmpty {
+                let n = try connection.bulkLoad(into: table.name, columns: table.columns.map(\.name), rows: rows.tables[t])
+                guard n == rows.tables[t].count else {
+                    throw BreakoutError("loading \(table.name.name) took \(n) of \(rows.tables[t].count) rows")
+                }
+                result.rows[table.name.name, default: 0] += n
+            }
+            for batch in stride(from: 0, to: guids.count, by: 500) {
+                try connection.execute(.delete(Delete(from: schema.errors.name, where: .isIn("case_id", Array(guids[batch..<min(batch + 500, guids.count)])))))
+            }
+            if !failed.isEmpty {
+                let ids = failed.map { SQLValue.text($0.0.guid) }
+                try connection.execute(.delete(Delete(from: schema.errors.name, where: .isIn("case_id", ids))))
+                let now = SQLValue.timestamp(Date())
+                try connection.execute(.insert(Insert(into: schema.errors.name, columns: schema.errors.columns.map(\.name), rows: failed.map { c, reason in
+                    [.text(c.guid), .text(c.key), .integer(c.revision), .text(reason), now]
+                })))
+            }
+            if !chunk.cases.isEmpty { try connection.execute(.insert(Insert(into: schema.chunks.name, columns: schema.chunks.columns.map(\.name), rows: [[
+                .integer(chunk.after.revision), .integer(chunk.after.id), .integer(chunk.through.revision), .integer(chunk.through.id),
+                .integer(Int64(chunk.cases.count)), .timestamp(Date()),
+            ]]))) }
+            result.updated = existing.count
+            result.new = loaded.count - existing.count
+            result.deleted = loaded.filter(\.deleted).count
+            result.failures = failed.map { "case \($0.0.key) (revision \($0.0.revision)): \($0.1)" }
+        }
+        return result
+    }
+
+    /// Advances the progress mark over contiguous committed chunks, in one transaction, and returns
+    /// it. At the start of a run, chunks beyond a gap (left by a crash with several workers) are
+    /// discarded: their cases come after the mark and are loaded again.
+    @discardableResult
+    func fold(_ connection: any DatabaseConnection, discardStray: Bool) throws -> Mark {
+        try connection.transaction {
+            guard let state = try readState(connection) else { return .start }
+            var mark = state.mark
+            let rows = try connection.query(.select(Select(from: schema.chunks.name)))
+            var byAfter: [Mark: Mark] = [:]
+            for row in rows {
+                byAfter[Mark(revision: row["after_revision"]?.int64 ?? 0, id: row["after_id"]?.int64 ?? 0)] =
+                    Mark(revision: row["through_revision"]?.int64 ?? 0, id: row["through_id"]?.int64 ?? 0)
+            }
+            var folded: [Mark] = []
+            while let next = byAfter[mark] {
+                folded.append(mark)
+                byAfter[mark] = nil
+                mark = next
+            }
+            let discard = discardStray ? Array(byAfter.keys) : []
+            for key in folded + discard {
+                try connection.execute(.delete(Delete(from: schema.chunks.name, where: .and([
+                    .equals("after_revision", .integer(key.revision)), .equals("after_id", .integer(key.id)),
+                ]))))
+            }
+            if mark != state.mark {
+                try connection.execute(.update(Update(schema.state.name, set: [
+                    Assignment("mark_revision", .integer(mark.revision)), Assignment("mark_id", .integer(mark.id)),
+                    Assignment("updated_at", .timestamp(Date())),
+                ], where: .equals("dictionary", .text(feed.dictionary.name)))))
+            }
+            return mark
+        }
+    }
+}
+
+extension DictionarySummary {
+    mutating func merge(_ r: BreakoutEngine.ChunkResult) {
+        newCases += r.new
+        updatedCases += r.updated
+        deletedCases += r.deleted
+        failedCases += r.failures.count
+        invalidValues += r.invalidValues
+        for (t, n) in r.rows { rows[t, default: 0] += n }
+        failures += r.failures.prefix(max(0, 10 - failures.count))
+    }
+}
+
+/// Chunk results gathered from workers.
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [BreakoutEngine.ChunkResult] = []
+
+    func add(_ r: BreakoutEngine.ChunkResult) {
+        lock.lock()
+        results.append(r)
+        lock.unlock()
+    }
+
+    var all: [BreakoutEngine.ChunkResult] {
+        lock.lock(); defer { lock.unlock() }
+        return results
+    }
+}
+
+// MARK: - Dry run
+
+/// What the next run would do, as SQL in the destination's dialect; nothing is written anywhere.
+public struct DryRunReport: Sendable {
+    public struct Step: Sendable {
+        /// One line saying what the statements do.
+        public var comment: String
+        public var sql: [String]
+    }
+
+    public var dictionary: String
+    public var source: String
+    public var destination: String
+    public var schema: String
+    public var mark: Mark
+    public var pendingCases: Int
+    public var chunks: Int
+    public var steps: [Step]
+
+    /// Text for a terminal: what happens, then every statement.
+    public var text: String {
+        var out = "\(dictionary): \(pendingCases) case\(pendingCases == 1 ? "" : "s") pending after \(mark) in \(source) "
+            + "(\(chunks) chunk\(chunks == 1 ? "" : "s")); destination \(destination); schema: \(schema)\n"
+        for step in steps {
+            out += "  -- \(step.comment)\n"
+            for sql in step.sql { out += sql.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + ";\n" }
+        }
+        return out
+    }
+
+    /// A script a DBA can review and run.
+    public var sql: String {
+        var out = "-- breakout dry run for dictionary \(dictionary): \(pendingCases) pending case(s) after \(mark); destination \(destination)\n"
+        for step in steps {
+            out += "\n-- \(step.comment)\n"
+            for sql in step.sql { out += sql + ";\n" }
+        }
+        return out
+    }
+}
+
+extension BreakoutEngine {
+    /// Builds the dry run: DDL to create or migrate, then the first chunk's statements with a
+    /// sample of its rows. `connection` is nil for a destination that does not exist yet; it is
+    /// only read from.
+    public func dryRun(connection: (any DatabaseConnection)?, chunkSize: Int, sampleRows: Int = 3) throws -> DryRunReport {
+        let renderer = SQLRenderer(schema.dialect, inlineValues: true)
+        func render(_ statements: [SQLStatement]) throws -> [String] { try statements.flatMap { try renderer.render($0) }.map(\.sql) }
+        let state = try connection.flatMap { try readState($0) }
+        let change = try schemaChange(state)
+        var steps: [DryRunReport.Step] = []
+        let setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
+        if !setup.isEmpty {
+            steps.append(.init(comment: state == nil ? "create the tables (\(schema.dialect.namespacing == .schema ? "schema" : "table prefix") \(schema.namespace))" : "schema: \(change.description)",
+                               sql: try render(setup)))
+        }
+        var mark = state?.mark ?? .start
+        if let connection, state != nil {
+            var byAfter: [Mark: Mark] = [:]
+            for row in try connection.query(.select(Select(from: schema.chunks.name))) {
+                byAfter[Mark(revision: row["after_revision"]?.int64 ?? 0, id: row["after_id"]?.int64 ?? 0)] =
+                    Mark(revision: row["through_revision"]?.int64 ?? 0, id: row["through_id"]?.int64 ?? 0)
+            }
+            while let next = byAfter[mark] { byAfter[mark] = nil; mark = next }
+        }
+        let reset = (state?.fingerprint ?? "") != feed.fingerprint
+        if reset { mark = .start }
+        let pending = try feed.pendingCount(after: mark)
+        let first = try feed.cases(after: mark, limit: chunkSize)
+        if reset && state != nil {
+            steps.append(.init(comment: "the source changed since the last run (\(feed.description)): empty the tables and load it again",
+                               sql: try render([.delete(Delete(from: schema.cases.name)), .delete(Delete(from: schema.errors.name))])))
+        }
+        if !first.isEmpty {
+            let chunk = Chunk(after: mark, through: first.last!.position, cases: first, reset: false)
+            let (rows, loaded, failed) = decode(chunk, inflater: try ZlibInflater())
+            var existing: [SQLValue] = []
+            if let connection, state != nil {
+                let guids = loaded.map { SQLValue.text($0.guid) }
+                for batch in stride(from: 0, to: guids.count, by: 500) {
+                    let part = Array(guids[batch..<min(batch + 500, guids.count)])
+                    existing += try connection.query(.select(Select(from: schema.cases.name, columns: ["id"], where: .isIn("id", part)))).map { $0[0] }
+                }
+            }
+            var statements: [DryRunReport.Step] = []
+            if !existing.isEmpty {
+                statements.append(.init(comment: "remove the previous rows of \(existing.count) re-synced case(s) (cascades to notes, levels and records)",
+                                        sql: try render([.delete(Delete(from: schema.cases.name, where: .isIn("id", existing)))])))
+            }
+            for (t, table) in schema.dataTables.enumerated() where !rows.tables[t].isEmpty {
+                let sample = Array(rows.tables[t].prefix(sampleRows))
+                statements.append(.init(
+                    comment: "\(schema.dialect.bulkLoadMethod.rawValue) into \(table.name.name): \(rows.tables[t].count) row(s) in the first chunk; the first \(sample.count) as INSERT",
+                    sql: try render([.insert(Insert(into: table.name, columns: table.columns.map(\.name), rows: sample))])))
+            }
+            if !failed.isEmpty {
+                statements.append(.init(comment: "\(failed.count) case(s) of the first chunk cannot be decoded; they go to breakout_errors: "
+                                        + failed.prefix(3).map { "\($0.0.key): \($0.1)" }.joined(separator: "; "), sql: []))
+            }
+            statements.append(.init(comment: "bookkeeping, in the same transaction",
+                                    sql: try render([.insert(Insert(into: schema.chunks.name, columns: schema.chunks.columns.map(\.name), rows: [[
+                                        .integer(chunk.after.revision), .integer(chunk.after.id), .integer(chunk.through.revision),
+                                        .integer(chunk.through.id), .integer(Int64(first.count)), .timestamp(Date()),
+                                    ]]))])))
+            steps.append(.init(comment: "first chunk: \(first.count) case(s) in one transaction", sql: [schema.dialect.engine == .sqlserver ? "BEGIN TRANSACTION" : "BEGIN"]))
+            steps += statements
+            steps.append(.init(comment: "end of the first chunk", sql: ["COMMIT"]))
+        }
+        let chunks = (pending + chunkSize - 1) / chunkSize
+        return DryRunReport(dictionary: feed.dictionary.name, source: feed.description,
+                            destination: "\(schema.dialect.engine.rawValue) \(schema.dialect.namespacing == .schema ? "schema" : "prefix") \(schema.namespace)",
+                            schema: change.description, mark: mark, pendingCases: pending, chunks: chunks, steps: steps)
+    }
+}

@@ -1,0 +1,369 @@
+import CSPro
+import SQL
+
+/// How destination tables and columns are named.
+public enum Naming: String, Sendable, CaseIterable, Codable {
+    /// CSWeb's and CSPro's own names: `level-1`, `level-1-id`, `case-id`, `occ`, `item(1)`, lowercase records.
+    case csweb
+    /// Plain identifiers that need no quoting in ad-hoc SQL: `level_1`, `level_1_id`, `item_1`.
+    case sql
+}
+
+/// Which records and items a breakout keeps, with CSWeb's `processCasesOptions` semantics: an empty
+/// `include` keeps everything; a record named in `include` keeps all its items; an item named in
+/// `include` keeps its record with only the named items (ids always stay); `exclude` removes
+/// records or items after that. Names are compared without case.
+public struct RecordSelection: Sendable, Hashable, Codable {
+    public var include: [String]
+    public var exclude: [String]
+
+    public init(include: [String] = [], exclude: [String] = []) {
+        self.include = include
+        self.exclude = exclude
+    }
+
+    public static let everything = RecordSelection()
+}
+
+/// Options that shape a dictionary's destination tables.
+public struct SchemaOptions: Sendable, Hashable {
+    public var naming: Naming
+    public var selection: RecordSelection
+
+    public init(naming: Naming = .csweb, selection: RecordSelection = .everything) {
+        self.naming = naming
+        self.selection = selection
+    }
+}
+
+/// A selection naming a record or item the dictionary does not have.
+public struct SchemaError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The destination tables of one dictionary in one dialect, and where every value goes.
+///
+/// Tables (CSWeb naming; `naming: sql` replaces `-` and `(n)` by `_`): `cases` (one row per case,
+/// flags and partial save), `notes`, `level-1` … `level-N` (one row per level node; `level-1` has
+/// `case-id`, deeper levels the parent's id and `occ`), one table per record (`<record>-id`, the
+/// level's id, `occ` when the record repeats, one column per item occurrence), `value_labels`, and
+/// three bookkeeping tables: `breakout_state` (dictionary, digest, progress mark),
+/// `breakout_chunks` (committed chunks not yet folded into the mark) and `breakout_errors`.
+/// On PostgreSQL and SQL Server the tables live in a schema named after the dictionary; on MySQL
+/// and SQLite their names carry the dictionary as a prefix.
+public struct BreakoutSchema: Sendable {
+    public let dictionary: CSProDictionary
+    public let namespace: String
+    public let dialect: any SQLDialect
+    public let options: SchemaOptions
+    public let cases: TableDefinition
+    public let notes: TableDefinition
+    public let levels: [LevelTable]
+    public let records: [RecordTable]
+    public let valueLabels: TableDefinition
+    public let state: TableDefinition
+    public let chunks: TableDefinition
+    public let errors: TableDefinition
+
+    /// One level's node table.
+    public struct LevelTable: Sendable {
+        public var level: Int
+        public var table: TableDefinition
+        public var idColumn: String
+        /// The parent level's id column (nil for level 1, which has `case-id`).
+        public var parentColumn: String?
+        /// Id items in column order.
+        public var ids: [Column]
+    }
+
+    /// One record's table.
+    public struct RecordTable: Sendable {
+        public var level: Int
+        /// Index of the record in ``CaseLayout/records``.
+        public var recordIndex: Int
+        public var recordName: String
+        public var table: TableDefinition
+        public var idColumn: String
+        public var parentColumn: String
+        public var hasOccurrence: Bool
+        public var columns: [Column]
+    }
+
+    /// A column holding one occurrence of one item.
+    public struct Column: Sendable {
+        public var name: String
+        public var item: Item
+        public var occurrence: Int
+        /// Index of the value in the record's slots (``RecordLayout/shape``); -1 for id items.
+        public var slot: Int
+        public var type: SQLType
+    }
+
+    public init(dictionary: CSProDictionary, dialect: any SQLDialect, options: SchemaOptions = SchemaOptions(),
+                namespace: String? = nil) throws {
+        self.dictionary = dictionary
+        self.dialect = dialect
+        self.options = options
+        let ns = namespace ?? dictionary.name.lowercased()
+        self.namespace = ns
+        let naming = options.naming
+        func table(_ name: String) -> QualifiedName { dialect.namespaced(name, in: ns) }
+        func levelName(_ l: Int) -> String { naming == .csweb ? "level-\(l + 1)" : "level_\(l + 1)" }
+        func idName(_ base: String) -> String { naming == .csweb ? "\(base)-id" : "\(base)_id" }
+        let caseID = naming == .csweb ? "case-id" : "case_id"
+        func indexName(_ t: QualifiedName, _ column: String) -> String {
+            let base = t.name + (naming == .csweb ? "-" : "_") + column
+            return base
+        }
+
+        let casesName = table("cases")
+        cases = TableDefinition(casesName, columns: [
+            ColumnDefinition("id", .varchar(64), nullable: false),
+            ColumnDefinition("key", .varchar(191), nullable: false),
+            ColumnDefinition("label", .varchar(255)),
+            ColumnDefinition("last_modified_revision", .bigint, nullable: false),
+            ColumnDefinition("deleted", .integer, nullable: false),
+            ColumnDefinition("verified", .integer, nullable: false),
+            ColumnDefinition("partial_save_mode", .varchar(16)),
+            ColumnDefinition("partial_save_field_name", .varchar(191)),
+            ColumnDefinition("partial_save_level_key", .varchar(191)),
+            ColumnDefinition("partial_save_record_occurrence", .integer),
+            ColumnDefinition("partial_save_item_occurrence", .integer),
+            ColumnDefinition("partial_save_subitem_occurrence", .integer),
+        ], primaryKey: ["id"], indexes: [IndexDefinition(indexName(casesName, "key"), on: casesName, ["key"])])
+        let notesName = table("notes")
+        notes = TableDefinition(notesName, columns: [
+            ColumnDefinition("case_id", .varchar(64), nullable: false),
+            ColumnDefinition("field_name", .varchar(191), nullable: false),
+            ColumnDefinition("level_key", .varchar(191), nullable: false),
+            ColumnDefinition("record_occurrence", .integer, nullable: false),
+            ColumnDefinition("item_occurrence", .integer, nullable: false),
+            ColumnDefinition("subitem_occurrence", .integer, nullable: false),
+            ColumnDefinition("content", .text, nullable: false),
+            ColumnDefinition("operator_id", .varchar(191), nullable: false),
+            ColumnDefinition("modified_time", .varchar(32), nullable: false),
+        ], foreignKeys: [ForeignKey(["case_id"], references: casesName, ["id"])],
+           indexes: [IndexDefinition(indexName(notesName, "case_id"), on: notesName, ["case_id"])])
+
+        let selected = try Self.select(dictionary, options.selection)
+        let layout = CaseLayout(dictionary)
+        var levels: [LevelTable] = []
+        var records: [RecordTable] = []
+        var usedNames: [String: String] = ["cases": "the cases table", "notes": "the notes table", "value_labels": "the value labels table",
+                                           "breakout_state": "bookkeeping", "breakout_chunks": "bookkeeping", "breakout_errors": "bookkeeping"]
+        for (l, level) in dictionary.levels.enumerated() {
+            let name = table(levelName(l))
+            usedNames[levelName(l)] = "level \(l + 1)"
+            let idColumn = idName(levelName(l))
+            var columns = [ColumnDefinition(idColumn, .bigint, nullable: false)]
+            var foreignKeys: [ForeignKey] = []
+            var indexes: [IndexDefinition] = []
+            var uniqueKeys: [[String]] = []
+            var parentColumn: String?
+            if l == 0 {
+                columns.append(ColumnDefinition(caseID, .varchar(64), nullable: false))
+                foreignKeys.append(ForeignKey([caseID], references: casesName, ["id"]))
+                uniqueKeys.append([caseID])
+            } else {
+                let parent = idName(levelName(l - 1))
+                parentColumn = parent
+                columns.append(ColumnDefinition(parent, .bigint, nullable: false))
+                columns.append(ColumnDefinition("occ", .integer, nullable: false))
+                foreignKeys.append(ForeignKey([parent], references: levels[l - 1].table.name, [levels[l - 1].idColumn]))
+                indexes.append(IndexDefinition(indexName(name, parent), on: name, [parent]))
+            }
+            var ids: [Column] = []
+            for item in level.ids where !item.contentType.isBinary {
+                let column = Column(name: Self.columnName(item.name, occurrence: nil, naming), item: item, occurrence: 0, slot: -1,
+                                    type: Self.sqlType(item))
+                ids.append(column)
+                columns.append(ColumnDefinition(column.name, column.type))
+            }
+            levels.append(LevelTable(level: l, table: TableDefinition(name, columns: columns, primaryKey: [idColumn], uniqueKeys: uniqueKeys,
+                                                                      foreignKeys: foreignKeys, indexes: indexes),
+                                     idColumn: idColumn, parentColumn: parentColumn, ids: ids))
+            for recordLayout in layout.records where recordLayout.level == l {
+                guard let keep = selected[recordLayout.record.name] else { continue }
+                let base = recordLayout.record.name.lowercased()
+                if let other = usedNames[base] {
+                    throw SchemaError("record \(recordLayout.record.name) would be named \"\(base)\", which is already \(other); exclude one of them")
+                }
+                usedNames[base] = "record \(recordLayout.record.name)"
+                let tableName = table(base)
+                let recordID = idName(base)
+                let parent = idName(levelName(l))
+                var defs = [ColumnDefinition(recordID, .bigint, nullable: false), ColumnDefinition(parent, .bigint, nullable: false)]
+                let repeats = recordLayout.record.maxOccurrences > 1
+                if repeats { defs.append(ColumnDefinition("occ", .integer, nullable: false)) }
+                var cols: [Column] = []
+                var seen = Set(defs.map(\.name))
+                for (slotIndex, name) in recordLayout.shape.names.enumerated() {
+                    guard keep.contains(name.uppercased()),
+                          let field = recordLayout.fields.first(where: { $0.item.name == name }) else { continue }
+                    let count = recordLayout.shape.counts[slotIndex]
+                    for occ in 0..<count {
+                        let columnName = Self.columnName(name, occurrence: count > 1 ? occ + 1 : nil, naming)
+                        guard seen.insert(columnName).inserted else {
+                            throw SchemaError("item \(name) of record \(recordLayout.record.name) would make a second column \"\(columnName)\"; exclude one of them")
+                        }
+                        cols.append(Column(name: columnName, item: field.item, occurrence: occ, slot: recordLayout.shape.offsets[slotIndex] + occ,
+                                           type: Self.sqlType(field.item)))
+                    }
+                }
+                defs += cols.map { ColumnDefinition($0.name, $0.type) }
+                records.append(RecordTable(
+                    level: l, recordIndex: recordLayout.index, recordName: recordLayout.record.name,
+                    table: TableDefinition(tableName, columns: defs, primaryKey: [recordID],
+                                           foreignKeys: [ForeignKey([parent], references: name, [idColumn])],
+                                           indexes: [IndexDefinition(indexName(tableName, parent), on: tableName, [parent])]),
+                    idColumn: recordID, parentColumn: parent, hasOccurrence: repeats, columns: cols))
+            }
+        }
+        self.levels = levels
+        self.records = records
+
+        valueLabels = TableDefinition(table("value_labels"), columns: [
+            ColumnDefinition("item", .varchar(191), nullable: false),
+            ColumnDefinition("value_set", .varchar(191), nullable: false),
+            ColumnDefinition("value", .varchar(191), nullable: false),
+            ColumnDefinition("value_to", .varchar(191)),
+            ColumnDefinition("special", .varchar(16)),
+            ColumnDefinition("language", .varchar(32), nullable: false),
+            ColumnDefinition("label", .text, nullable: false),
+        ])
+        state = TableDefinition(table("breakout_state"), columns: [
+            ColumnDefinition("dictionary", .varchar(191), nullable: false),
+            ColumnDefinition("dictionary_digest", .varchar(64), nullable: false),
+            ColumnDefinition("dictionary_model", .text, nullable: false),
+            ColumnDefinition("schema_options", .text, nullable: false),
+            ColumnDefinition("source_fingerprint", .varchar(191), nullable: false),
+            ColumnDefinition("mark_revision", .bigint, nullable: false),
+            ColumnDefinition("mark_id", .bigint, nullable: false),
+            ColumnDefinition("updated_at", .timestamp, nullable: false),
+        ], primaryKey: ["dictionary"])
+        chunks = TableDefinition(table("breakout_chunks"), columns: [
+            ColumnDefinition("after_revision", .bigint, nullable: false),
+            ColumnDefinition("after_id", .bigint, nullable: false),
+            ColumnDefinition("through_revision", .bigint, nullable: false),
+            ColumnDefinition("through_id", .bigint, nullable: false),
+            ColumnDefinition("cases", .integer, nullable: false),
+            ColumnDefinition("committed_at", .timestamp, nullable: false),
+        ], primaryKey: ["after_revision", "after_id"])
+        errors = TableDefinition(table("breakout_errors"), columns: [
+            ColumnDefinition("case_id", .varchar(64), nullable: false),
+            ColumnDefinition("case_key", .varchar(191), nullable: false),
+            ColumnDefinition("revision", .bigint, nullable: false),
+            ColumnDefinition("reason", .text, nullable: false),
+            ColumnDefinition("recorded_at", .timestamp, nullable: false),
+        ], primaryKey: ["case_id"])
+    }
+
+    /// Every table in creation order (parents before children).
+    public var allTables: [TableDefinition] {
+        var out = [state, chunks, errors, cases, notes]
+        for level in levels {
+            out.append(level.table)
+            out += records.filter { $0.level == level.level }.map(\.table)
+        }
+        out.append(valueLabels)
+        return out
+    }
+
+    /// Data tables in the order rows must be loaded (parents first).
+    public var dataTables: [TableDefinition] {
+        var out = [cases, notes]
+        for level in levels {
+            out.append(level.table)
+            out += records.filter { $0.level == level.level }.map(\.table)
+        }
+        return out
+    }
+
+    /// The statements that create every table (and the schema, where the engine has one per dictionary).
+    public func createStatements() -> [SQLStatement] {
+        var out: [SQLStatement] = []
+        if dialect.namespacing == .schema { out.append(.createSchema(namespace, ifNotExists: true)) }
+        out += allTables.map { .createTable($0) }
+        return out
+    }
+
+    /// The column name of an item occurrence (`occurrence` 1-based, nil for a single one).
+    static func columnName(_ item: String, occurrence: Int?, _ naming: Naming) -> String {
+        let base = item.lowercased()
+        guard let occurrence else { return base }
+        return naming == .csweb ? "\(base)(\(occurrence))" : "\(base)_\(occurrence)"
+    }
+
+    /// Column type from the item: whole numbers as integer/bigint, decimals exact, alpha as varchar.
+    static func sqlType(_ item: Item) -> SQLType {
+        switch item.contentType {
+        case .alpha: return .varchar(max(item.length, 1))
+        case .numeric:
+            if item.decimals > 0 { return .decimal(precision: max(item.length, item.decimals + 1), scale: item.decimals) }
+            if item.length <= 9 { return .integer }
+            if item.length <= 18 { return .bigint }
+            return .decimal(precision: item.length, scale: 0)
+        default: return .text
+        }
+    }
+
+    /// Record name → kept item names (uppercased), after include/exclude.
+    static func select(_ dictionary: CSProDictionary, _ selection: RecordSelection) throws -> [String: Set<String>] {
+        var recordNames: [String: String] = [:]
+        var itemRecord: [String: String] = [:]
+        for level in dictionary.levels {
+            for record in level.records {
+                recordNames[record.name.uppercased()] = record.name
+                for item in record.items { itemRecord[item.name.uppercased()] = record.name }
+            }
+            for id in level.ids { itemRecord[id.name.uppercased()] = "" }
+        }
+        for name in selection.include + selection.exclude {
+            let key = name.uppercased()
+            if recordNames[key] == nil, itemRecord[key] == nil {
+                let candidates = Array(recordNames.values) + itemRecord.keys.map { $0 }
+                let hint = candidates.min { editDistance($0.uppercased(), key) < editDistance($1.uppercased(), key) }
+                throw SchemaError("include/exclude names \"\(name)\", which is neither a record nor an item of dictionary \(dictionary.name)"
+                                  + (hint.map { "; did you mean \($0)?" } ?? ""))
+            }
+            if itemRecord[key] == "" {
+                throw SchemaError("include/exclude names \"\(name)\", an id item of dictionary \(dictionary.name); id items are always kept")
+            }
+        }
+        let include = Set(selection.include.map { $0.uppercased() })
+        let exclude = Set(selection.exclude.map { $0.uppercased() })
+        var out: [String: Set<String>] = [:]
+        for level in dictionary.levels {
+            for record in level.records {
+                let r = record.name.uppercased()
+                if exclude.contains(r) { continue }
+                let all = Set(record.items.map { $0.name.uppercased() })
+                var kept: Set<String>
+                if include.isEmpty || include.contains(r) {
+                    kept = all
+                } else {
+                    kept = all.intersection(include)
+                    if kept.isEmpty { continue }
+                }
+                kept.subtract(exclude)
+                out[record.name] = kept
+            }
+        }
+        return out
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

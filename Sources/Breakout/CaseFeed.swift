@@ -1,0 +1,126 @@
+import CaseSources
+import CSPro
+import DatabaseDriver
+import Foundation
+
+/// Where a breakout reads one dictionary's cases from, in (revision, id) order.
+public protocol CaseFeed: AnyObject {
+    var dictionary: CSProDictionary { get }
+    /// Identifies the source's content for snapshot sources (files): when it changes, the
+    /// destination is reloaded from the start. Incremental sources (CSWeb) return a constant.
+    var fingerprint: String { get }
+    /// A short description for logs and plans (`CSWeb table CENSUS`, `file data.csdb`).
+    var description: String { get }
+    /// Cases after `mark`, at most `limit`, in order.
+    func cases(after mark: Mark, limit: Int) throws -> [SourceCase]
+    /// How many cases lie after `mark`.
+    func pendingCount(after mark: Mark) throws -> Int
+}
+
+/// One dictionary of CSWeb's database: `<DICT>` rows (compressed blobs) and `<DICT>_notes`.
+public final class CSWebFeed: CaseFeed {
+    let source: CSWebSource
+    let name: String
+    let withNotes: Bool
+    public let dictionary: CSProDictionary
+
+    public init(source: CSWebSource, dictionary name: String) throws {
+        self.source = source
+        self.name = name
+        dictionary = try source.dictionary(named: name)
+        withNotes = source.hasNotes(dictionary: name)
+    }
+
+    public var fingerprint: String { "csweb" }
+    public var description: String { "CSWeb table \(name)" }
+
+    public func cases(after mark: Mark, limit: Int) throws -> [SourceCase] {
+        let stored = try source.storedCases(dictionary: name, after: mark.revision, id: mark.id, limit: limit)
+        let notes = withNotes && !stored.isEmpty ? try source.notes(dictionary: name, cases: stored) : [:]
+        return stored.map { s in
+            SourceCase(number: s.rowID, revision: s.revision, guid: s.guid, key: s.key, label: s.label, deleted: s.deleted,
+                       verified: s.verified, partialSave: s.partialSave, notes: notes[s.guid] ?? [], payload: .blob(s.questionnaire))
+        }
+    }
+
+    public func pendingCount(after mark: Mark) throws -> Int {
+        try source.countCases(dictionary: name, after: mark.revision, id: mark.id)
+    }
+}
+
+/// A file source (`.csdb` or `.dat` with its dictionary) read as a snapshot: every case has
+/// revision 1 and its position in the file as row number; a changed file reloads from the start.
+public final class SnapshotFeed: CaseFeed {
+    public let dictionary: CSProDictionary
+    public let fingerprint: String
+    public let description: String
+    let all: [SourceCase]
+
+    public init(dictionary: CSProDictionary, cases: [Case], fingerprint: String, description: String) {
+        self.dictionary = dictionary
+        self.fingerprint = fingerprint
+        self.description = description
+        all = cases.enumerated().map { i, c in
+            SourceCase(number: Int64(i + 1), revision: 1, guid: c.id ?? String(format: "case-%08d", i + 1), key: c.key, label: c.label,
+                       deleted: c.deleted, verified: c.verified, partialSave: c.partialSave, payload: .decoded(c))
+        }
+    }
+
+    /// Every `.csdb` file matching, in name order, as one feed (their dictionaries must be the same).
+    public static func csdb(paths: [String]) throws -> SnapshotFeed {
+        guard let first = paths.first else { throw BreakoutError("no .csdb file matches the source path") }
+        var dictionary: CSProDictionary?
+        var cases: [Case] = []
+        var hasher = FNV64()
+        for path in paths {
+            let file = try CSDBFile(path: path)
+            if let d = dictionary, d != file.dictionary {
+                throw BreakoutError("\(path) has a different dictionary (\(file.dictionary.name)) than \(first)",
+                                    hint: "one source path must match files of one dictionary")
+            }
+            dictionary = file.dictionary
+            cases += try file.cases()
+            hasher.combine(try Data(contentsOf: URL(fileURLWithPath: path)))
+        }
+        return SnapshotFeed(dictionary: dictionary!, cases: cases, fingerprint: hasher.hex,
+                            description: paths.count == 1 ? "file \(first)" : "\(paths.count) .csdb files")
+    }
+
+    /// A fixed-width `.dat` file with its dictionary; lines CSPro would reject stop the run.
+    public static func dat(path: String, dictionary: CSProDictionary) throws -> SnapshotFeed {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let (cases, warnings) = TextCaseCodec.decode(TextCaseCodec.lines(of: data), layout: CaseLayout(dictionary))
+        if let w = warnings.first {
+            throw BreakoutError("\(path): \(w)", hint: "fix the data file or its dictionary; \(warnings.count) line(s) have problems")
+        }
+        var hasher = FNV64()
+        hasher.combine(data)
+        return SnapshotFeed(dictionary: dictionary, cases: cases, fingerprint: hasher.hex, description: "file \(path)")
+    }
+
+    public func cases(after mark: Mark, limit: Int) throws -> [SourceCase] {
+        Array(all.lazy.filter { $0.position > mark }.prefix(limit))
+    }
+
+    public func pendingCount(after mark: Mark) throws -> Int {
+        all.lazy.filter { $0.position > mark }.count
+    }
+}
+
+/// FNV-1a, 64 bits: change detection of dictionaries and files (not a security digest).
+struct FNV64 {
+    var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func combine<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+        for b in bytes {
+            value ^= UInt64(b)
+            value = value &* 0x100_0000_01b3
+        }
+    }
+
+    var hex: String { String(value, radix: 16).leftPad(16) }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}

@@ -1,0 +1,216 @@
+import CSPro
+import Foundation
+import SQL
+
+/// A case as a source hands it over: its row number, revision, flags and either the stored blob or
+/// an already decoded case.
+public struct SourceCase: Sendable {
+    public enum Payload: Sendable {
+        case blob([UInt8])
+        case decoded(Case)
+    }
+
+    /// The source's stable row number (CSWeb's `id`; the position in a file). Row ids in the
+    /// destination derive from it, so reloading a case gives it the same ids.
+    public var number: Int64
+    public var revision: Int64
+    public var guid: String
+    public var key: String
+    public var label: String?
+    public var deleted: Bool
+    public var verified: Bool
+    public var partialSave: Case.PartialSave?
+    public var notes: [Case.Note]
+    public var payload: Payload
+
+    public init(number: Int64, revision: Int64, guid: String, key: String, label: String? = nil, deleted: Bool = false,
+                verified: Bool = false, partialSave: Case.PartialSave? = nil, notes: [Case.Note] = [], payload: Payload) {
+        self.number = number
+        self.revision = revision
+        self.guid = guid
+        self.key = key
+        self.label = label
+        self.deleted = deleted
+        self.verified = verified
+        self.partialSave = partialSave
+        self.notes = notes
+        self.payload = payload
+    }
+
+    /// The (revision, number) position of this case in the source's order.
+    public var position: Mark { Mark(revision: revision, id: number) }
+}
+
+/// A position in a source's (revision, id) order: everything at or before it has been loaded.
+public struct Mark: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var revision: Int64
+    public var id: Int64
+
+    public init(revision: Int64, id: Int64) {
+        self.revision = revision
+        self.id = id
+    }
+
+    public static let start = Mark(revision: 0, id: 0)
+    public static func < (a: Mark, b: Mark) -> Bool { (a.revision, a.id) < (b.revision, b.id) }
+    public var description: String { "revision \(revision), id \(id)" }
+}
+
+/// Rows of one chunk, per data table, in ``BreakoutSchema/dataTables`` order.
+struct ChunkRows {
+    var tables: [[[SQLValue]]]
+    var invalidValues = 0
+
+    init(tableCount: Int) { tables = Array(repeating: [], count: tableCount) }
+
+    var rowCount: Int { tables.reduce(0) { $0 + $1.count } }
+}
+
+/// Turns decoded cases into destination rows. Ids are `number × 2^20 + n`, n counting the case's
+/// level nodes and record occurrences from 1, so a case's rows keep their ids when it is reloaded and
+/// every id is unique without asking the database for one.
+struct RowBuilder {
+    static let idsPerCase: Int64 = 1 << 20
+    static let maxCaseNumber: Int64 = (Int64.max >> 20) - 1
+
+    let schema: BreakoutSchema
+    let layout: CaseLayout
+    /// Data table index of each level's table and of each record's table (by layout record index).
+    let levelTable: [Int]
+    let recordTables: [[(table: Int, record: BreakoutSchema.RecordTable)]]
+
+    init(schema: BreakoutSchema, layout: CaseLayout) {
+        self.schema = schema
+        self.layout = layout
+        let names = schema.dataTables.map(\.name)
+        levelTable = schema.levels.map { level in names.firstIndex(of: level.table.name)! }
+        var byRecord = Array(repeating: [(table: Int, record: BreakoutSchema.RecordTable)](), count: layout.records.count)
+        for record in schema.records {
+            byRecord[record.recordIndex].append((names.firstIndex(of: record.table.name)!, record))
+        }
+        recordTables = byRecord
+    }
+
+    var tableCount: Int { schema.dataTables.count }
+
+    /// Appends the rows of one case: its `cases` row, notes, and (unless `data` is nil, for a
+    /// deleted case whose blob cannot be read) every level node and record occurrence.
+    func append(_ source: SourceCase, data: Case?, to rows: inout ChunkRows) throws {
+        guard source.number >= 0, source.number <= Self.maxCaseNumber else {
+            throw BreakoutError("case \(source.key) has source row number \(source.number), outside the range breakout can give ids to")
+        }
+        let label = source.label ?? data?.label
+        let ps = source.partialSave ?? data?.partialSave
+        rows.tables[0].append([
+            .text(source.guid), .text(source.key), label.map { .text($0) } ?? .null, .integer(source.revision),
+            .integer(source.deleted ? 1 : 0), .integer(source.verified ? 1 : 0),
+            ps.map { .text($0.mode) } ?? .null, ps.map { .text($0.field) } ?? .null, ps.map { .text($0.levelKey) } ?? .null,
+            ps.map { .integer(Int64($0.recordOccurrence)) } ?? .null, ps.map { .integer(Int64($0.itemOccurrence)) } ?? .null,
+            ps.map { .integer(Int64($0.subitemOccurrence)) } ?? .null,
+        ])
+        for note in source.notes + (data?.notes ?? []) {
+            rows.tables[1].append([
+                .text(source.guid), .text(note.field), .text(note.levelKey), .integer(Int64(note.recordOccurrence)),
+                .integer(Int64(note.itemOccurrence)), .integer(Int64(note.subitemOccurrence)), .text(note.content),
+                .text(note.operatorId), .text(note.modifiedTime),
+            ])
+        }
+        guard let data else { return }
+        var next = source.number * Self.idsPerCase
+        let limit = next + Self.idsPerCase
+        try appendNode(data.root, parent: nil, occurrence: 1, guid: source.guid, next: &next, limit: limit, key: source.key, rows: &rows)
+    }
+
+    private func appendNode(_ node: CaseNode, parent: Int64?, occurrence: Int, guid: String, next: inout Int64, limit: Int64,
+                            key: String, rows: inout ChunkRows) throws {
+        let l = node.level
+        guard l < schema.levels.count else { throw BreakoutError("case \(key) has a node at level \(l + 1); the dictionary has \(schema.levels.count)") }
+        next += 1
+        guard next < limit else { throw BreakoutError("case \(key) has more than \(Self.idsPerCase - 1) nodes and records") }
+        let nodeID = next
+        let level = schema.levels[l]
+        var row: [SQLValue] = [.integer(nodeID)]
+        if let parent {
+            row.append(.integer(parent))
+            row.append(.integer(Int64(occurrence)))
+        } else {
+            row.append(.text(guid))
+        }
+        for column in level.ids { row.append(convert(node.ids[column.item.name] ?? .blank, column, &rows.invalidValues)) }
+        rows.tables[levelTable[l]].append(row)
+
+        for recordLayout in layout.records where recordLayout.level == l {
+            let targets = recordTables[recordLayout.index]
+            guard !targets.isEmpty, let occurrences = node.records[recordLayout.record.name] else { continue }
+            for (o, values) in occurrences.enumerated() {
+                for (tableIndex, table) in targets {
+                    next += 1
+                    guard next < limit else { throw BreakoutError("case \(key) has more than \(Self.idsPerCase - 1) nodes and records") }
+                    var r: [SQLValue] = []
+                    r.reserveCapacity(table.columns.count + 3)
+                    r.append(.integer(next))
+                    r.append(.integer(nodeID))
+                    if table.hasOccurrence { r.append(.integer(Int64(o + 1))) }
+                    if values.shape === recordLayout.shape {
+                        for column in table.columns { r.append(convert(values.slots[column.slot], column, &rows.invalidValues)) }
+                    } else {
+                        for column in table.columns {
+                            r.append(convert(values[column.item.name, column.occurrence], column, &rows.invalidValues))
+                        }
+                    }
+                    rows.tables[tableIndex].append(r)
+                }
+            }
+        }
+        var childOccurrence: [Int: Int] = [:]
+        for child in node.children {
+            let o = (childOccurrence[child.level] ?? 0) + 1
+            childOccurrence[child.level] = o
+            try appendNode(child, parent: nodeID, occurrence: o, guid: guid, next: &next, limit: limit, key: key, rows: &rows)
+        }
+    }
+
+    /// A case value as a column value: blanks and special values are NULL, numbers typed.
+    @inline(__always)
+    func convert(_ value: CaseValue, _ column: BreakoutSchema.Column, _ invalid: inout Int) -> SQLValue {
+        switch value {
+        case .blank, .special: return .null
+        case .invalid:
+            invalid += 1
+            return .null
+        case .text(let s):
+            if case .varchar = column.type { return .text(s) }
+            invalid += 1
+            return .null
+        case .number(let d):
+            switch column.type {
+            case .integer, .bigint:
+                if d == d.rounded(), abs(d) < 9.2e18 { return .integer(Int64(d)) }
+                invalid += 1
+                return .null
+            case .decimal(_, let scale):
+                return SQLDecimal(Self.fixed(d, scale: scale)).map { .decimal($0) } ?? .null
+            case .varchar:
+                return .text(SQLDecimal.format(d))
+            default:
+                return .double(d)
+            }
+        }
+    }
+
+    /// `d` with exactly `scale` digits after the point.
+    static func fixed(_ d: Double, scale: Int) -> String {
+        String(format: "%.\(scale)f", d)
+    }
+}
+
+/// A breakout failure that stops the run (not a single case's decoding problem).
+public struct BreakoutError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var hint: String?
+    public init(_ message: String, hint: String? = nil) {
+        self.message = message
+        self.hint = hint
+    }
+    public var description: String { message }
+}

@@ -1,0 +1,206 @@
+import ArgumentParser
+import Breakout
+import CaseSources
+import Config
+import CSPro
+import Drivers
+import Foundation
+import SQL
+
+/// `breakout process-cases`: the guide's `csweb:process-cases` / `csweb:process-cases-by-dict`.
+struct ProcessCases: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "process-cases",
+        abstract: "Break out an organization's dictionaries from the configured source into one of its connections.",
+        discussion: """
+        Reads new and changed cases in (revision, id) order and loads them in chunks, one transaction
+        each, with the progress mark in the destination: an interrupted run continues where it stopped.
+        Without DICT, every dictionary the organization owns.
+
+        Examples:
+          breakout process-cases -c examples/quickstart --org demo
+          breakout process-cases --org ansd --connection postgres-ansd --threads 4 RGPH
+          breakout process-cases --org ansd --dry-run --format sql RGPH > review.sql
+        """
+    )
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, sql, json }
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "The organization (its file organizations/ORG.yaml).")
+    var org: String
+
+    @Option(help: "One of the organization's connections (default: its default connection).")
+    var connection: String?
+
+    @Option(help: "Workers that decode and load chunks in parallel (default: defaults.threads).")
+    var threads: Int?
+
+    @Option(name: .customLong("max-cases-per-chunk"), help: "Cases per chunk; one chunk is one transaction (default: defaults.max_cases_per_chunk).")
+    var maxCasesPerChunk: Int?
+
+    @Option(help: "Only these records or items (comma-separated; CSWeb processCasesOptions semantics).")
+    var include: String?
+
+    @Option(help: "Leave out these records or items (comma-separated).")
+    var exclude: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Print the SQL the run would execute, with a sample of rows; write nothing.")
+    var dryRun = false
+
+    @Option(help: "text, sql (a script to review; with --dry-run) or json (the summary).")
+    var format: OutputFormat = .text
+
+    @Argument(help: "Dictionaries to break out (default: all the organization owns).")
+    var dictionaries: [String] = []
+
+    func run() throws {
+        try reportingErrors {
+            let configuration = try config.load()
+            let resolver = Resolver(configuration, keyring: try config.keyring())
+            let organization = try resolver.organization(org)
+            let destination = try resolver.connection(of: organization, named: connection)
+            let owned = organization.dictionaries.map(\.value)
+            for d in dictionaries where !owned.contains(d) {
+                throw CLIError("organization \(org) does not own dictionary \(d)", hint: "it owns: \(owned.joined(separator: ", ")); add it to \"dictionaries\" in \(organization.file)")
+            }
+            let names = dictionaries.isEmpty ? owned : dictionaries
+            if let threads, !(1...64).contains(threads) { throw CLIError("--threads must be between 1 and 64, got \(threads)") }
+            if let m = maxCasesPerChunk, !(1...100_000).contains(m) { throw CLIError("--max-cases-per-chunk must be between 1 and 100000, got \(m)") }
+            let run = RunOptions(threads: threads ?? configuration.settings.defaults.threads,
+                                 chunkSize: maxCasesPerChunk ?? configuration.settings.defaults.maxCasesPerChunk)
+            let options = SchemaOptions(naming: destination.naming == .sql ? .sql : .csweb,
+                                        selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)))
+            let sources = try SourceOpener(resolver: resolver)
+            let destinationConfig = try resolver.connectionConfig(destination)
+            if destinationConfig.engine == .sqlite, !dryRun {
+                let directory = (destinationConfig.database as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            var summaries: [DictionarySummary] = []
+            for name in names {
+                let feed = try sources.feed(for: name)
+                let engine = try BreakoutEngine(feed: feed, dialect: destination.engine.dialect, options: options,
+                                                connect: { try Databases.connect(destinationConfig) })
+                if dryRun {
+                    let report = try engine.dryRun(connection: try Self.readOnlyConnection(destinationConfig), chunkSize: run.chunkSize)
+                    print(format == .sql ? report.sql : report.text, terminator: "")
+                    continue
+                }
+                let bar = ProgressReporter()
+                engine.progress = { bar.update($0) }
+                let summary = try engine.run(run)
+                bar.finish()
+                summaries.append(summary)
+                if format != .json { print(summary.text) }
+            }
+            if format == .json, !dryRun {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(summaries), as: UTF8.self))
+            }
+            let failed = summaries.reduce(0) { $0 + $1.failedCases }
+            if failed > 0 {
+                FileHandle.standardError.write(Data("warning: \(failed) case(s) could not be decoded; they are listed in each dictionary's breakout_errors table\n".utf8))
+            }
+        }
+    }
+
+    static func list(_ s: String?) -> [String] {
+        (s ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// A connection for reading only; nil when the destination is an SQLite file not created yet.
+    static func readOnlyConnection(_ config: ConnectionConfig) throws -> (any DatabaseConnection)? {
+        var config = config
+        if config.engine == .sqlite {
+            guard FileManager.default.fileExists(atPath: config.database) else { return nil }
+            config.options["mode"] = "ro"
+        }
+        return try Databases.connect(config)
+    }
+}
+
+/// Opens the configured source once and hands out a feed per dictionary.
+struct SourceOpener {
+    let resolver: Resolver
+    let settings: SourceSettings
+    let csweb: CSWebSource?
+
+    init(resolver: Resolver) throws {
+        self.resolver = resolver
+        guard let settings = resolver.configuration.settings.source else {
+            throw CLIError("breakout.yaml has no \"source\"", hint: "add source: {type: csweb, url: mysql://…} (or type csdb/dat with a path)")
+        }
+        self.settings = settings
+        if settings.kind == .csweb, let url = settings.url {
+            var config = try resolver.connectionConfig(url: url.value, password: settings.password)
+            if config.engine == .sqlite {
+                guard FileManager.default.fileExists(atPath: config.database) else {
+                    throw CLIError("\(url.location): the CSWeb source \(config.database) does not exist")
+                }
+                config.options["mode"] = "ro"
+            }
+            csweb = CSWebSource(connection: try Databases.connect(config))
+        } else {
+            csweb = nil
+        }
+    }
+
+    func feed(for dictionary: String) throws -> any CaseFeed {
+        switch settings.kind {
+        case .csweb:
+            return try CSWebFeed(source: csweb!, dictionary: dictionary)
+        case .csdb:
+            let paths = try glob(settings.path!.value)
+            let feed = try SnapshotFeed.csdb(paths: paths)
+            guard feed.dictionary.name == dictionary else {
+                throw CLIError("\(settings.path!.location): the .csdb files hold dictionary \(feed.dictionary.name), not \(dictionary)")
+            }
+            return feed
+        case .dat:
+            let paths = try glob(settings.path!.value)
+            let dict = try CSProDictionary.load(path: resolver.resolve(settings.dictionary!.value))
+            guard dict.name == dictionary else {
+                throw CLIError("\(settings.dictionary!.location): the dictionary file defines \(dict.name), not \(dictionary)")
+            }
+            guard paths.count == 1 else { throw CLIError("\(settings.path!.location): a dat source must match exactly one file; it matches \(paths.count)") }
+            return try SnapshotFeed.dat(path: paths[0], dictionary: dict)
+        }
+    }
+
+    func glob(_ pattern: String) throws -> [String] {
+        let full = resolver.resolve(pattern)
+        var g = glob_t()
+        defer { globfree(&g) }
+        guard Glibc.glob(full, 0, nil, &g) == 0 else { throw CLIError("\(settings.path!.location): no file matches \(pattern)") }
+        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+    }
+}
+
+/// A progress bar on a terminal (stderr), a line every 10 seconds otherwise.
+final class ProgressReporter: @unchecked Sendable {
+    let terminal = isatty(STDERR_FILENO) == 1
+    var lastLine = Date.distantPast
+    var drawn = false
+
+    func update(_ p: BreakoutProgress) {
+        let rate = p.elapsed > 0 ? Double(p.done) / p.elapsed : 0
+        let eta = rate > 0 ? Double(p.total - p.done) / rate : 0
+        if terminal {
+            let width = 30
+            let filled = p.total > 0 ? min(width, width * p.done / p.total) : width
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write(Data(String(format: "\r%@ %@ %d/%d cases  %.0f cases/s  ETA %.0fs ", p.dictionary, bar, p.done, p.total, rate, eta).utf8))
+            drawn = true
+        } else if Date().timeIntervalSince(lastLine) >= 10 || p.done == p.total {
+            lastLine = Date()
+            FileHandle.standardError.write(Data(String(format: "%@: %d/%d cases, %.0f cases/s, ETA %.0fs\n", p.dictionary, p.done, p.total, rate, eta).utf8))
+        }
+    }
+
+    func finish() {
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
