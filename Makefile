@@ -1,7 +1,7 @@
 # breakout: the two commands a new user needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: all deps build demo test bench servers-start servers-stop clean
+.PHONY: all deps build demo demo-source test bench servers-start servers-stop clean
 
 all: build
 
@@ -12,9 +12,19 @@ build: deps
 	$(SWIFT) build
 
 ## Runs the main job on the embedded default (SQLite, no servers).
+## Validates examples/quickstart and breaks out its bundled CSWeb source (400 generated cases of a
+## two-level dictionary, examples/quickstart/data/csweb-sample.db) into examples/quickstart/.breakout/demo-output.db.
 demo: build
-	@mkdir -p .breakout
-	$(SWIFT) run --skip-build breakout db test --type sqlite --database .breakout/demo.db
+	$(SWIFT) run --skip-build breakout validate -c examples/quickstart
+	$(SWIFT) run --skip-build breakout process-cases -c examples/quickstart --org demo
+	@echo
+	@echo "The tables are in examples/quickstart/.breakout/demo-output.db; for example:"
+	@echo "  sqlite3 examples/quickstart/.breakout/demo-output.db 'SELECT p02_sex, COUNT(*) FROM \"census_person\" GROUP BY 1'"
+	@echo "Run 'make demo' again: nothing is pending, nothing is loaded twice."
+
+## Regenerates the bundled demo source (deterministic; the committed file is its output).
+demo-source: build
+	$(SWIFT) run --skip-build breakout-bench source --cases 400 --out examples/quickstart/data/csweb-sample.db
 
 ## Runs every test; starts and stops PostgreSQL and MariaDB on loopback.
 test:

@@ -74,10 +74,11 @@ public final class BreakoutEngine: @unchecked Sendable {
     let connect: @Sendable () throws -> any DatabaseConnection
     public var progress: (@Sendable (BreakoutProgress) -> Void)?
 
-    public init(feed: any CaseFeed, dialect: any SQLDialect, options: SchemaOptions,
+    /// - Parameter namespace: the schema or table prefix (default: the dictionary name in lowercase).
+    public init(feed: any CaseFeed, dialect: any SQLDialect, options: SchemaOptions, namespace: String? = nil,
                 connect: @escaping @Sendable () throws -> any DatabaseConnection) throws {
         self.feed = feed
-        schema = try BreakoutSchema(dictionary: feed.dictionary, dialect: dialect, options: options)
+        schema = try BreakoutSchema(dictionary: feed.dictionary, dialect: dialect, options: options, namespace: namespace)
         layout = CaseLayout(feed.dictionary)
         self.connect = connect
     }
@@ -346,7 +347,23 @@ public final class BreakoutEngine: @unchecked Sendable {
     /// One chunk in one transaction: reset (file sources), remove reloaded cases, bulk-load, record
     /// failures, and the chunk's bookkeeping row.
     func process(_ chunk: Chunk, on connection: any DatabaseConnection) throws -> ChunkResult {
-        let (rows, loaded, failed) = decode(chunk, inflater: try ZlibInflater())
+        let decoded = decode(chunk, inflater: try ZlibInflater())
+        // Workers touch different cases, but InnoDB's gap locks on foreign-key indexes can still
+        // make two chunk transactions deadlock; the loser was rolled back and is run again.
+        var attempt = 1
+        while true {
+            do {
+                return try load(chunk, decoded, on: connection)
+            } catch let error as DatabaseError where error.isTransient && attempt < 5 {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt * attempt))
+            }
+        }
+    }
+
+    func load(_ chunk: Chunk, _ decoded: (rows: ChunkRows, loaded: [SourceCase], failed: [(SourceCase, String)]),
+              on connection: any DatabaseConnection) throws -> ChunkResult {
+        let (rows, loaded, failed) = decoded
         var result = ChunkResult()
         result.invalidValues = rows.invalidValues
         try connection.transaction {
@@ -378,12 +395,18 @@ public final class BreakoutEngine: @unchecked Sendable {
                 }
                 result.rows[table.name.name, default: 0] += n
             }
-            for batch in stride(from: 0, to: guids.count, by: 500) {
-                try connection.execute(.delete(Delete(from: schema.errors.name, where: .isIn("case_id", Array(guids[batch..<min(batch + 500, guids.count)])))))
+            // Errors of cases in this chunk: cleared when they load, replaced when they fail again.
+            // Only rows that exist are deleted, by key (no gap locks).
+            let chunkIDs = chunk.cases.map { SQLValue.text($0.guid) }
+            var recordedErrors: [SQLValue] = []
+            for batch in stride(from: 0, to: chunkIDs.count, by: 500) {
+                let part = Array(chunkIDs[batch..<min(batch + 500, chunkIDs.count)])
+                recordedErrors += try connection.query(.select(Select(from: schema.errors.name, columns: ["case_id"], where: .isIn("case_id", part)))).map { $0[0] }
+            }
+            if !recordedErrors.isEmpty {
+                try connection.execute(.delete(Delete(from: schema.errors.name, where: .isIn("case_id", recordedErrors))))
             }
             if !failed.isEmpty {
-                let ids = failed.map { SQLValue.text($0.0.guid) }
-                try connection.execute(.delete(Delete(from: schema.errors.name, where: .isIn("case_id", ids))))
                 let now = SQLValue.timestamp(Date())
                 try connection.execute(.insert(Insert(into: schema.errors.name, columns: schema.errors.columns.map(\.name), rows: failed.map { c, reason in
                     [.text(c.guid), .text(c.key), .integer(c.revision), .text(reason), now]

@@ -16,11 +16,23 @@ public enum SyntheticCSWebSource {
         public var deleted: [Int] = []
         public var lastRevision: Int64 = 0
 
-        /// The version of case `n` the source holds now.
-        public func current(_ n: Int) -> Case { SyntheticSurvey.makeCase(n, edit: resynced.contains(n) ? 1 : 0) }
+        /// The version of case `n` the source holds now, as its blob says it: a CSPro 7.4 client's
+        /// text lines write a special value that a value set maps to a code as that code (REFUSED → 999).
+        public func current(_ n: Int) -> Case {
+            let c = SyntheticSurvey.makeCase(n, edit: resynced.contains(n) ? 1 : 0)
+            return isTextForm(n) ? SyntheticCSWebSource.asText(c) : c
+        }
     }
 
     public static func isTextForm(_ n: Int) -> Bool { n % 41 == 0 }
+
+    /// A case as it reads back from its text lines.
+    public static func asText(_ c: Case) -> Case {
+        let layout = CaseLayout(SyntheticSurvey.dictionary())
+        var back = TextCaseCodec.decode(TextCaseCodec.encode(c, layout: layout), layout: layout).cases[0]
+        back.id = c.id
+        return back
+    }
     public static func isCorrupt(_ n: Int) -> Bool { n % 97 == 0 }
 
     /// Writes `cases` cases of ``SyntheticSurvey`` into a CSWeb database.

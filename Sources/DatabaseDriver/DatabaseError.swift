@@ -34,6 +34,18 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     /// The statement text (placeholders, never bound values), when a statement failed.
     public var sql: String?
 
+    /// A deadlock, lock timeout or serialization failure: the transaction was rolled back and
+    /// running it again may succeed.
+    public var isTransient: Bool {
+        guard let code, let engine else { return false }
+        switch engine {
+        case .postgresql: return code == "40P01" || code == "40001"
+        case .mysql: return code == "1213" || code == "1205"
+        case .sqlserver: return code == "1205"
+        case .sqlite: return code == "5" || code == "6"
+        }
+    }
+
     public init(_ kind: Kind, engine: DatabaseEngine?, code: String? = nil, _ message: String, sql: String? = nil) {
         self.kind = kind
         self.engine = engine

@@ -1,0 +1,228 @@
+@testable import Breakout
+import CaseSources
+@testable import CSPro
+import Drivers
+import Foundation
+import SQL
+import Testing
+
+/// Breakouts of generated CSWeb sources (re-synced, deleted, corrupt, partial-save and 7.4-client
+/// cases) into every destination, compared with what the case model says the tables must hold.
+@Suite struct EngineTests {
+    func engine(_ source: GeneratedSource, _ config: ConnectionConfig, namespace: String? = nil, options: SchemaOptions = SchemaOptions()) throws -> BreakoutEngine {
+        try BreakoutEngine(feed: try source.feed(), dialect: config.engine.dialect, options: options, namespace: namespace,
+                           connect: { try Databases.connect(config) })
+    }
+
+    func dump(_ engine: BreakoutEngine, _ config: ConnectionConfig) throws -> [String: [String]] {
+        let c = try Databases.connect(config)
+        defer { c.close() }
+        return try logicalDump(c, engine.schema)
+    }
+
+    func errorKeys(_ engine: BreakoutEngine, _ config: ConnectionConfig) throws -> [String] {
+        let c = try Databases.connect(config)
+        defer { c.close() }
+        return try c.query(.select(Select(from: engine.schema.errors.name, columns: ["case_key"]))).compactMap { $0[0].string }.sorted()
+    }
+
+    static let destinations: [Destination] = [.sqlite] + Destination.servers
+
+    @Test(arguments: destinations)
+    func generatedSourceBreaksOutExactly(_ destination: Destination) throws {
+        let source = try GeneratedSource(cases: 300)
+        let config = try destination.config()
+        let e = try engine(source, config, namespace: uniqueNamespace())
+        defer { dropNamespace(e.schema, config) }
+        let summary = try e.run(RunOptions(threads: 3, chunkSize: 37))
+        let corrupt = source.contents.corrupt.count
+        #expect(summary.newCases == 300 - corrupt)
+        #expect(summary.failedCases == corrupt)
+        #expect(summary.deletedCases == source.contents.deleted.count)
+        let d = try dump(e, config)
+        #expect(differences(d, source.contents.expected) == [])
+        #expect(d["level-2"]!.count > 600 && d["births"]!.count > 100 && d["deaths"]!.count > 20)
+        let corruptKeys = source.contents.corrupt.map { SyntheticSurvey.makeCase($0).key }.sorted()
+        #expect(try errorKeys(e, config) == corruptKeys)
+
+        // A second run finds nothing to do and changes nothing.
+        let again = try e.run(RunOptions(threads: 3, chunkSize: 37))
+        #expect(again.cases == 0 && again.failedCases == 0)
+        #expect(try dump(e, config) == d)
+    }
+
+    @Test(arguments: destinations)
+    func laterSyncsReplaceDeleteAndRepair(_ destination: Destination) throws {
+        let source = try GeneratedSource(cases: 120)
+        let config = try destination.config()
+        let e = try engine(source, config, namespace: uniqueNamespace())
+        defer { dropNamespace(e.schema, config) }
+        _ = try e.run(RunOptions(threads: 2, chunkSize: 25))
+
+        // A new sync: case 5 edited again, case 6 deleted, corrupt case 97 re-sent intact, case 121 new.
+        let writer = try source.writer()
+        let layout = CaseLayout(SyntheticSurvey.dictionary())
+        let revision = source.contents.lastRevision + 1
+        let edited = SyntheticSurvey.makeCase(5, edit: 2), deleted = SyntheticSurvey.makeCase(6), repaired = SyntheticSurvey.makeCase(97),
+            added = SyntheticSurvey.makeCase(121)
+        try writer.put(dictionary: "CENSUS", guid: edited.id!, key: edited.key, label: "Household \(edited.key)", blob: try CSWebDatabaseWriter.blob(edited, layout: layout), revision: revision)
+        try writer.put(dictionary: "CENSUS", guid: deleted.id!, key: deleted.key, label: "Household \(deleted.key)", blob: try CSWebDatabaseWriter.blob(deleted, layout: layout), revision: revision, deleted: true)
+        try writer.put(dictionary: "CENSUS", guid: repaired.id!, key: repaired.key, label: "Household \(repaired.key)", blob: try CSWebDatabaseWriter.blob(repaired, layout: layout), revision: revision)
+        try writer.put(dictionary: "CENSUS", guid: added.id!, key: added.key, label: "Household \(added.key)", blob: try CSWebDatabaseWriter.blob(added, layout: layout), revision: revision)
+        writer.connection.close()
+
+        let summary = try e.run(RunOptions(threads: 2, chunkSize: 25))
+        #expect(summary.newCases == 2)       // 97 (never loaded before) and 121
+        #expect(summary.updatedCases == 2)   // 5 and 6
+        #expect(summary.deletedCases == 1)
+        #expect(summary.failedCases == 0)
+        #expect(try errorKeys(e, config) == [])
+
+        var expected = source.contents.expected
+        let expectedNew = expectedDump([
+            ExpectedCase(guid: edited.id!, key: edited.key, label: "Household \(edited.key)", revision: revision, deleted: false, data: edited),
+            ExpectedCase(guid: deleted.id!, key: deleted.key, label: "Household \(deleted.key)", revision: revision, deleted: true, data: deleted),
+            ExpectedCase(guid: repaired.id!, key: repaired.key, label: "Household \(repaired.key)", revision: revision, deleted: false, data: repaired),
+            ExpectedCase(guid: added.id!, key: added.key, label: "Household \(added.key)", revision: revision, deleted: false, data: added),
+        ].map { e in var e = e; e.notes = []; e.partialSave = nil; return e }, dictionary: SyntheticSurvey.dictionary())
+        // Replace the rows of cases 5 and 6 in the expectation by their new versions.
+        let old = expectedDump([5, 6].map { n in
+            let c = source.contents.current(n)
+            return ExpectedCase(guid: c.id!, key: c.key, label: "Household \(c.key)", revision: source.contents.revision(n), deleted: source.contents.deleted.contains(n),
+                                partialSave: nil, notes: [], data: c)
+        }, dictionary: SyntheticSurvey.dictionary())
+        for (table, rows) in old {
+            var remaining = expected[table]!
+            for row in rows { if let i = remaining.firstIndex(of: row) { remaining.remove(at: i) } }
+            expected[table] = (remaining + expectedNew[table]!).sorted()
+        }
+        #expect(differences(try dump(e, config), expected) == [])
+    }
+
+    @Test(arguments: destinations)
+    func interruptedRunThenRerunEqualsCleanRun(_ destination: Destination) throws {
+        let source = try GeneratedSource(cases: 200)
+        let config = try destination.config()
+        let e = try engine(source, config, namespace: uniqueNamespace())
+        defer { dropNamespace(e.schema, config) }
+        let partial = try e.run(RunOptions(threads: 1, chunkSize: 30, maxChunks: 3))
+        #expect(partial.cases + partial.failedCases == 90)
+        // A crash after rows committed but before the mark moved: a stray chunk row beyond a gap.
+        let c = try Databases.connect(config)
+        try c.execute(.insert(Insert(into: e.schema.chunks.name, columns: e.schema.chunks.columns.map(\.name), rows: [[
+            .integer(99), .integer(99), .integer(100), .integer(100), .integer(1), .timestamp(Date()),
+        ]])))
+        c.close()
+        _ = try e.run(RunOptions(threads: 3, chunkSize: 30))
+        #expect(differences(try dump(e, config), source.contents.expected) == [])
+    }
+}
+
+/// Behaviour that needs no server.
+@Suite struct EngineSQLiteTests {
+    func sqliteEngine(_ feed: any CaseFeed, path: String, options: SchemaOptions = SchemaOptions()) throws -> BreakoutEngine {
+        let config = ConnectionConfig(engine: .sqlite, database: path)
+        return try BreakoutEngine(feed: feed, dialect: config.engine.dialect, options: options, connect: { try Databases.connect(config) })
+    }
+
+    @Test func dryRunWritesNothing() throws {
+        let source = try GeneratedSource(cases: 60)
+        let path = temporaryPath("dest.db")
+        let e = try sqliteEngine(try source.feed(), path: path)
+        // No destination yet: the plan creates everything, and no file appears.
+        let first = try e.dryRun(connection: nil, chunkSize: 20)
+        #expect(first.schema == "created")
+        #expect(first.pendingCases == 60 && first.chunks == 3)
+        #expect(first.sql.contains("CREATE TABLE IF NOT EXISTS \"census_level-2\""))
+        #expect(first.sql.contains("INSERT INTO \"census_person\""))
+        #expect(!FileManager.default.fileExists(atPath: path))
+
+        _ = try e.run(RunOptions(chunkSize: 20))
+        let writer = try source.writer()
+        let c5 = SyntheticSurvey.makeCase(5, edit: 3)
+        try writer.put(dictionary: "CENSUS", guid: c5.id!, key: c5.key, blob: try CSWebDatabaseWriter.blob(c5, layout: CaseLayout(SyntheticSurvey.dictionary())),
+                       revision: 99)
+        writer.connection.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let config = ConnectionConfig(engine: .sqlite, database: path, options: ["mode": "ro"])
+        let reader = try Databases.connect(config)
+        let plan = try e.dryRun(connection: reader, chunkSize: 20)
+        reader.close()
+        #expect(plan.schema == "unchanged")
+        #expect(plan.pendingCases == 1)
+        #expect(plan.sql.contains("DELETE FROM \"census_cases\" WHERE \"id\" IN ('\(c5.id!)')"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test func additiveDictionaryChangeMigratesInPlace() throws {
+        let path = temporaryPath("dest.db")
+        let v1 = SyntheticSurvey.dictionary()
+        let cases = (1...20).map { SyntheticSurvey.makeCase($0) }
+        _ = try sqliteEngine(SnapshotFeed(dictionary: v1, cases: cases, fingerprint: "a", description: "v1"), path: path).run(RunOptions())
+
+        var v2 = v1
+        let newItem = Item(name: "P06_EMAIL", labels: [Label("Email")], contentType: .alpha, start: 71, length: 40, decimals: 0, decimalMark: false,
+                           zeroFill: false, occurrences: 1, parent: nil, valueSets: [])
+        v2.levels[1].records[0].items.append(newItem)
+        v2.levels[0].records.append(Record(name: "LIVESTOCK", labels: [Label("Livestock")], typeValue: "5", required: false, maxOccurrences: 1,
+                                           items: [Item(name: "L01_CATTLE", labels: [], contentType: .numeric, start: 15, length: 4, decimals: 0,
+                                                        decimalMark: false, zeroFill: true, occurrences: 1, parent: nil, valueSets: [])]))
+        let e2 = try sqliteEngine(SnapshotFeed(dictionary: v2, cases: cases, fingerprint: "a", description: "v2"), path: path)
+        let summary = try e2.run(RunOptions())
+        #expect(summary.schema.hasPrefix("migrated in place"))
+        #expect(summary.schema.contains("new column census_person.p06_email"))
+        #expect(summary.schema.contains("new table census_livestock"))
+        let c = try Databases.connect(ConnectionConfig(engine: .sqlite, database: path))
+        defer { c.close() }
+        #expect(try c.query("SELECT COUNT(*) FROM \"census_person\" WHERE p06_email IS NULL").first?[0].int64 ?? 0 > 0)
+
+        // Removing an item cannot migrate in place: refused, tables untouched.
+        var v3 = v2
+        v3.levels[1].records[0].items.removeLast()
+        let e3 = try sqliteEngine(SnapshotFeed(dictionary: v3, cases: cases, fingerprint: "a", description: "v3"), path: path)
+        #expect(throws: BreakoutError.self) { try e3.run(RunOptions()) }
+        #expect(try c.query("SELECT COUNT(*) FROM \"census_person\"").first?[0].int64 ?? 0 > 0)
+    }
+
+    @Test func changedFileReloadsFromTheStart() throws {
+        let path = temporaryPath("dest.db")
+        let d = SyntheticSurvey.dictionary()
+        let first = (1...30).map { SyntheticSurvey.makeCase($0) }
+        _ = try sqliteEngine(SnapshotFeed(dictionary: d, cases: first, fingerprint: "one", description: "file"), path: path).run(RunOptions(chunkSize: 7))
+        let second = (11...25).map { SyntheticSurvey.makeCase($0, edit: 1) }
+        let e = try sqliteEngine(SnapshotFeed(dictionary: d, cases: second, fingerprint: "two", description: "file"), path: path)
+        let summary = try e.run(RunOptions(chunkSize: 7))
+        #expect(summary.newCases == 15)
+        let c = try Databases.connect(ConnectionConfig(engine: .sqlite, database: path))
+        defer { c.close() }
+        let expected = expectedDump(second.enumerated().map { i, c in
+            ExpectedCase(guid: c.id!, key: c.key, label: nil, revision: 1, deleted: false, data: c)
+        }, dictionary: d)
+        #expect(differences(try logicalDump(c, e.schema), expected) == [])
+    }
+
+    @Test func includeAndExcludeFollowCSWebsOptions() throws {
+        let d = SyntheticSurvey.dictionary()
+        let only = try BreakoutSchema(dictionary: d, dialect: DatabaseEngine.sqlite.dialect, options: SchemaOptions(selection: RecordSelection(include: ["PERSON", "H02_ROOMS"])))
+        #expect(only.records.map(\.recordName) == ["HOUSING", "PERSON"])
+        #expect(only.records[0].columns.map(\.name) == ["h02_rooms"])
+        let without = try BreakoutSchema(dictionary: d, dialect: DatabaseEngine.sqlite.dialect, options: SchemaOptions(selection: RecordSelection(exclude: ["births", "P05_PHONE"])))
+        #expect(without.records.map(\.recordName) == ["HOUSING", "DEATHS", "PERSON"])
+        #expect(!without.records[2].columns.map(\.name).contains("p05_phone"))
+        #expect(throws: SchemaError.self) {
+            try BreakoutSchema(dictionary: d, dialect: DatabaseEngine.sqlite.dialect, options: SchemaOptions(selection: RecordSelection(include: ["PERSONS"])))
+        }
+        do {
+            _ = try BreakoutSchema(dictionary: d, dialect: DatabaseEngine.sqlite.dialect, options: SchemaOptions(selection: RecordSelection(include: ["PERSONS"])))
+        } catch let error as SchemaError {
+            #expect(error.message.contains("did you mean PERSON?"))
+        }
+    }
+
+    @Test func sqlNamingUsesPlainIdentifiers() throws {
+        let schema = try BreakoutSchema(dictionary: SyntheticSurvey.dictionary(), dialect: DatabaseEngine.postgresql.dialect, options: SchemaOptions(naming: .sql))
+        #expect(schema.levels[1].table.columns.map(\.name) == ["level_2_id", "level_1_id", "occ", "line"])
+        #expect(schema.records[0].columns.map(\.name).contains("h04_assets_5"))
+        #expect(schema.levels[0].table.columns[1].name == "case_id")
+    }
+}
