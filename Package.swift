@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "SecretsTests", dependencies: ["Secrets"]),
         .testTarget(name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
-        .testTarget(name: "BreakoutTests", dependencies: ["Breakout", "CaseSources", "CSPro", "Drivers", "SQL"], resources: [.copy("Golden")]),
+        .testTarget(name: "BreakoutTests", dependencies: ["Breakout", "CaseSources", "CSPro", "Drivers", "SQL"], exclude: ["Golden"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]
