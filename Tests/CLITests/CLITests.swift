@@ -241,3 +241,139 @@ struct CLI {
         #expect(noDictionary.status == 1 && noDictionary.stderr == "error: a .dat source needs --dictionary FILE\n")
     }
 }
+
+/// `process-cases` and `dictionary ddl` as users run them.
+@Suite struct BreakoutCLITests {
+    static let quickstart = ConfigCLITests.repository.appendingPathComponent("examples/quickstart")
+
+    /// A copy of examples/quickstart in a temporary directory (with its own .breakout output).
+    static func quickstartCopy() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-qs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for entry in ["breakout.yaml", "organizations", "data"] {
+            try FileManager.default.copyItem(at: quickstart.appendingPathComponent(entry), to: dir.appendingPathComponent(entry))
+        }
+        return dir
+    }
+
+    static func sqlite(_ db: String, _ sql: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [db, sql]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Every data table of the demo dictionary, rows in id order (ids are deterministic, so two
+    /// runs that loaded the same cases give identical text).
+    static func dataTables(_ db: String) throws -> String {
+        var out = ""
+        for table in ["census_cases", "census_notes", "census_level-1", "census_housing", "census_deaths", "census_level-2", "census_person", "census_births", "census_value_labels"] {
+            out += "== \(table)\n" + (try sqlite(db, "SELECT * FROM \"\(table)\" ORDER BY 1, 2"))
+        }
+        return out
+    }
+
+    @Test func quickstartBreaksOutThenHasNothingPending() throws {
+        let dir = try Self.quickstartCopy()
+        let first = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("CENSUS: 396 cases loaded (396 new, 0 updated, 9 flagged deleted), 4 failed"))
+        #expect(first.stdout.contains("census_person: "))
+        #expect(first.stderr.contains("4 case(s) could not be decoded"))
+        let second = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo", "--format", "json"])
+        #expect(second.status == 0)
+        let summaries = try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [[String: Any]]
+        #expect(summaries?.first?["newCases"] as? Int == 0)
+        #expect(summaries?.first?["schema"] as? String == "unchanged")
+        let db = dir.appendingPathComponent(".breakout/demo-output.db").path
+        #expect(try Self.sqlite(db, "SELECT COUNT(*) FROM census_breakout_errors") == "4\n")
+    }
+
+    @Test func dryRunPrintsSQLAndCreatesNothing() throws {
+        let dir = try Self.quickstartCopy()
+        let plan = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo", "--dry-run", "--format", "sql"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.hasPrefix("-- breakout dry run for dictionary CENSUS: 400 pending case(s)"))
+        #expect(plan.stdout.contains("CREATE TABLE IF NOT EXISTS \"census_level-2\""))
+        #expect(plan.stdout.contains("INSERT INTO \"census_births\""))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout").path))
+    }
+
+    @Test func errorsNameTheProblemAndTheFix() throws {
+        let dir = try Self.quickstartCopy()
+        let org = try CLI.run(["process-cases", "-c", dir.path, "--org", "nope"])
+        #expect(org.status == 1)
+        #expect(org.stderr.contains("error: no organization \"nope\""))
+        #expect(org.stderr.contains("hint: known organizations: demo"))
+        let dict = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo", "SURVEY"])
+        #expect(dict.status == 1)
+        #expect(dict.stderr.contains("does not own dictionary SURVEY"))
+        let include = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo", "--include", "PERSONS"])
+        #expect(include.status == 1)
+        #expect(include.stderr.contains("did you mean PERSON?"))
+    }
+
+    @Test func dictionaryDDLForEveryDialect() throws {
+        let dcf = CSProCLITests.fixtures + "/cspro/ThreeLevelTest.embedded.dcf"
+        for (dialect, marker) in [("postgresql", "CREATE SCHEMA IF NOT EXISTS \"household_dict\""), ("mysql", "ENGINE=InnoDB"),
+                                  ("sqlserver", "IF OBJECT_ID(N'[household_dict].[level-3]', N'U') IS NULL"), ("pdo_sqlite", "\"household_dict_person_rec\"")] {
+            let r = try CLI.run(["dictionary", "ddl", dcf, "--dialect", dialect])
+            #expect(r.status == 0, "\(dialect): \(r.stderr)")
+            #expect(r.stdout.contains(marker), "\(dialect)")
+            #expect(r.stdout.contains("sub_one(2)"))
+        }
+        let sqlNaming = try CLI.run(["dictionary", "ddl", dcf, "--dialect", "postgresql", "--naming", "sql"])
+        #expect(sqlNaming.stdout.contains("\"sub_one_2\""))
+        let bad = try CLI.run(["dictionary", "ddl", dcf, "--dialect", "oracle"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("hint: use postgresql, mysql, sqlserver or sqlite"))
+    }
+
+    /// kill -9 in the middle of a run, then a rerun, leaves exactly the tables of one clean run.
+    @Test func killNineMidRunThenRerunEqualsCleanRun() throws {
+        let bench = CLI.binary.deletingLastPathComponent().appendingPathComponent("breakout-bench").path
+        let interrupted = try Self.quickstartCopy()
+        let clean = try Self.quickstartCopy()
+        for dir in [interrupted, clean] {
+            let gen = Process()
+            gen.executableURL = URL(fileURLWithPath: bench)
+            gen.arguments = ["source", "--cases", "3000", "--out", dir.appendingPathComponent("data/csweb-sample.db").path]
+            gen.standardOutput = FileHandle.nullDevice
+            try gen.run()
+            gen.waitUntilExit()
+            #expect(gen.terminationStatus == 0)
+        }
+        let db = interrupted.appendingPathComponent(".breakout/demo-output.db").path
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["process-cases", "-c", interrupted.path, "--org", "demo", "--max-cases-per-chunk", "40"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until some chunks have committed, then kill without warning.
+        var committed = 0
+        let deadline = Date().addingTimeInterval(60)
+        while committed < 400, Date() < deadline, process.isRunning {
+            Thread.sleep(forTimeInterval: 0.02)
+            committed = Int((try? Self.sqlite(db, "SELECT COUNT(*) FROM census_cases"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "the run finished before it could be killed; make the source larger")
+        let loadedBefore = Int(try Self.sqlite(db, "SELECT COUNT(*) FROM census_cases").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(loadedBefore > 0 && loadedBefore < 2960)
+
+        let rerun = try CLI.run(["process-cases", "-c", interrupted.path, "--org", "demo", "--max-cases-per-chunk", "40"])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let once = try CLI.run(["process-cases", "-c", clean.path, "--org", "demo", "--max-cases-per-chunk", "40"])
+        #expect(once.status == 0)
+        let a = try Self.dataTables(db), b = try Self.dataTables(clean.appendingPathComponent(".breakout/demo-output.db").path)
+        #expect(a.count > 100_000)
+        #expect(a == b)
+    }
+}
