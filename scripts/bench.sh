@@ -15,3 +15,4 @@ bin="$(swift build -c release --show-bin-path)"
 if [[ $# -gt 0 ]]; then "$bin/breakout-bench" "$@"; exit; fi
 "$bin/breakout-bench" bulk
 "$bin/breakout-bench" decode
+"$bin/breakout-bench" breakout

@@ -223,6 +223,12 @@ public struct BreakoutSchema: Sendable {
         }
         self.levels = levels
         self.records = records
+        var data = [cases, notes]
+        for level in levels {
+            data.append(level.table)
+            data += records.filter { $0.level == level.level }.map(\.table)
+        }
+        dataTables = data
 
         valueLabels = TableDefinition(table("value_labels"), columns: [
             ColumnDefinition("item", .varchar(191), nullable: false),
@@ -261,25 +267,10 @@ public struct BreakoutSchema: Sendable {
     }
 
     /// Every table in creation order (parents before children).
-    public var allTables: [TableDefinition] {
-        var out = [state, chunks, errors, cases, notes]
-        for level in levels {
-            out.append(level.table)
-            out += records.filter { $0.level == level.level }.map(\.table)
-        }
-        out.append(valueLabels)
-        return out
-    }
+    public var allTables: [TableDefinition] { [state, chunks, errors] + dataTables + [valueLabels] }
 
     /// Data tables in the order rows must be loaded (parents first).
-    public var dataTables: [TableDefinition] {
-        var out = [cases, notes]
-        for level in levels {
-            out.append(level.table)
-            out += records.filter { $0.level == level.level }.map(\.table)
-        }
-        return out
-    }
+    public let dataTables: [TableDefinition]
 
     /// The statements that create every table (and the schema, where the engine has one per dictionary).
     public func createStatements() -> [SQLStatement] {

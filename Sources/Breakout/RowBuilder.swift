@@ -143,19 +143,21 @@ struct RowBuilder {
             let targets = recordTables[recordLayout.index]
             guard !targets.isEmpty, let occurrences = node.records[recordLayout.record.name] else { continue }
             for (o, values) in occurrences.enumerated() {
-                for (tableIndex, table) in targets {
+                for target in targets.indices {
+                    let tableIndex = targets[target].table
                     next += 1
                     guard next < limit else { throw BreakoutError("case \(key) has more than \(Self.idsPerCase - 1) nodes and records") }
                     var r: [SQLValue] = []
-                    r.reserveCapacity(table.columns.count + 3)
+                    let columns = targets[target].record.columns
+                    r.reserveCapacity(columns.count + 3)
                     r.append(.integer(next))
                     r.append(.integer(nodeID))
-                    if table.hasOccurrence { r.append(.integer(Int64(o + 1))) }
+                    if targets[target].record.hasOccurrence { r.append(.integer(Int64(o + 1))) }
                     if values.shape === recordLayout.shape {
-                        for column in table.columns { r.append(convert(values.slots[column.slot], column, &rows.invalidValues)) }
+                        for c in columns.indices { r.append(convert(values.slots[columns[c].slot], columns[c], &rows.invalidValues)) }
                     } else {
-                        for column in table.columns {
-                            r.append(convert(values[column.item.name, column.occurrence], column, &rows.invalidValues))
+                        for c in columns.indices {
+                            r.append(convert(values[columns[c].item.name, columns[c].occurrence], columns[c], &rows.invalidValues))
                         }
                     }
                     rows.tables[tableIndex].append(r)
@@ -189,6 +191,8 @@ struct RowBuilder {
                 invalid += 1
                 return .null
             case .decimal(_, let scale):
+                let units = (d * Self.powers[min(scale, 18)]).rounded()
+                if abs(units) < 9e18 { return .decimal(SQLDecimal(units: Int64(units), scale: scale)) }
                 return SQLDecimal(Self.fixed(d, scale: scale)).map { .decimal($0) } ?? .null
             case .varchar:
                 return .text(SQLDecimal.format(d))
@@ -197,6 +201,8 @@ struct RowBuilder {
             }
         }
     }
+
+    static let powers: [Double] = (0...18).map { pow(10, Double($0)) }
 
     /// `d` with exactly `scale` digits after the point.
     static func fixed(_ d: Double, scale: Int) -> String {

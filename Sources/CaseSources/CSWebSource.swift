@@ -80,19 +80,18 @@ public struct CSWebSource {
         let rows = try connection.query(.select(Select(
             from: QualifiedName(name), columns: Self.caseColumns,
             where: predicate, orderBy: [SortKey("revision"), SortKey("id")], limit: limit)))
+        // Columns by position (the SELECT names them in this order): this runs once per case.
         return rows.map { row in
+            let v = row.values
             var partialSave: Case.PartialSave?
-            if let mode = row["partial_save_mode"]?.string, !mode.isEmpty {
-                partialSave = Case.PartialSave(mode: mode, field: row["partial_save_field_name"]?.string ?? "",
-                                               levelKey: row["partial_save_level_key"]?.string ?? "",
-                                               recordOccurrence: Int(row["partial_save_record_occurrence"]?.int64 ?? 0),
-                                               itemOccurrence: Int(row["partial_save_item_occurrence"]?.int64 ?? 0),
-                                               subitemOccurrence: Int(row["partial_save_subitem_occurrence"]?.int64 ?? 0))
+            if let mode = v[8].string, !mode.isEmpty {
+                partialSave = Case.PartialSave(mode: mode, field: v[9].string ?? "", levelKey: v[10].string ?? "",
+                                               recordOccurrence: Int(v[11].int64 ?? 0), itemOccurrence: Int(v[12].int64 ?? 0),
+                                               subitemOccurrence: Int(v[13].int64 ?? 0))
             }
-            return StoredCase(rowID: row["id"]?.int64 ?? 0, guid: Self.uuid(row["guid"] ?? .null), guidValue: row["guid"] ?? .null,
-                              key: row["caseids"]?.string ?? "", label: row["label"]?.string, revision: row["revision"]?.int64 ?? 0,
-                              deleted: row["deleted"]?.int64 == 1, verified: row["verified"]?.int64 == 1, partialSave: partialSave,
-                              questionnaire: Self.bytes(row["questionnaire"] ?? .null))
+            return StoredCase(rowID: v[0].int64 ?? 0, guid: Self.uuid(v[1]), guidValue: v[1], key: v[2].string ?? "", label: v[3].string,
+                              revision: v[4].int64 ?? 0, deleted: v[5].int64 == 1, verified: v[6].int64 == 1, partialSave: partialSave,
+                              questionnaire: Self.bytes(v[7]))
         }
     }
 
@@ -135,11 +134,16 @@ public struct CSWebSource {
 
     /// `binary(16)` as the canonical lowercase UUID text.
     static func uuid(_ value: SQLValue) -> String {
-        let b = bytes(value)
-        guard b.count == 16 else { return value.string ?? "" }
-        let hex = b.map { String(format: "%02x", $0) }.joined()
-        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
-        return parts.map(String.init).joined(separator: "-")
+        guard case .blob(let b) = value, b.count == 16 else { return value.string ?? "" }
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        for (i, byte) in b.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes a stored case; a case that cannot be decoded throws ``CaseDecodingError`` with the reason.

@@ -72,6 +72,17 @@ public struct SQLDecimal: Sendable, Hashable, CustomStringConvertible, Comparabl
         description = out
     }
 
+    /// `units × 10^-scale` (`12345`, scale 2 → `123.45`), without parsing text: the breakout's hot path.
+    public init(units: Int64, scale: Int) {
+        let negative = units < 0
+        var digits = String(units.magnitude)
+        if scale > 0 {
+            if digits.count <= scale { digits = String(repeating: "0", count: scale - digits.count + 1) + digits }
+            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
+        }
+        description = (negative && units != 0 ? "-" : "") + digits
+    }
+
     /// The same number with trailing fractional zeros removed (`1.500` → `1.5`, `2.00` → `2`).
     public var normalized: SQLDecimal {
         guard description.contains(".") else { return self }

@@ -4,6 +4,7 @@ import Foundation
 //   breakout-bench bulk   [--rows N] [--repeat K]    driver bulk paths against psql \copy and mariadb LOAD DATA
 //   breakout-bench decode [--cases N]                CSWeb blob decoding: zlib + JSON + case model
 //   breakout-bench source --cases N --out FILE.db    a generated CSWeb source (also --url mysql://…)
+//   breakout-bench breakout [--cases N] [--threads T] end-to-end breakout into PostgreSQL, MariaDB and SQLite
 
 let arguments = CommandLine.arguments
 func option(_ name: String, _ fallback: Int) -> Int {
@@ -23,7 +24,8 @@ switch arguments.dropFirst().first {
 case "bulk": try runBulkBenchmark()
 case "decode": try runDecodeBenchmark()
 case "source": try runSourceGenerator()
+case "breakout": try runBreakoutBenchmark()
 default:
-    FileHandle.standardError.write(Data("usage: breakout-bench bulk|decode|source [options]\n".utf8))
+    FileHandle.standardError.write(Data("usage: breakout-bench bulk|decode|source|breakout [options]\n".utf8))
     exit(2)
 }

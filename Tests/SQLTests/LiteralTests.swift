@@ -61,3 +61,20 @@ import Testing
         #expect(SQLValue.null.string == nil)
     }
 }
+
+@Suite struct DecimalUnitsTests {
+    /// The hot-path constructor gives exactly what parsing the same text gives.
+    @Test func unitsAndScaleEqualParsedText() {
+        for (units, scale) in [(Int64(12345), 2), (5, 2), (-5, 2), (0, 2), (0, 0), (-120, 1), (7, 0), (Int64.max, 4), (-99, 3), (100, 2)] {
+            let fromUnits = SQLDecimal(units: units, scale: scale)
+            var text = String(units.magnitude)
+            if scale > 0 {
+                while text.count <= scale { text = "0" + text }
+                text.insert(".", at: text.index(text.endIndex, offsetBy: -scale))
+            }
+            #expect(fromUnits == SQLDecimal((units < 0 ? "-" : "") + text)!, "\(units) scale \(scale)")
+        }
+        #expect(SQLDecimal(units: 5, scale: 2).description == "0.05")
+        #expect(SQLDecimal(units: -120, scale: 1).description == "-12.0")
+    }
+}
