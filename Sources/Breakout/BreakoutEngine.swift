@@ -129,6 +129,23 @@ public final class BreakoutEngine: @unchecked Sendable {
         public var statements: [SQLStatement]
         /// Whether the value labels are rewritten.
         public var reloadLabels: Bool
+        /// Why the tables cannot migrate in place (empty when they can): they are rebuilt in a
+        /// shadow namespace and swapped in.
+        public var rebuildReasons: [String] = []
+        /// The schema the destination holds now (nil when new).
+        var old: BreakoutSchema?
+    }
+
+    /// Whether a column can go from `a` to `b` in place without losing anything.
+    static func widens(_ a: SQLType, to b: SQLType) -> Bool {
+        switch (a, b) {
+        case (.varchar(let x), .varchar(let y)): return y >= x
+        case (.integer, .bigint): return true
+        case (.integer, .decimal(let p, 0)): return p >= 10
+        case (.bigint, .decimal(let p, 0)): return p >= 19
+        case (.decimal(let p1, let s1), .decimal(let p2, let s2)): return s1 == s2 && p2 >= p1
+        default: return a == b
+        }
     }
 
     func schemaChange(_ state: StoredState?) throws -> SchemaChange {
@@ -162,7 +179,14 @@ public final class BreakoutEngine: @unchecked Sendable {
                     changes.append("new column \(table.name.name).\(column.name)")
                     continue
                 }
-                if was.type != column.type { incompatible.append("\(table.name.name).\(column.name) changes type from \(was.type) to \(column.type)") }
+                if was.type != column.type {
+                    if Self.widens(was.type, to: column.type) {
+                        statements.append(.alterColumnType(table.name, column))
+                        changes.append("\(table.name.name).\(column.name) widened to \(schema.dialect.typeName(column.type))")
+                    } else {
+                        incompatible.append("\(table.name.name).\(column.name) changes type from \(schema.dialect.typeName(was.type)) to \(schema.dialect.typeName(column.type))")
+                    }
+                }
             }
             let now = Set(table.columns.map(\.name))
             for column in before.columns where !now.contains(column.name) {
@@ -174,12 +198,12 @@ public final class BreakoutEngine: @unchecked Sendable {
             incompatible.append("table \(table.name.name) is no longer in the dictionary")
         }
         if !incompatible.isEmpty {
-            throw BreakoutError("dictionary \(feed.dictionary.name) changed in a way that cannot migrate in place: "
-                                + incompatible.prefix(5).joined(separator: "; ") + (incompatible.count > 5 ? "; …" : ""),
-                                hint: "the existing tables are untouched. Break the dictionary out into a new destination (or drop its tables) to reload it with the new layout")
+            return SchemaChange(description: "rebuilt in \(shadowNamespace) and swapped in (" + incompatible.prefix(5).joined(separator: "; ")
+                                + (incompatible.count > 5 ? "; …" : "") + ")",
+                                statements: [], reloadLabels: true, rebuildReasons: incompatible, old: old)
         }
         let description = changes.isEmpty ? "options changed (no table change)" : "migrated in place: " + changes.joined(separator: ", ")
-        return SchemaChange(description: description, statements: statements, reloadLabels: true)
+        return SchemaChange(description: description, statements: statements, reloadLabels: true, old: old)
     }
 
     static func options(_ json: String) -> SchemaOptions? {
@@ -235,13 +259,59 @@ public final class BreakoutEngine: @unchecked Sendable {
 
     // MARK: - Run
 
-    /// Creates or migrates the tables, then loads every pending case.
+    /// Where a rebuild loads the new tables before they replace the live ones.
+    var shadowNamespace: String { schema.namespace + "__next" }
+
+    func shadowEngine() throws -> BreakoutEngine {
+        let shadow = try BreakoutEngine(feed: feed, dialect: schema.dialect, options: schema.options, namespace: shadowNamespace, connect: connect)
+        shadow.progress = progress
+        return shadow
+    }
+
+    func swap(from shadow: BreakoutEngine, replacing old: BreakoutSchema) -> SQLStatement {
+        .swapTables(TableSwap(live: old.allTables.map(\.name), shadow: shadow.schema.allTables, target: schema.allTables,
+                              liveNamespace: schema.namespace, shadowNamespace: shadow.schema.namespace))
+    }
+
+    /// Creates or migrates the tables, then loads every pending case. A dictionary change that cannot
+    /// migrate in place loads everything into a shadow namespace while the live tables stay
+    /// queryable, then swaps the shadow tables in at once.
     public func run(_ options: RunOptions) throws -> DictionarySummary {
-        let started = Date()
         let control = try connect()
         defer { control.close() }
         let state = try readState(control)
         let change = try schemaChange(state)
+        if !change.rebuildReasons.isEmpty {
+            let shadow = try shadowEngine()
+            var summary = try shadow.run(options, startingOver: true)
+            if options.maxChunks != nil, try shadow.feed.pendingCount(after: shadow.fold(control, discardStray: false)) > 0 {
+                summary.schema = "rebuilding in \(shadowNamespace) (interrupted; the live tables are unchanged)"
+                return summary
+            }
+            try control.transaction { try control.execute(swap(from: shadow, replacing: change.old!)) }
+            summary.schema = change.description
+            summary.destination = "\(schema.dialect.engine.rawValue) \(schema.dialect.namespacing == .schema ? "schema" : "prefix") \(schema.namespace)"
+            return summary
+        }
+        return try run(options, control: control, state: state, change: change)
+    }
+
+    /// Loads into this engine's namespace; with `startingOver`, tables of an older layout there are dropped first.
+    func run(_ options: RunOptions, startingOver: Bool) throws -> DictionarySummary {
+        let control = try connect()
+        defer { control.close() }
+        var state = try readState(control)
+        var change = try schemaChange(state)
+        if startingOver, !change.rebuildReasons.isEmpty, let old = change.old {
+            try control.transaction { for table in old.allTables.reversed() { try control.execute(.dropTable(table.name, ifExists: true)) } }
+            state = nil
+            change = try schemaChange(nil)
+        }
+        return try run(options, control: control, state: state, change: change)
+    }
+
+    func run(_ options: RunOptions, control: any DatabaseConnection, state: StoredState?, change: SchemaChange) throws -> DictionarySummary {
+        let started = Date()
         let setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
         if !setup.isEmpty {
             // DDL commits implicitly on MySQL; every statement is idempotent (IF NOT EXISTS) so a
@@ -505,6 +575,7 @@ public struct DryRunReport: Sendable {
     public var destination: String
     public var schema: String
     public var mark: Mark
+
     public var pendingCases: Int
     public var chunks: Int
     public var steps: [Step]
@@ -541,6 +612,18 @@ extension BreakoutEngine {
         let state = try connection.flatMap { try readState($0) }
         let change = try schemaChange(state)
         var steps: [DryRunReport.Step] = []
+        if !change.rebuildReasons.isEmpty, let old = change.old {
+            // Everything is loaded again into the shadow namespace, then swapped in.
+            let shadow = try shadowEngine()
+            var report = try shadow.dryRun(connection: connection, chunkSize: chunkSize, sampleRows: sampleRows)
+            report.steps.insert(.init(comment: "the dictionary changed in a way that cannot migrate in place: "
+                                      + change.rebuildReasons.joined(separator: "; ")
+                                      + ". Every case is loaded into \(shadowNamespace) while the live tables stay queryable", sql: []), at: 0)
+            report.steps.append(.init(comment: "when the shadow tables have caught up: swap them in, in one step",
+                                      sql: try render([swap(from: shadow, replacing: old)])))
+            report.schema = change.description
+            return report
+        }
         let setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
         if !setup.isEmpty {
             steps.append(.init(comment: state == nil ? "create the tables (\(schema.dialect.namespacing == .schema ? "schema" : "table prefix") \(schema.namespace))" : "schema: \(change.description)",

@@ -55,6 +55,23 @@ public struct MySQLDialect: SQLDialect {
         "CREATE \(unique ? "UNIQUE " : "")INDEX \(quotedIndex) ON \(quotedTable) (\(columns))"
     }
 
+    public func alterColumnType(_ quotedTable: String, column: String, type: String, nullable: Bool) -> String? {
+        "ALTER TABLE \(quotedTable) MODIFY \(column) \(type)\(nullable ? "" : " NOT NULL")"
+    }
+
+    /// DDL commits implicitly in MySQL, so the swap is one `RENAME TABLE` (atomic: readers see the
+    /// old tables or the new ones, never neither), then the retired tables are dropped.
+    public func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String] {
+        let retired = swap.live.map { QualifiedName("\(swap.liveNamespace)__old_" + $0.name.dropFirst(swap.liveNamespace.count + 1)) }
+        var pairs = try zip(swap.live, retired).map { "\(try quote($0)) TO \(try quote($1))" }
+        pairs += try zip(swap.shadow, swap.target).map { "\(try quote($0.name)) TO \(try quote($1.name))" }
+        // Left over by a swap interrupted between its rename and its drops.
+        var out = try retired.reversed().map { "DROP TABLE IF EXISTS \(try quote($0))" }
+        out.append("RENAME TABLE " + pairs.joined(separator: ", "))
+        out += try retired.reversed().map { "DROP TABLE IF EXISTS \(try quote($0))" }
+        return out
+    }
+
     public func paging(limit: Int?, offset: Int?, orderBy: String) -> String {
         var out = ""
         if let limit { out += " LIMIT \(limit)" } else if let offset, offset > 0 { out += " LIMIT 18446744073709551615" }

@@ -38,6 +38,12 @@ public struct SQLRenderer: Sendable {
             return [try renderIndex(index, ifNotExists: ifNotExists)]
         case .addColumn(let table, let column):
             return [RenderedSQL("ALTER TABLE \(try dialect.quote(table)) ADD \(try renderColumn(column))")]
+        case .alterColumnType(let table, let column):
+            guard let sql = dialect.alterColumnType(try dialect.quote(table), column: try dialect.quote(column.name),
+                                                    type: dialect.typeName(column.type), nullable: column.nullable) else { return [] }
+            return [RenderedSQL(sql)]
+        case .swapTables(let swap):
+            return try dialect.swapTables(swap, renderer: self).map { RenderedSQL($0) }
         case .dropTable(let table, let ifExists):
             return [RenderedSQL("DROP TABLE \(ifExists ? "IF EXISTS " : "")\(try dialect.quote(table))")]
         case .insert(let insert):

@@ -75,4 +75,17 @@ public struct SQLServerDialect: SQLDialect {
         sql += " WHEN NOT MATCHED THEN INSERT (\(columns.joined(separator: ", "))) VALUES (\(columns.map { "source.\($0)" }.joined(separator: ", ")));"
         return sql
     }
+
+    public func alterColumnType(_ quotedTable: String, column: String, type: String, nullable: Bool) -> String? {
+        "ALTER TABLE \(quotedTable) ALTER COLUMN \(column) \(type)\(nullable ? " NULL" : " NOT NULL")"
+    }
+
+    /// Transactional DDL, but schemas cannot be renamed: drop the live tables (children first), move
+    /// each shadow table into the live schema, drop the empty shadow schema.
+    public func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String] {
+        var out = try swap.live.reversed().map { "DROP TABLE \(try quote($0))" }
+        out += try swap.shadow.map { "ALTER SCHEMA \(try quote(swap.liveNamespace)) TRANSFER \(try quote($0.name))" }
+        out.append("DROP SCHEMA \(try quote(swap.shadowNamespace))")
+        return out
+    }
 }

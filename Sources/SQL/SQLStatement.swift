@@ -5,6 +5,10 @@ public enum SQLStatement: Sendable, Hashable {
     case createTable(TableDefinition)
     case createIndex(IndexDefinition, ifNotExists: Bool)
     case addColumn(QualifiedName, ColumnDefinition)
+    /// Widens a column's type in place (longer text, more digits); nothing where the engine does not enforce lengths.
+    case alterColumnType(QualifiedName, ColumnDefinition)
+    /// Replaces a set of tables by shadow copies in one step, dropping the old ones (see ``SQLDialect/swapTables(_:)``).
+    case swapTables(TableSwap)
     case dropTable(QualifiedName, ifExists: Bool)
     case insert(Insert)
     case upsert(Upsert)
@@ -13,6 +17,28 @@ public enum SQLStatement: Sendable, Hashable {
     case delete(Delete)
     /// Engine-specific text, passed through with its binds (placeholders already in the engine's style).
     case raw(String, [SQLValue])
+}
+
+/// Shadow tables that take the place of live ones. `live` and `shadow` are in creation order
+/// (parents first); `shadow[i]` takes the name of `target[i]`. Schema-namespaced engines move the
+/// whole shadow schema; prefix-namespaced ones rename tables.
+public struct TableSwap: Sendable, Hashable {
+    /// The tables that exist now and are dropped.
+    public var live: [QualifiedName]
+    /// The new tables, with their definitions (indexes are recreated under their final names where the engine needs it).
+    public var shadow: [TableDefinition]
+    /// The final definitions (same order as `shadow`).
+    public var target: [TableDefinition]
+    public var liveNamespace: String
+    public var shadowNamespace: String
+
+    public init(live: [QualifiedName], shadow: [TableDefinition], target: [TableDefinition], liveNamespace: String, shadowNamespace: String) {
+        self.live = live
+        self.shadow = shadow
+        self.target = target
+        self.liveNamespace = liveNamespace
+        self.shadowNamespace = shadowNamespace
+    }
 }
 
 /// `INSERT INTO table (columns) VALUES (…), (…)`.

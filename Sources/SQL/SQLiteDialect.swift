@@ -32,4 +32,20 @@ public struct SQLiteDialect: SQLDialect {
     public func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
         throw SQLError(dialect: name, "SQLite has no schemas; dictionaries are separated by a table-name prefix")
     }
+
+    /// SQLite does not enforce `VARCHAR` lengths or decimal precision: widening needs no statement.
+    public func alterColumnType(_ quotedTable: String, column: String, type: String, nullable: Bool) -> String? { nil }
+
+    /// Transactional DDL: drop the live tables (children first), rename the shadow ones (SQLite
+    /// rewrites foreign keys that point at them), and give their indexes the final names (index
+    /// names are global in an SQLite database).
+    public func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String] {
+        var out = try swap.live.reversed().map { "DROP TABLE IF EXISTS \(try quote($0))" }
+        for (shadow, target) in zip(swap.shadow, swap.target) {
+            out.append("ALTER TABLE \(try quote(shadow.name)) RENAME TO \(try quote(target.name))")
+            for index in shadow.indexes { out.append("DROP INDEX IF EXISTS \(try quote(index.name))") }
+            for index in target.indexes { out += try renderer.render(.createIndex(index, ifNotExists: true)).map(\.sql) }
+        }
+        return out
+    }
 }

@@ -118,6 +118,90 @@ import Testing
     }
 }
 
+extension EngineTests {
+    static func surveyV2() -> CSProDictionary {
+        var v2 = SyntheticSurvey.dictionary()
+        v2.levels[1].records[0].items.append(Item(name: "P06_EMAIL", labels: [Label("Email")], contentType: .alpha, start: 71, length: 40, decimals: 0,
+                                                  decimalMark: false, zeroFill: false, occurrences: 1, parent: nil, valueSets: []))
+        v2.levels[0].records.append(Record(name: "LIVESTOCK", labels: [Label("Livestock")], typeValue: "5", required: false, maxOccurrences: 1,
+                                           items: [Item(name: "L01_CATTLE", labels: [], contentType: .numeric, start: 15, length: 4, decimals: 0,
+                                                        decimalMark: false, zeroFill: true, occurrences: 1, parent: nil, valueSets: [])]))
+        v2.levels[1].records[0].items[0].length = 45   // P01_NAME: longer alpha
+        v2.levels[0].records[0].items[1].length = 12   // H02_ROOMS: integer → bigint
+        return v2
+    }
+
+    func snapshot(_ d: CSProDictionary, _ cases: [Case]) -> SnapshotFeed {
+        SnapshotFeed(dictionary: d, cases: cases, fingerprint: "same", description: d.name)
+    }
+
+    @Test(arguments: destinations)
+    func additiveChangesMigrateInPlace(_ destination: Destination) throws {
+        let config = try destination.config()
+        let namespace = uniqueNamespace()
+        let cases = (1...30).map { SyntheticSurvey.makeCase($0) }
+        let v1 = try BreakoutEngine(feed: snapshot(SyntheticSurvey.dictionary(), cases), dialect: config.engine.dialect, options: SchemaOptions(),
+                                    namespace: namespace, connect: { try Databases.connect(config) })
+        defer { dropNamespace(v1.schema, config) }
+        _ = try v1.run(RunOptions())
+        let v2 = try BreakoutEngine(feed: snapshot(Self.surveyV2(), cases), dialect: config.engine.dialect, options: SchemaOptions(),
+                                    namespace: namespace, connect: { try Databases.connect(config) })
+        defer { dropNamespace(v2.schema, config) }
+        let summary = try v2.run(RunOptions())
+        #expect(summary.schema.hasPrefix("migrated in place"), "\(summary.schema)")
+        let person = v2.schema.records.first { $0.recordName == "PERSON" }!.table.name
+        #expect(summary.schema.contains("new column \(person.name).p06_email"))
+        #expect(summary.schema.contains("new table \(v2.schema.records.first { $0.recordName == "LIVESTOCK" }!.table.name.name)"))
+        #expect(summary.schema.contains("p01_name widened"))
+        #expect(summary.schema.contains("h02_rooms widened"))
+        // A name of 45 characters now fits.
+        let c = try Databases.connect(config)
+        defer { c.close() }
+        try c.execute(.update(Update(person, set: [Assignment("p01_name", .text(String(repeating: "é", count: 45)))])))
+        #expect(try c.query(.select(.count(from: person, where: .isNull("p06_email")))).first?[0].int64 ?? 0 > 0)
+        let again = try v2.run(RunOptions())
+        #expect(again.schema == "unchanged")
+    }
+
+    @Test(arguments: destinations)
+    func otherChangesRebuildInAShadowAndSwap(_ destination: Destination) throws {
+        let config = try destination.config()
+        let namespace = uniqueNamespace()
+        let cases = (1...40).map { SyntheticSurvey.makeCase($0) }
+        let v1 = try BreakoutEngine(feed: snapshot(SyntheticSurvey.dictionary(), cases), dialect: config.engine.dialect, options: SchemaOptions(),
+                                    namespace: namespace, connect: { try Databases.connect(config) })
+        defer { dropNamespace(v1.schema, config) }
+        _ = try v1.run(RunOptions(chunkSize: 10))
+        let before = try dump(v1, config)
+
+        // Removed item, decimals changed: cannot migrate in place.
+        var v3 = SyntheticSurvey.dictionary()
+        v3.levels[1].records[0].items.removeLast()          // P05_PHONE gone
+        v3.levels[0].records[0].items[2].decimals = 3       // H03_RENT decimal(8,2) → decimal(8,3)
+        let e3 = try BreakoutEngine(feed: snapshot(v3, cases), dialect: config.engine.dialect, options: SchemaOptions(),
+                                    namespace: namespace, connect: { try Databases.connect(config) })
+        defer { dropNamespace(e3.schema, config); dropNamespace(try! e3.shadowEngine().schema, config) }
+
+        // Interrupted mid-rebuild: the live tables are still the old ones, complete.
+        let partial = try e3.run(RunOptions(chunkSize: 10, maxChunks: 2))
+        #expect(partial.schema.hasPrefix("rebuilding"), "\(partial.schema)")
+        #expect(try dump(v1, config) == before)
+        let plan = try e3.dryRun(connection: try Databases.connect(config), chunkSize: 10)
+        #expect(plan.schema.hasPrefix("rebuilt in \(namespace)__next"))
+
+        let summary = try e3.run(RunOptions(chunkSize: 10))
+        #expect(summary.schema.hasPrefix("rebuilt in \(namespace)__next and swapped in"), "\(summary.schema)")
+        #expect(summary.schema.contains("p05_phone is no longer in the dictionary"))
+        let expected = expectedDump(cases.map { ExpectedCase(guid: $0.id!, key: $0.key, label: nil, revision: 1, deleted: false, data: $0) }, dictionary: v3)
+        #expect(differences(try dump(e3, config), expected) == [])
+        #expect(try e3.run(RunOptions()).schema == "unchanged")
+        // The shadow namespace is gone.
+        let c = try Databases.connect(config)
+        defer { c.close() }
+        #expect(throws: DatabaseError.self) { try c.query(.select(Select(from: try e3.shadowEngine().schema.cases.name))) }
+    }
+}
+
 /// Behaviour that needs no server.
 @Suite struct EngineSQLiteTests {
     func sqliteEngine(_ feed: any CaseFeed, path: String, options: SchemaOptions = SchemaOptions()) throws -> BreakoutEngine {
@@ -152,36 +236,6 @@ import Testing
         #expect(plan.pendingCases == 1)
         #expect(plan.sql.contains("DELETE FROM \"census_cases\" WHERE \"id\" IN ('\(c5.id!)')"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
-    }
-
-    @Test func additiveDictionaryChangeMigratesInPlace() throws {
-        let path = temporaryPath("dest.db")
-        let v1 = SyntheticSurvey.dictionary()
-        let cases = (1...20).map { SyntheticSurvey.makeCase($0) }
-        _ = try sqliteEngine(SnapshotFeed(dictionary: v1, cases: cases, fingerprint: "a", description: "v1"), path: path).run(RunOptions())
-
-        var v2 = v1
-        let newItem = Item(name: "P06_EMAIL", labels: [Label("Email")], contentType: .alpha, start: 71, length: 40, decimals: 0, decimalMark: false,
-                           zeroFill: false, occurrences: 1, parent: nil, valueSets: [])
-        v2.levels[1].records[0].items.append(newItem)
-        v2.levels[0].records.append(Record(name: "LIVESTOCK", labels: [Label("Livestock")], typeValue: "5", required: false, maxOccurrences: 1,
-                                           items: [Item(name: "L01_CATTLE", labels: [], contentType: .numeric, start: 15, length: 4, decimals: 0,
-                                                        decimalMark: false, zeroFill: true, occurrences: 1, parent: nil, valueSets: [])]))
-        let e2 = try sqliteEngine(SnapshotFeed(dictionary: v2, cases: cases, fingerprint: "a", description: "v2"), path: path)
-        let summary = try e2.run(RunOptions())
-        #expect(summary.schema.hasPrefix("migrated in place"))
-        #expect(summary.schema.contains("new column census_person.p06_email"))
-        #expect(summary.schema.contains("new table census_livestock"))
-        let c = try Databases.connect(ConnectionConfig(engine: .sqlite, database: path))
-        defer { c.close() }
-        #expect(try c.query("SELECT COUNT(*) FROM \"census_person\" WHERE p06_email IS NULL").first?[0].int64 ?? 0 > 0)
-
-        // Removing an item cannot migrate in place: refused, tables untouched.
-        var v3 = v2
-        v3.levels[1].records[0].items.removeLast()
-        let e3 = try sqliteEngine(SnapshotFeed(dictionary: v3, cases: cases, fingerprint: "a", description: "v3"), path: path)
-        #expect(throws: BreakoutError.self) { try e3.run(RunOptions()) }
-        #expect(try c.query("SELECT COUNT(*) FROM \"census_person\"").first?[0].int64 ?? 0 > 0)
     }
 
     @Test func changedFileReloadsFromTheStart() throws {

@@ -29,4 +29,29 @@ import Testing
         let golden = try String(contentsOf: url, encoding: .utf8)
         #expect(actual == golden)
     }
+
+    /// The statements that change existing tables: widening a column and swapping a rebuilt shadow in.
+    static func migrations(_ engine: DatabaseEngine) throws -> String {
+        let dialect = engine.dialect
+        let live = try BreakoutSchema(dictionary: SyntheticSurvey.dictionary(), dialect: dialect)
+        let shadow = try BreakoutSchema(dictionary: SyntheticSurvey.dictionary(), dialect: dialect, namespace: "census__next")
+        let renderer = SQLRenderer(dialect, inlineValues: true)
+        let statements: [SQLStatement] = [
+            .alterColumnType(live.records[2].table.name, ColumnDefinition("p01_name", .varchar(45))),
+            .alterColumnType(live.records[0].table.name, ColumnDefinition("h02_rooms", .bigint)),
+            .swapTables(TableSwap(live: live.allTables.map(\.name), shadow: shadow.allTables, target: live.allTables,
+                                  liveNamespace: "census", shadowNamespace: "census__next")),
+        ]
+        return try statements.flatMap { try renderer.render($0) }.map { $0.sql + ";\n" }.joined()
+    }
+
+    @Test(arguments: [DatabaseEngine.postgresql, .mysql, .sqlserver, .sqlite])
+    func migrationsMatchGolden(_ engine: DatabaseEngine) throws {
+        let actual = try Self.migrations(engine)
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/\(engine.rawValue)-migrations.sql")
+        if ProcessInfo.processInfo.environment["BREAKOUT_UPDATE_GOLDEN"] == "1" {
+            try actual.write(to: url, atomically: true, encoding: .utf8)
+        }
+        #expect(actual == (try String(contentsOf: url, encoding: .utf8)))
+    }
 }
