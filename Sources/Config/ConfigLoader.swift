@@ -199,6 +199,16 @@ public struct ConfigLoader {
 
     // MARK: Organizations
 
+    /// Connection and job names: free text as the guide's UI allowed (`Breakout quotidien ANSD`),
+    /// but addressable as `ORG/NAME` and storable in a VARCHAR(191).
+    static func nameProblem(_ s: String) -> String? {
+        if s.contains("/") { return "contains '/', which separates the organization from the name in ORG/NAME" }
+        if s.count > 191 { return "is longer than 191 characters" }
+        if s.first?.isWhitespace == true || s.last?.isWhitespace == true { return "starts or ends with a space" }
+        if s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "contains a control character" }
+        return nil
+    }
+
     static func isSlug(_ s: String) -> Bool {
         guard let first = s.unicodeScalars.first, s.count <= 63 else { return false }
         func ok(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("0"..."9").contains(c) }
@@ -265,8 +275,8 @@ public struct ConfigLoader {
         let what = Self.label("connection", node)
         guard let typed = MappingReader(node, in: file, what: what, allowedKeys: Self.connectionKeys, sink: sink) else { return nil }
         guard let name = typed.string("name", required: true) else { return nil }
-        if !Self.isSlug(name.value) {
-            sink.error(name.location, "connection name \"\(name.value)\" is not a valid name: use lowercase letters, digits and '-'")
+        if let problem = Self.nameProblem(name.value) {
+            sink.error(name.location, "connection name \"\(name.value)\" \(problem)")
         }
         var engine: DatabaseEngine?
         if let type = typed.string("type", required: true) {
@@ -308,8 +318,8 @@ public struct ConfigLoader {
         let what = Self.label("job", node)
         guard let r = MappingReader(node, in: file, what: what, allowedKeys: Self.jobKeys, sink: sink) else { return nil }
         guard let name = r.string("name", required: true) else { return nil }
-        if !Self.isSlug(name.value) {
-            sink.error(name.location, "job name \"\(name.value)\" is not a valid name: use lowercase letters, digits and '-'")
+        if let problem = Self.nameProblem(name.value) {
+            sink.error(name.location, "job name \"\(name.value)\" \(problem)")
         }
         var kind = Job.Kind.breakout
         if let t = r.string("type") {
