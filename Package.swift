@@ -35,6 +35,12 @@ let package = Package(
         // The breakout: destination schema from a dictionary, rows from cases, exactly-once chunked loading.
         .target(name: "Breakout", dependencies: ["CSPro", "CaseSources", "DatabaseDriver", "SQL"]),
 
+        // The control tables (mt_*): migrations, rows, the apply lock.
+        .target(name: "State", dependencies: ["DatabaseDriver", "SQL"]),
+
+        // Config → control tables: plan (diff), apply (one transaction under a lock), import.
+        .target(name: "Reconcile", dependencies: ["Config", "State", "Secrets", "DatabaseDriver", "SQL", "Cron"]),
+
         // Cron expressions: one parser for validation and the scheduler.
         .target(name: "Cron"),
 
@@ -53,7 +59,7 @@ let package = Package(
 
         // Command-line front end: thin.
         .executableTarget(name: "breakout", dependencies: [
-            "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout",
+            "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout", "State", "Reconcile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -66,6 +72,7 @@ let package = Package(
         .testTarget(name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
         .testTarget(name: "BreakoutTests", dependencies: ["Breakout", "CaseSources", "CSPro", "Drivers", "SQL"], exclude: ["Golden"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "State", "Config", "Secrets", "Drivers", "SQL"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]

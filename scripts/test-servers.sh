@@ -26,7 +26,7 @@ start_postgres() {
   as_postgres "$pg_bin/pg_ctl" -D "$data" -l "$dir/pg.log" -w -t 60 \
     -o "-p $pg_port -k $dir/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
   PGPASSWORD="$password" "$pg_bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -v ON_ERROR_STOP=1 <<SQL
-CREATE ROLE breakout LOGIN PASSWORD '$password';
+CREATE ROLE breakout LOGIN CREATEDB PASSWORD '$password';
 CREATE DATABASE breakout_test OWNER breakout ENCODING 'UTF8';
 SQL
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Breakout
 import Config
+import State
 import Foundation
 
 /// An error the CLI prints as `error: <message>` (plus a `hint:` line) and exits 1 for.
@@ -24,6 +25,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as CLIError {
         throw printed(error)
     } catch let error as BreakoutError {
+        throw printed(CLIError(error.message, hint: error.hint))
+    } catch let error as StateError {
         throw printed(CLIError(error.message, hint: error.hint))
     } catch let error as ConfigError {
         throw printed(CLIError(error.message, hint: error.hint))

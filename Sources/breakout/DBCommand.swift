@@ -1,4 +1,5 @@
 import ArgumentParser
+import Config
 import Drivers
 import Foundation
 import SQL
@@ -12,20 +13,28 @@ struct DB: ParsableCommand {
     )
 }
 
-/// `breakout db test --type T --host H [--port P] --database D --user U`.
+/// `breakout db test ORG/CONNECTION [-c DIR]` or `breakout db test --type T --host H [--port P] --database D --user U`.
 struct DBTest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test",
         abstract: "Connect to a database and report its version, round-trip latency and whether tables can be created.",
         discussion: """
-        The password is read from the BREAKOUT_DB_PASSWORD environment variable, never from the command line.
-        For SQLite, only --database FILE is needed.
-        Example: BREAKOUT_DB_PASSWORD=… breakout db test --type postgresql --host 127.0.0.1 --database ansd_data --user ansd_user
+        With ORG/CONNECTION, the connection comes from the configuration (its password decrypted with the
+        loaded key). Otherwise the password is read from the BREAKOUT_DB_PASSWORD environment variable,
+        never from the command line; for SQLite, only --database FILE is needed.
+        Examples:
+          breakout db test ansd/postgres-ansd -c /etc/breakout/config
+          BREAKOUT_DB_PASSWORD=… breakout db test --type postgresql --host 127.0.0.1 --database ansd_data --user ansd_user
         """
     )
 
+    @Argument(help: "ORG/CONNECTION: a connection of the configuration.")
+    var target: String?
+
+    @OptionGroup var config: ConfigOptions
+
     @Option(help: "Database type: postgresql, mysql, sqlserver or sqlite (aliases: pdo_pgsql, pdo_mysql, pdo_sqlsrv, sqlsrv, pdo_sqlite).")
-    var type: String
+    var type: String?
 
     @Option(help: "Server host name or address.")
     var host: String?
@@ -34,7 +43,7 @@ struct DBTest: ParsableCommand {
     var port: Int?
 
     @Option(help: "Database name; for SQLite, the database file.")
-    var database: String
+    var database: String?
 
     @Option(help: "User name.")
     var user: String?
@@ -43,6 +52,13 @@ struct DBTest: ParsableCommand {
     var options: [String] = []
 
     func validate() throws {
+        if let target {
+            guard target.contains("/") else { throw ValidationError("\"\(target)\" is not ORG/CONNECTION (e.g. ansd/postgres-ansd).") }
+            if type != nil || host != nil || database != nil { throw ValidationError("Give either ORG/CONNECTION or --type/--host/--database, not both.") }
+            return
+        }
+        guard let type else { throw ValidationError("Give ORG/CONNECTION, or --type with --host, --database and --user.") }
+        guard database != nil else { throw ValidationError("--database is required with --type.") }
         guard let engine = DatabaseEngine(name: type) else {
             throw ValidationError("Unknown database type \"\(type)\"; expected postgresql, mysql, sqlserver or sqlite.")
         }
@@ -62,7 +78,25 @@ struct DBTest: ParsableCommand {
     }
 
     private func probe() throws {
-        let engine = DatabaseEngine(name: type)!
+        if let target {
+            let configuration = try config.load()
+            let resolver = Resolver(configuration, keyring: try config.keyring())
+            let slash = target.firstIndex(of: "/")!
+            let org = try resolver.organization(String(target[..<slash]))
+            let connection = try resolver.connection(of: org, named: String(target[target.index(after: slash)...]))
+            let settings = try resolver.connectionConfig(connection)
+            let report: ConnectionProbe.Report
+            do {
+                report = try ConnectionProbe.run(settings)
+            } catch let error as DatabaseError {
+                throw CLIError("cannot use \(target) (\(settings)): \(error)",
+                               hint: ConnectionProbe.hint(for: error, config: settings).map { $0 + "; the connection is defined in \(org.file) line \(connection.name.location.line)" })
+            }
+            print(report.text)
+            return
+        }
+        let engine = DatabaseEngine(name: type!)!
+        let database = self.database!
         var settings: [String: String] = [:]
         for option in options {
             let parts = option.split(separator: "=", maxSplits: 1)

@@ -1,0 +1,172 @@
+import Config
+import DatabaseDriver
+import Foundation
+import Secrets
+import SQL
+import State
+
+/// Who applies, from where, and how long to wait for another apply.
+public struct ApplyOptions: Sendable {
+    public var lockTimeout: Double
+    /// A lock older than this is taken over (its holder died).
+    public var staleLockAfter: Double
+    public var allowDestroy: Bool
+    public var user: String
+    public var host: String
+
+    public init(lockTimeout: Double = 0, staleLockAfter: Double = 600, allowDestroy: Bool = false,
+                user: String = ProcessInfo.processInfo.environment["USER"] ?? "unknown", host: String = ProcessInfo.processInfo.hostName) {
+        self.lockTimeout = lockTimeout
+        self.staleLockAfter = staleLockAfter
+        self.allowDestroy = allowDestroy
+        self.user = user
+        self.host = host
+    }
+
+    var owner: String { "\(user)@\(host) pid \(ProcessInfo.processInfo.processIdentifier)" }
+}
+
+public struct ApplyResult: Sendable {
+    public var plan: Plan
+    public var migrated: [Int]
+}
+
+extension Reconciler {
+    static let integerColumns: Set<String> = ["port", "is_default", "is_active", "threads", "max_cases_per_chunk"]
+
+    func value(_ field: String, _ text: String?) -> SQLValue {
+        guard let text else { return .null }
+        if Self.integerColumns.contains(field), let n = Int64(text) { return .integer(n) }
+        return .text(text)
+    }
+
+    func encrypt(_ plaintext: String) throws -> String {
+        guard let key = stateKeys.primary else { throw SecretError.noKey }
+        switch format {
+        case .encV1: return try SecretValue.encrypt(plaintext, with: key)
+        case .phpOpenSSL: return try PHPOpenSSLValue.encrypt(plaintext, with: key)
+        }
+    }
+
+    /// Makes the control tables equal to the configuration: migrates them, takes the lock, plans
+    /// again inside it (refusing a saved plan made against another state or config), and writes
+    /// every change plus the apply log in one transaction.
+    public func apply(saved: Plan? = nil, options: ApplyOptions, confirm: (Plan) throws -> Bool) throws -> ApplyResult? {
+        let migrated = try store.migrate()
+        try store.acquireLock("apply", owner: options.owner, timeout: options.lockTimeout, staleAfter: options.staleLockAfter)
+        defer { store.releaseLock("apply", owner: options.owner) }
+        let plan = try self.plan()
+        if let saved {
+            guard saved.formatVersion == 1 else { throw StateError("the saved plan has format_version \(saved.formatVersion); this breakout reads 1") }
+            if saved.stateDigest != plan.stateDigest {
+                throw StateError("the control tables changed since this plan was made (state \(saved.stateDigest), now \(plan.stateDigest))",
+                                 hint: "run `breakout plan --out FILE` again and review the new plan")
+            }
+            if saved.configDigest != plan.configDigest {
+                throw StateError("the configuration changed since this plan was made", hint: "run `breakout plan --out FILE` again")
+            }
+        }
+        if let destructive = plan.changes.first(where: \.destructive), !options.allowDestroy {
+            throw StateError("the plan deletes \(destructive.address), whose jobs have run history",
+                             hint: "pass --allow-destroy if that is intended; run history in mt_job_runs is kept")
+        }
+        guard plan.hasChanges else { return ApplyResult(plan: plan, migrated: migrated) }
+        guard try confirm(plan) else { return nil }
+        let wanted = Dictionary(try desired().map { ("\($0.kind.rawValue)\u{0}\($0.organization)\u{0}\($0.name)", $0) }, uniquingKeysWith: { a, _ in a })
+        let c = store.connection
+        let now = SQLValue.timestamp(Date())
+        try c.transaction {
+            if let pause = ProcessInfo.processInfo.environment["BREAKOUT_TEST_PAUSE_IN_APPLY"], let seconds = Double(pause) {
+                Thread.sleep(forTimeInterval: seconds)   // tests: a window to kill an apply mid-transaction
+            }
+            var snapshot = try store.snapshot()
+            func orgID(_ slug: String) throws -> Int64 {
+                if let o = snapshot.organizations.first(where: { $0.name == slug }) { return o.id }
+                snapshot = try store.snapshot()
+                guard let o = snapshot.organizations.first(where: { $0.name == slug }) else { throw StateError("organization \(slug) vanished during apply") }
+                return o.id
+            }
+            func connectionID(_ org: Int64, _ name: String?) throws -> Int64? {
+                guard let name else { return nil }
+                if let x = snapshot.connections.first(where: { $0.organizationID == org && $0.name == name }) { return x.id }
+                snapshot = try store.snapshot()
+                return snapshot.connections.first { $0.organizationID == org && $0.name == name }?.id
+            }
+            func row(_ r: Reconciler.Resource, org: Int64?) throws -> [(String, SQLValue)] {
+                var out: [(String, SQLValue)] = []
+                switch r.kind {
+                case .organization: out.append(("organization_name", .text(r.name)))
+                case .connection: out += [("organization_id", .integer(org!)), ("connection_name", .text(r.name))]
+                case .job: out += [("organization_id", .integer(org!)), ("job_name", .text(r.name))]
+                }
+                for (field, text) in r.fields {
+                    if field == "connection" {
+                        out.append(("db_connection_id", try connectionID(org!, text).map { .integer($0) } ?? .null))
+                    } else {
+                        out.append((field, value(field, text)))
+                    }
+                }
+                if r.kind == .connection { out.append(("password_encrypted", try r.password.map { .text(try encrypt($0)) } ?? .null)) }
+                return out
+            }
+            for change in plan.changes {
+                let k = "\(change.kind.rawValue)\u{0}\(change.organization)\u{0}\(change.name)"
+                let table = change.kind == .organization ? ControlTables.organizations : change.kind == .connection ? ControlTables.connections : ControlTables.jobs
+                let nameColumn = change.kind == .organization ? "organization_name" : change.kind == .connection ? "connection_name" : "job_name"
+                let org = change.kind == .organization ? nil : try? orgID(change.organization)
+                var scope: [SQLPredicate] = [.equals(nameColumn, .text(change.name))]
+                if let org { scope.append(.equals("organization_id", .integer(org))) }
+                switch change.action {
+                case .create:
+                    var values = try row(wanted[k]!, org: org)
+                    values += [("managed_by", .text(Self.managedBy)), ("created_time", now), ("modified_time", now)]
+                    try c.execute(.insert(Insert(into: table, columns: values.map(\.0), rows: [values.map(\.1)])))
+                case .update, .adopt:
+                    let r = wanted[k]!
+                    let changed = Set(change.fields.map(\.field))
+                    var values = try row(r, org: org).filter { column, _ in
+                        changed.contains(column) || (column == "db_connection_id" && changed.contains("connection"))
+                            || (column == "password_encrypted" && changed.contains("password_encrypted"))
+                    }
+                    if change.kind == .job, changed.contains("cron_expression") || changed.contains("time_zone") {
+                        values.append(("next_run_at", .null))   // the runner computes it for the new schedule
+                    }
+                    values += [("managed_by", .text(Self.managedBy)), ("modified_time", now)]
+                    try c.execute(.update(Update(table, set: values.map { Assignment($0.0, $0.1) }, where: .and(scope))))
+                case .delete:
+                    if change.kind == .organization, let id = try? orgID(change.organization) {
+                        let handMade = snapshot.jobs.filter { $0.organizationID == id && $0.managedBy == nil }.map(\.name)
+                            + snapshot.connections.filter { $0.organizationID == id && $0.managedBy == nil }.map(\.name)
+                        if !handMade.isEmpty {
+                            throw StateError("cannot delete organization \(change.organization): unmanaged rows still belong to it (\(handMade.joined(separator: ", ")))",
+                                             hint: "adopt them (breakout import) or delete them by hand first")
+                        }
+                    }
+                    try c.execute(.delete(Delete(from: table, where: .and(scope))))
+                }
+            }
+            let after = try store.snapshot()
+            let commit = gitCommit()
+            try c.execute(.insert(Insert(into: ControlTables.applyLog, columns: ["applied_at", "applied_by", "host", "config_digest", "state_digest", "git_commit", "summary"],
+                                         rows: [[now, .text(options.user), .text(options.host), .text(plan.configDigest), .text(after.digest),
+                                                 commit.map { .text($0) } ?? .null, .text(plan.summaryLine)]])))
+        }
+        return ApplyResult(plan: plan, migrated: migrated)
+    }
+
+    /// The config directory's git commit, when it is a git checkout.
+    func gitCommit() -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", configuration.directory, "rev-parse", "HEAD"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.count == 40 ? text : nil
+    }
+}

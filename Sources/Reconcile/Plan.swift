@@ -1,0 +1,207 @@
+import Foundation
+
+/// What apply would do, as plan prints it and `--out` saves it (JSON, `format_version` 1; see
+/// docs/plan-format.md).
+public struct Plan: Codable, Sendable {
+    public var formatVersion = 1
+    /// Digest of the managed tables the plan was made against; a saved plan is refused when it changed.
+    public var stateDigest: String
+    /// Digest of the config files the plan was made from.
+    public var configDigest: String
+    public var changes: [Change]
+    public var unmanaged: [UnmanagedRow]
+    public var warnings: [String]
+
+    public enum Action: String, Codable, Sendable {
+        case create, update, delete
+        /// A hand-made row taken over: `managed_by` set, plus any field changes listed.
+        case adopt
+    }
+
+    public enum Kind: String, Codable, Sendable {
+        case organization, connection, job
+    }
+
+    public struct FieldChange: Codable, Sendable, Hashable {
+        public var field: String
+        /// Display values; nil for NULL. Never a secret: sensitive fields show `(sensitive)`.
+        public var old: String?
+        public var new: String?
+        public var sensitive: Bool
+    }
+
+    public struct Change: Codable, Sendable {
+        public var action: Action
+        public var kind: Kind
+        public var organization: String
+        public var name: String
+        public var fields: [FieldChange]
+        /// Needs `--allow-destroy` (deleting an organization whose jobs have run).
+        public var destructive: Bool
+        public var note: String?
+
+        public var address: String { kind == .organization ? "organization \(organization)" : "\(kind.rawValue) \(organization)/\(name)" }
+    }
+
+    public struct UnmanagedRow: Codable, Sendable {
+        public var kind: Kind
+        public var id: Int64
+        public var organization: String
+        public var name: String
+        /// What adopting it takes (`breakout import` writes the YAML).
+        public var note: String
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion = "format_version", stateDigest = "state_digest", configDigest = "config_digest", changes, unmanaged, warnings, summary
+    }
+
+    public struct Summary: Codable, Sendable, Hashable {
+        public var add: Int
+        public var change: Int
+        public var destroy: Int
+    }
+
+    public var summary: Summary {
+        Summary(add: changes.filter { $0.action == .create }.count,
+                change: changes.filter { $0.action == .update || $0.action == .adopt }.count,
+                destroy: changes.filter { $0.action == .delete }.count)
+    }
+
+    public var hasChanges: Bool { !changes.isEmpty }
+
+    public init(stateDigest: String, configDigest: String, changes: [Change], unmanaged: [UnmanagedRow], warnings: [String]) {
+        self.stateDigest = stateDigest
+        self.configDigest = configDigest
+        self.changes = changes
+        self.unmanaged = unmanaged
+        self.warnings = warnings
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        stateDigest = try c.decode(String.self, forKey: .stateDigest)
+        configDigest = try c.decode(String.self, forKey: .configDigest)
+        changes = try c.decode([Change].self, forKey: .changes)
+        unmanaged = try c.decode([UnmanagedRow].self, forKey: .unmanaged)
+        warnings = try c.decode([String].self, forKey: .warnings)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(formatVersion, forKey: .formatVersion)
+        try c.encode(stateDigest, forKey: .stateDigest)
+        try c.encode(configDigest, forKey: .configDigest)
+        try c.encode(changes, forKey: .changes)
+        try c.encode(unmanaged, forKey: .unmanaged)
+        try c.encode(warnings, forKey: .warnings)
+        try c.encode(summary, forKey: .summary)
+    }
+
+    /// `Plan: 3 to add, 1 to change, 0 to destroy.` or `No changes.`
+    public var summaryLine: String {
+        hasChanges ? "Plan: \(summary.add) to add, \(summary.change) to change, \(summary.destroy) to destroy." : "No changes. The control tables match the configuration."
+    }
+
+    // MARK: Rendering
+
+    static func show(_ v: String?) -> String { v.map { "\"\($0)\"" } ?? "null" }
+
+    func fieldLines(_ change: Change, indent: String) -> [String] {
+        change.fields.map { f in
+            let shown = f.sensitive ? "(sensitive)" : nil
+            switch change.action {
+            case .create: return "\(indent)\(f.field): \(shown ?? Self.show(f.new))"
+            case .delete: return "\(indent)\(f.field): \(shown ?? Self.show(f.old))"
+            case .update, .adopt: return "\(indent)\(f.field): \(shown ?? Self.show(f.old)) → \(shown ?? Self.show(f.new))"
+            }
+        }
+    }
+
+    static func symbol(_ a: Action) -> String {
+        switch a {
+        case .create: "+"
+        case .update: "~"
+        case .delete: "-"
+        case .adopt: "~"
+        }
+    }
+
+    /// Terraform-style text, grouped by organization; `color` adds ANSI colors for a terminal.
+    public func text(color: Bool = false) -> String {
+        func paint(_ s: String, _ a: Action) -> String {
+            guard color else { return s }
+            let code = a == .create ? "32" : a == .delete ? "31" : "33"
+            return "\u{1B}[\(code)m\(s)\u{1B}[0m"
+        }
+        var lines: [String] = []
+        for w in warnings { lines.append("Warning: \(w)") }
+        if !warnings.isEmpty { lines.append("") }
+        let orgs = changes.map(\.organization).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        for org in orgs {
+            lines.append("Organization \(org):")
+            for change in changes where change.organization == org {
+                var head = "  \(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.address)"
+                if change.destructive { head += "   # destructive: needs --allow-destroy" }
+                if let note = change.note { head += "   # \(note)" }
+                lines.append(paint(head, change.action))
+                lines += fieldLines(change, indent: "      ")
+            }
+            lines.append("")
+        }
+        if !unmanaged.isEmpty {
+            lines.append("Unmanaged rows (apply leaves them alone; `breakout import` writes YAML to adopt them):")
+            for u in unmanaged { lines.append("  \(u.kind.rawValue) \(u.organization)/\(u.name) (id \(u.id)): \(u.note)") }
+            lines.append("")
+        }
+        lines.append(summaryLine)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Markdown for a pull-request comment: a summary, then one collapsible section per
+    /// organization; kept under `limit` characters by summarising the longest sections.
+    public func markdown(limit: Int = 60_000) -> String {
+        var head = "### breakout plan\n\n**\(summaryLine)**\n\n"
+        for w in warnings { head += "> ⚠️ \(w)\n" }
+        if !warnings.isEmpty { head += "\n" }
+        let orgs = changes.map(\.organization).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        var sections: [(org: String, full: String, short: String)] = []
+        for org in orgs {
+            let mine = changes.filter { $0.organization == org }
+            let counts = "\(mine.filter { $0.action == .create }.count) to add, \(mine.filter { $0.action == .update || $0.action == .adopt }.count) to change, \(mine.filter { $0.action == .delete }.count) to destroy"
+            var body = "```diff\n"
+            for change in mine {
+                body += "\(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.address)\(change.destructive ? "   # destructive" : "")\n"
+                body += fieldLines(change, indent: "    ").map { "  " + $0.trimmingCharacters(in: .whitespaces) }.map { $0 + "\n" }.joined()
+            }
+            body += "```\n"
+            let full = "<details><summary><b>\(org)</b>: \(counts)</summary>\n\n\(body)\n</details>\n\n"
+            let short = "<details><summary><b>\(org)</b>: \(counts)</summary>\n\n"
+                + mine.map { "- `\(Self.symbol($0.action))` \($0.address)\($0.destructive ? " **(destructive)**" : "")\n" }.joined()
+                + "\n_(field details left out to fit a comment; run `breakout plan` for them)_\n</details>\n\n"
+            sections.append((org, full, short))
+        }
+        var tail = ""
+        if !unmanaged.isEmpty {
+            tail = "<details><summary>\(unmanaged.count) unmanaged row(s), left alone</summary>\n\n"
+                + unmanaged.map { "- \($0.kind.rawValue) `\($0.organization)/\($0.name)` (id \($0.id))\n" }.joined() + "\n</details>\n"
+        }
+        var chosen = sections.map(\.full)
+        func total() -> Int { head.count + chosen.reduce(0) { $0 + $1.count } + tail.count }
+        // Summarise the biggest sections first until it fits.
+        for i in sections.indices.sorted(by: { sections[$0].full.count > sections[$1].full.count }) where total() > limit {
+            chosen[i] = sections[i].short
+        }
+        if total() > limit {
+            let kept = chosen.prefix { _ in true }
+            var out = head
+            var omitted = 0
+            for s in kept {
+                if out.count + s.count + 200 > limit { omitted += 1 } else { out += s }
+            }
+            return out + "_\(omitted) more organization(s) not shown; run `breakout plan` for the full plan._\n"
+        }
+        return head + chosen.joined() + tail
+    }
+}

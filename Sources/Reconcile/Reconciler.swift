@@ -1,0 +1,284 @@
+import Config
+import DatabaseDriver
+import Foundation
+import Secrets
+import SQL
+import State
+
+/// Compares the configuration with the control tables (plan) and makes them equal (apply).
+public final class Reconciler {
+    public static let managedBy = "breakout"
+
+    public let configuration: Configuration
+    public let resolver: Resolver
+    public let store: StateStore
+    /// The key passwords are written with in `mt_database_connections` (`state.key_file`, else the master key).
+    let stateKeys: Keyring
+    let format: PasswordFormat
+
+    public init(configuration: Configuration, resolver: Resolver, store: StateStore, stateKeys: Keyring) {
+        self.configuration = configuration
+        self.resolver = resolver
+        self.store = store
+        self.stateKeys = stateKeys
+        format = configuration.settings.state.passwordFormat
+    }
+
+    // MARK: Desired and current, as comparable fields
+
+    /// One managed object as a list of (column, display value) plus what apply needs to write it.
+    struct Resource {
+        var kind: Plan.Kind
+        var organization: String
+        var name: String
+        var fields: [(String, String?)]
+        /// Plaintext password (connections), compared by value.
+        var password: String?
+    }
+
+    static func jsonList(_ items: [String]) -> String {
+        "[" + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "]"
+    }
+
+    static func jsonObject(_ map: [String: String]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: map, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A list stored as JSON (`["A","B"]`) or, by hand, as `A,B`.
+    static func parseList(_ text: String?) -> [String] {
+        guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return [] }
+        if let data = text.data(using: .utf8), let list = try? JSONSerialization.jsonObject(with: data) as? [String] { return list }
+        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    static func parseObject(_ text: String?) -> [String: String] {
+        guard let text, let data = text.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return o.mapValues { "\($0)" }
+    }
+
+    func jobSettings(timeout: Int?, retries: Int, startingDeadline: Int, include: [String], exclude: [String]) -> String {
+        var o: [String: Any] = ["retries": retries, "starting_deadline": startingDeadline, "include": include, "exclude": exclude]
+        if let timeout { o["timeout"] = timeout }
+        let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    var defaultSettings: String { jobSettings(timeout: nil, retries: 0, startingDeadline: 3600, include: [], exclude: []) }
+
+    func desired() throws -> [Resource] {
+        var out: [Resource] = []
+        for org in configuration.organizations {
+            let slug = org.slug.value
+            out.append(Resource(kind: .organization, organization: slug, name: slug, fields: [
+                ("display_name", org.name), ("dictionaries", Self.jsonList(org.dictionaries.map(\.value))), ("is_active", "1"),
+            ]))
+            for c in org.connections {
+                var options = c.options
+                if c.naming == .sql { options["naming"] = "sql" }
+                out.append(Resource(kind: .connection, organization: slug, name: c.name.value, fields: [
+                    ("db_type", c.engine.pdoName), ("host", c.host), ("port", c.port.map(String.init)), ("database_name", c.database),
+                    ("username", c.username), ("is_default", c.isDefault || (org.connections.count == 1) ? "1" : "0"),
+                    ("is_active", c.isActive ? "1" : "0"), ("connection_options", Self.jsonObject(options)),
+                ], password: try c.password.map { try resolver.plaintext($0) }))
+            }
+            for j in org.jobs {
+                let command = JobCommand(organization: slug, connection: j.connection, threads: j.threads, maxCasesPerChunk: j.maxCasesPerChunk,
+                                         dictionaries: j.dictionaries)
+                out.append(Resource(kind: .job, organization: slug, name: j.name.value, fields: [
+                    ("job_type", j.kind.rawValue), ("command", command.line), ("cron_expression", j.schedule.source), ("time_zone", j.timeZone),
+                    ("connection", j.connection), ("dictionaries", Self.jsonList(j.dictionaries)), ("threads", String(j.threads)),
+                    ("max_cases_per_chunk", String(j.maxCasesPerChunk)),
+                    ("settings", jobSettings(timeout: j.timeout, retries: j.retries, startingDeadline: j.startingDeadline, include: j.include, exclude: j.exclude)),
+                    ("is_active", j.isActive ? "1" : "0"),
+                ]))
+            }
+        }
+        return out
+    }
+
+    /// The rows as resources, with the empty columns of hand-made rows read the way the runner
+    /// reads them (defaults, the organization's default connection, the command line's options),
+    /// so that adopting a row that already does what the YAML says changes nothing.
+    struct Current {
+        var resource: Resource
+        var id: Int64
+        var managed: Bool
+        var passwordEncrypted: String?
+        var organizationID: Int64
+    }
+
+    func current(_ snapshot: StateSnapshot) -> [Current] {
+        let defaults = configuration.settings.defaults
+        var out: [Current] = []
+        let orgName = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        for o in snapshot.organizations {
+            out.append(Current(resource: Resource(kind: .organization, organization: o.name, name: o.name, fields: [
+                ("display_name", o.displayName), ("dictionaries", Self.jsonList(Self.parseList(o.dictionaries))), ("is_active", o.isActive ? "1" : "0"),
+            ]), id: o.id, managed: o.managedBy != nil, organizationID: o.id))
+        }
+        var connectionName: [Int64: String] = [:]
+        var defaultConnection: [Int64: String] = [:]
+        for c in snapshot.connections {
+            connectionName[c.id] = c.name
+            if c.isDefault || snapshot.connections.filter({ $0.organizationID == c.organizationID }).count == 1 { defaultConnection[c.organizationID] = c.name }
+            let engine = DatabaseEngine(name: c.dbType)
+            let port = c.port ?? engine?.defaultPort.map(Int64.init)
+            out.append(Current(resource: Resource(kind: .connection, organization: orgName[c.organizationID] ?? "#\(c.organizationID)", name: c.name, fields: [
+                ("db_type", engine?.pdoName ?? c.dbType), ("host", c.host), ("port", port.map { String($0) }), ("database_name", c.database),
+                ("username", c.username), ("is_default", c.isDefault ? "1" : "0"), ("is_active", c.isActive ? "1" : "0"),
+                ("connection_options", Self.jsonObject(Self.parseObject(c.options))),
+            ], password: decrypt(c.passwordEncrypted)), id: c.id, managed: c.managedBy != nil, passwordEncrypted: c.passwordEncrypted,
+                               organizationID: c.organizationID))
+        }
+        for j in snapshot.jobs {
+            let parsed = j.command.flatMap(JobCommand.parse)
+            let org = orgName[j.organizationID] ?? "#\(j.organizationID)"
+            let dictionaries = j.dictionaries.map(Self.parseList) ?? parsed?.dictionaries ?? []
+            let connection = j.connectionID.flatMap { connectionName[$0] } ?? parsed?.connection ?? defaultConnection[j.organizationID]
+            let threads = j.threads.map(Int.init) ?? parsed?.threads ?? defaults.threads
+            let chunk = j.maxCasesPerChunk.map(Int.init) ?? parsed?.maxCasesPerChunk ?? defaults.maxCasesPerChunk
+            let command = JobCommand(organization: org, connection: connection, threads: threads, maxCasesPerChunk: chunk, dictionaries: dictionaries)
+            out.append(Current(resource: Resource(kind: .job, organization: org, name: j.name, fields: [
+                ("job_type", j.jobType), ("command", parsed == nil ? j.command : command.line), ("cron_expression", j.cronExpression),
+                ("time_zone", j.timeZone ?? defaults.timeZone), ("connection", connection), ("dictionaries", Self.jsonList(dictionaries)),
+                ("threads", String(threads)), ("max_cases_per_chunk", String(chunk)),
+                ("settings", j.settings.map { Self.jsonObject(Self.parseObject($0)) == "{}" ? defaultSettings : normalizedSettings($0) } ?? defaultSettings),
+                ("is_active", j.isActive ? "1" : "0"),
+            ]), id: j.id, managed: j.managedBy != nil, organizationID: j.organizationID))
+        }
+        return out
+    }
+
+    func normalizedSettings(_ text: String) -> String {
+        guard let data = text.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let back = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) else { return text }
+        return String(decoding: back, as: UTF8.self)
+    }
+
+    /// A stored password's plaintext, or nil when no loaded key opens it.
+    func decrypt(_ stored: String?) -> String? {
+        guard let stored, !stored.isEmpty else { return nil }
+        if SecretValue.isEncrypted(stored) { return try? SecretValue.decrypt(stored, with: stateKeys) }
+        return try? PHPOpenSSLValue.decrypt(stored, with: stateKeys)
+    }
+
+    /// Whether the stored password is already in the configured format under the state key.
+    func storedInCurrentForm(_ stored: String?) -> Bool {
+        guard let stored, let key = stateKeys.primary else { return false }
+        switch format {
+        case .encV1: return (try? SecretValue.kid(of: stored)) == key.kid
+        case .phpOpenSSL: return !SecretValue.isEncrypted(stored) && (try? PHPOpenSSLValue.decrypt(stored, with: Keyring([key]))) != nil
+        }
+    }
+
+    // MARK: Plan
+
+    public func configDigest() -> String {
+        var h = FNV()
+        let dir = URL(fileURLWithPath: configuration.directory)
+        var files = ["breakout.yaml"]
+        let orgs = (try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("organizations").path)) ?? []
+        files += orgs.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { "organizations/\($0)" }
+        for f in files {
+            h.add(Array(f.utf8))
+            h.add(Array((try? Data(contentsOf: dir.appendingPathComponent(f))) ?? Data()))
+        }
+        return h.hex
+    }
+
+    public func plan() throws -> Plan {
+        try store.checkVersion()
+        let snapshot = try store.snapshot()
+        return try plan(snapshot, history: store.version() >= 2 ? try store.jobsWithHistory() : [])
+    }
+
+    func plan(_ snapshot: StateSnapshot, history: Set<Int64>) throws -> Plan {
+        let want = try desired()
+        let have = current(snapshot)
+        func key(_ r: Resource) -> String { "\(r.kind.rawValue)\u{0}\(r.organization)\u{0}\(r.name)" }
+        var haveByKey: [String: Current] = [:]
+        for c in have where haveByKey[key(c.resource)] == nil { haveByKey[key(c.resource)] = c }
+        var changes: [Plan.Change] = []
+        var claimed = Set<String>()
+        for r in want {
+            let k = key(r)
+            guard let c = haveByKey[k] else {
+                var fields = r.fields.map { Plan.FieldChange(field: $0.0, old: nil, new: $0.1, sensitive: false) }
+                if r.kind == .connection, r.password != nil { fields.append(.init(field: "password_encrypted", old: nil, new: nil, sensitive: true)) }
+                changes.append(.init(action: .create, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false))
+                continue
+            }
+            claimed.insert(k)
+            var fields: [Plan.FieldChange] = []
+            let old = Dictionary(c.resource.fields.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+            for (field, value) in r.fields where old[field] ?? nil != value {
+                fields.append(.init(field: field, old: old[field] ?? nil, new: value, sensitive: false))
+            }
+            if r.kind == .connection {
+                let same = r.password == c.resource.password && (r.password == nil || storedInCurrentForm(c.passwordEncrypted))
+                if !same { fields.append(.init(field: "password_encrypted", old: nil, new: nil, sensitive: true)) }
+            }
+            if !c.managed {
+                changes.append(.init(action: .adopt, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false,
+                                     note: "hand-made row \(c.id) becomes managed"))
+            } else if !fields.isEmpty {
+                changes.append(.init(action: .update, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false))
+            }
+        }
+        var unmanaged: [Plan.UnmanagedRow] = []
+        for c in have where !claimed.contains(key(c.resource)) {
+            if c.managed {
+                var destructive = false
+                var note: String?
+                if c.resource.kind == .organization {
+                    let jobs = snapshot.jobs.filter { $0.organizationID == c.id }
+                    if jobs.contains(where: { history.contains($0.id) }) {
+                        destructive = true
+                        note = "its jobs have run history"
+                    }
+                    let handMade = snapshot.jobs.filter { $0.organizationID == c.id && $0.managedBy == nil }.count
+                        + snapshot.connections.filter { $0.organizationID == c.id && $0.managedBy == nil }.count
+                    if handMade > 0 { note = (note.map { $0 + "; " } ?? "") + "\(handMade) unmanaged row(s) still belong to it: apply will refuse" }
+                }
+                changes.append(.init(action: .delete, kind: c.resource.kind, organization: c.resource.organization, name: c.resource.name,
+                                     fields: c.resource.fields.map { .init(field: $0.0, old: $0.1, new: nil, sensitive: false) },
+                                     destructive: destructive, note: note))
+            } else {
+                unmanaged.append(.init(kind: c.resource.kind, id: c.id, organization: c.resource.organization, name: c.resource.name,
+                                       note: c.resource.kind == .job ? "runs as `\(c.resource.fields.first { $0.0 == "command" }?.1 ?? "?")`" : "not in the configuration"))
+            }
+        }
+        // Order: organizations, connections, jobs; deletes in reverse.
+        func rank(_ c: Plan.Change) -> Int {
+            let k = c.kind == .organization ? 0 : c.kind == .connection ? 1 : 2
+            return c.action == .delete ? 10 - k : k
+        }
+        let orgOrder = Dictionary(configuration.organizations.enumerated().map { ($1.slug.value, $0) }, uniquingKeysWith: { a, _ in a })
+        changes = changes.enumerated().sorted { a, b in
+            let oa = orgOrder[a.element.organization] ?? Int.max, ob = orgOrder[b.element.organization] ?? Int.max
+            if oa != ob { return oa < ob }
+            if a.element.organization != b.element.organization { return a.element.organization < b.element.organization }
+            return (rank(a.element), a.offset) < (rank(b.element), b.offset)
+        }.map(\.element)
+        var warnings: [String] = []
+        if format == .phpOpenSSL, changes.contains(where: { $0.fields.contains { $0.field == "password_encrypted" } }) {
+            warnings.append("state.password_format is php-openssl: passwords are written without an integrity check, in the layout the guide's PHP UI reads")
+        }
+        return Plan(stateDigest: snapshot.digest, configDigest: configDigest(), changes: changes, unmanaged: unmanaged, warnings: warnings)
+    }
+}
+
+struct FNV {
+    var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func add(_ bytes: [UInt8]) {
+        for b in bytes + [0] {
+            value ^= UInt64(b)
+            value = value &* 0x100_0000_01b3
+        }
+    }
+    var hex: String {
+        let s = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}

@@ -1,0 +1,302 @@
+import DatabaseDriver
+import Foundation
+import SQL
+
+/// The state store: the database holding the `mt_*` control tables (SQLite by default; CSWeb's
+/// MySQL/MariaDB database in the guide's setup; PostgreSQL).
+public final class StateStore {
+    public let connection: any DatabaseConnection
+
+    public init(connection: any DatabaseConnection) {
+        self.connection = connection
+    }
+
+    // MARK: Migrations
+
+    /// The highest migration applied (0 when the store is new).
+    public func version() throws -> Int {
+        guard exists(ControlTables.migrationsTable) else { return 0 }
+        let rows = try connection.query(.select(Select(from: ControlTables.migrationsTable, columns: ["version"])))
+        return rows.compactMap { $0[0].int64 }.map(Int.init).max() ?? 0
+    }
+
+    /// Whether a table exists (a probe query; never inside a transaction, where PostgreSQL would abort it).
+    func exists(_ table: QualifiedName) -> Bool {
+        (try? connection.query(.select(Select(from: table, where: .or([]))))) != nil
+    }
+
+    /// Whether a table has a column. The column is qualified by its table: SQLite reads an unknown
+    /// double-quoted name as a string literal, but not a qualified one.
+    func hasColumn(_ table: QualifiedName, _ column: String) -> Bool {
+        let d = connection.dialect
+        guard let t = try? d.quote(table), let c = try? d.quote(column) else { return false }
+        return (try? connection.query("SELECT \(t).\(c) FROM \(t) WHERE 1 = 0")) != nil
+    }
+
+    /// Applies every pending migration, each in its own transaction (MySQL commits DDL implicitly;
+    /// every step is idempotent, so an interrupted migration is finished by the next run). Returns
+    /// the versions applied.
+    @discardableResult
+    public func migrate() throws -> [Int] {
+        try connection.execute(.createTable(ControlTables.migrationsDefinition))
+        let current = try version()
+        var applied: [Int] = []
+        for migration in ControlTables.migrations where migration.version > current {
+            // Probe first: a failed probe inside a PostgreSQL transaction would abort it.
+            let statements: [SQLStatement] = migration.steps.compactMap { step in
+                switch step {
+                case .statement(let s): s
+                case .addColumnIfMissing(let table, let column): hasColumn(table, column.name) ? nil : .addColumn(table, column)
+                }
+            }
+            try connection.transaction {
+                for statement in statements { try connection.execute(statement) }
+                try connection.execute(.insert(Insert(into: ControlTables.migrationsTable, columns: ["version", "description", "applied_at"],
+                                                      rows: [[.integer(Int64(migration.version)), .text(migration.description), .timestamp(Date())]])))
+            }
+            applied.append(migration.version)
+        }
+        return applied
+    }
+
+    /// Refuses to work on a store that a newer breakout migrated.
+    public func checkVersion() throws {
+        let v = try version()
+        if v > ControlTables.latestVersion {
+            throw StateError("the state store is at schema version \(v); this breakout knows up to \(ControlTables.latestVersion)",
+                             hint: "upgrade breakout")
+        }
+    }
+
+    // MARK: Rows
+
+    /// Every row of the three managed tables, as read (run-time columns included).
+    public func snapshot() throws -> StateSnapshot {
+        guard exists(ControlTables.organizations) else { return StateSnapshot(organizations: [], connections: [], jobs: []) }
+        let migrated = try version() >= 2
+        func rows(_ table: QualifiedName) throws -> [Row] {
+            try connection.query(.select(Select(from: table, orderBy: [SortKey("id")])))
+        }
+        let orgs = try rows(ControlTables.organizations).map { OrganizationRow($0) }
+        let conns = try rows(ControlTables.connections).map { ConnectionRow($0) }
+        let jobs = try rows(ControlTables.jobs).map { JobRow($0) }
+        _ = migrated
+        return StateSnapshot(organizations: orgs, connections: conns, jobs: jobs)
+    }
+
+    /// Ids of jobs that have run (a `last_run_at`, or rows in `mt_job_runs`).
+    public func jobsWithHistory() throws -> Set<Int64> {
+        var ids = Set(try snapshot().jobs.filter { $0.lastRunAt != nil }.map(\.id))
+        if exists(ControlTables.runs) {
+            for row in try connection.query("SELECT DISTINCT job_id FROM mt_job_runs") { if let id = row[0].int64 { ids.insert(id) } }
+        }
+        return ids
+    }
+
+    // MARK: Lock
+
+    /// Takes the named lock, waiting up to `timeout` seconds for its holder; a lock older than its
+    /// expiry (its holder died) is taken over. Each step commits on its own.
+    public func acquireLock(_ name: String, owner: String, timeout: Double, staleAfter: Double) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let now = Date()
+            do {
+                try connection.transaction {
+                    try connection.execute(.insert(Insert(into: ControlTables.locks, columns: ["name", "owner", "acquired_at", "expires_at"],
+                                                          rows: [[.text(name), .text(owner), .timestamp(now), .timestamp(now.addingTimeInterval(staleAfter))]])))
+                }
+                return
+            } catch let error as DatabaseError where error.kind == .statement {
+                // Held: take it over if it expired, else wait.
+                let holder = try connection.query(.select(Select(from: ControlTables.locks, where: .equals("name", .text(name))))).first
+                if let holder, let expires = holder["expires_at"].flatMap(Self.date), expires < now {
+                    let taken = try connection.transaction {
+                        try connection.execute(.update(Update(ControlTables.locks, set: [
+                            Assignment("owner", .text(owner)), Assignment("acquired_at", .timestamp(now)),
+                            Assignment("expires_at", .timestamp(now.addingTimeInterval(staleAfter))),
+                        ], where: .and([.equals("name", .text(name)), .equals("owner", holder["owner"] ?? .null),
+                                        .compare("expires_at", .less, .timestamp(now))]))))
+                    }
+                    if taken == 1 { return }
+                    continue
+                }
+                if Date() >= deadline {
+                    let who = holder?["owner"]?.string ?? "another apply"
+                    let since = holder?["acquired_at"].flatMap(Self.date).map { SQLTimestamp.format($0) } ?? "?"
+                    let until = holder?["expires_at"].flatMap(Self.date).map { SQLTimestamp.format($0) } ?? "?"
+                    throw StateError("the state store is locked by \(who) since \(since) UTC (the lock expires at \(until) UTC)",
+                                     hint: "wait for that apply to finish, or pass --lock-timeout 5m to wait longer")
+                }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
+    }
+
+    public func releaseLock(_ name: String, owner: String) {
+        _ = try? connection.execute(.delete(Delete(from: ControlTables.locks, where: .and([.equals("name", .text(name)), .equals("owner", .text(owner))]))))
+    }
+
+    static func date(_ value: SQLValue) -> Date? {
+        switch value {
+        case .timestamp(let d): d
+        case .text(let s): SQLTimestamp.parse(s)
+        default: nil
+        }
+    }
+}
+
+/// A problem with the state store, with a hint.
+public struct StateError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var hint: String?
+    public init(_ message: String, hint: String? = nil) {
+        self.message = message
+        self.hint = hint
+    }
+    public var description: String { message }
+}
+
+/// The managed tables' rows.
+public struct StateSnapshot: Sendable {
+    public var organizations: [OrganizationRow]
+    public var connections: [ConnectionRow]
+    public var jobs: [JobRow]
+
+    /// A digest of everything apply manages (run-time columns excluded), to refuse stale saved plans.
+    public var digest: String {
+        var h = Hasher64()
+        for o in organizations { h.add(o.fields.map { "\($0.0)=\($0.1)" }.joined(separator: "|")) }
+        for c in connections { h.add(c.fields.map { "\($0.0)=\($0.1)" }.joined(separator: "|")) }
+        for j in jobs { h.add(j.fields.map { "\($0.0)=\($0.1)" }.joined(separator: "|")) }
+        return h.hex
+    }
+}
+
+func text(_ v: SQLValue?) -> String? { v?.string }
+func int(_ v: SQLValue?) -> Int64? {
+    guard let v else { return nil }
+    if let i = v.int64 { return i }
+    return v.string.flatMap { Int64($0) }
+}
+
+public struct OrganizationRow: Sendable {
+    public var id: Int64
+    public var name: String
+    public var displayName: String?
+    public var dictionaries: String?
+    public var isActive: Bool
+    public var managedBy: String?
+
+    init(_ row: Row) {
+        id = int(row["id"]) ?? 0
+        name = text(row["organization_name"]) ?? ""
+        displayName = text(row["display_name"])
+        dictionaries = text(row["dictionaries"])
+        isActive = int(row["is_active"]) != 0
+        managedBy = text(row["managed_by"])
+    }
+
+    var fields: [(String, String)] {
+        [("id", "\(id)"), ("name", name), ("display", displayName ?? "∅"), ("dict", dictionaries ?? "∅"), ("active", "\(isActive)"),
+         ("managed", managedBy ?? "∅")]
+    }
+}
+
+public struct ConnectionRow: Sendable {
+    public var id: Int64
+    public var organizationID: Int64
+    public var name: String
+    public var dbType: String
+    public var host: String?
+    public var port: Int64?
+    public var database: String?
+    public var username: String?
+    public var passwordEncrypted: String?
+    public var isDefault: Bool
+    public var isActive: Bool
+    public var options: String?
+    public var managedBy: String?
+
+    init(_ row: Row) {
+        id = int(row["id"]) ?? 0
+        organizationID = int(row["organization_id"]) ?? 0
+        name = text(row["connection_name"]) ?? ""
+        dbType = text(row["db_type"]) ?? ""
+        host = text(row["host"])
+        port = int(row["port"])
+        database = text(row["database_name"])
+        username = text(row["username"])
+        passwordEncrypted = text(row["password_encrypted"])
+        isDefault = int(row["is_default"]) == 1
+        isActive = int(row["is_active"]) != 0
+        options = text(row["connection_options"])
+        managedBy = text(row["managed_by"])
+    }
+
+    var fields: [(String, String)] {
+        [("id", "\(id)"), ("org", "\(organizationID)"), ("name", name), ("type", dbType), ("host", host ?? "∅"), ("port", port.map { "\($0)" } ?? "∅"),
+         ("db", database ?? "∅"), ("user", username ?? "∅"), ("pw", passwordEncrypted ?? "∅"), ("default", "\(isDefault)"), ("active", "\(isActive)"),
+         ("options", options ?? "∅"), ("managed", managedBy ?? "∅")]
+    }
+}
+
+public struct JobRow: Sendable {
+    public var id: Int64
+    public var organizationID: Int64
+    public var name: String
+    public var jobType: String
+    public var command: String?
+    public var cronExpression: String
+    public var timeZone: String?
+    public var connectionID: Int64?
+    public var dictionaries: String?
+    public var threads: Int64?
+    public var maxCasesPerChunk: Int64?
+    public var settings: String?
+    public var isActive: Bool
+    public var managedBy: String?
+    public var lastRunAt: Date?
+    public var lastRunStatus: String?
+
+    init(_ row: Row) {
+        id = int(row["id"]) ?? 0
+        organizationID = int(row["organization_id"]) ?? 0
+        name = text(row["job_name"]) ?? ""
+        jobType = text(row["job_type"]) ?? "breakout"
+        command = text(row["command"])
+        cronExpression = text(row["cron_expression"]) ?? ""
+        timeZone = text(row["time_zone"])
+        connectionID = int(row["db_connection_id"])
+        dictionaries = text(row["dictionaries"])
+        threads = int(row["threads"])
+        maxCasesPerChunk = int(row["max_cases_per_chunk"])
+        settings = text(row["settings"])
+        isActive = int(row["is_active"]) != 0
+        managedBy = text(row["managed_by"])
+        lastRunAt = row["last_run_at"].flatMap(StateStore.date)
+        lastRunStatus = text(row["last_run_status"])
+    }
+
+    var fields: [(String, String)] {
+        [("id", "\(id)"), ("org", "\(organizationID)"), ("name", name), ("type", jobType), ("command", command ?? "∅"), ("cron", cronExpression),
+         ("tz", timeZone ?? "∅"), ("conn", connectionID.map { "\($0)" } ?? "∅"), ("dict", dictionaries ?? "∅"),
+         ("threads", threads.map { "\($0)" } ?? "∅"), ("chunk", maxCasesPerChunk.map { "\($0)" } ?? "∅"), ("settings", settings ?? "∅"),
+         ("active", "\(isActive)"), ("managed", managedBy ?? "∅")]
+    }
+}
+
+/// FNV-1a 64-bit over strings (change detection, not security).
+struct Hasher64 {
+    var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func add(_ s: String) {
+        for b in s.utf8 + [0] {
+            value ^= UInt64(b)
+            value = value &* 0x100_0000_01b3
+        }
+    }
+    var hex: String {
+        let s = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}

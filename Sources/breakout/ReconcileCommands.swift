@@ -1,0 +1,177 @@
+import ArgumentParser
+import Config
+import Drivers
+import Foundation
+import Reconcile
+import Secrets
+import State
+
+/// Opening the state store named in breakout.yaml.
+struct StateAccess {
+    let configuration: Configuration
+    let resolver: Resolver
+    let stateKeys: Keyring
+
+    init(_ options: ConfigOptions) throws {
+        configuration = try options.load()
+        let keyring = try options.keyring()
+        resolver = Resolver(configuration, keyring: keyring)
+        if let keyFile = configuration.settings.state.keyFile {
+            var ring = Keyring(try Keyring.keys(fromFile: resolver.resolve(keyFile.value)))
+            for key in keyring.keys where ring.key(kid: key.kid) == nil { ring.add(key) }   // old values may use the master key
+            stateKeys = ring
+        } else {
+            stateKeys = keyring
+        }
+    }
+
+    /// The store; for a read-only use of an SQLite file that does not exist yet, an empty in-memory one.
+    func open(forWriting: Bool) throws -> StateStore {
+        let state = configuration.settings.state
+        var config = try resolver.connectionConfig(url: state.url.value, password: state.password)
+        if config.engine == .sqlite {
+            if !FileManager.default.fileExists(atPath: config.database) {
+                if forWriting {
+                    try FileManager.default.createDirectory(atPath: (config.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                } else {
+                    config.database = ":memory:"
+                }
+            } else if !forWriting {
+                config.options["mode"] = "ro"
+            }
+        }
+        do {
+            return StateStore(connection: try Databases.connect(config))
+        } catch let error as DatabaseError {
+            throw CLIError("\(state.url.location): cannot open the state store \(config): \(error.message)",
+                           hint: "check state.url in breakout.yaml and that the database server is reachable")
+        }
+    }
+
+    func reconciler(_ store: StateStore) -> Reconciler {
+        Reconciler(configuration: configuration, resolver: resolver, store: store, stateKeys: stateKeys)
+    }
+}
+
+/// `breakout plan`.
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what apply would change in the control tables (creates, field-level updates, deletes), writing nothing.",
+        discussion: """
+        Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes.
+        --out FILE saves the plan (JSON, docs/plan-format.md) for `breakout apply FILE`, which refuses it
+        if the control tables or the configuration changed in between.
+        """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, markdown }
+
+    @OptionGroup var config: ConfigOptions
+
+    @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when there are changes, 0 when there are none.")
+    var detailedExitCode = false
+
+    @Option(help: "text (default), json (stable, documented) or markdown (for a pull-request comment).")
+    var format: Format = .text
+
+    @Option(help: "Save the plan to this file for `breakout apply FILE`.")
+    var out: String?
+
+    func run() throws {
+        var plan: Plan?
+        try reportingErrors {
+            let access = try StateAccess(config)
+            let store = try access.open(forWriting: false)
+            defer { store.connection.close() }
+            let p = try access.reconciler(store).plan()
+            plan = p
+            switch format {
+            case .text: print(p.text(color: isatty(STDOUT_FILENO) == 1), terminator: "")
+            case .json: print(try Self.json(p))
+            case .markdown: print(p.markdown(), terminator: "")
+            }
+            if let out {
+                try Data(try Self.json(p).utf8).write(to: URL(fileURLWithPath: out))
+                FileHandle.standardError.write(Data("Saved the plan to \(out); apply it with: breakout apply -c \(config.directory) \(out)\n".utf8))
+            }
+        }
+        if detailedExitCode, plan?.hasChanges == true { throw ExitCode(2) }
+    }
+
+    static func json(_ plan: Plan) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(plan), as: UTF8.self)
+    }
+}
+
+/// `breakout apply`.
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Make the control tables equal to the configuration, in one transaction, under a lock.",
+        discussion: """
+        Creates and migrates the control tables first. Asks for confirmation on a terminal unless
+        --auto-approve; refuses to run unattended without it. Idempotent: a second apply changes nothing.
+        """
+    )
+
+    @OptionGroup var config: ConfigOptions
+
+    @Flag(name: .customLong("auto-approve"), help: "Apply without asking.")
+    var autoApprove = false
+
+    @Option(name: .customLong("lock-timeout"), help: "How long to wait for another apply to finish (e.g. 60s, 5m; default 0s).")
+    var lockTimeout: String = "0s"
+
+    @Flag(name: .customLong("allow-destroy"), help: "Allow deleting organizations whose jobs have run history.")
+    var allowDestroy = false
+
+    @Argument(help: "A plan saved by `breakout plan --out FILE`.")
+    var planFile: String?
+
+    func run() throws {
+        try reportingErrors {
+            let timeout: Double
+            if lockTimeout == "0" || lockTimeout == "0s" { timeout = 0 } else {
+                guard let s = DurationParser.seconds(lockTimeout) else { throw CLIError("--lock-timeout \"\(lockTimeout)\" is not a duration", hint: "write e.g. 60s, 5m or 1h") }
+                timeout = Double(s)
+            }
+            var saved: Plan?
+            if let planFile {
+                do {
+                    saved = try JSONDecoder().decode(Plan.self, from: try Data(contentsOf: URL(fileURLWithPath: planFile)))
+                } catch {
+                    throw CLIError("\(planFile) is not a plan saved by `breakout plan --out`: \(error.localizedDescription)")
+                }
+            }
+            let access = try StateAccess(config)
+            let store = try access.open(forWriting: true)
+            defer { store.connection.close() }
+            var options = ApplyOptions(lockTimeout: timeout, allowDestroy: allowDestroy)
+            if let stale = ProcessInfo.processInfo.environment["BREAKOUT_LOCK_STALE_AFTER"].flatMap(DurationParser.seconds) { options.staleLockAfter = Double(stale) }
+            let result = try access.reconciler(store).apply(saved: saved, options: options) { plan in
+                if autoApprove || saved != nil { return true }
+                guard isatty(STDIN_FILENO) == 1 else {
+                    throw CLIError("apply needs confirmation and standard input is not a terminal", hint: "review `breakout plan`, then pass --auto-approve (or apply a saved plan file)")
+                }
+                print(plan.text(color: isatty(STDOUT_FILENO) == 1), terminator: "")
+                print("\nDo you want to apply these changes? Only 'yes' will be accepted: ", terminator: "")
+                return readLine()?.trimmingCharacters(in: .whitespaces) == "yes"
+            }
+            guard let result else {
+                print("Apply cancelled; nothing was changed.")
+                return
+            }
+            if !result.migrated.isEmpty { print("Control tables migrated to version \(result.migrated.last!).") }
+            if !result.plan.hasChanges {
+                print("No changes. The control tables match the configuration.")
+                return
+            }
+            if autoApprove || saved != nil { print(result.plan.text(color: isatty(STDOUT_FILENO) == 1), terminator: "") }
+            let s = result.plan.summary
+            print("Apply complete! \(s.add) added, \(s.change) changed, \(s.destroy) destroyed.")
+        }
+    }
+}
