@@ -15,7 +15,7 @@ public struct ApplyOptions: Sendable {
     public var host: String
 
     public init(lockTimeout: Double = 0, staleLockAfter: Double = 600, allowDestroy: Bool = false,
-                user: String = ProcessInfo.processInfo.environment["USER"] ?? "unknown", host: String = ProcessInfo.processInfo.hostName) {
+                user: String = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName, host: String = ProcessInfo.processInfo.hostName) {
         self.lockTimeout = lockTimeout
         self.staleLockAfter = staleLockAfter
         self.allowDestroy = allowDestroy

@@ -78,7 +78,7 @@ public final class Reconciler {
                 if c.naming == .sql { options["naming"] = "sql" }
                 out.append(Resource(kind: .connection, organization: slug, name: c.name.value, fields: [
                     ("db_type", c.engine.pdoName), ("host", c.host), ("port", c.port.map(String.init)), ("database_name", c.database),
-                    ("username", c.username), ("is_default", c.isDefault || (org.connections.count == 1) ? "1" : "0"),
+                    ("username", c.username), ("is_default", c.isDefault ? "1" : "0"),
                     ("is_active", c.isActive ? "1" : "0"), ("connection_options", Self.jsonObject(options)),
                 ], password: try c.password.map { try resolver.plaintext($0) }))
             }
@@ -114,7 +114,7 @@ public final class Reconciler {
         let orgName = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         for o in snapshot.organizations {
             out.append(Current(resource: Resource(kind: .organization, organization: o.name, name: o.name, fields: [
-                ("display_name", o.displayName), ("dictionaries", Self.jsonList(Self.parseList(o.dictionaries))), ("is_active", o.isActive ? "1" : "0"),
+                ("display_name", o.displayName ?? o.name), ("dictionaries", Self.jsonList(Self.parseList(o.dictionaries))), ("is_active", o.isActive ? "1" : "0"),
             ]), id: o.id, managed: o.managedBy != nil, organizationID: o.id))
         }
         var connectionName: [Int64: String] = [:]

@@ -175,3 +175,62 @@ struct ApplyCommand: ParsableCommand {
         }
     }
 }
+
+/// `breakout import`.
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Write YAML for control-table rows apply does not manage and for CSWeb's legacy breakout settings.",
+        discussion: """
+        Writes OUT/organizations/<org>.yaml: every organization with hand-made rows (the guide's
+        INSERT INTO mt_cron_jobs …), values as stored, passwords re-encrypted with the master key; and,
+        when the source is CSWeb's MySQL database, its cspro_dictionaries_schema settings as one more
+        organization (--legacy-org). Review the files, copy them into the config, commit, then
+        `breakout apply` adopts the rows without changing their data.
+        """
+    )
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "Directory to write organizations/*.yaml into (created if missing).")
+    var out: String
+
+    @Option(name: .customLong("legacy-org"), help: "Organization slug for CSWeb's legacy per-dictionary settings.")
+    var legacyOrg: String = "csweb"
+
+    func run() throws {
+        try reportingErrors {
+            let access = try StateAccess(config)
+            guard let masterKey = try config.keyring().primary else {
+                throw CLIError("import re-encrypts passwords and needs a master key", hint: "set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE, or pass --key-file")
+            }
+            let store = try access.open(forWriting: false)
+            defer { store.connection.close() }
+            let importer = Importer(reconciler: access.reconciler(store), masterKey: masterKey)
+            var output = try importer.unmanaged()
+            if let source = access.configuration.settings.source, source.kind == .csweb, let url = source.url {
+                let settings = try access.resolver.connectionConfig(url: url.value, password: source.password)
+                if settings.engine == .mysql {
+                    let csweb = try Databases.connect(settings)
+                    defer { csweb.close() }
+                    let legacy = try importer.legacy(from: csweb, organization: legacyOrg)
+                    output.files.merge(legacy.files) { _, new in new }
+                    output.warnings += legacy.warnings
+                    output.rows += legacy.rows
+                }
+            }
+            for w in output.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+            if output.files.isEmpty {
+                print("Nothing to import: every row of the control tables is managed by the configuration.")
+                return
+            }
+            for (path, text) in output.files.sorted(by: { $0.key < $1.key }) {
+                let url = URL(fileURLWithPath: out).appendingPathComponent(path)
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data(text.utf8).write(to: url)
+                print("wrote \(url.path)")
+            }
+            print("Imported \(output.rows) row(s). Review the files, copy them into \(config.directory)/organizations, then run `breakout plan`: it shows them as adopted.")
+        }
+    }
+}

@@ -1,0 +1,288 @@
+import Config
+import DatabaseDriver
+import Drivers
+import Foundation
+@testable import Reconcile
+import Secrets
+import SQL
+@testable import State
+import Testing
+
+@Suite struct ReconcileTests {
+    static let backends = StateBackend.available
+
+    /// plan → apply → plan over a sequence of config edits, on every state backend.
+    @Test(arguments: backends)
+    func planApplyPlanRoundTrips(_ backend: StateBackend) throws {
+        let s = try Sandbox(backend)
+        let pw1 = try s.encrypt("first-secret")
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: pw1), jobs: job("daily")))
+        try s.write("organizations/insd.yaml", org("insd", dictionaries: ["EHCVM"], connections: pgConnection("pg", password: pw1)))
+
+        var plan = try s.plan()
+        #expect(plan.summaryLine == "Plan: 5 to add, 0 to change, 0 to destroy.")
+        #expect(!plan.text().contains("first-secret"))
+        #expect(plan.text().contains("password_encrypted: (sensitive)"))
+        try s.apply()
+        #expect(try s.plan().hasChanges == false)
+        // Passwords are stored encrypted under the state key.
+        let stored = try s.query("SELECT password_encrypted FROM mt_database_connections").compactMap { $0[0].string }
+        #expect(stored.count == 2 && stored.allSatisfy { $0.hasPrefix("enc:v1:") && !$0.contains("first-secret") })
+        #expect(try SecretValue.decrypt(stored[0], with: s.keyring) == "first-secret")
+
+        // Add an organization.
+        try s.write("organizations/ined.yaml", org("ined", dictionaries: ["SURVEY"], connections: pgConnection("pg", password: pw1), jobs: job("weekly", schedule: "@weekly")))
+        plan = try s.plan()
+        #expect(plan.summaryLine == "Plan: 3 to add, 0 to change, 0 to destroy.")
+        try s.apply()
+        #expect(try s.plan().hasChanges == false)
+
+        // Rename a job: one delete, one create.
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: pw1), jobs: job("nightly")))
+        plan = try s.plan()
+        #expect(plan.summaryLine == "Plan: 1 to add, 0 to change, 1 to destroy.")
+        try s.apply()
+
+        // Change a schedule: a field-level update; run-time columns untouched, next_run_at reset.
+        try s.execute("UPDATE mt_cron_jobs SET last_run_status = 'success', last_run_output = 'ok', lease_owner = 'runner-1' WHERE job_name = 'nightly'")
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: pw1), jobs: job("nightly", schedule: "30 3 * * *")))
+        plan = try s.plan()
+        #expect(plan.summaryLine == "Plan: 0 to add, 1 to change, 0 to destroy.")
+        #expect(plan.changes.first?.fields.map(\.field) == ["command", "cron_expression"] || plan.changes.first?.fields.map(\.field) == ["cron_expression"])
+        try s.apply()
+        let row = try s.query("SELECT cron_expression, last_run_status, last_run_output, lease_owner, next_run_at FROM mt_cron_jobs WHERE job_name = 'nightly'")[0]
+        #expect(row["cron_expression"]?.string == "30 3 * * *")
+        #expect(row["last_run_status"]?.string == "success" && row["last_run_output"]?.string == "ok" && row["lease_owner"]?.string == "runner-1")
+        #expect(row["next_run_at"]?.isNull == true)
+
+        // The same password encrypted again (another IV): no change, nothing rewritten.
+        let before = try s.query("SELECT password_encrypted FROM mt_database_connections ORDER BY id").map { $0[0] }
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("first-secret")), jobs: job("nightly", schedule: "30 3 * * *")))
+        #expect(try s.plan().hasChanges == false)
+        // A new password: one sensitive change.
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("rotated-secret")), jobs: job("nightly", schedule: "30 3 * * *")))
+        plan = try s.plan()
+        #expect(plan.changes.count == 1 && plan.changes[0].fields.map(\.field) == ["password_encrypted"] && plan.changes[0].fields[0].sensitive)
+        try s.apply()
+        let after = try s.query("SELECT password_encrypted FROM mt_database_connections ORDER BY id").map { $0[0] }
+        #expect(after[0] != before[0] && after[1] == before[1])
+
+        // Deleting a connection a job still uses is refused by validation, nothing applied.
+        try s.write("organizations/ansd.yaml", org("ansd", connections: "", jobs: job("nightly", schedule: "30 3 * * *", extra: "    connection: pg\n")))
+        #expect(throws: StateError.self) { try s.load() }
+
+        // Delete an organization; with run history it needs allowDestroy.
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("rotated-secret")), jobs: job("nightly", schedule: "30 3 * * *")))
+        try s.execute("UPDATE mt_cron_jobs SET last_run_at = '2026-11-28 02:00:00' WHERE job_name = 'weekly'")
+        try s.remove("organizations/ined.yaml")
+        plan = try s.plan()
+        #expect(plan.summaryLine == "Plan: 0 to add, 0 to change, 3 to destroy.")
+        #expect(plan.changes.first { $0.kind == .organization }?.destructive == true)
+        #expect(throws: StateError.self) { try s.apply() }
+        #expect(try s.query("SELECT COUNT(*) FROM mt_organizations")[0][0].int64 == 3)
+        try s.apply(ApplyOptions(allowDestroy: true))
+        #expect(try s.query("SELECT COUNT(*) FROM mt_organizations")[0][0].int64 == 2)
+        #expect(try s.plan().hasChanges == false)
+        // Every apply is logged.
+        #expect(try s.query("SELECT COUNT(*) FROM mt_apply_log")[0][0].int64 == 6)
+    }
+
+    /// The guide's monitoring queries run unchanged on what apply writes.
+    @Test(arguments: backends)
+    func guideQueriesRunUnchanged(_ backend: StateBackend) throws {
+        let s = try Sandbox(backend)
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily") + job("hourly", schedule: "@hourly")))
+        try s.apply()
+        try s.execute("UPDATE mt_cron_jobs SET last_run_status = 'failed', last_run_at = '2026-11-28 02:00:00', last_run_output = 'CENSUS: connection refused' WHERE job_name = 'daily'")
+        let active = try s.query("""
+            SELECT
+              cj.job_name,
+              o.organization_name,
+              cj.last_run_at,
+              cj.last_run_status
+            FROM mt_cron_jobs cj
+            JOIN mt_organizations o ON o.id = cj.organization_id
+            WHERE cj.is_active = 1
+            ORDER BY cj.last_run_at DESC;
+            """)
+        #expect(Set(active.compactMap { $0["job_name"]?.string }) == ["daily", "hourly"])
+        #expect(active.allSatisfy { $0["organization_name"]?.string == "ansd" })
+        let failed = try s.query("""
+            SELECT * FROM mt_cron_jobs
+            WHERE last_run_status = 'failed'
+            ORDER BY last_run_at DESC
+            LIMIT 10;
+            """)
+        #expect(failed.count == 1 && failed[0]["job_name"]?.string == "daily")
+        let id = failed[0]["id"]!.int64!
+        let output = try s.query("SELECT last_run_output FROM mt_cron_jobs WHERE id = \(id);")
+        #expect(output.first?[0].string == "CENSUS: connection refused")
+    }
+
+    /// Two applies at once: one waits for the other's lock and then finds nothing to do.
+    @Test(arguments: backends)
+    func racingAppliesSerialize(_ backend: StateBackend) throws {
+        let s = try Sandbox(backend)
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily")))
+        _ = try s.reconciler().store.migrate()
+        let results = Results()
+        let group = DispatchGroup()
+        for _ in 0..<2 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do {
+                    let r = try s.reconciler()
+                    defer { r.store.connection.close() }
+                    let plan = try r.apply(options: ApplyOptions(lockTimeout: 30)) { _ in Thread.sleep(forTimeInterval: 0.5); return true }!.plan
+                    results.add(plan.summaryLine)
+                } catch {
+                    results.add("error: \(error)")
+                }
+            }.start()
+        }
+        group.wait()
+        #expect(results.all.sorted() == ["No changes. The control tables match the configuration.", "Plan: 3 to add, 0 to change, 0 to destroy."], "\(results.all)")
+        #expect(try s.query("SELECT COUNT(*) FROM mt_cron_jobs")[0][0].int64 == 1)
+        #expect(try s.query("SELECT COUNT(*) FROM mt_locks")[0][0].int64 == 0)
+
+        // Without waiting, the second one fails with the holder's name.
+        let holder = try s.reconciler()
+        try holder.store.acquireLock("apply", owner: "ops@deploy-1", timeout: 0, staleAfter: 600)
+        #expect {
+            try s.apply(ApplyOptions(lockTimeout: 0))
+        } throws: { error in
+            "\(error)".contains("locked by ops@deploy-1")
+        }
+        // A lock older than its expiry (its holder died) is taken over.
+        try s.execute("UPDATE mt_locks SET expires_at = '2000-01-01 00:00:00'")
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "@daily")))
+        #expect(try s.apply(ApplyOptions(lockTimeout: 0)).summaryLine == "Plan: 0 to add, 1 to change, 0 to destroy.")
+    }
+
+    /// A saved plan is refused when the state or the config changed since it was made.
+    @Test(arguments: backends)
+    func stalePlansAreRefused(_ backend: StateBackend) throws {
+        let s = try Sandbox(backend)
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily")))
+        try s.apply()
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "@daily")))
+        let saved = try JSONDecoder().decode(Plan.self, from: JSONEncoder().encode(try s.plan()))
+        // Someone changes the tables meanwhile.
+        try s.execute("UPDATE mt_organizations SET display_name = 'changed by hand'")
+        #expect { try s.apply(saved: saved) } throws: { "\($0)".contains("control tables changed since this plan was made") }
+        // A fresh plan applies; a plan made before a config edit is refused.
+        let fresh = try s.plan()
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "@weekly")))
+        #expect { try s.apply(saved: fresh) } throws: { "\($0)".contains("configuration changed") }
+        let current = try s.plan()
+        try s.apply(saved: current)
+        #expect(try s.plan().hasChanges == false)
+    }
+
+    /// Rows made by hand (the guide's INSERT) are left alone, listed, imported, and adopted without data change.
+    @Test(arguments: backends)
+    func handMadeRowsImportAndAdopt(_ backend: StateBackend) throws {
+        let s = try Sandbox(backend)
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x"))))
+        try s.apply()
+        let now = backend == .mysql ? "NOW()" : "CURRENT_TIMESTAMP"
+        try s.execute("""
+            INSERT INTO mt_cron_jobs (
+              organization_id, job_name, job_type, command,
+              cron_expression, is_active, created_time, modified_time
+            ) VALUES (
+              1,
+              'Breakout quotidien ANSD',
+              'breakout',
+              'php /var/www/html/bin/console csweb:process-cases-by-dict --threads=3 --maxCasesPerChunk=1000',
+              '0 2 * * *',
+              1,
+              \(now),
+              \(now)
+            )
+            """)
+        let rowBefore = try s.query("SELECT * FROM mt_cron_jobs WHERE job_name = 'Breakout quotidien ANSD'")[0]
+        var plan = try s.plan()
+        #expect(plan.hasChanges == false)
+        #expect(plan.unmanaged.map(\.name) == ["Breakout quotidien ANSD"])
+        try s.apply()   // nothing to do; the row stays
+        #expect(try s.query("SELECT COUNT(*) FROM mt_cron_jobs")[0][0].int64 == 1)
+
+        let r = try s.reconciler()
+        let output = try Importer(reconciler: r, masterKey: s.keyring.primary!).unmanaged()
+        r.store.connection.close()
+        #expect(output.rows == 1)
+        let yaml = try #require(output.files["organizations/ansd.yaml"])
+        #expect(yaml.contains("name: \"Breakout quotidien ANSD\""))
+        try s.write("organizations/ansd.yaml", yaml)
+        plan = try s.plan()
+        #expect(plan.changes.count == 1 && plan.changes[0].action == .adopt && plan.changes[0].fields.isEmpty, "\(plan.text())")
+        #expect(plan.summaryLine == "Plan: 0 to add, 1 to change, 0 to destroy.")
+        try s.apply()
+        #expect(try s.plan().hasChanges == false)
+        let rowAfter = try s.query("SELECT * FROM mt_cron_jobs WHERE job_name = 'Breakout quotidien ANSD'")[0]
+        for column in ["id", "organization_id", "job_name", "job_type", "command", "cron_expression", "is_active", "threads", "max_cases_per_chunk", "db_connection_id", "dictionaries", "time_zone", "settings"] {
+            #expect(rowAfter[column] == rowBefore[column], "\(column) changed on adoption")
+        }
+        #expect(rowAfter["managed_by"]?.string == "breakout")
+    }
+
+    /// `password_format: php-openssl` writes the layout the guide's PHP UI reads, with a plan warning.
+    @Test(arguments: backends)
+    func phpOpenSSLPasswordFormat(_ backend: StateBackend) throws {
+        let s = try Sandbox(backend)
+        s.passwordFormat = "php-openssl"
+        try s.writeSettings()
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("pa$$ wörd"))))
+        let plan = try s.plan()
+        #expect(plan.warnings.contains { $0.contains("php-openssl") })
+        try s.apply()
+        let stored = try #require(try s.query("SELECT password_encrypted FROM mt_database_connections")[0][0].string)
+        #expect(!stored.hasPrefix("enc:v1:"))
+        #expect(try PHPOpenSSLValue.decrypt(stored, with: s.keyring) == "pa$$ wörd")
+        #expect(try s.plan().hasChanges == false)
+        if backend == .sqlite, FileManager.default.fileExists(atPath: "/usr/bin/php") {
+            let key = try String(contentsOfFile: demoKeyFile, encoding: .utf8).split(separator: "\n").first { !$0.hasPrefix("#") && !$0.isEmpty }!
+            let php = """
+                $v = base64_decode($argv[1]); $iv = substr($v, 0, 16); $ct = substr($v, 16);
+                echo openssl_decrypt($ct, 'aes-256-cbc', base64_decode($argv[2]), 0, $iv);
+                """
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/php")
+            p.arguments = ["-r", php, stored, String(key).trimmingCharacters(in: .whitespaces)]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            #expect(String(decoding: data, as: UTF8.self) == "pa$$ wörd")
+        }
+    }
+
+    /// An older schema (version 1, as the PHP UI made it, with rows) is upgraded in place.
+    @Test(arguments: backends)
+    func olderSchemaUpgradesInPlace(_ backend: StateBackend) throws {
+        let s = try Sandbox(backend)
+        let c = try s.connectState()
+        defer { c.close() }
+        for case .statement(let statement) in ControlTables.migrations[0].steps { try c.execute(statement) }
+        try c.execute("INSERT INTO mt_organizations (organization_name, display_name, is_active) VALUES ('legacy', 'Legacy office', 1)")
+        let store = StateStore(connection: c)
+        #expect(try store.version() == 0)
+        #expect(try store.migrate() == [1, 2])
+        #expect(try store.version() == 2)
+        #expect(try store.migrate() == [])
+        #expect(try c.query("SELECT organization_name, managed_by FROM mt_organizations")[0]["organization_name"]?.string == "legacy")
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x"))))
+        let plan = try s.plan()
+        #expect(plan.unmanaged.map(\.name) == ["legacy"])
+    }
+}
+
+final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
+}
