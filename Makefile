@@ -12,10 +12,12 @@ build: deps
 	$(SWIFT) build
 
 ## Runs the main job on the embedded default (SQLite, no servers).
-## Validates examples/quickstart and breaks out its bundled CSWeb source (400 generated cases of a
-## two-level dictionary, examples/quickstart/data/csweb-sample.db) into examples/quickstart/.breakout/demo-output.db.
+## Applies examples/quickstart into its SQLite state store (examples/quickstart/.breakout/state.db), then
+## breaks out the bundled CSWeb source (400 generated cases of a two-level dictionary,
+## examples/quickstart/data/csweb-sample.db) into examples/quickstart/.breakout/demo-output.db.
 demo: build
 	$(SWIFT) run --skip-build breakout validate -c examples/quickstart
+	$(SWIFT) run --skip-build breakout apply -c examples/quickstart --auto-approve
 	$(SWIFT) run --skip-build breakout process-cases -c examples/quickstart --org demo
 	@echo
 	@echo "The tables are in examples/quickstart/.breakout/demo-output.db; for example:"

@@ -286,3 +286,157 @@ final class Results: @unchecked Sendable {
     func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
     var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
 }
+
+/// The CLI built next to this test binary.
+func breakoutBinary() -> URL {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("breakout")
+}
+
+@discardableResult
+func runCLI(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = breakoutBinary()
+    p.arguments = arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+@Suite struct ApplyProcessTests {
+    /// An apply killed in the middle of its transaction leaves the previous state intact; once its
+    /// lock is stale, the next apply takes it over and applies everything.
+    @Test(arguments: StateBackend.available)
+    func killedApplyLeavesThePreviousState(_ backend: StateBackend) throws {
+        let s = try Sandbox(backend)
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily")))
+        var env = s.environment
+        env["BREAKOUT_KEY_FILE"] = demoKeyFile
+        try runCLI(["apply", "-c", s.dir.path, "--auto-approve"], environment: env)
+        let before = try s.query("SELECT job_name, cron_expression FROM mt_cron_jobs").map { $0.values.map { $0.string ?? "" } }
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("y")), jobs: job("daily", schedule: "@daily") + job("extra")))
+
+        var slow = env
+        slow["BREAKOUT_TEST_PAUSE_IN_APPLY"] = "30"
+        slow["BREAKOUT_LOCK_STALE_AFTER"] = "2s"
+        let p = Process()
+        p.executableURL = breakoutBinary()
+        p.arguments = ["apply", "-c", s.dir.path, "--auto-approve"]
+        p.environment = ProcessInfo.processInfo.environment.merging(slow) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Wait until it holds the lock (it pauses inside its transaction), then kill it.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, (try? s.query("SELECT COUNT(*) FROM mt_locks"))?.first?[0].int64 != 1 { Thread.sleep(forTimeInterval: 0.05) }
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal)
+        #expect(try s.query("SELECT job_name, cron_expression FROM mt_cron_jobs").map { $0.values.map { $0.string ?? "" } } == before)
+
+        // The dead apply's lock blocks until it is stale (2 s here), then the next apply wins.
+        Thread.sleep(forTimeInterval: 2.5)
+        var fast = env
+        fast["BREAKOUT_LOCK_STALE_AFTER"] = "2s"
+        let r = try runCLI(["apply", "-c", s.dir.path, "--auto-approve"], environment: fast)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("Apply complete! 1 added, 2 changed, 0 destroyed."), "\(r.out)")
+        let plan = try runCLI(["plan", "-c", s.dir.path, "--detailed-exitcode"], environment: env)
+        #expect(plan.status == 0 && plan.out.contains("No changes."))
+    }
+
+    @Test func planAndApplyFromTheCommandLine() throws {
+        let s = try Sandbox(.sqlite)
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("very-secret")), jobs: job("daily")))
+        var env = s.environment
+        env["BREAKOUT_KEY_FILE"] = demoKeyFile
+        var r = try runCLI(["plan", "-c", s.dir.path, "--detailed-exitcode"], environment: env)
+        #expect(r.status == 2)
+        #expect(r.out.contains("Plan: 3 to add, 0 to change, 0 to destroy."))
+        #expect(!r.out.contains("very-secret"))
+        #expect(!FileManager.default.fileExists(atPath: String(s.state.url.dropFirst("sqlite:".count))), "plan wrote the state store")
+        r = try runCLI(["plan", "-c", s.dir.path, "--format", "json"], environment: env)
+        let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        #expect(json?["format_version"] as? Int == 1)
+        #expect((json?["summary"] as? [String: Int])?["add"] == 3)
+        r = try runCLI(["plan", "-c", s.dir.path, "--format", "markdown"], environment: env)
+        #expect(r.out.contains("<details><summary><b>ansd</b>: 3 to add, 0 to change, 0 to destroy</summary>"))
+        // Unattended apply without --auto-approve is refused.
+        r = try runCLI(["apply", "-c", s.dir.path], environment: env)
+        #expect(r.status == 1 && r.err.contains("pass --auto-approve"))
+        // A saved plan applies without a prompt.
+        let planFile = s.dir.appendingPathComponent("plan.json").path
+        r = try runCLI(["plan", "-c", s.dir.path, "--out", planFile], environment: env)
+        r = try runCLI(["apply", "-c", s.dir.path, planFile], environment: env)
+        #expect(r.status == 0 && r.out.contains("Apply complete! 3 added, 0 changed, 0 destroyed."), "\(r.err)")
+        r = try runCLI(["apply", "-c", s.dir.path, planFile], environment: env)
+        #expect(r.status == 1 && r.err.contains("changed since this plan was made"))
+        r = try runCLI(["plan", "-c", s.dir.path, "--detailed-exitcode"], environment: env)
+        #expect(r.status == 0)
+        // db test ORG/CONNECTION takes the connection from the config.
+        r = try runCLI(["db", "test", "ansd/pg", "-c", s.dir.path], environment: env)
+        #expect(r.status == 1 && r.err.contains("cannot use ansd/pg") && !r.err.contains("very-secret"))
+        r = try runCLI(["db", "test", "ansd/nope", "-c", s.dir.path], environment: env)
+        #expect(r.status == 1 && r.err.contains("has no connection \"nope\""))
+    }
+
+    @Test func markdownStaysUnderTheCommentLimit() throws {
+        var changes: [Plan.Change] = []
+        for o in 0..<60 {
+            for j in 0..<40 {
+                changes.append(Plan.Change(action: .create, kind: .job, organization: "org\(o)", name: "job-\(j)",
+                                           fields: (0..<10).map { Plan.FieldChange(field: "field\($0)", old: nil, new: String(repeating: "x", count: 30), sensitive: false) },
+                                           destructive: false))
+            }
+        }
+        let plan = Plan(stateDigest: "s", configDigest: "c", changes: changes, unmanaged: [], warnings: [])
+        let md = plan.markdown()
+        #expect(md.count < 60_000)
+        #expect(md.contains("Plan: 2400 to add, 0 to change, 0 to destroy."))
+        #expect(md.contains("not shown") || md.contains("left out"))
+    }
+}
+
+/// CSWeb's legacy per-dictionary settings, with passwords as MySQL's AES_ENCRYPT(pw, 'cspro').
+@Suite struct LegacyImportTests {
+    @Test(.enabled(if: StateBackend.available.contains(.mysql)))
+    func legacySettingsBecomeAnOrganization() throws {
+        let s = try Sandbox(.mysql)
+        try s.execute("CREATE TABLE cspro_dictionaries (id smallint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, dictionary_name varchar(191) NOT NULL UNIQUE, dictionary_label varchar(255) NOT NULL, dictionary_full_content longtext NOT NULL)")
+        try s.execute("""
+            CREATE TABLE cspro_dictionaries_schema (dictionary_id smallint unsigned NOT NULL PRIMARY KEY, host_name varchar(191) NOT NULL,
+              schema_name varchar(191) NOT NULL, schema_user_name varchar(255) NOT NULL, schema_password varbinary(255) NOT NULL,
+              additional_config text, map_info text)
+            """)
+        try s.execute("INSERT INTO cspro_dictionaries (dictionary_name, dictionary_label, dictionary_full_content) VALUES ('RGPH', 'Census', '{}'), ('EHCVM', 'Survey', '{}')")
+        try s.execute("""
+            INSERT INTO cspro_dictionaries_schema VALUES
+              (1, 'db.example:3307', 'rgph_breakout', 'rgph_user', AES_ENCRYPT('Le mot de passe!', 'cspro'), '{"processCasesOptions":{"include":["PERSON","HOUSING"],"exclude":[]}}', NULL),
+              (2, 'db.example', 'ehcvm_breakout', 'ehcvm_user', AES_ENCRYPT('autre', 'cspro'), NULL, NULL)
+            """)
+        let r = try s.reconciler()
+        defer { r.store.connection.close() }
+        let output = try Importer(reconciler: r, masterKey: s.keyring.primary!).legacy(from: try s.connectState(), organization: "csweb")
+        #expect(output.rows == 2)
+        let yaml = try #require(output.files["organizations/csweb.yaml"])
+        #expect(!yaml.contains("Le mot de passe!"))
+        try s.write("organizations/csweb.yaml", yaml)
+        let configuration = try s.load()
+        let o = try #require(configuration.organizations.first)
+        #expect(o.dictionaries.map(\.value) == ["EHCVM", "RGPH"])
+        let rgph = try #require(o.connections.first { $0.name.value == "rgph-mysql" })
+        #expect(rgph.host == "db.example" && rgph.port == 3307 && rgph.database == "rgph_breakout" && rgph.username == "rgph_user")
+        #expect(try Resolver(configuration, keyring: s.keyring, environment: s.environment).plaintext(rgph.password!) == "Le mot de passe!")
+        let job = try #require(o.jobs.first { $0.dictionaries == ["RGPH"] })
+        #expect(job.include == ["PERSON", "HOUSING"] && job.connection == "rgph-mysql" && !job.isActive)
+        // And apply takes it as it is.
+        try s.apply()
+        #expect(try s.plan().hasChanges == false)
+    }
+}
