@@ -204,3 +204,71 @@ final class ProgressReporter: @unchecked Sendable {
         if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
+
+/// The SQL each job's next run would execute (for `breakout plan`), or why it cannot be shown.
+struct JobPlan: Encodable {
+    var organization: String
+    var job: String
+    var dictionary: String?
+    var destination: String
+    var schema: String?
+    var pendingCases: Int?
+    var sql: [String]
+    var error: String?
+    var report: DryRunReport?
+
+    enum CodingKeys: String, CodingKey {
+        case organization, job, dictionary, destination, schema, pendingCases = "pending_cases", sql, error
+    }
+
+    /// Dry runs for every active breakout job of the configuration. Reads only.
+    static func all(_ configuration: Configuration, resolver: Resolver) -> [JobPlan] {
+        var out: [JobPlan] = []
+        var sources: SourceOpener?
+        var sourceError: String?
+        do { sources = try SourceOpener(resolver: resolver) } catch { sourceError = "\(error)" }
+        for org in configuration.organizations {
+            for job in org.jobs where job.isActive && job.kind == .breakout {
+                guard let connection = org.connections.first(where: { $0.name.value == job.connection }) else { continue }
+                let destination = "\(connection.engine.rawValue) \(org.slug.value)/\(connection.name.value)"
+                let dictionaries = job.dictionaries.isEmpty ? org.dictionaries.map(\.value) : job.dictionaries
+                for dictionary in dictionaries {
+                    var plan = JobPlan(organization: org.slug.value, job: job.name.value, dictionary: dictionary, destination: destination, sql: [])
+                    guard let sources else {
+                        plan.error = "the source cannot be read: \(sourceError ?? "?")"
+                        out.append(plan)
+                        continue
+                    }
+                    do {
+                        let feed = try sources.feed(for: dictionary)
+                        let settings = try resolver.connectionConfig(connection)
+                        let engine = try BreakoutEngine(feed: feed, dialect: connection.engine.dialect, options: SchemaOptions(
+                            naming: connection.naming == .sql ? .sql : .csweb, selection: RecordSelection(include: job.include, exclude: job.exclude)),
+                            connect: { try Databases.connect(settings) })
+                        let reader: (any DatabaseConnection)?
+                        do { reader = try ProcessCases.readOnlyConnection(settings) } catch {
+                            throw CLIError("the destination cannot be reached: \(error)")
+                        }
+                        defer { reader?.close() }
+                        let report = try engine.dryRun(connection: reader, chunkSize: job.maxCasesPerChunk)
+                        plan.schema = report.schema
+                        plan.pendingCases = report.pendingCases
+                        plan.sql = report.steps.flatMap { ["-- " + $0.comment] + $0.sql }
+                        plan.report = report
+                    } catch {
+                        plan.error = "\(error)"
+                    }
+                    out.append(plan)
+                }
+            }
+        }
+        return out
+    }
+
+    var text: String {
+        var s = "Job \(organization)/\(job)\(dictionary.map { " · \($0)" } ?? "") → \(destination)\n"
+        if let error { return s + "  cannot plan this job: \(error)\n" }
+        if let report { s += report.text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") }
+        return s
+    }
+}

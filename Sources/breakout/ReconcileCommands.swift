@@ -65,15 +65,18 @@ struct PlanCommand: ParsableCommand {
         """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, markdown }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, markdown, sql }
 
     @OptionGroup var config: ConfigOptions
 
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when there are changes, 0 when there are none.")
     var detailedExitCode = false
 
-    @Option(help: "text (default), json (stable, documented) or markdown (for a pull-request comment).")
+    @Option(help: "text (default), json (stable, documented), markdown (for a pull-request comment) or sql (the jobs' SQL as a script).")
     var format: Format = .text
+
+    @Flag(help: "Skip the per-job SQL (no connection to the source or the destinations).")
+    var offline = false
 
     @Option(help: "Save the plan to this file for `breakout apply FILE`.")
     var out: String?
@@ -86,10 +89,35 @@ struct PlanCommand: ParsableCommand {
             defer { store.connection.close() }
             let p = try access.reconciler(store).plan()
             plan = p
+            let jobs = offline ? [] : JobPlan.all(access.configuration, resolver: access.resolver)
             switch format {
-            case .text: print(p.text(color: isatty(STDOUT_FILENO) == 1), terminator: "")
-            case .json: print(try Self.json(p))
-            case .markdown: print(p.markdown(), terminator: "")
+            case .text:
+                print(p.text(color: isatty(STDOUT_FILENO) == 1), terminator: "")
+                if !jobs.isEmpty {
+                    print("\nWhat each job's next run would execute (nothing is written):\n")
+                    for j in jobs { print(j.text) }
+                }
+            case .json:
+                var object = try JSONSerialization.jsonObject(with: Data(try Self.json(p).utf8)) as! [String: Any]
+                let encoder = JSONEncoder()
+                object["jobs"] = try JSONSerialization.jsonObject(with: try encoder.encode(jobs))
+                object["offline"] = offline
+                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            case .markdown:
+                var md = p.markdown(limit: jobs.isEmpty ? 60_000 : 40_000)
+                for j in jobs {
+                    var body = j.error.map { "cannot plan this job: \($0)\n" } ?? "```sql\n" + j.sql.joined(separator: ";\n") + "\n```\n"
+                    if body.count > 20_000 / max(jobs.count, 1) { body = String(body.prefix(20_000 / max(jobs.count, 1))) + "\n…```\n_(truncated; run `breakout plan --format sql`)_\n" }
+                    md += "<details><summary>job <b>\(j.organization)/\(j.job)</b>\(j.dictionary.map { " · \($0)" } ?? ""): \(j.pendingCases.map { "\($0) pending case(s)" } ?? "not planned"), schema \(j.schema ?? "?")</summary>\n\n\(body)\n</details>\n\n"
+                }
+                print(md, terminator: "")
+            case .sql:
+                print("-- breakout plan: \(p.summaryLine)")
+                for j in jobs {
+                    print("\n-- ===== job \(j.organization)/\(j.job) · \(j.dictionary ?? "") → \(j.destination)")
+                    if let error = j.error { print("-- cannot plan this job: \(error)") }
+                    if let report = j.report { print(report.sql, terminator: "") }
+                }
             }
             if let out {
                 try Data(try Self.json(p).utf8).write(to: URL(fileURLWithPath: out))

@@ -304,6 +304,33 @@ struct CLI {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout").path))
     }
 
+    /// `breakout plan` shows the config changes and, per job, the SQL its next run would execute.
+    @Test func planShowsEachJobsSQLAndWritesNothing() throws {
+        let dir = try Self.quickstartCopy()
+        let text = try CLI.run(["plan", "-c", dir.path, "--detailed-exitcode"])
+        #expect(text.status == 2)
+        #expect(text.stdout.contains("Plan: 3 to add, 0 to change, 0 to destroy."))
+        #expect(text.stdout.contains("Job demo/breakout-hourly · CENSUS → sqlite demo/local"))
+        #expect(text.stdout.contains("400 cases pending"))
+        #expect(text.stdout.contains("CREATE TABLE IF NOT EXISTS \"census_level-2\""))
+        let offline = try CLI.run(["plan", "-c", dir.path, "--offline"])
+        #expect(!offline.stdout.contains("CREATE TABLE"))
+        let sql = try CLI.run(["plan", "-c", dir.path, "--format", "sql"])
+        #expect(sql.stdout.hasPrefix("-- breakout plan: Plan: 3 to add"))
+        #expect(sql.stdout.contains("INSERT INTO \"census_person\""))
+        let json = try CLI.run(["plan", "-c", dir.path, "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let jobs = object?["jobs"] as? [[String: Any]]
+        #expect(jobs?.first?["pending_cases"] as? Int == 400)
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout").path))
+        // After apply and a run, the plan is empty and the job has nothing pending.
+        #expect(try CLI.run(["apply", "-c", dir.path, "--auto-approve"]).status == 0)
+        #expect(try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"]).status == 0)
+        let after = try CLI.run(["plan", "-c", dir.path, "--detailed-exitcode"])
+        #expect(after.status == 0)
+        #expect(after.stdout.contains("0 cases pending") && after.stdout.contains("schema: unchanged"))
+    }
+
     @Test func errorsNameTheProblemAndTheFix() throws {
         let dir = try Self.quickstartCopy()
         let org = try CLI.run(["process-cases", "-c", dir.path, "--org", "nope"])
