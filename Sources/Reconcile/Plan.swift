@@ -28,6 +28,24 @@ public struct Plan: Codable, Sendable {
         public var old: String?
         public var new: String?
         public var sensitive: Bool
+
+        public init(field: String, old: String?, new: String?, sensitive: Bool) {
+            self.field = field
+            self.old = old
+            self.new = new
+            self.sensitive = sensitive
+        }
+
+        enum CodingKeys: String, CodingKey { case field, old, new, sensitive }
+
+        /// Nulls are written, not left out: the format is documented with every key present.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(field, forKey: .field)
+            try c.encode(old, forKey: .old)
+            try c.encode(new, forKey: .new)
+            try c.encode(sensitive, forKey: .sensitive)
+        }
     }
 
     public struct Change: Codable, Sendable {
@@ -41,6 +59,29 @@ public struct Plan: Codable, Sendable {
         public var note: String?
 
         public var address: String { kind == .organization ? "organization \(organization)" : "\(kind.rawValue) \(organization)/\(name)" }
+
+        public init(action: Action, kind: Kind, organization: String, name: String, fields: [FieldChange], destructive: Bool, note: String? = nil) {
+            self.action = action
+            self.kind = kind
+            self.organization = organization
+            self.name = name
+            self.fields = fields
+            self.destructive = destructive
+            self.note = note
+        }
+
+        enum CodingKeys: String, CodingKey { case action, kind, organization, name, fields, destructive, note }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(action, forKey: .action)
+            try c.encode(kind, forKey: .kind)
+            try c.encode(organization, forKey: .organization)
+            try c.encode(name, forKey: .name)
+            try c.encode(fields, forKey: .fields)
+            try c.encode(destructive, forKey: .destructive)
+            try c.encode(note, forKey: .note)
+        }
     }
 
     public struct UnmanagedRow: Codable, Sendable {

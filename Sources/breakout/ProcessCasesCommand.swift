@@ -221,6 +221,18 @@ struct JobPlan: Encodable {
         case organization, job, dictionary, destination, schema, pendingCases = "pending_cases", sql, error
     }
 
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(organization, forKey: .organization)
+        try c.encode(job, forKey: .job)
+        try c.encode(dictionary, forKey: .dictionary)
+        try c.encode(destination, forKey: .destination)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(pendingCases, forKey: .pendingCases)
+        try c.encode(sql, forKey: .sql)
+        try c.encode(error, forKey: .error)
+    }
+
     /// Dry runs for every active breakout job of the configuration. Reads only.
     static func all(_ configuration: Configuration, resolver: Resolver) -> [JobPlan] {
         var out: [JobPlan] = []
