@@ -280,3 +280,45 @@ extension EngineTests {
         #expect(schema.levels[0].table.columns[1].name == "case_id")
     }
 }
+
+/// CSWeb in production keeps its cases in MySQL/MariaDB: `binary(16)` guids, `longblob` blobs.
+@Suite struct MySQLSourceTests {
+    @Test(.enabled(if: Destination.servers.contains(.mysql)))
+    func cswebInMariaDBBreaksOutExactly() throws {
+        let admin = try Destination.mysql.config()
+        let name = "bt_csweb_\(UInt32.random(in: 0...UInt32.max))"
+        let c = try Databases.connect(admin)
+        try c.execute("CREATE DATABASE `\(name)`")
+        defer { _ = try? c.execute("DROP DATABASE `\(name)`"); c.close() }
+        var sourceConfig = admin
+        sourceConfig.database = name
+        let writer = CSWebDatabaseWriter(connection: try Databases.connect(sourceConfig))
+        let contents = try SyntheticCSWebSource.write(writer, cases: 150)
+        writer.connection.close()
+
+        let destination = ConnectionConfig(engine: .sqlite, database: temporaryPath("dest.db"))
+        let feed = try CSWebFeed(source: CSWebSource(connection: try Databases.connect(sourceConfig)), dictionary: SyntheticSurvey.name)
+        let engine = try BreakoutEngine(feed: feed, dialect: destination.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(destination) })
+        let summary = try engine.run(RunOptions(chunkSize: 40))
+        #expect(summary.failedCases == contents.corrupt.count)
+        let d = try Databases.connect(destination)
+        defer { d.close() }
+        #expect(differences(try logicalDump(d, engine.schema), contents.expected) == [])
+    }
+
+    /// A dry run against a server destination creates nothing there.
+    @Test(.enabled(if: Destination.servers.contains(.postgresql)))
+    func dryRunOnPostgreSQLCreatesNothing() throws {
+        let source = try GeneratedSource(cases: 30)
+        let config = try Destination.postgresql.config()
+        let namespace = uniqueNamespace()
+        let engine = try BreakoutEngine(feed: try source.feed(), dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
+                                        connect: { try Databases.connect(config) })
+        let c = try Databases.connect(config)
+        defer { c.close() }
+        let report = try engine.dryRun(connection: c, chunkSize: 10)
+        #expect(report.schema == "created" && report.pendingCases == 30)
+        let schemas = try c.query("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '\(namespace)'")
+        #expect(schemas.first?[0].int64 == 0)
+    }
+}

@@ -331,6 +331,38 @@ struct CLI {
         #expect(after.stdout.contains("0 cases pending") && after.stdout.contains("schema: unchanged"))
     }
 
+    /// `.csdb` and `.dat` sources declared in breakout.yaml.
+    @Test func fileSourcesFromTheConfig() throws {
+        let dir = try Self.quickstartCopy()
+        let fixtures = CSProCLITests.fixtures
+        try Data("version: 1\nstate:\n  url: sqlite:.breakout/state.db\nsource:\n  type: csdb\n  path: \(fixtures)/cspro/ThreeLevel*.csdb\n".utf8)
+            .write(to: dir.appendingPathComponent("breakout.yaml"))
+        try Data("organization: demo\nname: Demo\ndictionaries: [HOUSEHOLD_DICT]\nconnections:\n  - name: local\n    type: sqlite\n    database: .breakout/out.db\n    default: true\n".utf8)
+            .write(to: dir.appendingPathComponent("organizations/demo.yaml"))
+        var r = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("HOUSEHOLD_DICT: 1 cases loaded (1 new"))
+        #expect(r.stdout.contains("household_dict_person_rec: "))
+        r = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"])
+        #expect(r.stdout.contains("0 cases loaded"))
+
+        let dat = fixtures + "/cspro-examples/data/2_Edits___Batch_Programs__Writing_a_CSV_File__PopstanEx.dat"
+        let dcf = fixtures + "/cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Writing_a_CSV_File__Popstan2.dcf"
+        let name = try CLI.run(["dictionary", "inspect", dcf, "--format", "json"])
+        let dictName = ((try JSONSerialization.jsonObject(with: Data(name.stdout.utf8))) as? [String: Any])?["name"] as? String ?? "?"
+        try Data("version: 1\nstate:\n  url: sqlite:.breakout/state.db\nsource:\n  type: dat\n  path: \(dat)\n  dictionary: \(dcf)\n".utf8)
+            .write(to: dir.appendingPathComponent("breakout.yaml"))
+        try Data("organization: demo\nname: Demo\ndictionaries: [\(dictName)]\nconnections:\n  - name: local\n    type: sqlite\n    database: .breakout/dat.db\n    default: true\n".utf8)
+            .write(to: dir.appendingPathComponent("organizations/demo.yaml"))
+        r = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\(dictName): 55 cases loaded (55 new"))
+        // db test of a configured connection.
+        let probe = try CLI.run(["db", "test", "demo/local", "-c", dir.path])
+        #expect(probe.status == 0, "\(probe.stderr)")
+        #expect(probe.stdout.contains("create tables: yes"))
+    }
+
     @Test func errorsNameTheProblemAndTheFix() throws {
         let dir = try Self.quickstartCopy()
         let org = try CLI.run(["process-cases", "-c", dir.path, "--org", "nope"])

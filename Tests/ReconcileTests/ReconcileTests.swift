@@ -260,6 +260,45 @@ import Testing
         }
     }
 
+    /// With `state.key_file`, passwords in the tables are under the state key, not the config's key;
+    /// plan compares them by value, so nothing is rewritten on the next plan.
+    @Test func stateKeyDiffersFromTheConfigKey() throws {
+        let s = try Sandbox(.sqlite)
+        let stateKey = try MasterKey.generate()
+        let keyPath = s.dir.appendingPathComponent("state.key").path
+        try Data((stateKey.base64 + "\n").utf8).write(to: URL(fileURLWithPath: keyPath))
+        try s.write("breakout.yaml", "version: 1\nstate:\n  url: \(s.state.url)\n  key_file: state.key\n")
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("shared"))))
+        var env = s.environment
+        env["BREAKOUT_KEY_FILE"] = demoKeyFile
+        var r = try runCLI(["apply", "-c", s.dir.path, "--auto-approve"], environment: env)
+        #expect(r.status == 0, "\(r.err)")
+        let stored = try #require(try s.query("SELECT password_encrypted FROM mt_database_connections")[0][0].string)
+        #expect(try SecretValue.kid(of: stored) == stateKey.kid)
+        #expect(try SecretValue.decrypt(stored, with: Keyring([stateKey])) == "shared")
+        r = try runCLI(["plan", "-c", s.dir.path, "--detailed-exitcode", "--offline"], environment: env)
+        #expect(r.status == 0, "\(r.out)")
+    }
+
+    /// apply records the config directory's git commit when it is a checkout.
+    @Test func applyLogRecordsTheGitCommit() throws {
+        let s = try Sandbox(.sqlite)
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x"))))
+        for args in [["init", "-q"], ["-c", "user.email=t@example.org", "-c", "user.name=t", "add", "-A"],
+                     ["-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-qm", "config"]] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["git", "-C", s.dir.path] + args
+            try p.run()
+            p.waitUntilExit()
+        }
+        try s.apply()
+        let row = try s.query("SELECT applied_by, host, config_digest, git_commit, summary FROM mt_apply_log")[0]
+        #expect(row["git_commit"]?.string?.count == 40)
+        #expect(row["summary"]?.string == "Plan: 2 to add, 0 to change, 0 to destroy.")
+        #expect(row["config_digest"]?.string?.count == 16)
+    }
+
     /// An older schema (version 1, as the PHP UI made it, with rows) is upgraded in place.
     @Test(arguments: backends)
     func olderSchemaUpgradesInPlace(_ backend: StateBackend) throws {
