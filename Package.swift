@@ -41,6 +41,9 @@ let package = Package(
         // Config → control tables: plan (diff), apply (one transaction under a lock), import.
         .target(name: "Reconcile", dependencies: ["Config", "State", "Secrets", "DatabaseDriver", "SQL", "Cron"]),
 
+        // The scheduler and runner: next fires, leases in the control tables, running jobs.
+        .target(name: "Runner", dependencies: ["Cron", "State", "Config", "Secrets", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL"]),
+
         // Cron expressions: one parser for validation and the scheduler.
         .target(name: "Cron"),
 
@@ -59,7 +62,7 @@ let package = Package(
 
         // Command-line front end: thin.
         .executableTarget(name: "breakout", dependencies: [
-            "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout", "State", "Reconcile",
+            "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout", "State", "Reconcile", "Runner",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -72,7 +75,7 @@ let package = Package(
         .testTarget(name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
         .testTarget(name: "BreakoutTests", dependencies: ["Breakout", "CaseSources", "CSPro", "Drivers", "SQL"], exclude: ["Golden"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "State", "Config", "Secrets", "Drivers", "SQL"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]

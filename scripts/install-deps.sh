@@ -14,6 +14,10 @@ if [[ "${1:-}" == "--servers" ]] && ! python3 -c 'import jsonschema, yaml' 2>/de
   echo "install-deps: installing Python jsonschema and PyYAML" >&2
   python3 -m pip install --quiet jsonschema pyyaml 2>/dev/null || packages+=(python3-jsonschema python3-yaml)
 fi
+# The cron tests compare next-fire times with an independent implementation (croniter).
+if [[ "${1:-}" == "--servers" ]] && ! /usr/bin/python3 -c 'import croniter' 2>/dev/null; then
+  packages+=(python3-croniter)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,11 +11,15 @@ public struct RunOptions: Sendable {
     public var chunkSize: Int
     /// Stop after this many chunks (tests use it to simulate an interrupted run).
     public var maxChunks: Int?
+    /// Asked before each new chunk: true stops the run at that chunk boundary (timeouts, SIGTERM);
+    /// what was committed stays, the next run continues from the mark.
+    public var shouldStop: (@Sendable () -> Bool)?
 
-    public init(threads: Int = 1, chunkSize: Int = 1000, maxChunks: Int? = nil) {
+    public init(threads: Int = 1, chunkSize: Int = 1000, maxChunks: Int? = nil, shouldStop: (@Sendable () -> Bool)? = nil) {
         self.threads = max(1, threads)
         self.chunkSize = max(1, chunkSize)
         self.maxChunks = maxChunks
+        self.shouldStop = shouldStop
     }
 }
 
@@ -43,6 +47,8 @@ public struct DictionarySummary: Sendable, Codable {
     public var seconds = 0.0
     /// The first few decoding failures: case key, revision, reason.
     public var failures: [String] = []
+    /// The run stopped at a chunk boundary before the source was exhausted (timeout or shutdown).
+    public var stopped = false
 
     public var cases: Int { newCases + updatedCases }
 
@@ -53,6 +59,7 @@ public struct DictionarySummary: Sendable, Codable {
                      + (seconds > 0 && cases > 0 ? String(format: " (%.0f cases/s)", Double(cases) / seconds) : "")]
         lines.append("  source: \(source); destination: \(destination); schema: \(schema)")
         for (table, n) in rows.sorted(by: { $0.key < $1.key }) where n > 0 { lines.append("  \(table): \(n) rows") }
+        if stopped { lines.append("  stopped at a chunk boundary before the end; the next run continues from the mark") }
         if invalidValues > 0 { lines.append("  \(invalidValues) values did not fit their item (non-numeric text in a numeric item) and were written as NULL") }
         for f in failures { lines.append("  failed: \(f)") }
         if failedCases > failures.count { lines.append("  … \(failedCases - failures.count) more in breakout_errors") }
@@ -336,6 +343,10 @@ public final class BreakoutEngine: @unchecked Sendable {
         var after = mark
         var needsReset = reset
         while options.maxChunks.map({ chunkIndex < $0 }) ?? true {
+            if options.shouldStop?() == true {
+                summary.stopped = true
+                break
+            }
             let cases = try feed.cases(after: after, limit: options.chunkSize)
             if cases.isEmpty && !needsReset { break }
             let chunk = Chunk(after: after, through: cases.last?.position ?? after, cases: cases, reset: needsReset)

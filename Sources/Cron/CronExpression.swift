@@ -17,6 +17,9 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     /// Whether the day-of-month / day-of-week field was `*` (or started with `*`), which decides the OR rule.
     public let dayOfMonthIsWildcard: Bool
     public let dayOfWeekIsWildcard: Bool
+    /// Neither the minute nor the hour field starts with `*`: the job runs at fixed local times, so
+    /// across DST changes it runs once per local day (see ``nextFire(after:in:)``).
+    public let isFixedTime: Bool
 
     public var description: String { source }
 
@@ -111,6 +114,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         daysOfWeek = dow
         dayOfMonthIsWildcard = fields[2].text.hasPrefix("*")
         dayOfWeekIsWildcard = fields[4].text.hasPrefix("*")
+        isFixedTime = !fields[0].text.hasPrefix("*") && !fields[1].text.hasPrefix("*")
     }
 
     private static func parseField(_ text: String, _ field: Field, offset: Int) throws -> UInt64 {

@@ -137,7 +137,7 @@ public final class StateStore {
         _ = try? connection.execute(.delete(Delete(from: ControlTables.locks, where: .and([.equals("name", .text(name)), .equals("owner", .text(owner))]))))
     }
 
-    static func date(_ value: SQLValue) -> Date? {
+    public static func date(_ value: SQLValue) -> Date? {
         switch value {
         case .timestamp(let d): d
         case .text(let s): SQLTimestamp.parse(s)

@@ -18,6 +18,9 @@ struct SecretsCommand: ParsableCommand {
         func keyring() throws -> Keyring {
             do { return try Keyring.load(keyFiles: keyFiles) } catch let error as SecretError { throw CLIError(error.description) }
         }
+
+        /// The same options for a child process.
+        var arguments: [String] { keyFiles.flatMap { ["--key-file", $0] } }
     }
 
     struct Keygen: ParsableCommand {

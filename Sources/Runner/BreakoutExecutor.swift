@@ -1,0 +1,104 @@
+import Breakout
+import Config
+import DatabaseDriver
+import Drivers
+import Foundation
+import Secrets
+import SQL
+import State
+
+/// Runs a job as the control tables describe it (managed and hand-made rows alike): its
+/// organization, connection (`db_connection_id`, the command's `--connection`, or the
+/// organization's default), dictionaries, threads, chunk size, include/exclude; the source from
+/// breakout.yaml. Passwords are decrypted in memory with the state key.
+public struct BreakoutExecutor: JobExecutor {
+    let resolver: Resolver
+    let stateKeys: Keyring
+    let stateConfig: ConnectionConfig
+
+    public init(resolver: Resolver, stateKeys: Keyring, stateConfig: ConnectionConfig) {
+        self.resolver = resolver
+        self.stateKeys = stateKeys
+        self.stateConfig = stateConfig
+    }
+
+    public func execute(_ job: JobRow, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+        do {
+            return try run(job, stop: stop)
+        } catch {
+            return JobOutcome(status: .failed, output: "\(error)")
+        }
+    }
+
+    static func list(_ text: String?) -> [String]? {
+        guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        if let data = text.data(using: .utf8), let l = try? JSONSerialization.jsonObject(with: data) as? [String] { return l }
+        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    func run(_ job: JobRow, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
+        guard job.jobType == "breakout" else {
+            throw StateError("job type \"\(job.jobType)\" cannot run yet: only breakout jobs are built (export jobs are not)")
+        }
+        let store = StateStore(connection: try Databases.connect(stateConfig))
+        defer { store.connection.close() }
+        let snapshot = try store.snapshot()
+        guard let org = snapshot.organizations.first(where: { $0.id == job.organizationID }) else {
+            throw StateError("job \(job.name): organization \(job.organizationID) does not exist")
+        }
+        var command: JobCommand?
+        if let line = job.command, !line.isEmpty {
+            guard let parsed = JobCommand.parse(line) else {
+                throw StateError("job \(org.name)/\(job.name): cannot run the command \"\(line)\": it is not `breakout process-cases …` or CSWeb's `csweb:process-cases[-by-dict] [--threads=N] [--maxCasesPerChunk=M] [DICT …]`")
+            }
+            command = parsed
+        }
+        let connections = snapshot.connections.filter { $0.organizationID == org.id }
+        let connection = job.connectionID.flatMap { id in connections.first { $0.id == id } }
+            ?? command?.connection.flatMap { name in connections.first { $0.name == name } }
+            ?? connections.first { $0.isDefault } ?? (connections.count == 1 ? connections.first : nil)
+        guard let connection else { throw StateError("job \(org.name)/\(job.name): no connection (none set and the organization has no default)") }
+        guard let engine = DatabaseEngine(name: connection.dbType) else { throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)") }
+        var password: String?
+        if let stored = connection.passwordEncrypted, !stored.isEmpty {
+            password = SecretValue.isEncrypted(stored) ? try SecretValue.decrypt(stored, with: stateKeys) : try PHPOpenSSLValue.decrypt(stored, with: stateKeys)
+        }
+        var options: [String: String] = [:]
+        if let text = connection.options, let data = text.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            options = o.mapValues { "\($0)" }
+        }
+        let naming: Naming = options.removeValue(forKey: "naming") == "sql" ? .sql : .csweb
+        let database = engine == .sqlite ? resolver.resolve(connection.database ?? "") : (connection.database ?? "")
+        let destination = ConnectionConfig(engine: engine, host: connection.host, port: connection.port.map(Int.init) ?? engine.defaultPort,
+                                           database: database, user: connection.username, password: password, options: options)
+        if engine == .sqlite { try? FileManager.default.createDirectory(atPath: (database as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
+        let dictionaries = Self.list(job.dictionaries).flatMap { $0.isEmpty ? nil : $0 } ?? command.flatMap { $0.dictionaries.isEmpty ? nil : $0.dictionaries }
+            ?? Self.list(org.dictionaries) ?? []
+        guard !dictionaries.isEmpty else { throw StateError("job \(org.name)/\(job.name): no dictionaries (the job and its organization name none)") }
+        let settings = Scheduler.settings(job)
+        let selection = RecordSelection(include: settings["include"] as? [String] ?? [], exclude: settings["exclude"] as? [String] ?? [])
+        let threads = job.threads.map(Int.init) ?? command?.threads ?? resolver.configuration.settings.defaults.threads
+        let chunk = job.maxCasesPerChunk.map(Int.init) ?? command?.maxCasesPerChunk ?? resolver.configuration.settings.defaults.maxCasesPerChunk
+        let sources = try SourceOpener(resolver: resolver)
+        var texts: [String] = []
+        var cases: Int64 = 0, rows: Int64 = 0
+        var failed = false
+        for dictionary in dictionaries {
+            do {
+                let feed = try sources.feed(for: dictionary)
+                let breakout = try BreakoutEngine(feed: feed, dialect: engine.dialect, options: SchemaOptions(naming: naming, selection: selection),
+                                                  connect: { try Databases.connect(destination) })
+                let summary = try breakout.run(RunOptions(threads: threads, chunkSize: chunk, shouldStop: stop))
+                texts.append(summary.text)
+                cases += Int64(summary.cases)
+                rows += Int64(summary.rows.values.reduce(0, +))
+                if summary.stopped { failed = true }
+            } catch {
+                texts.append("\(dictionary): failed: \(error)")
+                failed = true
+            }
+            if stop() { break }
+        }
+        return JobOutcome(status: failed ? .failed : .success, output: texts.joined(separator: "\n"), cases: cases, rows: rows)
+    }
+}

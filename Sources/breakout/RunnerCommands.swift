@@ -1,0 +1,221 @@
+import ArgumentParser
+import Config
+import Drivers
+import Foundation
+import Runner
+import State
+
+/// The runner's view of a config directory: the state store, keys, and an executor.
+struct RunnerAccess {
+    let access: StateAccess
+    let stateConfig: ConnectionConfig
+
+    init(_ options: ConfigOptions) throws {
+        access = try StateAccess(options)
+        let state = access.configuration.settings.state
+        stateConfig = try access.resolver.connectionConfig(url: state.url.value, password: state.password)
+    }
+
+    func scheduler(store: StateStore) -> Scheduler {
+        let s = Scheduler(store: store, executor: BreakoutExecutor(resolver: access.resolver, stateKeys: access.stateKeys, stateConfig: stateConfig))
+        if let b = ProcessInfo.processInfo.environment["BREAKOUT_RETRY_BACKOFF"].flatMap(Double.init) { s.retryBackoff = b }
+        if let l = ProcessInfo.processInfo.environment["BREAKOUT_LEASE_SECONDS"].flatMap(Double.init) { s.leaseSeconds = l }
+        return s
+    }
+
+    func openStore() throws -> StateStore {
+        let store = try access.open(forWriting: true)
+        try store.checkVersion()
+        guard try store.version() >= 2 else {
+            throw CLIError("the control tables do not exist yet in \(stateConfig)", hint: "run `breakout apply` first")
+        }
+        return store
+    }
+}
+
+/// Stops taking new work on SIGTERM/SIGINT; the running chunk finishes, leases are released.
+enum Signals {
+    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+
+    static func onTerminate(_ flag: StopFlag) {
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                FileHandle.standardError.write(Data("breakout: stopping: no new runs; the current chunk finishes and leases are released\n".utf8))
+                flag.set()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}
+
+/// `breakout cron run`: one scheduler tick, for a system crontab `* * * * *`.
+struct CronRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "One scheduler tick: run every job whose fire is due (the guide's csweb:cron:run), then exit.",
+        discussion: "System crontab: * * * * * breakout cron run -c /etc/breakout/config >> /var/log/breakout-cron.log 2>&1"
+    )
+
+    @OptionGroup var config: ConfigOptions
+
+    func run() throws {
+        try reportingErrors {
+            let runner = try RunnerAccess(config)
+            let store = try runner.openStore()
+            defer { store.connection.close() }
+            let scheduler = runner.scheduler(store: store)
+            Signals.onTerminate(scheduler.shutdown)
+            let report = try scheduler.tick()
+            let time = SQLTimestampText.now()
+            for j in report.ran { print("\(time) ran \(j)") }
+            for j in report.skipped { print("\(time) skipped \(j): the previous run is still running") }
+            for j in report.missed { print("\(time) missed \(j): past its starting deadline") }
+            for j in report.lost { print("\(time) \(j): its runner was lost; the run is marked failed") }
+        }
+    }
+}
+
+enum SQLTimestampText {
+    static func now() -> String {
+        let f = ISO8601DateFormatter()
+        return f.string(from: Date())
+    }
+}
+
+/// `breakout run`: the daemon.
+struct RunDaemon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the scheduler as a daemon: sleep until the next due fire, run it, repeat. SIGTERM stops it cleanly."
+    )
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(name: .customLong("max-sleep"), help: "Longest sleep between ticks in seconds, to notice schedule changes (default 30).")
+    var maxSleep: Double = 30
+
+    func run() throws {
+        try reportingErrors {
+            let runner = try RunnerAccess(config)
+            let store = try runner.openStore()
+            defer { store.connection.close() }
+            let scheduler = runner.scheduler(store: store)
+            Signals.onTerminate(scheduler.shutdown)
+            print("\(SQLTimestampText.now()) breakout runner \(scheduler.owner) started")
+            while !scheduler.shutdown.isSet {
+                let report = try scheduler.tick()
+                for j in report.ran { print("\(SQLTimestampText.now()) ran \(j)") }
+                for j in report.skipped { print("\(SQLTimestampText.now()) skipped \(j)") }
+                for j in report.missed { print("\(SQLTimestampText.now()) missed \(j)") }
+                for j in report.lost { print("\(SQLTimestampText.now()) lost \(j)") }
+                let next = try scheduler.nextDue()
+                let sleep = max(0.2, min(maxSleep, next.map { $0.timeIntervalSinceNow + 0.05 } ?? maxSleep))
+                let until = Date().addingTimeInterval(sleep)
+                while Date() < until, !scheduler.shutdown.isSet { Thread.sleep(forTimeInterval: min(0.2, sleep)) }
+            }
+            print("\(SQLTimestampText.now()) breakout runner \(scheduler.owner) stopped")
+        }
+    }
+}
+
+/// `breakout jobs list|run`.
+struct JobsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs",
+        abstract: "The jobs in the control tables: list them, run one now.",
+        subcommands: [List.self, RunNow.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List jobs (managed and hand-made) with their schedule, next fire and last run.")
+
+        @OptionGroup var config: ConfigOptions
+        @Option(help: "Only this organization.") var org: String?
+        @Option(help: "text or json.") var format: DictionaryCommand.Format = .text
+
+        func run() throws {
+            try reportingErrors {
+                let runner = try RunnerAccess(config)
+                let store = try runner.openStore()
+                defer { store.connection.close() }
+                let snapshot = try store.snapshot()
+                let orgs = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+                let next = Dictionary(try store.connection.query("SELECT id, next_run_at FROM mt_cron_jobs").compactMap { row in
+                    row[0].int64.map { ($0, StateStore.date(row[1])) }
+                }, uniquingKeysWith: { a, _ in a })
+                let jobs = snapshot.jobs.filter { org == nil || orgs[$0.organizationID] == org }
+                let f = ISO8601DateFormatter()
+                if format == .json {
+                    let items: [[String: Any]] = jobs.map { j in
+                        ["organization": orgs[j.organizationID] ?? "", "job": j.name, "type": j.jobType, "schedule": j.cronExpression,
+                         "time_zone": j.timeZone ?? "UTC", "active": j.isActive, "managed": j.managedBy != nil,
+                         "next_run_at": (next[j.id] ?? nil).map { f.string(from: $0) } ?? NSNull(),
+                         "last_run_at": j.lastRunAt.map { f.string(from: $0) } ?? NSNull(), "last_run_status": j.lastRunStatus ?? NSNull()]
+                    }
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: items, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+                    return
+                }
+                print("ORG/JOB".padding(toLength: 36, withPad: " ", startingAt: 0) + "SCHEDULE".padding(toLength: 18, withPad: " ", startingAt: 0)
+                      + "TIME ZONE".padding(toLength: 20, withPad: " ", startingAt: 0) + "NEXT RUN (UTC)".padding(toLength: 22, withPad: " ", startingAt: 0) + "LAST RUN")
+                for j in jobs {
+                    let name = "\(orgs[j.organizationID] ?? "?")/\(j.name)\(j.managedBy == nil ? " (hand-made)" : "")\(j.isActive ? "" : " (inactive)")"
+                    let last = j.lastRunAt.map { "\(f.string(from: $0)) \(j.lastRunStatus ?? "")" } ?? "never"
+                    print(name.padding(toLength: 36, withPad: " ", startingAt: 0) + j.cronExpression.padding(toLength: 18, withPad: " ", startingAt: 0)
+                          + (j.timeZone ?? "UTC").padding(toLength: 20, withPad: " ", startingAt: 0)
+                          + ((next[j.id] ?? nil).map { f.string(from: $0) } ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0) + last)
+                }
+            }
+        }
+    }
+
+    struct RunNow: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Run a job now (the guide's Play button); refuses if it is running. Without --wait, starts it in the background."
+        )
+
+        @Argument(help: "ORG/JOB") var target: String
+        @OptionGroup var config: ConfigOptions
+        @Flag(help: "Wait for the run to finish and print its output.") var wait = false
+
+        func run() throws {
+            try reportingErrors {
+                guard let slash = target.firstIndex(of: "/") else { throw CLIError("\"\(target)\" is not ORG/JOB") }
+                let orgName = String(target[..<slash]), jobName = String(target[target.index(after: slash)...])
+                let runner = try RunnerAccess(config)
+                let store = try runner.openStore()
+                defer { store.connection.close() }
+                let snapshot = try store.snapshot()
+                guard let org = snapshot.organizations.first(where: { $0.name == orgName }) else {
+                    throw CLIError("no organization \"\(orgName)\" in the control tables", hint: "known: \(snapshot.organizations.map(\.name).joined(separator: ", "))")
+                }
+                guard let job = snapshot.jobs.first(where: { $0.organizationID == org.id && $0.name == jobName }) else {
+                    throw CLIError("organization \(orgName) has no job \"\(jobName)\"", hint: "its jobs: \(snapshot.jobs.filter { $0.organizationID == org.id }.map(\.name).joined(separator: ", "))")
+                }
+                if !wait {
+                    let p = Process()
+                    p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+                    p.arguments = ["jobs", "run", target, "--wait", "-c", config.directory] + config.keys.arguments
+                    p.standardOutput = FileHandle.nullDevice
+                    p.standardError = FileHandle.nullDevice
+                    p.standardInput = FileHandle.nullDevice
+                    try p.run()
+                    print("Started \(target) (pid \(p.processIdentifier)); follow it with `breakout jobs list -c \(config.directory)`.")
+                    return
+                }
+                let scheduler = runner.scheduler(store: store)
+                Signals.onTerminate(scheduler.shutdown)
+                guard let outcome = try scheduler.runNow(job) else {
+                    let row = try store.connection.query("SELECT lease_owner, last_run_at FROM mt_cron_jobs WHERE id = \(job.id)").first
+                    throw CLIError("\(target) is running (runner \(row?["lease_owner"]?.string ?? "?"), since \(row?["last_run_at"]?.string ?? "?")); not started again",
+                                   hint: "wait for it to finish; `breakout jobs list` shows its last run")
+                }
+                print(outcome.output)
+                if outcome.status == .failed { throw ExitCode(1) }
+            }
+        }
+    }
+}
