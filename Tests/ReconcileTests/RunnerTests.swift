@@ -1,0 +1,180 @@
+import Config
+import Cron
+import DatabaseDriver
+import Drivers
+import Foundation
+import Reconcile
+@testable import Runner
+import Secrets
+import SQL
+@testable import State
+import Testing
+
+/// A clock tests move by hand.
+final class SimulatedClock: Clock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+    init(_ start: Date) { current = start }
+    func now() -> Date { lock.lock(); defer { lock.unlock() }; return current }
+    func set(_ d: Date) { lock.lock(); current = d; lock.unlock() }
+}
+
+/// Records every execution; optionally blocks until released.
+final class RecordingExecutor: JobExecutor, @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var runs: [(job: Int64, at: Date)] = []
+    let clock: any Clock
+    let pause: Double
+    var gate: DispatchSemaphore?
+    var result: JobOutcome.Status = .success
+
+    init(clock: any Clock, pause: Double = 0.01) {
+        self.clock = clock
+        self.pause = pause
+    }
+
+    func execute(_ job: JobRow, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+        lock.lock(); runs.append((job.id, clock.now())); lock.unlock()
+        if let gate { gate.wait() }
+        Thread.sleep(forTimeInterval: pause)
+        return JobOutcome(status: result, output: "\(job.name): done", cases: 1, rows: 2)
+    }
+
+    var count: Int { lock.lock(); defer { lock.unlock() }; return runs.count }
+}
+
+@Suite(.serialized) struct RunnerTests {
+    static let base = ISO8601DateFormatter().date(from: "2026-11-29T10:00:00Z")!
+
+    func sandbox(_ backend: StateBackend, jobs: String) throws -> Sandbox {
+        let s = try Sandbox(backend)
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: jobs))
+        try s.apply()
+        return s
+    }
+
+    func scheduler(_ s: Sandbox, clock: any Clock, executor: any JobExecutor, owner: String) throws -> Scheduler {
+        let sch = Scheduler(store: StateStore(connection: try s.connectState()), owner: owner, clock: clock, executor: executor, leaseSeconds: 120, retryBackoff: 0.01)
+        return sch
+    }
+
+    /// Two daemons and a crontab tick, an hour of minute-level schedules: every due fire runs exactly once.
+    @Test(arguments: StateBackend.available)
+    func everyFireRunsExactlyOnceAcrossRunners(_ backend: StateBackend) throws {
+        let s = try sandbox(backend, jobs: job("every-minute", schedule: "* * * * *") + job("five", schedule: "*/5 * * * *")
+                            + job("seven", schedule: "*/7 * * * *", extra: "    time_zone: Europe/Paris\n"))
+        let clock = SimulatedClock(Self.base.addingTimeInterval(-30))
+        let executor = RecordingExecutor(clock: clock)
+        let runners = try ["daemon-a", "daemon-b", "crontab"].map { try scheduler(s, clock: clock, executor: executor, owner: $0) }
+        defer { runners.forEach { $0.store.connection.close() } }
+        try runners[0].tick()   // schedules the first fires
+        for minute in 0..<60 {
+            clock.set(Self.base.addingTimeInterval(Double(minute * 60) + 1))
+            let group = DispatchGroup()
+            for r in runners {
+                group.enter()
+                Thread { defer { group.leave() }; _ = try? r.tick() }.start()
+            }
+            group.wait()
+        }
+        let runs = try s.query("SELECT j.job_name, r.scheduled_for, r.status, r.runner FROM mt_job_runs r JOIN mt_cron_jobs j ON j.id = r.job_id")
+        #expect(runs.allSatisfy { $0["status"]?.string == "success" })
+        let expected = ["every-minute": 60, "five": 12, "seven": 9]
+        for (name, count) in expected {
+            let mine = runs.filter { $0["job_name"]?.string == name }
+            #expect(mine.count == count, "\(name): \(mine.count) runs, expected \(count)")
+            #expect(Set(mine.compactMap { $0["scheduled_for"]?.string }).count == mine.count, "\(name) has a fire run twice")
+        }
+        #expect(executor.count == 81)
+        #expect(Set(runs.compactMap { $0["runner"]?.string }).count >= 2, "the work should spread over runners")
+        let job = try s.query("SELECT last_run_status, lease_owner FROM mt_cron_jobs WHERE job_name = 'five'")[0]
+        #expect(job["last_run_status"]?.string == "success" && job["lease_owner"]?.isNull == true)
+    }
+
+    @Test(arguments: StateBackend.available)
+    func skippedMissedLostAndManual(_ backend: StateBackend) throws {
+        let s = try sandbox(backend, jobs: job("hourly", schedule: "0 * * * *", extra: "    retries: 1\n    starting_deadline: 10m\n"))
+        let clock = SimulatedClock(Self.base.addingTimeInterval(-30))
+        let executor = RecordingExecutor(clock: clock)
+        let a = try scheduler(s, clock: clock, executor: executor, owner: "runner-a")
+        defer { a.store.connection.close() }
+        try a.tick()
+        // A fire while another runner holds the lease: skipped.
+        try s.execute("UPDATE mt_cron_jobs SET lease_owner = 'runner-z', lease_expires_at = '2030-01-01 00:00:00', last_run_status = 'running'")
+        clock.set(Self.base.addingTimeInterval(5))
+        var report = try a.tick()
+        #expect(report.skipped == ["hourly"] && executor.count == 0)
+        // The manual Play button refuses politely while it runs.
+        let row = try a.store.snapshot().jobs[0]
+        #expect(try a.runNow(row) == nil)
+        // The holder died: its lease expires, its run is failed ("runner lost"), and the retry runs.
+        try s.execute("INSERT INTO mt_job_runs (job_id, trigger_type, status, runner) VALUES (\(row.id), 'schedule', 'running', 'runner-z')")
+        try s.execute("UPDATE mt_cron_jobs SET lease_expires_at = '2026-11-29 10:01:00'")
+        clock.set(Self.base.addingTimeInterval(120))
+        report = try a.tick()
+        #expect(report.lost == ["hourly"])
+        let lost = try s.query("SELECT status, output FROM mt_job_runs WHERE runner = 'runner-z'")[0]
+        #expect(lost["status"]?.string == "failed" && lost["output"]?.string?.hasPrefix("runner lost") == true)
+        report = try a.tick()
+        #expect(report.ran == ["hourly"] && executor.count == 1)
+        #expect(try s.query("SELECT trigger_type FROM mt_job_runs WHERE runner = 'runner-a' AND status = 'success'").first?[0].string == "retry")
+        // Down for two hours: the missed fires are recorded once, not run (past the 10-minute deadline).
+        clock.set(Self.base.addingTimeInterval(3 * 3600 + 20 * 60))
+        report = try a.tick()
+        #expect(report.missed == ["hourly"] && executor.count == 1)
+        // Within the deadline a missed fire runs once on return.
+        clock.set(Self.base.addingTimeInterval(4 * 3600 + 5 * 60))
+        report = try a.tick()
+        #expect(report.ran == ["hourly"] && executor.count == 2)
+        report = try a.tick()
+        #expect(report.ran.isEmpty)
+        // Manual run: trigger manual.
+        let manual = try #require(try a.runNow(try a.store.snapshot().jobs[0]))
+        #expect(manual.status == .success)
+        #expect(try s.query("SELECT COUNT(*) FROM mt_job_runs WHERE trigger_type = 'manual'")[0][0].int64 == 1)
+    }
+
+    /// apply while a job runs: the run keeps going and is recorded; the new schedule applies after.
+    @Test(arguments: StateBackend.available)
+    func applyDuringARunKeepsTheRun(_ backend: StateBackend) throws {
+        let s = try sandbox(backend, jobs: job("daily", schedule: "0 10 * * *"))
+        let clock = SimulatedClock(Self.base.addingTimeInterval(-30))
+        let executor = RecordingExecutor(clock: clock)
+        executor.gate = DispatchSemaphore(value: 0)
+        let a = try scheduler(s, clock: clock, executor: executor, owner: "runner-a")
+        defer { a.store.connection.close() }
+        try a.tick()
+        clock.set(Self.base.addingTimeInterval(1))
+        let done = DispatchSemaphore(value: 0)
+        Thread { _ = try? a.tick(); done.signal() }.start()
+        while executor.count == 0 { Thread.sleep(forTimeInterval: 0.01) }
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "0 12 * * *")))
+        try s.apply()
+        executor.gate!.signal()
+        done.wait()
+        let row = try s.query("SELECT cron_expression, last_run_status, lease_owner, next_run_at FROM mt_cron_jobs")[0]
+        #expect(row["cron_expression"]?.string == "0 12 * * *" && row["last_run_status"]?.string == "success" && row["lease_owner"]?.isNull == true)
+        #expect(try s.query("SELECT status FROM mt_job_runs")[0][0].string == "success")
+        try a.tick()   // schedules the new fire
+        let next = try s.query("SELECT next_run_at FROM mt_cron_jobs")[0][0]
+        #expect(StateStore.date(next) == ISO8601DateFormatter().date(from: "2026-11-29T12:00:00Z"))
+    }
+
+    /// A timeout stops the run at a chunk boundary and fails it.
+    @Test func timeoutsStopTheRun() throws {
+        let s = try sandbox(.sqlite, jobs: job("slow", schedule: "* * * * *", extra: "    timeout: 1s\n"))
+        struct Slow: JobExecutor {
+            func execute(_ job: JobRow, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+                let start = Date()
+                while !stop(), Date().timeIntervalSince(start) < 20 { Thread.sleep(forTimeInterval: 0.05) }
+                return JobOutcome(status: .success, output: "CENSUS: stopped at a chunk boundary")
+            }
+        }
+        let a = Scheduler(store: StateStore(connection: try s.connectState()), owner: "r", executor: Slow(), leaseSeconds: 3)
+        defer { a.store.connection.close() }
+        let started = Date()
+        let outcome = try #require(try a.runNow(try a.store.snapshot().jobs[0]))
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(outcome.status == .failed && outcome.output.hasPrefix("timed out after 1 s"))
+    }
+}
