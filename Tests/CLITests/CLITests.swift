@@ -436,3 +436,122 @@ struct CLI {
         #expect(a == b)
     }
 }
+
+/// The runner as operators run it: crontab ticks, the daemon, jobs run/list.
+@Suite struct RunnerCLITests {
+    static func sqlite(_ db: String, _ sql: String) throws -> String { try BreakoutCLITests.sqlite(db, sql) }
+
+    static func prepared(cases: Int = 400, jobExtra: String = "") throws -> URL {
+        let dir = try BreakoutCLITests.quickstartCopy()
+        if cases != 400 {
+            let bench = CLI.binary.deletingLastPathComponent().appendingPathComponent("breakout-bench").path
+            let gen = Process()
+            gen.executableURL = URL(fileURLWithPath: bench)
+            gen.arguments = ["source", "--cases", String(cases), "--out", dir.appendingPathComponent("data/csweb-sample.db").path]
+            gen.standardOutput = FileHandle.nullDevice
+            try gen.run()
+            gen.waitUntilExit()
+        }
+        if !jobExtra.isEmpty {
+            let path = dir.appendingPathComponent("organizations/demo.yaml")
+            try Data((try String(contentsOf: path, encoding: .utf8) + jobExtra).utf8).write(to: path)
+        }
+        let apply = try CLI.run(["apply", "-c", dir.path, "--auto-approve"])
+        #expect(apply.status == 0, "\(apply.stderr)")
+        return dir
+    }
+
+    @Test func jobsRunListAndHandMadeCommands() throws {
+        let dir = try Self.prepared()
+        let state = dir.appendingPathComponent(".breakout/state.db").path
+        var r = try CLI.run(["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("CENSUS: 396 cases loaded"))
+        #expect(try Self.sqlite(state, "SELECT last_run_status, trigger_type, status, cases_loaded FROM mt_cron_jobs j JOIN mt_job_runs r ON r.job_id = j.id")
+                == "success|manual|success|396\n")
+        let output = try Self.sqlite(state, "SELECT last_run_output FROM mt_cron_jobs")
+        #expect(output.hasPrefix("CENSUS: 396 cases loaded (396 new"))
+        r = try CLI.run(["jobs", "list", "-c", dir.path])
+        #expect(r.stdout.contains("demo/breakout-hourly") && r.stdout.contains("success"))
+
+        // The guide's hand-made row runs as the equivalent breakout; an unknown command fails clearly.
+        _ = try Self.sqlite(state, """
+            INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, command, cron_expression, is_active, created_time, modified_time)
+            VALUES (1, 'Breakout quotidien', 'breakout', 'php /var/www/html/bin/console csweb:process-cases-by-dict --threads=3 --maxCasesPerChunk=1000 CENSUS', '0 2 * * *', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),
+                   (1, 'Broken', 'breakout', 'php bin/console csweb:something-else', '0 3 * * *', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
+            """)
+        r = try CLI.run(["jobs", "run", "demo/Breakout quotidien", "-c", dir.path, "--wait"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("CENSUS: 0 cases loaded"))
+        r = try CLI.run(["jobs", "run", "demo/Broken", "-c", dir.path, "--wait"])
+        #expect(r.status == 1)
+        #expect(try Self.sqlite(state, "SELECT last_run_status, last_run_output FROM mt_cron_jobs WHERE job_name = 'Broken'").contains("failed|job demo/Broken: cannot run the command"))
+    }
+
+    /// A runner killed with SIGKILL mid-run: after its lease expires the run is marked failed and
+    /// retried, and the tables equal those of one clean run.
+    @Test func killedRunnerIsFailedThenRetried() throws {
+        let dir = try Self.prepared(cases: 3000)
+        let path = dir.appendingPathComponent("organizations/demo.yaml")
+        let yaml = try String(contentsOf: path, encoding: .utf8).replacingOccurrences(of: "schedule: \"@hourly\"", with: "schedule: \"@hourly\"\n    retries: 1\n    max_cases_per_chunk: 40\n    threads: 1")
+        try Data(yaml.utf8).write(to: path)
+        #expect(try CLI.run(["apply", "-c", dir.path, "--auto-approve"]).status == 0)
+        let state = dir.appendingPathComponent(".breakout/state.db").path
+        let output = dir.appendingPathComponent(".breakout/demo-output.db").path
+        var env = ProcessInfo.processInfo.environment
+        env["BREAKOUT_LEASE_SECONDS"] = "2"
+        let p = Process()
+        p.executableURL = CLI.binary
+        p.arguments = ["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait"]
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, p.isRunning, (Int((try? Self.sqlite(output, "SELECT COUNT(*) FROM census_cases"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) < 400 {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal)
+        #expect(try Self.sqlite(state, "SELECT status FROM mt_job_runs") == "running\n")
+        Thread.sleep(forTimeInterval: 2.5)
+        var r = try CLI.run(["cron", "run", "-c", dir.path], environment: ["BREAKOUT_LEASE_SECONDS": "2"])
+        #expect(r.stdout.contains("breakout-hourly: its runner was lost"), "\(r.stdout) \(r.stderr)")
+        r = try CLI.run(["cron", "run", "-c", dir.path], environment: ["BREAKOUT_LEASE_SECONDS": "2"])
+        #expect(r.stdout.contains("ran breakout-hourly"), "\(r.stdout) \(r.stderr)")
+        #expect(try Self.sqlite(state, "SELECT trigger_type, status FROM mt_job_runs ORDER BY id") == "manual|failed\nretry|success\n")
+        // Same tables as one clean run.
+        let clean = try Self.prepared(cases: 3000)
+        #expect(try CLI.run(["process-cases", "-c", clean.path, "--org", "demo"]).status == 0)
+        #expect(try BreakoutCLITests.dataTables(output) == (try BreakoutCLITests.dataTables(clean.appendingPathComponent(".breakout/demo-output.db").path)))
+    }
+
+    @Test func daemonStopsCleanlyOnSIGTERM() throws {
+        let dir = try Self.prepared()
+        let p = Process()
+        p.executableURL = CLI.binary
+        p.arguments = ["run", "-c", dir.path, "--max-sleep", "1"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(p.processIdentifier, SIGTERM)
+        let start = Date()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(Date().timeIntervalSince(start) < 5)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.contains("started") && text.contains("stopped"))
+        // The daemon scheduled the job's first fire.
+        #expect(!(try Self.sqlite(dir.appendingPathComponent(".breakout/state.db").path, "SELECT next_run_at FROM mt_cron_jobs")).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+
+    @Test func cronNextPrintsFireTimes() throws {
+        let r = try CLI.run(["cron", "next", "30 2 * * *", "--time-zone", "Europe/Paris", "--from", "2026-03-28T00:00:00Z", "--count", "3"])
+        #expect(r.stdout == "2026-03-28T02:30:00+01:00\n2026-03-29T03:00:00+02:00\n2026-03-30T02:30:00+02:00\n")
+        let bad = try CLI.run(["cron", "next", "61 * * * *"])
+        #expect(bad.status == 1 && bad.stderr.contains("minute"))
+    }
+}
