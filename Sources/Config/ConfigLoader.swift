@@ -16,10 +16,11 @@ public struct ConfigLoader {
     static let stateKeys = ["url", "password", "key_file", "password_format"]
     static let sourceKeys = ["type", "url", "password", "path", "dictionary"]
     static let defaultsKeys = ["threads", "max_cases_per_chunk", "time_zone"]
-    static let organizationKeys = ["organization", "name", "dictionaries", "connections", "jobs"]
+    static let organizationKeys = ["organization", "name", "dictionaries", "connections", "jobs", "alerts"]
+    static let alertKeys = ["webhook", "command", "on_recovery"]
     static let connectionKeys = ["name", "type", "host", "port", "database", "username", "password", "default", "active", "options", "naming"]
     static let jobKeys = ["name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
-                          "active", "timeout", "retries", "starting_deadline", "include", "exclude"]
+                          "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts"]
     public static let threadsRange = 1...64
     public static let chunkRange = 1...100_000
     public static let retriesRange = 0...10
@@ -256,7 +257,8 @@ public struct ConfigLoader {
             }
             connections.append(c)
         }
-        var org = Organization(slug: slug, name: name, dictionaries: dictionaries, connections: connections, jobs: [], file: file.path)
+        var org = Organization(slug: slug, name: name, dictionaries: dictionaries, connections: connections, jobs: [], file: file.path,
+                               alerts: readAlerts(top, what: what))
         // A connection with errors of its own is not reported again through every job that would use it.
         let connectionsComplete = connections.count == connectionNodes.count
         for node in top.sequence("jobs") ?? [] {
@@ -370,10 +372,29 @@ public struct ConfigLoader {
         let deadline = duration(r, "starting_deadline") ?? 3600
         let include = r.stringList("include")?.map(\.value) ?? []
         let exclude = r.stringList("exclude")?.map(\.value) ?? []
+        let alerts = readAlerts(r, what: what)
         guard let schedule, let connection else { return nil }
         return Job(name: name, kind: kind, schedule: schedule, scheduleLocation: scheduleLocation, timeZone: timeZone, connection: connection,
                    dictionaries: dictionaries, threads: threads, maxCasesPerChunk: chunk, isActive: active, timeout: timeout, retries: retries,
-                   startingDeadline: deadline, include: include, exclude: exclude)
+                   startingDeadline: deadline, include: include, exclude: exclude, alerts: alerts ?? org.alerts)
+    }
+
+    /// `alerts: {webhook: URL, command: TEXT, on_recovery: BOOL}` (organization or job).
+    func readAlerts(_ r: MappingReader, what: String) -> Alerts? {
+        guard let a = r.child("alerts", what: "alerts of \(what)", allowedKeys: Self.alertKeys) else { return nil }
+        var alerts = Alerts()
+        let webhookGiven = a.value("webhook") != nil
+        if let w = a.string("webhook") {
+            if let url = URL(string: w.value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil { alerts.webhook = w.value } else {
+                a.sink.error(w.location, "alerts of \(what): webhook \"\(w.value)\" is not an http(s) URL")
+            }
+        }
+        alerts.command = a.string("command")?.value
+        alerts.onRecovery = a.bool("on_recovery")?.value ?? false
+        if alerts.webhook == nil && alerts.command == nil && !webhookGiven {
+            a.sink.error(a.location, "alerts of \(what) need a webhook or a command")
+        }
+        return alerts
     }
 
     func timeZone(_ r: MappingReader, _ key: String) -> String? {

@@ -70,6 +70,8 @@ public struct Organization: Sendable {
     public var connections: [Connection]
     public var jobs: [Job]
     public var file: String
+    /// Alerts for every job of the organization that has none of its own.
+    public var alerts: Alerts?
 
     /// The connection jobs use when they name none: the one marked default, or the only one.
     public var defaultConnection: Connection? {
@@ -120,4 +122,18 @@ public struct Job: Sendable {
     public var startingDeadline: Int
     public var include: [String]
     public var exclude: [String]
+    /// The job's alerts, or its organization's.
+    public var alerts: Alerts?
+}
+
+/// Where a failed run (and, with `onRecovery`, the next successful one) is reported.
+public struct Alerts: Sendable, Hashable {
+    public var webhook: String?
+    public var command: String?
+    public var onRecovery = false
+    public init(webhook: String? = nil, command: String? = nil, onRecovery: Bool = false) {
+        self.webhook = webhook
+        self.command = command
+        self.onRecovery = onRecovery
+    }
 }

@@ -57,9 +57,15 @@ public final class Reconciler {
         return o.mapValues { "\($0)" }
     }
 
-    func jobSettings(timeout: Int?, retries: Int, startingDeadline: Int, include: [String], exclude: [String]) -> String {
+    func jobSettings(timeout: Int?, retries: Int, startingDeadline: Int, include: [String], exclude: [String], alerts: Alerts? = nil) -> String {
         var o: [String: Any] = ["retries": retries, "starting_deadline": startingDeadline, "include": include, "exclude": exclude]
         if let timeout { o["timeout"] = timeout }
+        if let alerts {
+            var a: [String: Any] = ["on_recovery": alerts.onRecovery]
+            if let w = alerts.webhook { a["webhook"] = w }
+            if let c = alerts.command { a["command"] = c }
+            o["alerts"] = a
+        }
         let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
@@ -89,7 +95,8 @@ public final class Reconciler {
                     ("job_type", j.kind.rawValue), ("command", command.line), ("cron_expression", j.schedule.source), ("time_zone", j.timeZone),
                     ("connection", j.connection), ("dictionaries", Self.jsonList(j.dictionaries)), ("threads", String(j.threads)),
                     ("max_cases_per_chunk", String(j.maxCasesPerChunk)),
-                    ("settings", jobSettings(timeout: j.timeout, retries: j.retries, startingDeadline: j.startingDeadline, include: j.include, exclude: j.exclude)),
+                    ("settings", jobSettings(timeout: j.timeout, retries: j.retries, startingDeadline: j.startingDeadline, include: j.include,
+                                             exclude: j.exclude, alerts: j.alerts)),
                     ("is_active", j.isActive ? "1" : "0"),
                 ]))
             }

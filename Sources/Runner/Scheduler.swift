@@ -278,7 +278,10 @@ public final class Scheduler: @unchecked Sendable {
                 ], where: .equals("id", .integer(runID)))))
             }
             attempt += 1
-            if outcome.status == .success || attempt > retries || shutdown.isSet { break }
+            if outcome.status == .success || attempt > retries || shutdown.isSet {
+                alert(claim, outcome: outcome, runID: runID, started: started, finished: finished)
+                break
+            }
             // Exponential backoff, still holding (and renewing) the lease.
             let wait = retryBackoff * pow(2, Double(attempt - 1))
             let until = Date().addingTimeInterval(wait)

@@ -10,6 +10,12 @@ import SQL
 @testable import State
 import Testing
 
+func temporaryFile(_ name: String) -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-\(UUID().uuidString)-\(name)").path
+    FileManager.default.createFile(atPath: path, contents: nil)
+    return path
+}
+
 /// A clock tests move by hand.
 final class SimulatedClock: Clock, @unchecked Sendable {
     private let lock = NSLock()
@@ -158,6 +164,52 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         try a.tick()   // schedules the new fire
         let next = try s.query("SELECT next_run_at FROM mt_cron_jobs")[0][0]
         #expect(StateStore.date(next) == ISO8601DateFormatter().date(from: "2026-11-29T12:00:00Z"))
+    }
+
+    /// Failure and recovery alerts reach a local HTTP listener and a command, as JSON.
+    @Test func alertsReachAWebhookAndACommand() throws {
+        let received = temporaryFile("hook"), commandOut = temporaryFile("cmd")
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = ["-c", """
+            import http.server, sys
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers['Content-Length']))
+                    with open(sys.argv[1], 'ab') as f: f.write(body + b'\\n')
+                    self.send_response(204); self.end_headers()
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(('127.0.0.1', 0), H)
+            print(s.server_address[1], flush=True)
+            s.serve_forever()
+            """, received]
+        let out = Pipe()
+        server.standardOutput = out
+        server.standardError = FileHandle.nullDevice   // never hold the test runner's output open
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        var portText = ""
+        while !portText.hasSuffix("\n") { portText += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self) }
+        let port = Int(portText.trimmingCharacters(in: .whitespacesAndNewlines))!
+        let s = try sandbox(.sqlite, jobs: job("daily", extra: "    alerts: {webhook: \"http://127.0.0.1:\(port)/hook\", command: \"cat >> \(commandOut)\", on_recovery: true}\n"))
+        let clock = SimulatedClock(Self.base)
+        let executor = RecordingExecutor(clock: clock)
+        executor.result = .failed
+        let a = try scheduler(s, clock: clock, executor: executor, owner: "runner-a")
+        defer { a.store.connection.close() }
+        #expect(try a.runNow(try a.store.snapshot().jobs[0])?.status == .failed)
+        executor.result = .success
+        #expect(try a.runNow(try a.store.snapshot().jobs[0])?.status == .success)
+        #expect(try a.runNow(try a.store.snapshot().jobs[0])?.status == .success)   // no alert: nothing to recover from
+        let hooks = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(hooks.map { $0["event"] as? String } == ["failed", "recovered"])
+        #expect(hooks[0]["organization"] as? String == "ansd" && hooks[0]["job"] as? String == "daily" && hooks[0]["status"] as? String == "failed")
+        #expect(hooks[0]["run_id"] as? Int != nil && hooks[0]["trigger"] as? String == "manual")
+        let commands = try String(contentsOfFile: commandOut, encoding: .utf8)
+        #expect(commands.contains("\"event\":\"failed\"") && commands.contains("\"event\":\"recovered\""))
     }
 
     /// A timeout stops the run at a chunk boundary and fails it.
