@@ -221,27 +221,7 @@ public final class BreakoutEngine: @unchecked Sendable {
     }
 
     /// Rows of the value labels table: every value of every value set of every kept item.
-    func labelRows() -> [[SQLValue]] {
-        var items: [Item] = feed.dictionary.levels.flatMap(\.ids)
-        for record in schema.records {
-            var seen = Set<String>()
-            for column in record.columns where seen.insert(column.item.name).inserted { items.append(column.item) }
-        }
-        var rows: [[SQLValue]] = []
-        for item in items {
-            for set in item.valueSets {
-                for value in set.values {
-                    guard let piece = value.pieces.first else { continue }
-                    let labels = value.labels.isEmpty ? [Label("")] : value.labels
-                    for label in labels {
-                        rows.append([.text(item.name), .text(set.name), .text(piece.from), piece.to.map { .text($0) } ?? .null,
-                                     value.special.map { .text($0.rawValue) } ?? .null, .text(label.language ?? ""), .text(label.text)])
-                    }
-                }
-            }
-        }
-        return rows
-    }
+    func labelRows() -> [[SQLValue]] { BreakoutEngineLabels(schema: schema, dictionary: feed.dictionary).rows() }
 
     func statementsForSchema(_ change: SchemaChange, state: StoredState?, mark: Mark) -> [SQLStatement] {
         var out = change.statements

@@ -20,7 +20,7 @@ public struct ConfigLoader {
     static let alertKeys = ["webhook", "command", "on_recovery"]
     static let connectionKeys = ["name", "type", "host", "port", "database", "username", "password", "default", "active", "options", "naming"]
     static let jobKeys = ["name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
-                          "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts"]
+                          "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts", "output"]
     public static let threadsRange = 1...64
     public static let chunkRange = 1...100_000
     public static let retriesRange = 0...10
@@ -373,10 +373,16 @@ public struct ConfigLoader {
         let include = r.stringList("include")?.map(\.value) ?? []
         let exclude = r.stringList("exclude")?.map(\.value) ?? []
         let alerts = readAlerts(r, what: what)
+        let output = r.string("output")
+        if kind == .export, output == nil {
+            sink.error(r.location, "\(what) is an export job and needs \"output\": the folder its dated exports go to (relative to the config directory)")
+        } else if kind == .breakout, let output {
+            sink.error(output.location, "\(what): \"output\" is for export jobs; a breakout job writes into its connection")
+        }
         guard let schedule, let connection else { return nil }
         return Job(name: name, kind: kind, schedule: schedule, scheduleLocation: scheduleLocation, timeZone: timeZone, connection: connection,
                    dictionaries: dictionaries, threads: threads, maxCasesPerChunk: chunk, isActive: active, timeout: timeout, retries: retries,
-                   startingDeadline: deadline, include: include, exclude: exclude, alerts: alerts ?? org.alerts)
+                   startingDeadline: deadline, include: include, exclude: exclude, alerts: alerts ?? org.alerts, output: output?.value)
     }
 
     /// `alerts: {webhook: URL, command: TEXT, on_recovery: BOOL}` (organization or job).

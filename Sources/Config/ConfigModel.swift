@@ -124,6 +124,8 @@ public struct Job: Sendable {
     public var exclude: [String]
     /// The job's alerts, or its organization's.
     public var alerts: Alerts?
+    /// Export jobs: the folder dated exports go to.
+    public var output: String?
 }
 
 /// Where a failed run (and, with `onRecovery`, the next successful one) is reported.

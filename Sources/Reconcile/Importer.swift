@@ -115,6 +115,7 @@ public struct Importer {
             if let deadline = j.settings["starting_deadline"] as? Int, deadline != 3600 { y += "    starting_deadline: \(deadline)s\n" }
             if let include = j.settings["include"] as? [String], !include.isEmpty { y += "    include: \(list(include))\n" }
             if let exclude = j.settings["exclude"] as? [String], !exclude.isEmpty { y += "    exclude: \(list(exclude))\n" }
+            if let output = j.settings["output"] as? String { y += "    output: \(q(output))\n" }
             if let alerts = j.settings["alerts"] as? [String: Any] {
                 var parts: [String] = []
                 if let w = alerts["webhook"] as? String { parts.append("webhook: \(q(w))") }

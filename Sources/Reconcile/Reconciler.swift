@@ -57,8 +57,9 @@ public final class Reconciler {
         return o.mapValues { "\($0)" }
     }
 
-    func jobSettings(timeout: Int?, retries: Int, startingDeadline: Int, include: [String], exclude: [String], alerts: Alerts? = nil) -> String {
+    func jobSettings(timeout: Int?, retries: Int, startingDeadline: Int, include: [String], exclude: [String], alerts: Alerts? = nil, output: String? = nil) -> String {
         var o: [String: Any] = ["retries": retries, "starting_deadline": startingDeadline, "include": include, "exclude": exclude]
+        if let output { o["output"] = output }
         if let timeout { o["timeout"] = timeout }
         if let alerts {
             var a: [String: Any] = ["on_recovery": alerts.onRecovery]
@@ -96,7 +97,7 @@ public final class Reconciler {
                     ("connection", j.connection), ("dictionaries", Self.jsonList(j.dictionaries)), ("threads", String(j.threads)),
                     ("max_cases_per_chunk", String(j.maxCasesPerChunk)),
                     ("settings", jobSettings(timeout: j.timeout, retries: j.retries, startingDeadline: j.startingDeadline, include: j.include,
-                                             exclude: j.exclude, alerts: j.alerts)),
+                                             exclude: j.exclude, alerts: j.alerts, output: j.output)),
                     ("is_active", j.isActive ? "1" : "0"),
                 ]))
             }

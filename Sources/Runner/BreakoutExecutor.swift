@@ -37,8 +37,8 @@ public struct BreakoutExecutor: JobExecutor {
     }
 
     func run(_ job: JobRow, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
-        guard job.jobType == "breakout" else {
-            throw StateError("job type \"\(job.jobType)\" cannot run yet: only breakout jobs are built (export jobs are not)")
+        guard job.jobType == "breakout" || job.jobType == "export" else {
+            throw StateError("job \(job.name): unknown job type \"\(job.jobType)\"; expected breakout or export")
         }
         let store = StateStore(connection: try Databases.connect(stateConfig))
         defer { store.connection.close() }
@@ -80,6 +80,21 @@ public struct BreakoutExecutor: JobExecutor {
         let threads = job.threads.map(Int.init) ?? command?.threads ?? resolver.configuration.settings.defaults.threads
         let chunk = job.maxCasesPerChunk.map(Int.init) ?? command?.maxCasesPerChunk ?? resolver.configuration.settings.defaults.maxCasesPerChunk
         let sources = try SourceOpener(resolver: resolver)
+        if job.jobType == "export" {
+            guard let output = settings["output"] as? String else { throw StateError("export job \(org.name)/\(job.name) has no output folder in its settings") }
+            let folder = URL(fileURLWithPath: resolver.resolve(output))
+            var texts: [String] = []
+            var total: Int64 = 0, rows: Int64 = 0
+            for dictionary in dictionaries {
+                let exporter = try Exporter(feed: try sources.feed(for: dictionary), options: SchemaOptions(naming: naming, selection: selection))
+                let result = try exporter.export(to: folder, chunkSize: chunk, stop: stop)
+                total += Int64(result.cases)
+                rows += Int64(result.rows.values.reduce(0, +))
+                texts.append("\(dictionary): exported \(result.cases) cases, \(result.rows.values.reduce(0, +)) rows in \(result.rows.count) tables to \(result.folder.path)"
+                             + (result.failed > 0 ? "; \(result.failed) cases could not be decoded and are not in the export" : ""))
+            }
+            return JobOutcome(status: .success, output: texts.joined(separator: "\n"), cases: total, rows: rows)
+        }
         var texts: [String] = []
         var cases: Int64 = 0, rows: Int64 = 0
         var failed = false

@@ -527,6 +527,30 @@ struct CLI {
         #expect(try BreakoutCLITests.dataTables(output) == (try BreakoutCLITests.dataTables(clean.appendingPathComponent(".breakout/demo-output.db").path)))
     }
 
+    /// Export jobs: CSV per table and a datapackage.json in a dated folder, published whole.
+    @Test func exportJobWritesCSVAndDatapackage() throws {
+        let dir = try Self.prepared(jobExtra: "  - name: monthly-export\n    type: export\n    schedule: \"0 3 1 * *\"\n    output: exports\n")
+        let r = try CLI.run(["jobs", "run", "demo/monthly-export", "-c", dir.path, "--wait"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("CENSUS: exported 396 cases"))
+        let parent = dir.appendingPathComponent("exports/CENSUS")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: parent.path)
+        #expect(folders.count == 1 && !folders[0].hasPrefix("."), "\(folders)")
+        let folder = parent.appendingPathComponent(folders[0])
+        let person = try String(contentsOf: folder.appendingPathComponent("person.csv"), encoding: .utf8)
+        let lines = person.split(separator: "\r\n")
+        #expect(lines.count == 1390)
+        #expect(lines[0] == "person-id,level-2-id,p01_name,p02_sex,p03_age,p04_income,p05_phone")
+        let package = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("datapackage.json"))) as? [String: Any]
+        let resources = package?["resources"] as? [[String: Any]] ?? []
+        #expect(resources.map { $0["path"] as? String ?? "" }.sorted() == ["births.csv", "cases.csv", "deaths.csv", "housing.csv", "level-1.csv", "level-2.csv", "notes.csv", "person.csv", "value_labels.csv"])
+        let personFields = ((resources.first { $0["path"] as? String == "person.csv" }?["schema"] as? [String: Any])?["fields"] as? [[String: Any]]) ?? []
+        #expect(personFields.first { $0["name"] as? String == "p04_income" }?["type"] as? String == "number")
+        #expect(personFields.first { $0["name"] as? String == "p01_name" }?["type"] as? String == "string")
+        let labels = try String(contentsOf: folder.appendingPathComponent("value_labels.csv"), encoding: .utf8)
+        #expect(labels.contains("P02_SEX,P02_SEX_VS1,2,,,FR,Féminin"))
+    }
+
     @Test func daemonStopsCleanlyOnSIGTERM() throws {
         let dir = try Self.prepared()
         let p = Process()

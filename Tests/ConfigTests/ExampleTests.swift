@@ -33,7 +33,7 @@ import Testing
         #expect(daily.schedule.matches(minute: 0, hour: 2, day: 15, month: 6, weekday: 3))
         let rgph = ansd.jobs[1]
         #expect(rgph.dictionaries == ["RGPH"] && rgph.threads == 5 && rgph.maxCasesPerChunk == 2000 && rgph.timeout == 1500)
-        #expect(ansd.jobs[2].kind == .export && ansd.jobs[2].connection == "mysql-backup" && ansd.jobs[2].retries == 2)
+        #expect(ansd.jobs[2].kind == .export && ansd.jobs[2].output == "exports/ansd" && ansd.jobs[2].retries == 2)
         let insd = try #require(config.organizations.first { $0.slug.value == "insd" })
         #expect(insd.jobs[0].connection == "sqlserver-insd")  // the only connection is the default
         #expect(insd.jobs[0].include == ["HOUSEHOLD", "PERSON"])

@@ -1,0 +1,176 @@
+import CSPro
+import Foundation
+import SQL
+
+/// `export` jobs: every table of a dictionary's breakout as CSV, plus a `datapackage.json`
+/// (Frictionless Data: field types, the value labels as a resource), in a folder named after the
+/// export time. Written into a hidden temporary folder next to it and renamed at the end, so a
+/// reader never sees a half-written export.
+public struct Exporter {
+    public let feed: any CaseFeed
+    public let schema: BreakoutSchema
+    let layout: CaseLayout
+
+    public init(feed: any CaseFeed, options: SchemaOptions) throws {
+        self.feed = feed
+        schema = try BreakoutSchema(dictionary: feed.dictionary, dialect: SQLiteDialect(), options: options, namespace: "export")
+        layout = CaseLayout(feed.dictionary)
+    }
+
+    public struct Result: Sendable {
+        public var folder: URL
+        public var cases: Int
+        public var rows: [String: Int]
+        public var failed: Int
+    }
+
+    /// Writes `<directory>/<DICT>/<yyyy-MM-ddTHHmmssZ>/`.
+    public func export(to directory: URL, at date: Date = Date(), chunkSize: Int = 1000, stop: @Sendable () -> Bool = { false }) throws -> Result {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd'T'HHmmss'Z'"
+        let parent = directory.appendingPathComponent(feed.dictionary.name)
+        let final = parent.appendingPathComponent(f.string(from: date))
+        let temporary = parent.appendingPathComponent(".\(f.string(from: date)).partial-\(ProcessInfo.processInfo.processIdentifier)")
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+        var completed = false
+        defer { if !completed { try? FileManager.default.removeItem(at: temporary) } }
+
+        let tables = schema.dataTables
+        let names = tables.map { Self.fileName($0.name.name) }
+        var handles: [FileHandle] = []
+        for (table, name) in zip(tables, names) {
+            let url = temporary.appendingPathComponent(name)
+            FileManager.default.createFile(atPath: url.path, contents: Data((table.columns.map { Self.csv($0.name) }.joined(separator: ",") + "\r\n").utf8))
+            handles.append(try FileHandle(forWritingTo: url))
+            try handles.last!.seekToEnd()
+        }
+        defer { for h in handles { try? h.close() } }
+        var rowsPerTable = Array(repeating: 0, count: tables.count)
+        let builder = RowBuilder(schema: schema, layout: layout)
+        let inflater = try ZlibInflater()
+        var mark = Mark.start
+        var cases = 0, failed = 0
+        while !stop() {
+            let chunk = try feed.cases(after: mark, limit: chunkSize)
+            guard let last = chunk.last else { break }
+            mark = last.position
+            var rows = ChunkRows(tableCount: builder.tableCount)
+            for source in chunk {
+                do {
+                    let data: Case?
+                    switch source.payload {
+                    case .decoded(let c): data = c
+                    case .blob(let blob): data = source.deleted && blob.count <= 4 ? nil : try CaseBlob.decode(blob, layout: layout, id: source.guid, key: source.key, inflater: inflater)
+                    }
+                    var one = ChunkRows(tableCount: builder.tableCount)
+                    try builder.append(source, data: data, to: &one)
+                    for t in one.tables.indices { rows.tables[t] += one.tables[t] }
+                    cases += 1
+                } catch {
+                    failed += 1
+                }
+            }
+            for t in rows.tables.indices where !rows.tables[t].isEmpty {
+                var text = ""
+                for row in rows.tables[t] { text += row.map(Self.csv).joined(separator: ",") + "\r\n" }
+                handles[t].write(Data(text.utf8))
+                rowsPerTable[t] += rows.tables[t].count
+            }
+        }
+        if stop() { throw BreakoutError("the export of \(feed.dictionary.name) was stopped before the end; nothing was published") }
+        // Value labels.
+        let labels = temporary.appendingPathComponent("value_labels.csv")
+        var text = schema.valueLabels.columns.map { Self.csv($0.name) }.joined(separator: ",") + "\r\n"
+        let engine = BreakoutEngineLabels(schema: schema, dictionary: feed.dictionary)
+        for row in engine.rows() { text += row.map(Self.csv).joined(separator: ",") + "\r\n" }
+        try Data(text.utf8).write(to: labels)
+        try datapackage(tables: tables, names: names).write(to: temporary.appendingPathComponent("datapackage.json"))
+        for h in handles { try h.synchronize() }
+        try FileManager.default.moveItem(at: temporary, to: final)
+        completed = true
+        var perTable: [String: Int] = [:]
+        for (t, table) in tables.enumerated() { perTable[table.name.name] = rowsPerTable[t] }
+        return Result(folder: final, cases: cases, rows: perTable, failed: failed)
+    }
+
+    static func fileName(_ table: String) -> String {
+        String(table.dropFirst("export_".count)) + ".csv"
+    }
+
+    /// RFC 4180: quoted when needed; NULL is an empty field.
+    static func csv(_ value: SQLValue) -> String {
+        switch value {
+        case .null: return ""
+        case .text(let s): return csv(s)
+        default: return value.string ?? ""
+        }
+    }
+
+    static func csv(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || s.hasPrefix(" ") || s.hasSuffix(" ") else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    func datapackage(tables: [TableDefinition], names: [String]) throws -> Data {
+        func type(_ t: SQLType) -> String {
+            switch t {
+            case .integer, .bigint: "integer"
+            case .decimal, .double: "number"
+            case .timestamp: "datetime"
+            default: "string"
+            }
+        }
+        var labelsByColumn: [String: String] = [:]
+        for record in schema.records { for column in record.columns where !column.item.valueSets.isEmpty { labelsByColumn["\(record.table.name.name).\(column.name)"] = column.item.name } }
+        var resources: [[String: Any]] = []
+        for (table, name) in zip(tables, names) {
+            resources.append([
+                "name": String(name.dropLast(4)).lowercased().replacingOccurrences(of: "(", with: "_").replacingOccurrences(of: ")", with: ""),
+                "path": name, "profile": "tabular-data-resource", "format": "csv", "encoding": "utf-8",
+                "schema": ["fields": table.columns.map { c -> [String: Any] in
+                    var field: [String: Any] = ["name": c.name, "type": type(c.type)]
+                    if let item = labelsByColumn["\(table.name.name).\(c.name)"] { field["description"] = "labels: value_labels.csv where item = \(item)" }
+                    return field
+                }, "primaryKey": table.primaryKey] as [String: Any],
+            ])
+        }
+        resources.append(["name": "value_labels", "path": "value_labels.csv", "profile": "tabular-data-resource", "format": "csv", "encoding": "utf-8",
+                          "schema": ["fields": schema.valueLabels.columns.map { ["name": $0.name, "type": "string"] }]])
+        let package: [String: Any] = [
+            "name": feed.dictionary.name.lowercased().replacingOccurrences(of: "_", with: "-"),
+            "title": feed.dictionary.labels.first?.text ?? feed.dictionary.name,
+            "profile": "tabular-data-package", "created": ISO8601DateFormatter().string(from: Date()),
+            "source": feed.description, "resources": resources,
+        ]
+        return try JSONSerialization.data(withJSONObject: package, options: [.prettyPrinted, .sortedKeys])
+    }
+}
+
+/// The value-label rows, shared with the breakout's `value_labels` table.
+struct BreakoutEngineLabels {
+    let schema: BreakoutSchema
+    let dictionary: CSProDictionary
+
+    func rows() -> [[SQLValue]] {
+        var items: [Item] = dictionary.levels.flatMap(\.ids)
+        for record in schema.records {
+            var seen = Set<String>()
+            for column in record.columns where seen.insert(column.item.name).inserted { items.append(column.item) }
+        }
+        var rows: [[SQLValue]] = []
+        for item in items {
+            for set in item.valueSets {
+                for value in set.values {
+                    guard let piece = value.pieces.first else { continue }
+                    for label in value.labels.isEmpty ? [Label("")] : value.labels {
+                        rows.append([.text(item.name), .text(set.name), .text(piece.from), piece.to.map { .text($0) } ?? .null,
+                                     value.special.map { .text($0.rawValue) } ?? .null, .text(label.language ?? ""), .text(label.text)])
+                    }
+                }
+            }
+        }
+        return rows
+    }
+}
