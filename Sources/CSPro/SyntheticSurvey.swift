@@ -8,7 +8,8 @@ import Foundation
 public enum SyntheticSurvey {
     public static let name = "CENSUS"
 
-    public static func dictionary() -> CSProDictionary {
+    /// The survey's dictionary; `name` lets one source hold it under several names.
+    public static func dictionary(name: String = SyntheticSurvey.name) -> CSProDictionary {
         func label(_ en: String, _ fr: String) -> [Label] { [Label(en, language: "EN"), Label(fr, language: "FR")] }
         func item(_ name: String, _ start: Int, _ length: Int, alpha: Bool = false, decimals: Int = 0, occurrences: Int = 1,
                   values: [(String, String, String, Special?)] = []) -> Item {

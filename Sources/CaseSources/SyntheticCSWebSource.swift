@@ -36,8 +36,8 @@ public enum SyntheticCSWebSource {
     public static func isCorrupt(_ n: Int) -> Bool { n % 97 == 0 }
 
     /// Writes `cases` cases of ``SyntheticSurvey`` into a CSWeb database.
-    public static func write(_ writer: CSWebDatabaseWriter, cases: Int) throws -> Contents {
-        let dictionary = SyntheticSurvey.dictionary()
+    public static func write(_ writer: CSWebDatabaseWriter, cases: Int, dictionaryName: String = SyntheticSurvey.name) throws -> Contents {
+        let dictionary = SyntheticSurvey.dictionary(name: dictionaryName)
         let layout = CaseLayout(dictionary)
         try writer.createTables(for: dictionary)
         var contents = Contents()

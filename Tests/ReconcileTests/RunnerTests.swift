@@ -1,3 +1,4 @@
+import CaseSources
 import Config
 import Cron
 import DatabaseDriver
@@ -228,5 +229,84 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         let outcome = try #require(try a.runNow(try a.store.snapshot().jobs[0]))
         #expect(Date().timeIntervalSince(started) < 10)
         #expect(outcome.status == .failed && outcome.output.hasPrefix("timed out after 1 s"))
+    }
+}
+
+/// examples/multi-tenant as the guide deploys it — control tables and CSWeb's cases in one MariaDB
+/// database — with its connections pointed at the local test servers, and every job run.
+@Suite struct MultiTenantExampleTests {
+    @Test(.enabled(if: StateBackend.available.contains(.mysql) && StateBackend.available.contains(.postgresql)))
+    func everyJobOfTheExampleRuns() throws {
+        let example = repository.appendingPathComponent("examples/multi-tenant")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-mt-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: example, to: dir)
+        let keyring = try Keyring.load(keyFiles: [demoKeyFile], environment: [:])
+
+        // CSWeb's database (cspro_* tables and the mt_* tables) in MariaDB; ANSD's data in PostgreSQL and MariaDB.
+        let csweb = try StateBackend.mysql.fresh(), ansdPG = try StateBackend.postgresql.fresh(), ansdMy = try StateBackend.mysql.fresh()
+        defer { StateBackend.mysql.drop(csweb); StateBackend.postgresql.drop(ansdPG); StateBackend.mysql.drop(ansdMy) }
+        var cswebConfig = try ConnectionConfig.parse(url: csweb.url)
+        cswebConfig.password = csweb.password
+        let writer = CSWebDatabaseWriter(connection: try Databases.connect(cswebConfig))
+        for name in ["RGPH", "SURVEY2024", "EHCVM"] { _ = try SyntheticCSWebSource.write(writer, cases: 60, dictionaryName: name) }
+        writer.connection.close()
+
+        func hostPort(_ url: String) -> (String, Int, String) {
+            let c = try! ConnectionConfig.parse(url: url)
+            return (c.host!, c.port!, c.database)
+        }
+        let password = try SecretValue.encrypt(csweb.password ?? "", with: keyring.primary!)
+        var settings = try String(contentsOf: dir.appendingPathComponent("breakout.yaml"), encoding: .utf8)
+        for line in settings.split(separator: "\n") where line.contains("url: mysql://") || line.contains("password: enc:v1:") {
+            let indent = line.prefix { $0 == " " }
+            settings = settings.replacingOccurrences(of: String(line), with: line.contains("url:") ? "\(indent)url: \(csweb.url.replacingOccurrences(of: "breakout@", with: "breakout@"))" : "\(indent)password: \(password)")
+        }
+        try Data(settings.utf8).write(to: dir.appendingPathComponent("breakout.yaml"))
+        var ansd = try String(contentsOf: dir.appendingPathComponent("organizations/ansd.yaml"), encoding: .utf8)
+        let (pgHost, pgPort, pgDB) = hostPort(ansdPG.url), (myHost, myPort, myDB) = hostPort(ansdMy.url)
+        for (old, new) in [("host: postgres", "host: \(pgHost)"), ("port: 5432", "port: \(pgPort)"), ("database: ansd_data", "database: \(pgDB)"),
+                           ("username: ansd_user", "username: breakout"), ("sslmode: prefer", "sslmode: disable"),
+                           ("host: mysql", "host: \(myHost)"), ("port: 3306", "port: \(myPort)"), ("database: ansd_mysql", "database: \(myDB)"),
+                           ("username: ansd_backup", "username: breakout")] {
+            ansd = ansd.replacingOccurrences(of: old, with: new)
+        }
+        for line in ansd.split(separator: "\n") where line.contains("password: enc:v1:") {
+            ansd = ansd.replacingOccurrences(of: String(line), with: "    password: \(password)")
+        }
+        try Data(ansd.utf8).write(to: dir.appendingPathComponent("organizations/ansd.yaml"))
+        // INSD's include names records of its real dictionary; the generated one calls the household record HOUSING.
+        let insdPath = dir.appendingPathComponent("organizations/insd.yaml")
+        try Data(try String(contentsOf: insdPath, encoding: .utf8).replacingOccurrences(of: "include: [HOUSEHOLD, PERSON]", with: "include: [HOUSING, PERSON]").utf8).write(to: insdPath)
+
+        let env = ["BREAKOUT_KEY_FILE": demoKeyFile]
+        var r = try runCLI(["apply", "-c", dir.path, "--auto-approve"], environment: env)
+        #expect(r.status == 0, "\(r.err)")
+        r = try runCLI(["jobs", "list", "-c", dir.path], environment: env)
+        #expect(r.out.contains("ansd/breakout-quotidien") && r.out.contains("insd/breakout-weekdays"))
+        for job in ["ansd/breakout-quotidien", "ansd/breakout-rgph", "ansd/export-mensuel"] {
+            r = try runCLI(["jobs", "run", job, "-c", dir.path, "--wait"], environment: env)
+            #expect(r.status == 0, "\(job): \(r.out) \(r.err)")
+        }
+        // ANSD's PostgreSQL now holds both dictionaries, every level.
+        var pgConfig = try ConnectionConfig.parse(url: ansdPG.url)
+        pgConfig.password = ansdPG.password
+        let pg = try Databases.connect(pgConfig)
+        defer { pg.close() }
+        for schema in ["rgph", "survey2024"] {
+            let people = try pg.query("SELECT COUNT(*) FROM \"\(schema)\".\"person\"").first?[0].int64 ?? 0
+            #expect(people > 100, "\(schema).person has \(people) rows")
+        }
+        let state = try Databases.connect(cswebConfig)
+        defer { state.close() }
+        let statuses = try state.query("SELECT j.job_name, j.last_run_status FROM mt_cron_jobs j JOIN mt_organizations o ON o.id = j.organization_id WHERE o.organization_name = 'ansd'")
+        #expect(statuses.allSatisfy { $0[1].string == "success" }, "\(statuses)")
+        let exports = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("exports/ansd").path).sorted()
+        #expect(exports == ["RGPH", "SURVEY2024"])
+        // INSD's job writes to SQL Server, which this machine does not have: it runs and fails with the reason.
+        r = try runCLI(["jobs", "run", "insd/breakout-weekdays", "-c", dir.path, "--wait"], environment: env)
+        #expect(r.status == 1)
+        let insd = try state.query("SELECT last_run_status, last_run_output FROM mt_cron_jobs WHERE job_name = 'breakout-weekdays'")[0]
+        #expect(insd[0].string == "failed")
+        #expect(insd[1].string?.contains("sqlserver") == true, "\(insd[1].string ?? "")")
     }
 }
