@@ -551,6 +551,36 @@ struct CLI {
         #expect(labels.contains("P02_SEX,P02_SEX_VS1,2,,,FR,Féminin"))
     }
 
+    /// `status` (the guide's dashboard in a terminal) and `logs`.
+    @Test func statusAndLogs() throws {
+        let dir = try Self.prepared()
+        let state = dir.appendingPathComponent(".breakout/state.db").path
+        #expect(try CLI.run(["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait"]).status == 0)
+        _ = try Self.sqlite(state, """
+            INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, command, cron_expression, is_active)
+            VALUES (1, 'Broken', 'breakout', 'php bin/console csweb:something-else', '0 3 * * *', 1)
+            """)
+        _ = try CLI.run(["jobs", "run", "demo/Broken", "-c", dir.path, "--wait"])
+        let status = try CLI.run(["status", "-c", dir.path])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("demo            Demo statistics office              1 conn.   2 active jobs"))
+        #expect(status.stdout.contains("RUNNING NOW: none"))
+        #expect(status.stdout.contains("FAILED LAST RUN\n  demo/Broken"))
+        let jobLines = status.stdout.components(separatedBy: "JOBS (failures first)\n")[1].split(separator: "\n")
+        #expect(jobLines[1].hasPrefix("  demo/Broken") && jobLines[2].hasPrefix("  demo/breakout-hourly"))
+        #expect(jobLines[2].contains("success  396"))
+        #expect(status.stdout.split(separator: "\n").allSatisfy { $0.count <= 80 })
+        let json = try CLI.run(["status", "-c", dir.path, "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((object?["jobs"] as? [[String: Any]])?.count == 2)
+        let logs = try CLI.run(["logs", "demo/breakout-hourly", "-c", dir.path])
+        #expect(logs.stdout.contains("manual · success") && logs.stdout.contains("CENSUS: 396 cases loaded"))
+        let broken = try CLI.run(["logs", "demo/Broken", "-c", dir.path])
+        #expect(broken.stdout.contains("failed") && broken.stdout.contains("cannot run the command"))
+        let missing = try CLI.run(["logs", "demo/Broken", "-c", dir.path, "--run", "999"])
+        #expect(missing.status == 1 && missing.stderr.contains("has no run 999"))
+    }
+
     @Test func daemonStopsCleanlyOnSIGTERM() throws {
         let dir = try Self.prepared()
         let p = Process()

@@ -1,0 +1,166 @@
+import ArgumentParser
+import DatabaseDriver
+import Foundation
+import SQL
+import State
+
+/// `breakout status`: the guide's dashboard in a terminal.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Organizations, running jobs, failures and the last and next run of every job, from the control tables."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @Option(help: "Only this organization.") var org: String?
+    @Option(help: "text (80 columns) or json.") var format: DictionaryCommand.Format = .text
+
+    struct JobStatus: Encodable {
+        var organization: String
+        var job: String
+        var schedule: String
+        var timeZone: String
+        var active: Bool
+        var managed: Bool
+        var running: Bool
+        var runner: String?
+        var runningSince: String?
+        var lastRunAt: String?
+        var lastStatus: String?
+        var lastDurationSeconds: Double?
+        var lastCases: Int64?
+        var nextRunAt: String?
+        var lastOutput: String?
+
+        enum CodingKeys: String, CodingKey {
+            case organization, job, schedule, timeZone = "time_zone", active, managed, running, runner, runningSince = "running_since"
+            case lastRunAt = "last_run_at", lastStatus = "last_status", lastDurationSeconds = "last_duration_seconds", lastCases = "last_cases"
+            case nextRunAt = "next_run_at", lastOutput = "last_output"
+        }
+    }
+
+    struct OrganizationStatus: Encodable {
+        var organization: String
+        var name: String
+        var connections: Int
+        var activeJobs: Int
+        var managed: Bool
+        enum CodingKeys: String, CodingKey { case organization, name, connections, activeJobs = "active_jobs", managed }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let runner = try RunnerAccess(config)
+            let store = try runner.openStore()
+            defer { store.connection.close() }
+            let snapshot = try store.snapshot()
+            let iso = ISO8601DateFormatter()
+            let now = Date()
+            let orgs = snapshot.organizations.filter { org == nil || $0.name == org }
+            if let org, orgs.isEmpty { throw CLIError("no organization \"\(org)\" in the control tables", hint: "known: \(snapshot.organizations.map(\.name).joined(separator: ", "))") }
+            let orgName = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+            var live: [Int64: Row] = [:]
+            for row in try store.connection.query("SELECT id, next_run_at, lease_owner, lease_expires_at, last_run_output FROM mt_cron_jobs") {
+                if let id = row[0].int64 { live[id] = row }
+            }
+            var lastRun: [Int64: Row] = [:]
+            for row in try store.connection.query("SELECT job_id, started_at, finished_at, cases_loaded, status FROM mt_job_runs WHERE status IN ('success', 'failed') ORDER BY id") {
+                if let id = row[0].int64 { lastRun[id] = row }
+            }
+            let jobs: [JobStatus] = snapshot.jobs.filter { j in orgs.contains { $0.id == j.organizationID } }.map { j in
+                let l = live[j.id]
+                let leaseExpires = l?["lease_expires_at"].flatMap(StateStore.date)
+                let running = l?["lease_owner"]?.string != nil && (leaseExpires ?? .distantPast) > now
+                let r = lastRun[j.id]
+                let started = r?["started_at"].flatMap(StateStore.date), finished = r?["finished_at"].flatMap(StateStore.date)
+                return JobStatus(organization: orgName[j.organizationID] ?? "?", job: j.name, schedule: j.cronExpression, timeZone: j.timeZone ?? "UTC",
+                                 active: j.isActive, managed: j.managedBy != nil, running: running, runner: running ? l?["lease_owner"]?.string : nil,
+                                 runningSince: running ? j.lastRunAt.map { iso.string(from: $0) } : nil,
+                                 lastRunAt: started.map { iso.string(from: $0) }, lastStatus: r?["status"]?.string,
+                                 lastDurationSeconds: started.flatMap { s in finished.map { $0.timeIntervalSince(s) } },
+                                 lastCases: r?["cases_loaded"]?.int64, nextRunAt: l?["next_run_at"].flatMap(StateStore.date).map { iso.string(from: $0) },
+                                 lastOutput: l?["last_run_output"]?.string)
+            }
+            let orgStatus = orgs.map { o in
+                OrganizationStatus(organization: o.name, name: o.displayName ?? o.name, connections: snapshot.connections.filter { $0.organizationID == o.id }.count,
+                                   activeJobs: snapshot.jobs.filter { $0.organizationID == o.id && $0.isActive }.count, managed: o.managedBy != nil)
+            }
+            if format == .json {
+                struct Report: Encodable { var organizations: [OrganizationStatus]; var jobs: [JobStatus] }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(Report(organizations: orgStatus, jobs: jobs)), as: UTF8.self))
+                return
+            }
+            func cut(_ s: String, _ n: Int) -> String { s.count > n ? String(s.prefix(n - 1)) + "…" : s.padding(toLength: n, withPad: " ", startingAt: 0) }
+            func short(_ iso8601: String?) -> String {
+                guard let iso8601 else { return "-" }
+                return String(iso8601.replacingOccurrences(of: "T", with: " ").prefix(16))
+            }
+            print("ORGANIZATIONS")
+            for o in orgStatus {
+                print("  " + cut(o.organization, 16) + cut(o.name, 36) + cut("\(o.connections) conn.", 10) + "\(o.activeJobs) active job\(o.activeJobs == 1 ? "" : "s")")
+            }
+            let running = jobs.filter(\.running)
+            print("\nRUNNING NOW" + (running.isEmpty ? ": none" : ""))
+            for j in running { print("  " + cut("\(j.organization)/\(j.job)", 34) + "since " + short(j.runningSince) + " on " + cut(j.runner ?? "?", 24)) }
+            let failed = jobs.filter { $0.lastStatus == "failed" && !$0.running }
+            if !failed.isEmpty {
+                print("\nFAILED LAST RUN")
+                for j in failed {
+                    print("  " + cut("\(j.organization)/\(j.job)", 34) + short(j.lastRunAt))
+                    if let line = j.lastOutput?.split(separator: "\n").first { print("    " + cut(String(line), 74)) }
+                }
+            }
+            print("\nJOBS (failures first)")
+            print("  " + cut("ORG/JOB", 30) + cut("LAST RUN (UTC)", 17) + cut("STATUS", 9) + cut("CASES", 7) + "NEXT RUN (UTC)")
+            let ordered = jobs.sorted { ($0.lastStatus == "failed" ? 0 : 1, $0.organization, $0.job) < ($1.lastStatus == "failed" ? 0 : 1, $1.organization, $1.job) }
+            for j in ordered {
+                let status = j.running ? "running" : (j.lastStatus ?? (j.active ? "never" : "inactive"))
+                print("  " + cut("\(j.organization)/\(j.job)", 30) + cut(short(j.lastRunAt), 17) + cut(status, 9) + cut(j.lastCases.map(String.init) ?? "-", 7)
+                      + (j.active ? short(j.nextRunAt) : "inactive"))
+            }
+        }
+    }
+}
+
+/// `breakout logs ORG/JOB [--run ID]`: a run's output.
+struct LogsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print the output of a job's last run, or of one run (--run ID), with its run history.")
+
+    @Argument(help: "ORG/JOB") var target: String
+    @OptionGroup var config: ConfigOptions
+    @Option(name: .customLong("run"), help: "A run id from mt_job_runs (default: the last run).") var runID: Int64?
+    @Option(help: "How many runs of history to list (default 10).") var history: Int = 10
+
+    func run() throws {
+        try reportingErrors {
+            guard let slash = target.firstIndex(of: "/") else { throw CLIError("\"\(target)\" is not ORG/JOB") }
+            let orgName = String(target[..<slash]), jobName = String(target[target.index(after: slash)...])
+            let runner = try RunnerAccess(config)
+            let store = try runner.openStore()
+            defer { store.connection.close() }
+            let snapshot = try store.snapshot()
+            guard let org = snapshot.organizations.first(where: { $0.name == orgName }),
+                  let job = snapshot.jobs.first(where: { $0.organizationID == org.id && $0.name == jobName }) else {
+                throw CLIError("no job \(target) in the control tables", hint: "`breakout jobs list` shows the jobs")
+            }
+            let runs = try store.connection.query(.select(Select(from: ControlTables.runs, where: .equals("job_id", .integer(job.id)),
+                                                                 orderBy: [SortKey("id", descending: true)], limit: max(history, 1))))
+            let chosen: Row?
+            if let runID {
+                chosen = try store.connection.query(.select(Select(from: ControlTables.runs, where: .and([.equals("job_id", .integer(job.id)), .equals("id", .integer(runID))])))).first
+                if chosen == nil { throw CLIError("job \(target) has no run \(runID)", hint: "recent runs: \(runs.compactMap { $0["id"]?.int64 }.map(String.init).joined(separator: ", "))") }
+            } else {
+                chosen = runs.first
+            }
+            guard let chosen else { print("\(target) has not run yet."); return }
+            print("run \(chosen["id"]?.string ?? "?") · \(chosen["trigger_type"]?.string ?? "?") · \(chosen["status"]?.string ?? "?") · started \(chosen["started_at"]?.string ?? "-") · finished \(chosen["finished_at"]?.string ?? "-") · runner \(chosen["runner"]?.string ?? "-")")
+            print(chosen["output"]?.string ?? "")
+            if runs.count > 1 {
+                print("\nrecent runs:")
+                for r in runs { print("  \(r["id"]?.string ?? "?")  \(r["started_at"]?.string ?? "-")  \(r["trigger_type"]?.string ?? "")  \(r["status"]?.string ?? "")") }
+            }
+        }
+    }
+}
