@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C client libraries: one system-library target each, nothing else in them.
@@ -42,7 +43,8 @@ let package = Package(
         .target(name: "Reconcile", dependencies: ["Config", "State", "Secrets", "DatabaseDriver", "SQL", "Cron"]),
 
         // The scheduler and runner: next fires, leases in the control tables, running jobs.
-        .target(name: "Runner", dependencies: ["Cron", "State", "Config", "Secrets", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL"]),
+        .target(name: "Runner", dependencies: ["Cron", "State", "Config", "Secrets", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL",
+                                               .product(name: "Logging", package: "swift-log")]),
 
         // Cron expressions: one parser for validation and the scheduler.
         .target(name: "Cron"),
@@ -64,6 +66,7 @@ let package = Package(
         .executableTarget(name: "breakout", dependencies: [
             "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout", "State", "Reconcile", "Runner",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Benchmarks (run by `make bench`, never part of the tests).
@@ -75,7 +78,8 @@ let package = Package(
         .testTarget(name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
         .testTarget(name: "BreakoutTests", dependencies: ["Breakout", "CaseSources", "CSPro", "Drivers", "SQL"], exclude: ["Golden"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron", "CaseSources"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron", "CaseSources",
+                                                         .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]

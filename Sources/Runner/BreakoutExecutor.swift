@@ -3,6 +3,7 @@ import Config
 import DatabaseDriver
 import Drivers
 import Foundation
+import Logging
 import Secrets
 import SQL
 import State
@@ -22,9 +23,9 @@ public struct BreakoutExecutor: JobExecutor {
         self.stateConfig = stateConfig
     }
 
-    public func execute(_ job: JobRow, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+    public func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
         do {
-            return try run(job, stop: stop)
+            return try run(job, logger: logger, stop: stop)
         } catch {
             return JobOutcome(status: .failed, output: "\(error)")
         }
@@ -36,7 +37,7 @@ public struct BreakoutExecutor: JobExecutor {
         return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
-    func run(_ job: JobRow, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
+    func run(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
         guard job.jobType == "breakout" || job.jobType == "export" else {
             throw StateError("job \(job.name): unknown job type \"\(job.jobType)\"; expected breakout or export")
         }
@@ -103,6 +104,8 @@ public struct BreakoutExecutor: JobExecutor {
                 let feed = try sources.feed(for: dictionary)
                 let breakout = try BreakoutEngine(feed: feed, dialect: engine.dialect, options: SchemaOptions(naming: naming, selection: selection),
                                                   connect: { try Databases.connect(destination) })
+                let progressLog = ProgressLog(logger: logger)
+                breakout.progress = { progressLog.report($0) }
                 let summary = try breakout.run(RunOptions(threads: threads, chunkSize: chunk, shouldStop: stop))
                 texts.append(summary.text)
                 cases += Int64(summary.cases)
@@ -115,5 +118,24 @@ public struct BreakoutExecutor: JobExecutor {
             if stop() { break }
         }
         return JobOutcome(status: failed ? .failed : .success, output: texts.joined(separator: "\n"), cases: cases, rows: rows)
+    }
+}
+
+/// Progress lines during a run: at most one every 10 seconds, plus the last.
+final class ProgressLog: @unchecked Sendable {
+    let logger: Logger
+    private let lock = NSLock()
+    private var last = Date.distantPast
+
+    init(logger: Logger) { self.logger = logger }
+
+    func report(_ p: BreakoutProgress) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard Date().timeIntervalSince(last) >= 10 || p.done == p.total else { return }
+        last = Date()
+        let rate = p.elapsed > 0 ? Double(p.done) / p.elapsed : 0
+        logger.info("progress", metadata: ["dictionary": "\(p.dictionary)", "done": "\(p.done)", "total": "\(p.total)",
+                                           "cases_per_second": "\(Int(rate))"])
     }
 }

@@ -1,6 +1,7 @@
 import Cron
 import DatabaseDriver
 import Foundation
+import Logging
 import SQL
 import State
 
@@ -32,8 +33,9 @@ public struct JobOutcome: Sendable {
 
 /// Runs one job row (the breakout engine in production, a recorder in tests).
 public protocol JobExecutor: Sendable {
-    /// `stop` turns true when the run must end at the next chunk boundary (timeout, shutdown).
-    func execute(_ job: JobRow, stop: @escaping @Sendable () -> Bool) -> JobOutcome
+    /// `stop` turns true when the run must end at the next chunk boundary (timeout, shutdown);
+    /// `logger` carries the run's organization, job and run id.
+    func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome
 }
 
 /// How one scheduler pass went.
@@ -61,6 +63,8 @@ public final class Scheduler: @unchecked Sendable {
     public let shutdown = StopFlag()
     /// Serialises use of the store connection between the scheduler and lease renewals.
     let lock = NSLock()
+    /// Where run events go (`--log-format`, `--log-level`).
+    public var logger = Logger(label: "breakout.runner")
 
     public init(store: StateStore, owner: String = Scheduler.defaultOwner(), clock: any Clock = SystemClock(), executor: any JobExecutor,
                 leaseSeconds: Double = 60, retryBackoff: Double = 30) {
@@ -250,6 +254,11 @@ public final class Scheduler: @unchecked Sendable {
                                                      started: started, finished: nil, status: "running", output: "") }) ?? 0
             let renewing = StopFlag()
             let timedOut = StopFlag()
+            var log = logger
+            log[metadataKey: "organization"] = "\(organizationName(job.organizationID))"
+            log[metadataKey: "job"] = "\(job.name)"
+            log[metadataKey: "run_id"] = "\(runID)"
+            log.info("run started", metadata: ["trigger": "\(attempt == 0 ? claim.trigger : "retry")", "runner": "\(owner)"])
             let renewer = Thread { [self] in
                 while !renewing.isSet {
                     Thread.sleep(forTimeInterval: min(leaseSeconds / 3, 5))
@@ -263,7 +272,7 @@ public final class Scheduler: @unchecked Sendable {
                 }
             }
             renewer.start()
-            outcome = executor.execute(job) { [shutdown] in shutdown.isSet || timedOut.isSet }
+            outcome = executor.execute(job, logger: log) { [shutdown] in shutdown.isSet || timedOut.isSet }
             renewing.set()
             if timedOut.isSet {
                 outcome.status = .failed
@@ -277,6 +286,11 @@ public final class Scheduler: @unchecked Sendable {
                     Assignment("output", .text(Self.cap(outcome.output))),
                 ], where: .equals("id", .integer(runID)))))
             }
+            let level: Logger.Level = outcome.status == .success ? .info : .error
+            log.log(level: level, "run \(outcome.status.rawValue)", metadata: [
+                "cases": "\(outcome.cases)", "rows": "\(outcome.rows)", "seconds": "\(String(format: "%.1f", finished.timeIntervalSince(started)))",
+                "error": outcome.status == .failed ? "\(outcome.output.split(separator: "\n").first.map(String.init) ?? "")" : nil,
+            ].compactMapValues { $0 })
             attempt += 1
             if outcome.status == .success || attempt > retries || shutdown.isSet {
                 alert(claim, outcome: outcome, runID: runID, started: started, finished: finished)
@@ -300,6 +314,11 @@ public final class Scheduler: @unchecked Sendable {
             ], where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))
         }
         return outcome
+    }
+
+    func organizationName(_ id: Int64) -> String {
+        (try? locked { try c.query(.select(Select(from: ControlTables.organizations, columns: ["organization_name"], where: .equals("id", .integer(id))))) })?
+            .first?[0].string ?? "#\(id)"
     }
 
     /// The earliest `next_run_at` of the active jobs (for the daemon's sleep).

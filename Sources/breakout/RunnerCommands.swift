@@ -2,6 +2,7 @@ import ArgumentParser
 import Config
 import Drivers
 import Foundation
+import Logging
 import Runner
 import State
 
@@ -33,6 +34,26 @@ struct RunnerAccess {
     }
 }
 
+/// `--log-format text|json` and `--log-level` for the commands that run jobs.
+struct LogOptions: ParsableArguments {
+    @Option(name: .customLong("log-format"), help: "text or json (one object per line, with organization, job and run_id).")
+    var format: String = "text"
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var level: String = "info"
+
+    func validate() throws {
+        guard LineLogHandler.Format(rawValue: format) != nil else { throw ValidationError("--log-format must be text or json") }
+        guard Logger.Level(rawValue: level) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+    }
+
+    func logger() -> Logger {
+        let format = LineLogHandler.Format(rawValue: format) ?? .text
+        let level = Logger.Level(rawValue: level) ?? .info
+        return Logger(label: "breakout.runner") { label in LineLogHandler(label: label, format: format, level: level) }
+    }
+}
+
 /// Stops taking new work on SIGTERM/SIGINT; the running chunk finishes, leases are released.
 enum Signals {
     nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
@@ -60,6 +81,7 @@ struct CronRun: ParsableCommand {
     )
 
     @OptionGroup var config: ConfigOptions
+    @OptionGroup var log: LogOptions
 
     func run() throws {
         try reportingErrors {
@@ -67,6 +89,7 @@ struct CronRun: ParsableCommand {
             let store = try runner.openStore()
             defer { store.connection.close() }
             let scheduler = runner.scheduler(store: store)
+            scheduler.logger = log.logger()
             Signals.onTerminate(scheduler.shutdown)
             let report = try scheduler.tick()
             let time = SQLTimestampText.now()
@@ -97,12 +120,15 @@ struct RunDaemon: ParsableCommand {
     @Option(name: .customLong("max-sleep"), help: "Longest sleep between ticks in seconds, to notice schedule changes (default 30).")
     var maxSleep: Double = 30
 
+    @OptionGroup var log: LogOptions
+
     func run() throws {
         try reportingErrors {
             let runner = try RunnerAccess(config)
             let store = try runner.openStore()
             defer { store.connection.close() }
             let scheduler = runner.scheduler(store: store)
+            scheduler.logger = log.logger()
             Signals.onTerminate(scheduler.shutdown)
             print("\(SQLTimestampText.now()) breakout runner \(scheduler.owner) started")
             while !scheduler.shutdown.isSet {
@@ -180,6 +206,7 @@ struct JobsCommand: ParsableCommand {
         @Argument(help: "ORG/JOB") var target: String
         @OptionGroup var config: ConfigOptions
         @Flag(help: "Wait for the run to finish and print its output.") var wait = false
+        @OptionGroup var log: LogOptions
 
         func run() throws {
             try reportingErrors {
@@ -198,7 +225,7 @@ struct JobsCommand: ParsableCommand {
                 if !wait {
                     let p = Process()
                     p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-                    p.arguments = ["jobs", "run", target, "--wait", "-c", config.directory] + config.keys.arguments
+                    p.arguments = ["jobs", "run", target, "--wait", "-c", config.directory, "--log-format", log.format, "--log-level", log.level] + config.keys.arguments
                     p.standardOutput = FileHandle.nullDevice
                     p.standardError = FileHandle.nullDevice
                     p.standardInput = FileHandle.nullDevice
@@ -207,6 +234,7 @@ struct JobsCommand: ParsableCommand {
                     return
                 }
                 let scheduler = runner.scheduler(store: store)
+                scheduler.logger = log.logger()
                 Signals.onTerminate(scheduler.shutdown)
                 guard let outcome = try scheduler.runNow(job) else {
                     let row = try store.connection.query("SELECT lease_owner, last_run_at FROM mt_cron_jobs WHERE id = \(job.id)").first

@@ -551,6 +551,22 @@ struct CLI {
         #expect(labels.contains("P02_SEX,P02_SEX_VS1,2,,,FR,Féminin"))
     }
 
+    /// `--log-format json`: one object per line, each carrying organization, job and run id.
+    @Test func jsonLogLinesCarryTheRun() throws {
+        let dir = try Self.prepared()
+        let r = try CLI.run(["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait", "--log-format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let messages = lines.compactMap { $0["message"] as? String }
+        #expect(messages.contains("run started") && messages.contains("progress") && messages.contains("run success"), "\(r.stderr)")
+        #expect(lines.allSatisfy { $0["organization"] as? String == "demo" && $0["job"] as? String == "breakout-hourly" && $0["run_id"] != nil })
+        #expect(lines.first { $0["message"] as? String == "run success" }?["cases"] as? String == "396")
+        let text = try CLI.run(["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait"])
+        #expect(text.stderr.contains("info demo/breakout-hourly run=2: run started"), "\(text.stderr)")
+        let bad = try CLI.run(["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait", "--log-format", "xml"])
+        #expect(bad.status != 0 && bad.stderr.contains("--log-format must be text or json"))
+    }
+
     /// `status` (the guide's dashboard in a terminal) and `logs`.
     @Test func statusAndLogs() throws {
         let dir = try Self.prepared()

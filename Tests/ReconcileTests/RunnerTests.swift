@@ -4,6 +4,7 @@ import Cron
 import DatabaseDriver
 import Drivers
 import Foundation
+import Logging
 import Reconcile
 @testable import Runner
 import Secrets
@@ -40,7 +41,7 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         self.pause = pause
     }
 
-    func execute(_ job: JobRow, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+    func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
         lock.lock(); runs.append((job.id, clock.now())); lock.unlock()
         if let gate { gate.wait() }
         Thread.sleep(forTimeInterval: pause)
@@ -217,7 +218,7 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
     @Test func timeoutsStopTheRun() throws {
         let s = try sandbox(.sqlite, jobs: job("slow", schedule: "* * * * *", extra: "    timeout: 1s\n"))
         struct Slow: JobExecutor {
-            func execute(_ job: JobRow, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+            func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
                 let start = Date()
                 while !stop(), Date().timeIntervalSince(start) < 20 { Thread.sleep(forTimeInterval: 0.05) }
                 return JobOutcome(status: .success, output: "CENSUS: stopped at a chunk boundary")
