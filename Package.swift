@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C client libraries: one system-library target each, nothing else in them.
@@ -46,6 +47,11 @@ let package = Package(
         .target(name: "Runner", dependencies: ["Cron", "State", "Config", "Secrets", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL",
                                                .product(name: "Logging", package: "swift-log")]),
 
+        // The web dashboard (`breakout serve`): server-rendered pages, JSON API, /metrics, run-now.
+        .target(name: "Dashboard", dependencies: ["Runner", "State", "Config", "Secrets", "SQL", "DatabaseDriver", "Drivers",
+                                                  .product(name: "Hummingbird", package: "hummingbird"),
+                                                  .product(name: "Logging", package: "swift-log")]),
+
         // Cron expressions: one parser for validation and the scheduler.
         .target(name: "Cron"),
 
@@ -64,7 +70,7 @@ let package = Package(
 
         // Command-line front end: thin.
         .executableTarget(name: "breakout", dependencies: [
-            "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout", "State", "Reconcile", "Runner",
+            "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout", "State", "Reconcile", "Runner", "Dashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -12,7 +12,7 @@ public struct ConfigLoader {
     public let keyring: Keyring
     public let environment: [String: String]
 
-    static let settingsKeys = ["version", "state", "source", "defaults"]
+    static let settingsKeys = ["version", "state", "source", "defaults", "serve"]
     static let stateKeys = ["url", "password", "key_file", "password_format"]
     static let sourceKeys = ["type", "url", "password", "path", "dictionary"]
     static let defaultsKeys = ["threads", "max_cases_per_chunk", "time_zone"]
@@ -134,8 +134,12 @@ public struct ConfigLoader {
             let password = secret(s, "password", what: "source password")
             if let kind { source = SourceSettings(kind: kind, url: url, password: password, path: path, dictionary: dictionary) }
         }
+        var serveToken: SecretReference?
+        if let s = top.child("serve", what: "serve", allowedKeys: ["token"]) {
+            serveToken = secret(s, "token", what: "dashboard token")
+        }
         guard let state else { return nil }
-        return Settings(version: version?.value ?? 1, state: state, source: source, defaults: defaults)
+        return Settings(version: version?.value ?? 1, state: state, source: source, defaults: defaults, serveToken: serveToken)
     }
 
     func checkURL(_ url: Located<String>, what: String, _ sink: DiagnosticSink) {

@@ -15,6 +15,8 @@ public struct Settings: Sendable {
     public var state: StateSettings
     public var source: SourceSettings?
     public var defaults: Defaults
+    /// `serve.token`: who may press "Run now" on the dashboard (an encrypted secret).
+    public var serveToken: SecretReference?
 }
 
 /// Where the `mt_*` control tables live.

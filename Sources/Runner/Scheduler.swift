@@ -226,7 +226,7 @@ public final class Scheduler: @unchecked Sendable {
     // MARK: Manual runs
 
     /// The guide's Play button: runs the job now unless it is running. Returns nil when it is.
-    public func runNow(_ job: JobRow) throws -> JobOutcome? {
+    public func runNow(_ job: JobRow, onClaimed: (() -> Void)? = nil) throws -> JobOutcome? {
         let now = clock.now()
         let won = try locked {
             try c.execute(.update(Update(ControlTables.jobs, set: [
@@ -235,6 +235,7 @@ public final class Scheduler: @unchecked Sendable {
             ], where: .and([.equals("id", .integer(job.id)), .or([.isNull("lease_owner"), .compare("lease_expires_at", .less, .timestamp(now))])]))))
         }
         guard won == 1 else { return nil }
+        onClaimed?()
         return run(Claim(job: job, trigger: "manual", scheduledFor: nil))
     }
 

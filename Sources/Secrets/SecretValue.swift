@@ -68,3 +68,15 @@ public enum SecretValue {
         return (kid, "\(prefix)\(kid):", Array(data))
     }
 }
+
+/// Keyed digests for session cookies and CSRF tokens (the dashboard): HMAC-SHA256, hex.
+public enum KeyedDigest {
+    public static func hex(key: String, message: String) -> String {
+        LibCrypto.hmacSHA256(key: Array(key.utf8), data: Array(message.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Equal in constant time.
+    public static func same(_ a: String, _ b: String) -> Bool {
+        LibCrypto.constantTimeEqual(Array(a.utf8), Array(b.utf8))
+    }
+}

@@ -1,0 +1,97 @@
+import DatabaseDriver
+import Foundation
+import SQL
+import State
+
+/// What the dashboard shows, read from the control tables for each request.
+struct DashboardData {
+    struct Job {
+        var id: Int64
+        var organization: String
+        var name: String
+        var type: String
+        var schedule: String
+        var timeZone: String
+        var active: Bool
+        var managed: Bool
+        var running: Bool
+        var runner: String?
+        var lastRunAt: Date?
+        var lastStatus: String?
+        var nextRunAt: Date?
+        var connection: String?
+    }
+
+    struct Run {
+        var id: Int64
+        var jobID: Int64
+        var trigger: String
+        var status: String
+        var startedAt: Date?
+        var finishedAt: Date?
+        var runner: String?
+        var cases: Int64?
+        var rows: Int64?
+        var output: String
+    }
+
+    var snapshot: StateSnapshot
+    var jobs: [Job]
+    var organizations: [OrganizationRow] { snapshot.organizations }
+
+    init(_ store: StateStore, now: Date = Date()) throws {
+        snapshot = try store.snapshot()
+        var live: [Int64: Row] = [:]
+        for row in try store.connection.query("SELECT id, next_run_at, lease_owner, lease_expires_at FROM mt_cron_jobs") {
+            if let id = row[0].int64 { live[id] = row }
+        }
+        let orgName = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let connName = Dictionary(snapshot.connections.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        jobs = snapshot.jobs.map { j in
+            let l = live[j.id]
+            let expires = l?["lease_expires_at"].flatMap(StateStore.date)
+            let running = l?["lease_owner"]?.string != nil && (expires ?? .distantPast) > now
+            return Job(id: j.id, organization: orgName[j.organizationID] ?? "?", name: j.name, type: j.jobType, schedule: j.cronExpression,
+                       timeZone: j.timeZone ?? "UTC", active: j.isActive, managed: j.managedBy != nil, running: running,
+                       runner: running ? l?["lease_owner"]?.string : nil, lastRunAt: j.lastRunAt, lastStatus: j.lastRunStatus,
+                       nextRunAt: l?["next_run_at"].flatMap(StateStore.date), connection: j.connectionID.flatMap { connName[$0] })
+        }
+    }
+
+    static func runs(_ store: StateStore, jobID: Int64? = nil, id: Int64? = nil, limit: Int = 20) throws -> [Run] {
+        var conditions: [SQLPredicate] = []
+        if let jobID { conditions.append(.equals("job_id", .integer(jobID))) }
+        if let id { conditions.append(.equals("id", .integer(id))) }
+        let rows = try store.connection.query(.select(Select(from: ControlTables.runs, where: conditions.isEmpty ? nil : .and(conditions),
+                                                             orderBy: [SortKey("id", descending: true)], limit: limit)))
+        return rows.map { r in
+            Run(id: r["id"]?.int64 ?? 0, jobID: r["job_id"]?.int64 ?? 0, trigger: r["trigger_type"]?.string ?? "", status: r["status"]?.string ?? "",
+                startedAt: r["started_at"].flatMap(StateStore.date), finishedAt: r["finished_at"].flatMap(StateStore.date),
+                runner: r["runner"]?.string, cases: r["cases_loaded"]?.int64, rows: r["rows_loaded"]?.int64, output: r["output"]?.string ?? "")
+        }
+    }
+
+    /// A cron expression in words, for the common shapes; the expression itself otherwise.
+    static func words(_ cron: String, _ zone: String) -> String {
+        let macros = ["@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *",
+                      "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"]
+        let f = (macros[cron.lowercased()] ?? cron).split(separator: " ").map(String.init)
+        guard f.count == 5 else { return cron }
+        let days = ["0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday", "4": "Thursday", "5": "Friday", "6": "Saturday", "7": "Sunday",
+                    "1-5": "weekdays (Monday–Friday)"]
+        func time(_ h: String, _ m: String) -> String? {
+            guard let hh = Int(h), let mm = Int(m) else { return nil }
+            return String(format: "%02d:%02d", hh, mm)
+        }
+        let tz = " (\(zone))"
+        if f == ["*", "*", "*", "*", "*"] { return "every minute" }
+        if f[0].hasPrefix("*/"), f[1...] == ["*", "*", "*", "*"] { return "every \(f[0].dropFirst(2)) minutes" }
+        if Int(f[0]) != nil, f[1...] == ["*", "*", "*", "*"] { return "every hour at minute \(f[0])" }
+        if let t = time(f[1], f[0]), f[2] == "*", f[3] == "*" {
+            if f[4] == "*" { return "every day at \(t)" + tz }
+            if let d = days[f[4]] { return "every \(d) at \(t)" + tz }
+        }
+        if let t = time(f[1], f[0]), Int(f[2]) != nil, f[3] == "*", f[4] == "*" { return "on day \(f[2]) of every month at \(t)" + tz }
+        return "cron \(cron)" + tz
+    }
+}

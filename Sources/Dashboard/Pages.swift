@@ -1,0 +1,135 @@
+import Foundation
+import State
+
+/// Server-rendered HTML: no JavaScript, forms for the one action.
+enum Pages {
+    static func e(_ s: String) -> String {
+        var out = ""
+        for ch in s {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    static func url(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? s }
+
+    static let style = """
+        body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:70rem}
+        table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}
+        th{background:#f4f4f4}.success{color:#17692f}.failed{color:#b00020;font-weight:bold}.running{color:#0b5cad;font-weight:bold}.skipped{color:#777}
+        pre{background:#f7f7f7;padding:1rem;overflow:auto}nav a{margin-right:1rem}button{padding:.2rem .7rem}.muted{color:#777}
+        """
+
+    static func page(_ title: String, _ body: String, signedIn: Bool) -> String {
+        """
+        <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(e(title)) · breakout</title>
+        <meta name="viewport" content="width=device-width, initial-scale=1"><style>\(style)</style></head>
+        <body><nav><a href="/">Overview</a><a href="/api/status">JSON</a><a href="/metrics">Metrics</a>\(signedIn ? "<span class=muted>signed in</span>" : "<a href=\"/login\">Sign in to run jobs</a>")</nav>
+        <h1>\(e(title))</h1>
+        \(body)
+        </body></html>
+        """
+    }
+
+    static func time(_ d: Date?) -> String {
+        guard let d else { return "–" }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
+        return f.string(from: d)
+    }
+
+    static func status(_ job: DashboardData.Job) -> String {
+        if job.running { return "<span class=running>running</span>" }
+        guard let s = job.lastStatus else { return job.active ? "<span class=muted>never run</span>" : "<span class=muted>inactive</span>" }
+        return "<span class=\(e(s))>\(e(s))</span>"
+    }
+
+    static func runButton(_ job: DashboardData.Job, csrf: String?) -> String {
+        guard let csrf, job.active || true else { return "" }
+        if job.running { return "<span class=muted>running</span>" }
+        return """
+            <form method="post" action="/org/\(url(job.organization))/jobs/\(url(job.name))/run"><input type="hidden" name="csrf" value="\(e(csrf))"><button type="submit">Run now</button></form>
+            """
+    }
+
+    static func overview(_ data: DashboardData, csrf: String?) -> String {
+        var b = "<h2>Organizations</h2><table><tr><th>Organization</th><th>Name</th><th>Connections</th><th>Active jobs</th></tr>"
+        for o in data.organizations {
+            let conns = data.snapshot.connections.filter { $0.organizationID == o.id }.count
+            let active = data.jobs.filter { $0.organization == o.name && $0.active }.count
+            b += "<tr><td><a href=\"/org/\(url(o.name))\">\(e(o.name))</a></td><td>\(e(o.displayName ?? o.name))</td><td>\(conns)</td><td>\(active)</td></tr>"
+        }
+        b += "</table>"
+        let running = data.jobs.filter(\.running)
+        b += "<h2>Running now</h2>"
+        if running.isEmpty { b += "<p class=muted>No job is running.</p>" } else {
+            b += "<table><tr><th>Job</th><th>Since</th><th>Runner</th></tr>"
+            for j in running { b += "<tr><td>\(e(j.organization))/\(e(j.name))</td><td>\(time(j.lastRunAt))</td><td>\(e(j.runner ?? ""))</td></tr>" }
+            b += "</table>"
+        }
+        b += "<h2>Jobs</h2>" + jobsTable(data.jobs.sorted { ($0.lastStatus == "failed" ? 0 : 1, $0.organization, $0.name) < ($1.lastStatus == "failed" ? 0 : 1, $1.organization, $1.name) },
+                                         csrf: csrf, withOrganization: true)
+        return page("breakout", b, signedIn: csrf != nil)
+    }
+
+    static func jobsTable(_ jobs: [DashboardData.Job], csrf: String?, withOrganization: Bool) -> String {
+        var b = "<table><tr><th>Job</th><th>Schedule</th><th>Last run</th><th>Status</th><th>Next run</th>\(csrf != nil ? "<th></th>" : "")</tr>"
+        for j in jobs {
+            let name = (withOrganization ? "\(j.organization)/" : "") + j.name + (j.managed ? "" : " (hand-made)")
+            b += "<tr><td><a href=\"/org/\(url(j.organization))/jobs/\(url(j.name))\">\(e(name))</a></td><td>\(e(DashboardData.words(j.schedule, j.timeZone)))</td>"
+            b += "<td>\(time(j.lastRunAt))</td><td>\(status(j))</td><td>\(j.active ? time(j.nextRunAt) : "inactive")</td>"
+            if csrf != nil { b += "<td>\(runButton(j, csrf: csrf))</td>" }
+            b += "</tr>"
+        }
+        return b + "</table>"
+    }
+
+    static func organization(_ data: DashboardData, _ org: OrganizationRow, csrf: String?) -> String {
+        var b = "<p>\(e(org.displayName ?? org.name))\(org.managedBy == nil ? " <span class=muted>(hand-made)</span>" : "")</p>"
+        b += "<h2>Connections</h2><table><tr><th>Name</th><th>Type</th><th>Host</th><th>Database</th><th>User</th><th>Default</th></tr>"
+        for c in data.snapshot.connections where c.organizationID == org.id {
+            b += "<tr><td>\(e(c.name))</td><td>\(e(c.dbType))</td><td>\(e(c.host ?? "–"))\(c.port.map { ":\($0)" } ?? "")</td><td>\(e(c.database ?? ""))</td><td>\(e(c.username ?? ""))</td><td>\(c.isDefault ? "yes" : "")</td></tr>"
+        }
+        b += "</table><h2>Jobs</h2>" + jobsTable(data.jobs.filter { $0.organization == org.name }, csrf: csrf, withOrganization: false)
+        return page("Organization \(org.name)", b, signedIn: csrf != nil)
+    }
+
+    static func job(_ job: DashboardData.Job, runs: [DashboardData.Run], csrf: String?) -> String {
+        var b = "<p>\(e(job.type)) job · \(e(DashboardData.words(job.schedule, job.timeZone))) · <code>\(e(job.schedule))</code> · connection \(e(job.connection ?? "default"))</p>"
+        b += "<p>Status: \(status(job)) · next run \(job.active ? time(job.nextRunAt) : "inactive")</p>" + runButton(job, csrf: csrf)
+        b += "<h2>History</h2><table><tr><th>Run</th><th>Trigger</th><th>Started</th><th>Finished</th><th>Status</th><th>Cases</th><th>Rows</th></tr>"
+        for r in runs {
+            b += "<tr><td><a href=\"/runs/\(r.id)\">#\(r.id)</a></td><td>\(e(r.trigger))</td><td>\(time(r.startedAt))</td><td>\(time(r.finishedAt))</td>"
+            b += "<td><span class=\(e(r.status))>\(e(r.status))</span></td><td>\(r.cases.map(String.init) ?? "–")</td><td>\(r.rows.map(String.init) ?? "–")</td></tr>"
+        }
+        return page("Job \(job.organization)/\(job.name)", b + "</table>", signedIn: csrf != nil)
+    }
+
+    static func run(_ run: DashboardData.Run, job: DashboardData.Job?) -> String {
+        var b = "<p>Job \(job.map { "<a href=\"/org/\(url($0.organization))/jobs/\(url($0.name))\">\(e($0.organization))/\(e($0.name))</a>" } ?? "#\(run.jobID)")"
+        b += " · trigger \(e(run.trigger)) · <span class=\(e(run.status))>\(e(run.status))</span> · started \(time(run.startedAt)) · finished \(time(run.finishedAt))"
+        b += " · runner \(e(run.runner ?? "–")) · \(run.cases.map(String.init) ?? "–") cases, \(run.rows.map(String.init) ?? "–") rows</p>"
+        let failed = run.output.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("failed:") || $0.contains(": failed:") }
+        if !failed.isEmpty {
+            b += "<h2>Failed cases and errors</h2><ul>" + failed.map { "<li>\(e(String($0).trimmingCharacters(in: .whitespaces)))</li>" }.joined() + "</ul>"
+        }
+        b += "<h2>Summary</h2><pre>\(e(run.output))</pre>"
+        return page("Run #\(run.id)", b, signedIn: false)
+    }
+
+    static func login(error: Bool) -> String {
+        page("Sign in", (error ? "<p class=failed>That token is not valid.</p>" : "") + """
+            <p>The token is <code>serve.token</code> in breakout.yaml. Signed in, the pages show a Run now button.</p>
+            <form method="post" action="/login"><label>Token <input type="password" name="token" autocomplete="off"></label> <button type="submit">Sign in</button></form>
+            """, signedIn: false)
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Dashboard
+import Foundation
+import Logging
+import Runner
+
+/// `breakout serve`.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the dashboard: overview, a page per organization, job and run, Run now (with serve.token), /api/status, /metrics, /healthz.",
+        discussion: """
+        Pages are server-rendered and work without JavaScript. Run now is shown and accepted only for a
+        browser signed in with serve.token (breakout.yaml; an enc:v1 secret) and a form from the
+        dashboard, or for an API call with "Authorization: Bearer <token>". Listen on loopback and put a
+        TLS reverse proxy in front to expose it.
+        """
+    )
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "HOST:PORT to listen on.")
+    var listen: String = "127.0.0.1:8080"
+
+    @OptionGroup var log: LogOptions
+
+    func run() throws {
+        try reportingErrors {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (1...65535).contains(port) else {
+                throw CLIError("--listen \"\(listen)\" is not HOST:PORT", hint: "e.g. 127.0.0.1:8080")
+            }
+            let host = String(listen[..<colon])
+            let runner = try RunnerAccess(config)
+            let store = try runner.openStore()
+            store.connection.close()
+            let token = try runner.access.configuration.settings.serveToken.map { try runner.access.resolver.plaintext($0) }
+            let logger = log.logger()
+            let server = DashboardServer(stateConfig: runner.stateConfig, token: token) { store in
+                let s = runner.scheduler(store: store)
+                s.logger = logger
+                return s
+            }
+            print("breakout dashboard on http://\(listen)/\(token == nil ? " (read-only: no serve.token in breakout.yaml)" : "")")
+            let done = DispatchSemaphore(value: 0)
+            let failure = ErrorBox()
+            Task {
+                do { try await server.run(host: host, port: port, logger: logger) } catch { failure.set(error) }
+                done.signal()
+            }
+            done.wait()
+            if let error = failure.error { throw CLIError("the dashboard stopped: \(error)") }
+        }
+    }
+}
+
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Error?
+    func set(_ e: Error) { lock.lock(); value = e; lock.unlock() }
+    var error: Error? { lock.lock(); defer { lock.unlock() }; return value }
+}
