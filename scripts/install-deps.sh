@@ -14,9 +14,13 @@ if [[ "${1:-}" == "--servers" ]] && ! python3 -c 'import jsonschema, yaml' 2>/de
   echo "install-deps: installing Python jsonschema and PyYAML" >&2
   python3 -m pip install --quiet jsonschema pyyaml 2>/dev/null || packages+=(python3-jsonschema python3-yaml)
 fi
-# The cron tests compare next-fire times with an independent implementation (croniter).
-if [[ "${1:-}" == "--servers" ]] && ! /usr/bin/python3 -c 'import croniter' 2>/dev/null; then
-  packages+=(python3-croniter)
+# The cron tests compare next-fire times with an independent implementation (croniter); the
+# dashboard tests parse /metrics with the Prometheus client's parser, fetch pages with curl and take
+# screenshots with headless Chromium.
+if [[ "${1:-}" == "--servers" ]]; then
+  /usr/bin/python3 -c 'import croniter' 2>/dev/null || packages+=(python3-croniter)
+  /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || packages+=(python3-prometheus-client)
+  packages+=(chromium curl)
 fi
 
 missing=()

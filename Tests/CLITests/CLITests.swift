@@ -625,3 +625,154 @@ struct CLI {
         #expect(bad.status == 1 && bad.stderr.contains("minute"))
     }
 }
+
+/// `breakout serve`: pages, Run now with and without the token, the JSON API, /metrics, /healthz.
+@Suite struct DashboardTests {
+    struct HTTP {
+        var status: Int
+        var body: String
+        var headers: [String: String]
+    }
+
+    /// A tiny HTTP client that does not follow redirects and keeps cookies by hand.
+    static func request(_ url: String, method: String = "GET", form: String? = nil, cookie: String? = nil) throws -> HTTP {
+        var args = ["-s", "-S", "-o", "-", "-D", "/dev/stderr", "-X", method, url]
+        if let form { args += ["--data", form] }
+        if let cookie { args += ["-H", "Cookie: \(cookie)"] }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let body = out.fileHandleForReading.readDataToEndOfFile(), head = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let lines = String(decoding: head, as: UTF8.self).split(separator: "\r\n")
+        let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            let kv = line.split(separator: ":", maxSplits: 1)
+            if kv.count == 2 { headers[kv[0].lowercased()] = kv[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return HTTP(status: status, body: String(decoding: body, as: UTF8.self), headers: headers)
+    }
+
+    @Test func dashboardRunNowAndMetrics() throws {
+        let dir = try RunnerCLITests.prepared()
+        let key = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let env = ["BREAKOUT_MASTER_KEY": key]
+        let token = try CLI.run(["secrets", "encrypt"], environment: env, stdin: "open sesame").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let settings = dir.appendingPathComponent("breakout.yaml")
+        try Data((try String(contentsOf: settings, encoding: .utf8) + "serve:\n  token: \(token)\n").utf8).write(to: settings)
+        let port = Int.random(in: 20_000...40_000)
+        let server = Process()
+        server.executableURL = CLI.binary
+        server.arguments = ["serve", "-c", dir.path, "--listen", "127.0.0.1:\(port)"]
+        server.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        let base = "http://127.0.0.1:\(port)"
+        var ready = false
+        for _ in 0..<100 where !ready {
+            Thread.sleep(forTimeInterval: 0.1)
+            ready = (try? Self.request(base + "/healthz"))?.status == 200
+        }
+        #expect(ready)
+
+        // Overview and organization pages, read-only without the token.
+        let overview = try Self.request(base + "/")
+        #expect(overview.status == 200 && overview.body.contains("demo/breakout-hourly") && overview.body.contains("every hour at minute 0"))
+        #expect(!overview.body.contains("Run now") && !overview.body.contains("<script"))
+        let org = try Self.request(base + "/org/demo")
+        #expect(org.body.contains("pdo_sqlite") && !org.body.contains("Run now"))
+        // A forged POST is refused.
+        #expect(try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=x").status == 403)
+        #expect(try Self.request(base + "/login", method: "POST", form: "token=wrong").status == 403)
+        // Signed in: the button appears; a POST without the page's CSRF value is still refused.
+        let login = try Self.request(base + "/login", method: "POST", form: "token=open%20sesame")
+        #expect(login.status == 303)
+        let cookie = String((login.headers["set-cookie"] ?? "").split(separator: ";").first ?? "")
+        #expect(cookie.hasPrefix("breakout_session="))
+        let signedIn = try Self.request(base + "/org/demo", cookie: cookie)
+        #expect(signedIn.body.contains("Run now"))
+        let csrf = signedIn.body.components(separatedBy: "name=\"csrf\" value=\"").dropFirst().first?.prefix { $0 != "\"" } ?? ""
+        #expect(try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=forged", cookie: cookie).status == 403)
+        let run = try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=\(csrf)", cookie: cookie)
+        #expect(run.status == 303)
+        // The run appears, then succeeds.
+        var status = ""
+        for _ in 0..<100 where status != "success" {
+            Thread.sleep(forTimeInterval: 0.1)
+            let json = try JSONSerialization.jsonObject(with: Data(try Self.request(base + "/api/status").body.utf8)) as? [String: Any]
+            status = ((json?["jobs"] as? [[String: Any]])?.first?["last_status"] as? String) ?? ""
+        }
+        #expect(status == "success")
+        let jobPage = try Self.request(base + "/org/demo/jobs/breakout-hourly")
+        #expect(jobPage.body.contains("manual") && jobPage.body.contains("<span class=success>success</span>"))
+        let runPage = try Self.request(base + "/runs/1")
+        #expect(runPage.body.contains("CENSUS: 396 cases loaded") && runPage.body.contains("Failed cases and errors"))
+
+        // /metrics parses as Prometheus text (with the official parser when installed).
+        let metrics = try Self.request(base + "/metrics")
+        #expect(metrics.body.contains("breakout_job_runs_total{organization=\"demo\",job=\"breakout-hourly\",status=\"success\"} 1"))
+        #expect(metrics.body.contains("breakout_cases_loaded_total{organization=\"demo\",job=\"breakout-hourly\"} 396"))
+        let parser = Process()
+        parser.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        parser.arguments = ["-c", "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nprint(len(list(p(sys.stdin.read()))))"]
+        let input = try Self.temporaryCopy(metrics.body)
+        parser.standardInput = try FileHandle(forReadingFrom: input)
+        let out = Pipe()
+        parser.standardOutput = out
+        parser.standardError = FileHandle.nullDevice
+        try parser.run()
+        let families = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        parser.waitUntilExit()
+        if parser.terminationStatus == 0 {
+            #expect(Int(families) ?? 0 >= 7)
+        } else {
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "python3-prometheus-client is missing under CI")
+        }
+
+        // Screenshots of each page in a real headless browser, for review.
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        if let chromium {
+            let shots = ConfigCLITests.repository.appendingPathComponent(".build/screenshots")
+            try FileManager.default.createDirectory(at: shots, withIntermediateDirectories: true)
+            for (name, path) in [("overview", "/"), ("organization", "/org/demo"), ("job", "/org/demo/jobs/breakout-hourly"), ("run", "/runs/1")] {
+                let b = Process()
+                b.executableURL = URL(fileURLWithPath: chromium)
+                b.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,900",
+                               "--screenshot=\(shots.appendingPathComponent("\(name).png").path)", base + path]
+                b.standardOutput = FileHandle.nullDevice
+                b.standardError = FileHandle.nullDevice
+                try b.run()
+                b.waitUntilExit()
+                let size = (try? FileManager.default.attributesOfItem(atPath: shots.appendingPathComponent("\(name).png").path)[.size] as? Int) ?? 0
+                #expect(size > 5_000, "no screenshot of \(name)")
+            }
+            // The DOM a browser builds has the job and no button for an anonymous visitor.
+            let dump = Process()
+            dump.executableURL = URL(fileURLWithPath: chromium)
+            dump.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", base + "/org/demo"]
+            let dom = Pipe()
+            dump.standardOutput = dom
+            dump.standardError = FileHandle.nullDevice
+            try dump.run()
+            let text = String(decoding: dom.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            dump.waitUntilExit()
+            #expect(text.contains("breakout-hourly") && !text.contains("Run now"))
+        } else {
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "chromium is missing under CI")
+        }
+    }
+
+    static func temporaryCopy(_ text: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-\(UUID().uuidString).txt")
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+}
+
