@@ -553,6 +553,29 @@ final class ResultBox: @unchecked Sendable {
 
 // MARK: - Dry run
 
+extension BreakoutEngine {
+    /// The progress mark as a run would start from it (committed chunks folded in), read only.
+    func readMark(_ connection: (any DatabaseConnection)?, state: StoredState?) throws -> Mark {
+        var mark = state?.mark ?? .start
+        guard let connection, state != nil else { return mark }
+        var byAfter: [Mark: Mark] = [:]
+        for row in try connection.query(.select(Select(from: schema.chunks.name))) {
+            byAfter[Mark(revision: row["after_revision"]?.int64 ?? 0, id: row["after_id"]?.int64 ?? 0)] =
+                Mark(revision: row["through_revision"]?.int64 ?? 0, id: row["through_id"]?.int64 ?? 0)
+        }
+        while let next = byAfter[mark] { byAfter[mark] = nil; mark = next }
+        return mark
+    }
+
+    /// How many source cases the destination has not loaded yet (its lag), reading only.
+    public func pendingCases(connection: (any DatabaseConnection)?) throws -> Int {
+        let state = try connection.flatMap { try readState($0) }
+        var mark = try readMark(connection, state: state)
+        if (state?.fingerprint ?? "") != feed.fingerprint { mark = .start }
+        return try feed.pendingCount(after: mark)
+    }
+}
+
 /// What the next run would do, as SQL in the destination's dialect; nothing is written anywhere.
 public struct DryRunReport: Sendable {
     public struct Step: Sendable {
@@ -620,15 +643,7 @@ extension BreakoutEngine {
             steps.append(.init(comment: state == nil ? "create the tables (\(schema.dialect.namespacing == .schema ? "schema" : "table prefix") \(schema.namespace))" : "schema: \(change.description)",
                                sql: try render(setup)))
         }
-        var mark = state?.mark ?? .start
-        if let connection, state != nil {
-            var byAfter: [Mark: Mark] = [:]
-            for row in try connection.query(.select(Select(from: schema.chunks.name))) {
-                byAfter[Mark(revision: row["after_revision"]?.int64 ?? 0, id: row["after_id"]?.int64 ?? 0)] =
-                    Mark(revision: row["through_revision"]?.int64 ?? 0, id: row["through_id"]?.int64 ?? 0)
-            }
-            while let next = byAfter[mark] { byAfter[mark] = nil; mark = next }
-        }
+        var mark = try readMark(connection, state: state)
         let reset = (state?.fingerprint ?? "") != feed.fingerprint
         if reset { mark = .start }
         let pending = try feed.pendingCount(after: mark)

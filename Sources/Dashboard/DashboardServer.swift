@@ -15,10 +15,14 @@ public struct DashboardServer: Sendable {
     let token: String?
     /// Makes the scheduler that runs a job when Run now is pressed.
     let makeScheduler: @Sendable (StateStore) -> Scheduler
+    /// Each dictionary's lag behind the source, for /metrics.
+    let lags: (@Sendable () -> [LagProbe.Lag])?
 
-    public init(stateConfig: ConnectionConfig, token: String?, makeScheduler: @escaping @Sendable (StateStore) -> Scheduler) {
+    public init(stateConfig: ConnectionConfig, token: String?, lags: (@Sendable () -> [LagProbe.Lag])? = nil,
+                makeScheduler: @escaping @Sendable (StateStore) -> Scheduler) {
         self.stateConfig = stateConfig
         self.token = token
+        self.lags = lags
         self.makeScheduler = makeScheduler
     }
 
@@ -137,7 +141,7 @@ public struct DashboardServer: Sendable {
         router.get("/metrics") { _, _ -> Response in
             let s = try self.store()
             defer { s.connection.close() }
-            return Self.text(try Metrics.text(s), type: "text/plain; version=0.0.4; charset=utf-8")
+            return Self.text(try Metrics.text(s, lags: self.lags?() ?? []), type: "text/plain; version=0.0.4; charset=utf-8")
         }
         return router
     }

@@ -1,5 +1,6 @@
 import DatabaseDriver
 import Foundation
+import Runner
 import SQL
 import State
 
@@ -9,7 +10,7 @@ enum Metrics {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 
-    static func text(_ store: StateStore) throws -> String {
+    static func text(_ store: StateStore, lags: [LagProbe.Lag] = []) throws -> String {
         let data = try DashboardData(store)
         let jobName = Dictionary(data.jobs.map { ($0.id, ($0.organization, $0.name)) }, uniquingKeysWith: { a, _ in a })
         var out = ""
@@ -53,6 +54,15 @@ enum Metrics {
         for j in data.jobs { out += "breakout_job_running\(labels(j.id, [("runner", j.runner ?? "")])) \(j.running ? 1 : 0)\n" }
         family("breakout_job_next_run_timestamp_seconds", "gauge", "The job's next fire (Unix time).")
         for j in data.jobs { if let n = j.nextRunAt { out += "breakout_job_next_run_timestamp_seconds\(labels(j.id)) \(Int(n.timeIntervalSince1970))\n" } }
+        if !lags.isEmpty {
+            func l(_ x: LagProbe.Lag) -> String {
+                "{organization=\"\(label(x.organization))\",connection=\"\(label(x.connection))\",dictionary=\"\(label(x.dictionary))\"}"
+            }
+            family("breakout_dictionary_pending_cases", "gauge", "Source cases the destination has not loaded yet (its lag behind the source).")
+            for x in lags { if let n = x.pending { out += "breakout_dictionary_pending_cases\(l(x)) \(n)\n" } }
+            family("breakout_dictionary_lag_probe_up", "gauge", "1 when the source and the destination could be read to measure the lag.")
+            for x in lags { out += "breakout_dictionary_lag_probe_up\(l(x)) \(x.pending == nil ? 0 : 1)\n" }
+        }
         family("breakout_organizations", "gauge", "Organizations in the control tables.")
         out += "breakout_organizations \(data.organizations.count)\n"
         return out

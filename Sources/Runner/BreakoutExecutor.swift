@@ -23,24 +23,21 @@ public struct BreakoutExecutor: JobExecutor {
         self.stateConfig = stateConfig
     }
 
-    public func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
-        do {
-            return try run(job, logger: logger, stop: stop)
-        } catch {
-            return JobOutcome(status: .failed, output: "\(error)")
-        }
+    /// Where and how a job row runs: its organization, destination, dictionaries and options.
+    public struct JobTarget {
+        public var organization: OrganizationRow
+        public var connectionName: String
+        public var engine: DatabaseEngine
+        public var destination: ConnectionConfig
+        public var dictionaries: [String]
+        public var naming: Naming
+        public var selection: RecordSelection
+        public var threads: Int
+        public var chunk: Int
+        var settings: [String: Any]
     }
 
-    static func list(_ text: String?) -> [String]? {
-        guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
-        if let data = text.data(using: .utf8), let l = try? JSONSerialization.jsonObject(with: data) as? [String] { return l }
-        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    }
-
-    func run(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
-        guard job.jobType == "breakout" || job.jobType == "export" else {
-            throw StateError("job \(job.name): unknown job type \"\(job.jobType)\"; expected breakout or export")
-        }
+    public func target(_ job: JobRow) throws -> JobTarget {
         let store = StateStore(connection: try Databases.connect(stateConfig))
         defer { store.connection.close() }
         let snapshot = try store.snapshot()
@@ -80,6 +77,31 @@ public struct BreakoutExecutor: JobExecutor {
         let selection = RecordSelection(include: settings["include"] as? [String] ?? [], exclude: settings["exclude"] as? [String] ?? [])
         let threads = job.threads.map(Int.init) ?? command?.threads ?? resolver.configuration.settings.defaults.threads
         let chunk = job.maxCasesPerChunk.map(Int.init) ?? command?.maxCasesPerChunk ?? resolver.configuration.settings.defaults.maxCasesPerChunk
+        return JobTarget(organization: org, connectionName: connection.name, engine: engine, destination: destination, dictionaries: dictionaries,
+                         naming: naming, selection: selection, threads: threads, chunk: chunk, settings: settings)
+    }
+
+    public func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+        do {
+            return try run(job, logger: logger, stop: stop)
+        } catch {
+            return JobOutcome(status: .failed, output: "\(error)")
+        }
+    }
+
+    static func list(_ text: String?) -> [String]? {
+        guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        if let data = text.data(using: .utf8), let l = try? JSONSerialization.jsonObject(with: data) as? [String] { return l }
+        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    func run(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
+        guard job.jobType == "breakout" || job.jobType == "export" else {
+            throw StateError("job \(job.name): unknown job type \"\(job.jobType)\"; expected breakout or export")
+        }
+        let t = try target(job)
+        let (org, engine, destination, dictionaries, naming, selection, threads, chunk, settings) =
+            (t.organization, t.engine, t.destination, t.dictionaries, t.naming, t.selection, t.threads, t.chunk, t.settings)
         let sources = try SourceOpener(resolver: resolver)
         if job.jobType == "export" {
             guard let output = settings["output"] as? String else { throw StateError("export job \(org.name)/\(job.name) has no output folder in its settings") }

@@ -17,8 +17,10 @@ struct RunnerAccess {
         stateConfig = try access.resolver.connectionConfig(url: state.url.value, password: state.password)
     }
 
+    var executor: BreakoutExecutor { BreakoutExecutor(resolver: access.resolver, stateKeys: access.stateKeys, stateConfig: stateConfig) }
+
     func scheduler(store: StateStore) -> Scheduler {
-        let s = Scheduler(store: store, executor: BreakoutExecutor(resolver: access.resolver, stateKeys: access.stateKeys, stateConfig: stateConfig))
+        let s = Scheduler(store: store, executor: executor)
         if let b = ProcessInfo.processInfo.environment["BREAKOUT_RETRY_BACKOFF"].flatMap(Double.init) { s.retryBackoff = b }
         if let l = ProcessInfo.processInfo.environment["BREAKOUT_LEASE_SECONDS"].flatMap(Double.init) { s.leaseSeconds = l }
         return s

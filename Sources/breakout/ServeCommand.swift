@@ -35,7 +35,8 @@ struct ServeCommand: ParsableCommand {
             store.connection.close()
             let token = try runner.access.configuration.settings.serveToken.map { try runner.access.resolver.plaintext($0) }
             let logger = log.logger()
-            let server = DashboardServer(stateConfig: runner.stateConfig, token: token) { store in
+            let probe = LagProbe(executor: runner.executor)
+            let server = DashboardServer(stateConfig: runner.stateConfig, token: token, lags: { probe.lags() }) { store in
                 let s = runner.scheduler(store: store)
                 s.logger = logger
                 return s

@@ -659,7 +659,11 @@ struct CLI {
     }
 
     @Test func dashboardRunNowAndMetrics() throws {
-        let dir = try RunnerCLITests.prepared()
+        // A source big enough, and chunks small enough, for the run to be seen while it runs.
+        let dir = try RunnerCLITests.prepared(cases: 3000)
+        let demo = dir.appendingPathComponent("organizations/demo.yaml")
+        try Data(try String(contentsOf: demo, encoding: .utf8).replacingOccurrences(of: "schedule: \"@hourly\"", with: "schedule: \"@hourly\"\n    max_cases_per_chunk: 10\n    threads: 1").utf8).write(to: demo)
+        #expect(try CLI.run(["apply", "-c", dir.path, "--auto-approve"]).status == 0)
         let key = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let env = ["BREAKOUT_MASTER_KEY": key]
         let token = try CLI.run(["secrets", "encrypt"], environment: env, stdin: "open sesame").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -686,6 +690,8 @@ struct CLI {
         let overview = try Self.request(base + "/")
         #expect(overview.status == 200 && overview.body.contains("demo/breakout-hourly") && overview.body.contains("every hour at minute 0"))
         #expect(!overview.body.contains("Run now") && !overview.body.contains("<script"))
+        // Before any run the whole source is pending.
+        #expect(try Self.request(base + "/metrics").body.contains("breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 3000"))
         let org = try Self.request(base + "/org/demo")
         #expect(org.body.contains("pdo_sqlite") && !org.body.contains("Run now"))
         // A forged POST is refused.
@@ -702,23 +708,27 @@ struct CLI {
         #expect(try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=forged", cookie: cookie).status == 403)
         let run = try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=\(csrf)", cookie: cookie)
         #expect(run.status == 303)
-        // The run appears, then succeeds.
-        var status = ""
-        for _ in 0..<100 where status != "success" {
-            Thread.sleep(forTimeInterval: 0.1)
+        // The run appears as running, then succeeds.
+        var status = "", sawRunning = false
+        for _ in 0..<600 where status != "success" {
             let json = try JSONSerialization.jsonObject(with: Data(try Self.request(base + "/api/status").body.utf8)) as? [String: Any]
-            status = ((json?["jobs"] as? [[String: Any]])?.first?["last_status"] as? String) ?? ""
+            let job = (json?["jobs"] as? [[String: Any]])?.first
+            if job?["running"] as? Bool == true { sawRunning = true }
+            status = (job?["last_status"] as? String) ?? ""
+            if status != "success" { Thread.sleep(forTimeInterval: 0.1) }
         }
+        #expect(sawRunning)
         #expect(status == "success")
         let jobPage = try Self.request(base + "/org/demo/jobs/breakout-hourly")
         #expect(jobPage.body.contains("manual") && jobPage.body.contains("<span class=success>success</span>"))
         let runPage = try Self.request(base + "/runs/1")
-        #expect(runPage.body.contains("CENSUS: 396 cases loaded") && runPage.body.contains("Failed cases and errors"))
+        #expect(runPage.body.contains("CENSUS: 2970 cases loaded") && runPage.body.contains("Failed cases and errors"))
 
         // /metrics parses as Prometheus text (with the official parser when installed).
         let metrics = try Self.request(base + "/metrics")
         #expect(metrics.body.contains("breakout_job_runs_total{organization=\"demo\",job=\"breakout-hourly\",status=\"success\"} 1"))
-        #expect(metrics.body.contains("breakout_cases_loaded_total{organization=\"demo\",job=\"breakout-hourly\"} 396"))
+        #expect(metrics.body.contains("breakout_cases_loaded_total{organization=\"demo\",job=\"breakout-hourly\"} 2970"))
+        #expect(metrics.body.contains("breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 0"))
         let parser = Process()
         parser.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         parser.arguments = ["-c", "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nprint(len(list(p(sys.stdin.read()))))"]

@@ -1,0 +1,61 @@
+import Breakout
+import DatabaseDriver
+import Drivers
+import Foundation
+import State
+
+/// How far each job's destination is behind the source: the cases a run would load now.
+public struct LagProbe: Sendable {
+    let executor: BreakoutExecutor
+
+    public init(executor: BreakoutExecutor) {
+        self.executor = executor
+    }
+
+    public struct Lag: Sendable {
+        public var organization: String
+        public var connection: String
+        public var dictionary: String
+        /// nil when the source or the destination could not be read (`error` says why).
+        public var pending: Int?
+        public var error: String?
+    }
+
+    /// One entry per (organization, connection, dictionary) that an active breakout job loads. Reads only.
+    public func lags() -> [Lag] {
+        guard let store = try? StateStore(connection: Databases.connect(executor.stateConfig)) else { return [] }
+        defer { store.connection.close() }
+        guard let jobs = try? store.snapshot().jobs.filter({ $0.isActive && $0.jobType == "breakout" }) else { return [] }
+        let sources = try? SourceOpener(resolver: executor.resolver)
+        var seen = Set<String>()
+        var out: [Lag] = []
+        for job in jobs {
+            guard let t = try? executor.target(job) else { continue }
+            for dictionary in t.dictionaries where seen.insert("\(t.organization.name)\u{0}\(t.connectionName)\u{0}\(dictionary)").inserted {
+                var lag = Lag(organization: t.organization.name, connection: t.connectionName, dictionary: dictionary)
+                do {
+                    guard let sources else { throw StateError("the source in breakout.yaml cannot be opened") }
+                    let feed = try sources.feed(for: dictionary)
+                    let engine = try BreakoutEngine(feed: feed, dialect: t.engine.dialect, options: SchemaOptions(naming: t.naming, selection: t.selection),
+                                                    connect: { [destination = t.destination] in try Databases.connect(destination) })
+                    var config = t.destination
+                    var reader: (any DatabaseConnection)?
+                    if config.engine == .sqlite {
+                        if FileManager.default.fileExists(atPath: config.database) {
+                            config.options["mode"] = "ro"
+                            reader = try Databases.connect(config)
+                        }
+                    } else {
+                        reader = try Databases.connect(config)
+                    }
+                    defer { reader?.close() }
+                    lag.pending = try engine.pendingCases(connection: reader)
+                } catch {
+                    lag.error = "\(error)"
+                }
+                out.append(lag)
+            }
+        }
+        return out
+    }
+}
