@@ -774,6 +774,23 @@ struct CLI {
             let text = String(decoding: dom.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             dump.waitUntilExit()
             #expect(text.contains("breakout-hourly") && !text.contains("Run now"))
+            // A person's path through the browser (DevTools protocol): no button, sign in, button, press it, watch the run finish.
+            let script = ConfigCLITests.repository.appendingPathComponent("scripts/browser-run-now.py").path
+            let drive = Process()
+            drive.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            drive.arguments = [script, chromium, base, "open sesame", "demo", "breakout-hourly", shots.path]
+            let result = Pipe()
+            drive.standardOutput = result
+            drive.standardError = FileHandle.nullDevice
+            try drive.run()
+            let output = String(decoding: result.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            drive.waitUntilExit()
+            let report = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+            #expect(report?["button_before_login"] as? Bool == false)
+            #expect(report?["button_after_login"] as? Bool == true)
+            #expect(report?["final"] as? String == "success", "\(output)")
+            let runs = try JSONSerialization.jsonObject(with: Data(try Self.request(base + "/api/runs/2").body.utf8)) as? [String: Any]
+            #expect(runs?["trigger"] as? String == "manual" && runs?["status"] as? String == "success")
         } else {
             #expect(ProcessInfo.processInfo.environment["CI"] != "true", "chromium is missing under CI")
         }
