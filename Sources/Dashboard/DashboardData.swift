@@ -20,6 +20,7 @@ struct DashboardData {
         var lastStatus: String?
         var nextRunAt: Date?
         var connection: String?
+        var progress: String?
     }
 
     struct Run {
@@ -45,6 +46,10 @@ struct DashboardData {
         for row in try store.connection.query("SELECT id, next_run_at, lease_owner, lease_expires_at FROM mt_cron_jobs") {
             if let id = row[0].int64 { live[id] = row }
         }
+        var progress: [Int64: String] = [:]
+        for row in try store.connection.query("SELECT job_id, output FROM mt_job_runs WHERE status = 'running' ORDER BY id") {
+            if let id = row[0].int64, let text = row[1].string, text.hasPrefix("running: ") { progress[id] = String(text.dropFirst(9)) }
+        }
         let orgName = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         let connName = Dictionary(snapshot.connections.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         jobs = snapshot.jobs.map { j in
@@ -54,7 +59,8 @@ struct DashboardData {
             return Job(id: j.id, organization: orgName[j.organizationID] ?? "?", name: j.name, type: j.jobType, schedule: j.cronExpression,
                        timeZone: j.timeZone ?? "UTC", active: j.isActive, managed: j.managedBy != nil, running: running,
                        runner: running ? l?["lease_owner"]?.string : nil, lastRunAt: j.lastRunAt, lastStatus: j.lastRunStatus,
-                       nextRunAt: l?["next_run_at"].flatMap(StateStore.date), connection: j.connectionID.flatMap { connName[$0] })
+                       nextRunAt: l?["next_run_at"].flatMap(StateStore.date), connection: j.connectionID.flatMap { connName[$0] },
+                       progress: running ? progress[j.id] : nil)
         }
     }
 

@@ -179,6 +179,7 @@ public struct DashboardServer: Sendable {
         let jobs: [[String: Any]] = data.jobs.map { j in
             ["organization": j.organization, "job": j.name, "type": j.type, "schedule": j.schedule, "schedule_in_words": DashboardData.words(j.schedule, j.timeZone),
              "time_zone": j.timeZone, "active": j.active, "managed": j.managed, "running": j.running, "runner": j.runner ?? NSNull(),
+             "progress": j.progress ?? NSNull(),
              "last_run_at": j.lastRunAt.map { f.string(from: $0) } ?? NSNull(), "last_status": j.lastStatus ?? NSNull(),
              "next_run_at": j.nextRunAt.map { f.string(from: $0) } ?? NSNull()]
         }

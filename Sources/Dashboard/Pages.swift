@@ -72,8 +72,10 @@ enum Pages {
         let running = data.jobs.filter(\.running)
         b += "<h2>Running now</h2>"
         if running.isEmpty { b += "<p class=muted>No job is running.</p>" } else {
-            b += "<table><tr><th>Job</th><th>Since</th><th>Runner</th></tr>"
-            for j in running { b += "<tr><td>\(e(j.organization))/\(e(j.name))</td><td>\(time(j.lastRunAt))</td><td>\(e(j.runner ?? ""))</td></tr>" }
+            b += "<table><tr><th>Job</th><th>Since</th><th>Runner</th><th>Progress</th></tr>"
+            for j in running {
+                b += "<tr><td>\(e(j.organization))/\(e(j.name))</td><td>\(time(j.lastRunAt))</td><td>\(e(j.runner ?? ""))</td><td>\(e(j.progress ?? "starting"))</td></tr>"
+            }
             b += "</table>"
         }
         b += "<h2>Jobs</h2>" + jobsTable(data.jobs.sorted { ($0.lastStatus == "failed" ? 0 : 1, $0.organization, $0.name) < ($1.lastStatus == "failed" ? 0 : 1, $1.organization, $1.name) },

@@ -82,8 +82,12 @@ public struct BreakoutExecutor: JobExecutor {
     }
 
     public func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+        execute(job, logger: logger, progress: { _ in }, stop: stop)
+    }
+
+    public func execute(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
         do {
-            return try run(job, logger: logger, stop: stop)
+            return try run(job, logger: logger, progress: progress, stop: stop)
         } catch {
             return JobOutcome(status: .failed, output: "\(error)")
         }
@@ -95,7 +99,7 @@ public struct BreakoutExecutor: JobExecutor {
         return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
-    func run(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
+    func run(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
         guard job.jobType == "breakout" || job.jobType == "export" else {
             throw StateError("job \(job.name): unknown job type \"\(job.jobType)\"; expected breakout or export")
         }
@@ -127,7 +131,10 @@ public struct BreakoutExecutor: JobExecutor {
                 let breakout = try BreakoutEngine(feed: feed, dialect: engine.dialect, options: SchemaOptions(naming: naming, selection: selection),
                                                   connect: { try Databases.connect(destination) })
                 let progressLog = ProgressLog(logger: logger)
-                breakout.progress = { progressLog.report($0) }
+                breakout.progress = { p in
+                    progressLog.report(p)
+                    progress("\(p.dictionary) \(p.done)/\(p.total) cases" + (p.elapsed > 0 ? " (\(Int(Double(p.done) / p.elapsed)) cases/s)" : ""))
+                }
                 let summary = try breakout.run(RunOptions(threads: threads, chunkSize: chunk, shouldStop: stop))
                 texts.append(summary.text)
                 cases += Int64(summary.cases)

@@ -36,6 +36,14 @@ public protocol JobExecutor: Sendable {
     /// `stop` turns true when the run must end at the next chunk boundary (timeout, shutdown);
     /// `logger` carries the run's organization, job and run id.
     func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome
+    /// The same, reporting progress as a short line (`CENSUS 1200/3000 cases`) while it runs.
+    func execute(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) -> JobOutcome
+}
+
+extension JobExecutor {
+    public func execute(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+        execute(job, logger: logger, stop: stop)
+    }
 }
 
 /// How one scheduler pass went.
@@ -273,7 +281,14 @@ public final class Scheduler: @unchecked Sendable {
                 }
             }
             renewer.start()
-            outcome = executor.execute(job, logger: log) { [shutdown] in shutdown.isSet || timedOut.isSet }
+            let throttle = ProgressThrottle()
+            outcome = executor.execute(job, logger: log, progress: { [self] line in
+                guard throttle.due() else { return }
+                _ = try? locked {
+                    try c.execute(.update(Update(ControlTables.runs, set: [Assignment("output", .text("running: " + line))],
+                                                 where: .and([.equals("id", .integer(runID)), .equals("status", .text("running"))]))))
+                }
+            }) { [shutdown] in shutdown.isSet || timedOut.isSet }
             renewing.set()
             if timedOut.isSet {
                 outcome.status = .failed
@@ -337,4 +352,16 @@ public final class StopFlag: @unchecked Sendable {
     public init() {}
     public func set() { lock.lock(); value = true; lock.unlock() }
     public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// At most one progress write every two seconds.
+final class ProgressThrottle: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last = Date.distantPast
+    func due() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard Date().timeIntervalSince(last) >= 2 else { return false }
+        last = Date()
+        return true
+    }
 }

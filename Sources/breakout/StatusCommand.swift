@@ -25,6 +25,7 @@ struct StatusCommand: ParsableCommand {
         var running: Bool
         var runner: String?
         var runningSince: String?
+        var progress: String?
         var lastRunAt: String?
         var lastStatus: String?
         var lastDurationSeconds: Double?
@@ -33,7 +34,7 @@ struct StatusCommand: ParsableCommand {
         var lastOutput: String?
 
         enum CodingKeys: String, CodingKey {
-            case organization, job, schedule, timeZone = "time_zone", active, managed, running, runner, runningSince = "running_since"
+            case organization, job, schedule, timeZone = "time_zone", active, managed, running, runner, runningSince = "running_since", progress
             case lastRunAt = "last_run_at", lastStatus = "last_status", lastDurationSeconds = "last_duration_seconds", lastCases = "last_cases"
             case nextRunAt = "next_run_at", lastOutput = "last_output"
         }
@@ -63,6 +64,10 @@ struct StatusCommand: ParsableCommand {
             for row in try store.connection.query("SELECT id, next_run_at, lease_owner, lease_expires_at, last_run_output FROM mt_cron_jobs") {
                 if let id = row[0].int64 { live[id] = row }
             }
+            var progress: [Int64: String] = [:]
+            for row in try store.connection.query("SELECT job_id, output FROM mt_job_runs WHERE status = 'running' ORDER BY id") {
+                if let id = row[0].int64, let text = row[1].string, text.hasPrefix("running: ") { progress[id] = String(text.dropFirst(9)) }
+            }
             var lastRun: [Int64: Row] = [:]
             for row in try store.connection.query("SELECT job_id, started_at, finished_at, cases_loaded, status FROM mt_job_runs WHERE status IN ('success', 'failed') ORDER BY id") {
                 if let id = row[0].int64 { lastRun[id] = row }
@@ -75,7 +80,7 @@ struct StatusCommand: ParsableCommand {
                 let started = r?["started_at"].flatMap(StateStore.date), finished = r?["finished_at"].flatMap(StateStore.date)
                 return JobStatus(organization: orgName[j.organizationID] ?? "?", job: j.name, schedule: j.cronExpression, timeZone: j.timeZone ?? "UTC",
                                  active: j.isActive, managed: j.managedBy != nil, running: running, runner: running ? l?["lease_owner"]?.string : nil,
-                                 runningSince: running ? j.lastRunAt.map { iso.string(from: $0) } : nil,
+                                 runningSince: running ? j.lastRunAt.map { iso.string(from: $0) } : nil, progress: running ? progress[j.id] : nil,
                                  lastRunAt: started.map { iso.string(from: $0) }, lastStatus: r?["status"]?.string,
                                  lastDurationSeconds: started.flatMap { s in finished.map { $0.timeIntervalSince(s) } },
                                  lastCases: r?["cases_loaded"]?.int64, nextRunAt: l?["next_run_at"].flatMap(StateStore.date).map { iso.string(from: $0) },
@@ -103,7 +108,10 @@ struct StatusCommand: ParsableCommand {
             }
             let running = jobs.filter(\.running)
             print("\nRUNNING NOW" + (running.isEmpty ? ": none" : ""))
-            for j in running { print("  " + cut("\(j.organization)/\(j.job)", 34) + "since " + short(j.runningSince) + " on " + cut(j.runner ?? "?", 24)) }
+            for j in running {
+                print("  " + cut("\(j.organization)/\(j.job)", 34) + "since " + short(j.runningSince) + " on " + cut(j.runner ?? "?", 24))
+                if let p = j.progress { print("    " + cut(p, 74)) }
+            }
             let failed = jobs.filter { $0.lastStatus == "failed" && !$0.running }
             if !failed.isEmpty {
                 print("\nFAILED LAST RUN")

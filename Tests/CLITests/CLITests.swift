@@ -709,15 +709,16 @@ struct CLI {
         let run = try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=\(csrf)", cookie: cookie)
         #expect(run.status == 303)
         // The run appears as running, then succeeds.
-        var status = "", sawRunning = false
+        var status = "", sawRunning = false, sawProgress = false
         for _ in 0..<600 where status != "success" {
             let json = try JSONSerialization.jsonObject(with: Data(try Self.request(base + "/api/status").body.utf8)) as? [String: Any]
             let job = (json?["jobs"] as? [[String: Any]])?.first
             if job?["running"] as? Bool == true { sawRunning = true }
+            if let p = job?["progress"] as? String, p.hasPrefix("CENSUS "), p.contains("/3000 cases") { sawProgress = true }
             status = (job?["last_status"] as? String) ?? ""
             if status != "success" { Thread.sleep(forTimeInterval: 0.1) }
         }
-        #expect(sawRunning)
+        #expect(sawRunning && sawProgress)
         #expect(status == "success")
         let jobPage = try Self.request(base + "/org/demo/jobs/breakout-hourly")
         #expect(jobPage.body.contains("manual") && jobPage.body.contains("<span class=success>success</span>"))
