@@ -382,21 +382,8 @@ public final class BreakoutEngine: @unchecked Sendable {
         var loaded: [SourceCase] = []
         var failed: [(SourceCase, String)] = []
         for source in chunk.cases {
-            var data: Case?
             do {
-                switch source.payload {
-                case .decoded(let c): data = c
-                case .blob(let blob):
-                    if source.deleted && blob.count <= 4 {
-                        data = nil
-                    } else {
-                        data = try CaseBlob.decode(blob, layout: layout, id: source.guid, key: source.key, inflater: inflater)
-                    }
-                }
-                var caseRows = ChunkRows(tableCount: builder.tableCount)
-                try builder.append(source, data: data, to: &caseRows)
-                for t in caseRows.tables.indices { rows.tables[t] += caseRows.tables[t] }
-                rows.invalidValues += caseRows.invalidValues
+                try builder.appendCase(source, inflater: inflater, to: &rows)
                 loaded.append(source)
             } catch {
                 failed.append((source, "\(error)"))

@@ -59,14 +59,7 @@ public struct Exporter {
             var rows = ChunkRows(tableCount: builder.tableCount)
             for source in chunk {
                 do {
-                    let data: Case?
-                    switch source.payload {
-                    case .decoded(let c): data = c
-                    case .blob(let blob): data = source.deleted && blob.count <= 4 ? nil : try CaseBlob.decode(blob, layout: layout, id: source.guid, key: source.key, inflater: inflater)
-                    }
-                    var one = ChunkRows(tableCount: builder.tableCount)
-                    try builder.append(source, data: data, to: &one)
-                    for t in one.tables.indices { rows.tables[t] += one.tables[t] }
+                    try builder.appendCase(source, inflater: inflater, to: &rows)
                     cases += 1
                 } catch {
                     failed += 1

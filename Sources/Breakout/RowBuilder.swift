@@ -93,6 +93,28 @@ struct RowBuilder {
 
     var tableCount: Int { schema.dataTables.count }
 
+    /// Decodes a source case and appends its rows straight into `rows`; when it cannot be decoded
+    /// (or built), what it had appended is taken back and the error is thrown. A deleted case whose
+    /// blob is gone still gets its flagged `cases` row.
+    func appendCase(_ source: SourceCase, inflater: ZlibInflater, to rows: inout ChunkRows) throws {
+        let counts = rows.tables.map(\.count)
+        let invalid = rows.invalidValues
+        do {
+            let data: Case?
+            switch source.payload {
+            case .decoded(let c): data = c
+            case .blob(let blob):
+                data = source.deleted && blob.count <= 4 ? nil
+                    : try CaseBlob.decode(blob, layout: layout, id: source.guid, key: source.key, inflater: inflater)
+            }
+            try append(source, data: data, to: &rows)
+        } catch {
+            for t in rows.tables.indices where rows.tables[t].count > counts[t] { rows.tables[t].removeSubrange(counts[t]...) }
+            rows.invalidValues = invalid
+            throw error
+        }
+    }
+
     /// Appends the rows of one case: its `cases` row, notes, and (unless `data` is nil, for a
     /// deleted case whose blob cannot be read) every level node and record occurrence.
     func append(_ source: SourceCase, data: Case?, to rows: inout ChunkRows) throws {
