@@ -162,7 +162,7 @@ public struct Importer {
                     name: c.name, engine: engine?.rawValue ?? c.dbType, host: c.host,
                     port: c.port ?? engine?.defaultPort.map(Int64.init), database: c.database, username: c.username,
                     password: password ?? (comment != nil ? "${env:BREAKOUT_IMPORT_\(Self.slug(org.name + "_" + c.name).uppercased().replacingOccurrences(of: "-", with: "_"))}" : nil),
-                    passwordComment: comment, isDefault: c.isDefault, isActive: c.isActive, options: Reconciler.parseObject(c.options)))
+                    passwordComment: comment, isDefault: c.isDefault, isActive: c.isActive, options: StoredValue.strings(c.options)))
             }
             let names = Dictionary(conns.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
             var jobYAML: [JobYAML] = []
@@ -173,19 +173,18 @@ public struct Importer {
                     out.warnings.append("job \(org.name)/\(j.name): its command \"\(j.command!)\" is not a process-cases line; imported as a breakout of every dictionary")
                     comment = "command was: \(j.command!)"
                 }
-                let settings = Reconciler.parseObject(j.settings).isEmpty ? [:] :
-                    ((try? JSONSerialization.jsonObject(with: Data((j.settings ?? "{}").utf8))) as? [String: Any] ?? [:])
+                let settings = StoredValue.object(j.settings)
                 jobYAML.append(JobYAML(
                     name: j.name, type: j.jobType, schedule: j.cronExpression,
                     timeZone: j.timeZone.flatMap { $0 == defaults.timeZone ? nil : $0 },
                     connection: j.connectionID.flatMap { names[$0] } ?? parsed?.connection,
-                    dictionaries: j.dictionaries.map(Reconciler.parseList) ?? parsed?.dictionaries ?? [],
+                    dictionaries: j.dictionaries.map(StoredValue.list) ?? parsed?.dictionaries ?? [],
                     threads: (j.threads.map(Int.init) ?? parsed?.threads).flatMap { $0 == defaults.threads ? nil : $0 },
                     maxCasesPerChunk: (j.maxCasesPerChunk.map(Int.init) ?? parsed?.maxCasesPerChunk).flatMap { $0 == defaults.maxCasesPerChunk ? nil : $0 },
                     active: j.isActive, settings: settings, comment: comment))
             }
             out.files["organizations/\(slug).yaml"] = Self.organizationFile(
-                slug: slug, name: org.displayName ?? org.name, dictionaries: Reconciler.parseList(org.dictionaries), connections: connectionYAML,
+                slug: slug, name: org.displayName ?? org.name, dictionaries: StoredValue.list(org.dictionaries), connections: connectionYAML,
                 jobs: jobYAML, header: "Imported by `breakout import` from the control tables (\(handMade) unmanaged row(s)); review, commit, then `breakout apply` adopts them.")
         }
         return out

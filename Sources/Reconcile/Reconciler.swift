@@ -45,18 +45,6 @@ public final class Reconciler {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// A list stored as JSON (`["A","B"]`) or, by hand, as `A,B`.
-    static func parseList(_ text: String?) -> [String] {
-        guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return [] }
-        if let data = text.data(using: .utf8), let list = try? JSONSerialization.jsonObject(with: data) as? [String] { return list }
-        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-
-    static func parseObject(_ text: String?) -> [String: String] {
-        guard let text, let data = text.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-        return o.mapValues { "\($0)" }
-    }
-
     func jobSettings(timeout: Int?, retries: Int, startingDeadline: Int, include: [String], exclude: [String], alerts: Alerts? = nil, output: String? = nil) -> String {
         var o: [String: Any] = ["retries": retries, "starting_deadline": startingDeadline, "include": include, "exclude": exclude]
         if let output { o["output"] = output }
@@ -122,7 +110,7 @@ public final class Reconciler {
         let orgName = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         for o in snapshot.organizations {
             out.append(Current(resource: Resource(kind: .organization, organization: o.name, name: o.name, fields: [
-                ("display_name", o.displayName ?? o.name), ("dictionaries", Self.jsonList(Self.parseList(o.dictionaries))), ("is_active", o.isActive ? "1" : "0"),
+                ("display_name", o.displayName ?? o.name), ("dictionaries", Self.jsonList(StoredValue.list(o.dictionaries))), ("is_active", o.isActive ? "1" : "0"),
             ]), id: o.id, managed: o.managedBy != nil, organizationID: o.id))
         }
         var connectionName: [Int64: String] = [:]
@@ -135,14 +123,14 @@ public final class Reconciler {
             out.append(Current(resource: Resource(kind: .connection, organization: orgName[c.organizationID] ?? "#\(c.organizationID)", name: c.name, fields: [
                 ("db_type", engine?.pdoName ?? c.dbType), ("host", c.host), ("port", port.map { String($0) }), ("database_name", c.database),
                 ("username", c.username), ("is_default", c.isDefault ? "1" : "0"), ("is_active", c.isActive ? "1" : "0"),
-                ("connection_options", Self.jsonObject(Self.parseObject(c.options))),
+                ("connection_options", Self.jsonObject(StoredValue.strings(c.options))),
             ], password: decrypt(c.passwordEncrypted)), id: c.id, managed: c.managedBy != nil, passwordEncrypted: c.passwordEncrypted,
                                organizationID: c.organizationID))
         }
         for j in snapshot.jobs {
             let parsed = j.command.flatMap(JobCommand.parse)
             let org = orgName[j.organizationID] ?? "#\(j.organizationID)"
-            let dictionaries = j.dictionaries.map(Self.parseList) ?? parsed?.dictionaries ?? []
+            let dictionaries = j.dictionaries.map(StoredValue.list) ?? parsed?.dictionaries ?? []
             let connection = j.connectionID.flatMap { connectionName[$0] } ?? parsed?.connection ?? defaultConnection[j.organizationID]
             let threads = j.threads.map(Int.init) ?? parsed?.threads ?? defaults.threads
             let chunk = j.maxCasesPerChunk.map(Int.init) ?? parsed?.maxCasesPerChunk ?? defaults.maxCasesPerChunk
@@ -151,7 +139,7 @@ public final class Reconciler {
                 ("job_type", j.jobType), ("command", parsed == nil ? j.command : command.line), ("cron_expression", j.cronExpression),
                 ("time_zone", j.timeZone ?? defaults.timeZone), ("connection", connection), ("dictionaries", Self.jsonList(dictionaries)),
                 ("threads", String(threads)), ("max_cases_per_chunk", String(chunk)),
-                ("settings", j.settings.map { Self.jsonObject(Self.parseObject($0)) == "{}" ? defaultSettings : normalizedSettings($0) } ?? defaultSettings),
+                ("settings", j.settings.map { Self.jsonObject(StoredValue.strings($0)) == "{}" ? defaultSettings : normalizedSettings($0) } ?? defaultSettings),
                 ("is_active", j.isActive ? "1" : "0"),
             ]), id: j.id, managed: j.managedBy != nil, organizationID: j.organizationID))
         }
@@ -167,8 +155,7 @@ public final class Reconciler {
     /// A stored password's plaintext, or nil when no loaded key opens it.
     func decrypt(_ stored: String?) -> String? {
         guard let stored, !stored.isEmpty else { return nil }
-        if SecretValue.isEncrypted(stored) { return try? SecretValue.decrypt(stored, with: stateKeys) }
-        return try? PHPOpenSSLValue.decrypt(stored, with: stateKeys)
+        return try? StoredSecret.decrypt(stored, with: stateKeys)
     }
 
     /// Whether the stored password is already in the configured format under the state key.

@@ -59,19 +59,15 @@ public struct BreakoutExecutor: JobExecutor {
         guard let engine = DatabaseEngine(name: connection.dbType) else { throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)") }
         var password: String?
         if let stored = connection.passwordEncrypted, !stored.isEmpty {
-            password = SecretValue.isEncrypted(stored) ? try SecretValue.decrypt(stored, with: stateKeys) : try PHPOpenSSLValue.decrypt(stored, with: stateKeys)
+            password = try StoredSecret.decrypt(stored, with: stateKeys)
         }
-        var options: [String: String] = [:]
-        if let text = connection.options, let data = text.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            options = o.mapValues { "\($0)" }
-        }
+        var options = StoredValue.strings(connection.options)
         let naming: Naming = options.removeValue(forKey: "naming") == "sql" ? .sql : .csweb
         let database = engine == .sqlite ? resolver.resolve(connection.database ?? "") : (connection.database ?? "")
         let destination = ConnectionConfig(engine: engine, host: connection.host, port: connection.port.map(Int.init) ?? engine.defaultPort,
                                            database: database, user: connection.username, password: password, options: options)
-        if engine == .sqlite { try? FileManager.default.createDirectory(atPath: (database as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
-        let dictionaries = Self.list(job.dictionaries).flatMap { $0.isEmpty ? nil : $0 } ?? command.flatMap { $0.dictionaries.isEmpty ? nil : $0.dictionaries }
-            ?? Self.list(org.dictionaries) ?? []
+        // The job's own list, else its command line's, else every dictionary of the organization.
+        let dictionaries = [StoredValue.list(job.dictionaries), command?.dictionaries ?? [], StoredValue.list(org.dictionaries)].first { !$0.isEmpty } ?? []
         guard !dictionaries.isEmpty else { throw StateError("job \(org.name)/\(job.name): no dictionaries (the job and its organization name none)") }
         let settings = Scheduler.settings(job)
         let selection = RecordSelection(include: settings["include"] as? [String] ?? [], exclude: settings["exclude"] as? [String] ?? [])
@@ -93,17 +89,14 @@ public struct BreakoutExecutor: JobExecutor {
         }
     }
 
-    static func list(_ text: String?) -> [String]? {
-        guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
-        if let data = text.data(using: .utf8), let l = try? JSONSerialization.jsonObject(with: data) as? [String] { return l }
-        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    }
-
     func run(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
         guard job.jobType == "breakout" || job.jobType == "export" else {
             throw StateError("job \(job.name): unknown job type \"\(job.jobType)\"; expected breakout or export")
         }
         let t = try target(job)
+        if t.engine == .sqlite {
+            try? FileManager.default.createDirectory(atPath: (t.destination.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        }
         let (org, engine, destination, dictionaries, naming, selection, threads, chunk, settings) =
             (t.organization, t.engine, t.destination, t.dictionaries, t.naming, t.selection, t.threads, t.chunk, t.settings)
         let sources = try SourceOpener(resolver: resolver)

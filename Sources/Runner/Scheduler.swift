@@ -99,10 +99,7 @@ public final class Scheduler: @unchecked Sendable {
     /// A fire time as stored: whole seconds.
     static func seconds(_ d: Date) -> Date { Date(timeIntervalSince1970: d.timeIntervalSince1970.rounded(.down)) }
 
-    static func settings(_ job: JobRow) -> [String: Any] {
-        guard let s = job.settings, let data = s.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-        return o
-    }
+    static func settings(_ job: JobRow) -> [String: Any] { StoredValue.object(job.settings) }
 
     struct Claim {
         var job: JobRow

@@ -29,3 +29,10 @@ public enum PHPOpenSSLValue {
         throw SecretError.unknownKey(kid: "php-openssl", loaded: ring.keys.map(\.kid))
     }
 }
+
+/// A password as the control tables store it: an `enc:v1` value, or the php-openssl layout.
+public enum StoredSecret {
+    public static func decrypt(_ stored: String, with ring: Keyring) throws -> String {
+        SecretValue.isEncrypted(stored) ? try SecretValue.decrypt(stored, with: ring) : try PHPOpenSSLValue.decrypt(stored, with: ring)
+    }
+}
