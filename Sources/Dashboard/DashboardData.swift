@@ -3,53 +3,58 @@ import Foundation
 import SQL
 import State
 
-/// What the dashboard shows, read from the control tables for each request.
-struct DashboardData {
-    struct Job {
-        var id: Int64
-        var organization: String
-        var name: String
-        var type: String
-        var schedule: String
-        var timeZone: String
-        var active: Bool
-        var managed: Bool
-        var running: Bool
-        var runner: String?
-        var lastRunAt: Date?
-        var lastStatus: String?
-        var nextRunAt: Date?
-        var connection: String?
-        var progress: String?
+/// What the dashboard and `breakout status` show, read from the control tables for each request.
+public struct DashboardData {
+    public struct Job {
+        public var id: Int64
+        public var organization: String
+        public var name: String
+        public var type: String
+        public var schedule: String
+        public var timeZone: String
+        public var active: Bool
+        public var managed: Bool
+        public var running: Bool
+        public var runner: String?
+        public var lastRunAt: Date?
+        public var lastStatus: String?
+        public var nextRunAt: Date?
+        public var connection: String?
+        public var progress: String?
+        /// The last finished run (success or failed) in `mt_job_runs`, and the job's last output.
+        public var lastFinished: Run?
+        public var lastOutput: String?
     }
 
-    struct Run {
-        var id: Int64
-        var jobID: Int64
-        var trigger: String
-        var status: String
-        var startedAt: Date?
-        var finishedAt: Date?
-        var runner: String?
-        var cases: Int64?
-        var rows: Int64?
-        var output: String
+    public struct Run {
+        public var id: Int64
+        public var jobID: Int64
+        public var trigger: String
+        public var status: String
+        public var startedAt: Date?
+        public var finishedAt: Date?
+        public var runner: String?
+        public var cases: Int64?
+        public var rows: Int64?
+        public var output: String
     }
 
-    var snapshot: StateSnapshot
-    var jobs: [Job]
-    var organizations: [OrganizationRow] { snapshot.organizations }
+    public var snapshot: StateSnapshot
+    public var jobs: [Job]
+    public var organizations: [OrganizationRow] { snapshot.organizations }
 
-    init(_ store: StateStore, now: Date = Date()) throws {
+    public init(_ store: StateStore, now: Date = Date()) throws {
         snapshot = try store.snapshot()
         var live: [Int64: Row] = [:]
-        for row in try store.connection.query("SELECT id, next_run_at, lease_owner, lease_expires_at FROM mt_cron_jobs") {
+        for row in try store.connection.query("SELECT id, next_run_at, lease_owner, lease_expires_at, last_run_output FROM mt_cron_jobs") {
             if let id = row[0].int64 { live[id] = row }
         }
         var progress: [Int64: String] = [:]
         for row in try store.connection.query("SELECT job_id, output FROM mt_job_runs WHERE status = 'running' ORDER BY id") {
             if let id = row[0].int64, let text = row[1].string, text.hasPrefix("running: ") { progress[id] = String(text.dropFirst(9)) }
         }
+        var lastFinished: [Int64: Run] = [:]
+        for run in try Self.runs(store, finishedOnly: true, limit: nil).reversed() { lastFinished[run.jobID] = run }
         let orgName = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         let connName = Dictionary(snapshot.connections.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         jobs = snapshot.jobs.map { j in
@@ -60,12 +65,13 @@ struct DashboardData {
                        timeZone: j.timeZone ?? "UTC", active: j.isActive, managed: j.managedBy != nil, running: running,
                        runner: running ? l?["lease_owner"]?.string : nil, lastRunAt: j.lastRunAt, lastStatus: j.lastRunStatus,
                        nextRunAt: l?["next_run_at"].flatMap(StateStore.date), connection: j.connectionID.flatMap { connName[$0] },
-                       progress: running ? progress[j.id] : nil)
+                       progress: running ? progress[j.id] : nil, lastFinished: lastFinished[j.id], lastOutput: l?["last_run_output"]?.string)
         }
     }
 
-    static func runs(_ store: StateStore, jobID: Int64? = nil, id: Int64? = nil, limit: Int = 20) throws -> [Run] {
+    static func runs(_ store: StateStore, jobID: Int64? = nil, id: Int64? = nil, finishedOnly: Bool = false, limit: Int? = 20) throws -> [Run] {
         var conditions: [SQLPredicate] = []
+        if finishedOnly { conditions.append(.isIn("status", [.text("success"), .text("failed")])) }
         if let jobID { conditions.append(.equals("job_id", .integer(jobID))) }
         if let id { conditions.append(.equals("id", .integer(id))) }
         let rows = try store.connection.query(.select(Select(from: ControlTables.runs, where: conditions.isEmpty ? nil : .and(conditions),

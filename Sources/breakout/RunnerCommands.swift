@@ -1,5 +1,6 @@
 import ArgumentParser
 import Config
+import Dashboard
 import Drivers
 import Foundation
 import Logging
@@ -169,19 +170,13 @@ struct JobsCommand: ParsableCommand {
                 let runner = try RunnerAccess(config)
                 let store = try runner.openStore()
                 defer { store.connection.close() }
-                let snapshot = try store.snapshot()
-                let orgs = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-                let next = Dictionary(try store.connection.query("SELECT id, next_run_at FROM mt_cron_jobs").compactMap { row in
-                    row[0].int64.map { ($0, StateStore.date(row[1])) }
-                }, uniquingKeysWith: { a, _ in a })
-                let jobs = snapshot.jobs.filter { org == nil || orgs[$0.organizationID] == org }
+                let jobs = try DashboardData(store).jobs.filter { org == nil || $0.organization == org }
                 let f = ISO8601DateFormatter()
                 if format == .json {
                     let items: [[String: Any]] = jobs.map { j in
-                        ["organization": orgs[j.organizationID] ?? "", "job": j.name, "type": j.jobType, "schedule": j.cronExpression,
-                         "time_zone": j.timeZone ?? "UTC", "active": j.isActive, "managed": j.managedBy != nil,
-                         "next_run_at": (next[j.id] ?? nil).map { f.string(from: $0) } ?? NSNull(),
-                         "last_run_at": j.lastRunAt.map { f.string(from: $0) } ?? NSNull(), "last_run_status": j.lastRunStatus ?? NSNull()]
+                        ["organization": j.organization, "job": j.name, "type": j.type, "schedule": j.schedule, "time_zone": j.timeZone,
+                         "active": j.active, "managed": j.managed, "next_run_at": j.nextRunAt.map { f.string(from: $0) } ?? NSNull(),
+                         "last_run_at": j.lastRunAt.map { f.string(from: $0) } ?? NSNull(), "last_run_status": j.lastStatus ?? NSNull()]
                     }
                     print(String(decoding: try JSONSerialization.data(withJSONObject: items, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
                     return
@@ -189,11 +184,11 @@ struct JobsCommand: ParsableCommand {
                 print("ORG/JOB".padding(toLength: 36, withPad: " ", startingAt: 0) + "SCHEDULE".padding(toLength: 18, withPad: " ", startingAt: 0)
                       + "TIME ZONE".padding(toLength: 20, withPad: " ", startingAt: 0) + "NEXT RUN (UTC)".padding(toLength: 22, withPad: " ", startingAt: 0) + "LAST RUN")
                 for j in jobs {
-                    let name = "\(orgs[j.organizationID] ?? "?")/\(j.name)\(j.managedBy == nil ? " (hand-made)" : "")\(j.isActive ? "" : " (inactive)")"
-                    let last = j.lastRunAt.map { "\(f.string(from: $0)) \(j.lastRunStatus ?? "")" } ?? "never"
-                    print(name.padding(toLength: 36, withPad: " ", startingAt: 0) + j.cronExpression.padding(toLength: 18, withPad: " ", startingAt: 0)
-                          + (j.timeZone ?? "UTC").padding(toLength: 20, withPad: " ", startingAt: 0)
-                          + ((next[j.id] ?? nil).map { f.string(from: $0) } ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0) + last)
+                    let name = "\(j.organization)/\(j.name)\(j.managed ? "" : " (hand-made)")\(j.active ? "" : " (inactive)")"
+                    let last = j.lastRunAt.map { "\(f.string(from: $0)) \(j.lastStatus ?? "")" } ?? "never"
+                    print(name.padding(toLength: 36, withPad: " ", startingAt: 0) + j.schedule.padding(toLength: 18, withPad: " ", startingAt: 0)
+                          + j.timeZone.padding(toLength: 20, withPad: " ", startingAt: 0)
+                          + (j.nextRunAt.map { f.string(from: $0) } ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0) + last)
                 }
             }
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dashboard
 import DatabaseDriver
 import Foundation
 import SQL
@@ -54,37 +55,18 @@ struct StatusCommand: ParsableCommand {
             let runner = try RunnerAccess(config)
             let store = try runner.openStore()
             defer { store.connection.close() }
-            let snapshot = try store.snapshot()
+            let data = try DashboardData(store)
+            let snapshot = data.snapshot
             let iso = ISO8601DateFormatter()
-            let now = Date()
             let orgs = snapshot.organizations.filter { org == nil || $0.name == org }
             if let org, orgs.isEmpty { throw CLIError("no organization \"\(org)\" in the control tables", hint: "known: \(snapshot.organizations.map(\.name).joined(separator: ", "))") }
-            let orgName = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-            var live: [Int64: Row] = [:]
-            for row in try store.connection.query("SELECT id, next_run_at, lease_owner, lease_expires_at, last_run_output FROM mt_cron_jobs") {
-                if let id = row[0].int64 { live[id] = row }
-            }
-            var progress: [Int64: String] = [:]
-            for row in try store.connection.query("SELECT job_id, output FROM mt_job_runs WHERE status = 'running' ORDER BY id") {
-                if let id = row[0].int64, let text = row[1].string, text.hasPrefix("running: ") { progress[id] = String(text.dropFirst(9)) }
-            }
-            var lastRun: [Int64: Row] = [:]
-            for row in try store.connection.query("SELECT job_id, started_at, finished_at, cases_loaded, status FROM mt_job_runs WHERE status IN ('success', 'failed') ORDER BY id") {
-                if let id = row[0].int64 { lastRun[id] = row }
-            }
-            let jobs: [JobStatus] = snapshot.jobs.filter { j in orgs.contains { $0.id == j.organizationID } }.map { j in
-                let l = live[j.id]
-                let leaseExpires = l?["lease_expires_at"].flatMap(StateStore.date)
-                let running = l?["lease_owner"]?.string != nil && (leaseExpires ?? .distantPast) > now
-                let r = lastRun[j.id]
-                let started = r?["started_at"].flatMap(StateStore.date), finished = r?["finished_at"].flatMap(StateStore.date)
-                return JobStatus(organization: orgName[j.organizationID] ?? "?", job: j.name, schedule: j.cronExpression, timeZone: j.timeZone ?? "UTC",
-                                 active: j.isActive, managed: j.managedBy != nil, running: running, runner: running ? l?["lease_owner"]?.string : nil,
-                                 runningSince: running ? j.lastRunAt.map { iso.string(from: $0) } : nil, progress: running ? progress[j.id] : nil,
-                                 lastRunAt: started.map { iso.string(from: $0) }, lastStatus: r?["status"]?.string,
-                                 lastDurationSeconds: started.flatMap { s in finished.map { $0.timeIntervalSince(s) } },
-                                 lastCases: r?["cases_loaded"]?.int64, nextRunAt: l?["next_run_at"].flatMap(StateStore.date).map { iso.string(from: $0) },
-                                 lastOutput: l?["last_run_output"]?.string)
+            let jobs: [JobStatus] = data.jobs.filter { j in orgs.contains { $0.name == j.organization } }.map { j in
+                let r = j.lastFinished
+                return JobStatus(organization: j.organization, job: j.name, schedule: j.schedule, timeZone: j.timeZone, active: j.active, managed: j.managed,
+                                 running: j.running, runner: j.runner, runningSince: j.running ? j.lastRunAt.map { iso.string(from: $0) } : nil,
+                                 progress: j.progress, lastRunAt: r?.startedAt.map { iso.string(from: $0) }, lastStatus: r?.status,
+                                 lastDurationSeconds: r?.startedAt.flatMap { s in r?.finishedAt.map { $0.timeIntervalSince(s) } },
+                                 lastCases: r?.cases, nextRunAt: j.nextRunAt.map { iso.string(from: $0) }, lastOutput: j.lastOutput)
             }
             let orgStatus = orgs.map { o in
                 OrganizationStatus(organization: o.name, name: o.displayName ?? o.name, connections: snapshot.connections.filter { $0.organizationID == o.id }.count,
