@@ -37,6 +37,10 @@ let package = Package(
         // The breakout: destination schema from a dictionary, rows from cases, exactly-once chunked loading.
         .target(name: "Breakout", dependencies: ["CSPro", "CaseSources", "DatabaseDriver", "SQL"]),
 
+        // Checking a breakout: expected tables computed from cases (not through the row builder), a
+        // destination read back by logical paths, and the manifest of a generated source.
+        .target(name: "Verification", dependencies: ["Breakout", "CSPro", "CaseSources", "DatabaseDriver", "SQL"]),
+
         // The control tables (mt_*): migrations, rows, the apply lock.
         .target(name: "State", dependencies: ["DatabaseDriver", "SQL"]),
 
@@ -76,14 +80,14 @@ let package = Package(
         ]),
 
         // Benchmarks (run by `make bench`, never part of the tests).
-        .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL", "CSPro", "CaseSources", "Breakout"]),
+        .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL", "CSPro", "CaseSources", "Breakout", "Verification"]),
 
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets"]),
         .testTarget(name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
-        .testTarget(name: "BreakoutTests", dependencies: ["Breakout", "CaseSources", "CSPro", "Drivers", "SQL"], exclude: ["Golden"]),
+        .testTarget(name: "BreakoutTests", dependencies: ["Breakout", "CaseSources", "CSPro", "Drivers", "SQL", "Verification"], exclude: ["Golden"]),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron", "CaseSources",
                                                          .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CLITests", dependencies: []),

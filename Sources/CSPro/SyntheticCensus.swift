@@ -37,8 +37,8 @@ public enum SyntheticCensus {
     static let names = ["Awa Ndiaye", "Moussa Diop", "Fatou Sall", "Ibrahima Fall", "Aïssatou Bâ", "Cheikh Guèye", "Mariama Sow",
                         "Ousmane Cissé", "Khady Faye", "Mamadou Ka", "Ndèye Mbaye", "Abdoulaye Wade", "Rokhaya Niang 🌍"]
 
-    /// Case number `n` (deterministic).
-    public static func makeCase(_ n: Int) -> Case {
+    /// Case number `n`, and with `edit` > 0 its `edit`-th re-synced version (deterministic).
+    public static func makeCase(_ n: Int, edit: Int = 0) -> Case {
         var root = CaseNode(level: 0, ids: ["PROVINCE": .number(Double(n % 14 + 1)), "DISTRICT": .number(Double(n / 14 % 45 + 1)),
                                             "EA": .number(Double(n / 630 % 900 + 1)), "HH_NUMBER": .number(Double(n % 9999 + 1))])
         var housing = RecordValues()
@@ -46,14 +46,14 @@ public enum SyntheticCensus {
         for (i, name) in ["H01_TYPE", "H02_WALL", "H03_ROOF", "H04_FLOOR", "H05_ROOMS", "H06_TENURE", "H07_RENT", "H08_TOILET", "H09_WATER",
                           "H10_LIGHT", "H11_FUEL", "H12_PERSONS", "H13_DEATHS"].enumerated() {
             let v: CaseValue = name == "H12_PERSONS" ? .number(Double(persons)) : name == "H07_RENT" ? (n % 3 == 0 ? .blank : .number(Double(n * 37 % 250_000)))
-                : .number(Double((n + i * 3) % 7 + 1))
+                : .number(Double((n + i * 3 + edit) % 7 + 1))
             housing.values[name] = [v]
         }
         root.records["HOUSING"] = [housing]
         var people: [RecordValues] = []
         for p in 0..<persons {
             var person = RecordValues()
-            let seed = n * 31 + p * 17
+            let seed = n * 31 + p * 17 + edit * 11
             person.values["LINE"] = [.number(Double(p + 1))]
             person.values["NAME"] = [.text(names[seed % names.count])]
             for (i, name) in ["P02_REL", "P03_SEX", "P04_AGE", "P05_MS", "P06_MOTHER", "P07_BIRTH", "P08_RES", "P09_ATTEND", "P10_GRADE",

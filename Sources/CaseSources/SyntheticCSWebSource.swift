@@ -1,13 +1,61 @@
 import CSPro
 import Foundation
 
-/// A generated CSWeb source with what real ones hold: sync batches (50 cases per revision), cases
-/// from CSPro 7.4 clients (text lines instead of JSON), partial saves, notes, cases re-synced
-/// later with changed values, deleted cases and corrupt blobs. Deterministic.
+/// The two generated dictionaries a source can hold: the two-level household ``SyntheticSurvey``
+/// (every shape a breakout must handle) and the one-level ``SyntheticCensus`` (a housing record of
+/// 13 items and about 5 person records of 20 items, the shape CSWeb's breakout was measured on).
+public enum SyntheticShape: String, Sendable, CaseIterable, Codable {
+    case survey, census
+
+    public func dictionary(name: String? = nil) -> CSProDictionary {
+        if self == .survey { return SyntheticSurvey.dictionary(name: name ?? SyntheticSurvey.name) }
+        var d = SyntheticCensus.dictionary()
+        if let name { d.name = name }
+        return d
+    }
+
+    public var defaultName: String { self == .survey ? SyntheticSurvey.name : "CENSUS" }
+
+    /// Case `n`, and with `edit` > 0 its `edit`-th re-synced version.
+    public func makeCase(_ n: Int, edit: Int = 0) -> Case {
+        switch self {
+        case .survey: SyntheticSurvey.makeCase(n, edit: edit)
+        case .census: SyntheticCensus.makeCase(n, edit: edit)
+        }
+    }
+
+    /// The item partial saves and notes point at.
+    public var ageField: String { self == .survey ? "P03_AGE" : "P04_AGE" }
+}
+
+/// A generated CSWeb source with what real ones hold: sync batches of uneven size (1–120 cases per
+/// revision), cases from CSPro 7.4 clients (text lines instead of JSON), partial saves, notes (with
+/// 4-byte UTF-8), cases re-synced later with changed values, deleted cases and corrupt blobs.
+/// Deterministic: the same options always write the same source.
 public enum SyntheticCSWebSource {
-    /// What was written, for tests to check a breakout against.
+    public struct Options: Sendable, Codable {
+        public var shape: SyntheticShape
+        public var cases: Int
+        /// Every `corruptEvery`-th case's blob is cut in half; nil writes none.
+        public var corruptEvery: Int?
+        public var dictionaryName: String?
+
+        public init(shape: SyntheticShape = .survey, cases: Int, corruptEvery: Int? = 97, dictionaryName: String? = nil) {
+            self.shape = shape
+            self.cases = cases
+            self.corruptEvery = corruptEvery
+            self.dictionaryName = dictionaryName
+        }
+
+        public var name: String { dictionaryName ?? shape.defaultName }
+    }
+
+    public static let noteText = "Respondent asked to come back — rappel à 18h 📞"
+
+    /// What was written, for tests and manifests to check a breakout against.
     public struct Contents: Sendable {
-        public var cases = 0
+        public var options: Options
+        public var cases: Int { options.cases }
         public var textForm: [Int] = []
         public var corrupt: [Int] = []
         public var partialSave: [Int] = []
@@ -15,75 +63,156 @@ public enum SyntheticCSWebSource {
         public var resynced: [Int] = []
         public var deleted: [Int] = []
         public var lastRevision: Int64 = 0
+        /// The revision each case has in the source now (index `n`; index 0 unused).
+        public var revisions: [Int64] = [0]
+        /// The version each case has now, when it is not the first (`makeCase(n, edit:)`).
+        public var edits: [Int: Int] = [:]
+
+        public var shape: SyntheticShape { options.shape }
+        public var dictionary: CSProDictionary { options.shape.dictionary(name: options.name) }
+
+        /// Whether the generator writes case `n` with a corrupt blob.
+        public func writtenCorrupt(_ n: Int) -> Bool { options.corruptEvery.map { n % $0 == 0 } ?? false }
+        public func revision(_ n: Int) -> Int64 { revisions[n] }
 
         /// The version of case `n` the source holds now, as its blob says it: a CSPro 7.4 client's
         /// text lines write a special value that a value set maps to a code as that code (REFUSED → 999).
         public func current(_ n: Int) -> Case {
-            let c = SyntheticSurvey.makeCase(n, edit: resynced.contains(n) ? 1 : 0)
-            return isTextForm(n) ? SyntheticCSWebSource.asText(c) : c
+            let c = shape.makeCase(n, edit: edits[n] ?? 0)
+            return isTextForm(n) ? SyntheticCSWebSource.asText(c, shape: shape) : c
+        }
+
+        public func label(_ c: Case) -> String { "Household \(c.key)" }
+
+        public func partialSaveValue(_ n: Int) -> Case.PartialSave? {
+            n % 53 == 0 ? Case.PartialSave(mode: "add", field: shape.ageField, levelKey: "1", recordOccurrence: 1, itemOccurrence: 1, subitemOccurrence: 0) : nil
+        }
+
+        public func note(_ n: Int) -> Case.Note {
+            Case.Note(content: SyntheticCSWebSource.noteText, field: shape.ageField, levelKey: "1", recordOccurrence: 1, itemOccurrence: 1,
+                      subitemOccurrence: 0, operatorId: "enumerator\(n % 7)", modifiedTime: "2026-11-0\(n % 9 + 1) 10:00:00")
         }
     }
 
     public static func isTextForm(_ n: Int) -> Bool { n % 41 == 0 }
 
+    static let surveyLayout = CaseLayout(SyntheticShape.survey.dictionary())
+    static let censusLayout = CaseLayout(SyntheticShape.census.dictionary())
+
     /// A case as it reads back from its text lines.
-    public static func asText(_ c: Case) -> Case {
-        let layout = CaseLayout(SyntheticSurvey.dictionary())
+    public static func asText(_ c: Case, shape: SyntheticShape = .survey) -> Case {
+        let layout = shape == .survey ? surveyLayout : censusLayout
         var back = TextCaseCodec.decode(TextCaseCodec.encode(c, layout: layout), layout: layout).cases[0]
         back.id = c.id
         return back
     }
-    public static func isCorrupt(_ n: Int) -> Bool { n % 97 == 0 }
+
+    /// Cases per sync batch (one revision each): uneven, as tablets sync whatever they hold.
+    static func batchSize(_ revision: Int64) -> Int { 1 + Int(revision &* 7_919 % 120) }
 
     /// Writes `cases` cases of ``SyntheticSurvey`` into a CSWeb database.
     public static func write(_ writer: CSWebDatabaseWriter, cases: Int, dictionaryName: String = SyntheticSurvey.name) throws -> Contents {
-        let dictionary = SyntheticSurvey.dictionary(name: dictionaryName)
+        try write(writer, Options(shape: .survey, cases: cases, dictionaryName: dictionaryName))
+    }
+
+    /// Writes a generated source; `progress` is told the number of cases written so far.
+    public static func write(_ writer: CSWebDatabaseWriter, _ options: Options, progress: ((Int) -> Void)? = nil) throws -> Contents {
+        let shape = options.shape
+        let dictionary = options.shape.dictionary(name: options.name)
         let layout = CaseLayout(dictionary)
         try writer.createTables(for: dictionary)
-        var contents = Contents()
-        contents.cases = cases
+        var contents = Contents(options: options)
+        contents.revisions = Array(repeating: 0, count: options.cases + 1)
         let name = dictionary.name
-        try writer.connection.transaction {
-            for n in 1...max(cases, 1) where cases > 0 {
-                let c = SyntheticSurvey.makeCase(n)
-                var blob = try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n))
-                if isTextForm(n) { contents.textForm.append(n) }
-                if isCorrupt(n) {
-                    blob = Array(blob.prefix(blob.count / 2))
-                    contents.corrupt.append(n)
+        let cases = options.cases
+        // One transaction per 5,000 cases: a large source is not one huge transaction.
+        var n = 1
+        var revision: Int64 = 1
+        var inBatch = 0
+        while n <= cases {
+            try writer.connection.transaction {
+                let end = min(cases, n + 4_999)
+                while n <= end {
+                    let c = shape.makeCase(n)
+                    var blob = try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n))
+                    if isTextForm(n) { contents.textForm.append(n) }
+                    if contents.writtenCorrupt(n) {
+                        blob = Array(blob.prefix(blob.count / 2))
+                        contents.corrupt.append(n)
+                    }
+                    if n % 53 == 0 { contents.partialSave.append(n) }
+                    try writer.put(dictionary: name, guid: c.id!, key: c.key, label: contents.label(c), blob: blob, revision: revision,
+                                   partialSave: contents.partialSaveValue(n))
+                    if n % 31 == 0 {
+                        try writer.addNote(dictionary: name, guid: c.id!, contents.note(n))
+                        contents.notes.append(n)
+                    }
+                    contents.revisions[n] = revision
+                    contents.lastRevision = revision
+                    inBatch += 1
+                    if inBatch == batchSize(revision) {
+                        revision += 1
+                        inBatch = 0
+                    }
+                    n += 1
                 }
-                var partial: Case.PartialSave?
-                if n % 53 == 0 {
-                    partial = Case.PartialSave(mode: "add", field: "P03_AGE", levelKey: "1", recordOccurrence: 1, itemOccurrence: 1, subitemOccurrence: 0)
-                    contents.partialSave.append(n)
-                }
-                let revision = Int64(1 + (n - 1) / 50)
-                try writer.put(dictionary: name, guid: c.id!, key: c.key, label: "Household \(c.key)", blob: blob, revision: revision, partialSave: partial)
-                if n % 31 == 0 {
-                    try writer.addNote(dictionary: name, guid: c.id!, Case.Note(content: "Respondent asked to come back — rappel à 18h", field: "P03_AGE",
-                                                                             levelKey: "1", recordOccurrence: 1, itemOccurrence: 1, subitemOccurrence: 0,
-                                                                             operatorId: "enumerator\(n % 7)", modifiedTime: "2026-11-0\(n % 9 + 1) 10:00:00"))
-                    contents.notes.append(n)
-                }
-                contents.lastRevision = revision
             }
-            // A later sync: some cases come back edited, some are deleted on the tablet.
+            progress?(n - 1)
+        }
+        // A later sync: some cases come back edited, some are deleted on the tablet.
+        try writer.connection.transaction {
             var revision = contents.lastRevision + 1
-            for n in stride(from: 19, through: cases, by: 19) where !isCorrupt(n) {
-                let c = SyntheticSurvey.makeCase(n, edit: 1)
-                try writer.put(dictionary: name, guid: c.id!, key: c.key, label: "Household \(c.key)",
-                               blob: try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n)), revision: revision)
+            for n in stride(from: 19, through: cases, by: 19) where !contents.writtenCorrupt(n) {
+                let c = shape.makeCase(n, edit: 1)
+                try writer.put(dictionary: name, guid: c.id!, key: c.key, label: contents.label(c),
+                               blob: try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n)), revision: revision,
+                               partialSave: contents.partialSaveValue(n))
                 contents.resynced.append(n)
+                contents.edits[n] = 1
+                contents.revisions[n] = revision
             }
             revision += 1
-            for n in stride(from: 43, through: cases, by: 43) where !isCorrupt(n) {
+            for n in stride(from: 43, through: cases, by: 43) where !contents.writtenCorrupt(n) {
                 let c = contents.current(n)
-                try writer.put(dictionary: name, guid: c.id!, key: c.key, label: "Household \(c.key)",
-                               blob: try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n)), revision: revision, deleted: true)
+                try writer.put(dictionary: name, guid: c.id!, key: c.key, label: contents.label(c),
+                               blob: try CSWebDatabaseWriter.blob(shape.makeCase(n, edit: contents.edits[n] ?? 0), layout: layout, textForm: isTextForm(n)),
+                               revision: revision, deleted: true, partialSave: contents.partialSaveValue(n))
                 contents.deleted.append(n)
+                contents.revisions[n] = revision
             }
             contents.lastRevision = revision
         }
         return contents
+    }
+
+    /// A new sync batch: `cases` come back with their next version (one revision for the batch).
+    public static func resync(_ writer: CSWebDatabaseWriter, _ contents: inout Contents, cases: [Int]) throws {
+        let layout = CaseLayout(contents.dictionary)
+        let revision = contents.lastRevision + 1
+        try writer.connection.transaction {
+            for n in cases {
+                let edit = (contents.edits[n] ?? 0) + 1
+                let c = contents.shape.makeCase(n, edit: edit)
+                let deleted = contents.deleted.contains(n)
+                try writer.put(dictionary: contents.options.name, guid: c.id!, key: c.key, label: contents.label(c),
+                               blob: try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n)), revision: revision,
+                               deleted: deleted, partialSave: contents.partialSaveValue(n))
+                contents.edits[n] = edit
+                contents.revisions[n] = revision
+                contents.corrupt.removeAll { $0 == n }
+            }
+        }
+        contents.lastRevision = revision
+    }
+
+    /// A new sync batch in which case `n` comes back with a corrupt blob (its rows in a destination
+    /// must stay as they were). The contents do not change: the source's newest version cannot be read.
+    public static func corruptResync(_ writer: CSWebDatabaseWriter, _ contents: inout Contents, case n: Int) throws {
+        let layout = CaseLayout(contents.dictionary)
+        let c = contents.shape.makeCase(n, edit: (contents.edits[n] ?? 0) + 1)
+        let blob = try CSWebDatabaseWriter.blob(c, layout: layout)
+        contents.lastRevision += 1
+        try writer.put(dictionary: contents.options.name, guid: c.id!, key: c.key, label: contents.label(c),
+                       blob: Array(blob.prefix(blob.count / 2)), revision: contents.lastRevision)
     }
 }

@@ -5,6 +5,7 @@ import Drivers
 import Foundation
 import SQL
 import Testing
+import Verification
 
 /// Breakouts of generated CSWeb sources (re-synced, deleted, corrupt, partial-save and 7.4-client
 /// cases) into every destination, compared with what the case model says the tables must hold.

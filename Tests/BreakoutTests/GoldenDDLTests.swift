@@ -3,6 +3,7 @@ import CSPro
 import Foundation
 import SQL
 import Testing
+import Verification
 
 /// The schema of the two-level survey in every dialect, compared with reviewed files in `Golden/`.
 /// After an intended change: `BREAKOUT_UPDATE_GOLDEN=1 swift test --filter GoldenDDL`, then review the diff.

@@ -6,6 +6,7 @@ import Foundation
 import SQL
 import SQLiteDriver
 import Testing
+import Verification
 
 /// Breakouts checked against data CSPro itself wrote.
 @Suite struct OracleTests {
