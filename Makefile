@@ -1,7 +1,7 @@
 # breakout: the two commands a new user needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: all deps build demo demo-source test bench servers-start servers-stop clean
+.PHONY: all deps build demo demo-source test bench soak servers-start servers-stop clean
 
 all: build
 
@@ -26,15 +26,21 @@ demo: build
 
 ## Regenerates the bundled demo source (deterministic; the committed file is its output).
 demo-source: build
-	$(SWIFT) run --skip-build breakout-bench source --cases 400 --out examples/quickstart/data/csweb-sample.db
+	$(SWIFT) run --skip-build breakout-bench generate --cases 400 --out examples/quickstart/data/csweb-sample.db --manifest /dev/null
 
 ## Runs every test; starts and stops PostgreSQL and MariaDB on loopback.
 test:
 	scripts/run-tests.sh
 
-## Bulk-load micro-benchmark: each driver's bulk path against psql \copy and mariadb LOAD DATA (release build).
+## Benchmarks (release build, servers with Debian's durability defaults; not part of the tests):
+## bulk-load paths, blob decoding, and the end-to-end breakout of 20,000 and 200,000 generated
+## census cases against the raw load of the same rows. See docs/performance.md.
 bench:
 	scripts/bench.sh
+
+## The fault-injection suite at a larger N than the tests run it (release build, throw-away servers).
+soak:
+	scripts/bench.sh faults --cases 20000 --kills 50
 
 servers-start:
 	scripts/install-deps.sh --servers

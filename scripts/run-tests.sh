@@ -14,3 +14,8 @@ scripts/test-servers.sh start
 
 swift build --build-tests
 swift test --skip-build "$@"
+# The fault-injection suite at a small N (kill -9, SIGTERM, server restarts, corrupt and hostile
+# input) against the real binary and servers; `make soak` runs it at a larger N.
+if [[ $# -eq 0 ]]; then
+  "$(swift build --show-bin-path)/breakout-bench" faults --cases "${BREAKOUT_FAULT_CASES:-1500}" --kills "${BREAKOUT_FAULT_KILLS:-20}"
+fi

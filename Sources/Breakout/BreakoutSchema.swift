@@ -188,7 +188,7 @@ public struct BreakoutSchema: Sendable {
                 guard let keep = selected[recordLayout.record.name] else { continue }
                 let base = recordLayout.record.name.lowercased()
                 if let other = usedNames[base] {
-                    throw SchemaError("record \(recordLayout.record.name) would be named \"\(base)\", which is already \(other); exclude one of them")
+                    throw SchemaError("dictionary \(dictionary.name): record \(recordLayout.record.name) would be named \"\(base)\", which is already \(other); exclude one of them (exclude: [\(recordLayout.record.name)]) or rename the record in the dictionary")
                 }
                 usedNames[base] = "record \(recordLayout.record.name)"
                 let tableName = table(base)
@@ -206,13 +206,18 @@ public struct BreakoutSchema: Sendable {
                     for occ in 0..<count {
                         let columnName = Self.columnName(name, occurrence: count > 1 ? occ + 1 : nil, naming)
                         guard seen.insert(columnName).inserted else {
-                            throw SchemaError("item \(name) of record \(recordLayout.record.name) would make a second column \"\(columnName)\"; exclude one of them")
+                            throw SchemaError("dictionary \(dictionary.name): item \(name) of record \(recordLayout.record.name) would make a second column \"\(columnName)\"; exclude one of them")
                         }
                         cols.append(Column(name: columnName, item: field.item, occurrence: occ, slot: recordLayout.shape.offsets[slotIndex] + occ,
                                            type: Self.sqlType(field.item)))
                     }
                 }
                 defs += cols.map { ColumnDefinition($0.name, $0.type) }
+                if defs.count > dialect.maxColumnsPerTable {
+                    throw SchemaError("dictionary \(dictionary.name): record \(recordLayout.record.name) needs \(defs.count) columns (one per item occurrence), "
+                                      + "more than the \(dialect.maxColumnsPerTable) a \(dialect.engine.rawValue) table can have; exclude the record "
+                                      + "(exclude: [\(recordLayout.record.name)]) or some of its items")
+                }
                 records.append(RecordTable(
                     level: l, recordIndex: recordLayout.index, recordName: recordLayout.record.name,
                     table: TableDefinition(tableName, columns: defs, primaryKey: [recordID],

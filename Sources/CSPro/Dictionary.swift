@@ -19,6 +19,14 @@ public struct CSProDictionary: Sendable, Hashable, Codable {
     public struct Language: Sendable, Hashable, Codable {
         public var name: String
         public var label: String
+        public init(name: String, label: String) { (self.name, self.label) = (name, label) }
+    }
+
+    public init(name: String, labels: [Label], recordTypeStart: Int, recordTypeLength: Int, relativePositions: Bool,
+                defaultZeroFill: Bool, defaultDecimalMark: Bool, languages: [Language], levels: [Level]) {
+        (self.name, self.labels, self.recordTypeStart, self.recordTypeLength, self.relativePositions) =
+            (name, labels, recordTypeStart, recordTypeLength, relativePositions)
+        (self.defaultZeroFill, self.defaultDecimalMark, self.languages, self.levels) = (defaultZeroFill, defaultDecimalMark, languages, levels)
     }
 
     /// Gives every linked value set the values of the first set with the same link.
@@ -64,6 +72,10 @@ public struct Level: Sendable, Hashable, Codable {
     public var labels: [Label]
     public var ids: [Item]
     public var records: [Record]
+
+    public init(name: String, labels: [Label], ids: [Item], records: [Record]) {
+        (self.name, self.labels, self.ids, self.records) = (name, labels, ids, records)
+    }
 }
 
 public struct Record: Sendable, Hashable, Codable {
@@ -74,6 +86,10 @@ public struct Record: Sendable, Hashable, Codable {
     public var required: Bool
     public var maxOccurrences: Int
     public var items: [Item]
+
+    public init(name: String, labels: [Label], typeValue: String, required: Bool, maxOccurrences: Int, items: [Item]) {
+        (self.name, self.labels, self.typeValue, self.required, self.maxOccurrences, self.items) = (name, labels, typeValue, required, maxOccurrences, items)
+    }
 }
 
 public struct Item: Sendable, Hashable, Codable {
@@ -96,6 +112,12 @@ public struct Item: Sendable, Hashable, Codable {
     /// The name of the item this one is a subitem of; nil for ordinary items.
     public var parent: String?
     public var valueSets: [ValueSet]
+
+    public init(name: String, labels: [Label], contentType: ContentType, start: Int, length: Int, decimals: Int, decimalMark: Bool,
+                zeroFill: Bool, occurrences: Int, parent: String?, valueSets: [ValueSet]) {
+        (self.name, self.labels, self.contentType, self.start, self.length, self.decimals) = (name, labels, contentType, start, length, decimals)
+        (self.decimalMark, self.zeroFill, self.occurrences, self.parent, self.valueSets) = (decimalMark, zeroFill, occurrences, parent, valueSets)
+    }
 
     public var isSubitem: Bool { parent != nil }
 }

@@ -339,8 +339,9 @@ struct Cursor {
         return d
     }
 
-    /// Skips any JSON value.
-    mutating func skipValue() throws {
+    /// Skips any JSON value (nested at most 256 deep: garbage must not exhaust the stack).
+    mutating func skipValue(depth: Int = 0) throws {
+        guard depth < 256 else { throw error("values nested more than 256 deep") }
         skipSpace()
         switch peek {
         case UInt8(ascii: "\""): _ = try string()
@@ -350,7 +351,7 @@ struct Cursor {
             if consume(close) { return }
             repeat {
                 if close == UInt8(ascii: "}") { _ = try key() }
-                try skipValue()
+                try skipValue(depth: depth + 1)
             } while consume(UInt8(ascii: ","))
             try expect(close)
         case UInt8(ascii: "t"): try literal("true")

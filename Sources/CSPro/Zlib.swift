@@ -43,10 +43,14 @@ public final class ZlibInflater {
         stream.deallocate()
     }
 
+    /// The most a case may inflate to. A CSPro case is kilobytes; anything past this is not a case
+    /// (a compression bomb or garbage), and refusing it keeps a worker's memory bounded.
+    public static let maximumOutput = 64 * 1_048_576
+
     /// Inflates one complete zlib stream. `sizeHint` sizes the output buffer.
     func inflate(_ input: ArraySlice<UInt8>, sizeHint: Int = 0) throws -> [UInt8] {
         inflateReset(stream)
-        var output = [UInt8](repeating: 0, count: max(sizeHint, input.count * 4, 256))
+        var output = [UInt8](repeating: 0, count: min(max(sizeHint, input.count * 4, 256), Self.maximumOutput))
         var produced = 0
         // zlib never writes through next_in (it is non-const only in its C declaration), so the
         // blob is read in place rather than copied.
@@ -54,7 +58,10 @@ public final class ZlibInflater {
             stream.pointee.next_in = inBuffer.baseAddress.map { UnsafeMutablePointer(mutating: $0) }
             stream.pointee.avail_in = UInt32(inBuffer.count)
             while true {
-                if produced == output.count { output.append(contentsOf: repeatElement(0, count: output.count)) }
+                if produced == output.count {
+                    if produced >= Self.maximumOutput { return Z_MEM_ERROR }
+                    output.append(contentsOf: repeatElement(0, count: min(output.count, Self.maximumOutput - output.count)))
+                }
                 let rc: Int32 = output.withUnsafeMutableBufferPointer { outBuffer in
                     stream.pointee.next_out = outBuffer.baseAddress! + produced
                     stream.pointee.avail_out = UInt32(outBuffer.count - produced)
@@ -70,7 +77,8 @@ public final class ZlibInflater {
         stream.pointee.next_in = nil
         stream.pointee.next_out = nil
         guard status == Z_STREAM_END else {
-            let reason = status == Z_DATA_ERROR ? "corrupt zlib data" : status == Z_BUF_ERROR ? "truncated zlib data" : "zlib error \(status)"
+            let reason = status == Z_DATA_ERROR ? "corrupt zlib data" : status == Z_BUF_ERROR ? "truncated zlib data"
+                : status == Z_MEM_ERROR ? "inflates to more than \(Self.maximumOutput / 1_048_576) MiB, far beyond any case (not a CSPro case)" : "zlib error \(status)"
             throw Zlib.Failure(description: reason)
         }
         output.removeSubrange(produced...)

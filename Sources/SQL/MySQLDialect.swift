@@ -8,6 +8,8 @@ public struct MySQLDialect: SQLDialect {
     public var namespacing: Namespacing { .prefix }
     public var bulkLoadMethod: BulkLoadMethod { .loadDataLocalInfile }
     public var maxBindsPerStatement: Int { 65_535 }
+    /// InnoDB's limit (MySQL itself allows 4,096).
+    public var maxColumnsPerTable: Int { 1_017 }
     public var indexesInline: Bool { true }
     /// utf8mb4 keeps 4-byte UTF-8 text; the binary collation keeps every distinction CSPro makes.
     public var tableOptions: String { " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" }

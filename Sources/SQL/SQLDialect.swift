@@ -40,6 +40,8 @@ public protocol SQLDialect: Sendable {
     var bulkLoadMethod: BulkLoadMethod { get }
     /// Most bound values one statement may carry.
     var maxBindsPerStatement: Int { get }
+    /// Most columns one table may have.
+    var maxColumnsPerTable: Int { get }
 
     /// The engine's name for a column type.
     func typeName(_ type: SQLType) -> String
@@ -71,6 +73,9 @@ public protocol SQLDialect: Sendable {
 }
 
 extension SQLDialect {
+    /// PostgreSQL's limit; engines with another one override it.
+    public var maxColumnsPerTable: Int { 1_600 }
+
     public var name: String { engine.rawValue }
     public var identifierQuotes: (open: String, close: String) { ("\"", "\"") }
     public var indexesInline: Bool { false }

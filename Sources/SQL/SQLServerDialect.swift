@@ -10,6 +10,8 @@ public struct SQLServerDialect: SQLDialect {
     public var namespacing: Namespacing { .schema }
     public var bulkLoadMethod: BulkLoadMethod { .bcp }
     public var maxBindsPerStatement: Int { 2_100 }
+    /// SQL Server's limit for a non-sparse table.
+    public var maxColumnsPerTable: Int { 1_024 }
     /// A table value constructor holds at most 1,000 rows.
     public static let maxRowsPerValues = 1_000
 

@@ -8,6 +8,8 @@ public struct SQLiteDialect: SQLDialect {
     public var bulkLoadMethod: BulkLoadMethod { .preparedBatch }
     /// `SQLITE_MAX_VARIABLE_NUMBER` since 3.32.
     public var maxBindsPerStatement: Int { 32_766 }
+    /// SQLITE_MAX_COLUMN's default.
+    public var maxColumnsPerTable: Int { 2_000 }
 
     /// SQLite stores `DECIMAL` with NUMERIC affinity: as an integer or a double, so exact to 15
     /// significant digits (CSPro numeric items have at most 15).

@@ -1,80 +1,272 @@
 import Breakout
 import CaseSources
 import CSPro
+import DatabaseDriver
 import Drivers
 import Foundation
 import SQL
+import Verification
 
-// End-to-end breakout throughput: a generated CSWeb source (SQLite file, two-level survey, about
-// 4.6 persons and 17 rows per case) broken out into PostgreSQL, MariaDB and SQLite by the engine
-// that `process-cases` runs. Run through `make bench` (servers and URLs) or `scripts/bench.sh breakout`.
+// End-to-end breakout against the physical limit, measured in one run (issue 9).
 //
-//   breakout-bench breakout [--cases N] [--threads T] [--chunk M]
+//   breakout-bench breakout [--cases 20000,200000] [--shape census|survey] [--settings 3x1000,2x1000,2x5000]
+//
+// For each N: a generated CSWeb source (SQLite file) and its manifest; for PostgreSQL and MariaDB
+// (URLs from BREAKOUT_TEST_POSTGRES_URL / BREAKOUT_TEST_MYSQL_URL), one breakout per setting
+// (threads × cases per chunk; the first is breakout's default) in a child process, so that its peak
+// RSS and CPU time are its own; each destination checked against the manifest; the same rows
+// loaded by the raw client (psql \copy, mariadb LOAD DATA LOCAL INFILE) into the same tables with
+// the same indexes; and a re-run after 1% of the cases were re-synced.
+
+struct OnceResult: Codable {
+    var seconds: Double
+    var cases: Int
+    var failed: Int
+    var rows: Int
+    var cpu: Double
+    var rssMiB: Double
+}
+
+/// The child: one breakout of a source file into a destination namespace; prints an OnceResult as JSON.
+///   breakout-bench breakout-once --source FILE --dictionary NAME --url URL --namespace NS --threads T --chunk M
+func runBreakoutOnce() throws {
+    let source = stringOption("--source")!, url = stringOption("--url")!, namespace = stringOption("--namespace")!
+    let config = try ConnectionConfig.parse(url: url)
+    let feed = try CSWebFeed(source: CSWebSource(connection: try Databases.connect(ConnectionConfig(engine: .sqlite, database: source, options: ["mode": "ro"]))),
+                             dictionary: stringOption("--dictionary")!)
+    let engine = try BreakoutEngine(feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
+                                    connect: { try Databases.connect(config) })
+    let summary = try engine.run(RunOptions(threads: option("--threads", 3), chunkSize: option("--chunk", 1000)))
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    let result = OnceResult(seconds: summary.seconds, cases: summary.cases, failed: summary.failedCases, rows: summary.rows.values.reduce(0, +),
+                            cpu: cpu, rssMiB: peakRSSMiB())
+    print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
+}
+
+/// Runs a program; returns its standard output, throws with its standard error when it fails.
+@discardableResult
+func runProgram(_ executable: String, _ args: [String], env: [String: String] = [:]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = args
+    process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Standard error is drained on another thread so that neither pipe can fill up and block the child.
+    let errors = ErrorSink()
+    let done = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+        errors.data = err.fileHandleForReading.readDataToEndOfFile()
+        done.signal()
+    }
+    let output = out.fileHandleForReading.readDataToEndOfFile()
+    done.wait()
+    process.waitUntilExit()
+    if process.terminationStatus != 0 {
+        throw BreakoutError("\(URL(fileURLWithPath: executable).lastPathComponent) exited with \(process.terminationStatus): \(String(decoding: errors.data, as: UTF8.self))")
+    }
+    return String(decoding: output, as: UTF8.self)
+}
+
+final class ErrorSink: @unchecked Sendable { var data = Data() }
+
+func which(_ name: String, _ extra: [String] = []) -> String? {
+    let paths = extra + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init)
+    return paths.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
+func elapsed(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Removes a breakout namespace (schema on PostgreSQL, prefixed tables elsewhere).
+func dropNamespace(_ schema: BreakoutSchema, _ config: ConnectionConfig) {
+    guard let c = try? Databases.connect(config) else { return }
+    defer { c.close() }
+    if schema.dialect.namespacing == .schema {
+        _ = try? c.execute("DROP SCHEMA IF EXISTS \(try! schema.dialect.quote(schema.namespace)) CASCADE")
+    } else {
+        for table in schema.allTables.reversed() { _ = try? c.execute(.dropTable(table.name, ifExists: true)) }
+    }
+}
 
 func runBreakoutBenchmark() throws {
-    let cases = option("--cases", 50_000)
-    let threads = option("--threads", 2)
-    let chunk = option("--chunk", 1000)
     let environment = ProcessInfo.processInfo.environment
-
-    let sourcePath = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-bench-source-\(cases).db").path
-    if !FileManager.default.fileExists(atPath: sourcePath) {
-        let started = Date()
-        let connection = try Databases.connect(ConnectionConfig(engine: .sqlite, database: sourcePath + ".tmp"))
-        _ = try SyntheticCSWebSource.write(CSWebDatabaseWriter(connection: connection), cases: cases)
-        connection.close()
-        try FileManager.default.moveItem(atPath: sourcePath + ".tmp", toPath: sourcePath)
-        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sourcePath + ".tmp" + suffix) }
-        print(String(format: "generated %d-case source in %.1f s: %@", cases, Date().timeIntervalSince(started), sourcePath))
+    let sizes = (stringOption("--cases") ?? "20000,200000").split(separator: ",").compactMap { Int($0) }
+    let shape = SyntheticShape(rawValue: stringOption("--shape") ?? "census") ?? .census
+    let settings: [(threads: Int, chunk: Int)] = (stringOption("--settings") ?? "3x1000,2x1000,2x5000").split(separator: ",").map {
+        let p = $0.split(separator: "x").compactMap { Int($0) }
+        return (p[0], p[1])
     }
-    func feed() throws -> CSWebFeed {
-        try CSWebFeed(source: CSWebSource(connection: try Databases.connect(ConnectionConfig(engine: .sqlite, database: sourcePath, options: ["mode": "ro"]))),
-                      dictionary: SyntheticSurvey.name)
+    var destinations: [(String, ConnectionConfig, String)] = []
+    if let url = environment["BREAKOUT_TEST_POSTGRES_URL"] { destinations.append(("PostgreSQL", try ConnectionConfig.parse(url: url), url)) }
+    if let url = environment["BREAKOUT_TEST_MYSQL_URL"] { destinations.append(("MariaDB", try ConnectionConfig.parse(url: url), url)) }
+    guard !destinations.isEmpty else { throw BreakoutError("set BREAKOUT_TEST_POSTGRES_URL and/or BREAKOUT_TEST_MYSQL_URL (make bench does)") }
+    let me = CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
+        : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
+    let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-bench-\(getpid())")
+    try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: temporary) }
+
+    struct Line { var n: Int; var destination: String; var what: String; var seconds: Double; var cases: Int; var rows: Int
+                  var raw: Double?; var rss: Double?; var cpu: Double?; var check: String }
+    var lines: [Line] = []
+    func show(_ l: Line) {
+        func f(_ x: Double?, _ format: String) -> String { x.map { String(format: format, $0) } ?? "–" }
+        print("| \(l.n) | \(l.destination) | \(l.what) | \(f(l.seconds, "%.2f")) | \(f(Double(l.cases) / l.seconds, "%.0f")) | \(f(Double(l.rows) / l.seconds, "%.0f")) | "
+              + "\(f(l.raw.map { l.seconds / $0 }, "%.2f×")) | \(f(l.rss, "%.0f")) | \(f(l.cpu, "%.1f")) | \(l.check) |")
+        lines.append(l)
     }
 
-    // The floor: reading and decoding every case with no destination at all.
-    let decodeStarted = Date()
-    let f = try feed()
-    let layout = CaseLayout(f.dictionary)
-    let inflater = try ZlibInflater()
-    var mark = Mark.start
-    var decoded = 0
-    while true {
-        let batch = try f.cases(after: mark, limit: chunk)
-        guard let last = batch.last else { break }
-        for c in batch {
-            if case .blob(let b) = c.payload, (try? CaseBlob.decode(b, layout: layout, inflater: inflater)) != nil { decoded += 1 }
+    for n in sizes {
+        let sourcePath = temporary.appendingPathComponent("source-\(n).db").path
+        var generated: SyntheticCSWebSource.Contents!
+        let generateSeconds = try elapsed {
+            generated = try generateSource(ConnectionConfig(engine: .sqlite, database: sourcePath), .init(shape: shape, cases: n, corruptEvery: nil))
         }
-        mark = last.position
-    }
-    let decodeSeconds = Date().timeIntervalSince(decodeStarted)
-    print(String(format: "read + decode only (one thread): %d cases in %.2f s = %.0f cases/s", decoded, decodeSeconds, Double(decoded) / decodeSeconds))
-
-    var destinations: [(String, ConnectionConfig)] = []
-    if let url = environment["BREAKOUT_TEST_POSTGRES_URL"] { destinations.append(("PostgreSQL", try ConnectionConfig.parse(url: url))) }
-    if let url = environment["BREAKOUT_TEST_MYSQL_URL"] { destinations.append(("MariaDB", try ConnectionConfig.parse(url: url))) }
-    destinations.append(("SQLite", ConnectionConfig(engine: .sqlite, database: FileManager.default.temporaryDirectory.appendingPathComponent("breakout-bench-dest-\(UUID().uuidString).db").path)))
-
-    print("| destination | threads | chunk | cases | rows | seconds | cases/s | rows/s | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for (name, config) in destinations {
-        let namespace = "bench\(UInt32.random(in: 0...UInt32.max))"
-        let engine = try BreakoutEngine(feed: try feed(), dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
-                                        connect: { try Databases.connect(config) })
-        defer {
-            if let c = try? Databases.connect(config) {
-                if engine.schema.dialect.namespacing == .schema {
-                    _ = try? c.execute("DROP SCHEMA IF EXISTS \(try! engine.schema.dialect.quote(namespace)) CASCADE")
-                } else {
-                    for table in engine.schema.allTables.reversed() { _ = try? c.execute(.dropTable(table.name, ifExists: true)) }
-                }
-                c.close()
+        var contents = generated!
+        var manifest = Manifest(contents)
+        let size = (try? FileManager.default.attributesOfItem(atPath: sourcePath)[.size] as? Int) ?? 0
+        print("\nN = \(n): \(shape.rawValue) source generated in \(String(format: "%.0f", generateSeconds)) s (\(size / 1_048_576) MiB SQLite, "
+              + "\(manifest.totalRows) rows expected, \(String(format: "%.1f", Double(manifest.totalRows) / Double(n))) per case)\n")
+        print("| cases | destination | run | wall s | cases/s | rows/s | ÷ raw load | peak RSS MiB | CPU s | check |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for (name, config, url) in destinations {
+            let schemaFor = { (ns: String) throws -> BreakoutSchema in
+                try BreakoutSchema(dictionary: contents.dictionary, dialect: config.engine.dialect, options: SchemaOptions(), namespace: ns)
             }
+            // The raw load first, so every breakout line can show its ratio: the rows come from a
+            // breakout at the default setting, written out in the raw client's text format.
+            var rawSeconds: Double?
+            var runs: [(String, OnceResult, Double, String, BreakoutSchema)] = []
+            for (t, s) in settings.enumerated() {
+                let ns = "bench\(n)_\(t)_\(UInt32.random(in: 0...UInt32.max))"
+                let schema = try schemaFor(ns)
+                var result: OnceResult!
+                let wall = try elapsed {
+                    let out = try runProgram(me, ["breakout-once", "--source", sourcePath, "--dictionary", contents.options.name, "--url", url,
+                                                  "--namespace", ns, "--threads", String(s.threads), "--chunk", String(s.chunk)])
+                    result = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
+                }
+                let c = try Databases.connect(config)
+                let differences = manifest.differences(try Manifest.digests(c, schema))
+                c.close()
+                let check = differences.isEmpty ? "= manifest" : "MISMATCH: " + differences.joined(separator: "; ")
+                runs.append(("\(s.threads) threads × \(s.chunk)" + (t == 0 ? " (default)" : ""), result, wall, check, schema))
+            }
+            do {
+                let (files, rawSchema) = try exportForRawLoad(from: runs[0].4, config: config, into: temporary, schemaFor: schemaFor)
+                rawSeconds = try rawLoad(files, schema: rawSchema, config: config)
+                let c = try Databases.connect(config)
+                let rawDifferences = manifest.differences(try Manifest.digests(c, rawSchema))
+                c.close()
+                dropNamespace(rawSchema, config)
+                show(Line(n: n, destination: name, what: config.engine == .postgresql ? "raw: psql \\copy, 1 stream" : "raw: mariadb LOAD DATA LOCAL, 1 stream",
+                          seconds: rawSeconds!, cases: manifest.decodable, rows: manifest.totalRows, raw: rawSeconds, rss: nil, cpu: nil,
+                          check: rawDifferences.isEmpty ? "= manifest" : "MISMATCH"))
+                for f in files { try? FileManager.default.removeItem(atPath: f.path) }
+            } catch {
+                print("| \(n) | \(name) | raw load failed: \(error) |")
+            }
+            for (what, r, wall, check, _) in runs {
+                show(Line(n: n, destination: name, what: what, seconds: wall, cases: r.cases, rows: r.rows, raw: rawSeconds, rss: r.rssMiB, cpu: r.cpu, check: check))
+            }
+            // Incremental: 1% of the cases re-synced, then the best setting's namespace run again.
+            let best = runs.min { $0.2 < $1.2 }!
+            let bestSetting = settings[runs.firstIndex { $0.0 == best.0 }!]
+            let changed = stride(from: 7, through: n, by: 100).map { $0 }
+            let writer = CSWebDatabaseWriter(connection: try Databases.connect(ConnectionConfig(engine: .sqlite, database: sourcePath)))
+            try SyntheticCSWebSource.resync(writer, &contents, cases: changed)
+            writer.connection.close()
+            manifest = Manifest(contents)
+            var again: OnceResult!
+            let wall = try elapsed {
+                let out = try runProgram(me, ["breakout-once", "--source", sourcePath, "--dictionary", contents.options.name, "--url", url,
+                                              "--namespace", best.4.namespace, "--threads", String(bestSetting.threads), "--chunk", String(bestSetting.chunk)])
+                again = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
+            }
+            let c = try Databases.connect(config)
+            let differences = manifest.differences(try Manifest.digests(c, best.4))
+            c.close()
+            show(Line(n: n, destination: name, what: "re-run after \(changed.count) re-synced (1%), \(best.0)", seconds: wall, cases: again.cases,
+                      rows: again.rows, raw: nil, rss: again.rssMiB, cpu: again.cpu,
+                      check: (differences.isEmpty ? "= manifest" : "MISMATCH") + String(format: "; %.1f%% of the full run's time", 100 * wall / best.2)))
+            for run in runs { dropNamespace(run.4, config) }
         }
-        let summary = try engine.run(RunOptions(threads: threads, chunkSize: chunk))
-        let rows = summary.rows.values.reduce(0, +)
-        let effectiveThreads = config.engine == .sqlite ? 1 : threads
-        print(String(format: "| %@ | %d | %d | %d | %d | %.2f | %.0f | %.0f | %.0f |", name, effectiveThreads, chunk, summary.cases, rows, summary.seconds,
-                     Double(summary.cases) / summary.seconds, Double(rows) / summary.seconds, peakRSSMiB()))
+    }
+
+    print("\nTargets: breakout wall time ≤ 1.25 × the raw load of the same rows; cases/s at the largest N ≥ at the smallest;")
+    print("peak RSS < 150 MiB and flat in N; a re-run after 1% re-synced costs about 1% of a full run.")
+    for destination in Set(lines.map(\.destination)).sorted() {
+        let mine = lines.filter { $0.destination == destination && $0.rss != nil && !$0.what.hasPrefix("re-run") }
+        guard let small = sizes.min(), let large = sizes.max(), small != large else { continue }
+        func bestRate(_ n: Int) -> Double { mine.filter { $0.n == n }.map { Double($0.cases) / $0.seconds }.max() ?? 0 }
+        print(String(format: "%@: best cases/s %.0f at N=%d, %.0f at N=%d (%.2f×); peak RSS %.0f–%.0f MiB", destination, bestRate(small), small,
+                     bestRate(large), large, bestRate(large) / max(bestRate(small), 1), mine.compactMap(\.rss).min() ?? 0, mine.compactMap(\.rss).max() ?? 0))
+    }
+}
+
+/// Writes every data table of a breakout into a file in the raw client's text format (tab
+/// separated, `\N` for NULL, backslash escapes: what both `COPY … FROM` and `LOAD DATA` read), and
+/// creates an empty copy of the schema (same tables, keys and indexes) to load them into.
+func exportForRawLoad(from schema: BreakoutSchema, config: ConnectionConfig, into folder: URL,
+                      schemaFor: (String) throws -> BreakoutSchema) throws -> ([(table: TableDefinition, path: String)], BreakoutSchema) {
+    let c = try Databases.connect(config)
+    defer { c.close() }
+    let encoder = TextRowEncoder(blobStyle: config.engine == .postgresql ? .postgresHex : .raw)
+    let rawSchema = try schemaFor("raw\(UInt32.random(in: 0...UInt32.max))")
+    var files: [(TableDefinition, String)] = []
+    for (source, target) in zip(schema.dataTables, rawSchema.dataTables) {
+        let path = folder.appendingPathComponent("\(target.name.name).tsv").path
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        let key = source.columns[0].name
+        var last: SQLValue?
+        while true {
+            let page = try c.query(.select(Select(from: source.name, where: last.map { .compare(key, .greater, $0) }, orderBy: [SortKey(key)], limit: 50_000)))
+            var buffer: [UInt8] = []
+            for row in page { encoder.encode(row.values, into: &buffer) }
+            handle.write(Data(buffer))
+            guard page.count == 50_000, let end = page.last else { break }
+            last = end[0]
+        }
+        try handle.close()
+        files.append((target, path))
+    }
+    for statement in rawSchema.createStatements() { try c.execute(statement) }
+    return (files, rawSchema)
+}
+
+/// Loads the files with the raw client in one process, parents before children; returns the wall seconds.
+func rawLoad(_ files: [(table: TableDefinition, path: String)], schema: BreakoutSchema, config: ConnectionConfig) throws -> Double {
+    let d = schema.dialect
+    if config.engine == .postgresql {
+        let psql = which("psql", [ProcessInfo.processInfo.environment["BREAKOUT_TEST_PG_BIN"] ?? ""])!
+        var script = ""
+        for (table, path) in files {
+            script += "\\copy \(try d.quote(table.name)) (\(try table.columns.map { try d.quote($0.name) }.joined(separator: ", "))) FROM '\(path)'\n"
+        }
+        let scriptPath = files[0].path + ".psql"
+        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        return try elapsed {
+            try runProgram(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", config.host!, "-p", String(config.port!), "-U", config.user!,
+                                  "-d", config.database, "-f", scriptPath], env: ["PGPASSWORD": config.password ?? ""])
+        }
+    }
+    let client = which("mariadb") ?? which("mysql")!
+    var statements = ""
+    for (table, path) in files {
+        statements += "LOAD DATA LOCAL INFILE '\(path)' INTO TABLE \(try d.quote(table.name)) CHARACTER SET utf8mb4 "
+            + "(\(try table.columns.map { try d.quote($0.name) }.joined(separator: ", ")));\n"
+    }
+    return try elapsed {
+        try runProgram(client, ["--no-defaults", "--local-infile=1", "-h", config.host!, "-P", String(config.port!), "-u", config.user!,
+                                config.database, "-e", statements], env: ["MYSQL_PWD": config.password ?? ""])
     }
 }

@@ -3,13 +3,18 @@ import Foundation
 // Benchmarks, run by `make bench`; never part of the tests. Numbers are measured in one run.
 //   breakout-bench bulk   [--rows N] [--repeat K]    driver bulk paths against psql \copy and mariadb LOAD DATA
 //   breakout-bench decode [--cases N]                CSWeb blob decoding: zlib + JSON + case model
-//   breakout-bench source --cases N --out FILE.db    a generated CSWeb source (also --url mysql://…)
-//   breakout-bench breakout [--cases N] [--threads T] end-to-end breakout into PostgreSQL, MariaDB and SQLite
+//   breakout-bench generate --cases N --out FILE.db  a generated CSWeb source and its manifest (also --url mysql://…)
+//   breakout-bench breakout [--cases 20000,200000]   end-to-end breakout against the raw load of the same rows
+//   breakout-bench faults [--cases N] [--kills K]    the fault-injection suite
 
 let arguments = CommandLine.arguments
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count, let v = Int(arguments[i + 1]) else { return fallback }
     return v
+}
+func stringOption(_ name: String) -> String? {
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
+    return arguments[i + 1]
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MiB.
@@ -23,9 +28,11 @@ func peakRSSMiB() -> Double {
 switch arguments.dropFirst().first {
 case "bulk": try runBulkBenchmark()
 case "decode": try runDecodeBenchmark()
-case "source": try runSourceGenerator()
+case "source", "generate": try runSourceGenerator()
 case "breakout": try runBreakoutBenchmark()
+case "breakout-once": try runBreakoutOnce()
+case "faults": try runFaultSuite()
 default:
-    FileHandle.standardError.write(Data("usage: breakout-bench bulk|decode|source|breakout [options]\n".utf8))
+    FileHandle.standardError.write(Data("usage: breakout-bench bulk|decode|generate|breakout|faults [options]\n".utf8))
     exit(2)
 }

@@ -44,8 +44,13 @@ struct DictionaryCommand: ParsableCommand {
                 }
                 guard let naming = Naming(rawValue: naming) else { throw CLIError("unknown naming \"\(naming)\"", hint: "use csweb or sql") }
                 let dictionary = try loadDictionary(file)
-                let schema = try BreakoutSchema(dictionary: dictionary, dialect: engine.dialect, options: SchemaOptions(
-                    naming: naming, selection: RecordSelection(include: ProcessCases.list(include), exclude: ProcessCases.list(exclude))))
+                let schema: BreakoutSchema
+                do {
+                    schema = try BreakoutSchema(dictionary: dictionary, dialect: engine.dialect, options: SchemaOptions(
+                        naming: naming, selection: RecordSelection(include: ProcessCases.list(include), exclude: ProcessCases.list(exclude))))
+                } catch let error as SchemaError {
+                    throw CLIError("\(file): \(error.message)")
+                }
                 print("-- breakout schema for dictionary \(dictionary.name) (\(engine.rawValue), naming \(naming.rawValue))")
                 let renderer = SQLRenderer(engine.dialect, inlineValues: true)
                 for statement in schema.createStatements() {

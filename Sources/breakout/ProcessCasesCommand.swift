@@ -69,8 +69,13 @@ struct ProcessCases: ParsableCommand {
             let names = dictionaries.isEmpty ? owned : dictionaries
             if let threads, !(1...64).contains(threads) { throw CLIError("--threads must be between 1 and 64, got \(threads)") }
             if let m = maxCasesPerChunk, !(1...100_000).contains(m) { throw CLIError("--max-cases-per-chunk must be between 1 and 100000, got \(m)") }
+            // SIGTERM/SIGINT: the chunks in flight commit, the run stops at that boundary and exits 0;
+            // the next run continues from the mark.
+            let stop = StopFlag()
+            if !dryRun { Signals.onTerminate(stop, message: "breakout: stopping: the chunks in flight commit, then the run stops (the next run continues from there)") }
             let run = RunOptions(threads: threads ?? configuration.settings.defaults.threads,
-                                 chunkSize: maxCasesPerChunk ?? configuration.settings.defaults.maxCasesPerChunk)
+                                 chunkSize: maxCasesPerChunk ?? configuration.settings.defaults.maxCasesPerChunk,
+                                 shouldStop: { stop.isSet })
             let options = SchemaOptions(naming: destination.naming == .sql ? .sql : .csweb,
                                         selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)))
             let sources = try SourceOpener(resolver: resolver)
@@ -95,6 +100,7 @@ struct ProcessCases: ParsableCommand {
                 bar.finish()
                 summaries.append(summary)
                 if format != .json { print(summary.text) }
+                if stop.isSet { break }
             }
             if format == .json, !dryRun {
                 let encoder = JSONEncoder()

@@ -61,12 +61,12 @@ struct LogOptions: ParsableArguments {
 enum Signals {
     nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
 
-    static func onTerminate(_ flag: StopFlag) {
+    static func onTerminate(_ flag: StopFlag, message: String = "breakout: stopping: no new runs; the current chunk finishes and leases are released") {
         for sig in [SIGTERM, SIGINT] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                FileHandle.standardError.write(Data("breakout: stopping: no new runs; the current chunk finishes and leases are released\n".utf8))
+                FileHandle.standardError.write(Data((message + "\n").utf8))
                 flag.set()
             }
             source.resume()
