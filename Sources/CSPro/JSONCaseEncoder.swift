@@ -30,8 +30,9 @@ public enum JSONCaseEncoder {
         for record in layout.records where record.level == node.level {
             guard let occurrences = node.records[record.record.name], !occurrences.isEmpty else { continue }
             let objects = occurrences.map { occurrence in
-                "{" + record.fields.compactMap { f -> String? in
-                    guard let list = occurrence.values[f.item.name], let text = encodeOccurrences(list, f) else { return nil }
+                let values = occurrence.values  // built once per occurrence, not once per item
+                return "{" + record.fields.compactMap { f -> String? in
+                    guard let list = values[f.item.name], let text = encodeOccurrences(list, f) else { return nil }
                     return "\(quote(f.item.name)):\(text)"
                 }.joined(separator: ",") + "}"
             }
