@@ -41,23 +41,21 @@ public enum SyntheticCensus {
     public static func makeCase(_ n: Int, edit: Int = 0) -> Case {
         var root = CaseNode(level: 0, ids: ["PROVINCE": .number(Double(n % 14 + 1)), "DISTRICT": .number(Double(n / 14 % 45 + 1)),
                                             "EA": .number(Double(n / 630 % 900 + 1)), "HH_NUMBER": .number(Double(n % 9999 + 1))])
-        var housing = RecordValues()
+        var housing = RecordValues(shape: housingShape)
         let persons = 1 + (n * 7 + 3) % 9
-        for (i, name) in ["H01_TYPE", "H02_WALL", "H03_ROOF", "H04_FLOOR", "H05_ROOMS", "H06_TENURE", "H07_RENT", "H08_TOILET", "H09_WATER",
-                          "H10_LIGHT", "H11_FUEL", "H12_PERSONS", "H13_DEATHS"].enumerated() {
+        for (i, name) in housingNames.enumerated() {
             let v: CaseValue = name == "H12_PERSONS" ? .number(Double(persons)) : name == "H07_RENT" ? (n % 3 == 0 ? .blank : .number(Double(n * 37 % 250_000)))
                 : .number(Double((n + i * 3 + edit) % 7 + 1))
-            housing.values[name] = [v]
+            housing.slots[housingSlots[i]] = v
         }
         root.records["HOUSING"] = [housing]
         var people: [RecordValues] = []
         for p in 0..<persons {
-            var person = RecordValues()
+            var person = RecordValues(shape: personShape)
             let seed = n * 31 + p * 17 + edit * 11
-            person.values["LINE"] = [.number(Double(p + 1))]
-            person.values["NAME"] = [.text(names[seed % names.count])]
-            for (i, name) in ["P02_REL", "P03_SEX", "P04_AGE", "P05_MS", "P06_MOTHER", "P07_BIRTH", "P08_RES", "P09_ATTEND", "P10_GRADE",
-                              "P11_LITERACY", "P12_WORKING", "P13_OCC", "P14_IND", "P15_INCOME", "P16_BORN", "P17_LIVING", "P18_DISAB", "P19_PHONE"].enumerated() {
+            person.slots[personSlots[0]] = .number(Double(p + 1))
+            person.slots[personSlots[1]] = .text(names[seed % names.count])
+            for (i, name) in personNames.dropFirst(2).enumerated() {
                 let v: CaseValue
                 switch name {
                 case "P04_AGE": v = .number(Double(seed % 99))
@@ -65,7 +63,7 @@ public enum SyntheticCensus {
                 case "P13_OCC", "P14_IND": v = seed % 5 == 0 ? .blank : .number(Double(seed * 7 % 9999))
                 default: v = .number(Double((seed + i) % 9 + 1))
                 }
-                person.values[name] = [v]
+                person.slots[personSlots[i + 2]] = v
             }
             people.append(person)
         }
@@ -78,6 +76,18 @@ public enum SyntheticCensus {
     }
 
     static let dictionaryIDs = dictionary().levels[0].ids
+
+    // Records are filled through the layout's shapes (slot offsets computed once), not by name.
+    static let layout = CaseLayout(dictionary())
+    static let housingNames = ["H01_TYPE", "H02_WALL", "H03_ROOF", "H04_FLOOR", "H05_ROOMS", "H06_TENURE", "H07_RENT", "H08_TOILET", "H09_WATER",
+                               "H10_LIGHT", "H11_FUEL", "H12_PERSONS", "H13_DEATHS"]
+    static let personNames = ["LINE", "NAME", "P02_REL", "P03_SEX", "P04_AGE", "P05_MS", "P06_MOTHER", "P07_BIRTH", "P08_RES", "P09_ATTEND",
+                              "P10_GRADE", "P11_LITERACY", "P12_WORKING", "P13_OCC", "P14_IND", "P15_INCOME", "P16_BORN", "P17_LIVING",
+                              "P18_DISAB", "P19_PHONE"]
+    static let housingShape = layout.records.first { $0.record.name == "HOUSING" }!.shape
+    static let personShape = layout.records.first { $0.record.name == "PERSON" }!.shape
+    static let housingSlots = housingNames.map { housingShape.offsets[housingShape.index[$0]!] }
+    static let personSlots = personNames.map { personShape.offsets[personShape.index[$0]!] }
 
     /// A UUID-shaped id derived from `n`.
     public static func uuid(_ n: Int) -> String {
