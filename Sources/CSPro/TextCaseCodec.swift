@@ -115,21 +115,25 @@ public enum TextCaseCodec {
     }
 
     static func recordValues(_ scalars: [Unicode.Scalar], _ record: RecordLayout) -> RecordValues {
-        var values: [String: [CaseValue]] = [:]
+        // Values go straight into the layout's slots (no per-record shape or dictionary of values);
+        // the field texts are kept so that an unchanged value is written back as it was read.
+        let shape = record.shape
+        var values = RecordValues(shape: shape)
         var written: [String: [String]] = [:]
+        written.reserveCapacity(record.fields.count)
         for f in record.fields {
-            var list: [CaseValue] = []
+            let slot = shape.index[f.item.name].map { shape.offsets[$0] }
             var texts: [String] = []
-            list.reserveCapacity(f.occurrences)
+            texts.reserveCapacity(f.occurrences)
             for k in 0..<f.occurrences {
                 let text = field(scalars, f.offset + k * f.stride, f.item.length)
-                list.append(value(text, f.item))
+                if let slot { values.slots[slot + k] = value(text, f.item) }
                 texts.append(text)
             }
-            values[f.item.name] = list
             written[f.item.name] = texts
         }
-        return RecordValues(values: values, written: written)
+        values.written = written
+        return values
     }
 
     /// A field's value: numbers per `NumberConverter` (leading blanks skipped, all blank = NOTAPPL,
@@ -141,6 +145,7 @@ public enum TextCaseCodec {
             while s.last == " " { s = s.dropLast() }
             return s.isEmpty ? .blank : .text(String(s))
         }
+        if let fast = fastNumber(text, decimals: item.decimals) { return fast }
         var s = Substring(text)
         while s.first == " " { s = s.dropFirst() }
         if s.isEmpty { return .blank }
@@ -167,6 +172,45 @@ public enum TextCaseCodec {
         }
         return .number(negative ? -v : v)
     }
+
+    /// The common case of ``value(_:_:)`` for numbers without building strings: blanks, a sign,
+    /// up to 15 digits and one decimal mark. Returns nil for anything else (the general path
+    /// decides). Up to 15 digits, digits / 10^k is exact in both operands and so correctly
+    /// rounded, the same Double as parsing the text.
+    static func fastNumber(_ text: String, decimals: Int) -> CaseValue? {
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fractionDigits = 0
+        var inFraction = false
+        var negative = false
+        var started = false
+        for b in text.utf8 {
+            switch b {
+            case 0x20 where !started: continue
+            case 0x2D where !started, 0x2B where !started:
+                negative = b == 0x2D
+                started = true
+            case 0x30...0x39:
+                started = true
+                mantissa = mantissa &* 10 &+ UInt64(b - 0x30)
+                digits += 1
+                if inFraction { fractionDigits += 1 }
+            case 0x2E where !inFraction, 0x2C where !inFraction:
+                started = true
+                inFraction = true
+            default:
+                return nil
+            }
+        }
+        if !started { return .blank }
+        guard digits > 0, digits <= 15 else { return nil }
+        let scale = inFraction ? fractionDigits : decimals
+        guard scale < powersOfTen.count else { return nil }
+        let v = Double(mantissa) / powersOfTen[scale]
+        return .number(negative ? -v : v)
+    }
+
+    static let powersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
 
     // MARK: Writing
 
