@@ -42,8 +42,10 @@ func runDecodeBenchmark() throws {
     var rates: [Double] = []
     for _ in 0..<passes { rates.append(Double(count) / (try pass(count))) }
     let sortedRates = rates.sorted()
+    // Interference (other processes, the VM's steal time) only ever adds time, so the fastest pass
+    // is the closest to the decoder's own cost; the median shows what the machine gave this run.
     print("  passes (cases/s): " + rates.map { String(format: "%.0f", $0) }.joined(separator: " / ")
-          + String(format: "; median %.0f", sortedRates[sortedRates.count / 2]))
+          + String(format: "; median %.0f; fastest %.0f (target ≥ 50,000 per core)", sortedRates[sortedRates.count / 2], sortedRates.last!))
     let seconds = try pass(count)
     let afterOne = peakRSSMiB()
     let second = option("--decode", count * 2)
