@@ -39,7 +39,7 @@ let package = Package(
 
         // Checking a breakout: expected tables computed from cases (not through the row builder), a
         // destination read back by logical paths, and the manifest of a generated source.
-        .target(name: "Verification", dependencies: ["Breakout", "CSPro", "CaseSources", "DatabaseDriver", "SQL"]),
+        .target(name: "Verification", dependencies: ["Breakout", "CSPro", "CaseSources", "DatabaseDriver", "Drivers", "SQL"]),
 
         // The control tables (mt_*): migrations, rows, the apply lock.
         .target(name: "State", dependencies: ["DatabaseDriver", "SQL"]),

@@ -75,9 +75,7 @@ public struct Manifest: Codable, Equatable, Sendable {
     /// The digests of what a destination holds.
     public static func digests(_ c: any DatabaseConnection, _ schema: BreakoutSchema) throws -> [String: TableDigest] {
         var tables: [String: TableDigest] = [:]
-        for name in ["cases", "notes"] + schema.levels.map({ "level-\($0.level + 1)" }) + schema.records.map({ $0.recordName.lowercased() }) {
-            tables[name] = TableDigest()
-        }
+        for name in TableLines.tableNames(schema) { tables[name] = TableDigest() }
         try TableLines.actual(c, schema) { tables[$0, default: TableDigest()].add($1) }
         return tables
     }

@@ -2,6 +2,7 @@ import Breakout
 import CaseSources
 import CSPro
 import DatabaseDriver
+import Drivers
 import Foundation
 import SQL
 
@@ -47,6 +48,24 @@ public enum TableLines {
         ["cases", "notes"] + dictionary.levels.indices.map { "level-\($0 + 1)" } + dictionary.allRecords.map { $0.1.name.lowercased() }
     }
 
+    /// Every row of a table, a page at a time, in the order of its first column (keyset paging: no
+    /// OFFSET, so a large table is read in linear time with bounded memory).
+    public static func forEachPage(_ c: any DatabaseConnection, _ t: TableDefinition, pageSize: Int = 20_000, _ body: ([Row]) throws -> Void) throws {
+        let key = t.columns[0].name
+        var last: SQLValue?
+        while true {
+            let page = try c.query(.select(Select(from: t.name, where: last.map { .compare(key, .greater, $0) }, orderBy: [SortKey(key)], limit: pageSize)))
+            try body(page)
+            guard page.count == pageSize, let end = page.last else { return }
+            last = end[0]
+        }
+    }
+
+    /// The same names for a schema (only the records it keeps).
+    public static func tableNames(_ schema: BreakoutSchema) -> [String] {
+        ["cases", "notes"] + schema.levels.map { "level-\($0.level + 1)" } + schema.records.map { $0.recordName.lowercased() }
+    }
+
     /// The lines one case must produce.
     public static func expected(_ e: ExpectedCase, dictionary: CSProDictionary, emit: (String, String) -> Void) {
         func value(_ v: CaseValue, _ item: Item) -> String {
@@ -90,16 +109,7 @@ public enum TableLines {
     /// The lines a destination holds, read page by page (keyset on each table's first column).
     public static func actual(_ c: any DatabaseConnection, _ schema: BreakoutSchema, pageSize: Int = 20_000,
                               emit: (String, String) -> Void) throws {
-        func rows(_ t: TableDefinition, _ body: (Row) -> Void) throws {
-            let key = t.columns[0].name
-            var last: SQLValue?
-            while true {
-                let page = try c.query(.select(Select(from: t.name, where: last.map { .compare(key, .greater, $0) }, orderBy: [SortKey(key)], limit: pageSize)))
-                for row in page { body(row) }
-                guard page.count == pageSize, let end = page.last else { return }
-                last = end[0]
-            }
-        }
+        func rows(_ t: TableDefinition, _ body: (Row) -> Void) throws { try forEachPage(c, t, pageSize: pageSize) { $0.forEach(body) } }
         try rows(schema.cases) { emit("cases", $0.values.map(normalized).joined(separator: "|")) }
         try rows(schema.notes) { emit("notes", $0.values.map(normalized).joined(separator: "|")) }
         var paths: [Int64: String] = [:]
@@ -125,7 +135,7 @@ public enum TableLines {
 /// Every table as sorted lines (for readable differences in tests).
 public func logicalDump(_ c: any DatabaseConnection, _ schema: BreakoutSchema) throws -> [String: [String]] {
     var out: [String: [String]] = [:]
-    for name in ["cases", "notes"] + schema.levels.map({ "level-\($0.level + 1)" }) + schema.records.map({ $0.recordName.lowercased() }) { out[name] = [] }
+    for name in TableLines.tableNames(schema) { out[name] = [] }
     try TableLines.actual(c, schema) { out[$0, default: []].append($1) }
     return out.mapValues { $0.sorted() }
 }
@@ -166,4 +176,17 @@ extension SyntheticCSWebSource.Contents {
 
     /// What a breakout of the whole source must hold, as sorted lines.
     public var expected: [String: [String]] { expectedDump(Array(expectedCases()), dictionary: dictionary) }
+}
+
+/// Removes a breakout's tables (its schema on PostgreSQL, its prefixed tables elsewhere); for
+/// tests and benchmarks that break out into throw-away namespaces.
+public func dropNamespace(_ schema: BreakoutSchema, _ config: ConnectionConfig) {
+    guard let c = try? Databases.connect(config) else { return }
+    defer { c.close() }
+    if schema.dialect.namespacing == .schema {
+        guard let quoted = try? schema.dialect.quote(schema.namespace) else { return }
+        _ = try? c.execute("DROP SCHEMA IF EXISTS \(quoted) CASCADE")
+    } else {
+        for table in schema.allTables.reversed() { _ = try? c.execute(.dropTable(table.name, ifExists: true)) }
+    }
 }

@@ -45,57 +45,6 @@ func runBreakoutOnce() throws {
     print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
 }
 
-/// Runs a program; returns its standard output, throws with its standard error when it fails.
-@discardableResult
-func runProgram(_ executable: String, _ args: [String], env: [String: String] = [:]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = args
-    process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Standard error is drained on another thread so that neither pipe can fill up and block the child.
-    let errors = ErrorSink()
-    let done = DispatchSemaphore(value: 0)
-    Thread.detachNewThread {
-        errors.data = err.fileHandleForReading.readDataToEndOfFile()
-        done.signal()
-    }
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    done.wait()
-    process.waitUntilExit()
-    if process.terminationStatus != 0 {
-        throw BreakoutError("\(URL(fileURLWithPath: executable).lastPathComponent) exited with \(process.terminationStatus): \(String(decoding: errors.data, as: UTF8.self))")
-    }
-    return String(decoding: output, as: UTF8.self)
-}
-
-final class ErrorSink: @unchecked Sendable { var data = Data() }
-
-func which(_ name: String, _ extra: [String] = []) -> String? {
-    let paths = extra + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init)
-    return paths.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-}
-
-func elapsed(_ body: () throws -> Void) rethrows -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    try body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-}
-
-/// Removes a breakout namespace (schema on PostgreSQL, prefixed tables elsewhere).
-func dropNamespace(_ schema: BreakoutSchema, _ config: ConnectionConfig) {
-    guard let c = try? Databases.connect(config) else { return }
-    defer { c.close() }
-    if schema.dialect.namespacing == .schema {
-        _ = try? c.execute("DROP SCHEMA IF EXISTS \(try! schema.dialect.quote(schema.namespace)) CASCADE")
-    } else {
-        for table in schema.allTables.reversed() { _ = try? c.execute(.dropTable(table.name, ifExists: true)) }
-    }
-}
-
 func runBreakoutBenchmark() throws {
     let environment = ProcessInfo.processInfo.environment
     let sizes = (stringOption("--cases") ?? "20000,200000").split(separator: ",").compactMap { Int($0) }
@@ -150,7 +99,7 @@ func runBreakoutBenchmark() throws {
                 let schema = try schemaFor(ns)
                 var result: OnceResult!
                 let wall = try elapsed {
-                    let out = try runProgram(me, ["breakout-once", "--source", sourcePath, "--dictionary", contents.options.name, "--url", url,
+                    let out = try runChecked(me, ["breakout-once", "--source", sourcePath, "--dictionary", contents.options.name, "--url", url,
                                                   "--namespace", ns, "--threads", String(s.threads), "--chunk", String(s.chunk)])
                     result = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
                 }
@@ -187,7 +136,7 @@ func runBreakoutBenchmark() throws {
             manifest = Manifest(contents)
             var again: OnceResult!
             let wall = try elapsed {
-                let out = try runProgram(me, ["breakout-once", "--source", sourcePath, "--dictionary", contents.options.name, "--url", url,
+                let out = try runChecked(me, ["breakout-once", "--source", sourcePath, "--dictionary", contents.options.name, "--url", url,
                                               "--namespace", best.4.namespace, "--threads", String(bestSetting.threads), "--chunk", String(bestSetting.chunk)])
                 again = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
             }
@@ -226,15 +175,10 @@ func exportForRawLoad(from schema: BreakoutSchema, config: ConnectionConfig, int
         let path = folder.appendingPathComponent("\(target.name.name).tsv").path
         FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        let key = source.columns[0].name
-        var last: SQLValue?
-        while true {
-            let page = try c.query(.select(Select(from: source.name, where: last.map { .compare(key, .greater, $0) }, orderBy: [SortKey(key)], limit: 50_000)))
+        try TableLines.forEachPage(c, source, pageSize: 50_000) { page in
             var buffer: [UInt8] = []
             for row in page { encoder.encode(row.values, into: &buffer) }
             handle.write(Data(buffer))
-            guard page.count == 50_000, let end = page.last else { break }
-            last = end[0]
         }
         try handle.close()
         files.append((target, path))
@@ -255,7 +199,7 @@ func rawLoad(_ files: [(table: TableDefinition, path: String)], schema: Breakout
         let scriptPath = files[0].path + ".psql"
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
         return try elapsed {
-            try runProgram(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", config.host!, "-p", String(config.port!), "-U", config.user!,
+            try runChecked(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", config.host!, "-p", String(config.port!), "-U", config.user!,
                                   "-d", config.database, "-f", scriptPath], env: ["PGPASSWORD": config.password ?? ""])
         }
     }
@@ -266,7 +210,7 @@ func rawLoad(_ files: [(table: TableDefinition, path: String)], schema: Breakout
             + "(\(try table.columns.map { try d.quote($0.name) }.joined(separator: ", ")));\n"
     }
     return try elapsed {
-        try runProgram(client, ["--no-defaults", "--local-infile=1", "-h", config.host!, "-P", String(config.port!), "-u", config.user!,
+        try runChecked(client, ["--no-defaults", "--local-infile=1", "-h", config.host!, "-P", String(config.port!), "-u", config.user!,
                                 config.database, "-e", statements], env: ["MYSQL_PWD": config.password ?? ""])
     }
 }

@@ -38,34 +38,7 @@ func runBulkBenchmark() throws {
         ColumnDefinition("note", .varchar(80)),
     ], ifNotExists: false)
 
-    func seconds(_ body: () throws -> Void) rethrows -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-
     func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
-
-    func run(_ executable: String, _ args: [String], env: [String: String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = args
-        process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let message = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        if process.terminationStatus != 0 {
-            throw DatabaseError(.bulkLoad, engine: nil, "\(executable) failed: \(String(decoding: message, as: UTF8.self))")
-        }
-    }
-
-    func which(_ name: String, _ extra: [String] = []) -> String? {
-        let paths = extra + (environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init)
-        return paths.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
 
     func resetTable(_ connection: any DatabaseConnection) throws {
         try connection.execute(.dropTable(table, ifExists: true))
@@ -99,7 +72,7 @@ func runBulkBenchmark() throws {
         var method = ""
         for _ in 0..<repeats {
             try resetTable(connection)
-            driver.append(try seconds {
+            driver.append(try elapsed {
                 let loader = try connection.makeBulkLoader(into: table, columns: columns)
                 for row in rows { try loader.append(row) }
                 _ = try loader.finish()
@@ -108,7 +81,7 @@ func runBulkBenchmark() throws {
             guard try countRows(connection) == rowCount else { throw DatabaseError(.bulkLoad, engine: config.engine, "driver loaded a wrong row count") }
             if let raw {
                 try resetTable(connection)
-                rawTimes.append(try seconds { try raw(config) })
+                rawTimes.append(try elapsed { try raw(config) })
                 guard try countRows(connection) == rowCount else { throw DatabaseError(.bulkLoad, engine: config.engine, "\(rawTool) loaded a wrong row count") }
             }
         }
@@ -119,13 +92,13 @@ func runBulkBenchmark() throws {
     let columnList = columns.joined(separator: ", ")
     try measure(engine: "PostgreSQL", url: environment["BREAKOUT_TEST_POSTGRES_URL"], rawTool: "psql \\copy") { config in
         let psql = which("psql", [environment["BREAKOUT_TEST_PG_BIN"] ?? ""])!
-        try run(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", config.host!, "-p", String(config.port!), "-U", config.user!, "-d", config.database,
+        try runChecked(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", config.host!, "-p", String(config.port!), "-U", config.user!, "-d", config.database,
                        "-c", "\\copy bench_person (\(columnList)) FROM '\(tsvPath)'"],
                 env: ["PGPASSWORD": config.password ?? ""])
     }
     try measure(engine: "MariaDB", url: environment["BREAKOUT_TEST_MYSQL_URL"], rawTool: "mariadb LOAD DATA") { config in
         let client = which("mariadb") ?? which("mysql")!
-        try run(client, ["--no-defaults", "--local-infile=1", "-h", config.host!, "-P", String(config.port!), "-u", config.user!, config.database,
+        try runChecked(client, ["--no-defaults", "--local-infile=1", "-h", config.host!, "-P", String(config.port!), "-u", config.user!, config.database,
                          "-e", "LOAD DATA LOCAL INFILE '\(tsvPath)' INTO TABLE bench_person CHARACTER SET utf8mb4 (\(columnList))"],
                 env: ["MYSQL_PWD": config.password ?? ""])
     }

@@ -16,60 +16,6 @@ import Verification
 // BREAKOUT_TEST_RESTART (scripts/test-servers.sh writes them); under CI=true a missing server is a
 // failure. Prints one line per scenario and `N passed, N failed`; exits 1 when anything failed.
 
-struct CommandResult {
-    var status: Int32
-    var signaled: Bool
-    var stdout: String
-    var stderr: String
-    var timedOut: Bool
-    var text: String { stdout + stderr }
-}
-
-/// Runs a command to completion (or kills it at `timeout`).
-func run(_ executable: String, _ args: [String], env: [String: String] = [:], timeout: Double = 300) throws -> CommandResult {
-    let p = try start(executable, args, env: env)
-    return p.wait(timeout: timeout)
-}
-
-/// A child process whose output is collected in files (no pipe can fill up and block it).
-final class Child {
-    let process = Process()
-    let out: URL, err: URL
-
-    init(_ executable: String, _ args: [String], env: [String: String]) throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("faults-\(UUID().uuidString)")
-        out = base.appendingPathExtension("out")
-        err = base.appendingPathExtension("err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = args
-        process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    var pid: Int32 { process.processIdentifier }
-
-    func wait(timeout: Double) -> CommandResult {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        let timedOut = process.isRunning
-        if timedOut { kill(pid, SIGKILL) }
-        process.waitUntilExit()
-        let result = CommandResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                                   stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "", stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "",
-                                   timedOut: timedOut)
-        try? FileManager.default.removeItem(at: out)
-        try? FileManager.default.removeItem(at: err)
-        return result
-    }
-}
-
-func start(_ executable: String, _ args: [String], env: [String: String] = [:]) throws -> Child { try Child(executable, args, env: env) }
-
 struct ScenarioFailure: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
@@ -315,7 +261,8 @@ func runFaultSuite() throws {
             let errors = try w.errors()
             try require(Set(errors.keys) == corruptKeys, "breakout_errors lists \(errors.keys.sorted()), expected \(corruptKeys.sorted())")
             try require(errors.values.allSatisfy { !$0.isEmpty }, "a failure has no reason")
-            try require(r.stdout.contains("\(corruptKeys.count) failed") && r.stderr.contains("could not be decoded"), "the run does not say that cases failed: \(r.text)")
+            try require(r.stdout.contains("\(corruptKeys.count) failed") && (corruptKeys.isEmpty || r.stderr.contains("could not be decoded")),
+                        "the run does not say that cases failed: \(r.text)")
             let c = try w.connect()
             defer { c.close() }
             let emoji = try c.query(.select(Select(from: try w.schema.notes.name, columns: ["content"]))).compactMap { $0[0].string }.filter { $0.contains("📞") }.count

@@ -51,17 +51,6 @@ func temporaryPath(_ name: String) -> String {
 /// A namespace no other test uses.
 func uniqueNamespace() -> String { "t\(UInt32.random(in: 0...UInt32.max))" }
 
-/// Removes a namespace's tables (schema on PostgreSQL, prefixed tables elsewhere).
-func dropNamespace(_ schema: BreakoutSchema, _ config: ConnectionConfig) {
-    guard let c = try? Databases.connect(config) else { return }
-    defer { c.close() }
-    if schema.dialect.namespacing == .schema {
-        _ = try? c.execute("DROP SCHEMA IF EXISTS \(try! schema.dialect.quote(schema.namespace)) CASCADE")
-    } else {
-        for table in schema.allTables.reversed() { _ = try? c.execute(.dropTable(table.name, ifExists: true)) }
-    }
-}
-
 /// A generated CSWeb source in a new SQLite file.
 struct GeneratedSource {
     let path: String
