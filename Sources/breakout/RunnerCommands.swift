@@ -27,6 +27,19 @@ struct RunnerAccess {
         return s
     }
 
+    /// The job named `ORG/JOB` in the control tables, with errors that list what exists.
+    static func job(_ target: String, in snapshot: StateSnapshot) throws -> JobRow {
+        guard let slash = target.firstIndex(of: "/") else { throw CLIError("\"\(target)\" is not ORG/JOB") }
+        let orgName = String(target[..<slash]), jobName = String(target[target.index(after: slash)...])
+        guard let org = snapshot.organizations.first(where: { $0.name == orgName }) else {
+            throw CLIError("no organization \"\(orgName)\" in the control tables", hint: "known: \(snapshot.organizations.map(\.name).joined(separator: ", "))")
+        }
+        guard let job = snapshot.jobs.first(where: { $0.organizationID == org.id && $0.name == jobName }) else {
+            throw CLIError("organization \(orgName) has no job \"\(jobName)\"", hint: "its jobs: \(snapshot.jobs.filter { $0.organizationID == org.id }.map(\.name).joined(separator: ", "))")
+        }
+        return job
+    }
+
     func openStore() throws -> StateStore {
         let store = try access.open(forWriting: true)
         try store.checkVersion()
@@ -94,14 +107,18 @@ struct CronRun: ParsableCommand {
             let scheduler = runner.scheduler(store: store)
             scheduler.logger = log.logger()
             Signals.onTerminate(scheduler.shutdown)
-            let report = try scheduler.tick()
-            let time = SQLTimestampText.now()
-            for j in report.ran { print("\(time) ran \(j)") }
-            for j in report.skipped { print("\(time) skipped \(j): the previous run is still running") }
-            for j in report.missed { print("\(time) missed \(j): past its starting deadline") }
-            for j in report.lost { print("\(time) \(j): its runner was lost; the run is marked failed") }
+            printTick(try scheduler.tick())
         }
     }
+}
+
+/// One line per job a tick ran, skipped, missed or found lost (`cron run` and the daemon).
+func printTick(_ report: TickReport) {
+    let time = SQLTimestampText.now()
+    for j in report.ran { print("\(time) ran \(j)") }
+    for j in report.skipped { print("\(time) skipped \(j): the previous run is still running") }
+    for j in report.missed { print("\(time) missed \(j): past its starting deadline") }
+    for j in report.lost { print("\(time) \(j): its runner was lost; the run is marked failed") }
 }
 
 enum SQLTimestampText {
@@ -135,11 +152,7 @@ struct RunDaemon: ParsableCommand {
             Signals.onTerminate(scheduler.shutdown)
             print("\(SQLTimestampText.now()) breakout runner \(scheduler.owner) started")
             while !scheduler.shutdown.isSet {
-                let report = try scheduler.tick()
-                for j in report.ran { print("\(SQLTimestampText.now()) ran \(j)") }
-                for j in report.skipped { print("\(SQLTimestampText.now()) skipped \(j)") }
-                for j in report.missed { print("\(SQLTimestampText.now()) missed \(j)") }
-                for j in report.lost { print("\(SQLTimestampText.now()) lost \(j)") }
+                printTick(try scheduler.tick())
                 let next = try scheduler.nextDue()
                 let sleep = max(0.2, min(maxSleep, next.map { $0.timeIntervalSinceNow + 0.05 } ?? maxSleep))
                 let until = Date().addingTimeInterval(sleep)
@@ -207,18 +220,10 @@ struct JobsCommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                guard let slash = target.firstIndex(of: "/") else { throw CLIError("\"\(target)\" is not ORG/JOB") }
-                let orgName = String(target[..<slash]), jobName = String(target[target.index(after: slash)...])
                 let runner = try RunnerAccess(config)
                 let store = try runner.openStore()
                 defer { store.connection.close() }
-                let snapshot = try store.snapshot()
-                guard let org = snapshot.organizations.first(where: { $0.name == orgName }) else {
-                    throw CLIError("no organization \"\(orgName)\" in the control tables", hint: "known: \(snapshot.organizations.map(\.name).joined(separator: ", "))")
-                }
-                guard let job = snapshot.jobs.first(where: { $0.organizationID == org.id && $0.name == jobName }) else {
-                    throw CLIError("organization \(orgName) has no job \"\(jobName)\"", hint: "its jobs: \(snapshot.jobs.filter { $0.organizationID == org.id }.map(\.name).joined(separator: ", "))")
-                }
+                let job = try RunnerAccess.job(target, in: try store.snapshot())
                 if !wait {
                     let p = Process()
                     p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL

@@ -125,16 +125,10 @@ struct LogsCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard let slash = target.firstIndex(of: "/") else { throw CLIError("\"\(target)\" is not ORG/JOB") }
-            let orgName = String(target[..<slash]), jobName = String(target[target.index(after: slash)...])
             let runner = try RunnerAccess(config)
             let store = try runner.openStore()
             defer { store.connection.close() }
-            let snapshot = try store.snapshot()
-            guard let org = snapshot.organizations.first(where: { $0.name == orgName }),
-                  let job = snapshot.jobs.first(where: { $0.organizationID == org.id && $0.name == jobName }) else {
-                throw CLIError("no job \(target) in the control tables", hint: "`breakout jobs list` shows the jobs")
-            }
+            let job = try RunnerAccess.job(target, in: try store.snapshot())
             let runs = try store.connection.query(.select(Select(from: ControlTables.runs, where: .equals("job_id", .integer(job.id)),
                                                                  orderBy: [SortKey("id", descending: true)], limit: max(history, 1))))
             let chosen: Row?
