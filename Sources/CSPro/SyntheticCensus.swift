@@ -78,7 +78,7 @@ public enum SyntheticCensus {
     static let dictionaryIDs = dictionary().levels[0].ids
 
     // Records are filled through the layout's shapes (slot offsets computed once), not by name.
-    static let layout = CaseLayout(dictionary())
+    public static let layout = CaseLayout(dictionary())
     static let housingNames = ["H01_TYPE", "H02_WALL", "H03_ROOF", "H04_FLOOR", "H05_ROOMS", "H06_TENURE", "H07_RENT", "H08_TOILET", "H09_WATER",
                                "H10_LIGHT", "H11_FUEL", "H12_PERSONS", "H13_DEATHS"]
     static let personNames = ["LINE", "NAME", "P02_REL", "P03_SEX", "P04_AGE", "P05_MS", "P06_MOTHER", "P07_BIRTH", "P08_RES", "P09_ATTEND",

@@ -53,7 +53,7 @@ public enum SyntheticSurvey {
 
     static let names = ["Awa Ndiaye", "Moussa Diop", "Fatou Sall", "Aïssatou Bâ", "Cheikh Guèye", "Ndèye Mbaye", "Oumar Touré", "Rokhaya Niang"]
 
-    static let layout = CaseLayout(dictionary())
+    public static let layout = CaseLayout(dictionary())
 
     /// Case `n`, and (with `edit` > 0) its `edit`-th re-synced version, which changes some values.
     public static func makeCase(_ n: Int, edit: Int = 0) -> Case {

@@ -96,12 +96,9 @@ public enum SyntheticCSWebSource {
 
     public static func isTextForm(_ n: Int) -> Bool { n % 41 == 0 }
 
-    static let surveyLayout = CaseLayout(SyntheticShape.survey.dictionary())
-    static let censusLayout = CaseLayout(SyntheticShape.census.dictionary())
-
     /// A case as it reads back from its text lines.
     public static func asText(_ c: Case, shape: SyntheticShape = .survey) -> Case {
-        let layout = shape == .survey ? surveyLayout : censusLayout
+        let layout = shape == .survey ? SyntheticSurvey.layout : SyntheticCensus.layout
         var back = TextCaseCodec.decode(TextCaseCodec.encode(c, layout: layout), layout: layout).cases[0]
         back.id = c.id
         return back

@@ -5,7 +5,7 @@ import Foundation
 /// reports cases/s and memory; then doubles the count to show memory stays flat.
 func runDecodeBenchmark() throws {
     let count = option("--cases", 50_000)
-    let layout = CaseLayout(SyntheticCensus.dictionary())
+    let layout = SyntheticCensus.layout
     print("breakout-bench decode: generating \(count) census cases…")
     var blobs: [[UInt8]] = []
     blobs.reserveCapacity(count)
