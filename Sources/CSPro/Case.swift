@@ -106,7 +106,18 @@ public struct RecordValues: Sendable, Hashable {
     /// Blank values in the layout of `shape`.
     public init(shape: RecordShape) {
         self.shape = shape
-        slots = Array(repeating: .blank, count: shape.total)
+        // Appending into reserved capacity rather than `Array(repeating:count:)`, whose storage is
+        // allocated through the runtime's generic metadata lookup on every call.
+        slots = []
+        slots.reserveCapacity(shape.total)
+        for _ in 0..<shape.total { slots.append(.blank) }
+        written = [:]
+    }
+
+    /// Values already laid out for `shape` (`slots.count == shape.total`).
+    init(shape: RecordShape, slots: [CaseValue]) {
+        self.shape = shape
+        self.slots = slots
         written = [:]
     }
 
@@ -175,13 +186,16 @@ public enum CaseValue: Sendable, Hashable {
     /// number in quotes is the number, anything else is DEFAULT with its text kept.
     public init(jsonString s: String, numeric: Bool) {
         if !numeric {
-            guard s.last == " " else {
+            // Trailing spaces are trimmed as bytes: a space is one UTF-8 byte and never part of a
+            // multi-byte character, and comparing bytes avoids grapheme breaking on the hot path.
+            let utf8 = s.utf8
+            guard utf8.last == 0x20 else {
                 self = s.isEmpty ? .blank : .text(s)
                 return
             }
-            var t = Substring(s)
-            while t.last == " " { t = t.dropLast() }
-            self = t.isEmpty ? .blank : .text(String(t))
+            var end = utf8.endIndex
+            while end > utf8.startIndex, utf8[utf8.index(before: end)] == 0x20 { end = utf8.index(before: end) }
+            self = end == utf8.startIndex ? .blank : .text(String(s[..<end]))
         } else if s.isEmpty {
             self = .blank
         } else if let special = Special(rawValue: s) {

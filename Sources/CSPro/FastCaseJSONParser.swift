@@ -13,12 +13,12 @@ struct FastCaseJSONParser {
         var numeric: Bool
         var occurrences: Int
     }
-    /// UTF-8 names for matching keys without making strings: per record (shape order), per level (ids).
-    let fieldNames: [[[UInt8]]]
-    let idNames: [[[UInt8]]]
+    /// Names for matching keys without making strings: per record (shape order), per level (ids).
+    let fieldNames: [KeyNames]
+    let idNames: [KeyNames]
     /// Per level, the keys a node object may have: "id", its records (layout indices in
     /// `nodeRecords`), then the child level's "level-N".
-    let nodeKeys: [[[UInt8]]]
+    let nodeKeys: [KeyNames]
     let nodeRecords: [[Int]]
     /// Per level: id item names and whether each is numeric (no Item copies on the hot path).
     let idNameStrings: [[String]]
@@ -34,8 +34,8 @@ struct FastCaseJSONParser {
         fields = recordLayouts.map { r in
             r.fields.filter { !$0.item.contentType.isBinary }.map { SlotInfo(numeric: $0.item.contentType == .numeric, occurrences: $0.occurrences) }
         }
-        fieldNames = recordLayouts.map { r in r.shape.names.map { Array($0.utf8) } }
-        idNames = dictionary.levels.map { level in level.ids.map { Array($0.name.utf8) } }
+        fieldNames = recordLayouts.map { KeyNames($0.shape.names) }
+        idNames = dictionary.levels.map { KeyNames($0.ids.map(\.name)) }
         recordNames = recordLayouts.map(\.record.name)
         recordMaximum = recordLayouts.map(\.record.maxOccurrences)
         recordShapes = recordLayouts.map(\.shape)
@@ -43,8 +43,8 @@ struct FastCaseJSONParser {
         idNumeric = dictionary.levels.map { $0.ids.map { $0.contentType == .numeric } }
         nodeRecords = dictionary.levels.indices.map { l in recordLayouts.filter { $0.level == l }.map(\.index) }
         nodeKeys = dictionary.levels.indices.map { l in
-            [Array("id".utf8)] + recordLayouts.filter { $0.level == l }.map { Array($0.record.name.utf8) }
-                + (l + 1 < dictionary.levels.count ? [Array("level-\(l + 2)".utf8)] : [])
+            KeyNames(["id"] + recordLayouts.filter { $0.level == l }.map(\.record.name)
+                + (l + 1 < dictionary.levels.count ? ["level-\(l + 2)"] : []))
         }
     }
 
@@ -69,6 +69,7 @@ struct FastCaseJSONParser {
         }
         let keys = nodeKeys[level]
         let recordIndices = nodeRecords[level]
+        node.records.reserveCapacity(recordIndices.count)
         var next = 0
         repeat {
             let k = try c.matchKey(keys, from: &next)
@@ -92,6 +93,7 @@ struct FastCaseJSONParser {
                 if c.peek == UInt8(ascii: "[") {
                     c.advance()
                     if !c.consume(UInt8(ascii: "]")) {
+                        occurrences.reserveCapacity(min(recordMaximum[index], 16))
                         repeat { occurrences.append(try parseRecord(&c, index)) } while c.consume(UInt8(ascii: ","))
                         try c.expect(UInt8(ascii: "]"))
                     }
@@ -117,10 +119,13 @@ struct FastCaseJSONParser {
         return node
     }
 
+    /// One record occurrence. CSPro writes items in dictionary order, so slots are appended in
+    /// order (blanks for items absent from the JSON); a key out of order overwrites its slot.
     func parseRecord(_ c: inout Cursor, _ index: Int) throws -> RecordValues {
         let shape = recordShapes[index]
         let shapeFields = fields[index]
-        var values = RecordValues(shape: shape)
+        var slots: [CaseValue] = []
+        slots.reserveCapacity(shape.total)
         try c.expect(UInt8(ascii: "{"))
         let names = fieldNames[index]
         let offsets = shape.offsets
@@ -130,27 +135,44 @@ struct FastCaseJSONParser {
                 guard let slotIndex = try c.matchKey(names, from: &next) else { try c.skipValue(); continue }
                 let field = shapeFields[slotIndex]
                 let base = offsets[slotIndex]
-                c.skipSpace()
-                if c.peek == UInt8(ascii: "[") {
-                    c.advance()
-                    var k = 0
-                    if !c.consume(UInt8(ascii: "]")) {
-                        repeat {
-                            guard k < field.occurrences else {
-                                throw CaseDecodingError("\(recordNames[index]).\(shape.names[slotIndex]) has more than \(field.occurrences) occurrences, the dictionary's maximum")
-                            }
-                            values.slots[base + k] = try value(&c, numeric: field.numeric)
-                            k += 1
-                        } while c.consume(UInt8(ascii: ","))
-                        try c.expect(UInt8(ascii: "]"))
-                    }
+                while slots.count < base { slots.append(.blank) }
+                if slots.count > base {
+                    // Out of order or repeated: the last value given wins, as in the reference decoder.
+                    while slots.count < base + field.occurrences { slots.append(.blank) }
+                    for k in base..<base + field.occurrences { slots[k] = .blank }
+                    try parseItem(&c, field, into: &slots, at: base, record: index, slot: slotIndex, append: false)
                 } else {
-                    values.slots[base] = try value(&c, numeric: field.numeric)
+                    try parseItem(&c, field, into: &slots, at: base, record: index, slot: slotIndex, append: true)
+                    while slots.count < base + field.occurrences { slots.append(.blank) }
                 }
             } while c.consume(UInt8(ascii: ","))
             try c.expect(UInt8(ascii: "}"))
         }
-        return values
+        while slots.count < shape.total { slots.append(.blank) }
+        return RecordValues(shape: shape, slots: slots)
+    }
+
+    /// One item's value or array of occurrence values, appended to `slots` or written from `base`.
+    @inline(__always)
+    func parseItem(_ c: inout Cursor, _ field: SlotInfo, into slots: inout [CaseValue], at base: Int, record index: Int, slot: Int, append: Bool) throws {
+        c.skipSpace()
+        guard c.peek == UInt8(ascii: "[") else {
+            let v = try value(&c, numeric: field.numeric)
+            if append { slots.append(v) } else { slots[base] = v }
+            return
+        }
+        c.advance()
+        if c.consume(UInt8(ascii: "]")) { return }
+        var k = 0
+        repeat {
+            guard k < field.occurrences else {
+                throw CaseDecodingError("\(recordNames[index]).\(recordShapes[index].names[slot]) has more than \(field.occurrences) occurrences, the dictionary's maximum")
+            }
+            let v = try value(&c, numeric: field.numeric)
+            if append { slots.append(v) } else { slots[base + k] = v }
+            k += 1
+        } while c.consume(UInt8(ascii: ","))
+        try c.expect(UInt8(ascii: "]"))
     }
 
     /// One scalar value, interpreted for `item` exactly as ``JSONCaseDecoder`` does.
@@ -158,6 +180,12 @@ struct FastCaseJSONParser {
         c.skipSpace()
         switch c.peek {
         case UInt8(ascii: "\""):
+            if !numeric, let raw = c.plainString() {
+                // Alpha text without escapes: trim trailing spaces on the bytes, then make the string once.
+                var end = raw.count
+                while end > 0, raw[end - 1] == 0x20 { end -= 1 }
+                return end == 0 ? .blank : .text(String(decoding: UnsafeBufferPointer(rebasing: raw[..<end]), as: UTF8.self))
+            }
             return CaseValue(jsonString: try c.string(), numeric: numeric)
         case UInt8(ascii: "n"):
             try c.literal("null")
@@ -176,24 +204,28 @@ struct Cursor {
     var i = 0
 
     var atEnd: Bool { i >= bytes.count }
-    var peek: UInt8 { i < bytes.count ? bytes[i] : 0 }
-    mutating func advance() { i += 1 }
+    var peek: UInt8 {
+        @inline(__always) get { i < bytes.count ? bytes[i] : 0 }
+    }
+    @inline(__always) mutating func advance() { i += 1 }
 
     func error(_ message: String) -> CaseDecodingError { CaseDecodingError("invalid JSON at byte \(i): \(message)") }
 
-    mutating func skipSpace() {
+    @inline(__always) mutating func skipSpace() {
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
     }
 
-    mutating func consume(_ byte: UInt8) -> Bool {
+    @inline(__always) mutating func consume(_ byte: UInt8) -> Bool {
         skipSpace()
         if peek == byte { i += 1; return true }
         return false
     }
 
-    mutating func expect(_ byte: UInt8) throws {
-        guard consume(byte) else { throw error("expected '\(Character(Unicode.Scalar(byte)))'") }
+    @inline(__always) mutating func expect(_ byte: UInt8) throws {
+        if !consume(byte) { throw expected(byte) }
     }
+
+    @inline(never) func expected(_ byte: UInt8) -> CaseDecodingError { error("expected '\(Character(Unicode.Scalar(byte)))'") }
 
     mutating func literal(_ word: String) throws {
         for b in word.utf8 {
@@ -202,34 +234,61 @@ struct Cursor {
         }
     }
 
-    /// Reads an object key and its colon, and finds it among `names` without making a string:
-    /// CSPro writes keys in dictionary order, so the expected one (`next`) is tried first.
-    /// Returns nil for a key that is not there.
-    mutating func matchKey(_ names: [[UInt8]], from next: inout Int) throws -> Int? {
+    /// Reads an object key and its colon, and finds it among `names` without making a string.
+    /// CSPro writes keys in dictionary order, so the expected one (`next`) is compared in place
+    /// first; otherwise the names after it, then those before it. Returns nil for a key that is not there.
+    mutating func matchKey(_ names: KeyNames, from next: inout Int) throws -> Int? {
         skipSpace()
         guard peek == UInt8(ascii: "\"") else { throw error("expected a string") }
         let start = i + 1
+        if next < names.count, names.plain(next) {
+            let n = names.length(next)
+            if start + n < bytes.count, bytes[start + n] == UInt8(ascii: "\""), memcmp(bytes.baseAddress! + start, names.bytes(next), n) == 0 {
+                i = start + n + 1
+                try expect(UInt8(ascii: ":"))
+                next += 1
+                return next - 1
+            }
+        }
         var j = start
         while j < bytes.count, bytes[j] != UInt8(ascii: "\"") {
             if bytes[j] == UInt8(ascii: "\\") {
                 // Escaped key: rare; compare as a decoded string.
                 let key = try self.key()
-                let utf8 = Array(key.utf8)
-                if let found = names.firstIndex(of: utf8) { next = found + 1; return found }
+                if let found = names.index(of: key) { next = found + 1; return found }
                 return nil
             }
             j += 1
         }
         guard j < bytes.count else { throw error("unterminated string") }
-        let key = UnsafeBufferPointer(rebasing: bytes[start..<j])
+        let length = j - start
+        let key = bytes.baseAddress! + start
         i = j + 1
         try expect(UInt8(ascii: ":"))
-        func same(_ name: [UInt8]) -> Bool {
-            name.count == key.count && name.withUnsafeBufferPointer { memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }
+        func matches(_ k: Int) -> Bool { names.plain(k) && names.length(k) == length && memcmp(key, names.bytes(k), length) == 0 }
+        var k = next
+        while k < names.count {
+            if matches(k) { next = k + 1; return k }
+            k += 1
         }
-        if next < names.count, same(names[next]) { next += 1; return next - 1 }
-        for (index, name) in names.enumerated() where same(name) { next = index + 1; return index }
+        k = 0
+        while k < min(next, names.count) {
+            if matches(k) { next = k + 1; return k }
+            k += 1
+        }
         return nil
+    }
+
+    /// The raw bytes of a string without escapes, moving past it; nil (not moving) when it has one.
+    mutating func plainString() -> UnsafeBufferPointer<UInt8>? {
+        var j = i + 1
+        while j < bytes.count, bytes[j] != UInt8(ascii: "\"") {
+            if bytes[j] == UInt8(ascii: "\\") { return nil }
+            j += 1
+        }
+        guard j < bytes.count else { return nil }
+        defer { i = j + 1 }
+        return UnsafeBufferPointer(rebasing: bytes[(i + 1)..<j])
     }
 
     /// An object key followed by its colon.
@@ -299,8 +358,6 @@ struct Cursor {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
     }
 
-    static let powersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
-
     /// A JSON number as a Double. Up to 15 significant digits without an exponent are computed as
     /// digits / 10^k, which is exact in both operands and so correctly rounded, like `strtod`.
     mutating func number() throws -> Double {
@@ -331,8 +388,8 @@ struct Cursor {
             i += 1
             while i < bytes.count, (bytes[i] >= 48 && bytes[i] <= 57) || bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
         }
-        if simple {
-            let value = Double(mantissa) / Cursor.powersOfTen[fraction]
+        if simple && fraction < powersOfTen.count {
+            let value = Double(mantissa) / powersOfTen[fraction]
             return negative ? -value : value
         }
         guard let d = Double(text(from: start)) else { throw error("bad number") }
@@ -360,4 +417,47 @@ struct Cursor {
         default: _ = try number()
         }
     }
+}
+
+/// 10⁰…10²² (every power of ten a Double holds exactly), as literals so that no lazy
+/// initialisation runs on the hot path.
+let powersOfTen: [Double] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
+
+/// A list of names stored once as UTF-8 in one buffer, for matching JSON keys in place.
+/// Immutable after init.
+final class KeyNames: @unchecked Sendable {
+    let count: Int
+    private let storage: UnsafeMutablePointer<UInt8>
+    /// Per name: its start in `storage`, its length, and whether it has no `"` or `\\` (only
+    /// such names can be compared with a key's raw bytes).
+    private let starts: [Int]
+    private let lengths: [Int]
+    private let plainNames: [Bool]
+    private let strings: [String]
+
+    init(_ names: [String]) {
+        strings = names
+        count = names.count
+        let utf8 = names.map { Array($0.utf8) }
+        let total = utf8.reduce(0) { $0 + $1.count }
+        storage = .allocate(capacity: max(total, 1))
+        var starts: [Int] = []
+        var position = 0
+        for name in utf8 {
+            starts.append(position)
+            (storage + position).initialize(from: name, count: name.count)
+            position += name.count
+        }
+        self.starts = starts
+        lengths = utf8.map(\.count)
+        plainNames = utf8.map { !$0.contains(0x22) && !$0.contains(0x5C) }
+    }
+
+    deinit { storage.deallocate() }
+
+    func length(_ k: Int) -> Int { lengths[k] }
+    func plain(_ k: Int) -> Bool { plainNames[k] }
+    func bytes(_ k: Int) -> UnsafePointer<UInt8> { UnsafePointer(storage + starts[k]) }
+    func index(of name: String) -> Int? { strings.firstIndex { $0.utf8.elementsEqual(name.utf8) } }
 }

@@ -210,8 +210,6 @@ public enum TextCaseCodec {
         return .number(negative ? -v : v)
     }
 
-    static let powersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
-
     // MARK: Writing
 
     /// The lines of one case: each node's records in dictionary order, one line per occurrence,

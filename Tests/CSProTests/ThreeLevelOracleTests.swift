@@ -163,6 +163,48 @@ import Testing
             #expect(fast == reference, "case \(n)")
             #expect(fast == SyntheticCensus.makeCase(n).root, "case \(n)")
         }
+        // Two levels, item occurrences, decimals.
+        let survey = SyntheticSurvey.layout
+        for n in 0..<100 {
+            let json = JSONCaseEncoder.encode(SyntheticSurvey.makeCase(n).root, layout: survey)
+            let fast = try Array(json.utf8).withUnsafeBufferPointer { try survey.fastParser.parseLevel($0) }
+            #expect(fast == (try JSONCaseDecoder.decodeLevel(Data(json.utf8), layout: survey)), "survey case \(n)")
+            #expect(fast == SyntheticSurvey.makeCase(n).root, "survey case \(n)")
+        }
+    }
+
+    /// Keys out of dictionary order, escaped, missing or unknown; alpha values with trailing
+    /// spaces; item occurrences given partly. Parsed values are compared with the reference.
+    @Test func keysInAnyOrderAndForm() throws {
+        let census = CaseLayout(SyntheticCensus.dictionary())
+        let person = #"{"P19_PHONE":2,"LINE":3,"NAME":"Awa  ","P04_AGE":41,"P\u0030\u0033_SEX":2,"ZZZ":[1],"P02_REL":"","P05_MS":"DEFAULT"}"#
+        let json = #"{"PERSON":["# + person + #",{"NAME":"   "}],"id":{"EA":7,"PROVINCE":"3"},"HOUSING":{"H13_DEATHS":1,"H01_TYPE":2}}"#
+        let node = try Array(json.utf8).withUnsafeBufferPointer { try census.fastParser.parseLevel($0) }
+        #expect(node == (try JSONCaseDecoder.decodeLevel(Data(json.utf8), layout: census)))
+        let p = try #require(node.records["PERSON"]?.first)
+        #expect(p["NAME"] == .text("Awa") && p["P04_AGE"] == .number(41) && p["P03_SEX"] == .number(2) && p["LINE"] == .number(3))
+        #expect(p["P02_REL"] == .blank && p["P05_MS"] == .special(.default) && p["P19_PHONE"] == .number(2) && p["P06_MOTHER"] == .blank)
+        #expect(node.records["PERSON"]?.last?["NAME"] == .blank)
+        #expect(node.ids["PROVINCE"] == .number(3) && node.ids["EA"] == .number(7) && node.ids["DISTRICT"] == .blank)
+        #expect(node.records["HOUSING"]?.first?["H13_DEATHS"] == .number(1) && node.records["HOUSING"]?.first?["H02_WALL"] == .blank)
+
+        let survey = SyntheticSurvey.layout
+        let withOccurrences = #"{"HOUSING":{"H04_ASSETS":[1,null,"3"],"H03_RENT":12.5}}"#
+        let surveyNode = try Array(withOccurrences.utf8).withUnsafeBufferPointer { try survey.fastParser.parseLevel($0) }
+        #expect(surveyNode == (try JSONCaseDecoder.decodeLevel(Data(withOccurrences.utf8), layout: survey)))
+    }
+
+    /// A key given twice: the last value wins, all occurrences of it (as PHP's json_decode, which
+    /// CSWeb uses, reads it; Foundation's JSONSerialization keeps the first, so no comparison here).
+    @Test func repeatedKeysKeepTheLastValue() throws {
+        let json = #"{"PERSON":{"P04_AGE":1,"LINE":2,"P04_AGE":41},"HOUSING":{"H04_ASSETS":[1,null,"3"],"H03_RENT":12.5,"H04_ASSETS":[4]}}"#
+        let census = CaseLayout(SyntheticCensus.dictionary())
+        let node = try Array(json.utf8).withUnsafeBufferPointer { try census.fastParser.parseLevel($0) }
+        #expect(node.records["PERSON"]?.first?["P04_AGE"] == .number(41) && node.records["PERSON"]?.first?["LINE"] == .number(2))
+        let survey = try Array(json.utf8).withUnsafeBufferPointer { try SyntheticSurvey.layout.fastParser.parseLevel($0) }
+        let housing = try #require(survey.records["HOUSING"]?.first)
+        #expect(housing.values["H04_ASSETS"] == [.number(4), .blank, .blank, .blank, .blank])
+        #expect(housing["H03_RENT"] == .number(12.5))
     }
 
     @Test func escapesUnknownKeysAndBadInput() throws {
