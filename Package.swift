@@ -19,7 +19,8 @@ let package = Package(
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CFreeTDS", providers: [.apt(["freetds-dev"])]),
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // zlib-format streams (CSWeb's blobs) through libdeflate: whole-buffer inflate at twice zlib's speed.
+        .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Encrypted secrets (enc:v1 values) and master keys.
@@ -29,7 +30,7 @@ let package = Package(
         .target(name: "SQL"),
 
         // CSPro dictionaries (JSON and legacy text) and cases.
-        .target(name: "CSPro", dependencies: ["CZlib"]),
+        .target(name: "CSPro", dependencies: ["CLibdeflate"]),
 
         // Where cases come from: .csdb files, .dat files, CSWeb's database.
         .target(name: "CaseSources", dependencies: ["CSPro", "DatabaseDriver", "SQL", "SQLiteDriver"]),

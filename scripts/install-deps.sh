@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh --servers  also the PostgreSQL and MariaDB servers and clients the tests start, and php-cli for the PHP interoperability test of secrets
 set -euo pipefail
 
-packages=(pkg-config libpq-dev libmariadb-dev freetds-dev libsqlite3-dev zlib1g-dev libssl-dev sqlite3)
+packages=(pkg-config libpq-dev libmariadb-dev freetds-dev libsqlite3-dev libdeflate-dev libssl-dev sqlite3)
 if [[ "${1:-}" == "--servers" ]]; then
   packages+=(postgresql postgresql-client mariadb-server mariadb-client php-cli)
 fi

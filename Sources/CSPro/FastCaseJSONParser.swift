@@ -61,7 +61,9 @@ struct FastCaseJSONParser {
         var node = CaseNode(level: level)
         let idNames = idNameStrings[level]
         let idIsNumeric = idNumeric[level]
-        var idValues = [CaseValue](repeating: .blank, count: idNames.count)
+        var idValues: [CaseValue] = []
+        idValues.reserveCapacity(idNames.count)
+        for _ in idNames { idValues.append(.blank) }
         try c.expect(UInt8(ascii: "{"))
         if c.consume(UInt8(ascii: "}")) {
             node.ids = Dictionary(uniqueKeysWithValues: zip(idNames, idValues))
@@ -361,33 +363,43 @@ struct Cursor {
     /// A JSON number as a Double. Up to 15 significant digits without an exponent are computed as
     /// digits / 10^k, which is exact in both operands and so correctly rounded, like `strtod`.
     mutating func number() throws -> Double {
+        // Works on locals: the cursor is inout, so its fields would otherwise be reloaded per byte.
         let start = i
+        let n = bytes.count
+        guard i < n, let p = bytes.baseAddress else { throw error("expected a value") }
+        var j = i
         var negative = false
-        if peek == UInt8(ascii: "-") { negative = true; i += 1 }
+        if p[j] == UInt8(ascii: "-") { negative = true; j += 1 }
         var mantissa: UInt64 = 0
-        var digits = 0
-        var fraction = 0
-        while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
-            mantissa = mantissa &* 10 &+ UInt64(bytes[i] - 48)
-            i += 1
-            digits += 1
+        let integerStart = j
+        while j < n {
+            let d = p[j] &- 48
+            if d > 9 { break }
+            mantissa = mantissa &* 10 &+ UInt64(d)
+            j += 1
         }
-        guard digits > 0 else { throw error("expected a value") }
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
-            i += 1
-            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
-                mantissa = mantissa &* 10 &+ UInt64(bytes[i] - 48)
-                i += 1
-                digits += 1
-                fraction += 1
+        var digits = j - integerStart
+        guard digits > 0 else { i = j; throw error("expected a value") }
+        var fraction = 0
+        if j < n, p[j] == UInt8(ascii: ".") {
+            j += 1
+            let fractionStart = j
+            while j < n {
+                let d = p[j] &- 48
+                if d > 9 { break }
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                j += 1
             }
+            fraction = j - fractionStart
+            digits += fraction
         }
         var simple = digits <= 15
-        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+        if j < n, p[j] | 0x20 == UInt8(ascii: "e") {
             simple = false
-            i += 1
-            while i < bytes.count, (bytes[i] >= 48 && bytes[i] <= 57) || bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            j += 1
+            while j < n, (p[j] >= 48 && p[j] <= 57) || p[j] == UInt8(ascii: "+") || p[j] == UInt8(ascii: "-") { j += 1 }
         }
+        i = j
         if simple && fraction < powersOfTen.count {
             let value = Double(mantissa) / powersOfTen[fraction]
             return negative ? -value : value

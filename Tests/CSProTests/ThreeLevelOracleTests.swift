@@ -122,6 +122,30 @@ import Testing
         #expect(throws: CaseDecodingError.self) { try CaseBlob.decode(corrupt, layout: layout) }
     }
 
+    /// The inflater (libdeflate) reads streams written by zlib itself, whatever the header claims.
+    @Test func inflaterReadsZlibStreamsWithAnyHeader() throws {
+        // zlib 1.2.13 `compress2("hello", level 6)`, as PHP's gzcompress writes it.
+        let zlibHello: [UInt8] = [0x78, 0x9C, 0xCB, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x06, 0x2C, 0x02, 0x15]
+        for header: [UInt8] in [[5, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0x7F], [0x1F, 0x8B, 0x08, 0x00]] {
+            #expect(try CaseBlob.inflate(header + zlibHello) == Array("hello".utf8), "header \(header)")
+            #expect(try CaseBlob.inflate(header + zlibHello + [0xAA, 0xBB]) == Array("hello".utf8), "trailing bytes ignored")
+        }
+        // A large case whose header is missing (gzip magic): the buffer grows until it fits.
+        let big = Array(String(repeating: "{\"P04_AGE\":41,\"NAME\":\"Awa\"},", count: 20_000).utf8)
+        let blob = try CaseBlob.encode(big)
+        #expect(try CaseBlob.inflate([0x1F, 0x8B, 0x08, 0x00] + blob.dropFirst(4)) == big)
+        #expect(try CaseBlob.inflate([9, 0, 0, 0] + blob.dropFirst(4)) == big)
+        // Truncated, corrupt, and a bomb past the 64 MiB cap.
+        let truncated = #expect(throws: CaseDecodingError.self) { try CaseBlob.inflate(Array(blob.prefix(blob.count / 2))) }
+        #expect(truncated?.message == "questionnaire blob: corrupt or truncated zlib data")
+        var corrupt = [5, 0, 0, 0] + zlibHello
+        corrupt[corrupt.count - 1] ^= 0x01  // the Adler-32 checksum
+        #expect(throws: CaseDecodingError.self) { try CaseBlob.inflate(corrupt) }
+        let bomb = try CaseBlob.encode([UInt8](repeating: 0x20, count: ZlibInflater.maximumOutput + 1))
+        let refused = #expect(throws: CaseDecodingError.self) { try CaseBlob.inflate(bomb) }
+        #expect(refused?.message.contains("inflates to more than 64 MiB") == true)
+    }
+
     /// The 7.4 `data` form and the 7.5+ `level-1` form of the same cases decode to the same values.
     @Test func bothSyncFormsOfTestDictAgree() throws {
         let layout = CaseLayout(try CSProDictionary.load(path: Fixtures.path("cspro/TestDict.dcf")))
