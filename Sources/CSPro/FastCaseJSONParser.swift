@@ -243,42 +243,25 @@ struct Cursor {
         skipSpace()
         guard peek == UInt8(ascii: "\"") else { throw error("expected a string") }
         let start = i + 1
-        if next < names.count, names.plain(next) {
+        if next < names.count {
             let n = names.length(next)
-            if start + n < bytes.count, bytes[start + n] == UInt8(ascii: "\""), memcmp(bytes.baseAddress! + start, names.bytes(next), n) == 0 {
+            if start + n < bytes.count, bytes[start + n] == UInt8(ascii: "\""), names.equals(next, bytes.baseAddress! + start, length: n, raw: true) {
                 i = start + n + 1
                 try expect(UInt8(ascii: ":"))
                 next += 1
                 return next - 1
             }
         }
-        var j = start
-        while j < bytes.count, bytes[j] != UInt8(ascii: "\"") {
-            if bytes[j] == UInt8(ascii: "\\") {
-                // Escaped key: rare; compare as a decoded string.
-                let key = try self.key()
-                if let found = names.index(of: key) { next = found + 1; return found }
-                return nil
-            }
-            j += 1
+        let found: Int?
+        if let raw = plainString() {
+            found = names.find(raw, from: next, raw: true)
+            try expect(UInt8(ascii: ":"))
+        } else {
+            // Escaped key (rare): compare the decoded text.
+            found = Array(try key().utf8).withUnsafeBufferPointer { names.find($0, from: next, raw: false) }
         }
-        guard j < bytes.count else { throw error("unterminated string") }
-        let length = j - start
-        let key = bytes.baseAddress! + start
-        i = j + 1
-        try expect(UInt8(ascii: ":"))
-        func matches(_ k: Int) -> Bool { names.plain(k) && names.length(k) == length && memcmp(key, names.bytes(k), length) == 0 }
-        var k = next
-        while k < names.count {
-            if matches(k) { next = k + 1; return k }
-            k += 1
-        }
-        k = 0
-        while k < min(next, names.count) {
-            if matches(k) { next = k + 1; return k }
-            k += 1
-        }
-        return nil
+        if let found { next = found + 1 }
+        return found
     }
 
     /// The raw bytes of a string without escapes, moving past it; nil (not moving) when it has one.
@@ -446,10 +429,8 @@ final class KeyNames: @unchecked Sendable {
     private let starts: [Int]
     private let lengths: [Int]
     private let plainNames: [Bool]
-    private let strings: [String]
 
     init(_ names: [String]) {
-        strings = names
         count = names.count
         let utf8 = names.map { Array($0.utf8) }
         let total = utf8.reduce(0) { $0 + $1.count }
@@ -469,7 +450,19 @@ final class KeyNames: @unchecked Sendable {
     deinit { storage.deallocate() }
 
     func length(_ k: Int) -> Int { lengths[k] }
-    func plain(_ k: Int) -> Bool { plainNames[k] }
-    func bytes(_ k: Int) -> UnsafePointer<UInt8> { UnsafePointer(storage + starts[k]) }
-    func index(of name: String) -> Int? { strings.firstIndex { $0.utf8.elementsEqual(name.utf8) } }
+
+    /// Whether name `k` is the `length` bytes at `key`. `raw`: the bytes are a key as written in
+    /// the JSON, which only a name without `"` or `\\` can equal.
+    func equals(_ k: Int, _ key: UnsafePointer<UInt8>, length: Int, raw: Bool) -> Bool {
+        (!raw || plainNames[k]) && lengths[k] == length && memcmp(key, storage + starts[k], length) == 0
+    }
+
+    /// The name equal to `key`, searched from `next` on, then from the start.
+    func find(_ key: UnsafeBufferPointer<UInt8>, from next: Int, raw: Bool) -> Int? {
+        let base = key.baseAddress ?? UnsafePointer(storage)
+        for step in 0..<count where equals((next + step) % count, base, length: key.count, raw: raw) {
+            return (next + step) % count
+        }
+        return nil
+    }
 }

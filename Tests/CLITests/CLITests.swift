@@ -15,13 +15,18 @@ struct CLI {
     }
 
     static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "BREAKOUT_DB_PASSWORD")
         env.merge(environment) { $1 }
-        process.environment = env
+        return try execute(binary.path, arguments, environment: env, stdin: stdin)
+    }
+
+    /// Runs any program to its end, with its output captured (the environment is inherited when nil).
+    static func execute(_ path: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -257,15 +262,7 @@ struct CLI {
     }
 
     static func sqlite(_ db: String, _ sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [db, sql]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try CLI.execute("/usr/bin/sqlite3", [db, sql]).stdout
     }
 
     /// Every data table of the demo dictionary, rows in id order (ids are deterministic, so two
@@ -399,13 +396,7 @@ struct CLI {
         let interrupted = try Self.quickstartCopy()
         let clean = try Self.quickstartCopy()
         for dir in [interrupted, clean] {
-            let gen = Process()
-            gen.executableURL = URL(fileURLWithPath: bench)
-            gen.arguments = ["source", "--cases", "3000", "--out", dir.appendingPathComponent("data/csweb-sample.db").path]
-            gen.standardOutput = FileHandle.nullDevice
-            try gen.run()
-            gen.waitUntilExit()
-            #expect(gen.terminationStatus == 0)
+            #expect(try CLI.execute(bench, ["source", "--cases", "3000", "--out", dir.appendingPathComponent("data/csweb-sample.db").path]).status == 0)
         }
         let db = interrupted.appendingPathComponent(".breakout/demo-output.db").path
         let process = Process()
@@ -445,12 +436,7 @@ struct CLI {
         let dir = try BreakoutCLITests.quickstartCopy()
         if cases != 400 {
             let bench = CLI.binary.deletingLastPathComponent().appendingPathComponent("breakout-bench").path
-            let gen = Process()
-            gen.executableURL = URL(fileURLWithPath: bench)
-            gen.arguments = ["source", "--cases", String(cases), "--out", dir.appendingPathComponent("data/csweb-sample.db").path]
-            gen.standardOutput = FileHandle.nullDevice
-            try gen.run()
-            gen.waitUntilExit()
+            _ = try CLI.execute(bench, ["source", "--cases", String(cases), "--out", dir.appendingPathComponent("data/csweb-sample.db").path])
         }
         if !jobExtra.isEmpty {
             let path = dir.appendingPathComponent("organizations/demo.yaml")
@@ -639,23 +625,15 @@ struct CLI {
         var args = ["-s", "-S", "-o", "-", "-D", "/dev/stderr", "-X", method, url]
         if let form { args += ["--data", form] }
         if let cookie { args += ["-H", "Cookie: \(cookie)"] }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let body = out.fileHandleForReading.readDataToEndOfFile(), head = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let lines = String(decoding: head, as: UTF8.self).split(separator: "\r\n")
+        let curl = try CLI.execute("/usr/bin/curl", args)
+        let lines = curl.stderr.split(separator: "\r\n")
         let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             let kv = line.split(separator: ":", maxSplits: 1)
             if kv.count == 2 { headers[kv[0].lowercased()] = kv[1].trimmingCharacters(in: .whitespaces) }
         }
-        return HTTP(status: status, body: String(decoding: body, as: UTF8.self), headers: headers)
+        return HTTP(status: status, body: curl.stdout, headers: headers)
     }
 
     @Test func dashboardRunNowAndMetrics() throws {
@@ -730,18 +708,10 @@ struct CLI {
         #expect(metrics.body.contains("breakout_job_runs_total{organization=\"demo\",job=\"breakout-hourly\",status=\"success\"} 1"))
         #expect(metrics.body.contains("breakout_cases_loaded_total{organization=\"demo\",job=\"breakout-hourly\"} 2970"))
         #expect(metrics.body.contains("breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 0"))
-        let parser = Process()
-        parser.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        parser.arguments = ["-c", "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nprint(len(list(p(sys.stdin.read()))))"]
-        let input = try Self.temporaryCopy(metrics.body)
-        parser.standardInput = try FileHandle(forReadingFrom: input)
-        let out = Pipe()
-        parser.standardOutput = out
-        parser.standardError = FileHandle.nullDevice
-        try parser.run()
-        let families = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        parser.waitUntilExit()
-        if parser.terminationStatus == 0 {
+        let parser = try CLI.execute("/usr/bin/python3", ["-c", "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nprint(len(list(p(sys.stdin.read()))))"],
+                                     stdin: metrics.body)
+        let families = parser.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        if parser.status == 0 {
             #expect(Int(families) ?? 0 >= 7)
         } else {
             #expect(ProcessInfo.processInfo.environment["CI"] != "true", "python3-prometheus-client is missing under CI")
@@ -795,12 +765,6 @@ struct CLI {
         } else {
             #expect(ProcessInfo.processInfo.environment["CI"] != "true", "chromium is missing under CI")
         }
-    }
-
-    static func temporaryCopy(_ text: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-\(UUID().uuidString).txt")
-        try Data(text.utf8).write(to: url)
-        return url
     }
 }
 
