@@ -181,21 +181,27 @@ public enum CaseValue: Sendable, Hashable {
 
     public var isBlank: Bool { self == .blank }
 
+    /// Alpha text, right-trimmed; all blank is blank (CSPro's alpha fields are space-padded).
+    public init(alpha text: String) {
+        var text = text
+        self = text.withUTF8 { CaseValue.alpha($0) }
+    }
+
+    /// Alpha text from its UTF-8 bytes, right-trimmed; all blank is blank. Spaces are trimmed as
+    /// bytes: a space is one UTF-8 byte and never part of a multi-byte character, and comparing
+    /// bytes avoids grapheme breaking on the hot path.
+    static func alpha(_ bytes: UnsafeBufferPointer<UInt8>) -> CaseValue {
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == 0x20 { end -= 1 }
+        return end == 0 ? .blank : .text(String(decoding: UnsafeBufferPointer(rebasing: bytes[..<end]), as: UTF8.self))
+    }
+
     /// A JSON string value as CSPro's sync JSON means it: alpha text right-trimmed (all blank is
     /// blank); for a numeric item `""` is blank, a special value's name is that special value, a
     /// number in quotes is the number, anything else is DEFAULT with its text kept.
     public init(jsonString s: String, numeric: Bool) {
         if !numeric {
-            // Trailing spaces are trimmed as bytes: a space is one UTF-8 byte and never part of a
-            // multi-byte character, and comparing bytes avoids grapheme breaking on the hot path.
-            let utf8 = s.utf8
-            guard utf8.last == 0x20 else {
-                self = s.isEmpty ? .blank : .text(s)
-                return
-            }
-            var end = utf8.endIndex
-            while end > utf8.startIndex, utf8[utf8.index(before: end)] == 0x20 { end = utf8.index(before: end) }
-            self = end == utf8.startIndex ? .blank : .text(String(s[..<end]))
+            self = CaseValue(alpha: s)
         } else if s.isEmpty {
             self = .blank
         } else if let special = Special(rawValue: s) {

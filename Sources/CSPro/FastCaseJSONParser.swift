@@ -182,12 +182,8 @@ struct FastCaseJSONParser {
         c.skipSpace()
         switch c.peek {
         case UInt8(ascii: "\""):
-            if !numeric, let raw = c.plainString() {
-                // Alpha text without escapes: trim trailing spaces on the bytes, then make the string once.
-                var end = raw.count
-                while end > 0, raw[end - 1] == 0x20 { end -= 1 }
-                return end == 0 ? .blank : .text(String(decoding: UnsafeBufferPointer(rebasing: raw[..<end]), as: UTF8.self))
-            }
+            // Alpha text without escapes: straight from the bytes, making the string once.
+            if !numeric, let raw = c.plainString() { return CaseValue.alpha(raw) }
             return CaseValue(jsonString: try c.string(), numeric: numeric)
         case UInt8(ascii: "n"):
             try c.literal("null")

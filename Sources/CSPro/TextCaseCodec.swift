@@ -140,11 +140,7 @@ public enum TextCaseCodec {
     /// optional sign, `.` or `,` as decimal mark, implied decimals without a mark, anything else
     /// DEFAULT); alpha verbatim, right-trimmed, all blank = blank.
     public static func value(_ text: String, _ item: Item) -> CaseValue {
-        if item.contentType != .numeric {
-            var s = Substring(text)
-            while s.last == " " { s = s.dropLast() }
-            return s.isEmpty ? .blank : .text(String(s))
-        }
+        if item.contentType != .numeric { return CaseValue(alpha: text) }
         if let fast = fastNumber(text, decimals: item.decimals) { return fast }
         var s = Substring(text)
         while s.first == " " { s = s.dropFirst() }

@@ -128,9 +128,7 @@ struct BrokenOutTables {
 
     static func value(_ cell: SQLValue, _ item: Item) -> CaseValue {
         if item.contentType != .numeric {
-            guard var s = cell.string else { return .blank }
-            while s.last == " " { s.removeLast() }
-            return s.isEmpty ? .blank : .text(s)
+            return cell.string.map { CaseValue(alpha: $0) } ?? .blank
         }
         switch cell {
         case .null: return .blank
