@@ -60,26 +60,71 @@ public struct CSWebSource {
         return try storedCases(name, where: conditions.isEmpty ? nil : .and(conditions), limit: limit)
     }
 
-    /// Stored cases after the position (revision, id), in (revision, id) order.
+    /// Stored cases after the position (revision, id), in (revision, id) order, at most `limit`.
+    ///
+    /// CSWeb's tables (which we do not own) index `revision` alone, not (revision, id), so the
+    /// plain keyset query `WHERE revision > r OR (revision = r AND id > i) ORDER BY revision, id
+    /// LIMIT n` makes MariaDB range-scan and sort every row after the mark, blobs included: the
+    /// cost of a chunk grows with what is left. Instead a chunk is read in two statements, each a
+    /// bounded range of the `revision` index:
+    ///
+    /// 1. ``revisionBound(_:after:rows:)``: the revision of the `limit`-th case after revision `r`,
+    ///    read from the index alone (no row is touched);
+    /// 2. the cases with `r <= revision <= bound` after the mark, sorted. That range holds the
+    ///    rest of revision `r`, at least `limit` later cases and the rest of the bound's revision:
+    ///    at most `limit` plus two sync batches, whatever the table's size.
+    ///
+    /// The order and the cases returned are exactly those of the plain keyset query.
     public func storedCases(dictionary name: String, after revision: Int64, id: Int64, limit: Int) throws -> [StoredCase] {
-        try storedCases(name, where: Self.after(revision, id), limit: limit)
+        try storedCases(name, where: try chunkPredicate(name, after: revision, id: id, limit: limit), limit: limit)
     }
 
-    /// How many cases lie after the position (revision, id).
+    /// The predicate of a chunk's read (step 2 above): the mark as a keyset condition, inside a
+    /// bounded range of `revision`.
+    public func chunkPredicate(_ name: String, after revision: Int64, id: Int64, limit: Int) throws -> SQLPredicate {
+        var range: [SQLPredicate] = [.compare("revision", .greaterOrEqual, .integer(revision))]
+        if let bound = try revisionBound(name, after: revision, rows: limit) {
+            range.append(.compare("revision", .lessOrEqual, .integer(bound)))
+        }
+        return .and(range + [Self.after(revision, id)])
+    }
+
+    /// The revision of the `rows`-th case whose revision is above `revision` (nil when fewer are
+    /// left): `SELECT revision … WHERE revision > r ORDER BY revision LIMIT 1 OFFSET rows-1`,
+    /// answered from the `revision` index without reading a row.
+    public func revisionBound(_ name: String, after revision: Int64, rows: Int) throws -> Int64? {
+        try connection.query(.select(revisionBoundQuery(name, after: revision, rows: rows))).first?[0].int64
+    }
+
+    public func revisionBoundQuery(_ name: String, after revision: Int64, rows: Int) -> Select {
+        Select(from: QualifiedName(name), columns: ["revision"], where: .compare("revision", .greater, .integer(revision)),
+               orderBy: [SortKey("revision")], limit: 1, offset: max(rows, 1) - 1)
+    }
+
+    /// The statement that reads a chunk, for a predicate from ``chunkPredicate(_:after:id:limit:)``.
+    public func chunkQuery(_ name: String, where predicate: SQLPredicate?, limit: Int?) -> Select {
+        Select(from: QualifiedName(name), columns: Self.caseColumns, where: predicate,
+               orderBy: [SortKey("revision"), SortKey("id")], limit: limit)
+    }
+
+    /// How many cases lie after the position (revision, id): the cases of later revisions (counted
+    /// on the `revision` index alone) plus the rest of revision `revision`.
     public func countCases(dictionary name: String, after revision: Int64, id: Int64) throws -> Int {
-        let rows = try connection.query(.select(.count(from: QualifiedName(name), where: Self.after(revision, id))))
-        return Int(rows.first?[0].int64 ?? 0)
+        let later = try connection.query(.select(.count(from: QualifiedName(name), where: .compare("revision", .greater, .integer(revision)))))
+        let same = try connection.query(.select(.count(from: QualifiedName(name),
+                                                       where: .and([.equals("revision", .integer(revision)),
+                                                                    .compare("id", .greater, .integer(id))]))))
+        return Int(later.first?[0].int64 ?? 0) + Int(same.first?[0].int64 ?? 0)
     }
 
-    static func after(_ revision: Int64, _ id: Int64) -> SQLPredicate {
+    /// The plain keyset condition "after (revision, id)".
+    public static func after(_ revision: Int64, _ id: Int64) -> SQLPredicate {
         .or([.compare("revision", .greater, .integer(revision)),
              .and([.equals("revision", .integer(revision)), .compare("id", .greater, .integer(id))])])
     }
 
     func storedCases(_ name: String, where predicate: SQLPredicate?, limit: Int?) throws -> [StoredCase] {
-        let rows = try connection.query(.select(Select(
-            from: QualifiedName(name), columns: Self.caseColumns,
-            where: predicate, orderBy: [SortKey("revision"), SortKey("id")], limit: limit)))
+        let rows = try connection.query(.select(chunkQuery(name, where: predicate, limit: limit)))
         // Columns by position (the SELECT names them in this order): this runs once per case.
         return rows.map { row in
             let v = row.values

@@ -10,8 +10,12 @@ import Verification
 // End-to-end breakout against the physical limit, measured in one run (issue 9).
 //
 //   breakout-bench breakout [--cases 20000,200000] [--shape census|survey] [--settings 3x1000,2x1000,2x5000]
+//                           [--sources mariadb,sqlite]
 //
-// For each N: a generated CSWeb source (SQLite file) and its manifest; for PostgreSQL and MariaDB
+// For each N and each source: a generated CSWeb source and its manifest, in MariaDB with CSWeb's
+// own schema (`guid` primary key, `id` unique, an index on `revision` alone: the production setup,
+// on the BREAKOUT_TEST_MYSQL_URL server) or in an SQLite file; for a MariaDB source, the read time of
+// every chunk (first against last: it must not grow with what is left); for PostgreSQL and MariaDB
 // (URLs from BREAKOUT_TEST_POSTGRES_URL / BREAKOUT_TEST_MYSQL_URL), one breakout per setting
 // (threads × cases per chunk; the first is breakout's default) in a child process, so that its peak
 // RSS and CPU time are its own; each destination checked against the manifest; the same rows
@@ -27,13 +31,17 @@ struct OnceResult: Codable {
     var rssMiB: Double
 }
 
-/// The child: one breakout of a source file into a destination namespace; prints an OnceResult as JSON.
-///   breakout-bench breakout-once --source FILE --dictionary NAME --url URL --namespace NS --threads T --chunk M
+/// A generated source: an SQLite file's path, or a server URL (`mysql://…`).
+func sourceConfig(_ source: String) throws -> ConnectionConfig {
+    source.contains("://") ? try ConnectionConfig.parse(url: source) : ConnectionConfig(engine: .sqlite, database: source, options: ["mode": "ro"])
+}
+
+/// The child: one breakout of a source into a destination namespace; prints an OnceResult as JSON.
+///   breakout-bench breakout-once --source FILE|URL --dictionary NAME --url URL --namespace NS --threads T --chunk M
 func runBreakoutOnce() throws {
     let source = stringOption("--source")!, url = stringOption("--url")!, namespace = stringOption("--namespace")!
     let config = try ConnectionConfig.parse(url: url)
-    let feed = try CSWebFeed(source: CSWebSource(connection: try Databases.connect(ConnectionConfig(engine: .sqlite, database: source, options: ["mode": "ro"]))),
-                             dictionary: stringOption("--dictionary")!)
+    let feed = try CSWebFeed(source: CSWebSource(connection: try Databases.connect(try sourceConfig(source))), dictionary: stringOption("--dictionary")!)
     let engine = try BreakoutEngine(feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
                                     connect: { try Databases.connect(config) })
     let summary = try engine.run(RunOptions(threads: option("--threads", 3), chunkSize: option("--chunk", 1000)))
@@ -73,17 +81,48 @@ func runBreakoutBenchmark() throws {
         lines.append(l)
     }
 
-    for n in sizes {
-        let sourcePath = temporary.appendingPathComponent("source-\(n).db").path
+    let sourceKinds = (stringOption("--sources") ?? "mariadb,sqlite").split(separator: ",").map(String.init)
+    for n in sizes { for sourceKind in sourceKinds {
+        // The source: a database on the MariaDB server (CSWeb's schema), or an SQLite file.
+        let sourceLocation: String, sourceConnection: ConnectionConfig, sourceLabel: String
+        if sourceKind == "mariadb" {
+            guard let url = environment["BREAKOUT_TEST_MYSQL_URL"] else { throw BreakoutError("--sources mariadb needs BREAKOUT_TEST_MYSQL_URL") }
+            var admin = try ConnectionConfig.parse(url: url)
+            let database = "benchsrc_\(n)_\(getpid())"
+            let c = try Databases.connect(admin)
+            try c.execute("CREATE DATABASE `\(database)`")
+            c.close()
+            admin.database = database
+            sourceConnection = admin
+            var components = URLComponents(string: url)!
+            components.path = "/" + database
+            sourceLocation = components.string!
+            sourceLabel = "MariaDB (CSWeb schema)"
+        } else {
+            sourceLocation = temporary.appendingPathComponent("source-\(n).db").path
+            sourceConnection = ConnectionConfig(engine: .sqlite, database: sourceLocation)
+            sourceLabel = "SQLite"
+        }
+        defer {
+            if sourceConnection.engine == .mysql, let c = try? Databases.connect(ConnectionConfig.parse(url: environment["BREAKOUT_TEST_MYSQL_URL"]!)) {
+                _ = try? c.execute("DROP DATABASE IF EXISTS `\(sourceConnection.database)`")
+                c.close()
+            } else {
+                try? FileManager.default.removeItem(atPath: sourceLocation)
+            }
+        }
         var generated: SyntheticCSWebSource.Contents!
         let generateSeconds = try elapsed {
-            generated = try generateSource(ConnectionConfig(engine: .sqlite, database: sourcePath), .init(shape: shape, cases: n, corruptEvery: nil))
+            generated = try generateSource(sourceConnection, .init(shape: shape, cases: n, corruptEvery: nil))
         }
         var contents = generated!
         var manifest = Manifest(contents)
-        let size = (try? FileManager.default.attributesOfItem(atPath: sourcePath)[.size] as? Int) ?? 0
-        print("\nN = \(n): \(shape.rawValue) source generated in \(String(format: "%.0f", generateSeconds)) s (\(size / 1_048_576) MiB SQLite, "
-              + "\(manifest.totalRows) rows expected, \(String(format: "%.1f", Double(manifest.totalRows) / Double(n))) per case)\n")
+        print("\nN = \(n), source \(sourceLabel): \(shape.rawValue) source generated in \(String(format: "%.0f", generateSeconds)) s "
+              + "(\(manifest.totalRows) rows expected, \(String(format: "%.1f", Double(manifest.totalRows) / Double(n))) per case)")
+        if sourceConnection.engine == .mysql {
+            try printChunkReadProfile(sourceConnection, dictionary: contents.options.name, chunk: settings[0].chunk)
+        }
+        print("")
         print("| cases | destination | run | wall s | cases/s | rows/s | ÷ raw load | peak RSS MiB | CPU s | check |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for (name, config, url) in destinations {
@@ -99,7 +138,7 @@ func runBreakoutBenchmark() throws {
                 let schema = try schemaFor(ns)
                 var result: OnceResult!
                 let wall = try elapsed {
-                    let out = try runChecked(me, ["breakout-once", "--source", sourcePath, "--dictionary", contents.options.name, "--url", url,
+                    let out = try runChecked(me, ["breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
                                                   "--namespace", ns, "--threads", String(s.threads), "--chunk", String(s.chunk)])
                     result = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
                 }
@@ -116,7 +155,7 @@ func runBreakoutBenchmark() throws {
                 let rawDifferences = manifest.differences(try Manifest.digests(c, rawSchema))
                 c.close()
                 dropNamespace(rawSchema, config)
-                show(Line(n: n, destination: name, what: config.engine == .postgresql ? "raw: psql \\copy, 1 stream" : "raw: mariadb LOAD DATA LOCAL, 1 stream",
+                show(Line(n: n, destination: name + " ← " + sourceLabel, what: config.engine == .postgresql ? "raw: psql \\copy, 1 stream" : "raw: mariadb LOAD DATA LOCAL, 1 stream",
                           seconds: rawSeconds!, cases: manifest.decodable, rows: manifest.totalRows, raw: rawSeconds, rss: nil, cpu: nil,
                           check: rawDifferences.isEmpty ? "= manifest" : "MISMATCH"))
                 for f in files { try? FileManager.default.removeItem(atPath: f.path) }
@@ -124,31 +163,31 @@ func runBreakoutBenchmark() throws {
                 print("| \(n) | \(name) | raw load failed: \(error) |")
             }
             for (what, r, wall, check, _) in runs {
-                show(Line(n: n, destination: name, what: what, seconds: wall, cases: r.cases, rows: r.rows, raw: rawSeconds, rss: r.rssMiB, cpu: r.cpu, check: check))
+                show(Line(n: n, destination: name + " ← " + sourceLabel, what: what, seconds: wall, cases: r.cases, rows: r.rows, raw: rawSeconds, rss: r.rssMiB, cpu: r.cpu, check: check))
             }
             // Incremental: 1% of the cases re-synced, then the best setting's namespace run again.
             let best = runs.min { $0.2 < $1.2 }!
             let bestSetting = settings[runs.firstIndex { $0.0 == best.0 }!]
             let changed = stride(from: 7, through: n, by: 100).map { $0 }
-            let writer = CSWebDatabaseWriter(connection: try Databases.connect(ConnectionConfig(engine: .sqlite, database: sourcePath)))
+            let writer = CSWebDatabaseWriter(connection: try Databases.connect(sourceConnection))
             try SyntheticCSWebSource.resync(writer, &contents, cases: changed)
             writer.connection.close()
             manifest = Manifest(contents)
             var again: OnceResult!
             let wall = try elapsed {
-                let out = try runChecked(me, ["breakout-once", "--source", sourcePath, "--dictionary", contents.options.name, "--url", url,
+                let out = try runChecked(me, ["breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
                                               "--namespace", best.4.namespace, "--threads", String(bestSetting.threads), "--chunk", String(bestSetting.chunk)])
                 again = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
             }
             let c = try Databases.connect(config)
             let differences = manifest.differences(try Manifest.digests(c, best.4))
             c.close()
-            show(Line(n: n, destination: name, what: "re-run after \(changed.count) re-synced (1%), \(best.0)", seconds: wall, cases: again.cases,
+            show(Line(n: n, destination: name + " ← " + sourceLabel, what: "re-run after \(changed.count) re-synced (1%), \(best.0)", seconds: wall, cases: again.cases,
                       rows: again.rows, raw: nil, rss: again.rssMiB, cpu: again.cpu,
                       check: (differences.isEmpty ? "= manifest" : "MISMATCH") + String(format: "; %.1f%% of the full run's time", 100 * wall / best.2)))
             for run in runs { dropNamespace(run.4, config) }
         }
-    }
+    } }
 
     print("\nTargets: breakout wall time ≤ 1.25 × the raw load of the same rows; cases/s at the largest N ≥ at the smallest;")
     print("peak RSS < 150 MiB and flat in N; a re-run after 1% re-synced costs about 1% of a full run.")
@@ -159,6 +198,28 @@ func runBreakoutBenchmark() throws {
         print(String(format: "%@: best cases/s %.0f at N=%d, %.0f at N=%d (%.2f×); peak RSS %.0f–%.0f MiB", destination, bestRate(small), small,
                      bestRate(large), large, bestRate(large) / max(bestRate(small), 1), mine.compactMap(\.rss).min() ?? 0, mine.compactMap(\.rss).max() ?? 0))
     }
+}
+
+/// Reads every chunk of a source the way a breakout does (no decoding) and prints the read time of
+/// the first and the last chunks, and the plain keyset query's time for the first chunk.
+func printChunkReadProfile(_ config: ConnectionConfig, dictionary: String, chunk: Int) throws {
+    let c = try Databases.connect(config)
+    defer { c.close() }
+    let source = CSWebSource(connection: c)
+    var times: [Double] = []
+    var mark = (revision: Int64(0), id: Int64(0))
+    while times.count < 100_000 {
+        var stored: [CSWebSource.StoredCase] = []
+        times.append(try elapsed { stored = try source.storedCases(dictionary: dictionary, after: mark.revision, id: mark.id, limit: chunk) })
+        guard let last = stored.last else { break }
+        mark = (last.revision, last.rowID)
+    }
+    let plain = try elapsed { _ = try c.query(.select(source.chunkQuery(dictionary, where: CSWebSource.after(0, 0), limit: chunk))) }
+    func median(_ xs: ArraySlice<Double>) -> Double { let s = xs.sorted(); return s.isEmpty ? 0 : s[s.count / 2] * 1000 }
+    let k = max(1, min(10, times.count / 3))
+    let first = median(times.prefix(k)), last = median(times.dropLast().suffix(k))
+    print(String(format: "source chunk reads (%d × %d cases): first %d median %.1f ms, last %d median %.1f ms (%.2f×); "
+                 + "the plain keyset query for the first chunk: %.1f ms", times.count - 1, chunk, k, first, k, last, last / max(first, 0.001), plain * 1000))
 }
 
 /// Writes every data table of a breakout into a file in the raw client's text format (tab
