@@ -11,6 +11,12 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
     public var password: String?
     /// Engine-specific options, e.g. `sslmode` (PostgreSQL), `ssl_ca`, `connect_timeout`, `local_infile`.
     public var options: [String: String]
+    /// Whether this connection loads rows in bulk (a breakout's destination). Only then may a MySQL
+    /// connection offer `LOAD DATA LOCAL INFILE` to the server, and even then it serves nothing but
+    /// the current load's own stream from memory. Every other connection (sources, the state
+    /// store, `db test`, plan, the lag probe) offers no local file at all: a database server a
+    /// tenant points at is untrusted.
+    public var bulkLoad = false
 
     public init(engine: DatabaseEngine, host: String? = nil, port: Int? = nil, database: String,
                 user: String? = nil, password: String? = nil, options: [String: String] = [:]) {
@@ -21,6 +27,13 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
         self.user = user
         self.password = password
         self.options = options
+    }
+
+    /// The same settings for a connection that loads rows in bulk (see ``bulkLoad``).
+    public var forBulkLoad: ConnectionConfig {
+        var config = self
+        config.bulkLoad = true
+        return config
     }
 
     /// `engine://user@host:port/database?options`, never with the password.

@@ -25,6 +25,8 @@ final class MySQLBulkLoader: BulkLoader {
 
     var method: String { useInsert ? "multi-row INSERT" : BulkLoadMethod.loadDataLocalInfile.rawValue }
 
+    let streamName: String
+
     init(connection: MySQLConnection, table: QualifiedName, columns: [String]) throws {
         guard !columns.isEmpty else { throw DatabaseError(.bulkLoad, engine: .mysql, "a bulk load into \"\(table)\" names no columns") }
         let dialect = connection.dialect
@@ -33,7 +35,9 @@ final class MySQLBulkLoader: BulkLoader {
         self.columns = columns
         useInsert = !connection.localInfileAllowed
         insertRows = max(1, min(1000, dialect.maxBindsPerStatement / columns.count))
-        loadSQL = "LOAD DATA LOCAL INFILE 'breakout-bulk' INTO TABLE \(try dialect.quote(table)) CHARACTER SET utf8mb4 "
+        // A name no server can guess: the connection's gate serves this load's stream under it only.
+        streamName = "breakout-bulk-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        loadSQL = "LOAD DATA LOCAL INFILE '\(streamName)' INTO TABLE \(try dialect.quote(table)) CHARACTER SET utf8mb4 "
             + "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
             + "(\(try columns.map { try dialect.quote($0) }.joined(separator: ", ")))"
     }
@@ -58,7 +62,7 @@ final class MySQLBulkLoader: BulkLoader {
         guard bufferedCount > 0 else { return }
         if !useInsert {
             do {
-                let (rows, warnings) = try connection.loadData(loadSQL, data: buffer)
+                let (rows, warnings) = try connection.loadData(loadSQL, name: streamName, data: buffer)
                 if warnings > 0 {
                     throw DatabaseError(.bulkLoad, engine: .mysql, "LOAD DATA into \"\(table)\" raised \(warnings) warning(s), refusing a lossy load: \(connection.warnings())", sql: loadSQL)
                 }

@@ -9,37 +9,52 @@ import SQL
 /// text protocol (several may be separated by `;`). Sessions use utf8mb4, so 4-byte UTF-8 text
 /// survives. Bulk loads use `LOAD DATA LOCAL INFILE` fed from memory through a local-infile
 /// handler, with multi-row `INSERT` as fallback when the server refuses local infile.
+///
+/// The server is untrusted: it may answer any statement with a request for a local file. The
+/// connection's only local-infile handler, installed before connecting and never replaced, is
+/// ``InfileGate``: it serves the stream of the `LOAD DATA` running at that moment, under the name
+/// that statement gave, and refuses everything else. Connections not made for bulk loads
+/// (``ConnectionConfig/bulkLoad``) do not even offer local files.
 public final class MySQLConnection: DatabaseConnection {
     public let engine = DatabaseEngine.mysql
     public let dialect: any SQLDialect = MySQLDialect()
     private var mysql: UnsafeMutablePointer<MYSQL>?
     private let password: String?
-    /// Whether this session may try `LOAD DATA LOCAL INFILE` (config option `local_infile=0` turns it off).
+    /// Whether this session may try `LOAD DATA LOCAL INFILE`: a bulk-load connection
+    /// (``ConnectionConfig/bulkLoad``) whose option `local_infile` is not `0`.
     let localInfileAllowed: Bool
+    /// The one local-infile handler of this connection's life.
+    private let gate = InfileGate()
 
     /// `mysql_library_init` is a macro; `mysql_server_init` is the function behind it. Once per process.
     private static let libraryInitialized: Bool = { mysql_server_init(0, nil, nil) == 0 }()
 
-    /// Connects with the settings of `config`. Options: `local_infile` (`1` default, `0` to force
-    /// INSERT), `connect_timeout` seconds, `ssl_ca`, `ssl_cert`, `ssl_key`.
+    /// Connects with the settings of `config`. Options: `local_infile` (`1` default for bulk-load
+    /// connections, `0` to force INSERT), `connect_timeout` seconds, `ssl_ca`, `ssl_cert`, `ssl_key`
+    /// (any of them makes TLS required, and `ssl_ca` makes the server's certificate checked: a
+    /// server that does not offer TLS is refused instead of talked to in plain text).
     ///
     /// - Throws: ``DatabaseError`` `.authentication` (errors 1044, 1045, 1698) or `.connection`.
     public init(_ config: ConnectionConfig) throws {
         _ = Self.libraryInitialized
         password = config.password
-        localInfileAllowed = config.options["local_infile"] != "0"
+        localInfileAllowed = config.bulkLoad && config.options["local_infile"] != "0"
         guard let mysql = mysql_init(nil) else {
             throw DatabaseError(.connection, engine: .mysql, "mysql_init failed: out of memory")
         }
         var localInfile: UInt32 = localInfileAllowed ? 1 : 0
         mysql_options(mysql, MYSQL_OPT_LOCAL_INFILE, &localInfile)
+        InfileGate.install(gate, on: mysql)
         var timeout = UInt32(config.options["connect_timeout"] ?? "10") ?? 10
         mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
         mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4")
-        if config.options["ssl_ca"] != nil || config.options["ssl_cert"] != nil {
+        if config.options["ssl_ca"] != nil || config.options["ssl_cert"] != nil || config.options["ssl_key"] != nil {
             mysql_ssl_set(mysql, config.options["ssl_key"], config.options["ssl_cert"], config.options["ssl_ca"], nil, nil)
+            var on: UInt8 = 1
+            mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &on)
+            if config.options["ssl_ca"] != nil { mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on) }
         }
-        let flags = UInt(CLIENT_MULTI_STATEMENTS) | UInt(CLIENT_LOCAL_FILES)
+        let flags = UInt(CLIENT_MULTI_STATEMENTS) | (localInfileAllowed ? UInt(CLIENT_LOCAL_FILES) : 0)
         let connected = mysql_real_connect(mysql, config.host ?? "127.0.0.1", config.user, config.password,
                                            config.database.isEmpty ? nil : config.database,
                                            UInt32(config.port ?? 3306), nil, flags)
@@ -191,31 +206,21 @@ public final class MySQLConnection: DatabaseConnection {
     /// Runs a `LOAD DATA LOCAL INFILE` statement whose file content is `data`, fed through the
     /// local-infile callbacks (no temporary file). Returns the rows the server reports and its
     /// warning count.
-    func loadData(_ sql: String, data: [UInt8]) throws -> (rows: Int, warnings: Int) {
+    func loadData(_ sql: String, name: String, data: [UInt8]) throws -> (rows: Int, warnings: Int) {
         let mysql = try handle()
-        let source = InfileSource(data: data)
-        let userdata = Unmanaged.passRetained(source).toOpaque()
-        defer {
-            Unmanaged<InfileSource>.fromOpaque(userdata).release()
-            mysql_set_local_infile_default(mysql)
+        guard localInfileAllowed else {
+            throw DatabaseError(.bulkLoad, engine: .mysql, "LOAD DATA LOCAL INFILE is off on this connection (not a bulk-load connection)", sql: sql)
         }
-        mysql_set_local_infile_handler(mysql, { handle, _, userdata in
-            handle?.pointee = userdata
-            return 0
-        }, { handle, buffer, length in
-            guard let handle, let buffer else { return -1 }
-            let source = Unmanaged<InfileSource>.fromOpaque(handle).takeUnretainedValue()
-            return source.read(into: buffer, length: Int(length))
-        }, { _ in
-        }, { _, message, length in
-            if let message, length > 0 { message.pointee = 0 }
-            return 0
-        }, userdata)
+        gate.arm(name: name, data: data)
+        defer { gate.disarm() }
         let rc = mysql_real_query(mysql, sql, UInt(sql.utf8.count))
         if rc != 0 { throw failure(sql: sql, kind: .bulkLoad) }
         let affected = mysql_affected_rows(mysql)
         return (affected == UInt64.max ? 0 : Int(affected), Int(mysql_warning_count(mysql)))
     }
+
+    /// How many times the server asked this connection for a local file it was not loading (each refused).
+    public var refusedFileRequests: Int { gate.refused }
 
     /// The server's first few warnings, as one line.
     func warnings() -> String {
@@ -224,14 +229,42 @@ public final class MySQLConnection: DatabaseConnection {
     }
 }
 
-/// The in-memory "file" a `LOAD DATA LOCAL INFILE` reads.
-final class InfileSource {
-    let data: [UInt8]
-    var offset = 0
+/// The local-infile handler of a connection, for its whole life. While a `LOAD DATA LOCAL
+/// INFILE` of ours runs it is armed with that statement's file name and in-memory stream, and
+/// serves exactly that; any other request (another name, or none armed: a hostile server asking
+/// for `/etc/passwd` in answer to a `SELECT`) is refused, and nothing is ever read from disk.
+final class InfileGate {
+    private var name: String?
+    private var data: [UInt8] = []
+    private var offset = 0
+    private(set) var refused = 0
+    private var serving = false
 
-    init(data: [UInt8]) { self.data = data }
+    func arm(name: String, data: [UInt8]) {
+        self.name = name
+        self.data = data
+        offset = 0
+    }
+
+    func disarm() {
+        name = nil
+        data = []
+        offset = 0
+        serving = false
+    }
+
+    /// Called by libmariadb with the file name the server asked for.
+    func open(_ requested: String) -> Bool {
+        guard let name, requested == name, !serving else {
+            refused += 1
+            return false
+        }
+        serving = true
+        return true
+    }
 
     func read(into buffer: UnsafeMutablePointer<CChar>, length: Int) -> Int32 {
+        guard serving else { return -1 }
         let n = min(length, data.count - offset)
         guard n > 0 else { return 0 }
         data.withUnsafeBufferPointer { src in
@@ -239,5 +272,25 @@ final class InfileSource {
         }
         offset += n
         return Int32(n)
+    }
+
+    /// Installs `gate` as the connection's handler; the connection keeps the gate alive.
+    static func install(_ gate: InfileGate, on mysql: UnsafeMutablePointer<MYSQL>) {
+        mysql_set_local_infile_handler(mysql, { handle, filename, userdata in
+            handle?.pointee = userdata
+            guard let userdata else { return 1 }
+            let gate = Unmanaged<InfileGate>.fromOpaque(userdata).takeUnretainedValue()
+            return gate.open(filename.map { String(cString: $0) } ?? "") ? 0 : 1
+        }, { handle, buffer, length in
+            guard let handle, let buffer else { return -1 }
+            return Unmanaged<InfileGate>.fromOpaque(handle).takeUnretainedValue().read(into: buffer, length: Int(length))
+        }, { _ in
+        }, { _, message, length in
+            guard let message, length > 1 else { return 2000 }
+            let text = Array("breakout refused the server's request for a local file".utf8.prefix(Int(length) - 1))
+            for (i, byte) in text.enumerated() { message[i] = CChar(bitPattern: byte) }
+            message[text.count] = 0
+            return 2000
+        }, Unmanaged.passUnretained(gate).toOpaque())
     }
 }

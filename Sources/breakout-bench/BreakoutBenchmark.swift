@@ -43,7 +43,7 @@ func runBreakoutOnce() throws {
     let config = try ConnectionConfig.parse(url: url)
     let feed = try CSWebFeed(source: CSWebSource(connection: try Databases.connect(try sourceConfig(source))), dictionary: stringOption("--dictionary")!)
     let engine = try BreakoutEngine(feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
-                                    connect: { try Databases.connect(config) })
+                                    connect: { try Databases.connect(config.forBulkLoad) })
     let summary = try engine.run(RunOptions(threads: option("--threads", 3), chunkSize: option("--chunk", 1000)))
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)

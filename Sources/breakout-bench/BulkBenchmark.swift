@@ -66,7 +66,7 @@ func runBulkBenchmark() throws {
     func measure(engine: String, url: String?, rawTool: String, raw: ((ConnectionConfig) throws -> Void)?) throws {
         guard let url else { print("skip \(engine): no URL"); return }
         let config = try ConnectionConfig.parse(url: url)
-        let connection = try Databases.connect(config)
+        let connection = try Databases.connect(config.forBulkLoad)
         var driver: [Double] = []
         var rawTimes: [Double] = []
         var method = ""

@@ -88,7 +88,7 @@ struct ProcessCases: ParsableCommand {
             for name in names {
                 let feed = try sources.feed(for: name)
                 let engine = try BreakoutEngine(feed: feed, dialect: destination.engine.dialect, options: options,
-                                                connect: { try Databases.connect(destinationConfig) })
+                                                connect: { try Databases.connect(destinationConfig.forBulkLoad) })
                 if dryRun {
                     let report = try engine.dryRun(connection: try Self.readOnlyConnection(destinationConfig), chunkSize: run.chunkSize)
                     print(format == .sql ? report.sql : report.text, terminator: "")

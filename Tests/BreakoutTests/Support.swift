@@ -38,7 +38,8 @@ enum Destination: String, CaseIterable, CustomTestStringConvertible, Sendable {
             guard let url = ProcessInfo.processInfo.environment[variable] else {
                 throw DatabaseError(.configuration, engine: nil, "\(variable) is not set: run the tests through `make test`, which starts the servers")
             }
-            return try ConnectionConfig.parse(url: url)
+            // Destinations load in bulk (LOAD DATA LOCAL INFILE from memory on MySQL).
+            return try ConnectionConfig.parse(url: url).forBulkLoad
         }
         return ConnectionConfig(engine: .sqlite, database: temporaryPath("dest.db"))
     }

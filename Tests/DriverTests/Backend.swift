@@ -44,6 +44,8 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
             config = ConnectionConfig(engine: .sqlite, database: path)
         }
         config.options.merge(options) { $1 }
+        // The driver tests exercise bulk loads (LOAD DATA LOCAL INFILE on MySQL).
+        config.bulkLoad = true
         return config
     }
 

@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+
+/// A tenant's database server is untrusted (docs/security.md). `scripts/fake-mysql-server.py` is a
+/// hostile MySQL server on 127.0.0.1 that answers statements with a LOCAL INFILE request for a file
+/// of the runner host; these tests point every command that opens a MySQL connection at it and
+/// check that nothing was sent.
+struct FakeMySQLServer {
+    let process: Process
+    let port: Int
+    let logPath: String
+    /// The file the server asks for, holding `secret`.
+    let secretPath: String
+    let secret: String
+
+    /// `mode`: `infile` (every statement answered with a file request), `ok` (plain OK packets),
+    /// `on-load` (OK, but a client's own LOAD DATA is answered with a request for another file).
+    init(mode: String = "infile") throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-fake-mysql-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        secret = "RUNNER-SECRET-\(UUID().uuidString)"
+        secretPath = dir.appendingPathComponent("master.key").path
+        try Data(secret.utf8).write(to: URL(fileURLWithPath: secretPath))
+        logPath = dir.appendingPathComponent("log.jsonl").path
+        let portFile = dir.appendingPathComponent("port").path
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [ConfigCLITests.repository.appendingPathComponent("scripts/fake-mysql-server.py").path, "--port-file", portFile,
+                             "--log", logPath, "--request-file", secretPath, "--mode", mode, "--timeout", "120", "--max-connections", "200"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var port: Int?
+        for _ in 0..<100 where port == nil {
+            Thread.sleep(forTimeInterval: 0.05)
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        guard let port else { throw CocoaError(.fileNoSuchFile) }
+        self.port = port
+    }
+
+    func stop() {
+        // SIGKILL: the test runner's children may inherit SIGTERM blocked.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// The server's log: one JSON object per line.
+    var events: [[String: Any]] {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    var fileRequests: Int { events.filter { $0["event"] as? String == "infile_request" }.count }
+    /// Bytes the clients sent in answer to file requests (0 when every request was refused).
+    var bytesReceived: Int { events.filter { $0["event"] as? String == "infile_data" }.reduce(0) { $0 + ($1["bytes"] as? Int ?? 0) } }
+    var connections: Int { events.filter { $0["event"] as? String == "connect" }.count }
+}
+
+@Suite(.serialized) struct HostileServerTests {
+    /// The control: a client that allows local files (the `mariadb` client with --local-infile=1)
+    /// does hand the file over, so the assertions below can fail.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/mariadb")))
+    func theFakeServerStealsFromAClientThatAllowsIt() throws {
+        let server = try FakeMySQLServer()
+        defer { server.stop() }
+        _ = try CLI.execute("/usr/bin/mariadb", ["--no-defaults", "--local-infile=1", "-h", "127.0.0.1", "-P", String(server.port), "-u", "x",
+                                                 "-e", "select 1"])
+        #expect(server.bytesReceived == server.secret.utf8.count)
+    }
+
+    /// A configuration whose source, state store or destination is the hostile server.
+    static func config(port: Int, source: Bool = false, state: Bool = false) throws -> URL {
+        let dir = try BreakoutCLITests.quickstartCopy()
+        let fake = "mysql://tenant@127.0.0.1:\(port)/tenant_db"
+        var settings = try String(contentsOf: dir.appendingPathComponent("breakout.yaml"), encoding: .utf8)
+        if source { settings = settings.replacingOccurrences(of: "url: sqlite:data/csweb-sample.db", with: "url: \(fake)") }
+        if state { settings = settings.replacingOccurrences(of: "url: sqlite:.breakout/state.db", with: "url: \(fake)") }
+        try Data(settings.utf8).write(to: dir.appendingPathComponent("breakout.yaml"))
+        let org = """
+            organization: demo
+            name: Demo statistics office
+            dictionaries: [CENSUS]
+            connections:
+              - name: local
+                type: mysql
+                host: 127.0.0.1
+                port: \(port)
+                database: tenant_db
+                username: tenant
+                password: ${env:TENANT_PASSWORD}
+                default: true
+            jobs:
+              - name: breakout-hourly
+                type: breakout
+                schedule: "@hourly"
+
+            """
+        try Data(org.utf8).write(to: dir.appendingPathComponent("organizations/demo.yaml"))
+        return dir
+    }
+
+    static let environment = ["TENANT_PASSWORD": "tenant-pw", "BREAKOUT_DB_PASSWORD": "tenant-pw",
+                              "BREAKOUT_MASTER_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()]
+
+    /// Every command that opens a MySQL connection, against a server that asks each statement for
+    /// a file: requests are made, and not one byte comes back.
+    @Test func noCommandServesALocalFile() throws {
+        let server = try FakeMySQLServer()
+        defer { server.stop() }
+        var ran: [String] = []
+        func attempt(_ what: String, _ arguments: [String]) throws {
+            let before = server.connections
+            let result = try CLI.run(arguments, environment: Self.environment)
+            #expect(server.connections > before, "\(what) did not reach the server: \(result.stderr)")
+            #expect(!(result.stdout + result.stderr).contains(server.secret))
+            ran.append(what)
+        }
+        try attempt("db test", ["db", "test", "--type", "mysql", "--host", "127.0.0.1", "--port", String(server.port), "--database", "x", "--user", "u"])
+        let destination = try Self.config(port: server.port)
+        try attempt("db test ORG/CONN", ["db", "test", "demo/local", "-c", destination.path])
+        try attempt("plan", ["plan", "-c", destination.path])
+        try attempt("process-cases --dry-run", ["process-cases", "-c", destination.path, "--org", "demo", "--dry-run"])
+        try attempt("process-cases", ["process-cases", "-c", destination.path, "--org", "demo"])
+        let source = try Self.config(port: server.port, source: true)
+        try attempt("process-cases (source)", ["process-cases", "-c", source.path, "--org", "demo"])
+        try attempt("plan (source)", ["plan", "-c", source.path])
+        let state = try Self.config(port: server.port, state: true)
+        try attempt("status (state store)", ["status", "-c", state.path])
+        try attempt("apply (state store)", ["apply", "-c", state.path, "--auto-approve"])
+        try attempt("cron run (state store)", ["cron", "run", "-c", state.path])
+        #expect(ran.count == 10)
+        #expect(server.fileRequests >= ran.count, "the server asked \(server.fileRequests) times")
+        #expect(server.bytesReceived == 0)
+    }
+
+    /// The lag probe behind an anonymous GET /metrics connects to every tenant's destination.
+    @Test func metricsServesNoLocalFile() throws {
+        let server = try FakeMySQLServer()
+        defer { server.stop() }
+        let dir = try Self.config(port: server.port)
+        #expect(try CLI.run(["apply", "-c", dir.path, "--auto-approve"], environment: Self.environment).status == 0)
+        let port = Int.random(in: 20_000...40_000)
+        let serve = Process()
+        serve.executableURL = CLI.binary
+        serve.arguments = ["serve", "-c", dir.path, "--listen", "127.0.0.1:\(port)"]
+        serve.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
+        serve.standardOutput = FileHandle.nullDevice
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer { kill(serve.processIdentifier, SIGKILL); serve.waitUntilExit() }
+        var body = ""
+        for _ in 0..<100 where body.isEmpty {
+            Thread.sleep(forTimeInterval: 0.1)
+            body = (try? DashboardTests.request("http://127.0.0.1:\(port)/metrics"))?.body ?? ""
+        }
+        #expect(body.contains("breakout_"))
+        #expect(server.connections > 0 && server.fileRequests > 0)
+        #expect(server.bytesReceived == 0)
+        #expect(!body.contains(server.secret))
+    }
+
+    /// A destination that answers breakout's own LOAD DATA LOCAL INFILE with a request for another
+    /// file is refused too: the bulk path serves only its in-memory stream, under its own name.
+    @Test func bulkLoadServesOnlyItsOwnStream() throws {
+        let server = try FakeMySQLServer(mode: "on-load")
+        defer { server.stop() }
+        let dir = try Self.config(port: server.port)
+        let result = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"], environment: Self.environment)
+        let loads = server.events.filter { ($0["sql"] as? String)?.uppercased().contains("LOAD DATA LOCAL INFILE") == true }
+        #expect(!loads.isEmpty, "the breakout never reached its bulk load: \(result.stderr)")
+        #expect(server.fileRequests >= 1)
+        #expect(server.bytesReceived == 0)
+    }
+}
