@@ -12,7 +12,7 @@ public struct ConfigLoader {
     public let keyring: Keyring
     public let environment: [String: String]
 
-    static let settingsKeys = ["version", "state", "source", "defaults", "serve"]
+    static let settingsKeys = ["version", "state", "source", "defaults", "serve", "alerts"]
     static let stateKeys = ["url", "password", "key_file", "password_format"]
     static let sourceKeys = ["type", "url", "password", "path", "dictionary"]
     static let defaultsKeys = ["threads", "max_cases_per_chunk", "time_zone"]
@@ -138,8 +138,10 @@ public struct ConfigLoader {
         if let s = top.child("serve", what: "serve", allowedKeys: ["token"]) {
             serveToken = secret(s, "token", what: "dashboard token")
         }
+        // The operator's alerts (for every job): the only place a command may be named.
+        let alerts = readAlerts(top, what: "breakout.yaml", commandAllowed: true)
         guard let state else { return nil }
-        return Settings(version: version?.value ?? 1, state: state, source: source, defaults: defaults, serveToken: serveToken)
+        return Settings(version: version?.value ?? 1, state: state, source: source, defaults: defaults, serveToken: serveToken, alerts: alerts)
     }
 
     func checkURL(_ url: Located<String>, what: String, _ sink: DiagnosticSink) {
@@ -389,8 +391,10 @@ public struct ConfigLoader {
                    startingDeadline: deadline, include: include, exclude: exclude, alerts: alerts ?? org.alerts, output: output?.value)
     }
 
-    /// `alerts: {webhook: URL, command: TEXT, on_recovery: BOOL}` (organization or job).
-    func readAlerts(_ r: MappingReader, what: String) -> Alerts? {
+    /// `alerts: {webhook: URL, command: TEXT, on_recovery: BOOL}`: the operator's in breakout.yaml,
+    /// or an organization's or job's in an organization file, where `command` is refused: an
+    /// organization file runs no program on the runner host (docs/security.md).
+    func readAlerts(_ r: MappingReader, what: String, commandAllowed: Bool = false) -> Alerts? {
         guard let a = r.child("alerts", what: "alerts of \(what)", allowedKeys: Self.alertKeys) else { return nil }
         var alerts = Alerts()
         let webhookGiven = a.value("webhook") != nil
@@ -399,10 +403,17 @@ public struct ConfigLoader {
                 a.sink.error(w.location, "alerts of \(what): webhook \"\(w.value)\" is not an http(s) URL")
             }
         }
-        alerts.command = a.string("command")?.value
+        if let command = a.string("command") {
+            if commandAllowed {
+                alerts.command = command.value
+            } else {
+                a.sink.error(command.location, "alerts of \(what): \"command\" is not allowed in an organization file: organization files run no "
+                             + "program on the runner host (docs/security.md); use \"webhook\", or ask the operator for an alert command in breakout.yaml")
+            }
+        }
         alerts.onRecovery = a.bool("on_recovery")?.value ?? false
-        if alerts.webhook == nil && alerts.command == nil && !webhookGiven {
-            a.sink.error(a.location, "alerts of \(what) need a webhook or a command")
+        if alerts.webhook == nil && alerts.command == nil && !webhookGiven && (commandAllowed || a.value("command") == nil) {
+            a.sink.error(a.location, "alerts of \(what) need a webhook" + (commandAllowed ? " or a command" : ""))
         }
         return alerts
     }

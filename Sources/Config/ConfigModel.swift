@@ -17,6 +17,9 @@ public struct Settings: Sendable {
     public var defaults: Defaults
     /// `serve.token`: who may press "Run now" on the dashboard (an encrypted secret).
     public var serveToken: SecretReference?
+    /// `alerts`: the operator's alerts, for every job's failures; the only alerts that may run a
+    /// command (organization files may name webhooks only).
+    public var alerts: Alerts?
 }
 
 /// Where the `mt_*` control tables live.

@@ -119,9 +119,10 @@ public struct Importer {
             if let alerts = j.settings["alerts"] as? [String: Any] {
                 var parts: [String] = []
                 if let w = alerts["webhook"] as? String { parts.append("webhook: \(q(w))") }
-                if let c = alerts["command"] as? String { parts.append("command: \(q(c))") }
+                // A command is not imported: organization files run no program (docs/security.md).
+                if alerts["command"] is String { y += "    # alerts.command of this row was not imported: organization files hold no commands (docs/security.md)\n" }
                 if alerts["on_recovery"] as? Bool == true { parts.append("on_recovery: true") }
-                y += "    alerts: {\(parts.joined(separator: ", "))}\n"
+                if alerts["webhook"] is String { y += "    alerts: {\(parts.joined(separator: ", "))}\n" }
             }
         }
         return y

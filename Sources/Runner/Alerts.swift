@@ -7,6 +7,10 @@ import State
 
 /// Failure (and recovery) alerts: a JSON POST to a webhook and/or a shell command with the JSON on
 /// stdin. Alert problems are reported on stderr and never change the run's result.
+///
+/// Webhooks come from the job's row (an organization's file, or a hand-made row); a command comes
+/// only from the operator's `breakout.yaml` and runs with a minimal environment: `PATH` and the
+/// `BREAKOUT_ALERT_*` variables, nothing of the runner's own (no key, no password).
 enum AlertSender {
     struct Payload: Encodable {
         var event: String
@@ -27,12 +31,17 @@ enum AlertSender {
         }
     }
 
-    static func send(_ payload: Payload, settings: [String: Any]) {
-        guard let alerts = settings["alerts"] as? [String: Any] else { return }
+    /// The environment an alert command runs with: nothing but these.
+    static func commandEnvironment(_ payload: Payload) -> [String: String] {
+        ["PATH": "/usr/local/bin:/usr/bin:/bin", "BREAKOUT_ALERT_EVENT": payload.event, "BREAKOUT_ALERT_ORGANIZATION": payload.organization,
+         "BREAKOUT_ALERT_JOB": payload.job, "BREAKOUT_ALERT_STATUS": payload.status, "BREAKOUT_ALERT_RUN_ID": String(payload.runID)]
+    }
+
+    static func send(_ payload: Payload, webhook: String?, command: String?) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let body = try? encoder.encode(payload) else { return }
-        if let webhook = alerts["webhook"] as? String, let url = URL(string: webhook) {
+        if let webhook, let url = URL(string: webhook) {
             var request = URLRequest(url: url, timeoutInterval: 10)
             request.httpMethod = "POST"
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -50,16 +59,12 @@ enum AlertSender {
                 FileHandle.standardError.write(Data("breakout: alert webhook for \(payload.organization)/\(payload.job) failed: \(p)\n".utf8))
             }
         }
-        if let command = alerts["command"] as? String {
+        if let command {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", command]
-            var env = ProcessInfo.processInfo.environment
-            env["BREAKOUT_ALERT_EVENT"] = payload.event
-            env["BREAKOUT_ALERT_ORGANIZATION"] = payload.organization
-            env["BREAKOUT_ALERT_JOB"] = payload.job
-            env["BREAKOUT_ALERT_STATUS"] = payload.status
-            p.environment = env
+            p.environment = commandEnvironment(payload)
+            p.currentDirectoryURL = URL(fileURLWithPath: "/")
             // The payload reaches stdin from a file: a pipe's write end can leak into the child and
             // keep a reader such as `cat` waiting for an end of file that never comes.
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-alert-\(UUID().uuidString).json")
@@ -90,11 +95,17 @@ extension Scheduler {
     /// Fires the job's alerts for a failed run, or for a success after a failure when `on_recovery`.
     func alert(_ claim: Claim, outcome: JobOutcome, runID: Int64, started: Date, finished: Date) {
         let settings = Self.settings(claim.job)
-        guard let alerts = settings["alerts"] as? [String: Any] else { return }
+        // The row's alerts give a webhook only: a command in a row (hand-made, or stored by an
+        // older version) is never run. The operator's alerts (breakout.yaml) add the command.
+        let row = settings["alerts"] as? [String: Any]
+        let webhook = row?["webhook"] as? String
+        let operatorAlerts = self.operatorAlerts
+        guard webhook != nil || operatorAlerts != nil else { return }
+        let onRecovery = row?["on_recovery"] as? Bool == true || operatorAlerts?.onRecovery == true
         var event: String?
         if outcome.status == .failed {
             event = "failed"
-        } else if alerts["on_recovery"] as? Bool == true {
+        } else if onRecovery {
             let previous = (try? locked {
                 try c.query(.select(Select(from: ControlTables.runs, columns: ["status"], where: .and([
                     .equals("job_id", .integer(claim.job.id)), .compare("id", .less, .integer(runID)),
@@ -107,9 +118,11 @@ extension Scheduler {
         let organization = (try? locked { try c.query(.select(Select(from: ControlTables.organizations, columns: ["organization_name"],
                                                                      where: .equals("id", .integer(claim.job.organizationID))))) })?.first?[0].string ?? "?"
         let f = ISO8601DateFormatter()
-        AlertSender.send(.init(event: event, organization: organization, job: claim.job.name, runID: runID, status: outcome.status.rawValue,
-                               trigger: claim.trigger, scheduledFor: claim.scheduledFor.map { f.string(from: $0) }, startedAt: f.string(from: started),
-                               finishedAt: f.string(from: finished), runner: owner, output: String(outcome.output.prefix(4000))),
-                         settings: settings)
+        let payload = AlertSender.Payload(event: event, organization: organization, job: claim.job.name, runID: runID, status: outcome.status.rawValue,
+                                          trigger: claim.trigger, scheduledFor: claim.scheduledFor.map { f.string(from: $0) },
+                                          startedAt: f.string(from: started), finishedAt: f.string(from: finished), runner: owner,
+                                          output: String(outcome.output.prefix(4000)))
+        AlertSender.send(payload, webhook: webhook, command: operatorAlerts?.command)
+        if let other = operatorAlerts?.webhook, other != webhook { AlertSender.send(payload, webhook: other, command: nil) }
     }
 }

@@ -1,3 +1,4 @@
+import Config
 import Cron
 import DatabaseDriver
 import Foundation
@@ -71,6 +72,8 @@ public final class Scheduler: @unchecked Sendable {
     public let shutdown = StopFlag()
     /// Serialises use of the store connection between the scheduler and lease renewals.
     let lock = NSLock()
+    /// The operator's alerts (breakout.yaml `alerts`): a command, and/or a webhook, for every job.
+    public var operatorAlerts: Alerts?
     /// Where run events go (`--log-format`, `--log-level`).
     public var logger = Logger(label: "breakout.runner")
 

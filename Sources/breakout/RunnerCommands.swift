@@ -22,6 +22,7 @@ struct RunnerAccess {
 
     func scheduler(store: StateStore) -> Scheduler {
         let s = Scheduler(store: store, executor: executor)
+        s.operatorAlerts = access.configuration.settings.alerts
         if let b = ProcessInfo.processInfo.environment["BREAKOUT_RETRY_BACKOFF"].flatMap(Double.init) { s.retryBackoff = b }
         if let l = ProcessInfo.processInfo.environment["BREAKOUT_LEASE_SECONDS"].flatMap(Double.init) { s.leaseSeconds = l }
         return s

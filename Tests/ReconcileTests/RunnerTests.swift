@@ -170,7 +170,8 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
 
     /// Failure and recovery alerts reach a local HTTP listener and a command, as JSON.
     @Test func alertsReachAWebhookAndACommand() throws {
-        let received = temporaryFile("hook"), commandOut = temporaryFile("cmd")
+        let received = temporaryFile("hook"), commandOut = temporaryFile("cmd"), environmentOut = temporaryFile("env"),
+            handMade = temporaryFile("hand-made") + ".touched"
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         server.arguments = ["-c", """
@@ -196,12 +197,19 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         var portText = ""
         while !portText.hasSuffix("\n") { portText += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self) }
         let port = Int(portText.trimmingCharacters(in: .whitespacesAndNewlines))!
-        let s = try sandbox(.sqlite, jobs: job("daily", extra: "    alerts: {webhook: \"http://127.0.0.1:\(port)/hook\", command: \"cat >> \(commandOut)\", on_recovery: true}\n"))
+        // The organization's file names a webhook; the command is the operator's (breakout.yaml).
+        let s = try sandbox(.sqlite, jobs: job("daily", extra: "    alerts: {webhook: \"http://127.0.0.1:\(port)/hook\", on_recovery: true}\n"))
         let clock = SimulatedClock(Self.base)
         let executor = RecordingExecutor(clock: clock)
         executor.result = .failed
         let a = try scheduler(s, clock: clock, executor: executor, owner: "runner-a")
         defer { a.store.connection.close() }
+        a.operatorAlerts = Alerts(command: "cat >> \(commandOut); env >> \(environmentOut)", onRecovery: true)
+        // A command written into the row by hand is never run.
+        let settings = try #require(try a.store.snapshot().jobs[0].settings)
+        let forged = settings.replacingOccurrences(of: "\"alerts\":{", with: "\"alerts\":{\"command\":\"touch \(handMade)\",")
+        #expect(forged != settings)
+        _ = try a.store.connection.execute("UPDATE mt_cron_jobs SET settings = ?", [.text(forged)])
         #expect(try a.runNow(try a.store.snapshot().jobs[0])?.status == .failed)
         executor.result = .success
         #expect(try a.runNow(try a.store.snapshot().jobs[0])?.status == .success)
@@ -212,6 +220,11 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         #expect(hooks[0]["run_id"] as? Int != nil && hooks[0]["trigger"] as? String == "manual")
         let commands = try String(contentsOfFile: commandOut, encoding: .utf8)
         #expect(commands.contains("\"event\":\"failed\"") && commands.contains("\"event\":\"recovered\""))
+        #expect(!FileManager.default.fileExists(atPath: handMade))
+        // The operator's command sees PATH and the BREAKOUT_ALERT_* variables, nothing of the runner's.
+        let names = Set(try String(contentsOfFile: environmentOut, encoding: .utf8).split(separator: "\n").compactMap { $0.split(separator: "=").first.map(String.init) })
+        #expect(names.subtracting(["PATH", "PWD", "SHLVL", "_", "OLDPWD"]).allSatisfy { $0.hasPrefix("BREAKOUT_ALERT_") }, "\(names)")
+        #expect(names.contains("BREAKOUT_ALERT_JOB") && names.contains("BREAKOUT_ALERT_RUN_ID"))
     }
 
     /// A timeout stops the run at a chunk boundary and fails it.
