@@ -51,10 +51,28 @@ public struct BreakoutExecutor: JobExecutor {
             }
             command = parsed
         }
+        // Ownership is checked here, at run time, for managed and hand-made rows alike: a row
+        // written by hand cannot point a job at another organization's connection or dictionary.
         let connections = snapshot.connections.filter { $0.organizationID == org.id }
-        let connection = job.connectionID.flatMap { id in connections.first { $0.id == id } }
-            ?? command?.connection.flatMap { name in connections.first { $0.name == name } }
-            ?? connections.first { $0.isDefault } ?? (connections.count == 1 ? connections.first : nil)
+        let connection: ConnectionRow?
+        if let id = job.connectionID {
+            guard let own = connections.first(where: { $0.id == id }) else {
+                let owner = snapshot.connections.first { $0.id == id }.flatMap { c in snapshot.organizations.first { $0.id == c.organizationID } }
+                throw StateError("job \(org.name)/\(job.name): its db_connection_id \(id) "
+                                 + (owner.map { "belongs to organization \($0.name), not to \(org.name)" } ?? "does not exist")
+                                 + "; the run is refused",
+                                 hint: "point the job at one of \(org.name)'s connections (\(connections.map(\.name).joined(separator: ", ")))")
+            }
+            connection = own
+        } else if let name = command?.connection {
+            guard let own = connections.first(where: { $0.name == name }) else {
+                throw StateError("job \(org.name)/\(job.name): its command names connection \(name), which is not one of \(org.name)'s; the run is refused",
+                                 hint: "\(org.name)'s connections: \(connections.map(\.name).joined(separator: ", "))")
+            }
+            connection = own
+        } else {
+            connection = connections.first { $0.isDefault } ?? (connections.count == 1 ? connections.first : nil)
+        }
         guard let connection else { throw StateError("job \(org.name)/\(job.name): no connection (none set and the organization has no default)") }
         guard let engine = DatabaseEngine(name: connection.dbType) else { throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)") }
         var password: String?
@@ -69,6 +87,21 @@ public struct BreakoutExecutor: JobExecutor {
         // The job's own list, else its command line's, else every dictionary of the organization.
         let dictionaries = [StoredValue.list(job.dictionaries), command?.dictionaries ?? [], StoredValue.list(org.dictionaries)].first { !$0.isEmpty } ?? []
         guard !dictionaries.isEmpty else { throw StateError("job \(org.name)/\(job.name): no dictionaries (the job and its organization name none)") }
+        let owned = Set(StoredValue.list(org.dictionaries))
+        for dictionary in dictionaries {
+            guard owned.contains(dictionary) else {
+                let owners = snapshot.organizations.filter { StoredValue.list($0.dictionaries).contains(dictionary) }.map(\.name)
+                throw StateError("job \(org.name)/\(job.name): dictionary \(dictionary) is not owned by \(org.name)"
+                                 + (owners.isEmpty ? "" : " (it belongs to \(owners.joined(separator: ", ")))") + "; the run is refused",
+                                 hint: "list it under `dictionaries:` in organizations/\(org.name).yaml if \(org.name) owns it, and apply")
+            }
+            let others = snapshot.organizations.filter { $0.id != org.id && StoredValue.list($0.dictionaries).contains(dictionary) }.map(\.name)
+            guard others.isEmpty else {
+                throw StateError("job \(org.name)/\(job.name): dictionary \(dictionary) is claimed by \(org.name) and by \(others.joined(separator: ", ")); "
+                                 + "a dictionary has one owner, so the run is refused",
+                                 hint: "remove the extra claim from mt_organizations (apply does this for managed rows)")
+            }
+        }
         let settings = Scheduler.settings(job)
         let selection = RecordSelection(include: settings["include"] as? [String] ?? [], exclude: settings["exclude"] as? [String] ?? [])
         let threads = job.threads.map(Int.init) ?? command?.threads ?? resolver.configuration.settings.defaults.threads
@@ -85,7 +118,7 @@ public struct BreakoutExecutor: JobExecutor {
         do {
             return try run(job, logger: logger, progress: progress, stop: stop)
         } catch {
-            return JobOutcome(status: .failed, output: "\(error)")
+            return JobOutcome(status: .failed, output: "\(error)" + ((error as? StateError)?.hint.map { "\nhint: \($0)" } ?? ""))
         }
     }
 
@@ -122,7 +155,7 @@ public struct BreakoutExecutor: JobExecutor {
             do {
                 let feed = try sources.feed(for: dictionary)
                 let breakout = try BreakoutEngine(feed: feed, dialect: engine.dialect, options: SchemaOptions(naming: naming, selection: selection),
-                                                  connect: { try Databases.connect(destination) })
+                                                  connect: { try Databases.connect(destination.forBulkLoad) })
                 let progressLog = ProgressLog(logger: logger)
                 breakout.progress = { p in
                     progressLog.report(p)

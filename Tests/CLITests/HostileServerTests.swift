@@ -173,3 +173,48 @@ struct FakeMySQLServer {
         #expect(server.bytesReceived == 0)
     }
 }
+
+/// Rows written into the control tables by hand are checked at run time: a job cannot break out
+/// another organization's dictionary, nor write into another organization's connection.
+@Suite struct RunTimeOwnershipTests {
+    @Test func handMadeRowsCannotReachAnotherOrganization() throws {
+        let dir = try BreakoutCLITests.quickstartCopy()
+        let other = """
+            organization: other
+            name: Another office
+            dictionaries: [OTHER]
+            connections:
+              - name: theirs
+                type: sqlite
+                database: .breakout/other.db
+                default: true
+
+            """
+        try Data(other.utf8).write(to: dir.appendingPathComponent("organizations/other.yaml"))
+        let apply = try CLI.run(["apply", "-c", dir.path, "--auto-approve"])
+        #expect(apply.status == 0, "\(apply.stderr)")
+        let state = dir.appendingPathComponent(".breakout/state.db").path
+        let ids = try RunnerCLITests.sqlite(state, "SELECT organization_name, id FROM mt_organizations ORDER BY organization_name")
+        #expect(ids == "demo|1\nother|2\n")
+        let demoConnection = try RunnerCLITests.sqlite(state, "SELECT id FROM mt_database_connections WHERE organization_id = 1")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try RunnerCLITests.sqlite(state, """
+            INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, command, cron_expression, dictionaries, is_active, created_time, modified_time)
+            VALUES (2, 'steal-by-list', 'breakout', NULL, '0 2 * * *', '["CENSUS"]', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),
+                   (2, 'steal-by-command', 'breakout', 'php bin/console csweb:process-cases-by-dict CENSUS', '0 2 * * *', NULL, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+            INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, command, cron_expression, dictionaries, db_connection_id, is_active, created_time, modified_time)
+            VALUES (2, 'write-into-demo', 'breakout', NULL, '0 2 * * *', '["OTHER"]', \(demoConnection), 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+            """)
+        for (job, reason) in [("steal-by-list", "dictionary CENSUS is not owned by other (it belongs to demo); the run is refused"),
+                              ("steal-by-command", "dictionary CENSUS is not owned by other (it belongs to demo); the run is refused"),
+                              ("write-into-demo", "its db_connection_id \(demoConnection) belongs to organization demo, not to other; the run is refused")] {
+            let r = try CLI.run(["jobs", "run", "other/\(job)", "-c", dir.path, "--wait"])
+            #expect(r.status == 1, "\(job): \(r.stdout)")
+            let output = try RunnerCLITests.sqlite(state, "SELECT last_run_output FROM mt_cron_jobs WHERE job_name = '\(job)'")
+            #expect(output.contains(reason), "\(job): \(output)")
+        }
+        // Nothing reached either destination.
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout/demo-output.db").path))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout/other.db").path))
+    }
+}
