@@ -14,14 +14,14 @@ build: deps
 ## Runs the main job on the embedded default (SQLite, no servers).
 ## Applies examples/quickstart into its SQLite state store (examples/quickstart/.breakout/state.db), then
 ## breaks out the bundled CSWeb source (400 generated cases of a two-level dictionary,
-## examples/quickstart/data/csweb-sample.db) into examples/quickstart/.breakout/demo-output.db.
+## examples/quickstart/data/csweb-sample.db) into examples/quickstart/.breakout/demo/demo-output.db.
 demo: build
 	$(SWIFT) run --skip-build breakout validate -c examples/quickstart
 	$(SWIFT) run --skip-build breakout apply -c examples/quickstart --auto-approve
 	$(SWIFT) run --skip-build breakout process-cases -c examples/quickstart --org demo
 	@echo
-	@echo "The tables are in examples/quickstart/.breakout/demo-output.db; for example:"
-	@echo "  sqlite3 examples/quickstart/.breakout/demo-output.db 'SELECT p02_sex, COUNT(*) FROM \"census_person\" GROUP BY 1'"
+	@echo "The tables are in examples/quickstart/.breakout/demo/demo-output.db; for example:"
+	@echo "  sqlite3 examples/quickstart/.breakout/demo/demo-output.db 'SELECT p02_sex, COUNT(*) FROM \"census_person\" GROUP BY 1'"
 	@echo "Run 'make demo' again: nothing is pending, nothing is loaded twice."
 
 ## Regenerates the bundled demo source (deterministic; the committed file is its output).

@@ -12,7 +12,7 @@ public struct ConfigLoader {
     public let keyring: Keyring
     public let environment: [String: String]
 
-    static let settingsKeys = ["version", "state", "source", "defaults", "serve", "alerts"]
+    static let settingsKeys = ["version", "state", "source", "defaults", "serve", "alerts", "data_root"]
     static let stateKeys = ["url", "password", "key_file", "password_format"]
     static let sourceKeys = ["type", "url", "password", "path", "dictionary"]
     static let defaultsKeys = ["threads", "max_cases_per_chunk", "time_zone"]
@@ -54,6 +54,7 @@ public struct ConfigLoader {
             }
         }
         checkAcrossOrganizations(organizations, foreign: foreign, sink)
+        checkFilesAndDestinations(organizations, settings: settings, sink)
         let diagnostics = sink.diagnostics.sorted()
         guard sink.errorCount == 0, let settings else { return Result(configuration: nil, diagnostics: diagnostics) }
         return Result(configuration: Configuration(directory: directory, settings: settings, organizations: organizations), diagnostics: diagnostics)
@@ -140,8 +141,11 @@ public struct ConfigLoader {
         }
         // The operator's alerts (for every job): the only place a command may be named.
         let alerts = readAlerts(top, what: "breakout.yaml", commandAllowed: true)
+        let dataRoot = top.string("data_root")
+        if let dataRoot, dataRoot.value.isEmpty { sink.error(dataRoot.location, "data_root is empty; name a folder (for example /var/lib/breakout)") }
         guard let state else { return nil }
-        return Settings(version: version?.value ?? 1, state: state, source: source, defaults: defaults, serveToken: serveToken, alerts: alerts)
+        return Settings(version: version?.value ?? 1, state: state, source: source, defaults: defaults, serveToken: serveToken, alerts: alerts,
+                        dataRoot: dataRoot)
     }
 
     func checkURL(_ url: Located<String>, what: String, _ sink: DiagnosticSink) {
@@ -304,6 +308,21 @@ public struct ConfigLoader {
         let isDefault = typed.bool("default")?.value ?? false
         let isActive = typed.bool("active")?.value ?? true
         let options = typed.stringMap("options") ?? [:]
+        if let engine {
+            // Driver options are an allow-list (no credentials); file options stay in the organization's folder.
+            let optionsNode = typed.value("options")?.mapping
+            for (key, value) in options.sorted(by: { $0.key < $1.key }) {
+                let at = optionsNode.flatMap { m in m.first { $0.key.scalar?.string == key }.map { file.location($0.key) } } ?? typed.location
+                if let problem = TenantPolicy.optionProblem(key, engine: engine) {
+                    sink.error(at, "\(what): \(problem)")
+                } else if TenantPolicy.fileOptions.contains(key), let problem = TenantPolicy.pathProblem(value) {
+                    sink.error(at, "\(what): option \"\(key)\" \"\(value)\" \(problem)")
+                }
+            }
+            if engine == .sqlite, let database, let problem = TenantPolicy.pathProblem(database.value) {
+                sink.error(database.location, "\(what): database \"\(database.value)\" \(problem)")
+            }
+        }
         var naming = TableNaming.csweb
         if let n = typed.string("naming") {
             if let parsed = TableNaming(rawValue: n.value) { naming = parsed } else {
@@ -381,9 +400,11 @@ public struct ConfigLoader {
         let alerts = readAlerts(r, what: what)
         let output = r.string("output")
         if kind == .export, output == nil {
-            sink.error(r.location, "\(what) is an export job and needs \"output\": the folder its dated exports go to (relative to the config directory)")
+            sink.error(r.location, "\(what) is an export job and needs \"output\": the folder its dated exports go to (relative to the organization's data folder, data_root/<organization>/)")
         } else if kind == .breakout, let output {
             sink.error(output.location, "\(what): \"output\" is for export jobs; a breakout job writes into its connection")
+        } else if let output, let problem = TenantPolicy.pathProblem(output.value) {
+            sink.error(output.location, "\(what): output \"\(output.value)\" \(problem)")
         }
         guard let schedule, let connection else { return nil }
         return Job(name: name, kind: kind, schedule: schedule, scheduleLocation: scheduleLocation, timeZone: timeZone, connection: connection,
@@ -481,6 +502,37 @@ public struct ConfigLoader {
                 sink.error(d.location, "\(what) uses dictionary \(d.value) of organization \"\(other)\"; an organization's jobs use only its own dictionaries")
             } else {
                 sink.error(d.location, "\(what) uses dictionary \(d.value), which organization \"\(org)\" does not own; add it to the organization's \"dictionaries\"")
+            }
+        }
+    }
+}
+
+extension ConfigLoader {
+    /// Organizations' files need the operator's data root; two organizations never share a
+    /// server destination (engine, host, port, database).
+    func checkFilesAndDestinations(_ organizations: [Organization], settings: Settings?, _ sink: DiagnosticSink) {
+        if let settings, settings.dataRoot == nil {
+            for org in organizations {
+                for c in org.connections where c.engine == .sqlite && c.database != ":memory:" {
+                    sink.error(c.name.location, "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" is an SQLite file, and breakout.yaml sets no "
+                               + "data_root: organizations' files live in data_root/<organization>/; set data_root in breakout.yaml (docs/security.md)")
+                }
+                for j in org.jobs where j.kind == .export {
+                    sink.error(j.name.location, "export job \"\(j.name.value)\" of organization \"\(org.slug.value)\" writes files, and breakout.yaml sets no "
+                               + "data_root: organizations' files live in data_root/<organization>/; set data_root in breakout.yaml (docs/security.md)")
+                }
+            }
+        }
+        var seen: [String: (String, String, SourceLocation)] = [:]
+        for org in organizations {
+            for c in org.connections {
+                guard let key = TenantPolicy.destinationKey(engine: c.engine, host: c.host, port: c.port, database: c.database) else { continue }
+                if let (other, name, at) = seen[key], other != org.slug.value {
+                    sink.error(c.name.location, "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" is the destination of connection \"\(name)\" "
+                               + "of organization \"\(other)\" (\(at.file):\(at.line)): two organizations never share a destination; give each its own database")
+                } else if seen[key] == nil {
+                    seen[key] = (org.slug.value, c.name.value, c.name.location)
+                }
             }
         }
     }

@@ -20,6 +20,9 @@ public struct Settings: Sendable {
     /// `alerts`: the operator's alerts, for every job's failures; the only alerts that may run a
     /// command (organization files may name webhooks only).
     public var alerts: Alerts?
+    /// `data_root`: the folder under which each organization's SQLite files and exports live
+    /// (`data_root/<organization>/`); relative to the config directory.
+    public var dataRoot: Located<String>?
 }
 
 /// Where the `mt_*` control tables live.

@@ -43,11 +43,13 @@ public struct Resolver: Sendable {
         return config
     }
 
-    /// Settings for an organization's connection.
-    public func connectionConfig(_ connection: Connection) throws -> ConnectionConfig {
+    /// Settings for an organization's connection: an SQLite file and TLS files inside the
+    /// organization's data folder, options checked against the allow-list.
+    public func connectionConfig(_ connection: Connection, of organization: String) throws -> ConnectionConfig {
         ConnectionConfig(engine: connection.engine, host: connection.host, port: connection.port,
-                         database: connection.engine == .sqlite ? resolve(connection.database) : connection.database,
-                         user: connection.username, password: try connection.password.map(plaintext), options: connection.options)
+                         database: connection.engine == .sqlite ? try organizationPath(organization, connection.database) : connection.database,
+                         user: connection.username, password: try connection.password.map(plaintext),
+                         options: try organizationOptions(organization, engine: connection.engine, connection.options))
     }
 
     /// The organization with this slug, or an error listing the ones that exist.

@@ -63,8 +63,12 @@ public enum SecretRotation {
             rewritten.append((relative, try apply(replacements, to: text, file: relative), replacements.count))
         }
         // Every value decrypted: now write, each file atomically.
+        // An atomic write makes a new file with the umask's mode; each file keeps the mode it had.
         for item in rewritten {
-            try item.text.write(toFile: (directory as NSString).appendingPathComponent(item.path), atomically: true, encoding: .utf8)
+            let path = (directory as NSString).appendingPathComponent(item.path)
+            let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int
+            try item.text.write(toFile: path, atomically: true, encoding: .utf8)
+            if let mode { try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path) }
         }
         return rewritten.map { Rotated(file: $0.path, values: $0.count) }
     }

@@ -55,7 +55,9 @@ public final class MySQLConnection: DatabaseConnection {
             if config.options["ssl_ca"] != nil { mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on) }
         }
         let flags = UInt(CLIENT_MULTI_STATEMENTS) | (localInfileAllowed ? UInt(CLIENT_LOCAL_FILES) : 0)
-        let connected = mysql_real_connect(mysql, config.host ?? "127.0.0.1", config.user, config.password,
+        // An explicit (possibly empty) password: libmariadb would otherwise read MYSQL_PWD from the
+        // runner's environment and send it to whatever server this is.
+        let connected = mysql_real_connect(mysql, config.host ?? "127.0.0.1", config.user, config.password ?? "",
                                            config.database.isEmpty ? nil : config.database,
                                            UInt32(config.port ?? 3306), nil, flags)
         guard connected != nil else {

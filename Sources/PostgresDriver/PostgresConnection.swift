@@ -25,7 +25,12 @@ public final class PostgresConnection: DatabaseConnection {
         if let host = config.host { params.append(("host", host)) }
         if let port = config.port { params.append(("port", String(port))) }
         if let user = config.user { params.append(("user", user)) }
-        if let password = config.password { params.append(("password", password)) }
+        // Credentials come from the configuration only, never from the runner's environment or
+        // home (PGPASSWORD, ~/.pgpass, ~/.postgresql/postgresql.crt, a Kerberos ticket): a tenant's
+        // server must not receive what belongs to the runner. An explicit (possibly empty) password
+        // keeps PGPASSWORD out; the others are pointed at nothing. Options may name their own.
+        params.append(("password", config.password ?? ""))
+        params += [("passfile", "/dev/null"), ("sslcert", Self.noFile), ("sslkey", Self.noFile), ("gssencmode", "disable")]
         for (key, value) in config.options.sorted(by: { $0.key < $1.key }) {
             params.removeAll { $0.0 == key }
             params.append((key, value))
@@ -42,6 +47,9 @@ public final class PostgresConnection: DatabaseConnection {
         self.conn = conn
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
     }
+
+    /// A path that does not exist: libpq then presents no client certificate.
+    static let noFile = "/nonexistent/breakout-no-client-certificate"
 
     private static func connect(_ params: [(String, String)]) -> OpaquePointer? {
         // Keywords and values must stay valid C strings for the duration of the call.

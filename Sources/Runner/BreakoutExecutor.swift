@@ -81,7 +81,9 @@ public struct BreakoutExecutor: JobExecutor {
         }
         var options = StoredValue.strings(connection.options)
         let naming: Naming = options.removeValue(forKey: "naming") == "sql" ? .sql : .csweb
-        let database = engine == .sqlite ? resolver.resolve(connection.database ?? "") : (connection.database ?? "")
+        // The row may have been written by hand: the same allow-list and data folder as validate.
+        options = try resolver.organizationOptions(org.name, engine: engine, options)
+        let database = engine == .sqlite ? try resolver.organizationPath(org.name, connection.database ?? "") : (connection.database ?? "")
         let destination = ConnectionConfig(engine: engine, host: connection.host, port: connection.port.map(Int.init) ?? engine.defaultPort,
                                            database: database, user: connection.username, password: password, options: options)
         // The job's own list, else its command line's, else every dictionary of the organization.
@@ -135,7 +137,7 @@ public struct BreakoutExecutor: JobExecutor {
         let sources = try SourceOpener(resolver: resolver)
         if job.jobType == "export" {
             guard let output = settings["output"] as? String else { throw StateError("export job \(org.name)/\(job.name) has no output folder in its settings") }
-            let folder = URL(fileURLWithPath: resolver.resolve(output))
+            let folder = URL(fileURLWithPath: try resolver.organizationPath(org.name, output))
             var texts: [String] = []
             var total: Int64 = 0, rows: Int64 = 0
             for dictionary in dictionaries {

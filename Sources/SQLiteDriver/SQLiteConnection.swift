@@ -1,6 +1,9 @@
 import CSQLite3
 import DatabaseDriver
 import SQL
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A connection to an SQLite database file, through the sqlite3 C library
 /// (<https://www.sqlite.org/c3ref/intro.html>).
@@ -18,6 +21,12 @@ public final class SQLiteConnection: DatabaseConnection {
     /// - Throws: ``DatabaseError`` (`.connection`) when the file cannot be opened.
     public init(path: String, readOnly: Bool = false) throws {
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        // A new database file is created 0600 (its journal and WAL files take its mode): it holds
+        // microdata or the control tables' secrets.
+        if !readOnly, path != ":memory:", !path.isEmpty, !path.hasPrefix("file:") {
+            let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+            if fd >= 0 { _ = Glibc.close(fd) }
+        }
         var handle: OpaquePointer?
         let rc = sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let handle else {

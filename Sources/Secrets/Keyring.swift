@@ -24,6 +24,10 @@ public struct Keyring: Sendable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SecretError.badKey("cannot read key file \(path)")
         }
+        // A key others can read is a key others have: refused, with the fix.
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw SecretError.badKey("key file \(path) has mode \(String(format: "%04o", mode)): other users can read it; run `chmod 600 \(path)`")
+        }
         var keys: [MasterKey] = []
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)

@@ -49,7 +49,8 @@ final class Workspace {
         switch kind {
         case .sqlite:
             admin = nil
-            destination = ConnectionConfig(engine: .sqlite, database: dir.appendingPathComponent("dest.db").path)
+            // Organization f's files live in data_root/f/ (data_root: data).
+            destination = ConnectionConfig(engine: .sqlite, database: dir.appendingPathComponent("data/f/dest.db").path)
         case .postgresql, .mysql:
             let url = kind == .postgresql ? env["BREAKOUT_TEST_POSTGRES_URL"] : env["BREAKOUT_TEST_MYSQL_URL"]
             guard let url else { throw ScenarioFailure("\(kind.rawValue) is not available (its URL is not set; run through make test)") }
@@ -61,7 +62,7 @@ final class Workspace {
         try createDatabase()
         let connection: String
         switch kind {
-        case .sqlite: connection = "type: sqlite\n    database: \(destination.database)"
+        case .sqlite: connection = "type: sqlite\n    database: dest.db"
         case .postgresql, .mysql:
             connection = "type: \(kind == .postgresql ? "postgresql" : "mysql")\n    host: \(destination.host!)\n    port: \(destination.port!)\n"
                 + "    database: \(database)\n    username: \(destination.user!)\n    password: ${env:BREAKOUT_TEST_PASSWORD}"
@@ -74,6 +75,7 @@ final class Workspace {
               type: csweb
               url: \(self.sourceURL)\(self.sourceURL.hasPrefix("mysql") ? "\n  password: ${env:BREAKOUT_TEST_PASSWORD}" : "")
             defaults: {threads: 2, max_cases_per_chunk: 100, time_zone: UTC}
+            data_root: data
 
             """.write(to: dir.appendingPathComponent("breakout.yaml"), atomically: true, encoding: .utf8)
         try """

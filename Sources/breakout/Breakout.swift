@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `breakout`: CSWeb cases into relational tables, declared as code.
 @main
@@ -13,6 +14,13 @@ struct Breakout: ParsableCommand {
         version: BreakoutVersion.current,
         subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, ImportCommand.self, DB.self, SecretsCommand.self, DictionaryCommand.self, CasesCommand.self, ProcessCases.self, CronCommand.self, RunDaemon.self, JobsCommand.self, StatusCommand.self, LogsCommand.self, ServeCommand.self]
     )
+
+    /// Everything breakout writes (state databases, SQLite destinations, exports of microdata,
+    /// logs) is for the runner's user alone: files 0600, folders 0700, whatever the caller's umask.
+    static func main() {
+        umask(0o077)
+        main(nil)
+    }
 }
 
 enum BreakoutVersion {

@@ -84,7 +84,7 @@ struct DBTest: ParsableCommand {
             let slash = target.firstIndex(of: "/")!
             let org = try resolver.organization(String(target[..<slash]))
             let connection = try resolver.connection(of: org, named: String(target[target.index(after: slash)...]))
-            let settings = try resolver.connectionConfig(connection)
+            let settings = try resolver.connectionConfig(connection, of: org.slug.value)
             let report: ConnectionProbe.Report
             do {
                 report = try ConnectionProbe.run(settings)

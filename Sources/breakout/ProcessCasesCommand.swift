@@ -79,7 +79,7 @@ struct ProcessCases: ParsableCommand {
             let options = SchemaOptions(naming: destination.naming == .sql ? .sql : .csweb,
                                         selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)))
             let sources = try SourceOpener(resolver: resolver)
-            let destinationConfig = try resolver.connectionConfig(destination)
+            let destinationConfig = try resolver.connectionConfig(destination, of: organization.slug.value)
             if destinationConfig.engine == .sqlite, !dryRun {
                 let directory = (destinationConfig.database as NSString).deletingLastPathComponent
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -203,7 +203,7 @@ struct JobPlan: Encodable {
                     }
                     do {
                         let feed = try sources.feed(for: dictionary)
-                        let settings = try resolver.connectionConfig(connection)
+                        let settings = try resolver.connectionConfig(connection, of: org.slug.value)
                         let engine = try BreakoutEngine(feed: feed, dialect: connection.engine.dialect, options: SchemaOptions(
                             naming: connection.naming == .sql ? .sql : .csweb, selection: RecordSelection(include: job.include, exclude: job.exclude)),
                             connect: { try Databases.connect(settings) })

@@ -139,7 +139,13 @@ struct CLI {
 @Suite struct ConfigCLITests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let multiTenant = repository.appendingPathComponent("examples/multi-tenant").path
-    static let demoKeyFile = repository.appendingPathComponent("examples/multi-tenant/demo.key").path
+    /// A private (0600) copy of the public demo key: key files must be 0600, and git keeps files 0644.
+    static let demoKeyFile: String = {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-demo-\(UUID().uuidString).key").path
+        try! FileManager.default.copyItem(atPath: repository.appendingPathComponent("examples/multi-tenant/demo.key").path, toPath: copy)
+        try! FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: copy)
+        return copy
+    }()
 
     @Test func validateExamples() throws {
         let quick = try CLI.run(["validate", "-c", Self.repository.appendingPathComponent("examples/quickstart").path])
@@ -173,7 +179,11 @@ struct CLI {
         defer { try? FileManager.default.removeItem(atPath: copy) }
         let newKey = FileManager.default.temporaryDirectory.appendingPathComponent("new-\(UUID().uuidString).key").path
         try CLI.run(["secrets", "keygen"]).stdout.write(toFile: newKey, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: newKey)
         defer { try? FileManager.default.removeItem(atPath: newKey) }
+        // Rotation keeps each file's mode (an atomic write would otherwise give it the umask's).
+        let ansdFile = copy + "/organizations/ansd.yaml"
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: ansdFile)
         let runs = [
             try CLI.run(["validate", "-c", Self.multiTenant], environment: env),
             try CLI.run(["validate", "-c", Self.multiTenant], environment: ["BREAKOUT_MASTER_KEY": try CLI.run(["secrets", "keygen"]).stdout]),
@@ -182,6 +192,7 @@ struct CLI {
             try CLI.run(["secrets", "rotate", "-c", copy, "--new-key-file", newKey]),
         ]
         #expect(runs[2].status == 0 && runs[2].stdout.contains("Rotated 5 values to key "))
+        #expect((try FileManager.default.attributesOfItem(atPath: ansdFile)[.posixPermissions] as? Int) == 0o600)
         #expect(runs[3].status == 0, "\(runs[3].stderr)")
         for run in runs {
             for secret in plaintexts {
@@ -287,7 +298,7 @@ struct CLI {
         let summaries = try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [[String: Any]]
         #expect(summaries?.first?["newCases"] as? Int == 0)
         #expect(summaries?.first?["schema"] as? String == "unchanged")
-        let db = dir.appendingPathComponent(".breakout/demo-output.db").path
+        let db = dir.appendingPathComponent(".breakout/demo/demo-output.db").path
         #expect(try Self.sqlite(db, "SELECT COUNT(*) FROM census_breakout_errors") == "4\n")
     }
 
@@ -332,9 +343,9 @@ struct CLI {
     @Test func fileSourcesFromTheConfig() throws {
         let dir = try Self.quickstartCopy()
         let fixtures = CSProCLITests.fixtures
-        try Data("version: 1\nstate:\n  url: sqlite:.breakout/state.db\nsource:\n  type: csdb\n  path: \(fixtures)/cspro/ThreeLevel*.csdb\n".utf8)
+        try Data("version: 1\nstate:\n  url: sqlite:.breakout/state.db\nsource:\n  type: csdb\n  path: \(fixtures)/cspro/ThreeLevel*.csdb\ndata_root: .breakout\n".utf8)
             .write(to: dir.appendingPathComponent("breakout.yaml"))
-        try Data("organization: demo\nname: Demo\ndictionaries: [HOUSEHOLD_DICT]\nconnections:\n  - name: local\n    type: sqlite\n    database: .breakout/out.db\n    default: true\n".utf8)
+        try Data("organization: demo\nname: Demo\ndictionaries: [HOUSEHOLD_DICT]\nconnections:\n  - name: local\n    type: sqlite\n    database: out.db\n    default: true\n".utf8)
             .write(to: dir.appendingPathComponent("organizations/demo.yaml"))
         var r = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -347,7 +358,7 @@ struct CLI {
         let dcf = fixtures + "/cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Writing_a_CSV_File__Popstan2.dcf"
         let name = try CLI.run(["dictionary", "inspect", dcf, "--format", "json"])
         let dictName = ((try JSONSerialization.jsonObject(with: Data(name.stdout.utf8))) as? [String: Any])?["name"] as? String ?? "?"
-        try Data("version: 1\nstate:\n  url: sqlite:.breakout/state.db\nsource:\n  type: dat\n  path: \(dat)\n  dictionary: \(dcf)\n".utf8)
+        try Data("version: 1\nstate:\n  url: sqlite:.breakout/state.db\nsource:\n  type: dat\n  path: \(dat)\n  dictionary: \(dcf)\ndata_root: .breakout\n".utf8)
             .write(to: dir.appendingPathComponent("breakout.yaml"))
         try Data("organization: demo\nname: Demo\ndictionaries: [\(dictName)]\nconnections:\n  - name: local\n    type: sqlite\n    database: .breakout/dat.db\n    default: true\n".utf8)
             .write(to: dir.appendingPathComponent("organizations/demo.yaml"))
@@ -398,7 +409,7 @@ struct CLI {
         for dir in [interrupted, clean] {
             #expect(try CLI.execute(bench, ["source", "--cases", "3000", "--out", dir.appendingPathComponent("data/csweb-sample.db").path]).status == 0)
         }
-        let db = interrupted.appendingPathComponent(".breakout/demo-output.db").path
+        let db = interrupted.appendingPathComponent(".breakout/demo/demo-output.db").path
         let process = Process()
         process.executableURL = CLI.binary
         process.arguments = ["process-cases", "-c", interrupted.path, "--org", "demo", "--max-cases-per-chunk", "40"]
@@ -422,7 +433,7 @@ struct CLI {
         #expect(rerun.status == 0, "\(rerun.stderr)")
         let once = try CLI.run(["process-cases", "-c", clean.path, "--org", "demo", "--max-cases-per-chunk", "40"])
         #expect(once.status == 0)
-        let a = try Self.dataTables(db), b = try Self.dataTables(clean.appendingPathComponent(".breakout/demo-output.db").path)
+        let a = try Self.dataTables(db), b = try Self.dataTables(clean.appendingPathComponent(".breakout/demo/demo-output.db").path)
         #expect(a.count > 100_000)
         #expect(a == b)
     }
@@ -483,7 +494,7 @@ struct CLI {
         try Data(yaml.utf8).write(to: path)
         #expect(try CLI.run(["apply", "-c", dir.path, "--auto-approve"]).status == 0)
         let state = dir.appendingPathComponent(".breakout/state.db").path
-        let output = dir.appendingPathComponent(".breakout/demo-output.db").path
+        let output = dir.appendingPathComponent(".breakout/demo/demo-output.db").path
         var env = ProcessInfo.processInfo.environment
         env["BREAKOUT_LEASE_SECONDS"] = "2"
         let p = Process()
@@ -510,7 +521,7 @@ struct CLI {
         // Same tables as one clean run.
         let clean = try Self.prepared(cases: 3000)
         #expect(try CLI.run(["process-cases", "-c", clean.path, "--org", "demo"]).status == 0)
-        #expect(try BreakoutCLITests.dataTables(output) == (try BreakoutCLITests.dataTables(clean.appendingPathComponent(".breakout/demo-output.db").path)))
+        #expect(try BreakoutCLITests.dataTables(output) == (try BreakoutCLITests.dataTables(clean.appendingPathComponent(".breakout/demo/demo-output.db").path)))
     }
 
     /// Export jobs: CSV per table and a datapackage.json in a dated folder, published whole.
@@ -519,7 +530,7 @@ struct CLI {
         let r = try CLI.run(["jobs", "run", "demo/monthly-export", "-c", dir.path, "--wait"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("CENSUS: exported 396 cases"))
-        let parent = dir.appendingPathComponent("exports/CENSUS")
+        let parent = dir.appendingPathComponent(".breakout/demo/exports/CENSUS")
         let folders = try FileManager.default.contentsOfDirectory(atPath: parent.path)
         #expect(folders.count == 1 && !folders[0].hasPrefix("."), "\(folders)")
         let folder = parent.appendingPathComponent(folders[0])

@@ -214,7 +214,7 @@ struct FakeMySQLServer {
             #expect(output.contains(reason), "\(job): \(output)")
         }
         // Nothing reached either destination.
-        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout/demo-output.db").path))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout/demo/demo-output.db").path))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout/other.db").path))
     }
 }

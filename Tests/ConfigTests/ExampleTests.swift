@@ -6,7 +6,11 @@ import Testing
 @Suite struct ExampleTests {
     static let examples = SchemaChecker.repository.appendingPathComponent("examples")
     static func demoKeyring() throws -> Keyring {
-        Keyring(try Keyring.keys(fromFile: examples.appendingPathComponent("multi-tenant/demo.key").path))
+        // Key files must be 0600; git keeps the demo key 0644, so the tests read a private copy.
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID().uuidString).key").path
+        try FileManager.default.copyItem(atPath: examples.appendingPathComponent("multi-tenant/demo.key").path, toPath: copy)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: copy)
+        return Keyring(try Keyring.keys(fromFile: copy))
     }
 
     @Test(arguments: ["quickstart", "multi-tenant"])
@@ -33,7 +37,7 @@ import Testing
         #expect(daily.schedule.matches(minute: 0, hour: 2, day: 15, month: 6, weekday: 3))
         let rgph = ansd.jobs[1]
         #expect(rgph.dictionaries == ["RGPH"] && rgph.threads == 5 && rgph.maxCasesPerChunk == 2000 && rgph.timeout == 1500)
-        #expect(ansd.jobs[2].kind == .export && ansd.jobs[2].output == "exports/ansd" && ansd.jobs[2].retries == 2)
+        #expect(ansd.jobs[2].kind == .export && ansd.jobs[2].output == "exports" && ansd.jobs[2].retries == 2)
         let insd = try #require(config.organizations.first { $0.slug.value == "insd" })
         #expect(insd.jobs[0].connection == "sqlserver-insd")  // the only connection is the default
         #expect(insd.jobs[0].include == ["HOUSEHOLD", "PERSON"])

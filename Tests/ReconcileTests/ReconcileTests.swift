@@ -17,7 +17,7 @@ import Testing
         let s = try Sandbox(backend)
         let pw1 = try s.encrypt("first-secret")
         try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: pw1), jobs: job("daily")))
-        try s.write("organizations/insd.yaml", org("insd", dictionaries: ["EHCVM"], connections: pgConnection("pg", password: pw1)))
+        try s.write("organizations/insd.yaml", org("insd", dictionaries: ["EHCVM"], connections: pgConnection("pg", password: pw1, database: "insd_data")))
 
         var plan = try s.plan()
         #expect(plan.summaryLine == "Plan: 5 to add, 0 to change, 0 to destroy.")
@@ -31,7 +31,7 @@ import Testing
         #expect(try SecretValue.decrypt(stored[0], with: s.keyring) == "first-secret")
 
         // Add an organization.
-        try s.write("organizations/ined.yaml", org("ined", dictionaries: ["SURVEY"], connections: pgConnection("pg", password: pw1), jobs: job("weekly", schedule: "@weekly")))
+        try s.write("organizations/ined.yaml", org("ined", dictionaries: ["SURVEY"], connections: pgConnection("pg", password: pw1, database: "ined_data"), jobs: job("weekly", schedule: "@weekly")))
         plan = try s.plan()
         #expect(plan.summaryLine == "Plan: 3 to add, 0 to change, 0 to destroy.")
         try s.apply()
@@ -267,6 +267,7 @@ import Testing
         let stateKey = try MasterKey.generate()
         let keyPath = s.dir.appendingPathComponent("state.key").path
         try Data((stateKey.base64 + "\n").utf8).write(to: URL(fileURLWithPath: keyPath))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyPath)
         try s.write("breakout.yaml", "version: 1\nstate:\n  url: \(s.state.url)\n  key_file: state.key\n")
         try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("shared"))))
         var env = s.environment

@@ -314,7 +314,7 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         defer { state.close() }
         let statuses = try state.query("SELECT j.job_name, j.last_run_status FROM mt_cron_jobs j JOIN mt_organizations o ON o.id = j.organization_id WHERE o.organization_name = 'ansd'")
         #expect(statuses.allSatisfy { $0[1].string == "success" }, "\(statuses)")
-        let exports = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("exports/ansd").path).sorted()
+        let exports = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("data/ansd/exports").path).sorted()
         #expect(exports == ["RGPH", "SURVEY2024"])
         // INSD's job writes to SQL Server, which this machine does not have: it runs and fails with the reason.
         r = try runCLI(["jobs", "run", "insd/breakout-weekdays", "-c", dir.path, "--wait"], environment: env)

@@ -9,7 +9,13 @@ import State
 import Testing
 
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-let demoKeyFile = repository.appendingPathComponent("examples/multi-tenant/demo.key").path
+/// A private (0600) copy of the public demo key: key files must be 0600, and git keeps files 0644.
+let demoKeyFile: String = {
+    let copy = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-demo-\(UUID().uuidString).key").path
+    try! FileManager.default.copyItem(atPath: repository.appendingPathComponent("examples/multi-tenant/demo.key").path, toPath: copy)
+    try! FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: copy)
+    return copy
+}()
 
 /// Where the control tables live in a test: SQLite always; PostgreSQL and MariaDB when their URLs
 /// are set (always under CI=true). Each test gets a database of its own.
@@ -139,8 +145,9 @@ func org(_ slug: String, name: String = "Office", dictionaries: [String] = ["RGP
     "organization: \(slug)\nname: \(name)\ndictionaries: [\(dictionaries.joined(separator: ", "))]\nconnections:\n\(connections)" + (jobs.isEmpty ? "" : "jobs:\n\(jobs)")
 }
 
-func pgConnection(_ name: String, password: String, isDefault: Bool = true) -> String {
-    "  - name: \(name)\n    type: postgresql\n    host: db.example\n    database: data\n    username: u\n    password: \(password)\n" + (isDefault ? "    default: true\n" : "")
+/// Two organizations never share a destination: give each its own `database`.
+func pgConnection(_ name: String, password: String, isDefault: Bool = true, database: String = "data") -> String {
+    "  - name: \(name)\n    type: postgresql\n    host: db.example\n    database: \(database)\n    username: u\n    password: \(password)\n" + (isDefault ? "    default: true\n" : "")
 }
 
 func job(_ name: String, schedule: String = "0 2 * * *", extra: String = "") -> String {

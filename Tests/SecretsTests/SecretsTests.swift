@@ -79,11 +79,17 @@ import Testing
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try "# demo keys\n\n\(Self.key.base64)\n  \(Self.otherKey.base64)  \n".write(toFile: path, atomically: true, encoding: .utf8)
+        // A key file others can read is refused, with the chmod to run.
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        let open = #expect(throws: SecretError.self) { try Keyring.load(environment: ["BREAKOUT_KEY_FILE": path]) }
+        #expect(open?.description.contains("has mode 0644: other users can read it; run `chmod 600 \(path)`") == true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         let ring = try Keyring.load(environment: ["BREAKOUT_KEY_FILE": path])
         #expect(ring.keys.map(\.kid) == [Self.key.kid, Self.otherKey.kid])
         let fromEnv = try Keyring.load(environment: ["BREAKOUT_MASTER_KEY": Self.otherKey.base64, "BREAKOUT_KEY_FILE": path])
         #expect(fromEnv.primary?.kid == Self.otherKey.kid)
         try "\(Self.key.base64)\nnot-a-key\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         let error = #expect(throws: SecretError.self) { try Keyring.load(environment: ["BREAKOUT_KEY_FILE": path]) }
         #expect(error?.description.hasPrefix("\(path):2:") == true)
         #expect(throws: SecretError.self) { try MasterKey(base64: Data(Array(repeating: 1, count: 16)).base64EncodedString()) }
