@@ -71,7 +71,7 @@ extension Resolver {
 
     /// A path an organization wrote (its SQLite database, export folder or TLS file), inside its
     /// data folder. Refused when it escapes the folder, by `..`, an absolute path, or a symbolic
-    /// link that points outside.
+    /// link below the folder.
     public func organizationPath(_ organization: String, _ path: String) throws -> String {
         if path == ":memory:" { return path }
         if let problem = TenantPolicy.pathProblem(path) {
@@ -80,21 +80,20 @@ extension Resolver {
         }
         let folder = try organizationFolder(organization)
         let full = URL(fileURLWithPath: folder).appendingPathComponent(path).standardizedFileURL.path
-        // Follow symbolic links in what exists already: the real path must still be inside.
-        func real(_ p: String) -> String {
-            var existing = p
-            var rest: [String] = []
-            while !FileManager.default.fileExists(atPath: existing), existing != "/" {
-                rest.insert((existing as NSString).lastPathComponent, at: 0)
-                existing = (existing as NSString).deletingLastPathComponent
-            }
-            let resolved = URL(fileURLWithPath: existing).resolvingSymlinksInPath().path
-            return rest.reduce(resolved) { ($0 as NSString).appendingPathComponent($1) }
+        guard full.hasPrefix(folder + "/") else {
+            throw ConfigError("organization \(organization): the path \"\(path)\" leads outside its data folder \(folder); the run is refused")
         }
-        let realFolder = real(folder), realFull = real(full)
-        guard realFull == realFolder || realFull.hasPrefix(realFolder + "/") else {
-            throw ConfigError("organization \(organization): the path \"\(path)\" leads outside its data folder \(folder) (through a symbolic link); the run is refused",
-                              hint: "remove the link; an organization's files stay in \(folder)")
+        // No symbolic link below the organization's folder, dangling or not: one could lead into
+        // another organization's folder or to the state store. (The folder itself and the data
+        // root may be links the operator made.)
+        var current = folder
+        for component in full.dropFirst(folder.count + 1).split(separator: "/") {
+            current += "/" + component
+            let type = (try? FileManager.default.attributesOfItem(atPath: current))?[.type] as? FileAttributeType
+            if type == .typeSymbolicLink {
+                throw ConfigError("organization \(organization): the path \"\(path)\" passes through the symbolic link \(current); the run is refused",
+                                  hint: "remove the link; an organization's files stay in \(folder)")
+            }
         }
         return full
     }

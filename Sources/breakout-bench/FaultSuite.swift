@@ -51,6 +51,7 @@ final class Workspace {
             admin = nil
             // Organization f's files live in data_root/f/ (data_root: data).
             destination = ConnectionConfig(engine: .sqlite, database: dir.appendingPathComponent("data/f/dest.db").path)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("data/f"), withIntermediateDirectories: true)
         case .postgresql, .mysql:
             let url = kind == .postgresql ? env["BREAKOUT_TEST_POSTGRES_URL"] : env["BREAKOUT_TEST_MYSQL_URL"]
             guard let url else { throw ScenarioFailure("\(kind.rawValue) is not available (its URL is not set; run through make test)") }

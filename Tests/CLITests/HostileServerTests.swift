@@ -215,6 +215,49 @@ struct FakeMySQLServer {
         }
         // Nothing reached either destination.
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout/demo/demo-output.db").path))
-        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout/other.db").path))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout/other/other.db").path))
+
+        // Hand-made connection rows are held to the organization's folder and the options allow-list.
+        _ = try RunnerCLITests.sqlite(state, """
+            INSERT INTO mt_database_connections (organization_id, connection_name, db_type, database_name, connection_options, is_default, is_active, created_time, modified_time)
+            VALUES (2, 'escape', 'pdo_sqlite', '../demo/demo-output.db', NULL, 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),
+                   (2, 'absolute', 'pdo_sqlite', '\(state)', NULL, 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),
+                   (2, 'linked', 'pdo_sqlite', 'link/demo-output.db', NULL, 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),
+                   (2, 'optioned', 'pdo_sqlite', 'mine.db', '{"passfile":"/root/.pgpass"}', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+            """)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent(".breakout/other"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent(".breakout/other/link").path,
+                                                   withDestinationPath: dir.appendingPathComponent(".breakout/demo").path)
+        for (connection, reason) in [("escape", "the path \"../demo/demo-output.db\" contains \"..\""), ("absolute", "is absolute"),
+                                     ("linked", "passes through the symbolic link"), ("optioned", "option \"passfile\" is not allowed for sqlite connections")] {
+            let id = try RunnerCLITests.sqlite(state, "SELECT id FROM mt_database_connections WHERE connection_name = '\(connection)'")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            _ = try RunnerCLITests.sqlite(state, """
+                INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, cron_expression, dictionaries, db_connection_id, is_active, created_time, modified_time)
+                VALUES (2, 'via-\(connection)', 'breakout', '0 2 * * *', '["OTHER"]', \(id), 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
+                """)
+            let r = try CLI.run(["jobs", "run", "other/via-\(connection)", "-c", dir.path, "--wait"])
+            #expect(r.status == 1)
+            let output = try RunnerCLITests.sqlite(state, "SELECT last_run_output FROM mt_cron_jobs WHERE job_name = 'via-\(connection)'")
+            #expect(output.contains(reason) && output.contains("the run is refused"), "\(connection): \(output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout/demo/demo-output.db").path))
+    }
+
+    /// What holds microdata or secrets is the runner user's alone, whatever the umask.
+    @Test func filesAreCreatedPrivate() throws {
+        let dir = try RunnerCLITests.prepared(jobExtra: "  - name: monthly-export\n    type: export\n    schedule: \"0 3 1 * *\"\n    output: exports\n")
+        #expect(try CLI.run(["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait"]).status == 0)
+        #expect(try CLI.run(["jobs", "run", "demo/monthly-export", "-c", dir.path, "--wait"]).status == 0)
+        func mode(_ relative: String) throws -> Int {
+            try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(relative).path)[.posixPermissions] as? Int ?? -1
+        }
+        #expect(try mode(".breakout/state.db") == 0o600)
+        #expect(try mode(".breakout/demo") == 0o700)
+        #expect(try mode(".breakout/demo/demo-output.db") == 0o600)
+        let exports = dir.appendingPathComponent(".breakout/demo/exports/CENSUS")
+        let folder = try FileManager.default.contentsOfDirectory(atPath: exports.path)[0]
+        #expect(try mode(".breakout/demo/exports/CENSUS/\(folder)") == 0o700)
+        #expect(try mode(".breakout/demo/exports/CENSUS/\(folder)/person.csv") == 0o600)
     }
 }
