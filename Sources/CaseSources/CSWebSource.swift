@@ -8,6 +8,8 @@ import SQL
 /// tables for the embedded demo and tests).
 public struct CSWebSource {
     public let connection: any DatabaseConnection
+    /// The largest id of each revision met, by table: a sync batch's is read once.
+    let lastIDs = RevisionCache()
 
     public init(connection: any DatabaseConnection) {
         self.connection = connection
@@ -62,31 +64,60 @@ public struct CSWebSource {
 
     /// Stored cases after the position (revision, id), in (revision, id) order, at most `limit`.
     ///
-    /// CSWeb's tables (which we do not own) index `revision` alone, not (revision, id), so the
-    /// plain keyset query `WHERE revision > r OR (revision = r AND id > i) ORDER BY revision, id
-    /// LIMIT n` makes MariaDB range-scan and sort every row after the mark, blobs included: the
-    /// cost of a chunk grows with what is left. Instead a chunk is read in two statements, each a
-    /// bounded range of the `revision` index:
+    /// CSWeb's tables (which we do not own) index `revision` alone (in InnoDB, (revision, guid)),
+    /// and `id` alone, not (revision, id). The plain keyset query `WHERE revision > r OR (revision
+    /// = r AND id > i) ORDER BY revision, id LIMIT n` makes MariaDB range-scan and sort every row
+    /// after the mark, blobs included: the cost of a chunk grows with what is left. A chunk is
+    /// read instead in at most three bounded statements:
     ///
-    /// 1. ``revisionBound(_:after:rows:)``: the revision of the `limit`-th case after revision `r`,
-    ///    read from the index alone (no row is touched);
-    /// 2. the cases with `r <= revision <= bound` after the mark, sorted. That range holds the
-    ///    rest of revision `r`, at least `limit` later cases and the rest of the bound's revision:
-    ///    at most `limit` plus two sync batches, whatever the table's size.
+    /// 1. the rest of revision `r` (when the mark is inside it): `revision = r AND i < id <= m`
+    ///    through the `id` index in order, stopped by the `LIMIT` (`m`, the revision's largest id,
+    ///    is read once per revision and kept), so a sync batch of 100,000 cases is not read and
+    ///    sorted again for each of its chunks;
+    /// 2. ``revisionBound(_:after:rows:)``: the revision of the `limit`-th case after revision
+    ///    `r`, read from the `revision` index alone (no row is touched);
+    /// 3. the cases with `r < revision <= bound`, sorted: at most `limit` plus the bound's own
+    ///    revision.
     ///
     /// The order and the cases returned are exactly those of the plain keyset query.
     public func storedCases(dictionary name: String, after revision: Int64, id: Int64, limit: Int) throws -> [StoredCase] {
-        try storedCases(name, where: try chunkPredicate(name, after: revision, id: id, limit: limit), limit: limit)
+        var out: [StoredCase] = []
+        if let rest = try restOfRevisionQuery(name, revision: revision, after: id, limit: limit) {
+            out = try storedCases(rest)
+        }
+        guard out.count < limit else { return out }
+        return out + (try storedCases(chunkQuery(name, where: try laterPredicate(name, after: revision, limit: limit - out.count),
+                                                 limit: limit - out.count)))
     }
 
-    /// The predicate of a chunk's read (step 2 above): the mark as a keyset condition, inside a
-    /// bounded range of `revision`.
-    public func chunkPredicate(_ name: String, after revision: Int64, id: Int64, limit: Int) throws -> SQLPredicate {
-        var range: [SQLPredicate] = [.compare("revision", .greaterOrEqual, .integer(revision))]
+    /// Step 1: the cases of revision `revision` after id `id`, through the `id` index; nil when
+    /// none can be left.
+    public func restOfRevisionQuery(_ name: String, revision: Int64, after id: Int64, limit: Int) throws -> Select? {
+        guard id > 0, let last = try lastID(name, revision: revision), last > id else { return nil }
+        var select = chunkQuery(name, where: .and([.equals("revision", .integer(revision)), .compare("id", .greater, .integer(id)),
+                                                   .compare("id", .lessOrEqual, .integer(last))]), limit: limit)
+        select.orderBy = [SortKey("id")]
+        select.index = "id"
+        return select
+    }
+
+    /// The largest id of a revision, read once per revision.
+    func lastID(_ name: String, revision: Int64) throws -> Int64? {
+        if let known = lastIDs.value(name, revision) { return known }
+        let rows = try connection.query(.raw("SELECT MAX(\(try connection.dialect.quote("id"))) FROM \(try connection.dialect.quote(QualifiedName(name))) "
+                                             + "WHERE \(try connection.dialect.quote("revision")) = \(revision)", []))
+        let last = rows.first?[0].int64
+        lastIDs.set(name, revision, last ?? 0)
+        return last
+    }
+
+    /// Steps 2 and 3: later revisions, up to the bound.
+    public func laterPredicate(_ name: String, after revision: Int64, limit: Int) throws -> SQLPredicate {
+        var range: [SQLPredicate] = [.compare("revision", .greater, .integer(revision))]
         if let bound = try revisionBound(name, after: revision, rows: limit) {
             range.append(.compare("revision", .lessOrEqual, .integer(bound)))
         }
-        return .and(range + [Self.after(revision, id)])
+        return .and(range)
     }
 
     /// The revision of the `rows`-th case whose revision is above `revision` (nil when fewer are
@@ -101,7 +132,7 @@ public struct CSWebSource {
                orderBy: [SortKey("revision")], limit: 1, offset: max(rows, 1) - 1)
     }
 
-    /// The statement that reads a chunk, for a predicate from ``chunkPredicate(_:after:id:limit:)``.
+    /// The statement that reads cases in (revision, id) order.
     public func chunkQuery(_ name: String, where predicate: SQLPredicate?, limit: Int?) -> Select {
         Select(from: QualifiedName(name), columns: Self.caseColumns, where: predicate,
                orderBy: [SortKey("revision"), SortKey("id")], limit: limit)
@@ -124,7 +155,11 @@ public struct CSWebSource {
     }
 
     func storedCases(_ name: String, where predicate: SQLPredicate?, limit: Int?) throws -> [StoredCase] {
-        let rows = try connection.query(.select(chunkQuery(name, where: predicate, limit: limit)))
+        try storedCases(chunkQuery(name, where: predicate, limit: limit))
+    }
+
+    func storedCases(_ select: Select) throws -> [StoredCase] {
+        let rows = try connection.query(.select(select))
         // Columns by position (the SELECT names them in this order): this runs once per case.
         return rows.map { row in
             let v = row.values
@@ -199,5 +234,23 @@ public struct CSWebSource {
         c.verified = stored.verified
         c.partialSave = stored.partialSave
         return c
+    }
+}
+
+/// The largest id of the revisions a source has met (a revision's rows do not change while a
+/// breakout reads it: a re-sync gives its cases a new revision).
+final class RevisionCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String: [Int64: Int64]] = [:]
+
+    func value(_ table: String, _ revision: Int64) -> Int64? {
+        lock.lock(); defer { lock.unlock() }
+        return values[table]?[revision]
+    }
+
+    func set(_ table: String, _ revision: Int64, _ last: Int64) {
+        lock.lock(); defer { lock.unlock() }
+        if values[table, default: [:]].count > 10_000 { values[table] = [:] }
+        values[table, default: [:]][revision] = last
     }
 }
