@@ -1,10 +1,13 @@
 <?php
-// Decrypts a breakout enc:v1 value with PHP's standard functions (no extension beyond openssl).
-// Usage: BREAKOUT_MASTER_KEY=<base64 key> php docs/decrypt.php 'enc:v1:…'
-function breakout_decrypt(string $value, string $masterKeyBase64): string {
-    $parts = explode(':', $value, 4);                     // enc, v1, kid, base64(IV ‖ CT ‖ TAG)
-    if (count($parts) !== 4 || $parts[0] !== 'enc' || $parts[1] !== 'v1') {
-        throw new InvalidArgumentException('not an enc:v1 value');
+// Decrypts a breakout enc:v2 value (or an old enc:v1 one) with PHP's standard functions (no
+// extension beyond openssl). An enc:v2 value is bound to its scope: 'organization:<slug>' for a
+// value of organizations/<slug>.yaml or of that organization's mt_database_connections rows,
+// 'settings' for breakout.yaml; it does not decrypt under another.
+// Usage: BREAKOUT_MASTER_KEY=<base64 key> php docs/decrypt.php 'enc:v2:…' organization:ansd
+function breakout_decrypt(string $value, string $masterKeyBase64, string $scope = 'settings'): string {
+    $parts = explode(':', $value, 4);                     // enc, v2 (or v1), kid, base64(IV ‖ CT ‖ TAG)
+    if (count($parts) !== 4 || $parts[0] !== 'enc' || ($parts[1] !== 'v2' && $parts[1] !== 'v1')) {
+        throw new InvalidArgumentException('not an enc:v2 or enc:v1 value');
     }
     $key = base64_decode($masterKeyBase64, true);
     if ($key === false || strlen($key) !== 32) {
@@ -22,9 +25,11 @@ function breakout_decrypt(string $value, string $masterKeyBase64): string {
     $tag = substr($raw, -32);
     $kenc = hash_hkdf('sha256', $key, 32, 'breakout/v1/enc', '');
     $kmac = hash_hkdf('sha256', $key, 32, 'breakout/v1/mac', '');
-    $expected = hash_hmac('sha256', 'enc:v1:' . $parts[2] . ':' . $iv . $ct, $kmac, true);
+    $header = 'enc:' . $parts[1] . ':' . $parts[2] . ':';
+    $bound = $parts[1] === 'v2' ? $scope . "\n" : '';     // v2: the scope is authenticated too
+    $expected = hash_hmac('sha256', $header . $bound . $iv . $ct, $kmac, true);
     if (!hash_equals($expected, $tag)) {                  // verify before decrypting
-        throw new RuntimeException('integrity check failed');
+        throw new RuntimeException('integrity check failed (altered, or encrypted for another scope)');
     }
     $plain = openssl_decrypt($ct, 'aes-256-cbc', $kenc, OPENSSL_RAW_DATA, $iv);
     if ($plain === false) {
@@ -34,5 +39,5 @@ function breakout_decrypt(string $value, string $masterKeyBase64): string {
 }
 
 if (PHP_SAPI === 'cli' && isset($argv[1])) {
-    echo breakout_decrypt($argv[1], getenv('BREAKOUT_MASTER_KEY'));
+    echo breakout_decrypt($argv[1], getenv('BREAKOUT_MASTER_KEY'), $argv[2] ?? 'settings');
 }

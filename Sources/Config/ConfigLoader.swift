@@ -31,6 +31,13 @@ public struct ConfigLoader {
         self.environment = environment
     }
 
+    /// The scopes a copied value may come from, to name its owner: every organization file's.
+    var scopeCandidates: [SecretScope] {
+        let folder = (directory as NSString).appendingPathComponent("organizations")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { SecretScope.of(file: "organizations/" + $0) }
+    }
+
     /// The result of a load: the configuration when there is no error, and every diagnostic, sorted.
     public struct Result: Sendable {
         public var configuration: Configuration?
@@ -152,7 +159,7 @@ public struct ConfigLoader {
         do {
             let config = try ConnectionConfig.parse(url: url.value)
             if config.password != nil {
-                sink.error(url.location, "\(what): the URL contains a password; put it in \"password\" as an enc:v1 value or ${env:VAR}")
+                sink.error(url.location, "\(what): the URL contains a password; put it in \"password\" as an enc:v2 value or ${env:VAR}")
             }
         } catch let error as DatabaseError {
             sink.error(url.location, "\(what): invalid \"url\": \(error.message)")
@@ -163,7 +170,7 @@ public struct ConfigLoader {
 
     // MARK: Secrets
 
-    /// Reads a secret-valued key: `enc:v1:…` (must decrypt with a loaded key) or `${env:VAR}`
+    /// Reads a secret-valued key: `enc:v2:…` (or `enc:v1:…`) (must decrypt with a loaded key) or `${env:VAR}`
     /// (must be set). A plaintext value is refused, and never repeated in the message.
     func secret(_ reader: MappingReader, _ key: String, what: String) -> SecretReference? {
         guard let node = reader.value(key) else { return nil }
@@ -174,9 +181,16 @@ public struct ConfigLoader {
         }
         if SecretValue.isEncrypted(text) {
             do {
-                _ = try SecretValue.decrypt(text, with: keyring)
+                // A value is bound to the file it is written in: breakout.yaml or one organization's.
+                let scope = SecretScope.of(file: reader.file.path)
+                _ = try SecretValue.decrypt(text, with: keyring, scope: scope, candidates: scopeCandidates)
+                if SecretValue.isLegacy(text) {
+                    reader.sink.warning(location, "the \(what) is an enc:v1 value, which is not bound to \(scope) and could be copied into another "
+                                        + "organization's file; run `breakout secrets rotate` to upgrade it to enc:v2 (docs/security.md)")
+                }
             } catch let error as SecretError {
                 switch error {
+                case .wrongScope: reader.sink.error(location, "the encrypted \(what) cannot be used here: \(error)")
                 case .noKey: reader.sink.error(location, "cannot check the encrypted \(what): no master key loaded (set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE)")
                 case .unknownKey: reader.sink.error(location, "cannot decrypt the \(what): \(error)")
                 case .tampered: reader.sink.error(location, "the encrypted \(what) is corrupted: \(error)")

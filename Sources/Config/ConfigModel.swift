@@ -56,7 +56,7 @@ public struct Defaults: Sendable {
     public var timeZone: String = "UTC"
 }
 
-/// A secret as written in configuration: an `enc:v1:…` value or an `${env:VAR}` reference. A
+/// A secret as written in configuration: an `enc:v2:…` (or old `enc:v1:…`) value or an `${env:VAR}` reference. A
 /// plaintext secret never becomes one of these (validation refuses it).
 public enum SecretReference: Sendable, Hashable {
     case encrypted(Located<String>)

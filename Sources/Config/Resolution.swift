@@ -20,7 +20,10 @@ public struct Resolver: Sendable {
     public func plaintext(_ secret: SecretReference) throws -> String {
         switch secret {
         case .encrypted(let value):
-            do { return try SecretValue.decrypt(value.value, with: keyring) } catch {
+            do {
+                return try SecretValue.decrypt(value.value, with: keyring, scope: SecretScope.of(file: value.location.file),
+                                               candidates: configuration.organizations.map { .organization($0.slug.value) })
+            } catch {
                 throw ConfigError("\(value.location): cannot decrypt the value: \(error)", hint: "load the key it was encrypted with (--key-file, BREAKOUT_KEY_FILE or BREAKOUT_MASTER_KEY)")
             }
         case .environment(let variable, let at):

@@ -2,7 +2,7 @@ import Foundation
 import Secrets
 import Yams
 
-/// `breakout secrets rotate`: re-encrypts every `enc:v1` value of a config tree under a new key,
+/// `breakout secrets rotate`: re-encrypts every `enc:v2`/`enc:v1` value of a config tree under a new key (as `enc:v2`, bound to its file),
 /// rewriting only those scalars in place (comments, order and formatting untouched). Nothing is
 /// written unless every value decrypts.
 public enum SecretRotation {
@@ -50,11 +50,13 @@ public enum SecretRotation {
             for scalar in scalars(file.root) where SecretValue.isEncrypted(scalar.string) {
                 let at = file.location(.scalar(scalar))
                 let kid = try? SecretValue.kid(of: scalar.string)
-                if kid == newKey.kid { continue }
+                if kid == newKey.kid, !SecretValue.isLegacy(scalar.string) { continue }
                 do {
-                    let plaintext = try SecretValue.decrypt(scalar.string, with: keyring)
+                    // Rewritten as enc:v2, bound to this file's scope (an enc:v1 value is upgraded).
+                    let scope = SecretScope.of(file: relative)
+                    let plaintext = try SecretValue.decrypt(scalar.string, with: keyring, scope: scope)
                     let quoted = scalar.style == .singleQuoted || scalar.style == .doubleQuoted
-                    replacements.append((at.line, at.column + (quoted ? 1 : 0), scalar.string, try SecretValue.encrypt(plaintext, with: newKey)))
+                    replacements.append((at.line, at.column + (quoted ? 1 : 0), scalar.string, try SecretValue.encrypt(plaintext, with: newKey, scope: scope)))
                 } catch let error as SecretError {
                     throw RotationError.secret(at, error)
                 }

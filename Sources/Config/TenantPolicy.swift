@@ -26,7 +26,7 @@ public enum TenantPolicy {
         if allowed.contains(key) { return nil }
         let credential = ["password", "passfile", "service", "servicefile", "user", "krbsrvname", "gsslib", "pwd", "uid"].contains(key.lowercased())
         return "option \"\(key)\" is not allowed for \(engine.rawValue) connections"
-            + (credential ? " (options never carry credentials: use \"password\" with an enc:v1 value or ${env:VAR})" : "")
+            + (credential ? " (options never carry credentials: use \"password\" with an enc:v2 value or ${env:VAR})" : "")
             + "; allowed: " + (allowed.isEmpty ? "none" : allowed.joined(separator: ", "))
     }
 

@@ -40,10 +40,11 @@ extension Reconciler {
         return .text(text)
     }
 
-    func encrypt(_ plaintext: String) throws -> String {
+    /// A connection's password as the control tables keep it, bound to its organization.
+    func encrypt(_ plaintext: String, organization: String) throws -> String {
         guard let key = stateKeys.primary else { throw SecretError.noKey }
         switch format {
-        case .encV1: return try SecretValue.encrypt(plaintext, with: key)
+        case .encV1: return try SecretValue.encrypt(plaintext, with: key, scope: .organization(organization))
         case .phpOpenSSL: return try PHPOpenSSLValue.encrypt(plaintext, with: key)
         }
     }
@@ -106,7 +107,7 @@ extension Reconciler {
                         out.append((field, value(field, text)))
                     }
                 }
-                if r.kind == .connection { out.append(("password_encrypted", try r.password.map { .text(try encrypt($0)) } ?? .null)) }
+                if r.kind == .connection { out.append(("password_encrypted", try r.password.map { .text(try encrypt($0, organization: r.organization)) } ?? .null)) }
                 return out
             }
             for change in plan.changes {

@@ -128,13 +128,13 @@ public struct Importer {
         return y
     }
 
-    func reencrypt(_ stored: String?, what: String, _ out: inout Output) -> (String?, String?) {
+    func reencrypt(_ stored: String?, what: String, organization: String, slug: String, _ out: inout Output) -> (String?, String?) {
         guard let stored, !stored.isEmpty else { return (nil, nil) }
-        if let plain = reconciler.decrypt(stored) {
-            return ((try? SecretValue.encrypt(plain, with: masterKey)), nil)
+        if let plain = reconciler.decrypt(stored, organization: organization) {
+            return ((try? SecretValue.encrypt(plain, with: masterKey, scope: .organization(slug))), nil)
         }
         out.warnings.append("\(what): the stored password cannot be decrypted with the loaded keys; the YAML asks for it from the environment")
-        return (nil, "stored password could not be decrypted with the loaded keys: set it here (enc:v1 value from `breakout secrets encrypt`)")
+        return (nil, "stored password could not be decrypted with the loaded keys: set it here (enc:v2 value from `breakout secrets encrypt --org ORG`)")
     }
 
     // MARK: Unmanaged rows
@@ -157,7 +157,7 @@ public struct Importer {
             }
             var connectionYAML: [ConnectionYAML] = []
             for c in conns {
-                let (password, comment) = reencrypt(c.passwordEncrypted, what: "connection \(org.name)/\(c.name)", &out)
+                let (password, comment) = reencrypt(c.passwordEncrypted, what: "connection \(org.name)/\(c.name)", organization: org.name, slug: slug, &out)
                 let engine = DatabaseEngine(name: c.dbType)
                 connectionYAML.append(ConnectionYAML(
                     name: c.name, engine: engine?.rawValue ?? c.dbType, host: c.host,
@@ -222,7 +222,7 @@ public struct Importer {
             var password: String?
             var comment: String?
             if let plain = row["pw"]?.string {
-                password = try SecretValue.encrypt(plain, with: masterKey)
+                password = try SecretValue.encrypt(plain, with: masterKey, scope: .organization(slug))
             } else {
                 comment = "AES_DECRYPT(schema_password, 'cspro') gave NULL: set the password here"
                 out.warnings.append("dictionary \(dictionary): its legacy password could not be decrypted")

@@ -124,7 +124,7 @@ public final class Reconciler {
                 ("db_type", engine?.pdoName ?? c.dbType), ("host", c.host), ("port", port.map { String($0) }), ("database_name", c.database),
                 ("username", c.username), ("is_default", c.isDefault ? "1" : "0"), ("is_active", c.isActive ? "1" : "0"),
                 ("connection_options", Self.jsonObject(StoredValue.strings(c.options))),
-            ], password: decrypt(c.passwordEncrypted)), id: c.id, managed: c.managedBy != nil, passwordEncrypted: c.passwordEncrypted,
+            ], password: decrypt(c.passwordEncrypted, organization: orgName[c.organizationID] ?? "")), id: c.id, managed: c.managedBy != nil, passwordEncrypted: c.passwordEncrypted,
                                organizationID: c.organizationID))
         }
         for j in snapshot.jobs {
@@ -153,16 +153,17 @@ public final class Reconciler {
     }
 
     /// A stored password's plaintext, or nil when no loaded key opens it.
-    func decrypt(_ stored: String?) -> String? {
+    func decrypt(_ stored: String?, organization: String) -> String? {
         guard let stored, !stored.isEmpty else { return nil }
-        return try? StoredSecret.decrypt(stored, with: stateKeys)
+        return try? StoredSecret.decrypt(stored, with: stateKeys, organization: organization)
     }
 
     /// Whether the stored password is already in the configured format under the state key.
     func storedInCurrentForm(_ stored: String?) -> Bool {
         guard let stored, let key = stateKeys.primary else { return false }
         switch format {
-        case .encV1: return (try? SecretValue.kid(of: stored)) == key.kid
+        // An enc:v1 value (not bound to its organization) is rewritten as enc:v2 by the next apply.
+        case .encV1: return (try? SecretValue.kid(of: stored)) == key.kid && !SecretValue.isLegacy(stored)
         case .phpOpenSSL: return !SecretValue.isEncrypted(stored) && (try? PHPOpenSSLValue.decrypt(stored, with: Keyring([key]))) != nil
         }
     }

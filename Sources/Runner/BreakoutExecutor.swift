@@ -77,7 +77,8 @@ public struct BreakoutExecutor: JobExecutor {
         guard let engine = DatabaseEngine(name: connection.dbType) else { throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)") }
         var password: String?
         if let stored = connection.passwordEncrypted, !stored.isEmpty {
-            password = try StoredSecret.decrypt(stored, with: stateKeys)
+            // Bound to its organization: a value copied from another organization's row does not decrypt.
+            password = try StoredSecret.decrypt(stored, with: stateKeys, organization: org.name)
         }
         var options = StoredValue.strings(connection.options)
         let naming: Naming = options.removeValue(forKey: "naming") == "sql" ? .sql : .csweb

@@ -32,7 +32,9 @@ public enum PHPOpenSSLValue {
 
 /// A password as the control tables store it: an `enc:v1` value, or the php-openssl layout.
 public enum StoredSecret {
-    public static func decrypt(_ stored: String, with ring: Keyring) throws -> String {
-        SecretValue.isEncrypted(stored) ? try SecretValue.decrypt(stored, with: ring) : try PHPOpenSSLValue.decrypt(stored, with: ring)
+    /// A password of `mt_database_connections`, written by apply for organization `organization`.
+    public static func decrypt(_ stored: String, with ring: Keyring, organization: String) throws -> String {
+        SecretValue.isEncrypted(stored) ? try SecretValue.decrypt(stored, with: ring, scope: .organization(organization))
+            : try PHPOpenSSLValue.decrypt(stored, with: ring)
     }
 }

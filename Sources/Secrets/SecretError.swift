@@ -10,6 +10,8 @@ public enum SecretError: Error, Equatable, CustomStringConvertible {
     case malformed(String)
     /// The HMAC does not match: the value was altered, or it was cut or pasted wrongly.
     case tampered
+    /// An `enc:v2` value written for another organization (or breakout.yaml) than where it is used.
+    case wrongScope(expected: String, found: String)
 
     public var description: String {
         switch self {
@@ -18,7 +20,11 @@ public enum SecretError: Error, Equatable, CustomStringConvertible {
         case .unknownKey(let kid, let loaded):
             return "encrypted with key \(kid), which is not loaded (loaded: \(loaded.isEmpty ? "none" : loaded.joined(separator: ", "))); load the key it was encrypted with"
         case .malformed(let why): return "not a valid encrypted value: \(why)"
-        case .tampered: return "integrity check failed: the encrypted value was altered or truncated; encrypt the secret again with `breakout secrets encrypt`"
+        case .tampered: return "integrity check failed: the encrypted value was altered or truncated, or encrypted for another organization; encrypt the secret again with `breakout secrets encrypt`"
+        case .wrongScope(let expected, let found):
+            let command = "breakout secrets encrypt" + (expected.hasPrefix("organization ") ? " --org \(expected.dropFirst("organization ".count))" : "")
+            return "this value was encrypted for \(found), not for \(expected): encrypted values are bound to the file they were written for, "
+                + "and cannot be copied between organizations; encrypt the secret for \(expected) with `\(command)`"
         }
     }
 }

@@ -3,11 +3,11 @@ import Foundation
 import Config
 import Secrets
 
-/// `breakout secrets …`: master keys and `enc:v1` values.
+/// `breakout secrets …`: master keys and `enc:v2` values.
 struct SecretsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secrets",
-        abstract: "Make master keys and encrypt or decrypt secret values (enc:v1).",
+        abstract: "Make master keys and encrypt or decrypt secret values (enc:v2).",
         subcommands: [Keygen.self, Encrypt.self, Decrypt.self, Rotate.self]
     )
 
@@ -36,13 +36,17 @@ struct SecretsCommand: ParsableCommand {
 
     struct Encrypt: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Encrypt the secret read from standard input; print its enc:v1 value.",
+            abstract: "Encrypt the secret read from standard input; print its enc:v2 value.",
             discussion: """
             The secret is read from stdin, never from the command line, so it stays out of shell history.
-            One trailing newline is removed. Example: printf %s "$PASSWORD" | breakout secrets encrypt
+            One trailing newline is removed. The value is bound to where it will be written: an
+            organization's file with --org ORG, breakout.yaml without it; it does not decrypt anywhere else.
+            Example: printf %s "$PASSWORD" | breakout secrets encrypt --org ansd
             """
         )
         @OptionGroup var keys: KeyOptions
+        @Option(name: .customLong("org"), help: "The organization whose file the value goes into (default: breakout.yaml).")
+        var organization: String?
 
         func run() throws {
             try reportingErrors {
@@ -50,23 +54,25 @@ struct SecretsCommand: ParsableCommand {
                 guard let key = ring.primary else { throw CLIError(SecretError.noKey.description) }
                 let input = readStandardInput()
                 guard !input.isEmpty else { throw CLIError("nothing on standard input to encrypt", hint: "printf %s \"$PASSWORD\" | breakout secrets encrypt") }
-                print(try SecretValue.encrypt(input, with: key))
+                print(try SecretValue.encrypt(input, with: key, scope: organization.map { .organization($0) } ?? .settings))
             }
         }
     }
 
     struct Decrypt: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Decrypt the enc:v1 value read from standard input; print the secret.",
-            discussion: "For checking a value by hand; the output is the plaintext secret."
+            abstract: "Decrypt the enc:v2 (or enc:v1) value read from standard input; print the secret.",
+            discussion: "For checking a value by hand; the output is the plaintext secret. --org ORG for a value of an organization's file."
         )
         @OptionGroup var keys: KeyOptions
+        @Option(name: .customLong("org"), help: "The organization whose file the value is in (default: breakout.yaml).")
+        var organization: String?
 
         func run() throws {
             try reportingErrors {
                 let value = readStandardInput().trimmingCharacters(in: .whitespacesAndNewlines)
                 do {
-                    print(try SecretValue.decrypt(value, with: try keys.keyring()))
+                    print(try SecretValue.decrypt(value, with: try keys.keyring(), scope: organization.map { .organization($0) } ?? .settings))
                 } catch let error as SecretError {
                     throw CLIError(error.description)
                 }
@@ -78,7 +84,7 @@ struct SecretsCommand: ParsableCommand {
 extension SecretsCommand {
     struct Rotate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-encrypt every enc:v1 value of the config tree under a new key, in place.",
+            abstract: "Re-encrypt every enc:v2 (and old enc:v1) value of the config tree under a new key, in place, as enc:v2 bound to its file.",
             discussion: """
             Only the encrypted values change; comments, order and formatting of every file stay as they were.
             The current keys come from BREAKOUT_MASTER_KEY, BREAKOUT_KEY_FILE or --key-file; the new key is the first key

@@ -11,7 +11,7 @@ struct ServeCommand: ParsableCommand {
         abstract: "Serve the dashboard: overview, a page per organization, job and run, Run now (with serve.token), /api/status, /metrics, /healthz.",
         discussion: """
         Pages are server-rendered and work without JavaScript. Run now is shown and accepted only for a
-        browser signed in with serve.token (breakout.yaml; an enc:v1 secret) and a form from the
+        browser signed in with serve.token (breakout.yaml; an enc:v2 secret) and a form from the
         dashboard, or for an API call with "Authorization: Bearer <token>". Listen on loopback and put a
         TLS reverse proxy in front to expose it.
         """

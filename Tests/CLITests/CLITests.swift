@@ -115,7 +115,7 @@ struct CLI {
         let encrypted = try CLI.run(["secrets", "encrypt"], environment: env, stdin: "secret123\n")
         #expect(encrypted.status == 0, "\(encrypted.stderr)")
         let value = encrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(value.hasPrefix("enc:v1:"))
+        #expect(value.hasPrefix("enc:v2:"))
         #expect(!encrypted.stdout.contains("secret123") && !encrypted.stderr.contains("secret123"))
         let decrypted = try CLI.run(["secrets", "decrypt"], environment: env, stdin: value + "\n")
         #expect(decrypted.status == 0)
@@ -167,12 +167,15 @@ struct CLI {
 
     /// No secret of the examples appears in anything the commands print, whatever goes wrong.
     @Test func noExampleSecretEverAppearsInOutput() throws {
-        let text = try [Self.multiTenant + "/breakout.yaml", Self.multiTenant + "/organizations/ansd.yaml", Self.multiTenant + "/organizations/insd.yaml"]
-            .map { try String(contentsOfFile: $0, encoding: .utf8) }.joined()
-        let values = text.split(whereSeparator: { $0.isWhitespace }).filter { $0.hasPrefix("enc:v1:") }.map(String.init)
+        // Each value is bound to its file: breakout.yaml's, or one organization's (--org).
+        let values = try [("/breakout.yaml", [String]()), ("/organizations/ansd.yaml", ["--org", "ansd"]), ("/organizations/insd.yaml", ["--org", "insd"])]
+            .flatMap { file, scope in
+                try String(contentsOfFile: Self.multiTenant + file, encoding: .utf8).split(whereSeparator: { $0.isWhitespace })
+                    .filter { $0.hasPrefix("enc:v2:") }.map { (String($0), scope) }
+            }
         #expect(values.count == 5)
         let env = ["BREAKOUT_KEY_FILE": Self.demoKeyFile]
-        let plaintexts = try values.map { try CLI.run(["secrets", "decrypt"], environment: env, stdin: $0).stdout.trimmingCharacters(in: .newlines) }
+        let plaintexts = try values.map { try CLI.run(["secrets", "decrypt"] + $0.1, environment: env, stdin: $0.0).stdout.trimmingCharacters(in: .newlines) }
         #expect(plaintexts.allSatisfy { !$0.isEmpty })
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("leak-\(UUID().uuidString)").path
         try FileManager.default.copyItem(atPath: Self.multiTenant, toPath: copy)

@@ -65,15 +65,16 @@ import Testing
             let newLines = new.components(separatedBy: "\n")
             try #require(oldLines.count == newLines.count)
             for (a, b) in zip(oldLines, newLines) where a != b {
-                // The only difference on a changed line is the enc:v1 token itself.
-                let aRange = try #require(a.range(of: "enc:v1:"))
-                let bRange = try #require(b.range(of: "enc:v1:"))
+                // The only difference on a changed line is the encrypted token itself (now enc:v2).
+                let aRange = try #require(a.range(of: "enc:v"))
+                let bRange = try #require(b.range(of: "enc:v2:"))
                 #expect(a[..<aRange.lowerBound] == b[..<bRange.lowerBound])
                 let oldValue = String(a[aRange.lowerBound...].prefix { !$0.isWhitespace })
                 let newValue = String(b[bRange.lowerBound...].prefix { !$0.isWhitespace })
                 #expect(a.replacingOccurrences(of: oldValue, with: newValue) == b)
                 #expect(try SecretValue.kid(of: newValue) == newKey.kid)
-                #expect(try SecretValue.decrypt(newValue, with: Keyring([newKey])) == SecretValue.decrypt(oldValue, with: oldRing))
+                let scope = SecretScope.of(file: path)
+                #expect(try SecretValue.decrypt(newValue, with: Keyring([newKey]), scope: scope) == SecretValue.decrypt(oldValue, with: oldRing, scope: scope))
             }
         }
         // The rotated tree validates with the new key alone; rotating again changes nothing.
@@ -87,9 +88,9 @@ import Testing
         try FileManager.default.copyItem(atPath: source, toPath: dir)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let org = (dir as NSString).appendingPathComponent("organizations/insd.yaml")
-        let foreign = try SecretValue.encrypt("x", with: try MasterKey.generate())
+        let foreign = try SecretValue.encrypt("x", with: try MasterKey.generate(), scope: .organization("insd"))
         var text = try String(contentsOfFile: org, encoding: .utf8)
-        let value = String(text[text.range(of: "enc:v1:")!.lowerBound...].prefix { !$0.isWhitespace })
+        let value = String(text[text.range(of: "enc:v")!.lowerBound...].prefix { !$0.isWhitespace })
         text = text.replacingOccurrences(of: value, with: foreign)
         try text.write(toFile: org, atomically: true, encoding: .utf8)
         let settings = (dir as NSString).appendingPathComponent("breakout.yaml")

@@ -17,7 +17,7 @@ import Testing
         let s = try Sandbox(backend)
         let pw1 = try s.encrypt("first-secret")
         try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: pw1), jobs: job("daily")))
-        try s.write("organizations/insd.yaml", org("insd", dictionaries: ["EHCVM"], connections: pgConnection("pg", password: pw1, database: "insd_data")))
+        try s.write("organizations/insd.yaml", org("insd", dictionaries: ["EHCVM"], connections: pgConnection("pg", password: try s.encrypt("first-secret", organization: "insd"), database: "insd_data")))
 
         var plan = try s.plan()
         #expect(plan.summaryLine == "Plan: 5 to add, 0 to change, 0 to destroy.")
@@ -27,11 +27,11 @@ import Testing
         #expect(try s.plan().hasChanges == false)
         // Passwords are stored encrypted under the state key.
         let stored = try s.query("SELECT password_encrypted FROM mt_database_connections").compactMap { $0[0].string }
-        #expect(stored.count == 2 && stored.allSatisfy { $0.hasPrefix("enc:v1:") && !$0.contains("first-secret") })
-        #expect(try SecretValue.decrypt(stored[0], with: s.keyring) == "first-secret")
+        #expect(stored.count == 2 && stored.allSatisfy { $0.hasPrefix("enc:v2:") && !$0.contains("first-secret") })
+        #expect(try SecretValue.decrypt(stored[0], with: s.keyring, scope: .organization("ansd")) == "first-secret")
 
         // Add an organization.
-        try s.write("organizations/ined.yaml", org("ined", dictionaries: ["SURVEY"], connections: pgConnection("pg", password: pw1, database: "ined_data"), jobs: job("weekly", schedule: "@weekly")))
+        try s.write("organizations/ined.yaml", org("ined", dictionaries: ["SURVEY"], connections: pgConnection("pg", password: try s.encrypt("first-secret", organization: "ined"), database: "ined_data"), jobs: job("weekly", schedule: "@weekly")))
         plan = try s.plan()
         #expect(plan.summaryLine == "Plan: 3 to add, 0 to change, 0 to destroy.")
         try s.apply()
@@ -239,7 +239,7 @@ import Testing
         #expect(plan.warnings.contains { $0.contains("php-openssl") })
         try s.apply()
         let stored = try #require(try s.query("SELECT password_encrypted FROM mt_database_connections")[0][0].string)
-        #expect(!stored.hasPrefix("enc:v1:"))
+        #expect(!SecretValue.isEncrypted(stored))
         #expect(try PHPOpenSSLValue.decrypt(stored, with: s.keyring) == "pa$$ wörd")
         #expect(try s.plan().hasChanges == false)
         if backend == .sqlite, FileManager.default.fileExists(atPath: "/usr/bin/php") {
@@ -276,7 +276,7 @@ import Testing
         #expect(r.status == 0, "\(r.err)")
         let stored = try #require(try s.query("SELECT password_encrypted FROM mt_database_connections")[0][0].string)
         #expect(try SecretValue.kid(of: stored) == stateKey.kid)
-        #expect(try SecretValue.decrypt(stored, with: Keyring([stateKey])) == "shared")
+        #expect(try SecretValue.decrypt(stored, with: Keyring([stateKey]), scope: .organization("ansd")) == "shared")
         r = try runCLI(["plan", "-c", s.dir.path, "--detailed-exitcode", "--offline"], environment: env)
         #expect(r.status == 0, "\(r.out)")
     }

@@ -269,9 +269,10 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
             let c = try! ConnectionConfig.parse(url: url)
             return (c.host!, c.port!, c.database)
         }
-        let password = try SecretValue.encrypt(csweb.password ?? "", with: keyring.primary!)
+        let password = try SecretValue.encrypt(csweb.password ?? "", with: keyring.primary!, scope: .settings)
+        let ansdPassword = try SecretValue.encrypt(csweb.password ?? "", with: keyring.primary!, scope: .organization("ansd"))
         var settings = try String(contentsOf: dir.appendingPathComponent("breakout.yaml"), encoding: .utf8)
-        for line in settings.split(separator: "\n") where line.contains("url: mysql://") || line.contains("password: enc:v1:") {
+        for line in settings.split(separator: "\n") where line.contains("url: mysql://") || line.contains("password: enc:v") {
             let indent = line.prefix { $0 == " " }
             settings = settings.replacingOccurrences(of: String(line), with: line.contains("url:") ? "\(indent)url: \(csweb.url.replacingOccurrences(of: "breakout@", with: "breakout@"))" : "\(indent)password: \(password)")
         }
@@ -284,8 +285,8 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
                            ("username: ansd_backup", "username: breakout")] {
             ansd = ansd.replacingOccurrences(of: old, with: new)
         }
-        for line in ansd.split(separator: "\n") where line.contains("password: enc:v1:") {
-            ansd = ansd.replacingOccurrences(of: String(line), with: "    password: \(password)")
+        for line in ansd.split(separator: "\n") where line.contains("password: enc:v") {
+            ansd = ansd.replacingOccurrences(of: String(line), with: "    password: \(ansdPassword)")
         }
         try Data(ansd.utf8).write(to: dir.appendingPathComponent("organizations/ansd.yaml"))
         // INSD's include names records of its real dictionary; the generated one calls the household record HOUSING.

@@ -95,7 +95,10 @@ final class Sandbox: @unchecked Sendable {
 
     func remove(_ path: String) throws { try FileManager.default.removeItem(at: dir.appendingPathComponent(path)) }
 
-    func encrypt(_ plaintext: String) throws -> String { try SecretValue.encrypt(plaintext, with: keyring.primary!) }
+    /// A value for `organization`'s file (values are bound to the file they are written in).
+    func encrypt(_ plaintext: String, organization: String = "ansd") throws -> String {
+        try SecretValue.encrypt(plaintext, with: keyring.primary!, scope: .organization(organization))
+    }
 
     func load() throws -> Configuration {
         let result = ConfigLoader(directory: dir.path, keyring: keyring, environment: environment).load()

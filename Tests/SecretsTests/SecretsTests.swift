@@ -5,6 +5,7 @@ import Testing
 @Suite struct SecretsTests {
     static let key = try! MasterKey(bytes: Array(0..<32))
     static let otherKey = try! MasterKey(bytes: Array(repeating: 7, count: 32))
+    static let scope = SecretScope.organization("ansd")
 
     @Test func hkdfMatchesRFC5869TestCase3() {
         // RFC 5869 A.3: SHA-256, IKM = 22 × 0x0b, empty salt, empty info, L = 42.
@@ -28,49 +29,75 @@ import Testing
     @Test func roundTripsAnyText() throws {
         let ring = Keyring([Self.key])
         for plaintext in ["secret123", "", "p@ss:w0rd 'quoted' \"double\" \\ back", "Thiès — 😀", String(repeating: "x", count: 1000)] {
-            let value = try SecretValue.encrypt(plaintext, with: Self.key)
-            #expect(value.hasPrefix("enc:v1:630dcd29:"))
+            let value = try SecretValue.encrypt(plaintext, with: Self.key, scope: Self.scope)
+            #expect(value.hasPrefix("enc:v2:630dcd29:"))
             #expect(!value.contains(plaintext) || plaintext.isEmpty)
-            #expect(try SecretValue.decrypt(value, with: ring) == plaintext)
+            #expect(try SecretValue.decrypt(value, with: ring, scope: Self.scope) == plaintext)
         }
     }
 
     @Test func freshIVEachTime() throws {
-        #expect(try SecretValue.encrypt("same", with: Self.key) != SecretValue.encrypt("same", with: Self.key))
+        #expect(try SecretValue.encrypt("same", with: Self.key, scope: Self.scope) != SecretValue.encrypt("same", with: Self.key, scope: Self.scope))
     }
 
     @Test func severalKeysAreChosenByKid() throws {
         let ring = Keyring([Self.otherKey, Self.key])
-        let a = try SecretValue.encrypt("a", with: Self.key)
-        let b = try SecretValue.encrypt("b", with: Self.otherKey)
-        #expect(try SecretValue.decrypt(a, with: ring) == "a")
-        #expect(try SecretValue.decrypt(b, with: ring) == "b")
+        let a = try SecretValue.encrypt("a", with: Self.key, scope: Self.scope)
+        let b = try SecretValue.encrypt("b", with: Self.otherKey, scope: Self.scope)
+        #expect(try SecretValue.decrypt(a, with: ring, scope: Self.scope) == "a")
+        #expect(try SecretValue.decrypt(b, with: ring, scope: Self.scope) == "b")
         #expect(ring.primary?.kid == Self.otherKey.kid)
     }
 
     @Test func wrongTamperedAndTruncatedValuesGiveDistinctErrors() throws {
-        let value = try SecretValue.encrypt("secret123", with: Self.key)
+        let value = try SecretValue.encrypt("secret123", with: Self.key, scope: Self.scope)
         #expect(throws: SecretError.unknownKey(kid: Self.key.kid, loaded: [Self.otherKey.kid])) {
-            try SecretValue.decrypt(value, with: Keyring([Self.otherKey]))
+            try SecretValue.decrypt(value, with: Keyring([Self.otherKey]), scope: Self.scope)
         }
-        #expect(throws: SecretError.noKey) { try SecretValue.decrypt(value, with: Keyring()) }
+        #expect(throws: SecretError.noKey) { try SecretValue.decrypt(value, with: Keyring(), scope: Self.scope) }
         // Flip one bit of the ciphertext.
         var payload = Array(Data(base64Encoded: String(value.split(separator: ":")[3]))!)
         payload[20] ^= 1
-        let tampered = "enc:v1:\(Self.key.kid):" + Data(payload).base64EncodedString()
-        #expect(throws: SecretError.tampered) { try SecretValue.decrypt(tampered, with: Keyring([Self.key])) }
+        let tampered = "enc:v2:\(Self.key.kid):" + Data(payload).base64EncodedString()
+        #expect(throws: SecretError.tampered) { try SecretValue.decrypt(tampered, with: Keyring([Self.key]), scope: Self.scope) }
         // A different kid in the header is caught by the MAC too (the header is authenticated).
         let truncated = String(value.dropLast(12))
-        let error = #expect(throws: SecretError.self) { try SecretValue.decrypt(truncated, with: Keyring([Self.key])) }
+        let error = #expect(throws: SecretError.self) { try SecretValue.decrypt(truncated, with: Keyring([Self.key]), scope: Self.scope) }
         if case .malformed = error {} else { Issue.record("expected malformed, got \(String(describing: error))") }
         for bad in ["secret123", "enc:v1:", "enc:v1:zzzzzzzz:AAAA", "enc:v1:630dcd29:not base64!"] {
-            #expect(throws: SecretError.self) { try SecretValue.decrypt(bad, with: Keyring([Self.key])) }
+            #expect(throws: SecretError.self) { try SecretValue.decrypt(bad, with: Keyring([Self.key]), scope: Self.scope) }
         }
     }
 
+    /// A value is bound to its scope: it does not decrypt as another organization's (the error
+    /// names its owner), a downgrade to enc:v1 fails the tag, and old enc:v1 values still load.
+    @Test func valuesAreBoundToTheirOrganization() throws {
+        let ring = Keyring([Self.key])
+        let value = try SecretValue.encrypt("insd-password", with: Self.key, scope: .organization("insd"))
+        #expect(throws: SecretError.wrongScope(expected: "organization ansd", found: "organization insd")) {
+            try SecretValue.decrypt(value, with: ring, scope: .organization("ansd"), candidates: [.organization("ansd"), .organization("insd")])
+        }
+        #expect(throws: SecretError.tampered) { try SecretValue.decrypt(value, with: ring, scope: .organization("ansd")) }
+        #expect(try SecretValue.decrypt(value, with: ring, scope: .organization("insd")) == "insd-password")
+        let settings = try SecretValue.encrypt("state-password", with: Self.key, scope: .settings)
+        #expect(throws: SecretError.wrongScope(expected: "organization ansd", found: "breakout.yaml")) {
+            try SecretValue.decrypt(settings, with: ring, scope: .organization("ansd"))
+        }
+        let downgraded = "enc:v1:" + value.dropFirst("enc:v2:".count)
+        #expect(throws: SecretError.tampered) { try SecretValue.decrypt(downgraded, with: ring, scope: .organization("insd")) }
+        let legacy = try SecretValue.encryptLegacy("old", with: Self.key)
+        #expect(legacy.hasPrefix("enc:v1:") && SecretValue.isLegacy(legacy))
+        #expect(try SecretValue.decrypt(legacy, with: ring, scope: .organization("ansd")) == "old")
+        #expect(SecretScope.of(file: "organizations/ansd.yaml") == .organization("ansd") && SecretScope.of(file: "breakout.yaml") == .settings)
+        // The control tables' passwords are bound the same way: a value copied into another
+        // organization's row does not decrypt there.
+        #expect(throws: SecretError.tampered) { try StoredSecret.decrypt(value, with: ring, organization: "ansd") }
+        #expect(try StoredSecret.decrypt(value, with: ring, organization: "insd") == "insd-password")
+    }
+
     @Test func errorsNeverContainThePlaintext() throws {
-        let value = try SecretValue.encrypt("Sup3rS3cret", with: Self.key)
-        do { _ = try SecretValue.decrypt(value, with: Keyring([Self.otherKey])) } catch {
+        let value = try SecretValue.encrypt("Sup3rS3cret", with: Self.key, scope: Self.scope)
+        do { _ = try SecretValue.decrypt(value, with: Keyring([Self.otherKey]), scope: Self.scope) } catch {
             #expect(!"\(error)".contains("Sup3rS3cret"))
         }
     }
@@ -106,11 +133,12 @@ import Testing
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("docs/decrypt.php").path
         let key = try MasterKey.generate()
-        for plaintext in ["secret123", "Thiès — 😀 'quote' \\", String(repeating: "ab", count: 40)] {
-            let value = try SecretValue.encrypt(plaintext, with: key)
+        for (i, plaintext) in ["secret123", "Thiès — 😀 'quote' \\", String(repeating: "ab", count: 40)].enumerated() {
+            // enc:v2 with its scope (organization:ansd), and an old enc:v1 value.
+            let value = i == 2 ? try SecretValue.encryptLegacy(plaintext, with: key) : try SecretValue.encrypt(plaintext, with: key, scope: Self.scope)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: php)
-            process.arguments = [script, value]
+            process.arguments = [script, value, Self.scope.text]
             process.environment = ["BREAKOUT_MASTER_KEY": key.base64]
             let out = Pipe()
             process.standardOutput = out
