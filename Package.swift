@@ -81,7 +81,7 @@ let package = Package(
         ]),
 
         // Benchmarks (run by `make bench`, never part of the tests).
-        .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL", "CSPro", "CaseSources", "Breakout", "Verification"]),
+        .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL", "CSPro", "CaseSources", "Breakout", "Verification", "Secrets"]),
 
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),

@@ -18,4 +18,7 @@ swift test --skip-build "$@"
 # input) against the real binary and servers; `make soak` runs it at a larger N.
 if [[ $# -eq 0 ]]; then
   "$(swift build --show-bin-path)/breakout-bench" faults --cases "${BREAKOUT_FAULT_CASES:-1500}" --kills "${BREAKOUT_FAULT_KILLS:-20}"
+  # The isolation suite: every attack of an organization file, a hand-made row or a tenant's
+  # server (docs/security.md), each ending in a refusal; no secret in any output or file.
+  "$(swift build --show-bin-path)/breakout-bench" isolation
 fi

@@ -32,7 +32,8 @@ case "source", "generate": try runSourceGenerator()
 case "breakout": try runBreakoutBenchmark()
 case "breakout-once": try runBreakoutOnce()
 case "faults": try runFaultSuite()
+case "isolation": try runIsolationSuite()
 default:
-    FileHandle.standardError.write(Data("usage: breakout-bench bulk|decode|generate|breakout|faults [options]\n".utf8))
+    FileHandle.standardError.write(Data("usage: breakout-bench bulk|decode|generate|breakout|faults|isolation [options]\n".utf8))
     exit(2)
 }

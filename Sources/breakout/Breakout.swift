@@ -19,8 +19,14 @@ struct Breakout: ParsableCommand {
     /// logs) is for the runner's user alone: files 0600, folders 0700, whatever the caller's umask.
     static func main() {
         umask(0o077)
+        // The client libraries complete a connection from these when the configuration gives no
+        // value (libpq ignores an empty password and reads PGPASSWORD): a tenant's server would
+        // receive the runner's credentials. breakout takes credentials from its configuration only.
+        for variable in ambientCredentials { unsetenv(variable) }
         main(nil)
     }
+
+    static let ambientCredentials = ["PGPASSWORD", "PGPASSFILE", "PGSERVICE", "PGSERVICEFILE", "PGSSLCERT", "PGSSLKEY", "MYSQL_PWD"]
 }
 
 enum BreakoutVersion {
