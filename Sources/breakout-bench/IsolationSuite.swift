@@ -163,15 +163,20 @@ func runIsolationSuite() throws {
         return String(r.stderr.split(separator: "\n").first { $0.contains(reason) } ?? "").prefix(160) + ""
     }
 
+    /// A tenancy whose ansd connection is the hostile server.
+    func hostileTenancy(_ s: HostileMySQL, jobs: String = "") throws -> Tenancy {
+        let hostile = try Tenancy(bin: bin)
+        try hostile.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: mysql\n    host: 127.0.0.1\n    port: \(s.port)\n"
+                                 + "    database: x\n    username: x\n    password: ${env:OPERATOR_PASSWORD}\n    default: true\n", jobs: jobs)
+        return hostile
+    }
+
     // 1. A tenant's MySQL server asks for a local file in answer to every statement.
     attack("hostile MySQL server: db test, plan, process-cases (destination and source), status, apply, cron run serve no file") {
         let s = try HostileMySQL()
         defer { s.stop() }
-        let hostile = try Tenancy(bin: bin)
+        let hostile = try hostileTenancy(s, jobs: "  - name: daily\n    schedule: \"@daily\"\n")
         defer { hostile.destroy() }
-        try hostile.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: mysql\n    host: 127.0.0.1\n    port: \(s.port)\n"
-                                 + "    database: x\n    username: x\n    password: ${env:OPERATOR_PASSWORD}\n    default: true\n",
-                                 jobs: "  - name: daily\n    schedule: \"@daily\"\n")
         var commands: [[String]] = [["db", "test", "ansd/local"], ["plan"], ["process-cases", "--org", "ansd", "--dry-run"], ["process-cases", "--org", "ansd"]]
         try hostile.breakout(["apply", "--auto-approve"])
         commands += [["jobs", "run", "ansd/daily", "--wait"]]
@@ -189,11 +194,8 @@ func runIsolationSuite() throws {
     attack("hostile MySQL server: the anonymous GET /metrics (lag probe) serves no file") {
         let s = try HostileMySQL()
         defer { s.stop() }
-        let hostile = try Tenancy(bin: bin)
+        let hostile = try hostileTenancy(s, jobs: "  - name: daily\n    schedule: \"@daily\"\n")
         defer { hostile.destroy() }
-        try hostile.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: mysql\n    host: 127.0.0.1\n    port: \(s.port)\n"
-                                 + "    database: x\n    username: x\n    password: ${env:OPERATOR_PASSWORD}\n    default: true\n",
-                                 jobs: "  - name: daily\n    schedule: \"@daily\"\n")
         try require(hostile.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
         let port = Int.random(in: 20_000...40_000)
         let serve = try start(bin, ["serve", "-c", hostile.dir.path, "--listen", "127.0.0.1:\(port)"], env: hostile.environment)
@@ -211,10 +213,8 @@ func runIsolationSuite() throws {
     attack("hostile MySQL server answers breakout's own LOAD DATA by asking for another file") {
         let s = try HostileMySQL(mode: "on-load")
         defer { s.stop() }
-        let hostile = try Tenancy(bin: bin)
+        let hostile = try hostileTenancy(s)
         defer { hostile.destroy() }
-        try hostile.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: mysql\n    host: 127.0.0.1\n    port: \(s.port)\n"
-                                 + "    database: x\n    username: x\n    password: ${env:OPERATOR_PASSWORD}\n    default: true\n")
         try hostile.breakout(["process-cases", "--org", "ansd"])
         t.outputs += hostile.outputs
         let loads = s.events.filter { ($0["sql"] as? String)?.contains("LOAD DATA LOCAL INFILE") == true }.count

@@ -284,8 +284,8 @@ extension EngineTests {
 
 /// CSWeb in production keeps its cases in MySQL/MariaDB: `binary(16)` guids, `longblob` blobs.
 @Suite struct MySQLSourceTests {
-    @Test(.enabled(if: Destination.servers.contains(.mysql)))
-    func cswebInMariaDBBreaksOutExactly() throws {
+    /// A generated CSWeb source in a new MariaDB database (CSWeb's schema), dropped afterwards.
+    static func withCSWebInMariaDB(cases: Int, _ body: (ConnectionConfig, SyntheticCSWebSource.Contents) throws -> Void) throws {
         let admin = try Destination.mysql.config()
         let name = "bt_csweb_\(UInt32.random(in: 0...UInt32.max))"
         let c = try Databases.connect(admin)
@@ -294,17 +294,24 @@ extension EngineTests {
         var sourceConfig = admin
         sourceConfig.database = name
         let writer = CSWebDatabaseWriter(connection: try Databases.connect(sourceConfig))
-        let contents = try SyntheticCSWebSource.write(writer, cases: 150)
+        let contents = try SyntheticCSWebSource.write(writer, cases: cases)
         writer.connection.close()
+        try body(sourceConfig, contents)
+    }
 
-        let destination = ConnectionConfig(engine: .sqlite, database: temporaryPath("dest.db"))
-        let feed = try CSWebFeed(source: CSWebSource(connection: try Databases.connect(sourceConfig)), dictionary: SyntheticSurvey.name)
-        let engine = try BreakoutEngine(feed: feed, dialect: destination.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(destination) })
-        let summary = try engine.run(RunOptions(chunkSize: 40))
-        #expect(summary.failedCases == contents.corrupt.count)
-        let d = try Databases.connect(destination)
-        defer { d.close() }
-        #expect(differences(try logicalDump(d, engine.schema), contents.expected) == [])
+    @Test(.enabled(if: Destination.servers.contains(.mysql)))
+    func cswebInMariaDBBreaksOutExactly() throws {
+        try Self.withCSWebInMariaDB(cases: 150) { sourceConfig, contents in
+
+            let destination = ConnectionConfig(engine: .sqlite, database: temporaryPath("dest.db"))
+            let feed = try CSWebFeed(source: CSWebSource(connection: try Databases.connect(sourceConfig)), dictionary: SyntheticSurvey.name)
+            let engine = try BreakoutEngine(feed: feed, dialect: destination.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(destination) })
+            let summary = try engine.run(RunOptions(chunkSize: 40))
+            #expect(summary.failedCases == contents.corrupt.count)
+            let d = try Databases.connect(destination)
+            defer { d.close() }
+            #expect(differences(try logicalDump(d, engine.schema), contents.expected) == [])
+        }
     }
 
     /// Issue 16: on CSWeb's own schema (`guid` primary key, `id` unique, an index on `revision`
@@ -314,17 +321,11 @@ extension EngineTests {
     /// bounded read stops being bounded.
     @Test(.enabled(if: Destination.servers.contains(.mysql)))
     func chunkReadsAreBoundedOnCSWebSchema() throws {
-        let admin = try Destination.mysql.config()
-        let name = "bt_csweb_\(UInt32.random(in: 0...UInt32.max))"
-        let c = try Databases.connect(admin)
-        try c.execute("CREATE DATABASE `\(name)`")
-        defer { _ = try? c.execute("DROP DATABASE `\(name)`"); c.close() }
-        var sourceConfig = admin
-        sourceConfig.database = name
-        let writer = CSWebDatabaseWriter(connection: try Databases.connect(sourceConfig))
         let cases = 4_000
-        _ = try SyntheticCSWebSource.write(writer, cases: cases)
-        writer.connection.close()
+        try Self.withCSWebInMariaDB(cases: cases) { sourceConfig, _ in try Self.checkChunkReads(sourceConfig, cases: cases) }
+    }
+
+    static func checkChunkReads(_ sourceConfig: ConnectionConfig, cases: Int) throws {
         let connection = try Databases.connect(sourceConfig)
         defer { connection.close() }
         _ = try connection.execute("ANALYZE TABLE `\(SyntheticSurvey.name)`")
