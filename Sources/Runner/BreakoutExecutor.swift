@@ -75,6 +75,18 @@ public struct BreakoutExecutor: JobExecutor {
         }
         guard let connection else { throw StateError("job \(org.name)/\(job.name): no connection (none set and the organization has no default)") }
         guard let engine = DatabaseEngine(name: connection.dbType) else { throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)") }
+        // Two organizations never share a server destination, hand-made rows included.
+        let key = TenantPolicy.destinationKey(engine: engine, host: connection.host, port: connection.port.map(Int.init), database: connection.database ?? "")
+        if let key, let other = snapshot.connections.first(where: { c in
+            c.organizationID != org.id && DatabaseEngine(name: c.dbType).flatMap {
+                TenantPolicy.destinationKey(engine: $0, host: c.host, port: c.port.map(Int.init), database: c.database ?? "")
+            } == key
+        }) {
+            let owner = snapshot.organizations.first { $0.id == other.organizationID }?.name ?? "#\(other.organizationID)"
+            throw StateError("job \(org.name)/\(job.name): connection \(connection.name) is the destination of \(owner)'s connection \(other.name) (\(key)); "
+                             + "two organizations never share a destination, so the run is refused",
+                             hint: "give \(org.name) its own database")
+        }
         var password: String?
         if let stored = connection.passwordEncrypted, !stored.isEmpty {
             // Bound to its organization: a value copied from another organization's row does not decrypt.

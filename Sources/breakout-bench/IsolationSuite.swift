@@ -262,6 +262,17 @@ func runIsolationSuite() throws {
         let id = try t.state("SELECT id FROM mt_database_connections WHERE connection_name = 'passfile'")[0][0].int64!
         return try refused(try handMadeRun("via-passfile", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "option \"passfile\" is not allowed")
     }
+    attack("connection row of insd with the destination of a connection of ansd") {
+        try t.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n"
+                           + "  - name: pg\n    type: postgresql\n    host: db.example\n    database: ansd_data\n    username: ansd\n")
+        try require(t.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
+        _ = try t.state("""
+            INSERT INTO mt_database_connections (organization_id, connection_name, db_type, host, port, database_name, username, is_default, is_active, created_time, modified_time)
+            VALUES ((SELECT id FROM mt_organizations WHERE organization_name = 'insd'), 'shared', 'pdo_pgsql', 'DB.example', 5432, 'ansd_data', 'x', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
+            """)
+        let id = try t.state("SELECT id FROM mt_database_connections WHERE connection_name = 'shared'")[0][0].int64!
+        return try refused(try handMadeRun("via-shared", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "two organizations never share a destination")
+    }
     attack("ansd's encrypted password copied into insd's connection row") {
         let value = try SecretValue.encrypt("ansd-password", with: try MasterKey(base64: t.key), scope: .organization("ansd"))
         _ = try t.state("""

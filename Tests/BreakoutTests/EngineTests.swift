@@ -302,7 +302,6 @@ extension EngineTests {
     @Test(.enabled(if: Destination.servers.contains(.mysql)))
     func cswebInMariaDBBreaksOutExactly() throws {
         try Self.withCSWebInMariaDB(cases: 150) { sourceConfig, contents in
-
             let destination = ConnectionConfig(engine: .sqlite, database: temporaryPath("dest.db"))
             let feed = try CSWebFeed(source: CSWebSource(connection: try Databases.connect(sourceConfig)), dictionary: SyntheticSurvey.name)
             let engine = try BreakoutEngine(feed: feed, dialect: destination.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(destination) })
