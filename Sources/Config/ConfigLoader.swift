@@ -12,7 +12,7 @@ public struct ConfigLoader {
     public let keyring: Keyring
     public let environment: [String: String]
 
-    static let settingsKeys = ["version", "state", "source", "defaults", "serve", "alerts", "data_root"]
+    static let settingsKeys = ["version", "state", "source", "defaults", "serve", "alerts", "data_root", "tenant_hosts"]
     static let stateKeys = ["url", "password", "key_file", "password_format"]
     static let sourceKeys = ["type", "url", "password", "path", "dictionary"]
     static let defaultsKeys = ["threads", "max_cases_per_chunk", "time_zone"]
@@ -150,9 +150,13 @@ public struct ConfigLoader {
         let alerts = readAlerts(top, what: "breakout.yaml", commandAllowed: true)
         let dataRoot = top.string("data_root")
         if let dataRoot, dataRoot.value.isEmpty { sink.error(dataRoot.location, "data_root is empty; name a folder (for example /var/lib/breakout)") }
+        let tenantHosts = top.stringList("tenant_hosts")
+        for h in tenantHosts ?? [] where h.value.isEmpty || h.value.contains("/") || h.value.dropFirst().contains("*") {
+            sink.error(h.location, "tenant_hosts: \"\(h.value)\" is not a host name, an address or *.domain")
+        }
         guard let state else { return nil }
         return Settings(version: version?.value ?? 1, state: state, source: source, defaults: defaults, serveToken: serveToken, alerts: alerts,
-                        dataRoot: dataRoot)
+                        dataRoot: dataRoot, tenantHosts: tenantHosts?.map(\.value))
     }
 
     func checkURL(_ url: Located<String>, what: String, _ sink: DiagnosticSink) {
@@ -534,6 +538,14 @@ extension ConfigLoader {
                 for j in org.jobs where j.kind == .export {
                     sink.error(j.name.location, "export job \"\(j.name.value)\" of organization \"\(org.slug.value)\" writes files, and breakout.yaml sets no "
                                + "data_root: organizations' files live in data_root/<organization>/; set data_root in breakout.yaml (docs/security.md)")
+                }
+            }
+        }
+        if let allowed = settings?.tenantHosts {
+            for org in organizations {
+                for c in org.connections where c.engine != .sqlite && !TenantPolicy.hostAllowed(c.host, allowed) {
+                    sink.error(c.name.location, "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" targets host \"\(c.host ?? "localhost")\", "
+                               + "which breakout.yaml's tenant_hosts does not allow (\(allowed.joined(separator: ", "))); ask the operator to add it")
                 }
             }
         }

@@ -23,6 +23,9 @@ public struct Settings: Sendable {
     /// `data_root`: the folder under which each organization's SQLite files and exports live
     /// (`data_root/<organization>/`); relative to the config directory.
     public var dataRoot: Located<String>?
+    /// `tenant_hosts`: when set, the only database hosts organizations may point at (names,
+    /// addresses, or `*.domain`); unset, any host.
+    public var tenantHosts: [String]?
 }
 
 /// Where the `mt_*` control tables live.

@@ -43,6 +43,16 @@ public enum TenantPolicy {
         return nil
     }
 
+    /// Whether `host` is one of the operator's `tenant_hosts` (exact, case-insensitive, or `*.domain`).
+    public static func hostAllowed(_ host: String?, _ allowed: [String]?) -> Bool {
+        guard let allowed else { return true }
+        let h = (host ?? "localhost").lowercased()
+        return allowed.contains { pattern in
+            let p = pattern.lowercased()
+            return p.hasPrefix("*.") ? h.hasSuffix(p.dropFirst(1)) && h.count > p.count - 1 : h == p
+        }
+    }
+
     /// A server destination's identity: two organizations may not both declare it.
     public static func destinationKey(engine: DatabaseEngine, host: String?, port: Int?, database: String) -> String? {
         guard engine != .sqlite else { return nil }

@@ -75,6 +75,10 @@ public struct BreakoutExecutor: JobExecutor {
         }
         guard let connection else { throw StateError("job \(org.name)/\(job.name): no connection (none set and the organization has no default)") }
         guard let engine = DatabaseEngine(name: connection.dbType) else { throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)") }
+        if engine != .sqlite, !TenantPolicy.hostAllowed(connection.host, resolver.configuration.settings.tenantHosts) {
+            throw StateError("job \(org.name)/\(job.name): connection \(connection.name) targets host \(connection.host ?? "localhost"), which tenant_hosts in "
+                             + "breakout.yaml does not allow; the run is refused")
+        }
         // Two organizations never share a server destination, hand-made rows included.
         let key = TenantPolicy.destinationKey(engine: engine, host: connection.host, port: connection.port.map(Int.init), database: connection.database ?? "")
         if let key, let other = snapshot.connections.first(where: { c in

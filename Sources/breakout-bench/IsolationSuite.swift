@@ -273,6 +273,16 @@ func runIsolationSuite() throws {
         let id = try t.state("SELECT id FROM mt_database_connections WHERE connection_name = 'shared'")[0][0].int64!
         return try refused(try handMadeRun("via-shared", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "two organizations never share a destination")
     }
+    attack("connection row of insd to a host outside the operator's tenant_hosts") {
+        try t.settings("tenant_hosts: [db.example]\n")
+        defer { try? t.settings() }
+        _ = try t.state("""
+            INSERT INTO mt_database_connections (organization_id, connection_name, db_type, host, port, database_name, username, is_default, is_active, created_time, modified_time)
+            VALUES ((SELECT id FROM mt_organizations WHERE organization_name = 'insd'), 'internal', 'pdo_mysql', '127.0.0.1', 3306, 'cspro', 'x', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
+            """)
+        let id = try t.state("SELECT id FROM mt_database_connections WHERE connection_name = 'internal'")[0][0].int64!
+        return try refused(try handMadeRun("via-internal", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "tenant_hosts in breakout.yaml does not allow")
+    }
     attack("ansd's encrypted password copied into insd's connection row") {
         let value = try SecretValue.encrypt("ansd-password", with: try MasterKey(base64: t.key), scope: .organization("ansd"))
         _ = try t.state("""
