@@ -8,8 +8,8 @@ import SQL
 /// tables for the embedded demo and tests).
 public struct CSWebSource {
     public let connection: any DatabaseConnection
-    /// The largest id of each revision met, by table: a sync batch's is read once.
-    let lastIDs = RevisionCache()
+    /// The ids of the revision being read, by table: a sync batch's are read once.
+    let revisionIDCache = RevisionCache()
 
     public init(connection: any DatabaseConnection) {
         self.connection = connection
@@ -68,12 +68,12 @@ public struct CSWebSource {
     /// and `id` alone, not (revision, id). The plain keyset query `WHERE revision > r OR (revision
     /// = r AND id > i) ORDER BY revision, id LIMIT n` makes MariaDB range-scan and sort every row
     /// after the mark, blobs included: the cost of a chunk grows with what is left. A chunk is
-    /// read instead in at most three bounded statements:
+    /// read instead in bounded statements:
     ///
-    /// 1. the rest of revision `r` (when the mark is inside it): `revision = r AND i < id <= m`
-    ///    through the `id` index in order, stopped by the `LIMIT` (`m`, the revision's largest id,
-    ///    is read once per revision and kept), so a sync batch of 100,000 cases is not read and
-    ///    sorted again for each of its chunks;
+    /// 1. the rest of revision `r`, when the mark is inside it: the revision's ids are read once
+    ///    (`SELECT id … WHERE revision = r`, kept sorted in memory: 8 bytes a case), and each chunk
+    ///    reads its next `limit` cases by id (`WHERE revision = r AND id IN (…)`), so a sync batch
+    ///    of 100,000 cases is neither sorted nor scanned again for each of its chunks;
     /// 2. ``revisionBound(_:after:rows:)``: the revision of the `limit`-th case after revision
     ///    `r`, read from the `revision` index alone (no row is touched);
     /// 3. the cases with `r < revision <= bound`, sorted: at most `limit` plus the bound's own
@@ -81,34 +81,44 @@ public struct CSWebSource {
     ///
     /// The order and the cases returned are exactly those of the plain keyset query.
     public func storedCases(dictionary name: String, after revision: Int64, id: Int64, limit: Int) throws -> [StoredCase] {
-        var out: [StoredCase] = []
         if let rest = try restOfRevisionQuery(name, revision: revision, after: id, limit: limit) {
-            out = try storedCases(rest)
+            let found = try storedCases(rest.select)
+            // Cases of revision r remain: this chunk ends inside it. (One re-synced meanwhile has
+            // left r for a later revision, where it is read then.)
+            if !rest.last { return found }
+            if found.count == limit { return found }
+            return found + (try storedCases(chunkQuery(name, where: try laterPredicate(name, after: revision, limit: limit - found.count),
+                                                       limit: limit - found.count)))
         }
-        guard out.count < limit else { return out }
-        return out + (try storedCases(chunkQuery(name, where: try laterPredicate(name, after: revision, limit: limit - out.count),
-                                                 limit: limit - out.count)))
+        return try storedCases(chunkQuery(name, where: try laterPredicate(name, after: revision, limit: limit), limit: limit))
     }
 
-    /// Step 1: the cases of revision `revision` after id `id`, through the `id` index; nil when
-    /// none can be left.
-    public func restOfRevisionQuery(_ name: String, revision: Int64, after id: Int64, limit: Int) throws -> Select? {
-        guard id > 0, let last = try lastID(name, revision: revision), last > id else { return nil }
-        var select = chunkQuery(name, where: .and([.equals("revision", .integer(revision)), .compare("id", .greater, .integer(id)),
-                                                   .compare("id", .lessOrEqual, .integer(last))]), limit: limit)
+    /// Step 1: the next cases of revision `revision` after id `id`, by id, and whether they are
+    /// its last; nil when none is left.
+    public func restOfRevisionQuery(_ name: String, revision: Int64, after id: Int64, limit: Int) throws -> (select: Select, last: Bool)? {
+        guard id > 0 else { return nil }
+        let ids = try revisionIDs(name, revision: revision)
+        var low = 0, high = ids.count
+        while low < high {
+            let mid = (low + high) / 2
+            if ids[mid] <= id { low = mid + 1 } else { high = mid }
+        }
+        guard low < ids.count else { return nil }
+        let next = ids[low..<min(low + limit, ids.count)]
+        var select = chunkQuery(name, where: .and([.equals("revision", .integer(revision)), .isIn("id", next.map { .integer($0) })]), limit: next.count)
         select.orderBy = [SortKey("id")]
-        select.index = "id"
-        return select
+        return (select, low + next.count == ids.count)
     }
 
-    /// The largest id of a revision, read once per revision.
-    func lastID(_ name: String, revision: Int64) throws -> Int64? {
-        if let known = lastIDs.value(name, revision) { return known }
-        let rows = try connection.query(.raw("SELECT MAX(\(try connection.dialect.quote("id"))) FROM \(try connection.dialect.quote(QualifiedName(name))) "
-                                             + "WHERE \(try connection.dialect.quote("revision")) = \(revision)", []))
-        let last = rows.first?[0].int64
-        lastIDs.set(name, revision, last ?? 0)
-        return last
+    /// The ids of a revision, sorted; read once per revision (a revision's rows do not change
+    /// while it is read: CSWeb writes a sync's cases in one transaction, and a re-sync moves a
+    /// case to a new revision).
+    func revisionIDs(_ name: String, revision: Int64) throws -> [Int64] {
+        if let known = revisionIDCache.ids(name, revision) { return known }
+        let rows = try connection.query(.select(Select(from: QualifiedName(name), columns: ["id"], where: .equals("revision", .integer(revision)))))
+        let ids = rows.compactMap { $0[0].int64 }.sorted()
+        revisionIDCache.set(name, revision, ids)
+        return ids
     }
 
     /// Steps 2 and 3: later revisions, up to the bound.
@@ -237,20 +247,19 @@ public struct CSWebSource {
     }
 }
 
-/// The largest id of the revisions a source has met (a revision's rows do not change while a
-/// breakout reads it: a re-sync gives its cases a new revision).
+/// The sorted ids of the revision a source is reading, per table (only the current one is kept).
 final class RevisionCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var values: [String: [Int64: Int64]] = [:]
+    private var values: [String: (revision: Int64, ids: [Int64])] = [:]
 
-    func value(_ table: String, _ revision: Int64) -> Int64? {
+    func ids(_ table: String, _ revision: Int64) -> [Int64]? {
         lock.lock(); defer { lock.unlock() }
-        return values[table]?[revision]
+        guard let v = values[table], v.revision == revision else { return nil }
+        return v.ids
     }
 
-    func set(_ table: String, _ revision: Int64, _ last: Int64) {
+    func set(_ table: String, _ revision: Int64, _ ids: [Int64]) {
         lock.lock(); defer { lock.unlock() }
-        if values[table, default: [:]].count > 10_000 { values[table] = [:] }
-        values[table, default: [:]][revision] = last
+        values[table] = (revision, ids)
     }
 }

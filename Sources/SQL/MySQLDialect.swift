@@ -11,8 +11,6 @@ public struct MySQLDialect: SQLDialect {
     /// InnoDB's limit (MySQL itself allows 4,096).
     public var maxColumnsPerTable: Int { 1_017 }
     public var indexesInline: Bool { true }
-    /// The optimizer prefers a `ref` plus a sort to an ordered range scan that a `LIMIT` stops early.
-    public func indexHint(_ quotedIndex: String) -> String { " FORCE INDEX (\(quotedIndex))" }
     /// utf8mb4 keeps 4-byte UTF-8 text; the binary collation keeps every distinction CSPro makes.
     public var tableOptions: String { " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" }
 

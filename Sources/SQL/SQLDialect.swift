@@ -61,9 +61,6 @@ public protocol SQLDialect: Sendable {
                      columns: String, unique: Bool, ifNotExists: Bool) -> String
     /// `LIMIT`/`OFFSET` or its equivalent, appended after `ORDER BY` (`orderBy` is empty when none).
     func paging(limit: Int?, offset: Int?, orderBy: String) -> String
-    /// Text after a `SELECT`'s table that makes the engine read it through the index (empty where
-    /// the engine has no such hint, or needs none).
-    func indexHint(_ quotedIndex: String) -> String
     /// An upsert of rows rendered as `VALUES` tuples.
     func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String
     /// Table options after the closing parenthesis of `CREATE TABLE`.
@@ -104,8 +101,6 @@ extension SQLDialect {
         let (open, close) = identifierQuotes
         return open + identifier.replacingOccurrences(of: close, with: close + close) + close
     }
-
-    public func indexHint(_ quotedIndex: String) -> String { "" }
 
     /// Quotes a possibly schema-qualified table name.
     public func quote(_ name: QualifiedName) throws -> String {

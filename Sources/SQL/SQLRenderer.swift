@@ -59,7 +59,7 @@ public struct SQLRenderer: Sendable {
         case .select(let select):
             var binds = Binds(renderer: self)
             let columns = select.countOnly ? "COUNT(*)" : select.columns.isEmpty ? "*" : try select.columns.map { try dialect.quote($0) }.joined(separator: ", ")
-            var sql = "SELECT \(columns) FROM \(try dialect.quote(select.table))" + (try select.index.map { dialect.indexHint(try dialect.quote($0)) } ?? "")
+            var sql = "SELECT \(columns) FROM \(try dialect.quote(select.table))"
             if let predicate = select.predicate { sql += " WHERE " + (try renderPredicate(predicate, &binds)) }
             var orderBy = ""
             if !select.orderBy.isEmpty {

@@ -80,8 +80,6 @@ public struct Select: Sendable, Hashable {
     public var orderBy: [SortKey]
     public var limit: Int?
     public var offset: Int?
-    /// An index to read the table through, where the dialect has a hint for it (``SQLDialect/indexHint(_:)``).
-    public var index: String?
 
     public init(from table: QualifiedName, columns: [String] = [], where predicate: SQLPredicate? = nil,
                 orderBy: [SortKey] = [], limit: Int? = nil, offset: Int? = nil) {
