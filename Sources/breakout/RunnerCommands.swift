@@ -227,7 +227,9 @@ struct JobsCommand: ParsableCommand {
                 let job = try RunnerAccess.job(target, in: try store.snapshot())
                 if !wait {
                     let p = Process()
-                    p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+                    // This very binary (/proc/self/exe), not argv[0]: with breakout on PATH argv[0] is a
+                    // bare name, which the current directory would resolve to another program.
+                    p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
                     p.arguments = ["jobs", "run", target, "--wait", "-c", config.directory, "--log-format", log.format, "--log-level", log.level] + config.keys.arguments
                     p.standardOutput = FileHandle.nullDevice
                     p.standardError = FileHandle.nullDevice

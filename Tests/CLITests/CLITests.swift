@@ -488,6 +488,37 @@ struct CLI {
         #expect(try Self.sqlite(state, "SELECT last_run_status, last_run_output FROM mt_cron_jobs WHERE job_name = 'Broken'").contains("failed|job demo/Broken: cannot run the command"))
     }
 
+    /// `jobs run` without --wait (the guide's Play button) starts this very binary in the
+    /// background, not whatever `./breakout` sits in the current directory (issue 17).
+    @Test func playButtonStartsThisBinaryFromAnyDirectory() throws {
+        let dir = try Self.prepared()
+        let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-cwd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let marker = elsewhere.appendingPathComponent("impostor-ran").path
+        try Data("#!/bin/sh\ntouch \(marker)\n".utf8).write(to: elsewhere.appendingPathComponent("breakout"))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: elsewhere.appendingPathComponent("breakout").path)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "breakout jobs run demo/breakout-hourly -c '\(dir.path)'"]
+        var env = ProcessInfo.processInfo.environment
+        env["PATH"] = CLI.binary.deletingLastPathComponent().path + ":/usr/bin:/bin"
+        p.environment = env
+        p.currentDirectoryURL = elsewhere
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let state = dir.appendingPathComponent(".breakout/state.db").path
+        var status = ""
+        for _ in 0..<300 where status != "success\n" {
+            Thread.sleep(forTimeInterval: 0.1)
+            status = (try? Self.sqlite(state, "SELECT last_run_status FROM mt_cron_jobs")) ?? ""
+        }
+        #expect(status == "success\n")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     /// A runner killed with SIGKILL mid-run: after its lease expires the run is marked failed and
     /// retried, and the tables equal those of one clean run.
     @Test func killedRunnerIsFailedThenRetried() throws {
