@@ -67,6 +67,16 @@ public struct ConfigLoader {
         return Result(configuration: Configuration(directory: directory, settings: settings, organizations: organizations), diagnostics: diagnostics)
     }
 
+    /// breakout.yaml alone, for the scheduling commands (which run what the control tables say):
+    /// the configuration has no organizations, and an organization file's errors do not matter.
+    public func loadSettingsOnly() -> Result {
+        let sink = DiagnosticSink()
+        let settings = loadSettings(sink)
+        let diagnostics = sink.diagnostics.sorted()
+        guard sink.errorCount == 0, let settings else { return Result(configuration: nil, diagnostics: diagnostics) }
+        return Result(configuration: Configuration(directory: directory, settings: settings, organizations: []), diagnostics: diagnostics)
+    }
+
     // MARK: Files
 
     func read(_ relative: String) -> String? {

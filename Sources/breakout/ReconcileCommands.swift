@@ -12,8 +12,8 @@ struct StateAccess {
     let resolver: Resolver
     let stateKeys: Keyring
 
-    init(_ options: ConfigOptions) throws {
-        configuration = try options.load()
+    init(_ options: ConfigOptions, settingsOnly: Bool = false) throws {
+        configuration = try options.load(settingsOnly: settingsOnly)
         let keyring = try options.keyring()
         resolver = Resolver(configuration, keyring: keyring)
         if let keyFile = configuration.settings.state.keyFile {

@@ -12,8 +12,10 @@ struct RunnerAccess {
     let access: StateAccess
     let stateConfig: ConnectionConfig
 
+    /// breakout.yaml only: an organization file with errors stops `validate`, `plan` and `apply`,
+    /// never the scheduling commands (issue 17).
     init(_ options: ConfigOptions) throws {
-        access = try StateAccess(options)
+        access = try StateAccess(options, settingsOnly: true)
         let state = access.configuration.settings.state
         stateConfig = try access.resolver.connectionConfig(url: state.url.value, password: state.password)
     }

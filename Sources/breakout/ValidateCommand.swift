@@ -13,8 +13,11 @@ struct ConfigOptions: ParsableArguments {
     func keyring() throws -> Keyring { try keys.keyring() }
 
     /// Loads and validates the configuration; prints every diagnostic (stderr) and fails on errors.
-    func load() throws -> Configuration {
-        let result = ConfigLoader(directory: directory, keyring: try keyring()).load()
+    /// With `settingsOnly` (the scheduling commands), only breakout.yaml is read: the runner works
+    /// from the control tables, so one organization's broken file stops nobody's jobs.
+    func load(settingsOnly: Bool = false) throws -> Configuration {
+        let loader = ConfigLoader(directory: directory, keyring: try keyring())
+        let result = settingsOnly ? loader.loadSettingsOnly() : loader.load()
         for diagnostic in result.diagnostics {
             FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
         }

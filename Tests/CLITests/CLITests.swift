@@ -488,6 +488,22 @@ struct CLI {
         #expect(try Self.sqlite(state, "SELECT last_run_status, last_run_output FROM mt_cron_jobs WHERE job_name = 'Broken'").contains("failed|job demo/Broken: cannot run the command"))
     }
 
+    /// A YAML error left in one organization's file (not even applied) stops validate, plan and
+    /// apply, and no organization's scheduled runs (issue 17).
+    @Test func brokenOrganizationFileStopsNobodysRuns() throws {
+        let dir = try Self.prepared()
+        try Data("organization: broken\nname: [unclosed\n".utf8).write(to: dir.appendingPathComponent("organizations/broken.yaml"))
+        for command in [["jobs", "run", "demo/breakout-hourly", "--wait"], ["cron", "run"], ["status"], ["jobs", "list"], ["logs", "demo/breakout-hourly"]] {
+            let r = try CLI.run(command + ["-c", dir.path])
+            #expect(r.status == 0, "\(command): \(r.stderr)")
+            #expect(!r.stderr.contains("broken.yaml"), "\(command): \(r.stderr)")
+        }
+        for command in [["validate"], ["plan"], ["apply", "--auto-approve"]] {
+            let r = try CLI.run(command + ["-c", dir.path])
+            #expect(r.status == 1 && r.stderr.contains("organizations/broken.yaml:"), "\(command): \(r.stderr)")
+        }
+    }
+
     /// `jobs run` without --wait (the guide's Play button) starts this very binary in the
     /// background, not whatever `./breakout` sits in the current directory (issue 17).
     @Test func playButtonStartsThisBinaryFromAnyDirectory() throws {
