@@ -14,12 +14,16 @@ public struct RunOptions: Sendable {
     /// Asked before each new chunk: true stops the run at that chunk boundary (timeouts, SIGTERM);
     /// what was committed stays, the next run continues from the mark.
     public var shouldStop: (@Sendable () -> Bool)?
+    /// How long a run waits for another run writing into the same destination tables to finish.
+    public var destinationWait: Double
 
-    public init(threads: Int = 1, chunkSize: Int = 1000, maxChunks: Int? = nil, shouldStop: (@Sendable () -> Bool)? = nil) {
+    public init(threads: Int = 1, chunkSize: Int = 1000, maxChunks: Int? = nil, shouldStop: (@Sendable () -> Bool)? = nil,
+                destinationWait: Double = 60) {
         self.threads = max(1, threads)
         self.chunkSize = max(1, chunkSize)
         self.maxChunks = maxChunks
         self.shouldStop = shouldStop
+        self.destinationWait = destinationWait
     }
 }
 
@@ -263,9 +267,18 @@ public final class BreakoutEngine: @unchecked Sendable {
     /// Creates or migrates the tables, then loads every pending case. A dictionary change that cannot
     /// migrate in place loads everything into a shadow namespace while the live tables stay
     /// queryable, then swaps the shadow tables in at once.
+    /// The session lock a run holds on its destination tables (one dictionary's namespace), so
+    /// that two runs — of one job or of two jobs sharing a connection — never write them at once.
+    public var destinationLock: String { "breakout:\(schema.namespace)" }
+
     public func run(_ options: RunOptions) throws -> DictionarySummary {
         let control = try connect()
         defer { control.close() }
+        guard try control.lockSession(destinationLock, timeout: options.destinationWait) else {
+            throw BreakoutError("destination busy: another run is writing \(feed.dictionary.name) into \(schema.dialect.engine.rawValue) "
+                                + "\(schema.namespace) and did not finish within \(Int(options.destinationWait)) s; this run did not start",
+                                hint: "two jobs (or two runners) write the same tables: give them different dictionaries or connections, or different schedules")
+        }
         let state = try readState(control)
         let change = try schemaChange(state)
         if !change.rebuildReasons.isEmpty {

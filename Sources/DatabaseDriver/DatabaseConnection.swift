@@ -1,3 +1,4 @@
+import Foundation
 import SQL
 
 /// An open connection to one database. Implemented once per engine; the only types that touch
@@ -30,8 +31,26 @@ public protocol DatabaseConnection: AnyObject {
     /// when there is one.
     func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader
 
+    /// Takes the lock `name` for this session, waiting at most `timeout` seconds. True when taken:
+    /// it is held until the connection closes, and released by the server (or the kernel, for
+    /// SQLite's lock file) when the process dies. False when another session holds it.
+    func lockSession(_ name: String, timeout: Double) throws -> Bool
+
     /// Closes the connection; later calls fail. Also done on deinit.
     func close()
+}
+
+extension DatabaseConnection {
+    /// Asks `attempt` every 0.2 s until it is true or `timeout` seconds have passed.
+    public func polling(timeout: Double, _ attempt: () throws -> Bool) throws -> Bool {
+        var waited = 0.0
+        while true {
+            if try attempt() { return true }
+            if waited >= timeout { return false }
+            usleep(200_000)
+            waited += 0.2
+        }
+    }
 }
 
 /// Receives rows for one table and loads them by the engine's bulk path.

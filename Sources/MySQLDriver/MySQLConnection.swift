@@ -74,6 +74,11 @@ public final class MySQLConnection: DatabaseConnection {
 
     deinit { close() }
 
+    /// `GET_LOCK` (names are at most 64 characters; longer ones are cut).
+    public func lockSession(_ name: String, timeout: Double) throws -> Bool {
+        try query("SELECT GET_LOCK(?, ?)", [.text(String(name.prefix(64))), .integer(Int64(timeout.rounded(.up)))]).first?[0].int64 == 1
+    }
+
     public func close() {
         if let mysql { mysql_close(mysql) }
         mysql = nil

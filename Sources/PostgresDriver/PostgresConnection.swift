@@ -67,6 +67,13 @@ public final class PostgresConnection: DatabaseConnection {
 
     deinit { close() }
 
+    /// A session advisory lock on the name's 64-bit hash.
+    public func lockSession(_ name: String, timeout: Double) throws -> Bool {
+        try polling(timeout: timeout) {
+            try query("SELECT CASE WHEN pg_try_advisory_lock(hashtextextended($1, 0)) THEN 1 ELSE 0 END", [.text(name)]).first?[0].int64 == 1
+        }
+    }
+
     public func close() {
         if let conn { PQfinish(conn) }
         conn = nil

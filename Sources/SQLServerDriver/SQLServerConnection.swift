@@ -81,6 +81,14 @@ public final class SQLServerConnection: DatabaseConnection {
 
     deinit { close() }
 
+    /// `sp_getapplock` owned by the session (verified by golden text only: no SQL Server here).
+    public func lockSession(_ name: String, timeout: Double) throws -> Bool {
+        let resource = name.replacingOccurrences(of: "'", with: "''")
+        let sql = "DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'\(resource)', @LockMode = 'Exclusive', @LockOwner = 'Session', "
+            + "@LockTimeout = \(Int(timeout * 1000)); SELECT @r AS r"
+        return (try query(sql, []).last?[0].int64 ?? -1) >= 0
+    }
+
     public func close() {
         if let proc {
             dbclose(proc)

@@ -15,11 +15,15 @@ public final class SQLiteConnection: DatabaseConnection {
     public let dialect: any SQLDialect = SQLiteDialect()
     private var db: OpaquePointer?
     private var cache: [String: SQLiteStatement] = [:]
+    private let path: String
+    /// Open lock files (`lockSession`), closed with the connection.
+    private var lockFiles: [Int32] = []
 
     /// Opens (creating if needed) the database file at `path`.
     ///
     /// - Throws: ``DatabaseError`` (`.connection`) when the file cannot be opened.
     public init(path: String, readOnly: Bool = false) throws {
+        self.path = path
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         // A new database file is created 0600 (its journal and WAL files take its mode): it holds
         // microdata or the control tables' secrets.
@@ -54,7 +58,23 @@ public final class SQLiteConnection: DatabaseConnection {
 
     deinit { close() }
 
+    /// An exclusive `flock` on a file next to the database (`<file>.<name>.lock`).
+    public func lockSession(_ name: String, timeout: Double) throws -> Bool {
+        guard path != ":memory:", !path.isEmpty else { return true }
+        let safe = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+        let fd = open(path + "." + safe + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DatabaseError(.connection, engine: .sqlite, "cannot open the lock file next to \"\(path)\"") }
+        if try polling(timeout: timeout, { flock(fd, LOCK_EX | LOCK_NB) == 0 }) {
+            lockFiles.append(fd)
+            return true
+        }
+        _ = Glibc.close(fd)
+        return false
+    }
+
     public func close() {
+        for fd in lockFiles { _ = Glibc.close(fd) }
+        lockFiles = []
         cache.removeAll()
         if let db { sqlite3_close_v2(db) }
         db = nil

@@ -282,6 +282,27 @@ extension EngineTests {
     }
 }
 
+/// Two runs never write one destination's tables at once (issue 17): the second waits for the
+/// session lock the first holds, and does not start when it is not released in time.
+@Suite struct DestinationLockTests {
+    @Test(arguments: [Destination.sqlite] + Destination.servers)
+    func secondRunWaitsThenDoesNotStart(_ destination: Destination) throws {
+        let source = try GeneratedSource(cases: 30)
+        let config = try destination.config()
+        let engine = try BreakoutEngine(feed: try source.feed(), dialect: config.engine.dialect, options: SchemaOptions(), namespace: uniqueNamespace(),
+                                        connect: { try Databases.connect(config) })
+        defer { dropNamespace(engine.schema, config) }
+        let holder = try Databases.connect(config)
+        #expect(try holder.lockSession(engine.destinationLock, timeout: 0))
+        let started = Date()
+        let error = #expect(throws: BreakoutError.self) { try engine.run(RunOptions(destinationWait: 1)) }
+        #expect(error?.message.hasPrefix("destination busy: another run is writing") == true, "\(String(describing: error))")
+        #expect(Date().timeIntervalSince(started) >= 0.9)
+        holder.close()   // the first run ends: its lock goes with its connection
+        #expect(try engine.run(RunOptions(destinationWait: 5)).cases == 30)
+    }
+}
+
 /// CSWeb in production keeps its cases in MySQL/MariaDB: `binary(16)` guids, `longblob` blobs.
 @Suite struct MySQLSourceTests {
     /// A generated CSWeb source in a new MariaDB database (CSWeb's schema), dropped afterwards.
