@@ -62,6 +62,7 @@ public struct ConfigLoader {
         }
         checkAcrossOrganizations(organizations, foreign: foreign, sink)
         checkFilesAndDestinations(organizations, settings: settings, sink)
+        checkOverlappingJobs(organizations, sink)
         let diagnostics = sink.diagnostics.sorted()
         guard sink.errorCount == 0, let settings else { return Result(configuration: nil, diagnostics: diagnostics) }
         return Result(configuration: Configuration(directory: directory, settings: settings, organizations: organizations), diagnostics: diagnostics)
@@ -536,6 +537,25 @@ public struct ConfigLoader {
 }
 
 extension ConfigLoader {
+    /// Two active breakout jobs that write one dictionary into one connection: their runs can
+    /// overlap, and the second then waits for the first's destination lock (docs/runner.md).
+    func checkOverlappingJobs(_ organizations: [Organization], _ sink: DiagnosticSink) {
+        for org in organizations {
+            let owned = org.dictionaries.map(\.value)
+            let jobs = org.jobs.filter { $0.isActive && $0.kind == .breakout }
+            for (i, later) in jobs.enumerated() {
+                for earlier in jobs[..<i] where earlier.connection == later.connection {
+                    let a = Set(earlier.dictionaries.isEmpty ? owned : earlier.dictionaries)
+                    let shared = (later.dictionaries.isEmpty ? owned : later.dictionaries).filter(a.contains)
+                    guard !shared.isEmpty else { continue }
+                    sink.warning(later.name.location, "jobs \"\(earlier.name.value)\" and \"\(later.name.value)\" both break out \(shared.joined(separator: ", ")) "
+                                 + "into connection \"\(later.connection)\": when their runs overlap, the second waits up to 60 s for the first, "
+                                 + "then fails as destination busy (docs/runner.md); give them schedules that do not overlap, or one job")
+                }
+            }
+        }
+    }
+
     /// Organizations' files need the operator's data root; two organizations never share a
     /// server destination (engine, host, port, database).
     func checkFilesAndDestinations(_ organizations: [Organization], settings: Settings?, _ sink: DiagnosticSink) {
