@@ -74,11 +74,12 @@ public enum SecretValue {
 
     /// Decrypts a value with the key of the ring that its kid names. An `enc:v2` value must have
     /// been written for `scope`; when it was written for another, and that scope is among
-    /// `candidates`, the error names it.
+    /// `candidates` (listed only then), the error names it.
     ///
     /// - Throws: ``SecretError`` `.malformed`, `.unknownKey`, `.wrongScope` or `.tampered`
     ///   (distinct, so a user can tell a wrong key or a copied value from an altered one).
-    public static func decrypt(_ value: String, with ring: Keyring, scope: SecretScope, candidates: [SecretScope] = []) throws -> String {
+    public static func decrypt(_ value: String, with ring: Keyring, scope: SecretScope,
+                               candidates: @autoclosure () -> [SecretScope] = []) throws -> String {
         let (kid, header, payload) = try parse(value)
         guard let key = ring.key(kid: kid) else {
             if ring.keys.isEmpty { throw SecretError.noKey }
@@ -92,7 +93,7 @@ public enum SecretValue {
             LibCrypto.constantTimeEqual(tag, LibCrypto.hmacSHA256(key: key.macKey, data: authenticated(header, s) + iv + ciphertext))
         }
         guard verifies(legacy ? nil : scope) else {
-            if !legacy, let owner = ([.settings] + candidates).first(where: { $0 != scope && verifies($0) }) {
+            if !legacy, let owner = ([.settings] + candidates()).first(where: { $0 != scope && verifies($0) }) {
                 throw SecretError.wrongScope(expected: scope.description, found: owner.description)
             }
             throw SecretError.tampered
