@@ -275,9 +275,8 @@ public final class BreakoutEngine: @unchecked Sendable {
         let control = try connect()
         defer { control.close() }
         guard try control.lockSession(destinationLock, timeout: options.destinationWait) else {
-            throw BreakoutError("destination busy: another run is writing \(feed.dictionary.name) into \(schema.dialect.engine.rawValue) "
-                                + "\(schema.namespace) and did not finish within \(Int(options.destinationWait)) s; this run did not start",
-                                hint: "two jobs (or two runners) write the same tables: give them different dictionaries or connections, or different schedules")
+            throw DestinationBusy(dictionary: feed.dictionary.name, destination: "\(schema.dialect.engine.rawValue) \(schema.namespace)",
+                                  waited: options.destinationWait)
         }
         let state = try readState(control)
         let change = try schemaChange(state)

@@ -242,3 +242,26 @@ public struct BreakoutError: Error, Sendable, CustomStringConvertible {
     }
     public var description: String { message }
 }
+
+/// Another run holds the destination's session lock (the same dictionary into the same
+/// connection) and did not release it within the wait: this run did not start.
+public struct DestinationBusy: Error, Sendable, CustomStringConvertible {
+    public var dictionary: String
+    /// Engine and namespace, e.g. `postgresql rgph`.
+    public var destination: String
+    public var waited: Double
+
+    public init(dictionary: String, destination: String, waited: Double) {
+        self.dictionary = dictionary
+        self.destination = destination
+        self.waited = waited
+    }
+
+    public var description: String {
+        "destination busy: another run is writing \(dictionary) into \(destination) and did not finish within \(Int(waited)) s; this run did not start"
+    }
+
+    public var hint: String {
+        "two jobs (or two runners) write the same tables: give them different dictionaries or connections, or schedules that do not overlap"
+    }
+}

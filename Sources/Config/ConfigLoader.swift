@@ -17,7 +17,7 @@ public struct ConfigLoader {
     static let sourceKeys = ["type", "url", "password", "path", "dictionary"]
     static let defaultsKeys = ["threads", "max_cases_per_chunk", "time_zone"]
     static let organizationKeys = ["organization", "name", "dictionaries", "connections", "jobs", "alerts"]
-    static let alertKeys = ["webhook", "command", "on_recovery"]
+    static let alertKeys = ["webhook", "command", "on_recovery", "on_failed_cases"]
     static let connectionKeys = ["name", "type", "host", "port", "database", "username", "password", "default", "active", "options", "naming"]
     static let jobKeys = ["name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
                           "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts", "output"]
@@ -441,7 +441,7 @@ public struct ConfigLoader {
                    startingDeadline: deadline, include: include, exclude: exclude, alerts: alerts ?? org.alerts, output: output?.value)
     }
 
-    /// `alerts: {webhook: URL, command: TEXT, on_recovery: BOOL}`: the operator's in breakout.yaml,
+    /// `alerts: {webhook: URL, command: TEXT, on_recovery: BOOL, on_failed_cases: BOOL}`: the operator's in breakout.yaml,
     /// or an organization's or job's in an organization file, where `command` is refused: an
     /// organization file runs no program on the runner host (docs/security.md).
     func readAlerts(_ r: MappingReader, what: String, commandAllowed: Bool = false) -> Alerts? {
@@ -462,6 +462,7 @@ public struct ConfigLoader {
             }
         }
         alerts.onRecovery = a.bool("on_recovery")?.value ?? false
+        alerts.onFailedCases = a.bool("on_failed_cases")?.value ?? false
         if alerts.webhook == nil && alerts.command == nil && !webhookGiven && (commandAllowed || a.value("command") == nil) {
             a.sink.error(a.location, "alerts of \(what) need a webhook" + (commandAllowed ? " or a command" : ""))
         }
@@ -550,7 +551,7 @@ extension ConfigLoader {
                     guard !shared.isEmpty else { continue }
                     sink.warning(later.name.location, "jobs \"\(earlier.name.value)\" and \"\(later.name.value)\" both break out \(shared.joined(separator: ", ")) "
                                  + "into connection \"\(later.connection)\": when their runs overlap, the second waits up to 60 s for the first, "
-                                 + "then fails as destination busy (docs/runner.md); give them schedules that do not overlap, or one job")
+                                 + "then is recorded skipped as destination busy (docs/runner.md); give them schedules that do not overlap, or one job")
                 }
             }
         }

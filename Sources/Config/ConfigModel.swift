@@ -139,14 +139,17 @@ public struct Job: Sendable {
     public var output: String?
 }
 
-/// Where a failed run (and, with `onRecovery`, the next successful one) is reported.
+/// Where a failed run (with `onRecovery`, the next successful one; with `onFailedCases`, a
+/// successful run that set cases aside as undecodable) is reported.
 public struct Alerts: Sendable, Hashable {
     public var webhook: String?
     public var command: String?
     public var onRecovery = false
-    public init(webhook: String? = nil, command: String? = nil, onRecovery: Bool = false) {
+    public var onFailedCases = false
+    public init(webhook: String? = nil, command: String? = nil, onRecovery: Bool = false, onFailedCases: Bool = false) {
         self.webhook = webhook
         self.command = command
         self.onRecovery = onRecovery
+        self.onFailedCases = onFailedCases
     }
 }

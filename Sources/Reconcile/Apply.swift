@@ -53,7 +53,7 @@ extension Reconciler {
     /// again inside it (refusing a saved plan made against another state or config), and writes
     /// every change plus the apply log in one transaction.
     public func apply(saved: Plan? = nil, options: ApplyOptions, confirm: (Plan) throws -> Bool) throws -> ApplyResult? {
-        let migrated = try store.migrate()
+        let migrated = try store.migrate(owner: options.owner, timeout: options.lockTimeout, staleAfter: options.staleLockAfter)
         try store.acquireLock("apply", owner: options.owner, timeout: options.lockTimeout, staleAfter: options.staleLockAfter)
         defer { store.releaseLock("apply", owner: options.owner) }
         let plan = try self.plan()

@@ -122,6 +122,7 @@ public struct Importer {
                 // A command is not imported: organization files run no program (docs/security.md).
                 if alerts["command"] is String { y += "    # alerts.command of this row was not imported: organization files hold no commands (docs/security.md)\n" }
                 if alerts["on_recovery"] as? Bool == true { parts.append("on_recovery: true") }
+                if alerts["on_failed_cases"] as? Bool == true { parts.append("on_failed_cases: true") }
                 if alerts["webhook"] is String { y += "    alerts: {\(parts.joined(separator: ", "))}\n" }
             }
         }

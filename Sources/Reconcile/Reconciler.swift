@@ -53,6 +53,8 @@ public final class Reconciler {
             var a: [String: Any] = ["on_recovery": alerts.onRecovery]
             if let w = alerts.webhook { a["webhook"] = w }
             if let c = alerts.command { a["command"] = c }
+            // Only when set, so that rows written before the option existed plan no change.
+            if alerts.onFailedCases { a["on_failed_cases"] = true }
             o["alerts"] = a
         }
         let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8)

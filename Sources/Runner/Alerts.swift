@@ -23,18 +23,20 @@ enum AlertSender {
         var startedAt: String
         var finishedAt: String
         var runner: String
+        var failedCases: Int64
         var output: String
 
         enum CodingKeys: String, CodingKey {
             case event, organization, job, runID = "run_id", status, trigger, scheduledFor = "scheduled_for", startedAt = "started_at"
-            case finishedAt = "finished_at", runner, output
+            case finishedAt = "finished_at", runner, failedCases = "failed_cases", output
         }
     }
 
     /// The environment an alert command runs with: nothing but these.
     static func commandEnvironment(_ payload: Payload) -> [String: String] {
         ["PATH": "/usr/local/bin:/usr/bin:/bin", "BREAKOUT_ALERT_EVENT": payload.event, "BREAKOUT_ALERT_ORGANIZATION": payload.organization,
-         "BREAKOUT_ALERT_JOB": payload.job, "BREAKOUT_ALERT_STATUS": payload.status, "BREAKOUT_ALERT_RUN_ID": String(payload.runID)]
+         "BREAKOUT_ALERT_JOB": payload.job, "BREAKOUT_ALERT_STATUS": payload.status, "BREAKOUT_ALERT_RUN_ID": String(payload.runID),
+         "BREAKOUT_ALERT_FAILED_CASES": String(payload.failedCases)]
     }
 
     static func send(_ payload: Payload, webhook: String?, command: String?) {
@@ -56,7 +58,7 @@ enum AlertSender {
             }.resume()
             if done.wait(timeout: .now() + 15) == .timedOut { problem.set("no answer in 15 s") }
             if let p = problem.value {
-                FileHandle.standardError.write(Data("breakout: alert webhook for \(payload.organization)/\(payload.job) failed: \(p)\n".utf8))
+                StandardStream.error("breakout: alert webhook for \(payload.organization)/\(payload.job) failed: \(p)\n")
             }
         }
         if let command {
@@ -75,10 +77,10 @@ enum AlertSender {
                 try p.run()
                 p.waitUntilExit()
                 if p.terminationStatus != 0 {
-                    FileHandle.standardError.write(Data("breakout: alert command for \(payload.organization)/\(payload.job) exited with \(p.terminationStatus)\n".utf8))
+                    StandardStream.error("breakout: alert command for \(payload.organization)/\(payload.job) exited with \(p.terminationStatus)\n")
                 }
             } catch {
-                FileHandle.standardError.write(Data("breakout: alert command for \(payload.organization)/\(payload.job) could not start: \(error)\n".utf8))
+                StandardStream.error("breakout: alert command for \(payload.organization)/\(payload.job) could not start: \(error)\n")
             }
         }
     }
@@ -92,7 +94,8 @@ final class ProblemBox: @unchecked Sendable {
 }
 
 extension Scheduler {
-    /// Fires the job's alerts for a failed run, or for a success after a failure when `on_recovery`.
+    /// Fires the job's alerts for a failed run, for a success that set cases aside when
+    /// `on_failed_cases`, or for a success after a failure when `on_recovery`.
     func alert(_ claim: Claim, outcome: JobOutcome, runID: Int64, started: Date, finished: Date) {
         let settings = Self.settings(claim.job)
         // The row's alerts give a webhook only: a command in a row (hand-made, or stored by an
@@ -102,9 +105,14 @@ extension Scheduler {
         let operatorAlerts = self.operatorAlerts
         guard webhook != nil || operatorAlerts != nil else { return }
         let onRecovery = row?["on_recovery"] as? Bool == true || operatorAlerts?.onRecovery == true
+        let onFailedCases = row?["on_failed_cases"] as? Bool == true || operatorAlerts?.onFailedCases == true
         var event: String?
         if outcome.status == .failed {
             event = "failed"
+        } else if outcome.status == .skipped {
+            event = nil
+        } else if onFailedCases, outcome.failedCases > 0 {
+            event = "failed_cases"
         } else if onRecovery {
             let previous = (try? locked {
                 try c.query(.select(Select(from: ControlTables.runs, columns: ["status"], where: .and([
@@ -121,7 +129,7 @@ extension Scheduler {
         let payload = AlertSender.Payload(event: event, organization: organization, job: claim.job.name, runID: runID, status: outcome.status.rawValue,
                                           trigger: claim.trigger, scheduledFor: claim.scheduledFor.map { f.string(from: $0) },
                                           startedAt: f.string(from: started), finishedAt: f.string(from: finished), runner: owner,
-                                          output: String(outcome.output.prefix(4000)))
+                                          failedCases: outcome.failedCases, output: String(outcome.output.prefix(4000)))
         AlertSender.send(payload, webhook: webhook, command: operatorAlerts?.command)
         if let other = operatorAlerts?.webhook, other != webhook { AlertSender.send(payload, webhook: other, command: nil) }
     }

@@ -156,20 +156,22 @@ public struct BreakoutExecutor: JobExecutor {
             guard let output = settings["output"] as? String else { throw StateError("export job \(org.name)/\(job.name) has no output folder in its settings") }
             let folder = URL(fileURLWithPath: try resolver.organizationPath(org.name, output))
             var texts: [String] = []
-            var total: Int64 = 0, rows: Int64 = 0
+            var total: Int64 = 0, rows: Int64 = 0, failedCases: Int64 = 0
             for dictionary in dictionaries {
                 let exporter = try Exporter(feed: try sources.feed(for: dictionary), options: SchemaOptions(naming: naming, selection: selection))
                 let result = try exporter.export(to: folder, chunkSize: chunk, stop: stop)
                 total += Int64(result.cases)
                 rows += Int64(result.rows.values.reduce(0, +))
+                failedCases += Int64(result.failed)
                 texts.append("\(dictionary): exported \(result.cases) cases, \(result.rows.values.reduce(0, +)) rows in \(result.rows.count) tables to \(result.folder.path)"
                              + (result.failed > 0 ? "; \(result.failed) cases could not be decoded and are not in the export" : ""))
             }
-            return JobOutcome(status: .success, output: texts.joined(separator: "\n"), cases: total, rows: rows)
+            return JobOutcome(status: .success, output: texts.joined(separator: "\n"), cases: total, rows: rows, failedCases: failedCases)
         }
         var texts: [String] = []
-        var cases: Int64 = 0, rows: Int64 = 0
-        var failed = false
+        var causes: [String] = []
+        var cases: Int64 = 0, rows: Int64 = 0, failedCases: Int64 = 0
+        var busy: [String] = []
         for dictionary in dictionaries {
             do {
                 let feed = try sources.feed(for: dictionary)
@@ -180,18 +182,49 @@ public struct BreakoutExecutor: JobExecutor {
                     progressLog.report(p)
                     progress("\(p.dictionary) \(p.done)/\(p.total) cases" + (p.elapsed > 0 ? " (\(Int(Double(p.done) / p.elapsed)) cases/s)" : ""))
                 }
-                let summary = try breakout.run(RunOptions(threads: threads, chunkSize: chunk, shouldStop: stop))
+                let summary = try breakout.run(RunOptions(threads: threads, chunkSize: chunk, shouldStop: stop, destinationWait: destinationWait))
                 texts.append(summary.text)
                 cases += Int64(summary.cases)
                 rows += Int64(summary.rows.values.reduce(0, +))
-                if summary.stopped { failed = true }
+                failedCases += Int64(summary.failedCases)
+                if summary.stopped { causes.append("\(dictionary): stopped at a chunk boundary after \(summary.cases) cases; the next run continues from the mark") }
+            } catch let error as DestinationBusy {
+                let holder = (try? busyHolder(job, target: t, dictionary: dictionary, logger: logger)) ?? nil
+                busy.append("destination busy: " + (holder.map { "\($0) is writing" } ?? "another run is writing")
+                            + " \(dictionary) into \(error.destination); this run waited \(Int(error.waited)) s and did not start")
             } catch {
-                texts.append("\(dictionary): failed: \(error)")
-                failed = true
+                causes.append("\(dictionary): failed: \(error)" + ((error as? BreakoutError)?.hint.map { " (hint: \($0))" } ?? ""))
             }
             if stop() { break }
         }
-        return JobOutcome(status: failed ? .failed : .success, output: texts.joined(separator: "\n"), cases: cases, rows: rows)
+        if !busy.isEmpty, causes.isEmpty, texts.isEmpty {
+            return JobOutcome(status: .skipped, output: busy.joined(separator: "\n"))
+        }
+        causes += busy
+        let output = (causes + texts).joined(separator: "\n")
+        return JobOutcome(status: causes.isEmpty ? .success : .failed, output: output, cases: cases, rows: rows, failedCases: failedCases)
+    }
+
+    /// How long a run waits for another run holding its destination (`BREAKOUT_DESTINATION_WAIT`
+    /// seconds; 60 by default).
+    var destinationWait: Double { ProcessInfo.processInfo.environment["BREAKOUT_DESTINATION_WAIT"].flatMap(Double.init) ?? 60 }
+
+    /// The run holding a destination: another job's run that is `running` and writes the same
+    /// dictionary through the same connection (`ansd/breakout-rgph run 42`), when there is one.
+    func busyHolder(_ job: JobRow, target mine: JobTarget, dictionary: String, logger: Logger) throws -> String? {
+        let store = StateStore(connection: try Databases.connect(stateConfig))
+        defer { store.connection.close() }
+        let ownRun = logger[metadataKey: "run_id"].map { "\($0)" }
+        let snapshot = try store.snapshot()
+        let rows = try store.connection.query(.select(Select(from: ControlTables.runs, columns: ["id", "job_id"], where: .equals("status", .text("running")),
+                                                            orderBy: [SortKey("id")])))
+        for row in rows {
+            guard let runID = row[0].int64, let jobID = row[1].int64, "\(runID)" != ownRun,
+                  let other = snapshot.jobs.first(where: { $0.id == jobID }), other.organizationID == job.organizationID,
+                  let theirs = try? target(other), theirs.connectionName == mine.connectionName, theirs.dictionaries.contains(dictionary) else { continue }
+            return "\(mine.organization.name)/\(other.name) run \(runID)"
+        }
+        return nil
     }
 }
 

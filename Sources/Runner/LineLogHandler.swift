@@ -14,7 +14,7 @@ public struct LineLogHandler: LogHandler {
     let sink: @Sendable (String) -> Void
 
     public init(label: String, format: Format, level: Logger.Level,
-                sink: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+                sink: @escaping @Sendable (String) -> Void = { StandardStream.error($0 + "\n") }) {
         self.label = label
         self.format = format
         logLevel = level

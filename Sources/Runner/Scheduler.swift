@@ -6,7 +6,8 @@ import Logging
 import SQL
 import State
 
-/// Where "now" comes from: the system clock, or a test's simulated one.
+/// Where "now" comes from: the state store's clock (runners), the system clock, or a test's
+/// simulated one.
 public protocol Clock: Sendable {
     func now() -> Date
 }
@@ -16,19 +17,60 @@ public struct SystemClock: Clock {
     public func now() -> Date { Date() }
 }
 
-/// What running one job produced.
-public struct JobOutcome: Sendable {
-    public enum Status: String, Sendable { case success, failed }
+/// The state store's time, as this host's clock plus the offset measured at each tick: leases,
+/// fires and "runner lost" decisions of every runner use the same clock, whatever each host's
+/// own says (docs/runner.md, "One clock").
+public final class StoreClock: Clock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var offset: Double = 0
+    private var measured = false
+
+    public init() {}
+
+    public func now() -> Date {
+        lock.lock()
+        defer { lock.unlock() }
+        return Date().addingTimeInterval(offset)
+    }
+
+    /// The store's time minus this host's, in seconds (positive: this host is behind).
+    public var storeOffset: Double { lock.lock(); defer { lock.unlock() }; return offset }
+
+    /// Measures the offset with one query, taking the middle of its round trip. Returns the
+    /// previous offset (nil the first time).
+    @discardableResult
+    func sync(_ store: StateStore) throws -> Double? {
+        let before = Date()
+        let server = try store.serverTime()
+        let after = Date()
+        let local = before.addingTimeInterval(after.timeIntervalSince(before) / 2)
+        lock.lock()
+        defer { lock.unlock() }
+        let previous = measured ? offset : nil
+        offset = server.timeIntervalSince(local)
+        measured = true
+        return previous
+    }
+}
+
+/// What running one job produced. The first line of `output` says what happened: for a failed
+/// or stopped run, its cause.
+public struct JobOutcome: Sendable, Codable {
+    /// `skipped`: the run did not start (its destination was busy with another run).
+    public enum Status: String, Sendable, Codable { case success, failed, skipped }
     public var status: Status
     public var output: String
     public var cases: Int64
     public var rows: Int64
+    /// Cases that could not be decoded (in `breakout_errors`); the run can still be a success.
+    public var failedCases: Int64
 
-    public init(status: Status, output: String, cases: Int64 = 0, rows: Int64 = 0) {
+    public init(status: Status, output: String, cases: Int64 = 0, rows: Int64 = 0, failedCases: Int64 = 0) {
         self.status = status
         self.output = output
         self.cases = cases
         self.rows = rows
+        self.failedCases = failedCases
     }
 }
 
@@ -54,11 +96,16 @@ public struct TickReport: Sendable {
     public var missed: [String] = []
     public var lost: [String] = []
     public var scheduled: [String] = []
+    public var recomputed: [String] = []
 }
 
 /// The scheduler and runner: claims due fires with a lease in the state store (a conditional
 /// UPDATE on `next_run_at` and the lease), so each fire runs once whatever the number of runners;
 /// runs the job, renewing the lease; records the run in `mt_job_runs` and `mt_cron_jobs`.
+///
+/// The store connection is reopened when it breaks (server restart, network), a run that cannot
+/// renew its lease for a whole lease period stops at its next chunk boundary, and a run's outcome
+/// is written once the store answers again (docs/runner.md, "State-store outages").
 public final class Scheduler: @unchecked Sendable {
     public let store: StateStore
     public let owner: String
@@ -76,6 +123,16 @@ public final class Scheduler: @unchecked Sendable {
     public var operatorAlerts: Alerts?
     /// Where run events go (`--log-format`, `--log-level`).
     public var logger = Logger(label: "breakout.runner")
+    /// This runner's heartbeat row (`mt_runners`), written at each tick; nil writes none.
+    public var heartbeat: RunnerRow?
+    /// A host clock further than this from the store's is logged (seconds).
+    public var clockTolerance: Double = 5
+    /// Longest time a finished run's outcome is retried while the store is unreachable (seconds).
+    public var persistWindow: Double = 900
+    /// Runs started by ticks that did not wait for them (the daemon).
+    let active = DispatchGroup()
+    private let activeLock = NSLock()
+    private var activeCount = 0
 
     public init(store: StateStore, owner: String = Scheduler.defaultOwner(), clock: any Clock = SystemClock(), executor: any JobExecutor,
                 leaseSeconds: Double = 60, retryBackoff: Double = 30) {
@@ -93,10 +150,50 @@ public final class Scheduler: @unchecked Sendable {
 
     var c: any DatabaseConnection { store.connection }
 
-    func locked<T>(_ body: () throws -> T) rethrows -> T {
+    /// Runs `body` on the store connection, alone. A connection that broke (the server restarted,
+    /// the network dropped) is reopened once and `body` tried again; while the store cannot be
+    /// reached this throws, and the caller decides (the daemon waits and ticks again).
+    func locked<T>(_ body: () throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
-        return try body()
+        do {
+            return try body()
+        } catch {
+            guard !store.isAlive() else { throw error }
+            try store.reconnect()
+            logger.notice("state store connection re-established", metadata: ["after": "\(error)"])
+            return try body()
+        }
+    }
+
+    /// Seconds of process uptime: a clock no time change moves, for waits and renewal ages.
+    static var uptime: Double { ProcessInfo.processInfo.systemUptime }
+    public static var uptimeNow: Double { uptime }
+
+    /// Writes `what` (a finished run's outcome, a lease release), retrying with backoff while the
+    /// store is unreachable, for at most `persistWindow` seconds (two minutes once stopping).
+    func persist(_ what: String, _ body: () throws -> Void) {
+        let deadline = Self.uptime + (shutdown.isSet ? min(120, persistWindow) : persistWindow)
+        var delay = 0.5
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try locked(body)
+                if attempt > 1 { logger.notice("state store reachable again: \(what) recorded", metadata: ["attempts": "\(attempt)"]) }
+                return
+            } catch {
+                if Self.uptime + delay > deadline {
+                    logger.error("could not record \(what): the state store did not answer for \(Int(persistWindow)) s", metadata: ["error": "\(error)"])
+                    return
+                }
+                if attempt == 1 {
+                    logger.warning("state store unreachable; \(what) is kept and written when it answers", metadata: ["error": "\(error)"])
+                }
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 15)
+            }
+        }
     }
 
     /// A fire time as stored: whole seconds.
@@ -110,63 +207,134 @@ public final class Scheduler: @unchecked Sendable {
         var scheduledFor: Date?
     }
 
+    // MARK: Clock and heartbeat
+
+    /// Measures the store's clock (with a `StoreClock`), logs a host clock that is off, and writes
+    /// this runner's heartbeat.
+    func syncClockAndBeat() throws {
+        if let storeClock = clock as? StoreClock {
+            let previous = try locked { try storeClock.sync(store) }
+            let offset = storeClock.storeOffset
+            if abs(offset) > clockTolerance, previous.map({ abs($0 - offset) > 1 || abs($0) <= clockTolerance }) ?? true {
+                let text = "this host's clock is \(String(format: "%.1f", abs(offset))) s \(offset < 0 ? "ahead of" : "behind") the state store's; "
+                    + "leases and fires use the store's time, but fix this host's clock (timedatectl status; NTP)"
+                logger.warning("\(text)",
+                               metadata: ["offset_seconds": "\(String(format: "%.1f", -offset))"])
+            }
+        }
+        if var beat = heartbeat {
+            let now = clock.now()
+            beat.lastTickAt = now
+            if beat.startedAt == nil { beat.startedAt = now }
+            heartbeat = beat
+            beat.clockOffsetMilliseconds = Int64((-((clock as? StoreClock)?.storeOffset ?? 0) * 1000).rounded())
+            try locked { try store.heartbeat(beat) }
+        }
+    }
+
     // MARK: Tick
 
     /// One pass: recover runs whose runner died, record skipped and missed fires, claim the due
-    /// ones and run them (in parallel), wait for them.
+    /// ones and run them in parallel. `cron run` waits for them; the daemon (`wait: false`) ticks
+    /// again while they run, so a long run never holds up another organization's fire.
     @discardableResult
-    public func tick() throws -> TickReport {
+    public func tick(wait: Bool = true) throws -> TickReport {
         var report = TickReport()
+        try syncClockAndBeat()
         let claims = try locked { try claimDue(&report) }
         let group = DispatchGroup()
         for claim in claims {
             group.enter()
+            active.enter()
+            activeLock.lock(); activeCount += 1; activeLock.unlock()
             Thread { [self] in
-                defer { group.leave() }
+                defer {
+                    activeLock.lock(); activeCount -= 1; activeLock.unlock()
+                    active.leave()
+                    group.leave()
+                }
                 run(claim)
             }.start()
             report.ran.append(claim.job.name)
         }
-        group.wait()
+        if wait { group.wait() }
         return report
     }
+
+    /// Runs started by ticks and not finished yet.
+    public var runningCount: Int { activeLock.lock(); defer { activeLock.unlock() }; return activeCount }
+
+    /// Waits for every run started by a tick (the daemon, stopping).
+    public func waitForRuns() { active.wait() }
 
     func jobRows() throws -> [JobRow] { try store.snapshot().jobs }
 
     func value(_ d: Date?) -> SQLValue { d.map { .timestamp(Self.seconds($0)) } ?? .null }
 
+    /// Marks a job's run lost when its runner stopped renewing the lease (or released it without
+    /// recording the run); returns whether a lease was taken over.
+    func recoverLost(_ job: JobRow, row: Row, runningRuns: [(id: Int64, runner: String)], now: Date, report: inout TickReport) throws -> Bool {
+        let leaseOwner = row["lease_owner"]?.string
+        let leaseExpires = row["lease_expires_at"].flatMap(StateStore.date)
+        // A lease past its expiry: the runner died. Mark its run failed; retry if allowed.
+        if let leaseOwner, let leaseExpires, leaseExpires < now {
+            let message = "runner lost: \(leaseOwner) stopped renewing its lease (expired \(SQLTimestamp.format(leaseExpires)) UTC, store time); "
+                + "the run is recorded failed and the next run continues from the last committed chunk"
+            let won = try c.execute(.update(Update(ControlTables.jobs, set: [
+                Assignment("lease_owner", .null), Assignment("lease_expires_at", .null), Assignment("last_run_status", .text("failed")),
+                Assignment("last_run_output", .text(message)),
+            ], where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(leaseOwner)), .equals("lease_expires_at", row["lease_expires_at"]!)]))))
+            if won == 1 {
+                try c.execute(.update(Update(ControlTables.runs, set: [
+                    Assignment("status", .text("failed")), Assignment("finished_at", .timestamp(now)), Assignment("output", .text(message)),
+                ], where: .and([.equals("job_id", .integer(job.id)), .equals("runner", .text(leaseOwner)), .equals("status", .text("running"))]))))
+                report.lost.append(job.name)
+                logger.error("run lost", metadata: ["job": "\(job.name)", "runner": "\(leaseOwner)"])
+                let retries = Self.settings(job)["retries"] as? Int ?? 0
+                if retries > 0, try failedAttempts(job.id) <= retries {
+                    // Due again now, as a retry.
+                    try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("next_run_at", .timestamp(Self.seconds(now)))],
+                                                 where: .equals("id", .integer(job.id)))))
+                }
+                return true
+            }
+        }
+        // A run still `running` whose runner no longer holds the job's lease: nobody will finish it.
+        let holder = (leaseExpires ?? .distantPast) >= now ? leaseOwner : nil
+        for run in runningRuns where run.runner != holder {
+            let message = "runner lost: \(run.runner) no longer holds the job's lease and never recorded this run's outcome; "
+                + "the next run continues from the last committed chunk"
+            if try c.execute(.update(Update(ControlTables.runs, set: [
+                Assignment("status", .text("failed")), Assignment("finished_at", .timestamp(now)), Assignment("output", .text(message)),
+            ], where: .and([.equals("id", .integer(run.id)), .equals("status", .text("running"))])))) == 1 {
+                report.lost.append(job.name)
+            }
+        }
+        return false
+    }
+
+    /// Runs still `running`, by job.
+    func runningRuns() throws -> [Int64: [(id: Int64, runner: String)]] {
+        var out: [Int64: [(id: Int64, runner: String)]] = [:]
+        for row in try c.query(.select(Select(from: ControlTables.runs, columns: ["id", "job_id", "runner"], where: .equals("status", .text("running"))))) {
+            guard let id = row[0].int64, let job = row[1].int64 else { continue }
+            out[job, default: []].append((id, row[2].string ?? ""))
+        }
+        return out
+    }
+
     func claimDue(_ report: inout TickReport) throws -> [Claim] {
         let now = clock.now()
         var claims: [Claim] = []
+        let running = try runningRuns()
         for job in try jobRows() {
             let raw = try c.query(.select(Select(from: ControlTables.jobs, columns: ["next_run_at", "lease_owner", "lease_expires_at", "last_run_status"],
                                                  where: .equals("id", .integer(job.id)))))
             guard let row = raw.first else { continue }
+            if try recoverLost(job, row: row, runningRuns: running[job.id] ?? [], now: now, report: &report) { continue }
             let leaseOwner = row["lease_owner"]?.string
             let leaseExpires = row["lease_expires_at"].flatMap(StateStore.date)
             let nextRaw = row["next_run_at"] ?? .null
-
-            // A lease past its expiry: the runner died. Mark its run failed; retry if allowed.
-            if let leaseOwner, let leaseExpires, leaseExpires < now {
-                let won = try c.execute(.update(Update(ControlTables.jobs, set: [
-                    Assignment("lease_owner", .null), Assignment("lease_expires_at", .null), Assignment("last_run_status", .text("failed")),
-                    Assignment("last_run_output", .text("runner lost: \(leaseOwner) stopped renewing its lease (expired \(SQLTimestamp.format(leaseExpires)) UTC)")),
-                ], where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(leaseOwner)), .equals("lease_expires_at", row["lease_expires_at"]!)]))))
-                if won == 1 {
-                    try c.execute(.update(Update(ControlTables.runs, set: [
-                        Assignment("status", .text("failed")), Assignment("finished_at", .timestamp(now)),
-                        Assignment("output", .text("runner lost: \(leaseOwner) stopped renewing its lease")),
-                    ], where: .and([.equals("job_id", .integer(job.id)), .equals("runner", .text(leaseOwner)), .equals("status", .text("running"))]))))
-                    report.lost.append(job.name)
-                    let retries = Self.settings(job)["retries"] as? Int ?? 0
-                    if retries > 0, try failedAttempts(job.id) <= retries {
-                        // Due again now, as a retry.
-                        try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("next_run_at", .timestamp(Self.seconds(now)))],
-                                                     where: .equals("id", .integer(job.id)))))
-                    }
-                    continue
-                }
-            }
             guard job.isActive else { continue }
             guard let cron = try? CronExpression(job.cronExpression) else { continue }
             let zone = TimeZone(identifier: job.timeZone ?? "UTC") ?? TimeZone(identifier: "UTC")!
@@ -178,6 +346,19 @@ public final class Scheduler: @unchecked Sendable {
                 report.scheduled.append(job.name)
                 continue
             }
+            // A next fire later than the schedule's next one after now cannot be right: it was
+            // computed by a clock that was ahead (or the clock went back). Recompute it.
+            if let expected = cron.nextFire(after: now, in: zone), Self.seconds(due) > Self.seconds(expected) {
+                if try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("next_run_at", value(expected))],
+                                                where: .and([.equals("id", .integer(job.id)), .equals("next_run_at", nextRaw)])))) == 1 {
+                    let text = "next_run_at recomputed: \(SQLTimestamp.format(due)) UTC cannot follow schedule \(job.cronExpression) at "
+                        + "\(SQLTimestamp.format(now)) UTC (store time); the next fire is \(SQLTimestamp.format(expected)) UTC. "
+                        + "A clock was ahead when it was computed."
+                    logger.warning("\(text)", metadata: ["job": "\(job.name)"])
+                    report.recomputed.append(job.name)
+                }
+                continue
+            }
             guard due <= now, !shutdown.isSet else { continue }
             let following = cron.nextFire(after: now, in: zone)
             let isRetry = cron.nextFire(after: due.addingTimeInterval(-1), in: zone).map { Self.seconds($0) != Self.seconds(due) } ?? true
@@ -187,7 +368,7 @@ public final class Scheduler: @unchecked Sendable {
                                 where: .and([.equals("id", .integer(job.id)), .equals("next_run_at", nextRaw)]))
             if now.timeIntervalSince(due) > deadline && !isRetry {
                 if try c.execute(.update(moveOn)) == 1 {
-                    try insertRun(job.id, trigger: "schedule", scheduledFor: due, started: now, finished: now, status: "skipped",
+                    try insertRun(job, trigger: "schedule", scheduledFor: due, started: now, finished: now, status: "skipped",
                                   output: "missed: no runner was up at \(SQLTimestamp.format(due)) UTC and the starting deadline (\(Int(deadline)) s) passed")
                     report.missed.append(job.name)
                 }
@@ -195,7 +376,7 @@ public final class Scheduler: @unchecked Sendable {
             }
             if busy {
                 if try c.execute(.update(moveOn)) == 1 {
-                    try insertRun(job.id, trigger: "schedule", scheduledFor: due, started: now, finished: now, status: "skipped",
+                    try insertRun(job, trigger: "schedule", scheduledFor: due, started: now, finished: now, status: "skipped",
                                   output: "skipped: the previous run (runner \(leaseOwner!)) was still running")
                     report.skipped.append(job.name)
                 }
@@ -219,12 +400,14 @@ public final class Scheduler: @unchecked Sendable {
         return rows.prefix { $0[0].string == "failed" }.count
     }
 
+    /// The run row, with its job's and organization's names (kept when the job is deleted).
     @discardableResult
-    func insertRun(_ jobID: Int64, trigger: String, scheduledFor: Date?, started: Date, finished: Date?, status: String, output: String) throws -> Int64 {
-        try c.execute(.insert(Insert(into: ControlTables.runs, columns: ["job_id", "trigger_type", "scheduled_for", "started_at", "finished_at", "status", "runner", "output"],
-                                     rows: [[.integer(jobID), .text(trigger), value(scheduledFor), .timestamp(started), finished.map { .timestamp($0) } ?? .null,
-                                             .text(status), .text(owner), .text(Self.cap(output))]])))
-        let rows = try c.query(.select(Select(from: ControlTables.runs, columns: ["id"], where: .and([.equals("job_id", .integer(jobID)), .equals("runner", .text(owner))]),
+    func insertRun(_ job: JobRow, trigger: String, scheduledFor: Date?, started: Date, finished: Date?, status: String, output: String) throws -> Int64 {
+        let columns = ["job_id", "trigger_type", "scheduled_for", "started_at", "finished_at", "status", "runner", "output", "organization_name", "job_name"]
+        let values: [SQLValue] = [.integer(job.id), .text(trigger), value(scheduledFor), .timestamp(started), finished.map { .timestamp($0) } ?? .null,
+                                  .text(status), .text(owner), .text(Self.cap(output)), .text(organizationName(job.organizationID, locked: false)), .text(job.name)]
+        try c.execute(.insert(Insert(into: ControlTables.runs, columns: columns, rows: [values])))
+        let rows = try c.query(.select(Select(from: ControlTables.runs, columns: ["id"], where: .and([.equals("job_id", .integer(job.id)), .equals("runner", .text(owner))]),
                                               orderBy: [SortKey("id", descending: true)], limit: 1)))
         return rows.first?[0].int64 ?? 0
     }
@@ -234,10 +417,17 @@ public final class Scheduler: @unchecked Sendable {
     // MARK: Manual runs
 
     /// The guide's Play button: runs the job now unless it is running. Returns nil when it is.
+    /// A run left `running` by a runner that died is recorded lost first.
     public func runNow(_ job: JobRow, onClaimed: (() -> Void)? = nil) throws -> JobOutcome? {
+        if clock is StoreClock { try syncClockAndBeat() }
         let now = clock.now()
         let won = try locked {
-            try c.execute(.update(Update(ControlTables.jobs, set: [
+            var report = TickReport()
+            if let row = try c.query(.select(Select(from: ControlTables.jobs, columns: ["lease_owner", "lease_expires_at"],
+                                                    where: .equals("id", .integer(job.id))))).first {
+                _ = try recoverLost(job, row: row, runningRuns: try runningRuns()[job.id] ?? [], now: now, report: &report)
+            }
+            return try c.execute(.update(Update(ControlTables.jobs, set: [
                 Assignment("lease_owner", .text(owner)), Assignment("lease_expires_at", .timestamp(now.addingTimeInterval(leaseSeconds))),
                 Assignment("last_run_status", .text("running")), Assignment("last_run_at", .timestamp(now)),
             ], where: .and([.equals("id", .integer(job.id)), .or([.isNull("lease_owner"), .compare("lease_expires_at", .less, .timestamp(now))])]))))
@@ -259,24 +449,44 @@ public final class Scheduler: @unchecked Sendable {
         var outcome = JobOutcome(status: .failed, output: "not run")
         while true {
             let started = clock.now()
-            let runID = (try? locked { try insertRun(job.id, trigger: attempt == 0 ? claim.trigger : "retry", scheduledFor: claim.scheduledFor,
-                                                     started: started, finished: nil, status: "running", output: "") }) ?? 0
+            let trigger = attempt == 0 ? claim.trigger : "retry"
+            var runID: Int64 = 0
+            persist("the start of \(job.name)'s run") {
+                runID = try insertRun(job, trigger: trigger, scheduledFor: claim.scheduledFor, started: started, finished: nil, status: "running", output: "")
+            }
+            let id = runID
             let renewing = StopFlag()
             let timedOut = StopFlag()
+            let leaseLost = StopFlag()
+            let lastProblem = ProblemBox()
             var log = logger
             log[metadataKey: "organization"] = "\(organizationName(job.organizationID))"
             log[metadataKey: "job"] = "\(job.name)"
             log[metadataKey: "run_id"] = "\(runID)"
-            log.info("run started", metadata: ["trigger": "\(attempt == 0 ? claim.trigger : "retry")", "runner": "\(owner)"])
+            log.info("run started", metadata: ["trigger": "\(trigger)", "runner": "\(owner)"])
+            let runLog = log
+            let startedUptime = Self.uptime
             let renewer = Thread { [self] in
+                var renewed = Self.uptime
                 while !renewing.isSet {
                     Thread.sleep(forTimeInterval: min(leaseSeconds / 3, 5))
                     if renewing.isSet { break }
-                    let now = clock.now()
-                    if let timeout, now.timeIntervalSince(started) > timeout { timedOut.set() }
-                    _ = try? locked {
-                        try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("lease_expires_at", .timestamp(now.addingTimeInterval(leaseSeconds)))],
-                                                     where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))
+                    if let timeout, Self.uptime - startedUptime > timeout { timedOut.set() }
+                    do {
+                        try locked {
+                            try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("lease_expires_at", .timestamp(clock.now().addingTimeInterval(leaseSeconds)))],
+                                                         where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))
+                        }
+                        renewed = Self.uptime
+                    } catch {
+                        lastProblem.set("\(error)")
+                        // Past the lease, another runner may take the job over: stop at the next
+                        // chunk boundary so two runs never overlap (exactly-once holds anyway).
+                        if Self.uptime - renewed > leaseSeconds * 0.9, !leaseLost.isSet {
+                            leaseLost.set()
+                            runLog.error("lease not renewed for \(Int(Self.uptime - renewed)) s (state store unreachable); stopping at the next chunk boundary",
+                                      metadata: ["error": "\(error)"])
+                        }
                     }
                 }
             }
@@ -286,36 +496,51 @@ public final class Scheduler: @unchecked Sendable {
                 guard throttle.due() else { return }
                 _ = try? locked {
                     try c.execute(.update(Update(ControlTables.runs, set: [Assignment("output", .text("running: " + line))],
-                                                 where: .and([.equals("id", .integer(runID)), .equals("status", .text("running"))]))))
+                                                 where: .and([.equals("id", .integer(id)), .equals("status", .text("running"))]))))
                 }
-            }) { [shutdown] in shutdown.isSet || timedOut.isSet }
+            }) { [shutdown] in shutdown.isSet || timedOut.isSet || leaseLost.isSet }
             renewing.set()
+            // The first line of a run that did not succeed is its cause.
             if timedOut.isSet {
                 outcome.status = .failed
-                outcome.output = "timed out after \(Int(timeout ?? 0)) s; stopped at a chunk boundary, the next run continues from there\n" + outcome.output
+            }
+            if outcome.status == .failed {
+                if timedOut.isSet {
+                    outcome.output = "timed out after \(Int(timeout ?? 0)) s; stopped at a chunk boundary, the next run continues from there\n" + outcome.output
+                } else if leaseLost.isSet {
+                    outcome.output = "stopped: the state store could not be reached to renew the lease (\(lastProblem.value ?? "no answer")); "
+                        + "stopped at a chunk boundary so that no other runner's retry overlaps it, the next run continues from there\n" + outcome.output
+                } else if shutdown.isSet {
+                    outcome.output = "stopped: the runner was asked to stop (SIGTERM or Ctrl-C); stopped at a chunk boundary, the next run continues from there\n"
+                        + outcome.output
+                }
             }
             let finished = clock.now()
-            _ = try? locked {
-                try c.execute(.update(Update(ControlTables.runs, set: [
-                    Assignment("finished_at", .timestamp(finished)), Assignment("status", .text(outcome.status.rawValue)),
-                    Assignment("cases_loaded", .integer(outcome.cases)), Assignment("rows_loaded", .integer(outcome.rows)),
-                    Assignment("output", .text(Self.cap(outcome.output))),
-                ], where: .equals("id", .integer(runID)))))
+            let final = outcome
+            persist("the outcome of \(job.name)'s run \(runID)") {
+                var set = [
+                    Assignment("finished_at", .timestamp(finished)), Assignment("status", .text(final.status.rawValue)),
+                    Assignment("cases_loaded", .integer(final.cases)), Assignment("rows_loaded", .integer(final.rows)),
+                    Assignment("output", .text(Self.cap(final.output))),
+                ]
+                set.append(Assignment("failed_cases", .integer(final.failedCases)))
+                try c.execute(.update(Update(ControlTables.runs, set: set, where: .equals("id", .integer(runID)))))
             }
-            let level: Logger.Level = outcome.status == .success ? .info : .error
+            let level: Logger.Level = outcome.status == .failed ? .error : outcome.status == .skipped || outcome.failedCases > 0 ? .warning : .info
             log.log(level: level, "run \(outcome.status.rawValue)", metadata: [
-                "cases": "\(outcome.cases)", "rows": "\(outcome.rows)", "seconds": "\(String(format: "%.1f", finished.timeIntervalSince(started)))",
-                "error": outcome.status == .failed ? "\(outcome.output.split(separator: "\n").first.map(String.init) ?? "")" : nil,
+                "cases": "\(outcome.cases)", "rows": "\(outcome.rows)", "failed_cases": "\(outcome.failedCases)",
+                "seconds": "\(String(format: "%.1f", finished.timeIntervalSince(started)))",
+                "cause": outcome.status != .success ? "\(outcome.output.split(separator: "\n").first.map(String.init) ?? "")" : nil,
             ].compactMapValues { $0 })
             attempt += 1
-            if outcome.status == .success || attempt > retries || shutdown.isSet {
+            if outcome.status != .failed || attempt > retries || shutdown.isSet || leaseLost.isSet {
                 alert(claim, outcome: outcome, runID: runID, started: started, finished: finished)
                 break
             }
             // Exponential backoff, still holding (and renewing) the lease.
             let wait = retryBackoff * pow(2, Double(attempt - 1))
-            let until = Date().addingTimeInterval(wait)
-            while Date() < until, !shutdown.isSet {
+            let until = Self.uptime + wait
+            while Self.uptime < until, !shutdown.isSet {
                 Thread.sleep(forTimeInterval: min(1, wait))
                 _ = try? locked {
                     try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("lease_expires_at", .timestamp(clock.now().addingTimeInterval(leaseSeconds)))],
@@ -323,25 +548,57 @@ public final class Scheduler: @unchecked Sendable {
                 }
             }
         }
-        _ = try? locked {
-            try c.execute(.update(Update(ControlTables.jobs, set: [
-                Assignment("last_run_status", .text(outcome.status.rawValue)), Assignment("last_run_output", .text(Self.cap(outcome.output))),
-                Assignment("lease_owner", .null), Assignment("lease_expires_at", .null),
-            ], where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))
-        }
+        let final = outcome
+        persist("the release of \(job.name)'s lease") { try release(job.id, outcome: final) }
         return outcome
     }
 
-    func organizationName(_ id: Int64) -> String {
-        (try? locked { try c.query(.select(Select(from: ControlTables.organizations, columns: ["organization_name"], where: .equals("id", .integer(id))))) })?
-            .first?[0].string ?? "#\(id)"
+    /// The job's last outcome, and its lease released (only if this runner still holds it).
+    func release(_ jobID: Int64, outcome: JobOutcome) throws {
+        var set = [
+            Assignment("last_run_status", .text(outcome.status.rawValue)), Assignment("last_run_output", .text(Self.cap(outcome.output))),
+            Assignment("lease_owner", .null), Assignment("lease_expires_at", .null),
+        ]
+        set.append(Assignment("last_run_failed_cases", .integer(outcome.failedCases)))
+        try c.execute(.update(Update(ControlTables.jobs, set: set, where: .and([.equals("id", .integer(jobID)), .equals("lease_owner", .text(owner))]))))
     }
 
-    /// The earliest `next_run_at` of the active jobs (for the daemon's sleep).
-    public func nextDue() throws -> Date? {
-        try locked {
+    /// A run whose parent process died (`breakout run-job` orphaned): the child records the
+    /// outcome itself and releases the parent's lease, so the run is never left `running`.
+    public func recordOrphan(jobID: Int64, runID: Int64, parent: Int32, outcome: JobOutcome) {
+        var final = outcome
+        if final.status == .success {
+            final.output = "finished after the process that started it (pid \(parent)) died\n" + final.output
+        } else {
+            final.status = .failed
+            final.output = "stopped: the process that started this run (pid \(parent)) died; stopped at a chunk boundary, the next run continues from there\n"
+                + final.output
+        }
+        let finished = clock.now()
+        persist("the outcome of orphaned run \(runID)") {
+            var set = [
+                Assignment("finished_at", .timestamp(finished)), Assignment("status", .text(final.status.rawValue)),
+                Assignment("cases_loaded", .integer(final.cases)), Assignment("rows_loaded", .integer(final.rows)),
+                Assignment("output", .text(Self.cap(final.output))),
+            ]
+            set.append(Assignment("failed_cases", .integer(final.failedCases)))
+            try c.execute(.update(Update(ControlTables.runs, set: set, where: .and([.equals("id", .integer(runID)), .equals("status", .text("running"))]))))
+            try release(jobID, outcome: final)
+        }
+    }
+
+    func organizationName(_ id: Int64, locked useLock: Bool = true) -> String {
+        let query = { [self] in try c.query(.select(Select(from: ControlTables.organizations, columns: ["organization_name"], where: .equals("id", .integer(id))))) }
+        let rows = useLock ? try? locked(query) : try? query()
+        return rows?.first?[0].string ?? "#\(id)"
+    }
+
+    /// Seconds until the earliest `next_run_at` of the active jobs (store time), for the daemon's sleep.
+    public func secondsUntilNextDue() throws -> Double? {
+        let next = try locked {
             try c.query("SELECT MIN(next_run_at) FROM mt_cron_jobs WHERE is_active = 1").first.flatMap { StateStore.date($0[0]) }
         }
+        return next.map { $0.timeIntervalSince(clock.now()) }
     }
 }
 

@@ -1,5 +1,6 @@
 /// MySQL 8 and MariaDB 10.5 and later.
 public struct MySQLDialect: SQLDialect {
+    public var currentTimeQuery: String { "SELECT UNIX_TIMESTAMP(NOW(6))" }
     public init() {}
     public var engine: DatabaseEngine { .mysql }
     public var identifierQuotes: (open: String, close: String) { ("`", "`") }

@@ -1,5 +1,6 @@
 /// PostgreSQL 12 and later.
 public struct PostgreSQLDialect: SQLDialect {
+    public var currentTimeQuery: String { "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8" }
     public init() {}
     public var engine: DatabaseEngine { .postgresql }
     /// `NAMEDATALEN - 1`: longer names are silently truncated by the server, so they are refused here.

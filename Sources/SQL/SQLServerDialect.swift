@@ -2,6 +2,7 @@
 ///
 /// db-lib sends plain SQL text, so values are rendered as `N'…'` literals (``BindStyle/inline``).
 public struct SQLServerDialect: SQLDialect {
+    public var currentTimeQuery: String { "SELECT CAST(DATEDIFF_BIG(millisecond, '1970-01-01', SYSUTCDATETIME()) AS float) / 1000.0" }
     public init() {}
     public var engine: DatabaseEngine { .sqlserver }
     public var identifierQuotes: (open: String, close: String) { ("[", "]") }

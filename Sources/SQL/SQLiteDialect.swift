@@ -1,5 +1,6 @@
 /// SQLite 3.35 and later (the embedded default).
 public struct SQLiteDialect: SQLDialect {
+    public var currentTimeQuery: String { "SELECT (julianday('now') - 2440587.5) * 86400.0" }
     public init() {}
     public var engine: DatabaseEngine { .sqlite }
     public var maxIdentifierLength: (count: Int, inBytes: Bool)? { nil }

@@ -14,6 +14,7 @@ public enum ControlTables {
     public static let applyLog = QualifiedName("mt_apply_log")
     public static let migrationsTable = QualifiedName("mt_schema_migrations")
     public static let locks = QualifiedName("mt_locks")
+    public static let runners = QualifiedName("mt_runners")
 
     /// One step of a migration: a statement, or a column added only when it is missing (so that
     /// tables made by hand or by the PHP UI, with some columns already there, upgrade too).
@@ -82,7 +83,26 @@ public enum ControlTables {
                 ColumnDefinition("acquired_at", .timestamp, nullable: false), ColumnDefinition("expires_at", .timestamp, nullable: false),
             ], primaryKey: ["name"]))),
         ]),
+        Migration(version: 3, description: "breakout: runner heartbeats, failed-case counts, run history that outlives its job", steps: [
+            .statement(.createTable(TableDefinition(runners, columns: [
+                ColumnDefinition("runner_name", .varchar(191), nullable: false), ColumnDefinition("host", .varchar(191)),
+                ColumnDefinition("kind", .varchar(16)), ColumnDefinition("pid", .integer), ColumnDefinition("version", .varchar(32)),
+                time("started_at"), time("last_tick_at"), ColumnDefinition("tick_seconds", .integer),
+                ColumnDefinition("clock_offset_ms", .bigint),
+            ], primaryKey: ["runner_name"]))),
+            .addColumnIfMissing(runs, ColumnDefinition("failed_cases", .bigint)),
+            .addColumnIfMissing(runs, ColumnDefinition("organization_name", .varchar(191))),
+            .addColumnIfMissing(runs, ColumnDefinition("job_name", .varchar(191))),
+            .addColumnIfMissing(jobs, ColumnDefinition("last_run_failed_cases", .bigint)),
+        ]),
     ]
+
+    /// The lock table, created before any migration so that migrations themselves run under the
+    /// apply lock (two first `apply` on a new store do not race).
+    static let locksDefinition = TableDefinition(locks, columns: [
+        ColumnDefinition("name", .varchar(64), nullable: false), ColumnDefinition("owner", .varchar(191), nullable: false),
+        ColumnDefinition("acquired_at", .timestamp, nullable: false), ColumnDefinition("expires_at", .timestamp, nullable: false),
+    ], primaryKey: ["name"])
 
     public static var latestVersion: Int { migrations.last!.version }
 

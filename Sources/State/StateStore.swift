@@ -5,10 +5,40 @@ import SQL
 /// The state store: the database holding the `mt_*` control tables (SQLite by default; CSWeb's
 /// MySQL/MariaDB database in the guide's setup; PostgreSQL).
 public final class StateStore {
-    public let connection: any DatabaseConnection
+    public private(set) var connection: any DatabaseConnection
+    /// How to open the connection again after the server restarted or the network broke.
+    private let connect: (() throws -> any DatabaseConnection)?
 
     public init(connection: any DatabaseConnection) {
         self.connection = connection
+        connect = nil
+    }
+
+    /// A store that can reconnect (`reconnect()`): the runners use this one.
+    public init(connect: @escaping () throws -> any DatabaseConnection) throws {
+        connection = try connect()
+        self.connect = connect
+    }
+
+    /// Whether the connection still answers a trivial query.
+    public func isAlive() -> Bool { (try? connection.query("SELECT 1")) != nil }
+
+    /// Replaces the connection with a new one. Throws (the store stays unusable) while the server
+    /// cannot be reached, or for a store opened without a way to reconnect.
+    public func reconnect() throws {
+        guard let connect else { throw StateError("the state store connection broke and cannot be reopened") }
+        let fresh = try connect()
+        connection.close()
+        connection = fresh
+    }
+
+    /// The state store's own time: the one clock every runner uses for leases and fires.
+    public func serverTime() throws -> Date {
+        let row = try connection.query(connection.dialect.currentTimeQuery).first
+        guard let seconds = row?[0].string.flatMap(Double.init) else {
+            throw StateError("the state store did not return its time (\(connection.dialect.currentTimeQuery))")
+        }
+        return Date(timeIntervalSince1970: seconds)
     }
 
     // MARK: Migrations
@@ -38,7 +68,7 @@ public final class StateStore {
     /// the versions applied.
     @discardableResult
     public func migrate() throws -> [Int] {
-        try connection.execute(.createTable(ControlTables.migrationsDefinition))
+        try createIfMissing(ControlTables.migrationsDefinition)
         let current = try version()
         var applied: [Int] = []
         for migration in ControlTables.migrations where migration.version > current {
@@ -57,6 +87,28 @@ public final class StateStore {
             applied.append(migration.version)
         }
         return applied
+    }
+
+    /// Migrates under the apply lock: two `apply` (or an `apply` and a runner starting) on a new
+    /// or older store never run the same migration at once. The lock table comes first.
+    @discardableResult
+    public func migrate(owner: String, timeout: Double, staleAfter: Double = 600) throws -> [Int] {
+        try createIfMissing(ControlTables.locksDefinition)
+        try createIfMissing(ControlTables.migrationsDefinition)
+        guard try version() < ControlTables.latestVersion else { return [] }
+        try acquireLock("apply", owner: owner, timeout: timeout, staleAfter: staleAfter)
+        defer { releaseLock("apply", owner: owner) }
+        return try migrate()
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS`, tolerating the race where two processes create the table at
+    /// once (PostgreSQL then reports a duplicate in its catalog for the loser).
+    func createIfMissing(_ table: TableDefinition) throws {
+        do {
+            try connection.execute(.createTable(table))
+        } catch {
+            guard exists(table.name) else { throw error }
+        }
     }
 
     /// Refuses to work on a store that a newer breakout migrated.
@@ -258,6 +310,8 @@ public struct JobRow: Sendable {
     public var managedBy: String?
     public var lastRunAt: Date?
     public var lastRunStatus: String?
+    public var lastRunFailedCases: Int64?
+    public var nextRunAt: Date?
 
     init(_ row: Row) {
         id = int(row["id"]) ?? 0
@@ -276,6 +330,8 @@ public struct JobRow: Sendable {
         managedBy = text(row["managed_by"])
         lastRunAt = row["last_run_at"].flatMap(StateStore.date)
         lastRunStatus = text(row["last_run_status"])
+        lastRunFailedCases = int(row["last_run_failed_cases"])
+        nextRunAt = row["next_run_at"].flatMap(StateStore.date)
     }
 
     var fields: [(String, String)] {

@@ -12,7 +12,7 @@ struct Breakout: ParsableCommand {
         Exit codes: 0 ok, 1 error, 2 plan has changes (with --detailed-exitcode).
         """,
         version: BreakoutVersion.current,
-        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, ImportCommand.self, DB.self, SecretsCommand.self, DictionaryCommand.self, CasesCommand.self, ProcessCases.self, CronCommand.self, RunDaemon.self, JobsCommand.self, StatusCommand.self, LogsCommand.self, ServeCommand.self]
+        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, ImportCommand.self, DB.self, SecretsCommand.self, DictionaryCommand.self, CasesCommand.self, ProcessCases.self, CronCommand.self, RunDaemon.self, JobsCommand.self, StatusCommand.self, LogsCommand.self, ServeCommand.self, RunJobProcess.self]
     )
 
     /// Everything breakout writes (state databases, SQLite destinations, exports of microdata,

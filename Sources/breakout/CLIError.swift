@@ -1,6 +1,7 @@
 import ArgumentParser
 import Breakout
 import Config
+import Runner
 import State
 import Foundation
 
@@ -33,16 +34,16 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as ExitCode {
         throw error
     } catch let error as CustomStringConvertible {
-        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        StandardStream.error("error: \(error.description)\n")
         throw ExitCode(1)
     } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        StandardStream.error("error: \(error)\n")
         throw ExitCode(1)
     }
 }
 
 private func printed(_ error: CLIError) -> ExitCode {
-    FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-    if let hint = error.hint { FileHandle.standardError.write(Data("hint: \(hint)\n".utf8)) }
+    StandardStream.error("error: \(error.message)\n")
+    if let hint = error.hint { StandardStream.error("hint: \(hint)\n") }
     return ExitCode(1)
 }

@@ -41,7 +41,8 @@ struct StateAccess {
             }
         }
         do {
-            return StateStore(connection: try Databases.connect(config))
+            let connectionConfig = config
+            return try StateStore(connect: { try Databases.connect(connectionConfig) })
         } catch let error as DatabaseError {
             throw CLIError("\(state.url.location): cannot open the state store \(config): \(error.message)",
                            hint: "check state.url in breakout.yaml and that the database server is reachable")

@@ -30,16 +30,14 @@ struct ServeCommand: ParsableCommand {
                 throw CLIError("--listen \"\(listen)\" is not HOST:PORT", hint: "e.g. 127.0.0.1:8080")
             }
             let host = String(listen[..<colon])
-            let runner = try RunnerAccess(config)
+            let runner = try RunnerAccess(config, log: log)
             let store = try runner.openStore()
             store.connection.close()
             let token = try runner.access.configuration.settings.serveToken.map { try runner.access.resolver.plaintext($0) }
             let logger = log.logger()
             let probe = LagProbe(executor: runner.executor)
             let server = DashboardServer(stateConfig: runner.stateConfig, token: token, lags: { probe.lags() }) { store in
-                let s = runner.scheduler(store: store)
-                s.logger = logger
-                return s
+                runner.scheduler(store: store)
             }
             print("breakout dashboard on http://\(listen)/\(token == nil ? " (read-only: no serve.token in breakout.yaml)" : "")")
             let done = DispatchSemaphore(value: 0)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Runner
 import Config
 import Foundation
 import Secrets
@@ -19,7 +20,7 @@ struct ConfigOptions: ParsableArguments {
         let loader = ConfigLoader(directory: directory, keyring: try keyring())
         let result = settingsOnly ? loader.loadSettingsOnly() : loader.load()
         for diagnostic in result.diagnostics {
-            FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
+            StandardStream.error("\(diagnostic)\n")
         }
         guard let configuration = result.configuration else {
             let errors = result.errors.count

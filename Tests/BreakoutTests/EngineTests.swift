@@ -295,8 +295,8 @@ extension EngineTests {
         let holder = try Databases.connect(config)
         #expect(try holder.lockSession(engine.destinationLock, timeout: 0))
         let started = Date()
-        let error = #expect(throws: BreakoutError.self) { try engine.run(RunOptions(destinationWait: 1)) }
-        #expect(error?.message.hasPrefix("destination busy: another run is writing") == true, "\(String(describing: error))")
+        let error = #expect(throws: DestinationBusy.self) { try engine.run(RunOptions(destinationWait: 1)) }
+        #expect(error?.description.hasPrefix("destination busy: another run is writing") == true, "\(String(describing: error))")
         #expect(Date().timeIntervalSince(started) >= 0.9)
         holder.close()   // the first run ends: its lock goes with its connection
         #expect(try engine.run(RunOptions(destinationWait: 5)).cases == 30)

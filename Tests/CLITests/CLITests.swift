@@ -537,8 +537,19 @@ struct CLI {
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
 
-    /// A runner killed with SIGKILL mid-run: after its lease expires the run is marked failed and
-    /// retried, and the tables equal those of one clean run.
+    /// The processes whose parent is `pid` (a runner's run processes).
+    static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { child in
+            guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 && Int32(fields[1]) == pid
+        }
+    }
+
+    /// A runner and its run process killed with SIGKILL mid-run (the host crashed): after the
+    /// lease expires the run is marked failed and retried, and the tables equal those of one
+    /// clean run.
     @Test func killedRunnerIsFailedThenRetried() throws {
         let dir = try Self.prepared(cases: 3000)
         let path = dir.appendingPathComponent("organizations/demo.yaml")
@@ -560,7 +571,10 @@ struct CLI {
         while Date() < deadline, p.isRunning, (Int((try? Self.sqlite(output, "SELECT COUNT(*) FROM census_cases"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) < 400 {
             Thread.sleep(forTimeInterval: 0.02)
         }
+        let runProcesses = Self.children(of: p.processIdentifier)
+        #expect(runProcesses.count == 1, "the run is one child process of the runner")
         kill(p.processIdentifier, SIGKILL)
+        for child in runProcesses { kill(child, SIGKILL) }
         p.waitUntilExit()
         #expect(p.terminationReason == .uncaughtSignal)
         #expect(try Self.sqlite(state, "SELECT status FROM mt_job_runs") == "running\n")

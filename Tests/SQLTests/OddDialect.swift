@@ -10,5 +10,6 @@ struct OddDialect: SQLDialect {
     var namespacing: Namespacing { .prefix }
     var bulkLoadMethod: BulkLoadMethod { .preparedBatch }
     var maxBindsPerStatement: Int { 5 }
+    var currentTimeQuery: String { "SELECT 0" }
     func typeName(_ type: SQLType) -> String { "T<\(type)>" }
 }
