@@ -24,6 +24,19 @@ public struct DashboardData {
         /// The last finished run (success or failed) in `mt_job_runs`, and the job's last output.
         public var lastFinished: Run?
         public var lastOutput: String?
+        /// Cases the last run set aside as undecodable (`breakout_errors`).
+        public var lastFailedCases: Int64?
+        /// The fire that passed without any runner claiming it (two minutes of grace).
+        public var overdueSince: Date?
+    }
+
+    /// Whether any runner is ticking: what `status`, the dashboard and `/metrics` warn about.
+    public struct Liveness {
+        public var runners: [RunnerRow]
+        /// The most recent tick of any runner.
+        public var lastTick: Date?
+        /// Set when no runner ticked within its interval (and there are active jobs).
+        public var warning: String?
     }
 
     public struct Run {
@@ -36,22 +49,37 @@ public struct DashboardData {
         public var runner: String?
         public var cases: Int64?
         public var rows: Int64?
+        public var failedCases: Int64?
         public var output: String
+        /// The job's names when the run was recorded (kept after an apply deletes the job).
+        public var organization: String?
+        public var job: String?
     }
 
     public var snapshot: StateSnapshot
     public var jobs: [Job]
     public var organizations: [OrganizationRow] { snapshot.organizations }
+    /// The state store's time when this was read (the clock leases use).
+    public var now: Date
+    public var liveness: Liveness
+    /// A fire this much past with nobody claiming it is overdue (seconds).
+    public static let overdueGrace: Double = 120
 
-    public init(_ store: StateStore, now: Date = Date()) throws {
+    public init(_ store: StateStore, now given: Date? = nil) throws {
+        let now = given ?? (try? store.serverTime()) ?? Date()
+        self.now = now
         snapshot = try store.snapshot()
         var live: [Int64: Row] = [:]
         for row in try store.connection.query("SELECT id, next_run_at, lease_owner, lease_expires_at, last_run_output FROM mt_cron_jobs") {
             if let id = row[0].int64 { live[id] = row }
         }
+        // Progress only from the run of the runner that holds the lease: a dead run's last line
+        // never shows as the progress of the next one.
         var progress: [Int64: String] = [:]
-        for row in try store.connection.query("SELECT job_id, output FROM mt_job_runs WHERE status = 'running' ORDER BY id") {
-            if let id = row[0].int64, let text = row[1].string, text.hasPrefix("running: ") { progress[id] = String(text.dropFirst(9)) }
+        for row in try store.connection.query("SELECT job_id, output, runner FROM mt_job_runs WHERE status = 'running' ORDER BY id") {
+            if let id = row[0].int64, let text = row[1].string, text.hasPrefix("running: "), row[2].string == live[id]?["lease_owner"]?.string {
+                progress[id] = String(text.dropFirst(9))
+            }
         }
         var lastFinished: [Int64: Run] = [:]
         for run in try Self.runs(store, finishedOnly: true, limit: nil).reversed() { lastFinished[run.jobID] = run }
@@ -61,16 +89,43 @@ public struct DashboardData {
             let l = live[j.id]
             let expires = l?["lease_expires_at"].flatMap(StateStore.date)
             let running = l?["lease_owner"]?.string != nil && (expires ?? .distantPast) > now
+            let next = l?["next_run_at"].flatMap(StateStore.date)
+            let overdue = j.isActive && !running && next.map { now.timeIntervalSince($0) > Self.overdueGrace } == true ? next : nil
             return Job(id: j.id, organization: orgName[j.organizationID] ?? "?", name: j.name, type: j.jobType, schedule: j.cronExpression,
                        timeZone: j.timeZone ?? "UTC", active: j.isActive, managed: j.managedBy != nil, running: running,
                        runner: running ? l?["lease_owner"]?.string : nil, lastRunAt: j.lastRunAt, lastStatus: j.lastRunStatus,
                        nextRunAt: l?["next_run_at"].flatMap(StateStore.date), connection: j.connectionID.flatMap { connName[$0] },
-                       progress: running ? progress[j.id] : nil, lastFinished: lastFinished[j.id], lastOutput: l?["last_run_output"]?.string)
+                       progress: running ? progress[j.id] : nil, lastFinished: lastFinished[j.id], lastOutput: l?["last_run_output"]?.string,
+                       lastFailedCases: j.lastRunFailedCases, overdueSince: overdue)
         }
+        let runners = try store.runners()
+        let lastTick = runners.compactMap(\.lastTickAt).max()
+        var warning: String?
+        if snapshot.jobs.contains(where: \.isActive), runners.allSatisfy({ $0.isLate(at: now) }) {
+            let check = "check the runner: `systemctl status breakout` for the daemon (`breakout run`), or the crontab line "
+                + "`* * * * * breakout cron run -c …` and its log (docs/runner.md, \"No runner\")"
+            if let lastTick {
+                warning = "no runner has run since \(SQLTimestamp.format(lastTick)) UTC (\(Self.ago(now.timeIntervalSince(lastTick)))): no job will start; " + check
+            } else {
+                warning = "no runner has ever run against these control tables: no job will start; " + check
+            }
+        }
+        liveness = Liveness(runners: runners, lastTick: lastTick, warning: warning)
     }
 
-    static func runs(_ store: StateStore, jobID: Int64? = nil, id: Int64? = nil, finishedOnly: Bool = false, limit: Int? = 20) throws -> [Run] {
+    /// "4 min ago", "3 h ago", "2 days ago".
+    public static func ago(_ seconds: Double) -> String {
+        let s = max(0, Int(seconds))
+        if s < 120 { return "\(s) s ago" }
+        if s < 7200 { return "\(s / 60) min ago" }
+        if s < 172_800 { return "\(s / 3600) h ago" }
+        return "\(s / 86400) days ago"
+    }
+
+    static func runs(_ store: StateStore, jobID: Int64? = nil, id: Int64? = nil, names: (String, String)? = nil, finishedOnly: Bool = false,
+                     limit: Int? = 20) throws -> [Run] {
         var conditions: [SQLPredicate] = []
+        if let names { conditions += [.equals("organization_name", .text(names.0)), .equals("job_name", .text(names.1))] }
         if finishedOnly { conditions.append(.isIn("status", [.text("success"), .text("failed")])) }
         if let jobID { conditions.append(.equals("job_id", .integer(jobID))) }
         if let id { conditions.append(.equals("id", .integer(id))) }
@@ -79,7 +134,8 @@ public struct DashboardData {
         return rows.map { r in
             Run(id: r["id"]?.int64 ?? 0, jobID: r["job_id"]?.int64 ?? 0, trigger: r["trigger_type"]?.string ?? "", status: r["status"]?.string ?? "",
                 startedAt: r["started_at"].flatMap(StateStore.date), finishedAt: r["finished_at"].flatMap(StateStore.date),
-                runner: r["runner"]?.string, cases: r["cases_loaded"]?.int64, rows: r["rows_loaded"]?.int64, output: r["output"]?.string ?? "")
+                runner: r["runner"]?.string, cases: r["cases_loaded"]?.int64, rows: r["rows_loaded"]?.int64, failedCases: r["failed_cases"]?.int64,
+                output: r["output"]?.string ?? "", organization: r["organization_name"]?.string, job: r["job_name"]?.string)
         }
     }
 

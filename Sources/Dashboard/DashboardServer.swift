@@ -93,6 +93,9 @@ public struct DashboardServer: Sendable {
             defer { s.connection.close() }
             let data = try DashboardData(s)
             guard let job = data.jobs.first(where: { $0.organization == orgName && $0.name == jobName }) else {
+                // A job an apply deleted: its history stays readable.
+                let runs = try DashboardData.runs(s, names: (orgName, jobName), limit: 50)
+                if !runs.isEmpty { return Self.html(Pages.deletedJob(orgName, jobName, runs: runs)) }
                 return Self.html(Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", signedIn: false), .notFound)
             }
             return Self.html(Pages.job(job, runs: try DashboardData.runs(s, jobID: job.id), csrf: self.signedIn(request) ? self.csrfValue : nil))
@@ -135,7 +138,8 @@ public struct DashboardServer: Sendable {
             let f = ISO8601DateFormatter()
             let object: [String: Any] = ["id": run.id, "job_id": run.jobID, "trigger": run.trigger, "status": run.status,
                                          "started_at": run.startedAt.map { f.string(from: $0) } ?? NSNull(), "finished_at": run.finishedAt.map { f.string(from: $0) } ?? NSNull(),
-                                         "cases": run.cases ?? NSNull(), "rows": run.rows ?? NSNull(), "output": run.output]
+                                         "cases": run.cases ?? NSNull(), "rows": run.rows ?? NSNull(), "failed_cases": run.failedCases ?? NSNull(),
+                                         "organization": run.organization ?? NSNull(), "job": run.job ?? NSNull(), "output": run.output]
             return Self.text(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self), type: "application/json")
         }
         router.get("/metrics") { _, _ -> Response in
@@ -179,11 +183,18 @@ public struct DashboardServer: Sendable {
         let jobs: [[String: Any]] = data.jobs.map { j in
             ["organization": j.organization, "job": j.name, "type": j.type, "schedule": j.schedule, "schedule_in_words": DashboardData.words(j.schedule, j.timeZone),
              "time_zone": j.timeZone, "active": j.active, "managed": j.managed, "running": j.running, "runner": j.runner ?? NSNull(),
-             "progress": j.progress ?? NSNull(),
+             "progress": j.progress ?? NSNull(), "last_failed_cases": j.lastFailedCases ?? NSNull(),
+             "overdue_since": j.overdueSince.map { f.string(from: $0) } ?? NSNull(),
              "last_run_at": j.lastRunAt.map { f.string(from: $0) } ?? NSNull(), "last_status": j.lastStatus ?? NSNull(),
              "next_run_at": j.nextRunAt.map { f.string(from: $0) } ?? NSNull()]
         }
-        return String(decoding: try JSONSerialization.data(withJSONObject: ["organizations": orgs, "jobs": jobs], options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+        let runners: [[String: Any]] = data.liveness.runners.map { r in
+            ["runner": r.name, "kind": r.kind, "pid": r.pid, "version": r.version, "last_tick_at": r.lastTickAt.map { f.string(from: $0) } ?? NSNull(),
+             "clock_offset_seconds": Double(r.clockOffsetMilliseconds) / 1000, "late": r.isLate(at: data.now)]
+        }
+        let object: [String: Any] = ["organizations": orgs, "jobs": jobs, "runners": runners, "warning": data.liveness.warning ?? NSNull(),
+                                     "store_time": f.string(from: data.now)]
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
     }
 
     /// Serves until the task is cancelled.

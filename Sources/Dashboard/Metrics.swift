@@ -19,10 +19,10 @@ enum Metrics {
             let (o, j) = jobName[id] ?? ("?", "#\(id)")
             return "{" + ([("organization", o), ("job", j)] + extra).map { "\($0.0)=\"\(label($0.1))\"" }.joined(separator: ",") + "}"
         }
-        let rows = try store.connection.query("SELECT job_id, status, started_at, finished_at, cases_loaded, rows_loaded FROM mt_job_runs")
+        let rows = try store.connection.query("SELECT job_id, status, started_at, finished_at, cases_loaded, rows_loaded, failed_cases FROM mt_job_runs")
         var counts: [Int64: [String: Int]] = [:]
         var durations: [Int64: (sum: Double, count: Int)] = [:]
-        var cases: [Int64: Int64] = [:], loaded: [Int64: Int64] = [:]
+        var cases: [Int64: Int64] = [:], loaded: [Int64: Int64] = [:], undecodable: [Int64: Int64] = [:]
         var lastSuccess: [Int64: Date] = [:]
         for r in rows {
             guard let id = r[0].int64, let status = r[1].string else { continue }
@@ -34,6 +34,7 @@ enum Metrics {
             }
             cases[id, default: 0] += r[4].int64 ?? 0
             loaded[id, default: 0] += r[5].int64 ?? 0
+            undecodable[id, default: 0] += r[6].int64 ?? 0
         }
         family("breakout_job_runs_total", "counter", "Runs recorded in mt_job_runs, by status.")
         for (id, byStatus) in counts.sorted(by: { $0.key < $1.key }) {
@@ -48,6 +49,23 @@ enum Metrics {
         for (id, n) in cases.sorted(by: { $0.key < $1.key }) { out += "breakout_cases_loaded_total\(labels(id)) \(n)\n" }
         family("breakout_rows_loaded_total", "counter", "Rows loaded by the job's runs.")
         for (id, n) in loaded.sorted(by: { $0.key < $1.key }) { out += "breakout_rows_loaded_total\(labels(id)) \(n)\n" }
+        family("breakout_failed_cases_total", "counter", "Cases the job's runs could not decode and set aside in breakout_errors.")
+        for (id, n) in undecodable.sorted(by: { $0.key < $1.key }) { out += "breakout_failed_cases_total\(labels(id)) \(n)\n" }
+        family("breakout_job_last_run_failed_cases", "gauge", "Undecodable cases of the job's last run (a success can have some).")
+        for j in data.jobs { if let n = j.lastFailedCases { out += "breakout_job_last_run_failed_cases\(labels(j.id)) \(n)\n" } }
+        family("breakout_job_overdue", "gauge", "1 when the job's fire passed more than two minutes ago and no runner claimed it.")
+        for j in data.jobs where j.active { out += "breakout_job_overdue\(labels(j.id)) \(j.overdueSince == nil ? 0 : 1)\n" }
+        family("breakout_runner_last_tick_timestamp_seconds", "gauge", "When each runner (host and kind) last ticked (Unix time, state-store clock).")
+        for r in data.liveness.runners {
+            let l = "{runner=\"\(label(r.name))\",kind=\"\(label(r.kind))\"}"
+            if let t = r.lastTickAt { out += "breakout_runner_last_tick_timestamp_seconds\(l) \(Int(t.timeIntervalSince1970))\n" }
+        }
+        family("breakout_runner_clock_offset_seconds", "gauge", "Each runner's host clock minus the state store's, at its last tick.")
+        for r in data.liveness.runners {
+            out += "breakout_runner_clock_offset_seconds{runner=\"\(label(r.name))\",kind=\"\(label(r.kind))\"} \(String(format: "%.3f", Double(r.clockOffsetMilliseconds) / 1000))\n"
+        }
+        family("breakout_no_runner", "gauge", "1 when there are active jobs and no runner ticked within its interval: nothing will start.")
+        out += "breakout_no_runner \(data.liveness.warning == nil ? 0 : 1)\n"
         family("breakout_job_last_success_timestamp_seconds", "gauge", "When the job last finished successfully (Unix time).")
         for (id, d) in lastSuccess.sorted(by: { $0.key < $1.key }) { out += "breakout_job_last_success_timestamp_seconds\(labels(id)) \(Int(d.timeIntervalSince1970))\n" }
         family("breakout_job_running", "gauge", "1 while a runner holds the job's lease.")

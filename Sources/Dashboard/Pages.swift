@@ -23,7 +23,7 @@ enum Pages {
     static let style = """
         body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:70rem}
         table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}
-        th{background:#f4f4f4}.success{color:#17692f}.failed{color:#b00020;font-weight:bold}.running{color:#0b5cad;font-weight:bold}.skipped{color:#777}
+        th{background:#f4f4f4}.warning{background:#fff4e5;border-left:4px solid #b35c00;padding:.6rem 1rem}.overdue{color:#b35c00;font-weight:bold}.success{color:#17692f}.failed{color:#b00020;font-weight:bold}.running{color:#0b5cad;font-weight:bold}.skipped{color:#777}
         pre{background:#f7f7f7;padding:1rem;overflow:auto}nav a{margin-right:1rem}button{padding:.2rem .7rem}.muted{color:#777}
         """
 
@@ -49,8 +49,35 @@ enum Pages {
 
     static func status(_ job: DashboardData.Job) -> String {
         if job.running { return "<span class=running>running</span>" }
-        guard let s = job.lastStatus else { return job.active ? "<span class=muted>never run</span>" : "<span class=muted>inactive</span>" }
-        return "<span class=\(e(s))>\(e(s))</span>"
+        let overdue = job.overdueSince.map { " <span class=overdue>overdue since \(time($0))</span>" } ?? ""
+        guard let s = job.lastStatus else { return (job.active ? "<span class=muted>never run</span>" : "<span class=muted>inactive</span>") + overdue }
+        let setAside = (job.lastFailedCases ?? 0) > 0 ? " <span class=muted>(\(job.lastFailedCases!) undecodable cases set aside)</span>" : ""
+        return "<span class=\(e(s))>\(e(s))</span>" + setAside + overdue
+    }
+
+    /// The no-runner warning and the runners' last ticks.
+    static func liveness(_ data: DashboardData) -> String {
+        var b = data.liveness.warning.map { "<p class=warning><strong>No runner.</strong> \(e($0))</p>" } ?? ""
+        let overdue = data.jobs.filter { $0.overdueSince != nil }
+        if !overdue.isEmpty, data.liveness.warning == nil {
+            b += "<p class=warning><strong>Overdue.</strong> " + overdue.map { "\(e($0.organization))/\(e($0.name)) (due \(time($0.overdueSince)))" }.joined(separator: ", ")
+                + ": the fire passed and no runner claimed it.</p>"
+        }
+        return b
+    }
+
+    static func runners(_ data: DashboardData) -> String {
+        var b = "<h2>Runners</h2>"
+        if data.liveness.runners.isEmpty { return b + "<p class=muted>No runner has ever ticked against these control tables.</p>" }
+        b += "<table><tr><th>Runner</th><th>Last tick</th><th>Version</th><th>Clock</th></tr>"
+        for r in data.liveness.runners {
+            let late = r.isLate(at: data.now)
+            let tick = r.lastTickAt.map { "\(time($0)) (\(DashboardData.ago(data.now.timeIntervalSince($0))))" } ?? "never"
+            let offset = Double(r.clockOffsetMilliseconds) / 1000
+            b += "<tr><td>\(e(r.name)) <span class=muted>pid \(r.pid)</span></td><td\(late ? " class=overdue" : "")>\(e(tick))\(late ? " · late" : "")</td>"
+            b += "<td>\(e(r.version))</td><td>\(abs(offset) > 5 ? "<span class=overdue>\(String(format: "%+.0f", offset)) s off the store</span>" : "in step")</td></tr>"
+        }
+        return b + "</table>"
     }
 
     static func runButton(_ job: DashboardData.Job, csrf: String?) -> String {
@@ -62,7 +89,7 @@ enum Pages {
     }
 
     static func overview(_ data: DashboardData, csrf: String?) -> String {
-        var b = "<h2>Organizations</h2><table><tr><th>Organization</th><th>Name</th><th>Connections</th><th>Active jobs</th></tr>"
+        var b = liveness(data) + "<h2>Organizations</h2><table><tr><th>Organization</th><th>Name</th><th>Connections</th><th>Active jobs</th></tr>"
         for o in data.organizations {
             let conns = data.snapshot.connections.filter { $0.organizationID == o.id }.count
             let active = data.jobs.filter { $0.organization == o.name && $0.active }.count
@@ -80,6 +107,7 @@ enum Pages {
         }
         b += "<h2>Jobs</h2>" + jobsTable(data.jobs.sorted { ($0.lastStatus == "failed" ? 0 : 1, $0.organization, $0.name) < ($1.lastStatus == "failed" ? 0 : 1, $1.organization, $1.name) },
                                          csrf: csrf, withOrganization: true)
+        b += runners(data)
         return page("breakout", b, signedIn: csrf != nil)
     }
 
@@ -108,18 +136,33 @@ enum Pages {
     static func job(_ job: DashboardData.Job, runs: [DashboardData.Run], csrf: String?) -> String {
         var b = "<p>\(e(job.type)) job · \(e(DashboardData.words(job.schedule, job.timeZone))) · <code>\(e(job.schedule))</code> · connection \(e(job.connection ?? "default"))</p>"
         b += "<p>Status: \(status(job)) · next run \(job.active ? time(job.nextRunAt) : "inactive")</p>" + runButton(job, csrf: csrf)
-        b += "<h2>History</h2><table><tr><th>Run</th><th>Trigger</th><th>Started</th><th>Finished</th><th>Status</th><th>Cases</th><th>Rows</th></tr>"
+        b += history(runs)
+        return page("Job \(job.organization)/\(job.name)", b, signedIn: csrf != nil)
+    }
+
+    static func history(_ runs: [DashboardData.Run]) -> String {
+        var b = "<h2>History</h2><table><tr><th>Run</th><th>Trigger</th><th>Started</th><th>Finished</th><th>Status</th><th>Cases</th><th>Undecodable</th><th>Rows</th></tr>"
         for r in runs {
+            let cause = r.status == "success" ? "" : r.output.split(separator: "\n").first.map { "<br><span class=muted>\(e(String($0.prefix(160))))</span>" } ?? ""
             b += "<tr><td><a href=\"/runs/\(r.id)\">#\(r.id)</a></td><td>\(e(r.trigger))</td><td>\(time(r.startedAt))</td><td>\(time(r.finishedAt))</td>"
-            b += "<td><span class=\(e(r.status))>\(e(r.status))</span></td><td>\(r.cases.map(String.init) ?? "–")</td><td>\(r.rows.map(String.init) ?? "–")</td></tr>"
+            b += "<td><span class=\(e(r.status))>\(e(r.status))</span>\(cause)</td><td>\(r.cases.map(String.init) ?? "–")</td>"
+            b += "<td>\(r.failedCases.map { $0 > 0 ? "<span class=overdue>\($0)</span>" : "0" } ?? "–")</td><td>\(r.rows.map(String.init) ?? "–")</td></tr>"
         }
-        return page("Job \(job.organization)/\(job.name)", b + "</table>", signedIn: csrf != nil)
+        return b + "</table>"
+    }
+
+    /// A job an apply deleted: its runs, read by the names they were recorded with.
+    static func deletedJob(_ organization: String, _ name: String, runs: [DashboardData.Run]) -> String {
+        page("Job \(organization)/\(name)", "<p class=muted>This job is no longer in the control tables (an apply deleted it); its history is kept.</p>"
+             + history(runs), signedIn: false)
     }
 
     static func run(_ run: DashboardData.Run, job: DashboardData.Job?) -> String {
-        var b = "<p>Job \(job.map { "<a href=\"/org/\(url($0.organization))/jobs/\(url($0.name))\">\(e($0.organization))/\(e($0.name))</a>" } ?? "#\(run.jobID)")"
+        let deleted = run.organization.flatMap { o in run.job.map { "\(e(o))/\(e($0)) <span class=muted>(deleted)</span>" } } ?? "#\(run.jobID)"
+        var b = "<p>Job \(job.map { "<a href=\"/org/\(url($0.organization))/jobs/\(url($0.name))\">\(e($0.organization))/\(e($0.name))</a>" } ?? deleted)"
         b += " · trigger \(e(run.trigger)) · <span class=\(e(run.status))>\(e(run.status))</span> · started \(time(run.startedAt)) · finished \(time(run.finishedAt))"
-        b += " · runner \(e(run.runner ?? "–")) · \(run.cases.map(String.init) ?? "–") cases, \(run.rows.map(String.init) ?? "–") rows</p>"
+        b += " · runner \(e(run.runner ?? "–")) · \(run.cases.map(String.init) ?? "–") cases, \(run.rows.map(String.init) ?? "–") rows"
+        b += (run.failedCases ?? 0) > 0 ? " · <span class=overdue>\(run.failedCases!) undecodable cases set aside in breakout_errors</span></p>" : "</p>"
         let failed = run.output.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("failed:") || $0.contains(": failed:") }
         if !failed.isEmpty {
             b += "<h2>Failed cases and errors</h2><ul>" + failed.map { "<li>\(e(String($0).trimmingCharacters(in: .whitespaces)))</li>" }.joined() + "</ul>"

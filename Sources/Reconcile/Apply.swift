@@ -68,8 +68,8 @@ extension Reconciler {
             }
         }
         if let destructive = plan.changes.first(where: \.destructive), !options.allowDestroy {
-            throw StateError("the plan deletes \(destructive.address), whose jobs have run history",
-                             hint: "pass --allow-destroy if that is intended; run history in mt_job_runs is kept")
+            throw StateError("the plan deletes \(destructive.address): \(destructive.note ?? "its jobs have run history")",
+                             hint: "pass --allow-destroy if that is intended; run history in mt_job_runs is kept and `breakout logs` still reads it")
         }
         guard plan.hasChanges else { return ApplyResult(plan: plan, migrated: migrated) }
         guard try confirm(plan) else { return nil }

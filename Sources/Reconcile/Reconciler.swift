@@ -188,10 +188,11 @@ public final class Reconciler {
     public func plan() throws -> Plan {
         try store.checkVersion()
         let snapshot = try store.snapshot()
-        return try plan(snapshot, history: store.version() >= 2 ? try store.jobsWithHistory() : [])
+        let migrated = try store.version() >= 2
+        return try plan(snapshot, history: migrated ? try store.jobsWithHistory() : [], running: migrated ? try store.runningJobs() : [:])
     }
 
-    func plan(_ snapshot: StateSnapshot, history: Set<Int64>) throws -> Plan {
+    func plan(_ snapshot: StateSnapshot, history: Set<Int64>, running: [Int64: String] = [:]) throws -> Plan {
         let want = try desired()
         let have = current(snapshot)
         func key(_ r: Resource) -> String { "\(r.kind.rawValue)\u{0}\(r.organization)\u{0}\(r.name)" }
@@ -238,6 +239,15 @@ public final class Reconciler {
                     let handMade = snapshot.jobs.filter { $0.organizationID == c.id && $0.managedBy == nil }.count
                         + snapshot.connections.filter { $0.organizationID == c.id && $0.managedBy == nil }.count
                     if handMade > 0 { note = (note.map { $0 + "; " } ?? "") + "\(handMade) unmanaged row(s) still belong to it: apply will refuse" }
+                    if let busy = jobs.first(where: { running[$0.id] != nil }) {
+                        destructive = true
+                        note = (note.map { $0 + "; " } ?? "") + "its job \(busy.name) is running now (runner \(running[busy.id]!))"
+                    }
+                } else if c.resource.kind == .job, let runner = running[c.id] {
+                    // The run finishes (its process has what it needs) and its history stays
+                    // readable with `breakout logs`; deleting it still needs --allow-destroy.
+                    destructive = true
+                    note = "it is running now (runner \(runner)); the run finishes and its history stays readable with `breakout logs`"
                 }
                 changes.append(.init(action: .delete, kind: c.resource.kind, organization: c.resource.organization, name: c.resource.name,
                                      fields: c.resource.fields.map { .init(field: $0.0, old: $0.1, new: nil, sensitive: false) },

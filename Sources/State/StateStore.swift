@@ -136,6 +136,18 @@ public final class StateStore {
         return StateSnapshot(organizations: orgs, connections: conns, jobs: jobs)
     }
 
+    /// Jobs whose lease is held now (store time), with the runner holding it.
+    public func runningJobs() throws -> [Int64: String] {
+        let now = (try? serverTime()) ?? Date()
+        var out: [Int64: String] = [:]
+        for row in try connection.query(.select(Select(from: ControlTables.jobs, columns: ["id", "lease_owner", "lease_expires_at"],
+                                                       where: .not(.isNull("lease_owner"))))) {
+            guard let id = row[0].int64, let owner = row[1].string, let expires = StateStore.date(row[2]), expires > now else { continue }
+            out[id] = owner
+        }
+        return out
+    }
+
     /// Ids of jobs that have run (a `last_run_at`, or rows in `mt_job_runs`).
     public func jobsWithHistory() throws -> Set<Int64> {
         var ids = Set(try snapshot().jobs.filter { $0.lastRunAt != nil }.map(\.id))

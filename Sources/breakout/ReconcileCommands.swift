@@ -154,7 +154,7 @@ struct ApplyCommand: ParsableCommand {
     @Option(name: .customLong("lock-timeout"), help: "How long to wait for another apply to finish (e.g. 60s, 5m; default 0s).")
     var lockTimeout: String = "0s"
 
-    @Flag(name: .customLong("allow-destroy"), help: "Allow deleting organizations whose jobs have run history.")
+    @Flag(name: .customLong("allow-destroy"), help: "Allow deleting organizations whose jobs have run history, and jobs that are running.")
     var allowDestroy = false
 
     @Argument(help: "A plan saved by `breakout plan --out FILE`.")

@@ -33,11 +33,26 @@ struct StatusCommand: ParsableCommand {
         var lastCases: Int64?
         var nextRunAt: String?
         var lastOutput: String?
+        var lastFailedCases: Int64?
+        var overdueSince: String?
 
         enum CodingKeys: String, CodingKey {
             case organization, job, schedule, timeZone = "time_zone", active, managed, running, runner, runningSince = "running_since", progress
             case lastRunAt = "last_run_at", lastStatus = "last_status", lastDurationSeconds = "last_duration_seconds", lastCases = "last_cases"
-            case nextRunAt = "next_run_at", lastOutput = "last_output"
+            case nextRunAt = "next_run_at", lastOutput = "last_output", lastFailedCases = "last_failed_cases", overdueSince = "overdue_since"
+        }
+    }
+
+    struct RunnerStatus: Encodable {
+        var runner: String
+        var kind: String
+        var pid: Int64
+        var version: String
+        var lastTickAt: String?
+        var clockOffsetSeconds: Double
+        var late: Bool
+        enum CodingKeys: String, CodingKey {
+            case runner, kind, pid, version, lastTickAt = "last_tick_at", clockOffsetSeconds = "clock_offset_seconds", late
         }
     }
 
@@ -66,23 +81,37 @@ struct StatusCommand: ParsableCommand {
                                  running: j.running, runner: j.runner, runningSince: j.running ? j.lastRunAt.map { iso.string(from: $0) } : nil,
                                  progress: j.progress, lastRunAt: r?.startedAt.map { iso.string(from: $0) }, lastStatus: r?.status,
                                  lastDurationSeconds: r?.startedAt.flatMap { s in r?.finishedAt.map { $0.timeIntervalSince(s) } },
-                                 lastCases: r?.cases, nextRunAt: j.nextRunAt.map { iso.string(from: $0) }, lastOutput: j.lastOutput)
+                                 lastCases: r?.cases, nextRunAt: j.nextRunAt.map { iso.string(from: $0) }, lastOutput: j.lastOutput,
+                                 lastFailedCases: j.lastFailedCases, overdueSince: j.overdueSince.map { iso.string(from: $0) })
+            }
+            let runners = data.liveness.runners.map { r in
+                RunnerStatus(runner: r.name, kind: r.kind, pid: r.pid, version: r.version, lastTickAt: r.lastTickAt.map { iso.string(from: $0) },
+                             clockOffsetSeconds: Double(r.clockOffsetMilliseconds) / 1000, late: r.isLate(at: data.now))
             }
             let orgStatus = orgs.map { o in
                 OrganizationStatus(organization: o.name, name: o.displayName ?? o.name, connections: snapshot.connections.filter { $0.organizationID == o.id }.count,
                                    activeJobs: snapshot.jobs.filter { $0.organizationID == o.id && $0.isActive }.count, managed: o.managedBy != nil)
             }
             if format == .json {
-                struct Report: Encodable { var organizations: [OrganizationStatus]; var jobs: [JobStatus] }
+                struct Report: Encodable {
+                    var organizations: [OrganizationStatus]
+                    var jobs: [JobStatus]
+                    var runners: [RunnerStatus]
+                    var warning: String?
+                }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try encoder.encode(Report(organizations: orgStatus, jobs: jobs)), as: UTF8.self))
+                print(String(decoding: try encoder.encode(Report(organizations: orgStatus, jobs: jobs, runners: runners, warning: data.liveness.warning)),
+                             as: UTF8.self))
                 return
             }
             func cut(_ s: String, _ n: Int) -> String { s.count > n ? String(s.prefix(n - 1)) + "…" : s.padding(toLength: n, withPad: " ", startingAt: 0) }
             func short(_ iso8601: String?) -> String {
                 guard let iso8601 else { return "-" }
                 return String(iso8601.replacingOccurrences(of: "T", with: " ").prefix(16))
+            }
+            if let warning = data.liveness.warning {
+                print(wrapped("WARNING: " + warning, width: 80, indent: "  ").joined(separator: "\n") + "\n")
             }
             print("ORGANIZATIONS")
             for o in orgStatus {
@@ -93,6 +122,26 @@ struct StatusCommand: ParsableCommand {
             for j in running {
                 print("  " + cut("\(j.organization)/\(j.job)", 34) + "since " + short(j.runningSince) + " on " + cut(j.runner ?? "?", 24))
                 if let p = j.progress { print("    " + cut(p, 74)) }
+            }
+            let overdue = jobs.filter { $0.overdueSince != nil }
+            if !overdue.isEmpty {
+                print("\nOVERDUE (the fire passed and no runner claimed it)")
+                for j in overdue {
+                    let since = data.jobs.first { $0.organization == j.organization && $0.name == j.job }?.overdueSince
+                    print("  " + cut("\(j.organization)/\(j.job)", 34) + "due " + short(j.overdueSince)
+                          + (since.map { " (" + DashboardData.ago(data.now.timeIntervalSince($0)) + ")" } ?? ""))
+                }
+            }
+            print("\nRUNNERS" + (runners.isEmpty ? ": none has ever ticked" : ""))
+            for r in runners {
+                let tick = data.liveness.runners.first { $0.name == r.runner }?.lastTickAt.map { DashboardData.ago(data.now.timeIntervalSince($0)) } ?? "never"
+                let clock = abs(r.clockOffsetSeconds) > 5 ? String(format: "  clock %+.0f s", r.clockOffsetSeconds) : ""
+                print("  " + cut(r.runner, 34) + cut("last tick " + tick, 22) + (r.late ? "LATE" : "ok") + clock)
+            }
+            let setAside = jobs.filter { ($0.lastFailedCases ?? 0) > 0 }
+            if !setAside.isEmpty {
+                print("\nUNDECODABLE CASES IN THE LAST RUN (in breakout_errors)")
+                for j in setAside { print("  " + cut("\(j.organization)/\(j.job)", 34) + "\(j.lastFailedCases ?? 0) cases set aside") }
             }
             let failed = jobs.filter { $0.lastStatus == "failed" && !$0.running }
             if !failed.isEmpty {
@@ -128,18 +177,33 @@ struct LogsCommand: ParsableCommand {
             let runner = try RunnerAccess(config)
             let store = try runner.openStore()
             defer { store.connection.close() }
-            let job = try RunnerAccess.job(target, in: try store.snapshot())
-            let runs = try store.connection.query(.select(Select(from: ControlTables.runs, where: .equals("job_id", .integer(job.id)),
+            // A job deleted by an apply keeps its history: its runs carry its names.
+            let owner: SQLPredicate
+            do {
+                owner = .equals("job_id", .integer(try RunnerAccess.job(target, in: try store.snapshot()).id))
+            } catch {
+                let parts = target.split(separator: "/", maxSplits: 1).map(String.init)
+                let byName: SQLPredicate = .and([.equals("organization_name", .text(parts.first ?? "")), .equals("job_name", .text(parts.count > 1 ? parts[1] : ""))])
+                guard parts.count == 2, try !store.connection.query(.select(Select(from: ControlTables.runs, columns: ["id"], where: byName, limit: 1))).isEmpty else {
+                    throw error
+                }
+                print("\(target) is no longer in the control tables (an apply deleted it); its run history:\n")
+                owner = byName
+            }
+            let runs = try store.connection.query(.select(Select(from: ControlTables.runs, where: owner,
                                                                  orderBy: [SortKey("id", descending: true)], limit: max(history, 1))))
             let chosen: Row?
             if let runID {
-                chosen = try store.connection.query(.select(Select(from: ControlTables.runs, where: .and([.equals("job_id", .integer(job.id)), .equals("id", .integer(runID))])))).first
+                chosen = try store.connection.query(.select(Select(from: ControlTables.runs, where: .and([owner, .equals("id", .integer(runID))])))).first
                 if chosen == nil { throw CLIError("job \(target) has no run \(runID)", hint: "recent runs: \(runs.compactMap { $0["id"]?.int64 }.map(String.init).joined(separator: ", "))") }
             } else {
                 chosen = runs.first
             }
             guard let chosen else { print("\(target) has not run yet."); return }
-            print("run \(chosen["id"]?.string ?? "?") · \(chosen["trigger_type"]?.string ?? "?") · \(chosen["status"]?.string ?? "?") · started \(chosen["started_at"]?.string ?? "-") · finished \(chosen["finished_at"]?.string ?? "-") · runner \(chosen["runner"]?.string ?? "-")")
+            let failedCases = chosen["failed_cases"]?.int64 ?? 0
+            print("run \(chosen["id"]?.string ?? "?") · \(chosen["trigger_type"]?.string ?? "?") · \(chosen["status"]?.string ?? "?")"
+                  + (failedCases > 0 ? " · \(failedCases) undecodable cases set aside" : "")
+                  + " · started \(chosen["started_at"]?.string ?? "-") · finished \(chosen["finished_at"]?.string ?? "-") · runner \(chosen["runner"]?.string ?? "-")")
             print(chosen["output"]?.string ?? "")
             if runs.count > 1 {
                 print("\nrecent runs:")
@@ -147,4 +211,21 @@ struct LogsCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// Words of `text` in lines of at most `width` columns, continuation lines indented.
+func wrapped(_ text: String, width: Int, indent: String) -> [String] {
+    var lines: [String] = []
+    var line = ""
+    for word in text.split(separator: " ") {
+        let candidate = line.isEmpty ? String(word) : line + " " + word
+        if candidate.count > width, !line.isEmpty {
+            lines.append(line)
+            line = indent + word
+        } else {
+            line = candidate
+        }
+    }
+    if !line.isEmpty { lines.append(line) }
+    return lines
 }
