@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
         .testTarget(name: "BreakoutTests", dependencies: ["Breakout", "CaseSources", "CSPro", "Drivers", "SQL", "Verification"], exclude: ["Golden"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron", "CaseSources",
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron", "CaseSources", "Dashboard",
                                                          .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CLITests", dependencies: []),
     ],

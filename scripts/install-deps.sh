@@ -21,6 +21,8 @@ if [[ "${1:-}" == "--servers" ]]; then
   /usr/bin/python3 -c 'import croniter' 2>/dev/null || packages+=(python3-croniter)
   /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || packages+=(python3-prometheus-client)
   packages+=(chromium curl)
+  # The fault suite runs one runner 5 minutes ahead with libfaketime.
+  packages+=(faketime)
 fi
 
 missing=()

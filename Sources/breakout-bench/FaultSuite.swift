@@ -36,8 +36,12 @@ final class Workspace {
     let dictionary: CSProDictionary
     var sourceURL: String
     let bin: String
+    /// The control tables: SQLite in the folder, or a PostgreSQL database (`stateOnServer`).
+    var stateConfig: ConnectionConfig
+    let stateAdmin: ConnectionConfig?
 
-    init(_ kind: Kind, source: String, dictionary: CSProDictionary, bin: String, sourceURL: String? = nil, job: String = "") throws {
+    init(_ kind: Kind, source: String, dictionary: CSProDictionary, bin: String, sourceURL: String? = nil, job: String = "",
+         connections: String = "", stateOnServer: Bool = false) throws {
         self.kind = kind
         self.dictionary = dictionary
         self.bin = bin
@@ -60,6 +64,23 @@ final class Workspace {
             destination = a
             destination.database = database
         }
+        var stateYAML = "url: sqlite:.breakout/state.db"
+        var stateConfig = ConnectionConfig(engine: .sqlite, database: dir.appendingPathComponent(".breakout/state.db").path)
+        var stateAdmin: ConnectionConfig?
+        if stateOnServer {
+            guard let url = env["BREAKOUT_TEST_POSTGRES_URL"] else { throw ScenarioFailure("PostgreSQL is not available for the state store") }
+            let admin = try ConnectionConfig.parse(url: url)
+            let name = "faults_state_\(UInt32.random(in: 0...UInt32.max))"
+            let c = try Databases.connect(admin)
+            defer { c.close() }
+            try c.execute("CREATE DATABASE \(name)")
+            stateAdmin = admin
+            stateConfig = admin
+            stateConfig.database = name
+            stateYAML = "url: postgresql://\(admin.user!)@\(admin.host!):\(admin.port!)/\(name)\n  password: ${env:BREAKOUT_TEST_PASSWORD}"
+        }
+        self.stateConfig = stateConfig
+        self.stateAdmin = stateAdmin
         try createDatabase()
         let connection: String
         switch kind {
@@ -71,7 +92,7 @@ final class Workspace {
         try """
             version: 1
             state:
-              url: sqlite:.breakout/state.db
+              \(stateYAML)
             source:
               type: csweb
               url: \(self.sourceURL)\(self.sourceURL.hasPrefix("mysql") ? "\n  password: ${env:BREAKOUT_TEST_PASSWORD}" : "")
@@ -87,6 +108,7 @@ final class Workspace {
               - name: dest
                 \(connection)
                 default: true
+            \(connections)
             jobs:
               - name: j
                 type: breakout
@@ -120,6 +142,10 @@ final class Workspace {
 
     func destroy() {
         destroyDestination()
+        if let stateAdmin, let c = try? Databases.connect(stateAdmin) {
+            _ = try? c.execute("DROP DATABASE IF EXISTS \(stateConfig.database) WITH (FORCE)")
+            c.close()
+        }
         try? FileManager.default.removeItem(at: dir)
     }
 
@@ -180,9 +206,7 @@ final class Workspace {
         }
     }
 
-    func state() throws -> any DatabaseConnection {
-        try Databases.connect(ConnectionConfig(engine: .sqlite, database: dir.appendingPathComponent(".breakout/state.db").path))
-    }
+    func state() throws -> any DatabaseConnection { try Databases.connect(stateConfig) }
 }
 
 /// A copy of the suite's generated source that a scenario may change.
@@ -296,8 +320,9 @@ func runFaultSuite() throws {
         }
     }
 
-    // The runner daemon killed mid-job: the lease expires, the run is failed, the retry is exact.
-    scenario("runner killed -9 mid-job → lease expires, run failed, retry exact") {
+    // The runner and its run process killed mid-job (the host died): the lease expires, the run
+    // is failed, the retry is exact.
+    scenario("runner and its run killed -9 mid-job → lease expires, run failed, retry exact") {
         let w = try Workspace(servers.first ?? .sqlite, source: sourcePath, dictionary: dictionary, bin: bin)
         defer { w.destroy() }
         let apply = try w.breakout(["apply", "--auto-approve"])
@@ -307,7 +332,10 @@ func runFaultSuite() throws {
         let deadline = Date().addingTimeInterval(60)
         while p.process.isRunning, w.committedCases() < cases / 5, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         try require(p.process.isRunning, "the job finished before it could be killed")
+        let children = runProcesses(of: p.pid)
+        try require(children.count == 1, "the run is not one child process of the runner: \(children)")
         kill(p.pid, SIGKILL)
+        for child in children { kill(child.pid, SIGKILL) }
         _ = p.wait(timeout: 30)
         Thread.sleep(forTimeInterval: 2.5)
         let lost = try w.breakout(["cron", "run"], extraEnv: lease)
@@ -460,6 +488,19 @@ func runFaultSuite() throws {
             return "all 8 = manifest (seconds: \(seconds.joined(separator: " ")))"
         }
     }
+
+    // The runner's unattended life: one line per scenario. Clock skew needs faketime (CI installs it).
+    // libfaketime preloaded into the runner itself (not the faketime wrapper, which would stand
+    // between the suite and the runner's pid).
+    let faketime = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+                    "/usr/lib/faketime/libfaketime.so.1"].first { FileManager.default.fileExists(atPath: $0) }
+    if faketime == nil {
+        if ci { failed += 1 }
+        say("\(ci ? "FAIL" : "skip")  clock skew between two runners: faketime is not installed (apt-get install faketime)")
+    }
+    runnerFaultScenarios(RunnerFaultContext(source: sourcePath, dictionary: dictionary, bin: bin, cases: cases, manifest: manifest, servers: servers,
+                                            restart: environment["BREAKOUT_TEST_RESTART"], faketime: faketime, exact: { try exact($0) }),
+                         scenario: scenario)
 
     for line in try badInputScenarios(bin: bin, servers: servers) {
         if let only, !only.split(separator: ",").contains(where: { line.name.contains($0) }) { continue }

@@ -152,11 +152,11 @@ struct StatusCommand: ParsableCommand {
                 }
             }
             print("\nJOBS (failures first)")
-            print("  " + cut("ORG/JOB", 30) + cut("LAST RUN (UTC)", 17) + cut("STATUS", 9) + cut("CASES", 7) + "NEXT RUN (UTC)")
+            print("  " + cut("ORG/JOB", 29) + cut("LAST RUN (UTC)", 17) + cut("STATUS", 9) + cut("CASES", 7) + "NEXT RUN (UTC)")
             let ordered = jobs.sorted { ($0.lastStatus == "failed" ? 0 : 1, $0.organization, $0.job) < ($1.lastStatus == "failed" ? 0 : 1, $1.organization, $1.job) }
             for j in ordered {
                 let status = j.running ? "running" : (j.lastStatus ?? (j.active ? "never" : "inactive"))
-                print("  " + cut("\(j.organization)/\(j.job)", 30) + cut(short(j.lastRunAt), 17) + cut(status, 9) + cut(j.lastCases.map(String.init) ?? "-", 7)
+                print("  " + cut("\(j.organization)/\(j.job)", 29) + cut(short(j.lastRunAt), 17) + cut(status, 9) + cut(j.lastCases.map(String.init) ?? "-", 7)
                       + (j.active ? short(j.nextRunAt) : "inactive"))
             }
         }
