@@ -41,7 +41,11 @@ public struct DashboardServer: Sendable {
         return false
     }
 
-    func store() throws -> StateStore { StateStore(connection: try Databases.connect(stateConfig)) }
+    /// A store per request; one that reconnects, so a Run now outlives a restart of the store.
+    func store() throws -> StateStore {
+        let config = stateConfig
+        return try StateStore(connect: { try Databases.connect(config) })
+    }
 
     static func html(_ s: String, _ status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: s)))

@@ -18,6 +18,13 @@ enum Pages {
         return out
     }
 
+    /// `text` between backticks as `<code>` (in already escaped text).
+    static func code(_ escaped: String) -> String {
+        let parts = escaped.components(separatedBy: "`")
+        guard parts.count > 2, parts.count % 2 == 1 else { return escaped }
+        return parts.enumerated().map { $0.offset % 2 == 1 ? "<code>\($0.element)</code>" : $0.element }.joined()
+    }
+
     static func url(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? s }
 
     static let style = """
@@ -57,7 +64,7 @@ enum Pages {
 
     /// The no-runner warning and the runners' last ticks.
     static func liveness(_ data: DashboardData) -> String {
-        var b = data.liveness.warning.map { "<p class=warning><strong>No runner.</strong> \(e($0))</p>" } ?? ""
+        var b = data.liveness.warning.map { "<p class=warning><strong>No runner.</strong> \(code(e($0)))</p>" } ?? ""
         let overdue = data.jobs.filter { $0.overdueSince != nil }
         if !overdue.isEmpty, data.liveness.warning == nil {
             b += "<p class=warning><strong>Overdue.</strong> " + overdue.map { "\(e($0.organization))/\(e($0.name)) (due \(time($0.overdueSince)))" }.joined(separator: ", ")
