@@ -76,7 +76,7 @@ public struct Importer {
         var threads: Int?
         var maxCasesPerChunk: Int?
         var active: Bool
-        var settings: [String: Any]
+        var settings: JobSettings
         var comment: String?
     }
 
@@ -110,20 +110,21 @@ public struct Importer {
             if let t = j.threads { y += "    threads: \(t)\n" }
             if let m = j.maxCasesPerChunk { y += "    max_cases_per_chunk: \(m)\n" }
             y += "    active: \(j.active)\n"
-            if let timeout = j.settings["timeout"] as? Int { y += "    timeout: \(timeout)s\n" }
-            if let retries = j.settings["retries"] as? Int, retries != 0 { y += "    retries: \(retries)\n" }
-            if let deadline = j.settings["starting_deadline"] as? Int, deadline != 3600 { y += "    starting_deadline: \(deadline)s\n" }
-            if let include = j.settings["include"] as? [String], !include.isEmpty { y += "    include: \(list(include))\n" }
-            if let exclude = j.settings["exclude"] as? [String], !exclude.isEmpty { y += "    exclude: \(list(exclude))\n" }
-            if let output = j.settings["output"] as? String { y += "    output: \(q(output))\n" }
-            if let alerts = j.settings["alerts"] as? [String: Any] {
+            let s = j.settings
+            if let timeout = s.timeout { y += "    timeout: \(timeout)s\n" }
+            if s.retries != 0 { y += "    retries: \(s.retries)\n" }
+            if s.startingDeadline != JobSettings.defaultStartingDeadline { y += "    starting_deadline: \(s.startingDeadline)s\n" }
+            if !s.include.isEmpty { y += "    include: \(list(s.include))\n" }
+            if !s.exclude.isEmpty { y += "    exclude: \(list(s.exclude))\n" }
+            if let output = s.output { y += "    output: \(q(output))\n" }
+            if let alerts = s.alerts {
                 var parts: [String] = []
-                if let w = alerts["webhook"] as? String { parts.append("webhook: \(q(w))") }
+                if let w = alerts.webhook { parts.append("webhook: \(q(w))") }
                 // A command is not imported: organization files run no program (docs/security.md).
-                if alerts["command"] is String { y += "    # alerts.command of this row was not imported: organization files hold no commands (docs/security.md)\n" }
-                if alerts["on_recovery"] as? Bool == true { parts.append("on_recovery: true") }
-                if alerts["on_failed_cases"] as? Bool == true { parts.append("on_failed_cases: true") }
-                if alerts["webhook"] is String { y += "    alerts: {\(parts.joined(separator: ", "))}\n" }
+                if alerts.command != nil { y += "    # alerts.command of this row was not imported: organization files hold no commands (docs/security.md)\n" }
+                if alerts.onRecovery { parts.append("on_recovery: true") }
+                if alerts.onFailedCases { parts.append("on_failed_cases: true") }
+                if alerts.webhook != nil { y += "    alerts: {\(parts.joined(separator: ", "))}\n" }
             }
         }
         return y
@@ -175,7 +176,7 @@ public struct Importer {
                     out.warnings.append("job \(org.name)/\(j.name): its command \"\(j.command!)\" is not a process-cases line; imported as a breakout of every dictionary")
                     comment = "command was: \(j.command!)"
                 }
-                let settings = StoredValue.object(j.settings)
+                let settings = j.jobSettings
                 jobYAML.append(JobYAML(
                     name: j.name, type: j.jobType, schedule: j.cronExpression,
                     timeZone: j.timeZone.flatMap { $0 == defaults.timeZone ? nil : $0 },
@@ -233,12 +234,14 @@ public struct Importer {
                                               database: row["schema_name"]?.string, username: row["schema_user_name"]?.string,
                                               password: password ?? "${env:BREAKOUT_IMPORT_\(dictionary.uppercased())_PASSWORD}", passwordComment: comment,
                                               isDefault: connections.isEmpty, isActive: true, options: [:]))
-            var settings: [String: Any] = [:]
+            var settings = JobSettings()
+            // CSWeb's additional_config is free-form JSON: anything else than its documented
+            // processCasesOptions reads as no options.
             if let config = row["additional_config"]?.string, let data = config.data(using: .utf8),
                let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                let options = o["processCasesOptions"] as? [String: Any] {
-                settings["include"] = (options["include"] as? [Any])?.map { "\($0)" } ?? []
-                settings["exclude"] = (options["exclude"] as? [Any])?.map { "\($0)" } ?? []
+                settings.include = (options["include"] as? [Any])?.map { "\($0)" } ?? []
+                settings.exclude = (options["exclude"] as? [Any])?.map { "\($0)" } ?? []
             }
             jobs.append(JobYAML(name: "breakout-" + Self.slug(dictionary), type: "breakout", schedule: "@hourly", timeZone: nil, connection: connectionName,
                                 dictionaries: [dictionary], threads: nil, maxCasesPerChunk: nil, active: false, settings: settings,

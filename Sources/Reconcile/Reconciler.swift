@@ -45,23 +45,15 @@ public final class Reconciler {
         return String(decoding: data, as: UTF8.self)
     }
 
-    func jobSettings(timeout: Int?, retries: Int, startingDeadline: Int, include: [String], exclude: [String], alerts: Alerts? = nil, output: String? = nil) -> String {
-        var o: [String: Any] = ["retries": retries, "starting_deadline": startingDeadline, "include": include, "exclude": exclude]
-        if let output { o["output"] = output }
-        if let timeout { o["timeout"] = timeout }
-        if let alerts {
-            var a: [String: Any] = ["on_recovery": alerts.onRecovery]
-            if let w = alerts.webhook { a["webhook"] = w }
-            if let c = alerts.command { a["command"] = c }
-            // Only when set, so that rows written before the option existed plan no change.
-            if alerts.onFailedCases { a["on_failed_cases"] = true }
-            o["alerts"] = a
-        }
-        let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+    /// A job's settings as `apply` stores them (the typed value owns the JSON and the defaults).
+    func jobSettings(_ j: Job) -> String {
+        JobSettings(timeout: j.timeout, retries: j.retries, startingDeadline: j.startingDeadline, include: j.include, exclude: j.exclude,
+                    output: j.output, alerts: j.alerts.map {
+                        JobSettings.Alerts(webhook: $0.webhook, command: $0.command, onRecovery: $0.onRecovery, onFailedCases: $0.onFailedCases)
+                    }).stored
     }
 
-    var defaultSettings: String { jobSettings(timeout: nil, retries: 0, startingDeadline: 3600, include: [], exclude: []) }
+    var defaultSettings: String { JobSettings().stored }
 
     func desired() throws -> [Resource] {
         var out: [Resource] = []
@@ -86,8 +78,7 @@ public final class Reconciler {
                     ("job_type", j.kind.rawValue), ("command", command.line), ("cron_expression", j.schedule.source), ("time_zone", j.timeZone),
                     ("connection", j.connection), ("dictionaries", Self.jsonList(j.dictionaries)), ("threads", String(j.threads)),
                     ("max_cases_per_chunk", String(j.maxCasesPerChunk)),
-                    ("settings", jobSettings(timeout: j.timeout, retries: j.retries, startingDeadline: j.startingDeadline, include: j.include,
-                                             exclude: j.exclude, alerts: j.alerts, output: j.output)),
+                    ("settings", jobSettings(j)),
                     ("is_active", j.isActive ? "1" : "0"),
                 ]))
             }

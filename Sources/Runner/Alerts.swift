@@ -97,15 +97,14 @@ extension Scheduler {
     /// Fires the job's alerts for a failed run, for a success that set cases aside when
     /// `on_failed_cases`, or for a success after a failure when `on_recovery`.
     func alert(_ claim: Claim, outcome: JobOutcome, runID: Int64, started: Date, finished: Date) {
-        let settings = Self.settings(claim.job)
         // The row's alerts give a webhook only: a command in a row (hand-made, or stored by an
         // older version) is never run. The operator's alerts (breakout.yaml) add the command.
-        let row = settings["alerts"] as? [String: Any]
-        let webhook = row?["webhook"] as? String
+        let row = claim.job.jobSettings.alerts
+        let webhook = row?.webhook
         let operatorAlerts = self.operatorAlerts
         guard webhook != nil || operatorAlerts != nil else { return }
-        let onRecovery = row?["on_recovery"] as? Bool == true || operatorAlerts?.onRecovery == true
-        let onFailedCases = row?["on_failed_cases"] as? Bool == true || operatorAlerts?.onFailedCases == true
+        let onRecovery = row?.onRecovery == true || operatorAlerts?.onRecovery == true
+        let onFailedCases = row?.onFailedCases == true || operatorAlerts?.onFailedCases == true
         var event: String?
         if outcome.status == .failed {
             event = "failed"

@@ -34,7 +34,7 @@ public struct BreakoutExecutor: JobExecutor {
         public var selection: RecordSelection
         public var threads: Int
         public var chunk: Int
-        var settings: [String: Any]
+        var settings: JobSettings
     }
 
     public func target(_ job: JobRow) throws -> JobTarget {
@@ -121,8 +121,8 @@ public struct BreakoutExecutor: JobExecutor {
                                  hint: "remove the extra claim from mt_organizations (apply does this for managed rows)")
             }
         }
-        let settings = Scheduler.settings(job)
-        let selection = RecordSelection(include: settings["include"] as? [String] ?? [], exclude: settings["exclude"] as? [String] ?? [])
+        let settings = job.jobSettings
+        let selection = RecordSelection(include: settings.include, exclude: settings.exclude)
         let threads = job.threads.map(Int.init) ?? command?.threads ?? resolver.configuration.settings.defaults.threads
         let chunk = job.maxCasesPerChunk.map(Int.init) ?? command?.maxCasesPerChunk ?? resolver.configuration.settings.defaults.maxCasesPerChunk
         return JobTarget(organization: org, connectionName: connection.name, engine: engine, destination: destination, dictionaries: dictionaries,
@@ -142,8 +142,9 @@ public struct BreakoutExecutor: JobExecutor {
     }
 
     func run(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
-        guard job.jobType == "breakout" || job.jobType == "export" else {
-            throw StateError("job \(job.name): unknown job type \"\(job.jobType)\"; expected breakout or export")
+        guard let kind = job.kind else {
+            throw StateError("job \(job.name): unknown job type \"\(job.jobType)\"; expected "
+                             + JobKind.allCases.map(\.rawValue).joined(separator: " or "))
         }
         let t = try target(job)
         if t.engine == .sqlite {
@@ -152,8 +153,8 @@ public struct BreakoutExecutor: JobExecutor {
         let (org, engine, destination, dictionaries, naming, selection, threads, chunk, settings) =
             (t.organization, t.engine, t.destination, t.dictionaries, t.naming, t.selection, t.threads, t.chunk, t.settings)
         let sources = try SourceOpener(resolver: resolver)
-        if job.jobType == "export" {
-            guard let output = settings["output"] as? String else { throw StateError("export job \(org.name)/\(job.name) has no output folder in its settings") }
+        if kind == .export {
+            guard let output = settings.output else { throw StateError("export job \(org.name)/\(job.name) has no output folder in its settings") }
             let folder = URL(fileURLWithPath: try resolver.organizationPath(org.name, output))
             var texts: [String] = []
             var total: Int64 = 0, rows: Int64 = 0, failedCases: Int64 = 0

@@ -25,7 +25,7 @@ public struct LagProbe: Sendable {
     public func lags() -> [Lag] {
         guard let store = try? StateStore(connection: Databases.connect(executor.stateConfig)) else { return [] }
         defer { store.connection.close() }
-        guard let jobs = try? store.snapshot().jobs.filter({ $0.isActive && $0.jobType == "breakout" }) else { return [] }
+        guard let jobs = try? store.snapshot().jobs.filter({ $0.isActive && $0.kind == .breakout }) else { return [] }
         let sources = try? SourceOpener(resolver: executor.resolver)
         var seen = Set<String>()
         var out: [Lag] = []

@@ -199,7 +199,6 @@ public final class Scheduler: @unchecked Sendable {
     /// A fire time as stored: whole seconds.
     static func seconds(_ d: Date) -> Date { Date(timeIntervalSince1970: d.timeIntervalSince1970.rounded(.down)) }
 
-    static func settings(_ job: JobRow) -> [String: Any] { StoredValue.object(job.settings) }
 
     struct Claim {
         var job: JobRow
@@ -290,7 +289,7 @@ public final class Scheduler: @unchecked Sendable {
                 ], where: .and([.equals("job_id", .integer(job.id)), .equals("runner", .text(leaseOwner)), .equals("status", .text("running"))]))))
                 report.lost.append(job.name)
                 logger.error("run lost", metadata: ["job": "\(job.name)", "runner": "\(leaseOwner)"])
-                let retries = Self.settings(job)["retries"] as? Int ?? 0
+                let retries = job.jobSettings.retries
                 if retries > 0, try failedAttempts(job.id) <= retries {
                     // Due again now, as a retry.
                     try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("next_run_at", .timestamp(Self.seconds(now)))],
@@ -362,7 +361,7 @@ public final class Scheduler: @unchecked Sendable {
             guard due <= now, !shutdown.isSet else { continue }
             let following = cron.nextFire(after: now, in: zone)
             let isRetry = cron.nextFire(after: due.addingTimeInterval(-1), in: zone).map { Self.seconds($0) != Self.seconds(due) } ?? true
-            let deadline = Double(Self.settings(job)["starting_deadline"] as? Int ?? 3600)
+            let deadline = Double(job.jobSettings.startingDeadline)
             let busy = leaseOwner != nil && (leaseExpires ?? .distantPast) >= now
             let moveOn = Update(ControlTables.jobs, set: [Assignment("next_run_at", value(following))],
                                 where: .and([.equals("id", .integer(job.id)), .equals("next_run_at", nextRaw)]))
@@ -442,9 +441,9 @@ public final class Scheduler: @unchecked Sendable {
     @discardableResult
     func run(_ claim: Claim) -> JobOutcome {
         let job = claim.job
-        let settings = Self.settings(job)
-        let retries = claim.trigger == "manual" ? 0 : settings["retries"] as? Int ?? 0
-        let timeout = (settings["timeout"] as? Int).map(Double.init)
+        let settings = job.jobSettings
+        let retries = claim.trigger == "manual" ? 0 : settings.retries
+        let timeout = settings.timeout.map(Double.init)
         var attempt = 0
         var outcome = JobOutcome(status: .failed, output: "not run")
         while true {

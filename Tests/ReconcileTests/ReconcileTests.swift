@@ -300,6 +300,24 @@ import Testing
         #expect(row["config_digest"]?.string?.count == 16)
     }
 
+    /// Job settings are one typed value: the JSON apply stores is the same bytes as before the
+    /// type existed, a hand-made row's wrong types read as defaults, and the YAML default of
+    /// starting_deadline is the runner's.
+    @Test func jobSettingsRoundTripAndDefaults() throws {
+        let s = JobSettings(timeout: 60, retries: 2, include: ["PERSON"], output: "exports",
+                            alerts: .init(webhook: "https://hooks.example/x", onRecovery: true))
+        #expect(s.stored == #"{"alerts":{"on_recovery":true,"webhook":"https:\/\/hooks.example\/x"},"exclude":[],"include":["PERSON"],"#
+                + #""output":"exports","retries":2,"starting_deadline":3600,"timeout":60}"#)
+        #expect(JobSettings(stored: s.stored) == s)
+        #expect(JobSettings().stored == #"{"exclude":[],"include":[],"retries":0,"starting_deadline":3600}"#)
+        let odd = JobSettings(stored: #"{"retries":"three","include":[1,"A"],"alerts":{"on_recovery":"yes"},"timeout":null}"#)
+        #expect(odd.retries == 0 && odd.include == ["A"] && odd.timeout == nil && odd.alerts?.onRecovery == false)
+        #expect(JobSettings(stored: "not json") == JobSettings())
+        let sandbox = try Sandbox(.sqlite)
+        try sandbox.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try sandbox.encrypt("x")), jobs: job("j")))
+        #expect(try sandbox.load().organizations[0].jobs[0].startingDeadline == JobSettings.defaultStartingDeadline)
+    }
+
     /// An older schema (version 1, as the PHP UI made it, with rows) is upgraded in place.
     @Test(arguments: backends)
     func olderSchemaUpgradesInPlace(_ backend: StateBackend) throws {

@@ -1,0 +1,92 @@
+import Foundation
+
+/// What a job does (`mt_cron_jobs.job_type`).
+public enum JobKind: String, Sendable, CaseIterable {
+    case breakout, export
+}
+
+/// A job's `settings` column, typed: written by `apply` (Reconcile), read by the runner, the
+/// alerts, the lag probe and `import`. Its defaults live here and nowhere else. Adding a job key
+/// means a field here (with its JSON key in `init(stored:)` and `stored`), the YAML key in
+/// Config's loader, and its use.
+public struct JobSettings: Sendable, Equatable {
+    /// A fire missed by more than this runs no more (seconds).
+    public static let defaultStartingDeadline = 3600
+
+    /// The alerts of one job: a webhook (commands only from breakout.yaml, see docs/security.md).
+    public struct Alerts: Sendable, Equatable {
+        public var webhook: String?
+        /// Read so that `import` can say it was not imported; never run (docs/security.md).
+        public var command: String?
+        public var onRecovery: Bool
+        public var onFailedCases: Bool
+
+        public init(webhook: String? = nil, command: String? = nil, onRecovery: Bool = false, onFailedCases: Bool = false) {
+            self.webhook = webhook
+            self.command = command
+            self.onRecovery = onRecovery
+            self.onFailedCases = onFailedCases
+        }
+    }
+
+    /// Seconds before the run is stopped at a chunk boundary; nil for none.
+    public var timeout: Int?
+    public var retries: Int
+    public var startingDeadline: Int
+    public var include: [String]
+    public var exclude: [String]
+    /// An export job's folder, inside the organization's data folder.
+    public var output: String?
+    public var alerts: Alerts?
+
+    public init(timeout: Int? = nil, retries: Int = 0, startingDeadline: Int = JobSettings.defaultStartingDeadline, include: [String] = [],
+                exclude: [String] = [], output: String? = nil, alerts: Alerts? = nil) {
+        self.timeout = timeout
+        self.retries = retries
+        self.startingDeadline = startingDeadline
+        self.include = include
+        self.exclude = exclude
+        self.output = output
+        self.alerts = alerts
+    }
+
+    /// Reads the stored JSON. Rows made by hand may hold anything: a value of the wrong type
+    /// reads as absent (its default), never as a crash.
+    public init(stored: String?) {
+        let o = StoredValue.object(stored)
+        self.init(timeout: o["timeout"] as? Int, retries: o["retries"] as? Int ?? 0,
+                  startingDeadline: o["starting_deadline"] as? Int ?? Self.defaultStartingDeadline,
+                  include: (o["include"] as? [Any])?.compactMap { $0 as? String } ?? [],
+                  exclude: (o["exclude"] as? [Any])?.compactMap { $0 as? String } ?? [], output: o["output"] as? String)
+        if let a = o["alerts"] as? [String: Any] {
+            alerts = Alerts(webhook: a["webhook"] as? String, command: a["command"] as? String, onRecovery: a["on_recovery"] as? Bool ?? false,
+                            onFailedCases: a["on_failed_cases"] as? Bool ?? false)
+        }
+    }
+
+    /// The JSON `apply` stores: sorted keys, the same bytes earlier versions wrote for the same
+    /// settings (so an upgrade plans no change).
+    public var stored: String {
+        var o: [String: Any] = ["retries": retries, "starting_deadline": startingDeadline, "include": include, "exclude": exclude]
+        if let output { o["output"] = output }
+        if let timeout { o["timeout"] = timeout }
+        if let alerts {
+            var a: [String: Any] = ["on_recovery": alerts.onRecovery]
+            if let w = alerts.webhook { a["webhook"] = w }
+            if let c = alerts.command { a["command"] = c }
+            // Only when set, so that rows written before the option existed plan no change.
+            if alerts.onFailedCases { a["on_failed_cases"] = true }
+            o["alerts"] = a
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension JobRow {
+    /// The job's kind; nil for a `job_type` this version does not know (a hand-made row).
+    public var kind: JobKind? { JobKind(rawValue: jobType) }
+
+    /// The job's settings, typed.
+    public var jobSettings: JobSettings { JobSettings(stored: settings) }
+}
