@@ -1,7 +1,7 @@
 # breakout: the two commands a new user needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: all deps build demo demo-source test bench soak servers-start servers-stop clean
+.PHONY: all deps build demo demo-source test bench soak package package-test servers-start servers-stop clean
 
 all: build
 
@@ -42,6 +42,17 @@ bench:
 soak:
 	scripts/bench.sh faults --cases 20000 --kills 50
 
+## The Debian package: a release build with the Swift runtime linked statically, man pages,
+## completions, systemd units (.build-package/breakout_<version>_<arch>.deb). See README.md.
+package: deps
+	scripts/install-deps.sh --package
+	scripts/package.sh
+
+## Installs that package on a fresh Debian 12 root (debootstrap, needs root and the Debian
+## archive) and checks it as an operator would: one line per check.
+package-test: package
+	scripts/package-test.sh
+
 servers-start:
 	scripts/install-deps.sh --servers
 	scripts/test-servers.sh start
@@ -50,4 +61,4 @@ servers-stop:
 	scripts/test-servers.sh stop
 
 clean:
-	rm -rf .build .breakout
+	rm -rf .build .breakout .build-package

@@ -8,6 +8,11 @@ packages=(pkg-config libpq-dev libmariadb-dev freetds-dev libsqlite3-dev libdefl
 if [[ "${1:-}" == "--servers" ]]; then
   packages+=(postgresql postgresql-client mariadb-server mariadb-client php-cli)
 fi
+# make package links Foundation statically, whose networking needs libcurl's development link;
+# make package-test makes a fresh Debian root with debootstrap.
+if [[ "${1:-}" == "--package" ]]; then
+  packages+=(libcurl4-openssl-dev dpkg-dev debootstrap)
+fi
 
 # The schema tests run scripts/check-schema.py, which needs Python's jsonschema and PyYAML.
 if [[ "${1:-}" == "--servers" ]] && ! python3 -c 'import jsonschema, yaml' 2>/dev/null; then

@@ -30,5 +30,7 @@ struct Breakout: ParsableCommand {
 }
 
 enum BreakoutVersion {
-    static let current = "0.1.0"
+    static let number = "0.1.0"
+    /// `breakout --version`: the version, and the commit of a packaged build.
+    static let current = number + (BuildInfo.commit.map { " (commit \($0))" } ?? "")
 }
