@@ -18,10 +18,12 @@ command -v debootstrap >/dev/null || { echo "package-test: installing debootstra
 if [[ ! -f "$cache" ]]; then
   echo "package-test: debootstrap bookworm (minbase) from $mirror, once" >&2
   base=$(mktemp -d /var/tmp/breakout-bookworm.XXXXXX)
+  chmod 0755 "$base"   # mktemp's 0700 would become the root's /, closed to every other user
   debootstrap --variant=minbase bookworm "$base" "$mirror" >&2 || { echo "package-test: debootstrap failed" >&2; exit 2; }
   tar -C "$base" -cf "$cache" . && rm -rf "$base"
 fi
 tar -C "$root" -xf "$cache"
+chmod 0755 "$root"
 cleanup() {
   for m in proc dev/pts dev; do umount "$root/$m" 2>/dev/null || true; done
   rm -rf "$root"

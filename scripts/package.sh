@@ -53,7 +53,10 @@ manual=$(swift build --show-bin-path | sed 's#/[^/]*/debug$##')/plugins/Generate
 for page in "$manual"/breakout*.1; do
   name=$(basename "$page" .1 | tr . -)
   [[ "$name" == breakout-run-job ]] && continue
-  install -m 0644 "$page" "$pkg/usr/share/man/man1/$name.1"
+  # The page's own name and its SEE ALSO references follow the file names.
+  sed -E -e '/^\.Dt /s/\./-/g; s/^-Dt/.Dt/' -e '/^\.Xr breakout/s/\./-/g; s/^-Xr/.Xr/' \
+    -e '/^\.Xr breakout-run-job /d' "$page" > "$pkg/usr/share/man/man1/$name.1"
+  chmod 0644 "$pkg/usr/share/man/man1/$name.1"
 done
 ls "$pkg"/usr/share/man/man1/breakout.1 >/dev/null
 gzip -9nf "$pkg"/usr/share/man/man1/*.1
