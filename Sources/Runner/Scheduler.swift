@@ -516,15 +516,7 @@ public final class Scheduler: @unchecked Sendable {
             }
             let finished = clock.now()
             let final = outcome
-            persist("the outcome of \(job.name)'s run \(runID)") {
-                var set = [
-                    Assignment("finished_at", .timestamp(finished)), Assignment("status", .text(final.status.rawValue)),
-                    Assignment("cases_loaded", .integer(final.cases)), Assignment("rows_loaded", .integer(final.rows)),
-                    Assignment("output", .text(Self.cap(final.output))),
-                ]
-                set.append(Assignment("failed_cases", .integer(final.failedCases)))
-                try c.execute(.update(Update(ControlTables.runs, set: set, where: .equals("id", .integer(runID)))))
-            }
+            persist("the outcome of \(job.name)'s run \(runID)") { try record(final, runID: runID, finished: finished) }
             let level: Logger.Level = outcome.status == .failed ? .error : outcome.status == .skipped || outcome.failedCases > 0 ? .warning : .info
             log.log(level: level, "run \(outcome.status.rawValue)", metadata: [
                 "cases": "\(outcome.cases)", "rows": "\(outcome.rows)", "failed_cases": "\(outcome.failedCases)",
@@ -552,6 +544,18 @@ public final class Scheduler: @unchecked Sendable {
         return outcome
     }
 
+    /// A run's outcome in its `mt_job_runs` row; with `onlyIfRunning`, not over an outcome another
+    /// runner recorded meanwhile.
+    func record(_ outcome: JobOutcome, runID: Int64, finished: Date, onlyIfRunning: Bool = false) throws {
+        let set = [
+            Assignment("finished_at", .timestamp(finished)), Assignment("status", .text(outcome.status.rawValue)),
+            Assignment("cases_loaded", .integer(outcome.cases)), Assignment("rows_loaded", .integer(outcome.rows)),
+            Assignment("failed_cases", .integer(outcome.failedCases)), Assignment("output", .text(Self.cap(outcome.output))),
+        ]
+        let run: SQLPredicate = .equals("id", .integer(runID))
+        try c.execute(.update(Update(ControlTables.runs, set: set, where: onlyIfRunning ? .and([run, .equals("status", .text("running"))]) : run)))
+    }
+
     /// The job's last outcome, and its lease released (only if this runner still holds it).
     func release(_ jobID: Int64, outcome: JobOutcome) throws {
         var set = [
@@ -575,13 +579,7 @@ public final class Scheduler: @unchecked Sendable {
         }
         let finished = clock.now()
         persist("the outcome of orphaned run \(runID)") {
-            var set = [
-                Assignment("finished_at", .timestamp(finished)), Assignment("status", .text(final.status.rawValue)),
-                Assignment("cases_loaded", .integer(final.cases)), Assignment("rows_loaded", .integer(final.rows)),
-                Assignment("output", .text(Self.cap(final.output))),
-            ]
-            set.append(Assignment("failed_cases", .integer(final.failedCases)))
-            try c.execute(.update(Update(ControlTables.runs, set: set, where: .and([.equals("id", .integer(runID)), .equals("status", .text("running"))]))))
+            try record(final, runID: runID, finished: finished, onlyIfRunning: true)
             try release(jobID, outcome: final)
         }
     }

@@ -54,12 +54,7 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
 @Suite(.serialized) struct RunnerTests {
     static let base = ISO8601DateFormatter().date(from: "2026-11-29T10:00:00Z")!
 
-    func sandbox(_ backend: StateBackend, jobs: String) throws -> Sandbox {
-        let s = try Sandbox(backend)
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: jobs))
-        try s.apply()
-        return s
-    }
+    func sandbox(_ backend: StateBackend, jobs: String) throws -> Sandbox { try Sandbox.applied(backend, jobs: jobs) }
 
     func scheduler(_ s: Sandbox, clock: any Clock, executor: any JobExecutor, owner: String) throws -> Scheduler {
         let sch = Scheduler(store: StateStore(connection: try s.connectState()), owner: owner, clock: clock, executor: executor, leaseSeconds: 120, retryBackoff: 0.01)

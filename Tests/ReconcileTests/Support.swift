@@ -106,6 +106,14 @@ final class Sandbox: @unchecked Sendable {
         return c
     }
 
+    /// Organization ansd with one PostgreSQL connection and `jobs`, applied.
+    static func applied(_ backend: StateBackend, jobs: String) throws -> Sandbox {
+        let s = try Sandbox(backend)
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: jobs))
+        try s.apply()
+        return s
+    }
+
     func connectState() throws -> any DatabaseConnection {
         var config = try ConnectionConfig.parse(url: state.url)
         config.password = state.password

@@ -31,12 +31,7 @@ final class FixedExecutor: JobExecutor, @unchecked Sendable {
 @Suite(.serialized) struct UnattendedTests {
     static let base = ISO8601DateFormatter().date(from: "2026-11-29T10:00:00Z")!
 
-    func sandbox(_ backend: StateBackend, jobs: String) throws -> Sandbox {
-        let s = try Sandbox(backend)
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: jobs))
-        try s.apply()
-        return s
-    }
+    func sandbox(_ backend: StateBackend, jobs: String) throws -> Sandbox { try Sandbox.applied(backend, jobs: jobs) }
 
     /// The store's clock: measured against this host's, it is the one leases use.
     @Test(arguments: StateBackend.available)
