@@ -31,6 +31,7 @@ public struct ChildProcessExecutor: JobExecutor {
     /// `/proc/self/exe`, read as a link. After a package upgrade replaced the binary the kernel
     /// shows the old inode as "PATH (deleted)": the new binary at PATH is the one to start.
     public static func currentExecutable() -> String {
+        // Without /proc (not Linux as we know it), argv[0] made absolute is the best there is.
         guard var path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
             return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
         }
@@ -59,6 +60,7 @@ public struct ChildProcessExecutor: JobExecutor {
         } catch {
             return JobOutcome(status: .failed, output: "could not start the run's process \(executable): \(error)")
         }
+        // The child has its copies; closing ours can only fail if already closed.
         try? out.fileHandleForWriting.close()
         try? err.fileHandleForWriting.close()
 
@@ -71,6 +73,7 @@ public struct ChildProcessExecutor: JobExecutor {
                 if line.hasPrefix(Self.progressPrefix) {
                     progress(String(line.dropFirst(Self.progressPrefix.count)))
                 } else if line.hasPrefix(Self.outcomePrefix) {
+                    // A line that does not decode leaves no outcome: the run is then recorded by its exit.
                     collected.outcome = try? JSONDecoder().decode(JobOutcome.self, from: Data(line.dropFirst(Self.outcomePrefix.count).utf8))
                 } else {
                     collected.keep(line)
@@ -98,6 +101,7 @@ public struct ChildProcessExecutor: JobExecutor {
         }
         process.waitUntilExit()
         readers.wait()
+        // Both readers are done; a failed close leaks nothing we still use.
         try? out.fileHandleForReading.close()
         try? err.fileHandleForReading.close()
 
@@ -199,6 +203,7 @@ public enum RunProcess {
     public static func report(_ outcome: JobOutcome) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        // JobOutcome has only strings and integers: encoding it cannot fail.
         if let data = try? encoder.encode(outcome) {
             StandardStream.output(ChildProcessExecutor.outcomePrefix + String(decoding: data, as: UTF8.self) + "\n")
         }

@@ -335,6 +335,7 @@ public final class Scheduler: @unchecked Sendable {
             let leaseExpires = row["lease_expires_at"].flatMap(StateStore.date)
             let nextRaw = row["next_run_at"] ?? .null
             guard job.isActive else { continue }
+            // A hand-made row with a bad expression never fires (`jobs list` shows no next run).
             guard let cron = try? CronExpression(job.cronExpression) else { continue }
             let zone = TimeZone(identifier: job.timeZone ?? "UTC") ?? TimeZone(identifier: "UTC")!
             guard let due = StateStore.date(nextRaw) else {
@@ -493,6 +494,7 @@ public final class Scheduler: @unchecked Sendable {
             let throttle = ProgressThrottle()
             outcome = executor.execute(job, logger: log, progress: { [self] line in
                 guard throttle.due() else { return }
+                // A progress line is cosmetic: one lost while the store is away is not retried.
                 _ = try? locked {
                     try c.execute(.update(Update(ControlTables.runs, set: [Assignment("output", .text("running: " + line))],
                                                  where: .and([.equals("id", .integer(id)), .equals("status", .text("running"))]))))
@@ -533,6 +535,7 @@ public final class Scheduler: @unchecked Sendable {
             let until = Self.uptime + wait
             while Self.uptime < until, !shutdown.isSet {
                 Thread.sleep(forTimeInterval: min(1, wait))
+                // A failed renewal is tried again a second later; the lease lasts a minute.
                 _ = try? locked {
                     try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("lease_expires_at", .timestamp(clock.now().addingTimeInterval(leaseSeconds)))],
                                                  where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))

@@ -78,6 +78,7 @@ public struct JobSettings: Sendable, Equatable {
             if alerts.onFailedCases { a["on_failed_cases"] = true }
             o["alerts"] = a
         }
+        // Strings, integers, booleans and lists of strings: serialization cannot fail.
         let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
