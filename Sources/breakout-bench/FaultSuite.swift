@@ -74,6 +74,9 @@ final class Workspace {
             let c = try Databases.connect(admin)
             defer { c.close() }
             try c.execute("CREATE DATABASE \(name)")
+            // The suite's servers commit asynchronously; the state store's commits must survive
+            // the restarts the runner scenarios inject, as they would on a durable server.
+            try c.execute("ALTER DATABASE \(name) SET synchronous_commit = on")
             stateAdmin = admin
             stateConfig = admin
             stateConfig.database = name

@@ -77,6 +77,17 @@ extension Workspace {
     }
 }
 
+/// Flushes the state store server's WAL (the suite's servers commit asynchronously): one commit
+/// with synchronous_commit on waits for every earlier commit's record to be written.
+func flushCommits(_ w: Workspace) throws {
+    let s = try w.state()
+    defer { s.close() }
+    try s.execute("BEGIN")
+    try s.execute("SET LOCAL synchronous_commit = on")
+    _ = try s.query("SELECT txid_current()")
+    try s.execute("COMMIT")
+}
+
 func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws -> String) -> Void) {
     let slow = "    threads: 1\n    max_cases_per_chunk: 15\n"
     let second = "  - name: second\n    type: sqlite\n    database: second.db\n"
@@ -155,6 +166,9 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
             try require(try w.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
             let p = try w.spawn(["jobs", "run", "f/j", "--wait"], extraEnv: ["BREAKOUT_LEASE_SECONDS": "30"])
             try require(eventually(60) { w.committedCases() > 30 }, "the run did not start")
+            // The test servers run without durability (fsync and synchronous_commit off): a
+            // flush first, so the immediate restart loses no commit made before it.
+            try flushCommits(w)
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("faults-restart-\(getpid()).log").path
             let status = system("\(restart) postgres >\(log) 2>&1 </dev/null")
             try require(status == 0, "restart failed (\(status))")
@@ -175,6 +189,7 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
             let daemon = try w.spawn(["run", "--max-sleep", "1"])
             defer { kill(daemon.pid, SIGKILL) }
             Thread.sleep(forTimeInterval: 2)
+            try flushCommits(w)
             let status = system("\(restart) postgres >/dev/null 2>&1 </dev/null")
             try require(status == 0, "restart failed (\(status))")
             try require(daemon.process.isRunning, "the daemon exited when the store went away")
