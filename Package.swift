@@ -23,33 +23,36 @@ let package = Package(
         .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
+        // The one protocol every user-facing error adopts (message, hint, location).
+        .target(name: "Diagnostics"),
+
         // Encrypted secrets (enc:v1 values) and master keys.
-        .target(name: "Secrets", dependencies: ["COpenSSL"]),
+        .target(name: "Secrets", dependencies: ["COpenSSL", "Diagnostics"]),
 
         // SQL as values: dialects, identifiers, types, rendering. No I/O.
-        .target(name: "SQL"),
+        .target(name: "SQL", dependencies: ["Diagnostics"]),
 
         // CSPro dictionaries (JSON and legacy text) and cases.
-        .target(name: "CSPro", dependencies: ["CLibdeflate"]),
+        .target(name: "CSPro", dependencies: ["CLibdeflate", "Diagnostics"]),
 
         // Where cases come from: .csdb files, .dat files, CSWeb's database.
         .target(name: "CaseSources", dependencies: ["CSPro", "DatabaseDriver", "SQL", "SQLiteDriver"]),
 
         // The breakout: destination schema from a dictionary, rows from cases, exactly-once chunked loading.
-        .target(name: "Breakout", dependencies: ["CSPro", "CaseSources", "DatabaseDriver", "SQL"]),
+        .target(name: "Breakout", dependencies: ["CSPro", "CaseSources", "DatabaseDriver", "SQL", "Diagnostics"]),
 
         // Checking a breakout: expected tables computed from cases (not through the row builder), a
         // destination read back by logical paths, and the manifest of a generated source.
         .target(name: "Verification", dependencies: ["Breakout", "CSPro", "CaseSources", "DatabaseDriver", "Drivers", "SQL"]),
 
         // The control tables (mt_*): migrations, rows, the apply lock.
-        .target(name: "State", dependencies: ["DatabaseDriver", "SQL"]),
+        .target(name: "State", dependencies: ["DatabaseDriver", "SQL", "Diagnostics"]),
 
         // Config → control tables: plan (diff), apply (one transaction under a lock), import.
         .target(name: "Reconcile", dependencies: ["Config", "State", "Secrets", "DatabaseDriver", "SQL", "Cron"]),
 
         // The scheduler and runner: next fires, leases in the control tables, running jobs.
-        .target(name: "Runner", dependencies: ["Cron", "State", "Config", "Secrets", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL",
+        .target(name: "Runner", dependencies: ["Diagnostics", "DatabaseDriver", "Cron", "State", "Config", "Secrets", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL",
                                                .product(name: "Logging", package: "swift-log")]),
 
         // The web dashboard (`breakout serve`): server-rendered pages, JSON API, /metrics, run-now.
@@ -58,38 +61,39 @@ let package = Package(
                                                   .product(name: "Logging", package: "swift-log")]),
 
         // Cron expressions: one parser for validation and the scheduler.
-        .target(name: "Cron"),
+        .target(name: "Cron", dependencies: ["Diagnostics"]),
 
         // YAML configuration → validated model with file/line/column for every value.
-        .target(name: "Config", dependencies: ["Cron", "SQL", "DatabaseDriver", "Secrets", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Config", dependencies: ["Diagnostics", "Cron", "SQL", "DatabaseDriver", "Secrets", .product(name: "Yams", package: "Yams")]),
 
         // The connection protocol every driver implements, and the factory that picks one.
-        .target(name: "DatabaseDriver", dependencies: ["SQL"]),
+        .target(name: "DatabaseDriver", dependencies: ["SQL", "Diagnostics"]),
         .target(name: "PostgresDriver", dependencies: ["DatabaseDriver", "SQL", "CLibPQ"]),
         .target(name: "MySQLDriver", dependencies: ["DatabaseDriver", "SQL", "CMariaDB"]),
         .target(name: "SQLServerDriver", dependencies: ["DatabaseDriver", "SQL", "CFreeTDS"]),
         .target(name: "SQLiteDriver", dependencies: ["DatabaseDriver", "SQL", "CSQLite3"]),
         .target(name: "Drivers", dependencies: [
-            "DatabaseDriver", "PostgresDriver", "MySQLDriver", "SQLServerDriver", "SQLiteDriver",
+            "DatabaseDriver", "SQL", "PostgresDriver", "MySQLDriver", "SQLServerDriver", "SQLiteDriver",
         ]),
 
         // Command-line front end: thin.
         .executableTarget(name: "breakout", dependencies: [
             "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout", "State", "Reconcile", "Runner", "Dashboard",
+            "Diagnostics", "DatabaseDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Benchmarks (run by `make bench`, never part of the tests).
-        .executableTarget(name: "breakout-bench", dependencies: ["Drivers", "SQL", "CSPro", "CaseSources", "Breakout", "Verification", "Secrets"]),
+        .executableTarget(name: "breakout-bench", dependencies: ["DatabaseDriver", "Drivers", "SQL", "CSPro", "CaseSources", "Breakout", "Verification", "Secrets"]),
 
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets"]),
         .testTarget(name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
-        .testTarget(name: "BreakoutTests", dependencies: ["Breakout", "CaseSources", "CSPro", "Drivers", "SQL", "Verification"], exclude: ["Golden"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron", "CaseSources", "Dashboard",
+        .testTarget(name: "BreakoutTests", dependencies: ["DatabaseDriver", "SQLiteDriver", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL", "Verification"], exclude: ["Golden"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["DatabaseDriver", "Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron", "CaseSources", "Dashboard",
                                                          .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CLITests", dependencies: []),
     ],

@@ -105,12 +105,9 @@ public final class BreakoutEngine: @unchecked Sendable {
     }
 
     func readState(_ connection: any DatabaseConnection) throws -> StoredState? {
-        let rows: [Row]
-        do {
-            rows = try connection.query(.select(Select(from: schema.state.name, where: .equals("dictionary", .text(feed.dictionary.name)))))
-        } catch let error as DatabaseError where error.kind == .statement {
-            return nil   // no bookkeeping table yet: a new destination
-        }
+        // No bookkeeping table yet: a new destination. Any other failure is one.
+        guard try connection.tableExists(schema.state.name) else { return nil }
+        let rows = try connection.query(.select(Select(from: schema.state.name, where: .equals("dictionary", .text(feed.dictionary.name)))))
         guard let row = rows.first else { return nil }
         return StoredState(digest: row["dictionary_digest"]?.string ?? "", model: row["dictionary_model"]?.string ?? "",
                            options: row["schema_options"]?.string ?? "", fingerprint: row["source_fingerprint"]?.string ?? "",
@@ -271,6 +268,11 @@ public final class BreakoutEngine: @unchecked Sendable {
     /// that two runs — of one job or of two jobs sharing a connection — never write them at once.
     public var destinationLock: String { "breakout:\(schema.namespace)" }
 
+    /// `postgresql schema rgph`, `sqlite prefix census`: where the tables go, for summaries and plans.
+    public var destinationDescription: String {
+        "\(schema.dialect.engine.rawValue) \(schema.dialect.namespacing == .schema ? "schema" : "prefix") \(schema.namespace)"
+    }
+
     public func run(_ options: RunOptions) throws -> DictionarySummary {
         let control = try connect()
         defer { control.close() }
@@ -289,7 +291,7 @@ public final class BreakoutEngine: @unchecked Sendable {
             }
             try control.transaction { try control.execute(swap(from: shadow, replacing: change.old!)) }
             summary.schema = change.description
-            summary.destination = "\(schema.dialect.engine.rawValue) \(schema.dialect.namespacing == .schema ? "schema" : "prefix") \(schema.namespace)"
+            summary.destination = destinationDescription
             return summary
         }
         return try run(options, control: control, state: state, change: change)
@@ -318,7 +320,7 @@ public final class BreakoutEngine: @unchecked Sendable {
             try control.transaction { for statement in setup { try control.execute(statement) } }
         }
         var summary = DictionarySummary(dictionary: feed.dictionary.name, source: feed.description,
-                                        destination: "\(schema.dialect.engine.rawValue) \(schema.dialect.namespacing == .schema ? "schema" : "prefix") \(schema.namespace)",
+                                        destination: destinationDescription,
                                         schema: change.description)
         for table in schema.dataTables { summary.rows[table.name.name] = 0 }
 
@@ -326,7 +328,7 @@ public final class BreakoutEngine: @unchecked Sendable {
         let reset = (state?.fingerprint ?? "") != feed.fingerprint
         if reset { mark = .start }
         let total = try feed.pendingCount(after: mark)
-        let threads = schema.dialect.engine == .sqlite ? 1 : options.threads
+        let threads = schema.dialect.concurrentWriters ? options.threads : 1
         let pool = threads > 1 ? try WorkerPool(count: threads, connect: connect) : nil
         var chunkIndex = 0
         var done = 0
@@ -421,66 +423,35 @@ public final class BreakoutEngine: @unchecked Sendable {
         }
     }
 
+    /// Runs the chunk's transaction: `.begin`, the reads, the writes of ``chunkWrites``, `.commit`.
     func load(_ chunk: Chunk, _ decoded: (rows: ChunkRows, loaded: [SourceCase], failed: [(SourceCase, String)]),
               on connection: any DatabaseConnection) throws -> ChunkResult {
         let (rows, loaded, failed) = decoded
         var result = ChunkResult()
         result.invalidValues = rows.invalidValues
-        try connection.transaction {
-            if chunk.reset {
-                try connection.execute(.delete(Delete(from: schema.cases.name)))
-                try connection.execute(.delete(Delete(from: schema.errors.name)))
-                try connection.execute(.delete(Delete(from: schema.chunks.name)))
-                try connection.execute(.update(Update(schema.state.name, set: [
-                    Assignment("source_fingerprint", .text(feed.fingerprint)), Assignment("mark_revision", .integer(0)),
-                    Assignment("mark_id", .integer(0)),
-                ], where: .equals("dictionary", .text(feed.dictionary.name)))))
-            }
-            let guids = loaded.map { SQLValue.text($0.guid) }
-            var existing = Set<String>()
-            for batch in stride(from: 0, to: guids.count, by: 500) {
-                let part = Array(guids[batch..<min(batch + 500, guids.count)])
-                for row in try connection.query(.select(Select(from: schema.cases.name, columns: ["id"], where: .isIn("id", part)))) {
-                    if let id = row[0].string { existing.insert(id) }
+        try connection.execute(.begin)
+        do {
+            let prior = try readPrior(chunkReads(chunk, loaded: loaded), on: connection)
+            for step in chunkWrites(chunk, rows: rows, failed: failed, prior: prior, now: Date()) {
+                for statement in step.statements {
+                    let n = try connection.execute(statement)
+                    if case .bulkLoad(let load) = statement {
+                        guard n == load.rows.count else { throw BreakoutError("loading \(load.table.name) took \(n) of \(load.rows.count) rows") }
+                        result.rows[load.table.name, default: 0] += n
+                    }
                 }
             }
-            let reloaded = existing.sorted().map(SQLValue.text)
-            for batch in stride(from: 0, to: reloaded.count, by: 500) {
-                try connection.execute(.delete(Delete(from: schema.cases.name, where: .isIn("id", Array(reloaded[batch..<min(batch + 500, reloaded.count)])))))
-            }
-            for (t, table) in schema.dataTables.enumerated() where !rows.tables[t].isEmpty {
-                let n = try connection.bulkLoad(into: table.name, columns: table.columns.map(\.name), rows: rows.tables[t])
-                guard n == rows.tables[t].count else {
-                    throw BreakoutError("loading \(table.name.name) took \(n) of \(rows.tables[t].count) rows")
-                }
-                result.rows[table.name.name, default: 0] += n
-            }
-            // Errors of cases in this chunk: cleared when they load, replaced when they fail again.
-            // Only rows that exist are deleted, by key (no gap locks).
-            let chunkIDs = chunk.cases.map { SQLValue.text($0.guid) }
-            var recordedErrors: [SQLValue] = []
-            for batch in stride(from: 0, to: chunkIDs.count, by: 500) {
-                let part = Array(chunkIDs[batch..<min(batch + 500, chunkIDs.count)])
-                recordedErrors += try connection.query(.select(Select(from: schema.errors.name, columns: ["case_id"], where: .isIn("case_id", part)))).map { $0[0] }
-            }
-            if !recordedErrors.isEmpty {
-                try connection.execute(.delete(Delete(from: schema.errors.name, where: .isIn("case_id", recordedErrors))))
-            }
-            if !failed.isEmpty {
-                let now = SQLValue.timestamp(Date())
-                try connection.execute(.insert(Insert(into: schema.errors.name, columns: schema.errors.columns.map(\.name), rows: failed.map { c, reason in
-                    [.text(c.guid), .text(c.key), .integer(c.revision), .text(reason), now]
-                })))
-            }
-            if !chunk.cases.isEmpty { try connection.execute(.insert(Insert(into: schema.chunks.name, columns: schema.chunks.columns.map(\.name), rows: [[
-                .integer(chunk.after.revision), .integer(chunk.after.id), .integer(chunk.through.revision), .integer(chunk.through.id),
-                .integer(Int64(chunk.cases.count)), .timestamp(Date()),
-            ]]))) }
-            result.updated = existing.count
-            result.new = loaded.count - existing.count
-            result.deleted = loaded.filter(\.deleted).count
-            result.failures = failed.map { "case \($0.0.key) (revision \($0.0.revision)): \($0.1)" }
+            try connection.execute(.commit)
+            result.updated = prior.existing.count
+        } catch {
+            // The error that stopped the chunk is the one to report; a failed rollback leaves the
+            // connection unusable, and the worker's next statement says so.
+            try? connection.rollback()
+            throw error
         }
+        result.new = loaded.count - result.updated
+        result.deleted = loaded.filter(\.deleted).count
+        result.failures = failed.map { "case \($0.0.key) (revision \($0.0.revision)): \($0.1)" }
         return result
     }
 
@@ -580,7 +551,15 @@ public struct DryRunReport: Sendable {
     public struct Step: Sendable {
         /// One line saying what the statements do.
         public var comment: String
+        /// The statements, as the run executes them.
+        public var statements: [SQLStatement]
+        /// The statements in the destination's dialect, values inline.
         public var sql: [String]
+        /// Comment lines printed after the statements (a bulk load's first rows).
+        public var notes: [String] = []
+
+        /// The statements, then the notes commented out.
+        public var lines: [String] { sql + notes.map { "-- " + $0 } }
     }
 
     public var dictionary: String
@@ -600,6 +579,7 @@ public struct DryRunReport: Sendable {
         for step in steps {
             out += "  -- \(step.comment)\n"
             for sql in step.sql { out += sql.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + ";\n" }
+            for note in step.notes { out += "  -- \(note)\n" }
         }
         return out
     }
@@ -610,6 +590,7 @@ public struct DryRunReport: Sendable {
         for step in steps {
             out += "\n-- \(step.comment)\n"
             for sql in step.sql { out += sql + ";\n" }
+            for note in step.notes { out += "-- \(note)\n" }
         }
         return out
     }
@@ -622,6 +603,9 @@ extension BreakoutEngine {
     public func dryRun(connection: (any DatabaseConnection)?, chunkSize: Int, sampleRows: Int = 3) throws -> DryRunReport {
         let renderer = SQLRenderer(schema.dialect, inlineValues: true)
         func render(_ statements: [SQLStatement]) throws -> [String] { try statements.flatMap { try renderer.render($0) }.map(\.sql) }
+        func step(_ comment: String, _ statements: [SQLStatement]) throws -> DryRunReport.Step {
+            DryRunReport.Step(comment: comment, statements: statements, sql: try render(statements))
+        }
         let state = try connection.flatMap { try readState($0) }
         let change = try schemaChange(state)
         var steps: [DryRunReport.Step] = []
@@ -629,66 +613,46 @@ extension BreakoutEngine {
             // Everything is loaded again into the shadow namespace, then swapped in.
             let shadow = try shadowEngine()
             var report = try shadow.dryRun(connection: connection, chunkSize: chunkSize, sampleRows: sampleRows)
-            report.steps.insert(.init(comment: "the dictionary changed in a way that cannot migrate in place: "
+            report.steps.insert(try step("the dictionary changed in a way that cannot migrate in place: "
                                       + change.rebuildReasons.joined(separator: "; ")
-                                      + ". Every case is loaded into \(shadowNamespace) while the live tables stay queryable", sql: []), at: 0)
-            report.steps.append(.init(comment: "when the shadow tables have caught up: swap them in, in one step",
-                                      sql: try render([swap(from: shadow, replacing: old)])))
+                                      + ". Every case is loaded into \(shadowNamespace) while the live tables stay queryable", []), at: 0)
+            report.steps.append(try step("when the shadow tables have caught up: swap them in, in one transaction",
+                                         [.begin, swap(from: shadow, replacing: old), .commit]))
             report.schema = change.description
             return report
         }
         let setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
         if !setup.isEmpty {
-            steps.append(.init(comment: state == nil ? "create the tables (\(schema.dialect.namespacing == .schema ? "schema" : "table prefix") \(schema.namespace))" : "schema: \(change.description)",
-                               sql: try render(setup)))
+            steps.append(try step(state == nil ? "create the tables (\(schema.dialect.namespacing == .schema ? "schema" : "table prefix") \(schema.namespace))" : "schema: \(change.description)",
+                                  [.begin] + setup + [.commit]))
         }
         var mark = try readMark(connection, state: state)
         let reset = (state?.fingerprint ?? "") != feed.fingerprint
         if reset { mark = .start }
         let pending = try feed.pendingCount(after: mark)
         let first = try feed.cases(after: mark, limit: chunkSize)
-        if reset && state != nil {
-            steps.append(.init(comment: "the source changed since the last run (\(feed.description)): empty the tables and load it again",
-                               sql: try render([.delete(Delete(from: schema.cases.name)), .delete(Delete(from: schema.errors.name))])))
-        }
-        if !first.isEmpty {
-            let chunk = Chunk(after: mark, through: first.last!.position, cases: first, reset: false)
+        if !first.isEmpty || reset {
+            // The same statements `load` runs, from the same functions; the reads run here, read-only.
+            let chunk = Chunk(after: mark, through: first.last?.position ?? mark, cases: first, reset: reset)
             let (rows, loaded, failed) = decode(chunk, inflater: try ZlibInflater())
-            var existing: [SQLValue] = []
-            if let connection, state != nil {
-                let guids = loaded.map { SQLValue.text($0.guid) }
-                for batch in stride(from: 0, to: guids.count, by: 500) {
-                    let part = Array(guids[batch..<min(batch + 500, guids.count)])
-                    existing += try connection.query(.select(Select(from: schema.cases.name, columns: ["id"], where: .isIn("id", part)))).map { $0[0] }
+            let reads = chunkReads(chunk, loaded: loaded)
+            let prior = try connection.map { c in state == nil ? ChunkPrior() : try readPrior(reads, on: c) } ?? ChunkPrior()
+            let body = [reads.existing, reads.errors] + chunkWrites(chunk, rows: rows, failed: failed, prior: prior, now: Date())
+            steps.append(try step("first chunk: \(first.count) case(s) in one transaction", [.begin]))
+            for part in body where !part.statements.isEmpty {
+                var printed = try step(part.comment, part.statements)
+                for case .bulkLoad(let load) in part.statements {
+                    let sample = Array(load.rows.prefix(sampleRows))
+                    printed.notes.append("the first \(sample.count) row(s), as an INSERT would write them:")
+                    printed.notes += try render([.insert(Insert(into: load.table, columns: load.columns, rows: sample))])
                 }
+                steps.append(printed)
             }
-            var statements: [DryRunReport.Step] = []
-            if !existing.isEmpty {
-                statements.append(.init(comment: "remove the previous rows of \(existing.count) re-synced case(s) (cascades to notes, levels and records)",
-                                        sql: try render([.delete(Delete(from: schema.cases.name, where: .isIn("id", existing)))])))
-            }
-            for (t, table) in schema.dataTables.enumerated() where !rows.tables[t].isEmpty {
-                let sample = Array(rows.tables[t].prefix(sampleRows))
-                statements.append(.init(
-                    comment: "\(schema.dialect.bulkLoadMethod.rawValue) into \(table.name.name): \(rows.tables[t].count) row(s) in the first chunk; the first \(sample.count) as INSERT",
-                    sql: try render([.insert(Insert(into: table.name, columns: table.columns.map(\.name), rows: sample))])))
-            }
-            if !failed.isEmpty {
-                statements.append(.init(comment: "\(failed.count) case(s) of the first chunk cannot be decoded; they go to breakout_errors: "
-                                        + failed.prefix(3).map { "\($0.0.key): \($0.1)" }.joined(separator: "; "), sql: []))
-            }
-            statements.append(.init(comment: "bookkeeping, in the same transaction",
-                                    sql: try render([.insert(Insert(into: schema.chunks.name, columns: schema.chunks.columns.map(\.name), rows: [[
-                                        .integer(chunk.after.revision), .integer(chunk.after.id), .integer(chunk.through.revision),
-                                        .integer(chunk.through.id), .integer(Int64(first.count)), .timestamp(Date()),
-                                    ]]))])))
-            steps.append(.init(comment: "first chunk: \(first.count) case(s) in one transaction", sql: [schema.dialect.engine == .sqlserver ? "BEGIN TRANSACTION" : "BEGIN"]))
-            steps += statements
-            steps.append(.init(comment: "end of the first chunk", sql: ["COMMIT"]))
+            steps.append(try step("end of the first chunk", [.commit]))
         }
         let chunks = (pending + chunkSize - 1) / chunkSize
         return DryRunReport(dictionary: feed.dictionary.name, source: feed.description,
-                            destination: "\(schema.dialect.engine.rawValue) \(schema.dialect.namespacing == .schema ? "schema" : "prefix") \(schema.namespace)",
+                            destination: destinationDescription,
                             schema: change.description, mark: mark, pendingCases: pending, chunks: chunks, steps: steps)
     }
 }

@@ -1,4 +1,5 @@
 import CSPro
+import Diagnostics
 import SQL
 
 /// How destination tables and columns are named.
@@ -37,9 +38,13 @@ public struct SchemaOptions: Sendable, Hashable {
 }
 
 /// A selection naming a record or item the dictionary does not have.
-public struct SchemaError: Error, Sendable, CustomStringConvertible {
+public struct SchemaError: UserFacingError, Sendable {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var hint: String?
+    public init(_ message: String, hint: String? = nil) {
+        self.message = message
+        self.hint = hint
+    }
     public var description: String { message }
 }
 

@@ -28,7 +28,7 @@ public final class CSWebFeed: CaseFeed {
         self.source = source
         self.name = name
         dictionary = try source.dictionary(named: name)
-        withNotes = source.hasNotes(dictionary: name)
+        withNotes = try source.hasNotes(dictionary: name)
     }
 
     public var fingerprint: String { "csweb" }

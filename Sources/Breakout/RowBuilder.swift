@@ -1,4 +1,5 @@
 import CSPro
+import Diagnostics
 import Foundation
 import SQL
 
@@ -233,7 +234,7 @@ struct RowBuilder {
 }
 
 /// A breakout failure that stops the run (not a single case's decoding problem).
-public struct BreakoutError: Error, Sendable, CustomStringConvertible {
+public struct BreakoutError: UserFacingError, Sendable {
     public var message: String
     public var hint: String?
     public init(_ message: String, hint: String? = nil) {
@@ -245,7 +246,7 @@ public struct BreakoutError: Error, Sendable, CustomStringConvertible {
 
 /// Another run holds the destination's session lock (the same dictionary into the same
 /// connection) and did not release it within the wait: this run did not start.
-public struct DestinationBusy: Error, Sendable, CustomStringConvertible {
+public struct DestinationBusy: UserFacingError, Sendable {
     public var dictionary: String
     /// Engine and namespace, e.g. `postgresql rgph`.
     public var destination: String
@@ -261,7 +262,7 @@ public struct DestinationBusy: Error, Sendable, CustomStringConvertible {
         "destination busy: another run is writing \(dictionary) into \(destination) and did not finish within \(Int(waited)) s; this run did not start"
     }
 
-    public var hint: String {
+    public var hint: String? {
         "two jobs (or two runners) write the same tables: give them different dictionaries or connections, or schedules that do not overlap"
     }
 }

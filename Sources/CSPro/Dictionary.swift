@@ -1,3 +1,5 @@
+import Diagnostics
+
 /// A CSPro data dictionary, as both file formats (JSON 7.7+ and legacy text) describe it.
 ///
 /// Item starts are absolute (1-based columns), computed for relative positions, so a record's
@@ -151,17 +153,17 @@ public enum Special: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// A dictionary file that cannot be read: where (line for legacy text, JSON path for JSON) and why.
-public struct DictionaryError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct DictionaryError: UserFacingError, Sendable, Hashable {
     public var file: String
     /// `line 12` or `levels[0].records[2].items[5].length`.
-    public var location: String
+    public var position: String
     public var message: String
 
     public init(file: String, location: String, message: String) {
         self.file = file
-        self.location = location
+        position = location
         self.message = message
     }
 
-    public var description: String { "\(file): \(location): \(message)" }
+    public var description: String { "\(file): \(position): \(message)" }
 }

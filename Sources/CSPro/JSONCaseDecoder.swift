@@ -1,7 +1,8 @@
+import Diagnostics
 import Foundation
 
 /// Why a case could not be decoded; the breakout records it with the case id and revision and skips the case.
-public struct CaseDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct CaseDecodingError: UserFacingError, Sendable, Hashable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }

@@ -185,9 +185,10 @@ public struct CSWebSource {
         }
     }
 
-    /// Whether CSWeb has a notes table for the dictionary (`<DICT>_notes`).
-    public func hasNotes(dictionary name: String) -> Bool {
-        (try? connection.query(.select(Select(from: QualifiedName(name + "_notes"), columns: ["id"], limit: 1)))) != nil
+    /// Whether CSWeb has a notes table for the dictionary (`<DICT>_notes`). Throws when the
+    /// catalog cannot be read, rather than reading a lost connection as "no notes".
+    public func hasNotes(dictionary name: String) throws -> Bool {
+        try connection.tableExists(QualifiedName(name + "_notes"))
     }
 
     /// The notes of the given cases, by case UUID text.

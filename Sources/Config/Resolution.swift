@@ -1,7 +1,8 @@
 import DatabaseDriver
+import Diagnostics
 import Foundation
-import Secrets
 import SQL
+import Secrets
 
 /// Turning validated configuration into what a run needs: plaintext secrets (in memory only) and
 /// connection settings with paths resolved against the config directory.
@@ -82,7 +83,7 @@ public struct Resolver: Sendable {
 }
 
 /// A configuration problem found when using it (not when validating it).
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
+public struct ConfigError: UserFacingError, Sendable {
     public var message: String
     public var hint: String?
     public init(_ message: String, hint: String? = nil) {

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 import Secrets
 import Yams
@@ -11,7 +12,7 @@ public enum SecretRotation {
         public var values: Int
     }
 
-    public enum RotationError: Error, CustomStringConvertible {
+    public enum RotationError: UserFacingError {
         case cannotRead(String)
         case yaml(String)
         case secret(SourceLocation, SecretError)

@@ -1,3 +1,5 @@
+import Diagnostics
+
 /// A parsed 5-field cron expression (Vixie cron): minute, hour, day of month, month, day of week.
 ///
 /// Supports `*`, ranges `a-b`, steps `*/n`, `a-b/n` and `a/n` (from `a` to the field's maximum),
@@ -190,7 +192,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A cron expression that does not parse: which field, where, and why.
-public struct CronError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct CronError: UserFacingError, Sendable, Hashable {
     /// `nil` when the problem is the whole expression (field count, macro).
     public var field: CronExpression.Field?
     /// Character offset in the expression text where the offending part starts.

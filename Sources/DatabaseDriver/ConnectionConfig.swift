@@ -30,6 +30,9 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The same settings for a connection that loads rows in bulk (see ``bulkLoad``).
+    /// A database file on this host (not SQLite's `:memory:`).
+    public var isFile: Bool { engine.isEmbedded && database != ":memory:" && !database.isEmpty }
+
     public var forBulkLoad: ConnectionConfig {
         var config = self
         config.bulkLoad = true

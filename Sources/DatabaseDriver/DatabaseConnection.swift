@@ -75,8 +75,17 @@ extension DatabaseConnection {
     public func query(_ rendered: RenderedSQL) throws -> [Row] { try query(rendered.sql, rendered.binds) }
 
     /// Renders a statement in this connection's dialect and runs every resulting statement.
+    /// Transaction statements go through ``beginTransaction()`` and ``commit()`` (which send the
+    /// dialect's text), and a bulk load through the connection's bulk loader; the count returned
+    /// is then the rows loaded.
     @discardableResult
     public func execute(_ statement: SQLStatement) throws -> Int {
+        switch statement {
+        case .begin: try beginTransaction(); return 0
+        case .commit: try commit(); return 0
+        case .bulkLoad(let load): return try bulkLoad(into: load.table, columns: load.columns, rows: load.rows)
+        default: break
+        }
         var changed = 0
         for rendered in try SQLRenderer(dialect).render(statement) { changed += try execute(rendered) }
         return changed
@@ -87,6 +96,12 @@ extension DatabaseConnection {
         var rows: [Row] = []
         for rendered in try SQLRenderer(dialect).render(statement) { rows += try query(rendered) }
         return rows
+    }
+
+    /// Whether the table exists, from the engine's catalog. Throws when the catalog cannot be read
+    /// (a lost connection is not "no table").
+    public func tableExists(_ table: QualifiedName) throws -> Bool {
+        (try query(dialect.tableExistsQuery(table)).first?[0].int64 ?? 0) > 0
     }
 
     /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.

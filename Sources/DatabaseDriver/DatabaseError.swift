@@ -1,9 +1,10 @@
+import Diagnostics
 import SQL
 
 /// An error from a database driver: which engine, what kind, the engine's code and message, and
 /// the statement that failed. Passwords never appear in it: drivers scrub them from server
 /// messages and statements are shown without their bound values.
-public struct DatabaseError: Error, Sendable, CustomStringConvertible {
+public struct DatabaseError: UserFacingError, Sendable {
     /// What went wrong, coarsely, for callers that react differently (retry, report, refuse).
     public struct Kind: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable { case configuration, connection, authentication, statement, bulkLoad, unsupported }
@@ -52,6 +53,17 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
         self.sql = sql
+    }
+
+    /// The next step, for the kinds of failure where there is a general one. Commands that know
+    /// the connection's settings give a more precise hint of their own.
+    public var hint: String? {
+        switch kind {
+        case .authentication: "check the connection's user, and its password (or the environment variable or encrypted value it comes from)"
+        case .connection where engine != .sqlite: "check that the server runs and accepts connections on the connection's host and port"
+        case .connection: "check that the database file's folder exists and that this user may write there"
+        default: isTransient ? "another session held the rows this one needed; running again usually succeeds" : nil
+        }
     }
 
     /// `postgresql error 42P01: relation "x" does not exist (in: SELECT …)`.

@@ -34,12 +34,11 @@ final class MySQLBulkLoader: BulkLoader {
         self.table = table
         self.columns = columns
         useInsert = !connection.localInfileAllowed
-        insertRows = max(1, min(1000, dialect.maxBindsPerStatement / columns.count))
+        insertRows = dialect.rowsPerInsert(columns: columns.count, cap: 1000)
         // A name no server can guess: the connection's gate serves this load's stream under it only.
         streamName = "breakout-bulk-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        loadSQL = "LOAD DATA LOCAL INFILE '\(streamName)' INTO TABLE \(try dialect.quote(table)) CHARACTER SET utf8mb4 "
-            + "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-            + "(\(try columns.map { try dialect.quote($0) }.joined(separator: ", ")))"
+        loadSQL = dialect.bulkLoadStatement(try dialect.quote(table), columns: try columns.map { try dialect.quote($0) },
+                                            rows: 0, stream: streamName)
     }
 
     func append(_ row: [SQLValue]) throws {

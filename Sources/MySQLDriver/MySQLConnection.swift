@@ -201,8 +201,8 @@ public final class MySQLConnection: DatabaseConnection {
         return try statement.execute(binds).rows
     }
 
-    public func beginTransaction() throws { try execute("START TRANSACTION") }
-    public func commit() throws { try execute("COMMIT") }
+    public func beginTransaction() throws { try execute(dialect.beginTransaction) }
+    public func commit() throws { try execute(dialect.commitTransaction) }
     public func rollback() throws { try execute("ROLLBACK") }
 
     public func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {

@@ -202,8 +202,8 @@ public final class PostgresConnection: DatabaseConnection {
         }
     }
 
-    public func beginTransaction() throws { try execute("BEGIN") }
-    public func commit() throws { try execute("COMMIT") }
+    public func beginTransaction() throws { try execute(dialect.beginTransaction) }
+    public func commit() throws { try execute(dialect.commitTransaction) }
     public func rollback() throws { try execute("ROLLBACK") }
 
     public func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {

@@ -16,7 +16,7 @@ final class PostgresCopyLoader: BulkLoader {
     init(connection: PostgresConnection, table: QualifiedName, columns: [String]) throws {
         guard !columns.isEmpty else { throw DatabaseError(.bulkLoad, engine: .postgresql, "a bulk load into \"\(table)\" names no columns") }
         let dialect = connection.dialect
-        sql = "COPY \(try dialect.quote(table)) (\(try columns.map { try dialect.quote($0) }.joined(separator: ", "))) FROM STDIN"
+        sql = dialect.bulkLoadStatement(try dialect.quote(table), columns: try columns.map { try dialect.quote($0) }, rows: 0, stream: "")
         self.connection = connection
         columnCount = columns.count
         buffer.reserveCapacity(Self.flushSize + 4096)

@@ -1,5 +1,6 @@
 import Breakout
 import Config
+import Diagnostics
 import DatabaseDriver
 import Drivers
 import Foundation
@@ -137,7 +138,7 @@ public struct BreakoutExecutor: JobExecutor {
         do {
             return try run(job, logger: logger, progress: progress, stop: stop)
         } catch {
-            return JobOutcome(status: .failed, output: "\(error)" + ((error as? StateError)?.hint.map { "\nhint: \($0)" } ?? ""))
+            return JobOutcome(status: .failed, output: UserFacing.text(error))
         }
     }
 
@@ -147,9 +148,6 @@ public struct BreakoutExecutor: JobExecutor {
                              + JobKind.allCases.map(\.rawValue).joined(separator: " or "))
         }
         let t = try target(job)
-        if t.engine == .sqlite {
-            try? FileManager.default.createDirectory(atPath: (t.destination.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        }
         let (org, engine, destination, dictionaries, naming, selection, threads, chunk, settings) =
             (t.organization, t.engine, t.destination, t.dictionaries, t.naming, t.selection, t.threads, t.chunk, t.settings)
         let sources = try SourceOpener(resolver: resolver)
@@ -177,7 +175,7 @@ public struct BreakoutExecutor: JobExecutor {
             do {
                 let feed = try sources.feed(for: dictionary)
                 let breakout = try BreakoutEngine(feed: feed, dialect: engine.dialect, options: SchemaOptions(naming: naming, selection: selection),
-                                                  connect: { try Databases.connect(destination.forBulkLoad) })
+                                                  connect: { try Databases.connectForWriting(destination.forBulkLoad) })
                 let progressLog = ProgressLog(logger: logger)
                 breakout.progress = { p in
                     progressLog.report(p)
@@ -194,7 +192,8 @@ public struct BreakoutExecutor: JobExecutor {
                 busy.append("destination busy: " + (holder.map { "\($0) is writing" } ?? "another run is writing")
                             + " \(dictionary) into \(error.destination); this run waited \(Int(error.waited)) s and did not start")
             } catch {
-                causes.append("\(dictionary): failed: \(error)" + ((error as? BreakoutError)?.hint.map { " (hint: \($0))" } ?? ""))
+                let (message, hint) = UserFacing.lines(error)
+                causes.append("\(dictionary): failed: \(message)" + (hint.map { " (hint: \($0))" } ?? ""))
             }
             if stop() { break }
         }

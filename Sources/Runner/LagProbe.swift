@@ -38,16 +38,7 @@ public struct LagProbe: Sendable {
                     let feed = try sources.feed(for: dictionary)
                     let engine = try BreakoutEngine(feed: feed, dialect: t.engine.dialect, options: SchemaOptions(naming: t.naming, selection: t.selection),
                                                     connect: { [destination = t.destination] in try Databases.connect(destination) })
-                    var config = t.destination
-                    var reader: (any DatabaseConnection)?
-                    if config.engine == .sqlite {
-                        if FileManager.default.fileExists(atPath: config.database) {
-                            config.options["mode"] = "ro"
-                            reader = try Databases.connect(config)
-                        }
-                    } else {
-                        reader = try Databases.connect(config)
-                    }
+                    let reader = try Databases.connectForReading(t.destination)
                     defer { reader?.close() }
                     lag.pending = try engine.pendingCases(connection: reader)
                 } catch {

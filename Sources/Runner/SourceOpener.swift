@@ -18,14 +18,11 @@ public struct SourceOpener {
         }
         self.settings = settings
         if settings.kind == .csweb, let url = settings.url {
-            var config = try resolver.connectionConfig(url: url.value, password: settings.password)
-            if config.engine == .sqlite {
-                guard FileManager.default.fileExists(atPath: config.database) else {
-                    throw ConfigError("\(url.location): the CSWeb source \(config.database) does not exist")
-                }
-                config.options["mode"] = "ro"
+            let config = try resolver.connectionConfig(url: url.value, password: settings.password)
+            guard let connection = try Databases.connectForReading(config) else {
+                throw ConfigError("\(url.location): the CSWeb source \(config.database) does not exist")
             }
-            csweb = CSWebSource(connection: try Databases.connect(config))
+            csweb = CSWebSource(connection: connection)
         } else {
             csweb = nil
         }

@@ -12,6 +12,20 @@ public struct MySQLDialect: SQLDialect {
     /// InnoDB's limit (MySQL itself allows 4,096).
     public var maxColumnsPerTable: Int { 1_017 }
     public var indexesInline: Bool { true }
+    public var beginTransaction: String { "START TRANSACTION" }
+
+    public func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
+        .raw("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
+             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
+    }
+
+    /// `LOAD DATA LOCAL INFILE` of tab-separated text (the driver's `TextRowEncoder`), which the
+    /// client feeds from memory under the name `stream`.
+    public func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
+        "LOAD DATA LOCAL INFILE '\(stream)' INTO TABLE \(quotedTable) CHARACTER SET utf8mb4 "
+            + "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+            + "(\(quotedColumns.joined(separator: ", ")))"
+    }
     /// utf8mb4 keeps 4-byte UTF-8 text; the binary collation keeps every distinction CSPro makes.
     public var tableOptions: String { " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" }
 

@@ -73,6 +73,24 @@ public protocol SQLDialect: Sendable {
     /// A one-row, one-column query giving the server's current time as seconds since 1970 (UTC),
     /// the one clock the runners share (docs/runner.md, "One clock").
     var currentTimeQuery: String { get }
+
+    /// The statement that opens a transaction. Drivers send it; dry runs print it.
+    var beginTransaction: String { get }
+    /// The statement that commits one.
+    var commitTransaction: String { get }
+    /// Whether several connections may write the destination at once. SQLite has one writer,
+    /// so a breakout into it runs one worker.
+    var concurrentWriters: Bool { get }
+    /// Most rows one `VALUES` list may hold, whatever the binds; nil when only the bind limit counts.
+    var maxRowsPerValues: Int? { get }
+    /// The statement that starts a bulk load of `rows` rows by ``bulkLoadMethod``: the one the
+    /// driver sends, the rows following it on the engine's bulk path. `stream` names the data a
+    /// `LOAD DATA LOCAL INFILE` reads (the driver's own name for it; dry runs print a placeholder).
+    func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String
+    /// A one-row, one-column query counting the tables named `table` (in its schema, or the
+    /// session's current one): the catalog's answer, so a missing table and a failed query are
+    /// never confused.
+    func tableExistsQuery(_ table: QualifiedName) -> SQLStatement
 }
 
 extension SQLDialect {
@@ -80,6 +98,26 @@ extension SQLDialect {
     public var maxColumnsPerTable: Int { 1_600 }
 
     public var name: String { engine.rawValue }
+    public var beginTransaction: String { "BEGIN" }
+    public var commitTransaction: String { "COMMIT" }
+    public var concurrentWriters: Bool { true }
+    public var maxRowsPerValues: Int? { nil }
+
+    /// PostgreSQL's `COPY … FROM STDIN`; the rows follow in COPY's text format.
+    public func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
+        "COPY \(quotedTable) (\(quotedColumns.joined(separator: ", "))) FROM STDIN"
+    }
+
+    public func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
+        .raw("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2",
+             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
+    }
+
+    /// How many rows one multi-row `INSERT` of `columns` columns carries: the bind limit, the
+    /// `VALUES` limit and `cap`, whichever is smallest (at least one).
+    public func rowsPerInsert(columns: Int, cap: Int = .max) -> Int {
+        max(1, min(cap, maxRowsPerValues ?? .max, maxBindsPerStatement / max(1, columns)))
+    }
     public var identifierQuotes: (open: String, close: String) { ("\"", "\"") }
     public var indexesInline: Bool { false }
     public var tableOptions: String { "" }

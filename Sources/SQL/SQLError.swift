@@ -1,6 +1,8 @@
+import Diagnostics
+
 /// A statement that cannot be rendered for a dialect: a name the engine cannot hold, a value of
 /// the wrong shape, or a construct the engine lacks.
-public struct SQLError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct SQLError: UserFacingError, Sendable, Hashable {
     public var dialect: String
     public var message: String
 

@@ -81,6 +81,14 @@ public struct SQLRenderer: Sendable {
             return [RenderedSQL(sql, binds.values)]
         case .raw(let sql, let binds):
             return [RenderedSQL(sql, binds)]
+        case .begin:
+            return [RenderedSQL(dialect.beginTransaction)]
+        case .commit:
+            return [RenderedSQL(dialect.commitTransaction)]
+        case .bulkLoad(let load):
+            guard !load.columns.isEmpty else { throw SQLError(dialect: dialect.name, "a bulk load into \"\(load.table)\" names no columns") }
+            return [RenderedSQL(dialect.bulkLoadStatement(try dialect.quote(load.table), columns: try load.columns.map { try dialect.quote($0) },
+                                                          rows: 1, stream: BulkLoad.printedStream))]
         }
     }
 
@@ -149,8 +157,7 @@ public struct SQLRenderer: Sendable {
         }
         let quotedTable = try dialect.quote(table)
         let quotedColumns = try columns.map { try dialect.quote($0) }
-        var rowsPerStatement = inlineValues ? Int.max : max(1, dialect.maxBindsPerStatement / columns.count)
-        if dialect.engine == .sqlserver { rowsPerStatement = min(rowsPerStatement, SQLServerDialect.maxRowsPerValues) }
+        let rowsPerStatement = inlineValues ? (dialect.maxRowsPerValues ?? .max) : dialect.rowsPerInsert(columns: columns.count)
         var out: [RenderedSQL] = []
         var start = 0
         repeat {

@@ -14,7 +14,21 @@ public struct SQLServerDialect: SQLDialect {
     /// SQL Server's limit for a non-sparse table.
     public var maxColumnsPerTable: Int { 1_024 }
     /// A table value constructor holds at most 1,000 rows.
-    public static let maxRowsPerValues = 1_000
+    public var maxRowsPerValues: Int? { 1_000 }
+    public var beginTransaction: String { "BEGIN TRANSACTION" }
+
+    /// Literals, not binds: db-lib sends plain text.
+    public func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
+        .raw("SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = \(table.schema.map { literal(.text($0)) } ?? "SCHEMA_NAME()") "
+             + "AND TABLE_NAME = \(literal(.text(table.name)))", [])
+    }
+    public var commitTransaction: String { "COMMIT TRANSACTION" }
+
+    /// The request db-lib's bcp sends before the rows (`bcp_init` … `bcp_done`): the rows follow
+    /// in TDS's bulk format.
+    public func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
+        "INSERT BULK \(quotedTable) (\(quotedColumns.joined(separator: ", ")))"
+    }
 
     public func typeName(_ type: SQLType) -> String {
         switch type {

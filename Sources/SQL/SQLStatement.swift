@@ -17,6 +17,29 @@ public enum SQLStatement: Sendable, Hashable {
     case delete(Delete)
     /// Engine-specific text, passed through with its binds (placeholders already in the engine's style).
     case raw(String, [SQLValue])
+    /// Opens a transaction (``SQLDialect/beginTransaction``).
+    case begin
+    /// Commits it (``SQLDialect/commitTransaction``).
+    case commit
+    /// Rows loaded by the dialect's bulk path (``SQLDialect/bulkLoadStatement(_:columns:rows:stream:)``).
+    /// A connection runs it through its bulk loader; the renderer gives the statement that starts it.
+    case bulkLoad(BulkLoad)
+}
+
+/// Rows for one table, loaded by the engine's fastest path (COPY, LOAD DATA, bcp, prepared batches).
+public struct BulkLoad: Sendable, Hashable {
+    public var table: QualifiedName
+    public var columns: [String]
+    public var rows: [[SQLValue]]
+
+    public init(into table: QualifiedName, columns: [String], rows: [[SQLValue]]) {
+        self.table = table
+        self.columns = columns
+        self.rows = rows
+    }
+
+    /// The name a rendered `LOAD DATA LOCAL INFILE` reads in a dry run; a real load uses its own.
+    public static let printedStream = "breakout-bulk-stream"
 }
 
 /// Shadow tables that take the place of live ones. `live` and `shadow` are in creation order

@@ -11,6 +11,21 @@ public struct SQLiteDialect: SQLDialect {
     public var maxBindsPerStatement: Int { 32_766 }
     /// SQLITE_MAX_COLUMN's default.
     public var maxColumnsPerTable: Int { 2_000 }
+    /// Takes the write lock at once, so a transaction never fails half-way on a busy database.
+    public var beginTransaction: String { "BEGIN IMMEDIATE" }
+    public var concurrentWriters: Bool { false }
+
+    /// Tables of the main database (breakout's SQLite tables are prefixed, never in an attached schema).
+    public func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
+        .raw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [.text(table.name)])
+    }
+
+    /// One prepared multi-row `INSERT` with `rows` tuples of placeholders, reused batch after batch.
+    public func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
+        let tuple = "(" + Array(repeating: "?", count: quotedColumns.count).joined(separator: ", ") + ")"
+        return "INSERT INTO \(quotedTable) (\(quotedColumns.joined(separator: ", "))) VALUES "
+            + Array(repeating: tuple, count: max(1, rows)).joined(separator: ", ")
+    }
 
     /// SQLite stores `DECIMAL` with NUMERIC affinity: as an integer or a double, so exact to 15
     /// significant digits (CSPro numeric items have at most 15).

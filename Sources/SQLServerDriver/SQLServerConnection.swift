@@ -189,8 +189,8 @@ public final class SQLServerConnection: DatabaseConnection {
 
     public func query(_ sql: String, _ binds: [SQLValue]) throws -> [Row] { try run(sql, binds).rows }
 
-    public func beginTransaction() throws { try execute("BEGIN TRANSACTION") }
-    public func commit() throws { try execute("COMMIT TRANSACTION") }
+    public func beginTransaction() throws { try execute(dialect.beginTransaction) }
+    public func commit() throws { try execute(dialect.commitTransaction) }
     public func rollback() throws { try execute("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION") }
 
     public func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {

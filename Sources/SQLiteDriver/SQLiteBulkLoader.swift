@@ -20,7 +20,7 @@ final class SQLiteBulkLoader: BulkLoader {
         self.connection = connection
         self.table = table
         self.columns = columns
-        rowsPerStatement = max(1, min(500, connection.dialect.maxBindsPerStatement / columns.count))
+        rowsPerStatement = connection.dialect.rowsPerInsert(columns: columns.count, cap: 500)
         ownsTransaction = !connection.inTransaction
         pending.reserveCapacity(rowsPerStatement * columns.count)
         if ownsTransaction { try connection.beginTransaction() }
@@ -52,9 +52,8 @@ final class SQLiteBulkLoader: BulkLoader {
 
     private func insertSQL(rows: Int) throws -> String {
         if let cachedSQL, cachedSQL.rows == rows { return cachedSQL.sql }
-        let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
-        let sql = "INSERT INTO \(try connection.dialect.quote(table)) (\(try columns.map { try connection.dialect.quote($0) }.joined(separator: ", "))) VALUES "
-            + Array(repeating: tuple, count: rows).joined(separator: ", ")
+        let dialect = connection.dialect
+        let sql = dialect.bulkLoadStatement(try dialect.quote(table), columns: try columns.map { try dialect.quote($0) }, rows: rows, stream: "")
         if rows == rowsPerStatement { cachedSQL = (rows, sql) }
         return sql
     }

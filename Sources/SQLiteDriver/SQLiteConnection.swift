@@ -137,8 +137,8 @@ public final class SQLiteConnection: DatabaseConnection {
         return rows
     }
 
-    public func beginTransaction() throws { try execute("BEGIN IMMEDIATE") }
-    public func commit() throws { try execute("COMMIT") }
+    public func beginTransaction() throws { try execute(dialect.beginTransaction) }
+    public func commit() throws { try execute(dialect.commitTransaction) }
     public func rollback() throws { try execute("ROLLBACK") }
 
     var inTransaction: Bool { db.map { sqlite3_get_autocommit($0) == 0 } ?? false }

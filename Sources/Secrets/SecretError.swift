@@ -1,5 +1,7 @@
+import Diagnostics
+
 /// Why a secret could not be read or written. Messages never contain the secret or the key.
-public enum SecretError: Error, Equatable, CustomStringConvertible {
+public enum SecretError: UserFacingError, Equatable {
     /// A key (from the environment or a key file) is not a 32-byte base64 value.
     case badKey(String)
     /// No key is loaded at all.

@@ -41,7 +41,7 @@ public struct RunnerRow: Sendable {
 extension StateStore {
     /// Records a tick: updates the runner's row, or inserts it the first time.
     public func heartbeat(_ runner: RunnerRow) throws {
-        guard exists(ControlTables.runners) else { return }
+        guard try exists(ControlTables.runners) else { return }
         let values: [(String, SQLValue)] = [
             ("host", .text(runner.host)), ("kind", .text(runner.kind)), ("pid", .integer(runner.pid)), ("version", .text(runner.version)),
             ("started_at", runner.startedAt.map { .timestamp($0) } ?? .null), ("last_tick_at", runner.lastTickAt.map { .timestamp($0) } ?? .null),
@@ -62,7 +62,7 @@ extension StateStore {
 
     /// Every runner that has ticked, most recent first (empty on a store older than version 3).
     public func runners() throws -> [RunnerRow] {
-        guard exists(ControlTables.runners) else { return [] }
+        guard try exists(ControlTables.runners) else { return [] }
         return try connection.query(.select(Select(from: ControlTables.runners, orderBy: [SortKey("last_tick_at", descending: true)]))).map { row in
             RunnerRow(name: text(row["runner_name"]) ?? "", host: text(row["host"]) ?? "", kind: text(row["kind"]) ?? "",
                       pid: int(row["pid"]) ?? 0, version: text(row["version"]) ?? "", startedAt: row["started_at"].flatMap(StateStore.date),

@@ -1,4 +1,5 @@
 import DatabaseDriver
+import Diagnostics
 import Foundation
 import SQL
 
@@ -45,14 +46,14 @@ public final class StateStore {
 
     /// The highest migration applied (0 when the store is new).
     public func version() throws -> Int {
-        guard exists(ControlTables.migrationsTable) else { return 0 }
+        guard try exists(ControlTables.migrationsTable) else { return 0 }
         let rows = try connection.query(.select(Select(from: ControlTables.migrationsTable, columns: ["version"])))
         return rows.compactMap { $0[0].int64 }.map(Int.init).max() ?? 0
     }
 
-    /// Whether a table exists (a probe query; never inside a transaction, where PostgreSQL would abort it).
-    func exists(_ table: QualifiedName) -> Bool {
-        (try? connection.query(.select(Select(from: table, where: .or([]))))) != nil
+    /// Whether a table exists, from the catalog; throws when the store cannot be read.
+    func exists(_ table: QualifiedName) throws -> Bool {
+        try connection.tableExists(table)
     }
 
     /// Whether a table has a column. The column is qualified by its table: SQLite reads an unknown
@@ -107,7 +108,9 @@ public final class StateStore {
         do {
             try connection.execute(.createTable(table))
         } catch {
-            guard exists(table.name) else { throw error }
+            // The table is there after all (another process made it): the race is harmless. If
+            // even the catalog cannot be read, the creation's own error is the one to report.
+            guard (try? exists(table.name)) == true else { throw error }
         }
     }
 
@@ -124,7 +127,7 @@ public final class StateStore {
 
     /// Every row of the three managed tables, as read (run-time columns included).
     public func snapshot() throws -> StateSnapshot {
-        guard exists(ControlTables.organizations) else { return StateSnapshot(organizations: [], connections: [], jobs: []) }
+        guard try exists(ControlTables.organizations) else { return StateSnapshot(organizations: [], connections: [], jobs: []) }
         let migrated = try version() >= 2
         func rows(_ table: QualifiedName) throws -> [Row] {
             try connection.query(.select(Select(from: table, orderBy: [SortKey("id")])))
@@ -151,7 +154,7 @@ public final class StateStore {
     /// Ids of jobs that have run (a `last_run_at`, or rows in `mt_job_runs`).
     public func jobsWithHistory() throws -> Set<Int64> {
         var ids = Set(try snapshot().jobs.filter { $0.lastRunAt != nil }.map(\.id))
-        if exists(ControlTables.runs) {
+        if try exists(ControlTables.runs) {
             for row in try connection.query("SELECT DISTINCT job_id FROM mt_job_runs") { if let id = row[0].int64 { ids.insert(id) } }
         }
         return ids
@@ -211,7 +214,7 @@ public final class StateStore {
 }
 
 /// A problem with the state store, with a hint.
-public struct StateError: Error, Sendable, CustomStringConvertible {
+public struct StateError: UserFacingError, Sendable {
     public var message: String
     public var hint: String?
     public init(_ message: String, hint: String? = nil) {

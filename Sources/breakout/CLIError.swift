@@ -1,12 +1,10 @@
 import ArgumentParser
-import Breakout
-import Config
+import Diagnostics
 import Runner
-import State
 import Foundation
 
 /// An error the CLI prints as `error: <message>` (plus a `hint:` line) and exits 1 for.
-struct CLIError: Error, CustomStringConvertible {
+struct CLIError: UserFacingError {
     var message: String
     var hint: String?
 
@@ -15,35 +13,27 @@ struct CLIError: Error, CustomStringConvertible {
         self.hint = hint
     }
 
-    var description: String { message + (hint.map { "\nhint: \($0)" } ?? "") }
+    /// `context: <the cause>`, keeping the cause's hint unless `hint` gives a better one.
+    init(_ context: String, cause: any Error, hint: String? = nil) {
+        let (message, causeHint) = UserFacing.lines(cause)
+        self.init("\(context): \(message)", hint: hint ?? causeHint)
+    }
+
+    var description: String { message }
 }
 
-/// Runs a command body; a `CLIError` or any other error is printed as `error: …` on stderr and
-/// becomes exit code 1. Argument errors stay with ArgumentParser (usage text, exit 64).
+/// Runs a command body; any error is printed as `error: …` (and `hint: …` when it has one, see
+/// ``UserFacing``) on stderr and becomes exit code 1. Argument errors stay with ArgumentParser
+/// (usage text, exit 64).
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let error as CLIError {
-        throw printed(error)
-    } catch let error as BreakoutError {
-        throw printed(CLIError(error.message, hint: error.hint))
-    } catch let error as StateError {
-        throw printed(CLIError(error.message, hint: error.hint))
-    } catch let error as ConfigError {
-        throw printed(CLIError(error.message, hint: error.hint))
     } catch let error as ExitCode {
         throw error
-    } catch let error as CustomStringConvertible {
-        StandardStream.error("error: \(error.description)\n")
-        throw ExitCode(1)
     } catch {
-        StandardStream.error("error: \(error)\n")
+        let (message, hint) = UserFacing.lines(error)
+        StandardStream.error("error: \(message)\n")
+        if let hint { StandardStream.error("hint: \(hint)\n") }
         throw ExitCode(1)
     }
-}
-
-private func printed(_ error: CLIError) -> ExitCode {
-    StandardStream.error("error: \(error.message)\n")
-    if let hint = error.hint { StandardStream.error("hint: \(hint)\n") }
-    return ExitCode(1)
 }

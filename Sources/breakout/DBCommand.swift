@@ -89,7 +89,7 @@ struct DBTest: ParsableCommand {
             do {
                 report = try ConnectionProbe.run(settings)
             } catch let error as DatabaseError {
-                throw CLIError("cannot use \(target) (\(settings)): \(error)",
+                throw CLIError("cannot use \(target) (\(settings))", cause: error,
                                hint: ConnectionProbe.hint(for: error, config: settings).map { $0 + "; the connection is defined in \(org.file) line \(connection.name.location.line)" })
             }
             print(report.text)
@@ -109,7 +109,7 @@ struct DBTest: ParsableCommand {
         do {
             report = try ConnectionProbe.run(config)
         } catch let error as DatabaseError {
-            throw CLIError("cannot use \(config): \(error)", hint: ConnectionProbe.hint(for: error, config: config))
+            throw CLIError("cannot use \(config)", cause: error, hint: ConnectionProbe.hint(for: error, config: config))
         }
         print(report.text)
     }

@@ -94,7 +94,7 @@ func loadDictionary(_ path: String) throws -> CSProDictionary {
         if path.lowercased().hasSuffix(".csdb") { return try CSDBFile(path: path).dictionary }
         return try CSProDictionary.load(path: path)
     } catch let error as DictionaryError {
-        throw CLIError("cannot read dictionary: \(error)")
+        throw CLIError("cannot read dictionary", cause: error)
     }
 }
 

@@ -80,15 +80,11 @@ struct ProcessCases: ParsableCommand {
                                         selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)))
             let sources = try SourceOpener(resolver: resolver)
             let destinationConfig = try resolver.connectionConfig(destination, of: organization.slug.value)
-            if destinationConfig.engine == .sqlite, !dryRun {
-                let directory = (destinationConfig.database as NSString).deletingLastPathComponent
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            }
             var summaries: [DictionarySummary] = []
             for name in names {
                 let feed = try sources.feed(for: name)
                 let engine = try BreakoutEngine(feed: feed, dialect: destination.engine.dialect, options: options,
-                                                connect: { try Databases.connect(destinationConfig.forBulkLoad) })
+                                                connect: { try Databases.connectForWriting(destinationConfig.forBulkLoad) })
                 if dryRun {
                     let report = try engine.dryRun(connection: try Self.readOnlyConnection(destinationConfig), chunkSize: run.chunkSize)
                     print(format == .sql ? report.sql : report.text, terminator: "")
@@ -118,14 +114,9 @@ struct ProcessCases: ParsableCommand {
         (s ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    /// A connection for reading only; nil when the destination is an SQLite file not created yet.
+    /// A connection for reading only; nil when the destination is a database file not created yet.
     static func readOnlyConnection(_ config: ConnectionConfig) throws -> (any DatabaseConnection)? {
-        var config = config
-        if config.engine == .sqlite {
-            guard FileManager.default.fileExists(atPath: config.database) else { return nil }
-            config.options["mode"] = "ro"
-        }
-        return try Databases.connect(config)
+        try Databases.connectForReading(config)
     }
 }
 
@@ -206,16 +197,16 @@ struct JobPlan: Encodable {
                         let settings = try resolver.connectionConfig(connection, of: org.slug.value)
                         let engine = try BreakoutEngine(feed: feed, dialect: connection.engine.dialect, options: SchemaOptions(
                             naming: connection.naming == .sql ? .sql : .csweb, selection: RecordSelection(include: job.include, exclude: job.exclude)),
-                            connect: { try Databases.connect(settings) })
+                            connect: { try Databases.connectForWriting(settings) })
                         let reader: (any DatabaseConnection)?
                         do { reader = try ProcessCases.readOnlyConnection(settings) } catch {
-                            throw CLIError("the destination cannot be reached: \(error)")
+                            throw CLIError("the destination cannot be reached", cause: error)
                         }
                         defer { reader?.close() }
                         let report = try engine.dryRun(connection: reader, chunkSize: job.maxCasesPerChunk)
                         plan.schema = report.schema
                         plan.pendingCases = report.pendingCases
-                        plan.sql = report.steps.flatMap { ["-- " + $0.comment] + $0.sql }
+                        plan.sql = report.steps.flatMap { ["-- " + $0.comment] + $0.lines }
                         plan.report = report
                     } catch {
                         plan.error = "\(error)"

@@ -47,7 +47,7 @@ struct ServeCommand: ParsableCommand {
                 done.signal()
             }
             done.wait()
-            if let error = failure.error { throw CLIError("the dashboard stopped: \(error)") }
+            if let error = failure.error { throw CLIError("the dashboard stopped", cause: error) }
         }
     }
 }

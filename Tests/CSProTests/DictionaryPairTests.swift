@@ -108,10 +108,10 @@ func differences(_ a: CSProDictionary, _ b: CSProDictionary) -> [String] {
         let head = "[Dictionary]\nName=D\nRecordTypeStart=1\nRecordTypeLen=1\n\n[Level]\nName=L\n\n[IdItems]\n\n[Item]\nName=ID\nStart=2\nLen=2\n"
         #expect(legacy(head + "\n[Record]\nName=R\nRecordTypeValue='1'\n\n[Item]\nName=X\nStart=4\nLen=abc\n")?.description == "bad.dcf: line 23: Len=abc is not a number")
         #expect(legacy(head + "\n[Bogus]\n")?.description == "bad.dcf: line 16: unknown section [Bogus]")
-        #expect(legacy(head + "\n[Record]\nName=R\n\n[Item]\nName=X\nStart=4\nLen=1\nItemType=SubItem\nDataType=Numeric\n")?.location == "line 23")
+        #expect(legacy(head + "\n[Record]\nName=R\n\n[Item]\nName=X\nStart=4\nLen=1\nItemType=SubItem\nDataType=Numeric\n")?.position == "line 23")
         #expect(legacy("Name=D\n")?.description == "bad.dcf: line 1: a legacy dictionary starts with [Dictionary]")
         #expect(legacy(head + "\n[Record]\nName=R\n\n[Item]\nName=X\nStart=4\nLen=1\nDataType=Blob\n")?.message == "unknown DataType=Blob")
-        #expect(legacy(head + "\n[Record]\nName=R\nthis line has no equals\n")?.location == "line 18")
+        #expect(legacy(head + "\n[Record]\nName=R\nthis line has no equals\n")?.position == "line 18")
     }
 
     @Test func jsonErrorsNameThePath() {
@@ -120,13 +120,13 @@ func differences(_ a: CSProDictionary, _ b: CSProDictionary) -> [String] {
         #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"name":"X","length":"long"}"#))?.description
             == "bad.dcf: levels[0].records[0].items[0].length: expected a whole number")
         #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"name":"X","length":1,"contentType":"video"}"#))?.message == "unknown content type \"video\"")
-        #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"name":"X","length":0}"#))?.location == "levels[0].records[0].items[0].length")
+        #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"name":"X","length":0}"#))?.position == "levels[0].records[0].items[0].length")
         #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"length":3}"#))?.description == "bad.dcf: levels[0].records[0].items[0].name: missing")
         #expect(json(ok.replacingOccurrences(of: "ITEM", with: #"{"name":"X","length":1,"subitem":true}"#))?.message == "a subitem must follow the item it belongs to")
-        #expect(json(#"{"fileType":"dictionary","name":"D","levels":[{"name":"L","records":[{"name":"R","occurrences":{"maximum":true},"items":[]}]}]}"#)?.location
+        #expect(json(#"{"fileType":"dictionary","name":"D","levels":[{"name":"L","records":[{"name":"R","occurrences":{"maximum":true},"items":[]}]}]}"#)?.position
             == "levels[0].records[0].occurrences.maximum")
-        #expect(json(#"{"fileType":"application"}"#)?.location == "fileType")
-        #expect(json("{not json")?.location == "JSON")
+        #expect(json(#"{"fileType":"application"}"#)?.position == "fileType")
+        #expect(json("{not json")?.position == "JSON")
     }
 
     /// Every fixture dictionary, in either format, parses and every item fits its record's line.
