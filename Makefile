@@ -1,7 +1,7 @@
 # breakout: the two commands a new user needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: all deps build demo demo-source test bench soak package package-test servers-start servers-stop clean
+.PHONY: all deps build demo demo-source test lint bench soak package package-test servers-start servers-stop clean
 
 all: build
 
@@ -28,9 +28,13 @@ demo: build
 demo-source: build
 	$(SWIFT) run --skip-build breakout-bench generate --cases 400 --out examples/quickstart/data/csweb-sample.db --manifest /dev/null
 
-## Runs every test; starts and stops PostgreSQL and MariaDB on loopback.
+## Runs every test; starts and stops PostgreSQL and MariaDB on loopback. Starts with `make lint`.
 test:
 	scripts/run-tests.sh
+
+## Module boundaries (scripts/check-architecture.py) and formatting (swift format lint).
+lint:
+	scripts/lint.sh
 
 ## Benchmarks (release build, servers with Debian's durability defaults; not part of the tests):
 ## bulk-load paths, blob decoding, and the end-to-end breakout of 20,000 and 200,000 generated

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --servers
+if [[ $# -eq 0 ]]; then scripts/lint.sh; fi
 export BREAKOUT_TEST_DIR=${BREAKOUT_TEST_DIR:-/tmp/breakout-test-servers}
 trap 'scripts/test-servers.sh stop' EXIT
 scripts/test-servers.sh start
