@@ -5,7 +5,7 @@ let package = Package(
     name: "breakout",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "breakout", targets: ["breakout"]),
+        .executable(name: "breakout", targets: ["breakout"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,19 +52,29 @@ let package = Package(
         .target(name: "Reconcile", dependencies: ["Config", "State", "Secrets", "DatabaseDriver", "SQL", "Cron"]),
 
         // The scheduler and runner: next fires, leases in the control tables, running jobs.
-        .target(name: "Runner", dependencies: ["Diagnostics", "DatabaseDriver", "Cron", "State", "Config", "Secrets", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL",
-                                               .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Runner",
+            dependencies: [
+                "Diagnostics", "DatabaseDriver", "Cron", "State", "Config", "Secrets", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // The web dashboard (`breakout serve`): server-rendered pages, JSON API, /metrics, run-now.
-        .target(name: "Dashboard", dependencies: ["Runner", "State", "Config", "Secrets", "SQL", "DatabaseDriver", "Drivers",
-                                                  .product(name: "Hummingbird", package: "hummingbird"),
-                                                  .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "Runner", "State", "Config", "Secrets", "SQL", "DatabaseDriver", "Drivers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // Cron expressions: one parser for validation and the scheduler.
         .target(name: "Cron", dependencies: ["Diagnostics"]),
 
         // YAML configuration → validated model with file/line/column for every value.
-        .target(name: "Config", dependencies: ["Diagnostics", "Cron", "SQL", "DatabaseDriver", "Secrets", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "Config",
+            dependencies: ["Diagnostics", "Cron", "SQL", "DatabaseDriver", "Secrets", .product(name: "Yams", package: "Yams")]),
 
         // The connection protocol every driver implements, and the factory that picks one.
         .target(name: "DatabaseDriver", dependencies: ["SQL", "Diagnostics"]),
@@ -72,29 +82,45 @@ let package = Package(
         .target(name: "MySQLDriver", dependencies: ["DatabaseDriver", "SQL", "CMariaDB"]),
         .target(name: "SQLServerDriver", dependencies: ["DatabaseDriver", "SQL", "CFreeTDS"]),
         .target(name: "SQLiteDriver", dependencies: ["DatabaseDriver", "SQL", "CSQLite3"]),
-        .target(name: "Drivers", dependencies: [
-            "DatabaseDriver", "SQL", "PostgresDriver", "MySQLDriver", "SQLServerDriver", "SQLiteDriver",
-        ]),
+        .target(
+            name: "Drivers",
+            dependencies: [
+                "DatabaseDriver", "SQL", "PostgresDriver", "MySQLDriver", "SQLServerDriver", "SQLiteDriver",
+            ]),
 
         // Command-line front end: thin.
-        .executableTarget(name: "breakout", dependencies: [
-            "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout", "State", "Reconcile", "Runner", "Dashboard",
-            "Diagnostics", "DatabaseDriver",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .executableTarget(
+            name: "breakout",
+            dependencies: [
+                "Drivers", "SQL", "Secrets", "Config", "Cron", "CSPro", "CaseSources", "Breakout", "State", "Reconcile", "Runner",
+                "Dashboard",
+                "Diagnostics", "DatabaseDriver",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // Benchmarks (run by `make bench`, never part of the tests).
-        .executableTarget(name: "breakout-bench", dependencies: ["DatabaseDriver", "Drivers", "SQL", "CSPro", "CaseSources", "Breakout", "Verification", "Secrets"]),
+        .executableTarget(
+            name: "breakout-bench",
+            dependencies: ["DatabaseDriver", "Drivers", "SQL", "CSPro", "CaseSources", "Breakout", "Verification", "Secrets"]),
 
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets"]),
-        .testTarget(name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
-        .testTarget(name: "BreakoutTests", dependencies: ["DatabaseDriver", "SQLiteDriver", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL", "Verification"], exclude: ["Golden"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["DatabaseDriver", "Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron", "CaseSources", "Dashboard",
-                                                         .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "BreakoutTests",
+            dependencies: ["DatabaseDriver", "SQLiteDriver", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL", "Verification"],
+            exclude: ["Golden"]),
+        .testTarget(
+            name: "ReconcileTests",
+            dependencies: [
+                "DatabaseDriver", "Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron", "CaseSources", "Dashboard",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]

@@ -17,8 +17,10 @@ public struct RunOptions: Sendable {
     /// How long a run waits for another run writing into the same destination tables to finish.
     public var destinationWait: Double
 
-    public init(threads: Int = 1, chunkSize: Int = 1000, maxChunks: Int? = nil, shouldStop: (@Sendable () -> Bool)? = nil,
-                destinationWait: Double = 60) {
+    public init(
+        threads: Int = 1, chunkSize: Int = 1000, maxChunks: Int? = nil, shouldStop: (@Sendable () -> Bool)? = nil,
+        destinationWait: Double = 60
+    ) {
         self.threads = max(1, threads)
         self.chunkSize = max(1, chunkSize)
         self.maxChunks = maxChunks
@@ -58,13 +60,17 @@ public struct DictionarySummary: Sendable, Codable {
 
     /// The summary as the lines a terminal, a log and `last_run_output` show.
     public var text: String {
-        var lines = ["\(dictionary): \(cases) cases loaded (\(newCases) new, \(updatedCases) updated, \(deletedCases) flagged deleted), "
-                     + "\(failedCases) failed, \(rows.values.reduce(0, +)) rows in \(String(format: "%.1f", seconds)) s"
-                     + (seconds > 0 && cases > 0 ? String(format: " (%.0f cases/s)", Double(cases) / seconds) : "")]
+        var lines = [
+            "\(dictionary): \(cases) cases loaded (\(newCases) new, \(updatedCases) updated, \(deletedCases) flagged deleted), "
+                + "\(failedCases) failed, \(rows.values.reduce(0, +)) rows in \(String(format: "%.1f", seconds)) s"
+                + (seconds > 0 && cases > 0 ? String(format: " (%.0f cases/s)", Double(cases) / seconds) : "")
+        ]
         lines.append("  source: \(source); destination: \(destination); schema: \(schema)")
         for (table, n) in rows.sorted(by: { $0.key < $1.key }) where n > 0 { lines.append("  \(table): \(n) rows") }
         if stopped { lines.append("  stopped at a chunk boundary before the end; the next run continues from the mark") }
-        if invalidValues > 0 { lines.append("  \(invalidValues) values did not fit their item (non-numeric text in a numeric item) and were written as NULL") }
+        if invalidValues > 0 {
+            lines.append("  \(invalidValues) values did not fit their item (non-numeric text in a numeric item) and were written as NULL")
+        }
         for f in failures { lines.append("  failed: \(f)") }
         if failedCases > failures.count { lines.append("  … \(failedCases - failures.count) more in breakout_errors") }
         return lines.joined(separator: "\n")
@@ -86,8 +92,10 @@ public final class BreakoutEngine: @unchecked Sendable {
     public var progress: (@Sendable (BreakoutProgress) -> Void)?
 
     /// - Parameter namespace: the schema or table prefix (default: the dictionary name in lowercase).
-    public init(feed: any CaseFeed, dialect: any SQLDialect, options: SchemaOptions, namespace: String? = nil,
-                connect: @escaping @Sendable () throws -> any DatabaseConnection) throws {
+    public init(
+        feed: any CaseFeed, dialect: any SQLDialect, options: SchemaOptions, namespace: String? = nil,
+        connect: @escaping @Sendable () throws -> any DatabaseConnection
+    ) throws {
         self.feed = feed
         schema = try BreakoutSchema(dictionary: feed.dictionary, dialect: dialect, options: options, namespace: namespace)
         layout = CaseLayout(feed.dictionary)
@@ -109,14 +117,19 @@ public final class BreakoutEngine: @unchecked Sendable {
         guard try connection.tableExists(schema.state.name) else { return nil }
         let rows = try connection.query(.select(Select(from: schema.state.name, where: .equals("dictionary", .text(feed.dictionary.name)))))
         guard let row = rows.first else { return nil }
-        return StoredState(digest: row["dictionary_digest"]?.string ?? "", model: row["dictionary_model"]?.string ?? "",
-                           options: row["schema_options"]?.string ?? "", fingerprint: row["source_fingerprint"]?.string ?? "",
-                           mark: Mark(revision: row["mark_revision"]?.int64 ?? 0, id: row["mark_id"]?.int64 ?? 0))
+        return StoredState(
+            digest: row["dictionary_digest"]?.string ?? "", model: row["dictionary_model"]?.string ?? "",
+            options: row["schema_options"]?.string ?? "", fingerprint: row["source_fingerprint"]?.string ?? "",
+            mark: Mark(revision: row["mark_revision"]?.int64 ?? 0, id: row["mark_id"]?.int64 ?? 0))
     }
 
     var modelJSON: String { Self.json(feed.dictionary) }
-    var optionsJSON: String { Self.json(["naming": schema.options.naming.rawValue, "include": schema.options.selection.include.joined(separator: ","),
-                                         "exclude": schema.options.selection.exclude.joined(separator: ",")]) }
+    var optionsJSON: String {
+        Self.json([
+            "naming": schema.options.naming.rawValue, "include": schema.options.selection.include.joined(separator: ","),
+            "exclude": schema.options.selection.exclude.joined(separator: ","),
+        ])
+    }
     public var digest: String {
         var h = FNV64()
         h.combine(modelJSON.utf8)
@@ -166,8 +179,9 @@ public final class BreakoutEngine: @unchecked Sendable {
         guard let oldDictionary = try? JSONDecoder().decode(CSProDictionary.self, from: Data(state.model.utf8)) else {
             throw BreakoutError("the destination's breakout_state for \(feed.dictionary.name) holds a dictionary this version cannot read")
         }
-        let old = try BreakoutSchema(dictionary: oldDictionary, dialect: schema.dialect, options: Self.options(state.options) ?? schema.options,
-                                     namespace: schema.namespace)
+        let old = try BreakoutSchema(
+            dictionary: oldDictionary, dialect: schema.dialect, options: Self.options(state.options) ?? schema.options,
+            namespace: schema.namespace)
         var statements: [SQLStatement] = []
         var changes: [String] = []
         var incompatible: [String] = []
@@ -192,7 +206,9 @@ public final class BreakoutEngine: @unchecked Sendable {
                         statements.append(.alterColumnType(table.name, column))
                         changes.append("\(table.name.name).\(column.name) widened to \(schema.dialect.typeName(column.type))")
                     } else {
-                        incompatible.append("\(table.name.name).\(column.name) changes type from \(schema.dialect.typeName(was.type)) to \(schema.dialect.typeName(column.type))")
+                        incompatible.append(
+                            "\(table.name.name).\(column.name) changes type from \(schema.dialect.typeName(was.type)) to \(schema.dialect.typeName(column.type))"
+                        )
                     }
                 }
             }
@@ -206,9 +222,10 @@ public final class BreakoutEngine: @unchecked Sendable {
             incompatible.append("table \(table.name.name) is no longer in the dictionary")
         }
         if !incompatible.isEmpty {
-            return SchemaChange(description: "rebuilt in \(shadowNamespace) and swapped in (" + incompatible.prefix(5).joined(separator: "; ")
-                                + (incompatible.count > 5 ? "; …" : "") + ")",
-                                statements: [], reloadLabels: true, rebuildReasons: incompatible, old: old)
+            return SchemaChange(
+                description: "rebuilt in \(shadowNamespace) and swapped in (" + incompatible.prefix(5).joined(separator: "; ")
+                    + (incompatible.count > 5 ? "; …" : "") + ")",
+                statements: [], reloadLabels: true, rebuildReasons: incompatible, old: old)
         }
         let description = changes.isEmpty ? "options changed (no table change)" : "migrated in place: " + changes.joined(separator: ", ")
         return SchemaChange(description: description, statements: statements, reloadLabels: true, old: old)
@@ -216,7 +233,8 @@ public final class BreakoutEngine: @unchecked Sendable {
 
     static func options(_ json: String) -> SchemaOptions? {
         guard let d = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8)),
-              let naming = Naming(rawValue: d["naming"] ?? "") else { return nil }
+            let naming = Naming(rawValue: d["naming"] ?? "")
+        else { return nil }
         func list(_ s: String?) -> [String] { (s ?? "").split(separator: ",").map(String.init) }
         return SchemaOptions(naming: naming, selection: RecordSelection(include: list(d["include"]), exclude: list(d["exclude"])))
     }
@@ -229,18 +247,31 @@ public final class BreakoutEngine: @unchecked Sendable {
         if change.reloadLabels {
             out.append(.delete(Delete(from: schema.valueLabels.name)))
             let rows = labelRows()
-            if !rows.isEmpty { out.append(.insert(Insert(into: schema.valueLabels.name, columns: schema.valueLabels.columns.map(\.name), rows: rows))) }
+            if !rows.isEmpty {
+                out.append(.insert(Insert(into: schema.valueLabels.name, columns: schema.valueLabels.columns.map(\.name), rows: rows)))
+            }
         }
         let now = SQLValue.timestamp(Date())
         if state == nil {
-            out.append(.insert(Insert(into: schema.state.name, columns: schema.state.columns.map(\.name), rows: [[
-                .text(feed.dictionary.name), .text(digest), .text(modelJSON), .text(optionsJSON), .text(""), .integer(0), .integer(0), now,
-            ]])))
+            out.append(
+                .insert(
+                    Insert(
+                        into: schema.state.name, columns: schema.state.columns.map(\.name),
+                        rows: [
+                            [
+                                .text(feed.dictionary.name), .text(digest), .text(modelJSON), .text(optionsJSON), .text(""), .integer(0),
+                                .integer(0), now,
+                            ]
+                        ])))
         } else if !change.statements.isEmpty || change.reloadLabels {
-            out.append(.update(Update(schema.state.name, set: [
-                Assignment("dictionary_digest", .text(digest)), Assignment("dictionary_model", .text(modelJSON)),
-                Assignment("schema_options", .text(optionsJSON)), Assignment("updated_at", now),
-            ], where: .equals("dictionary", .text(feed.dictionary.name)))))
+            out.append(
+                .update(
+                    Update(
+                        schema.state.name,
+                        set: [
+                            Assignment("dictionary_digest", .text(digest)), Assignment("dictionary_model", .text(modelJSON)),
+                            Assignment("schema_options", .text(optionsJSON)), Assignment("updated_at", now),
+                        ], where: .equals("dictionary", .text(feed.dictionary.name)))))
         }
         return out
     }
@@ -251,14 +282,17 @@ public final class BreakoutEngine: @unchecked Sendable {
     var shadowNamespace: String { schema.namespace + "__next" }
 
     func shadowEngine() throws -> BreakoutEngine {
-        let shadow = try BreakoutEngine(feed: feed, dialect: schema.dialect, options: schema.options, namespace: shadowNamespace, connect: connect)
+        let shadow = try BreakoutEngine(
+            feed: feed, dialect: schema.dialect, options: schema.options, namespace: shadowNamespace, connect: connect)
         shadow.progress = progress
         return shadow
     }
 
     func swap(from shadow: BreakoutEngine, replacing old: BreakoutSchema) -> SQLStatement {
-        .swapTables(TableSwap(live: old.allTables.map(\.name), shadow: shadow.schema.allTables, target: schema.allTables,
-                              liveNamespace: schema.namespace, shadowNamespace: shadow.schema.namespace))
+        .swapTables(
+            TableSwap(
+                live: old.allTables.map(\.name), shadow: shadow.schema.allTables, target: schema.allTables,
+                liveNamespace: schema.namespace, shadowNamespace: shadow.schema.namespace))
     }
 
     /// Creates or migrates the tables, then loads every pending case. A dictionary change that cannot
@@ -277,8 +311,9 @@ public final class BreakoutEngine: @unchecked Sendable {
         let control = try connect()
         defer { control.close() }
         guard try control.lockSession(destinationLock, timeout: options.destinationWait) else {
-            throw DestinationBusy(dictionary: feed.dictionary.name, destination: "\(schema.dialect.engine.rawValue) \(schema.namespace)",
-                                  waited: options.destinationWait)
+            throw DestinationBusy(
+                dictionary: feed.dictionary.name, destination: "\(schema.dialect.engine.rawValue) \(schema.namespace)",
+                waited: options.destinationWait)
         }
         let state = try readState(control)
         let change = try schemaChange(state)
@@ -304,14 +339,17 @@ public final class BreakoutEngine: @unchecked Sendable {
         var state = try readState(control)
         var change = try schemaChange(state)
         if startingOver, !change.rebuildReasons.isEmpty, let old = change.old {
-            try control.transaction { for table in old.allTables.reversed() { try control.execute(.dropTable(table.name, ifExists: true)) } }
+            try control.transaction {
+                for table in old.allTables.reversed() { try control.execute(.dropTable(table.name, ifExists: true)) }
+            }
             state = nil
             change = try schemaChange(nil)
         }
         return try run(options, control: control, state: state, change: change)
     }
 
-    func run(_ options: RunOptions, control: any DatabaseConnection, state: StoredState?, change: SchemaChange) throws -> DictionarySummary {
+    func run(_ options: RunOptions, control: any DatabaseConnection, state: StoredState?, change: SchemaChange) throws -> DictionarySummary
+    {
         let started = Date()
         let setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
         if !setup.isEmpty {
@@ -319,9 +357,10 @@ public final class BreakoutEngine: @unchecked Sendable {
             // crash here is repaired by the next run.
             try control.transaction { for statement in setup { try control.execute(statement) } }
         }
-        var summary = DictionarySummary(dictionary: feed.dictionary.name, source: feed.description,
-                                        destination: destinationDescription,
-                                        schema: change.description)
+        var summary = DictionarySummary(
+            dictionary: feed.dictionary.name, source: feed.description,
+            destination: destinationDescription,
+            schema: change.description)
         for table in schema.dataTables { summary.rows[table.name.name] = 0 }
 
         var mark = try fold(control, discardStray: true)
@@ -358,7 +397,9 @@ public final class BreakoutEngine: @unchecked Sendable {
             }
             mark = try fold(control, discardStray: false)
             done += cases.count
-            progress?(BreakoutProgress(dictionary: feed.dictionary.name, done: min(done, total), total: total, elapsed: Date().timeIntervalSince(started)))
+            progress?(
+                BreakoutProgress(
+                    dictionary: feed.dictionary.name, done: min(done, total), total: total, elapsed: Date().timeIntervalSince(started)))
             if cases.isEmpty { break }
         }
         if let pool {
@@ -424,8 +465,10 @@ public final class BreakoutEngine: @unchecked Sendable {
     }
 
     /// Runs the chunk's transaction: `.begin`, the reads, the writes of ``chunkWrites``, `.commit`.
-    func load(_ chunk: Chunk, _ decoded: (rows: ChunkRows, loaded: [SourceCase], failed: [(SourceCase, String)]),
-              on connection: any DatabaseConnection) throws -> ChunkResult {
+    func load(
+        _ chunk: Chunk, _ decoded: (rows: ChunkRows, loaded: [SourceCase], failed: [(SourceCase, String)]),
+        on connection: any DatabaseConnection
+    ) throws -> ChunkResult {
         let (rows, loaded, failed) = decoded
         var result = ChunkResult()
         result.invalidValues = rows.invalidValues
@@ -436,7 +479,9 @@ public final class BreakoutEngine: @unchecked Sendable {
                 for statement in step.statements {
                     let n = try connection.execute(statement)
                     if case .bulkLoad(let load) = statement {
-                        guard n == load.rows.count else { throw BreakoutError("loading \(load.table.name) took \(n) of \(load.rows.count) rows") }
+                        guard n == load.rows.count else {
+                            throw BreakoutError("loading \(load.table.name) took \(n) of \(load.rows.count) rows")
+                        }
                         result.rows[load.table.name, default: 0] += n
                     }
                 }
@@ -477,15 +522,23 @@ public final class BreakoutEngine: @unchecked Sendable {
             }
             let discard = discardStray ? Array(byAfter.keys) : []
             for key in folded + discard {
-                try connection.execute(.delete(Delete(from: schema.chunks.name, where: .and([
-                    .equals("after_revision", .integer(key.revision)), .equals("after_id", .integer(key.id)),
-                ]))))
+                try connection.execute(
+                    .delete(
+                        Delete(
+                            from: schema.chunks.name,
+                            where: .and([
+                                .equals("after_revision", .integer(key.revision)), .equals("after_id", .integer(key.id)),
+                            ]))))
             }
             if mark != state.mark {
-                try connection.execute(.update(Update(schema.state.name, set: [
-                    Assignment("mark_revision", .integer(mark.revision)), Assignment("mark_id", .integer(mark.id)),
-                    Assignment("updated_at", .timestamp(Date())),
-                ], where: .equals("dictionary", .text(feed.dictionary.name)))))
+                try connection.execute(
+                    .update(
+                        Update(
+                            schema.state.name,
+                            set: [
+                                Assignment("mark_revision", .integer(mark.revision)), Assignment("mark_id", .integer(mark.id)),
+                                Assignment("updated_at", .timestamp(Date())),
+                            ], where: .equals("dictionary", .text(feed.dictionary.name)))))
             }
             return mark
         }
@@ -574,11 +627,14 @@ public struct DryRunReport: Sendable {
 
     /// Text for a terminal: what happens, then every statement.
     public var text: String {
-        var out = "\(dictionary): \(pendingCases) case\(pendingCases == 1 ? "" : "s") pending after \(mark) in \(source) "
+        var out =
+            "\(dictionary): \(pendingCases) case\(pendingCases == 1 ? "" : "s") pending after \(mark) in \(source) "
             + "(\(chunks) chunk\(chunks == 1 ? "" : "s")); destination \(destination); schema: \(schema)\n"
         for step in steps {
             out += "  -- \(step.comment)\n"
-            for sql in step.sql { out += sql.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + ";\n" }
+            for sql in step.sql {
+                out += sql.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + ";\n"
+            }
             for note in step.notes { out += "  -- \(note)\n" }
         }
         return out
@@ -586,7 +642,8 @@ public struct DryRunReport: Sendable {
 
     /// A script a DBA can review and run.
     public var sql: String {
-        var out = "-- breakout dry run for dictionary \(dictionary): \(pendingCases) pending case(s) after \(mark); destination \(destination)\n"
+        var out =
+            "-- breakout dry run for dictionary \(dictionary): \(pendingCases) pending case(s) after \(mark); destination \(destination)\n"
         for step in steps {
             out += "\n-- \(step.comment)\n"
             for sql in step.sql { out += sql + ";\n" }
@@ -613,18 +670,26 @@ extension BreakoutEngine {
             // Everything is loaded again into the shadow namespace, then swapped in.
             let shadow = try shadowEngine()
             var report = try shadow.dryRun(connection: connection, chunkSize: chunkSize, sampleRows: sampleRows)
-            report.steps.insert(try step("the dictionary changed in a way that cannot migrate in place: "
-                                      + change.rebuildReasons.joined(separator: "; ")
-                                      + ". Every case is loaded into \(shadowNamespace) while the live tables stay queryable", []), at: 0)
-            report.steps.append(try step("when the shadow tables have caught up: swap them in, in one transaction",
-                                         [.begin, swap(from: shadow, replacing: old), .commit]))
+            report.steps.insert(
+                try step(
+                    "the dictionary changed in a way that cannot migrate in place: "
+                        + change.rebuildReasons.joined(separator: "; ")
+                        + ". Every case is loaded into \(shadowNamespace) while the live tables stay queryable", []), at: 0)
+            report.steps.append(
+                try step(
+                    "when the shadow tables have caught up: swap them in, in one transaction",
+                    [.begin, swap(from: shadow, replacing: old), .commit]))
             report.schema = change.description
             return report
         }
         let setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
         if !setup.isEmpty {
-            steps.append(try step(state == nil ? "create the tables (\(schema.dialect.namespacing == .schema ? "schema" : "table prefix") \(schema.namespace))" : "schema: \(change.description)",
-                                  [.begin] + setup + [.commit]))
+            steps.append(
+                try step(
+                    state == nil
+                        ? "create the tables (\(schema.dialect.namespacing == .schema ? "schema" : "table prefix") \(schema.namespace))"
+                        : "schema: \(change.description)",
+                    [.begin] + setup + [.commit]))
         }
         var mark = try readMark(connection, state: state)
         let reset = (state?.fingerprint ?? "") != feed.fingerprint
@@ -651,8 +716,9 @@ extension BreakoutEngine {
             steps.append(try step("end of the first chunk", [.commit]))
         }
         let chunks = (pending + chunkSize - 1) / chunkSize
-        return DryRunReport(dictionary: feed.dictionary.name, source: feed.description,
-                            destination: destinationDescription,
-                            schema: change.description, mark: mark, pendingCases: pending, chunks: chunks, steps: steps)
+        return DryRunReport(
+            dictionary: feed.dictionary.name, source: feed.description,
+            destination: destinationDescription,
+            schema: change.description, mark: mark, pendingCases: pending, chunks: chunks, steps: steps)
     }
 }

@@ -106,8 +106,10 @@ public struct BreakoutSchema: Sendable {
         public var type: SQLType
     }
 
-    public init(dictionary: CSProDictionary, dialect: any SQLDialect, options: SchemaOptions = SchemaOptions(),
-                namespace: String? = nil) throws {
+    public init(
+        dictionary: CSProDictionary, dialect: any SQLDialect, options: SchemaOptions = SchemaOptions(),
+        namespace: String? = nil
+    ) throws {
         self.dictionary = dictionary
         self.dialect = dialect
         self.options = options
@@ -124,40 +126,46 @@ public struct BreakoutSchema: Sendable {
         }
 
         let casesName = table("cases")
-        cases = TableDefinition(casesName, columns: [
-            ColumnDefinition("id", .varchar(64), nullable: false),
-            ColumnDefinition("key", .varchar(191), nullable: false),
-            ColumnDefinition("label", .varchar(255)),
-            ColumnDefinition("last_modified_revision", .bigint, nullable: false),
-            ColumnDefinition("deleted", .integer, nullable: false),
-            ColumnDefinition("verified", .integer, nullable: false),
-            ColumnDefinition("partial_save_mode", .varchar(16)),
-            ColumnDefinition("partial_save_field_name", .varchar(191)),
-            ColumnDefinition("partial_save_level_key", .varchar(191)),
-            ColumnDefinition("partial_save_record_occurrence", .integer),
-            ColumnDefinition("partial_save_item_occurrence", .integer),
-            ColumnDefinition("partial_save_subitem_occurrence", .integer),
-        ], primaryKey: ["id"], indexes: [IndexDefinition(indexName(casesName, "key"), on: casesName, ["key"])])
+        cases = TableDefinition(
+            casesName,
+            columns: [
+                ColumnDefinition("id", .varchar(64), nullable: false),
+                ColumnDefinition("key", .varchar(191), nullable: false),
+                ColumnDefinition("label", .varchar(255)),
+                ColumnDefinition("last_modified_revision", .bigint, nullable: false),
+                ColumnDefinition("deleted", .integer, nullable: false),
+                ColumnDefinition("verified", .integer, nullable: false),
+                ColumnDefinition("partial_save_mode", .varchar(16)),
+                ColumnDefinition("partial_save_field_name", .varchar(191)),
+                ColumnDefinition("partial_save_level_key", .varchar(191)),
+                ColumnDefinition("partial_save_record_occurrence", .integer),
+                ColumnDefinition("partial_save_item_occurrence", .integer),
+                ColumnDefinition("partial_save_subitem_occurrence", .integer),
+            ], primaryKey: ["id"], indexes: [IndexDefinition(indexName(casesName, "key"), on: casesName, ["key"])])
         let notesName = table("notes")
-        notes = TableDefinition(notesName, columns: [
-            ColumnDefinition("case_id", .varchar(64), nullable: false),
-            ColumnDefinition("field_name", .varchar(191), nullable: false),
-            ColumnDefinition("level_key", .varchar(191), nullable: false),
-            ColumnDefinition("record_occurrence", .integer, nullable: false),
-            ColumnDefinition("item_occurrence", .integer, nullable: false),
-            ColumnDefinition("subitem_occurrence", .integer, nullable: false),
-            ColumnDefinition("content", .text, nullable: false),
-            ColumnDefinition("operator_id", .varchar(191), nullable: false),
-            ColumnDefinition("modified_time", .varchar(32), nullable: false),
-        ], foreignKeys: [ForeignKey(["case_id"], references: casesName, ["id"])],
-           indexes: [IndexDefinition(indexName(notesName, "case_id"), on: notesName, ["case_id"])])
+        notes = TableDefinition(
+            notesName,
+            columns: [
+                ColumnDefinition("case_id", .varchar(64), nullable: false),
+                ColumnDefinition("field_name", .varchar(191), nullable: false),
+                ColumnDefinition("level_key", .varchar(191), nullable: false),
+                ColumnDefinition("record_occurrence", .integer, nullable: false),
+                ColumnDefinition("item_occurrence", .integer, nullable: false),
+                ColumnDefinition("subitem_occurrence", .integer, nullable: false),
+                ColumnDefinition("content", .text, nullable: false),
+                ColumnDefinition("operator_id", .varchar(191), nullable: false),
+                ColumnDefinition("modified_time", .varchar(32), nullable: false),
+            ], foreignKeys: [ForeignKey(["case_id"], references: casesName, ["id"])],
+            indexes: [IndexDefinition(indexName(notesName, "case_id"), on: notesName, ["case_id"])])
 
         let selected = try Self.select(dictionary, options.selection)
         let layout = CaseLayout(dictionary)
         var levels: [LevelTable] = []
         var records: [RecordTable] = []
-        var usedNames: [String: String] = ["cases": "the cases table", "notes": "the notes table", "value_labels": "the value labels table",
-                                           "breakout_state": "bookkeeping", "breakout_chunks": "bookkeeping", "breakout_errors": "bookkeeping"]
+        var usedNames: [String: String] = [
+            "cases": "the cases table", "notes": "the notes table", "value_labels": "the value labels table",
+            "breakout_state": "bookkeeping", "breakout_chunks": "bookkeeping", "breakout_errors": "bookkeeping",
+        ]
         for (l, level) in dictionary.levels.enumerated() {
             let name = table(levelName(l))
             usedNames[levelName(l)] = "level \(l + 1)"
@@ -181,19 +189,26 @@ public struct BreakoutSchema: Sendable {
             }
             var ids: [Column] = []
             for item in level.ids where !item.contentType.isBinary {
-                let column = Column(name: Self.columnName(item.name, occurrence: nil, naming), item: item, occurrence: 0, slot: -1,
-                                    type: Self.sqlType(item))
+                let column = Column(
+                    name: Self.columnName(item.name, occurrence: nil, naming), item: item, occurrence: 0, slot: -1,
+                    type: Self.sqlType(item))
                 ids.append(column)
                 columns.append(ColumnDefinition(column.name, column.type))
             }
-            levels.append(LevelTable(level: l, table: TableDefinition(name, columns: columns, primaryKey: [idColumn], uniqueKeys: uniqueKeys,
-                                                                      foreignKeys: foreignKeys, indexes: indexes),
-                                     idColumn: idColumn, parentColumn: parentColumn, ids: ids))
+            levels.append(
+                LevelTable(
+                    level: l,
+                    table: TableDefinition(
+                        name, columns: columns, primaryKey: [idColumn], uniqueKeys: uniqueKeys,
+                        foreignKeys: foreignKeys, indexes: indexes),
+                    idColumn: idColumn, parentColumn: parentColumn, ids: ids))
             for recordLayout in layout.records where recordLayout.level == l {
                 guard let keep = selected[recordLayout.record.name] else { continue }
                 let base = recordLayout.record.name.lowercased()
                 if let other = usedNames[base] {
-                    throw SchemaError("dictionary \(dictionary.name): record \(recordLayout.record.name) would be named \"\(base)\", which is already \(other); exclude one of them (exclude: [\(recordLayout.record.name)]) or rename the record in the dictionary")
+                    throw SchemaError(
+                        "dictionary \(dictionary.name): record \(recordLayout.record.name) would be named \"\(base)\", which is already \(other); exclude one of them (exclude: [\(recordLayout.record.name)]) or rename the record in the dictionary"
+                    )
                 }
                 usedNames[base] = "record \(recordLayout.record.name)"
                 let tableName = table(base)
@@ -206,29 +221,37 @@ public struct BreakoutSchema: Sendable {
                 var seen = Set(defs.map(\.name))
                 for (slotIndex, name) in recordLayout.shape.names.enumerated() {
                     guard keep.contains(name.uppercased()),
-                          let field = recordLayout.fields.first(where: { $0.item.name == name }) else { continue }
+                        let field = recordLayout.fields.first(where: { $0.item.name == name })
+                    else { continue }
                     let count = recordLayout.shape.counts[slotIndex]
                     for occ in 0..<count {
                         let columnName = Self.columnName(name, occurrence: count > 1 ? occ + 1 : nil, naming)
                         guard seen.insert(columnName).inserted else {
-                            throw SchemaError("dictionary \(dictionary.name): item \(name) of record \(recordLayout.record.name) would make a second column \"\(columnName)\"; exclude one of them")
+                            throw SchemaError(
+                                "dictionary \(dictionary.name): item \(name) of record \(recordLayout.record.name) would make a second column \"\(columnName)\"; exclude one of them"
+                            )
                         }
-                        cols.append(Column(name: columnName, item: field.item, occurrence: occ, slot: recordLayout.shape.offsets[slotIndex] + occ,
-                                           type: Self.sqlType(field.item)))
+                        cols.append(
+                            Column(
+                                name: columnName, item: field.item, occurrence: occ, slot: recordLayout.shape.offsets[slotIndex] + occ,
+                                type: Self.sqlType(field.item)))
                     }
                 }
                 defs += cols.map { ColumnDefinition($0.name, $0.type) }
                 if defs.count > dialect.maxColumnsPerTable {
-                    throw SchemaError("dictionary \(dictionary.name): record \(recordLayout.record.name) needs \(defs.count) columns (one per item occurrence), "
-                                      + "more than the \(dialect.maxColumnsPerTable) a \(dialect.engine.rawValue) table can have; exclude the record "
-                                      + "(exclude: [\(recordLayout.record.name)]) or some of its items")
+                    throw SchemaError(
+                        "dictionary \(dictionary.name): record \(recordLayout.record.name) needs \(defs.count) columns (one per item occurrence), "
+                            + "more than the \(dialect.maxColumnsPerTable) a \(dialect.engine.rawValue) table can have; exclude the record "
+                            + "(exclude: [\(recordLayout.record.name)]) or some of its items")
                 }
-                records.append(RecordTable(
-                    level: l, recordIndex: recordLayout.index, recordName: recordLayout.record.name,
-                    table: TableDefinition(tableName, columns: defs, primaryKey: [recordID],
-                                           foreignKeys: [ForeignKey([parent], references: name, [idColumn])],
-                                           indexes: [IndexDefinition(indexName(tableName, parent), on: tableName, [parent])]),
-                    idColumn: recordID, parentColumn: parent, hasOccurrence: repeats, columns: cols))
+                records.append(
+                    RecordTable(
+                        level: l, recordIndex: recordLayout.index, recordName: recordLayout.record.name,
+                        table: TableDefinition(
+                            tableName, columns: defs, primaryKey: [recordID],
+                            foreignKeys: [ForeignKey([parent], references: name, [idColumn])],
+                            indexes: [IndexDefinition(indexName(tableName, parent), on: tableName, [parent])]),
+                        idColumn: recordID, parentColumn: parent, hasOccurrence: repeats, columns: cols))
             }
         }
         self.levels = levels
@@ -240,40 +263,48 @@ public struct BreakoutSchema: Sendable {
         }
         dataTables = data
 
-        valueLabels = TableDefinition(table("value_labels"), columns: [
-            ColumnDefinition("item", .varchar(191), nullable: false),
-            ColumnDefinition("value_set", .varchar(191), nullable: false),
-            ColumnDefinition("value", .varchar(191), nullable: false),
-            ColumnDefinition("value_to", .varchar(191)),
-            ColumnDefinition("special", .varchar(16)),
-            ColumnDefinition("language", .varchar(32), nullable: false),
-            ColumnDefinition("label", .text, nullable: false),
-        ])
-        state = TableDefinition(table("breakout_state"), columns: [
-            ColumnDefinition("dictionary", .varchar(191), nullable: false),
-            ColumnDefinition("dictionary_digest", .varchar(64), nullable: false),
-            ColumnDefinition("dictionary_model", .text, nullable: false),
-            ColumnDefinition("schema_options", .text, nullable: false),
-            ColumnDefinition("source_fingerprint", .varchar(191), nullable: false),
-            ColumnDefinition("mark_revision", .bigint, nullable: false),
-            ColumnDefinition("mark_id", .bigint, nullable: false),
-            ColumnDefinition("updated_at", .timestamp, nullable: false),
-        ], primaryKey: ["dictionary"])
-        chunks = TableDefinition(table("breakout_chunks"), columns: [
-            ColumnDefinition("after_revision", .bigint, nullable: false),
-            ColumnDefinition("after_id", .bigint, nullable: false),
-            ColumnDefinition("through_revision", .bigint, nullable: false),
-            ColumnDefinition("through_id", .bigint, nullable: false),
-            ColumnDefinition("cases", .integer, nullable: false),
-            ColumnDefinition("committed_at", .timestamp, nullable: false),
-        ], primaryKey: ["after_revision", "after_id"])
-        errors = TableDefinition(table("breakout_errors"), columns: [
-            ColumnDefinition("case_id", .varchar(64), nullable: false),
-            ColumnDefinition("case_key", .varchar(191), nullable: false),
-            ColumnDefinition("revision", .bigint, nullable: false),
-            ColumnDefinition("reason", .text, nullable: false),
-            ColumnDefinition("recorded_at", .timestamp, nullable: false),
-        ], primaryKey: ["case_id"])
+        valueLabels = TableDefinition(
+            table("value_labels"),
+            columns: [
+                ColumnDefinition("item", .varchar(191), nullable: false),
+                ColumnDefinition("value_set", .varchar(191), nullable: false),
+                ColumnDefinition("value", .varchar(191), nullable: false),
+                ColumnDefinition("value_to", .varchar(191)),
+                ColumnDefinition("special", .varchar(16)),
+                ColumnDefinition("language", .varchar(32), nullable: false),
+                ColumnDefinition("label", .text, nullable: false),
+            ])
+        state = TableDefinition(
+            table("breakout_state"),
+            columns: [
+                ColumnDefinition("dictionary", .varchar(191), nullable: false),
+                ColumnDefinition("dictionary_digest", .varchar(64), nullable: false),
+                ColumnDefinition("dictionary_model", .text, nullable: false),
+                ColumnDefinition("schema_options", .text, nullable: false),
+                ColumnDefinition("source_fingerprint", .varchar(191), nullable: false),
+                ColumnDefinition("mark_revision", .bigint, nullable: false),
+                ColumnDefinition("mark_id", .bigint, nullable: false),
+                ColumnDefinition("updated_at", .timestamp, nullable: false),
+            ], primaryKey: ["dictionary"])
+        chunks = TableDefinition(
+            table("breakout_chunks"),
+            columns: [
+                ColumnDefinition("after_revision", .bigint, nullable: false),
+                ColumnDefinition("after_id", .bigint, nullable: false),
+                ColumnDefinition("through_revision", .bigint, nullable: false),
+                ColumnDefinition("through_id", .bigint, nullable: false),
+                ColumnDefinition("cases", .integer, nullable: false),
+                ColumnDefinition("committed_at", .timestamp, nullable: false),
+            ], primaryKey: ["after_revision", "after_id"])
+        errors = TableDefinition(
+            table("breakout_errors"),
+            columns: [
+                ColumnDefinition("case_id", .varchar(64), nullable: false),
+                ColumnDefinition("case_key", .varchar(191), nullable: false),
+                ColumnDefinition("revision", .bigint, nullable: false),
+                ColumnDefinition("reason", .text, nullable: false),
+                ColumnDefinition("recorded_at", .timestamp, nullable: false),
+            ], primaryKey: ["case_id"])
     }
 
     /// Every table in creation order (parents before children).
@@ -326,11 +357,13 @@ public struct BreakoutSchema: Sendable {
             if recordNames[key] == nil, itemRecord[key] == nil {
                 let candidates = Array(recordNames.values) + itemRecord.keys.map { $0 }
                 let hint = candidates.min { editDistance($0.uppercased(), key) < editDistance($1.uppercased(), key) }
-                throw SchemaError("include/exclude names \"\(name)\", which is neither a record nor an item of dictionary \(dictionary.name)"
-                                  + (hint.map { "; did you mean \($0)?" } ?? ""))
+                throw SchemaError(
+                    "include/exclude names \"\(name)\", which is neither a record nor an item of dictionary \(dictionary.name)"
+                        + (hint.map { "; did you mean \($0)?" } ?? ""))
             }
             if itemRecord[key] == "" {
-                throw SchemaError("include/exclude names \"\(name)\", an id item of dictionary \(dictionary.name); id items are always kept")
+                throw SchemaError(
+                    "include/exclude names \"\(name)\", an id item of dictionary \(dictionary.name); id items are always kept")
             }
         }
         let include = Set(selection.include.map { $0.uppercased() })

@@ -1,5 +1,5 @@
-import CaseSources
 import CSPro
+import CaseSources
 import DatabaseDriver
 import Foundation
 
@@ -38,8 +38,9 @@ public final class CSWebFeed: CaseFeed {
         let stored = try source.storedCases(dictionary: name, after: mark.revision, id: mark.id, limit: limit)
         let notes = withNotes && !stored.isEmpty ? try source.notes(dictionary: name, cases: stored) : [:]
         return stored.map { s in
-            SourceCase(number: s.rowID, revision: s.revision, guid: s.guid, key: s.key, label: s.label, deleted: s.deleted,
-                       verified: s.verified, partialSave: s.partialSave, notes: notes[s.guid] ?? [], payload: .blob(s.questionnaire))
+            SourceCase(
+                number: s.rowID, revision: s.revision, guid: s.guid, key: s.key, label: s.label, deleted: s.deleted,
+                verified: s.verified, partialSave: s.partialSave, notes: notes[s.guid] ?? [], payload: .blob(s.questionnaire))
         }
     }
 
@@ -61,8 +62,9 @@ public final class SnapshotFeed: CaseFeed {
         self.fingerprint = fingerprint
         self.description = description
         all = cases.enumerated().map { i, c in
-            SourceCase(number: Int64(i + 1), revision: 1, guid: c.id ?? String(format: "case-%08d", i + 1), key: c.key, label: c.label,
-                       deleted: c.deleted, verified: c.verified, partialSave: c.partialSave, payload: .decoded(c))
+            SourceCase(
+                number: Int64(i + 1), revision: 1, guid: c.id ?? String(format: "case-%08d", i + 1), key: c.key, label: c.label,
+                deleted: c.deleted, verified: c.verified, partialSave: c.partialSave, payload: .decoded(c))
         }
     }
 
@@ -75,15 +77,17 @@ public final class SnapshotFeed: CaseFeed {
         for path in paths {
             let file = try CSDBFile(path: path)
             if let d = dictionary, d != file.dictionary {
-                throw BreakoutError("\(path) has a different dictionary (\(file.dictionary.name)) than \(first)",
-                                    hint: "one source path must match files of one dictionary")
+                throw BreakoutError(
+                    "\(path) has a different dictionary (\(file.dictionary.name)) than \(first)",
+                    hint: "one source path must match files of one dictionary")
             }
             dictionary = file.dictionary
             cases += try file.cases()
             hasher.combine(try Data(contentsOf: URL(fileURLWithPath: path)))
         }
-        return SnapshotFeed(dictionary: dictionary!, cases: cases, fingerprint: hasher.hex,
-                            description: paths.count == 1 ? "file \(first)" : "\(paths.count) .csdb files")
+        return SnapshotFeed(
+            dictionary: dictionary!, cases: cases, fingerprint: hasher.hex,
+            description: paths.count == 1 ? "file \(first)" : "\(paths.count) .csdb files")
     }
 
     /// A fixed-width `.dat` file with its dictionary; lines CSPro would reject stop the run.

@@ -25,7 +25,9 @@ public struct Exporter {
     }
 
     /// Writes `<directory>/<DICT>/<yyyy-MM-ddTHHmmssZ>/`.
-    public func export(to directory: URL, at date: Date = Date(), chunkSize: Int = 1000, stop: @Sendable () -> Bool = { false }) throws -> Result {
+    public func export(
+        to directory: URL, at date: Date = Date(), chunkSize: Int = 1000, stop: @Sendable () -> Bool = { false }
+    ) throws -> Result {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
@@ -42,7 +44,8 @@ public struct Exporter {
         var handles: [FileHandle] = []
         for (table, name) in zip(tables, names) {
             let url = temporary.appendingPathComponent(name)
-            FileManager.default.createFile(atPath: url.path, contents: Data((table.columns.map { Self.csv($0.name) }.joined(separator: ",") + "\r\n").utf8))
+            FileManager.default.createFile(
+                atPath: url.path, contents: Data((table.columns.map { Self.csv($0.name) }.joined(separator: ",") + "\r\n").utf8))
             handles.append(try FileHandle(forWritingTo: url))
             try handles.last!.seekToEnd()
         }
@@ -102,7 +105,9 @@ public struct Exporter {
     }
 
     static func csv(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || s.hasPrefix(" ") || s.hasSuffix(" ") else { return s }
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || s.hasPrefix(" ") || s.hasSuffix(" ") else {
+            return s
+        }
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
@@ -116,21 +121,32 @@ public struct Exporter {
             }
         }
         var labelsByColumn: [String: String] = [:]
-        for record in schema.records { for column in record.columns where !column.item.valueSets.isEmpty { labelsByColumn["\(record.table.name.name).\(column.name)"] = column.item.name } }
+        for record in schema.records {
+            for column in record.columns where !column.item.valueSets.isEmpty {
+                labelsByColumn["\(record.table.name.name).\(column.name)"] = column.item.name
+            }
+        }
         var resources: [[String: Any]] = []
         for (table, name) in zip(tables, names) {
             resources.append([
-                "name": String(name.dropLast(4)).lowercased().replacingOccurrences(of: "(", with: "_").replacingOccurrences(of: ")", with: ""),
+                "name": String(name.dropLast(4)).lowercased().replacingOccurrences(of: "(", with: "_").replacingOccurrences(
+                    of: ")", with: ""),
                 "path": name, "profile": "tabular-data-resource", "format": "csv", "encoding": "utf-8",
-                "schema": ["fields": table.columns.map { c -> [String: Any] in
-                    var field: [String: Any] = ["name": c.name, "type": type(c.type)]
-                    if let item = labelsByColumn["\(table.name.name).\(c.name)"] { field["description"] = "labels: value_labels.csv where item = \(item)" }
-                    return field
-                }, "primaryKey": table.primaryKey] as [String: Any],
+                "schema": [
+                    "fields": table.columns.map { c -> [String: Any] in
+                        var field: [String: Any] = ["name": c.name, "type": type(c.type)]
+                        if let item = labelsByColumn["\(table.name.name).\(c.name)"] {
+                            field["description"] = "labels: value_labels.csv where item = \(item)"
+                        }
+                        return field
+                    }, "primaryKey": table.primaryKey,
+                ] as [String: Any],
             ])
         }
-        resources.append(["name": "value_labels", "path": "value_labels.csv", "profile": "tabular-data-resource", "format": "csv", "encoding": "utf-8",
-                          "schema": ["fields": schema.valueLabels.columns.map { ["name": $0.name, "type": "string"] }]])
+        resources.append([
+            "name": "value_labels", "path": "value_labels.csv", "profile": "tabular-data-resource", "format": "csv", "encoding": "utf-8",
+            "schema": ["fields": schema.valueLabels.columns.map { ["name": $0.name, "type": "string"] }],
+        ])
         let package: [String: Any] = [
             "name": feed.dictionary.name.lowercased().replacingOccurrences(of: "_", with: "-"),
             "title": feed.dictionary.labels.first?.text ?? feed.dictionary.name,
@@ -158,8 +174,10 @@ struct BreakoutEngineLabels {
                 for value in set.values {
                     guard let piece = value.pieces.first else { continue }
                     for label in value.labels.isEmpty ? [Label("")] : value.labels {
-                        rows.append([.text(item.name), .text(set.name), .text(piece.from), piece.to.map { .text($0) } ?? .null,
-                                     value.special.map { .text($0.rawValue) } ?? .null, .text(label.language ?? ""), .text(label.text)])
+                        rows.append([
+                            .text(item.name), .text(set.name), .text(piece.from), piece.to.map { .text($0) } ?? .null,
+                            value.special.map { .text($0.rawValue) } ?? .null, .text(label.language ?? ""), .text(label.text),
+                        ])
                     }
                 }
             }

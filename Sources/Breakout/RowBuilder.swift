@@ -24,8 +24,10 @@ public struct SourceCase: Sendable {
     public var notes: [Case.Note]
     public var payload: Payload
 
-    public init(number: Int64, revision: Int64, guid: String, key: String, label: String? = nil, deleted: Bool = false,
-                verified: Bool = false, partialSave: Case.PartialSave? = nil, notes: [Case.Note] = [], payload: Payload) {
+    public init(
+        number: Int64, revision: Int64, guid: String, key: String, label: String? = nil, deleted: Bool = false,
+        verified: Bool = false, partialSave: Case.PartialSave? = nil, notes: [Case.Note] = [], payload: Payload
+    ) {
         self.number = number
         self.revision = revision
         self.guid = guid
@@ -105,7 +107,9 @@ struct RowBuilder {
             switch source.payload {
             case .decoded(let c): data = c
             case .blob(let blob):
-                data = source.deleted && blob.count <= 4 ? nil
+                data =
+                    source.deleted && blob.count <= 4
+                    ? nil
                     : try CaseBlob.decode(blob, layout: layout, id: source.guid, key: source.key, inflater: inflater)
             }
             try append(source, data: data, to: &rows)
@@ -144,10 +148,14 @@ struct RowBuilder {
         try appendNode(data.root, parent: nil, occurrence: 1, guid: source.guid, next: &next, limit: limit, key: source.key, rows: &rows)
     }
 
-    private func appendNode(_ node: CaseNode, parent: Int64?, occurrence: Int, guid: String, next: inout Int64, limit: Int64,
-                            key: String, rows: inout ChunkRows) throws {
+    private func appendNode(
+        _ node: CaseNode, parent: Int64?, occurrence: Int, guid: String, next: inout Int64, limit: Int64,
+        key: String, rows: inout ChunkRows
+    ) throws {
         let l = node.level
-        guard l < schema.levels.count else { throw BreakoutError("case \(key) has a node at level \(l + 1); the dictionary has \(schema.levels.count)") }
+        guard l < schema.levels.count else {
+            throw BreakoutError("case \(key) has a node at level \(l + 1); the dictionary has \(schema.levels.count)")
+        }
         next += 1
         guard next < limit else { throw BreakoutError("case \(key) has more than \(Self.idsPerCase - 1) nodes and records") }
         let nodeID = next

@@ -11,8 +11,10 @@ public struct Case: Sendable, Hashable {
     public var partialSave: PartialSave?
     public var root: CaseNode
 
-    public init(id: String? = nil, key: String, label: String? = nil, deleted: Bool = false, verified: Bool = false,
-                notes: [Note] = [], partialSave: PartialSave? = nil, root: CaseNode) {
+    public init(
+        id: String? = nil, key: String, label: String? = nil, deleted: Bool = false, verified: Bool = false,
+        notes: [Note] = [], partialSave: PartialSave? = nil, root: CaseNode
+    ) {
         self.id = id
         self.key = key
         self.label = label
@@ -33,8 +35,10 @@ public struct Case: Sendable, Hashable {
         public var operatorId: String
         public var modifiedTime: String
 
-        public init(content: String, field: String, levelKey: String, recordOccurrence: Int, itemOccurrence: Int,
-                    subitemOccurrence: Int, operatorId: String, modifiedTime: String) {
+        public init(
+            content: String, field: String, levelKey: String, recordOccurrence: Int, itemOccurrence: Int,
+            subitemOccurrence: Int, operatorId: String, modifiedTime: String
+        ) {
             self.content = content
             self.field = field
             self.levelKey = levelKey

@@ -8,8 +8,10 @@ public enum CaseBlob {
     ///
     /// - Throws: ``CaseDecodingError`` with the reason (short blob, corrupt or truncated zlib, bad JSON, …).
     /// Pass a ``ZlibInflater`` per worker to reuse its state and output buffer from case to case.
-    public static func decode(_ blob: [UInt8], layout: CaseLayout, id: String? = nil, key: String? = nil,
-                              inflater: ZlibInflater? = nil) throws -> Case {
+    public static func decode(
+        _ blob: [UInt8], layout: CaseLayout, id: String? = nil, key: String? = nil,
+        inflater: ZlibInflater? = nil
+    ) throws -> Case {
         let inflater = try inflater ?? ZlibInflater()
         defer { withExtendedLifetime(inflater) {} }  // `content` points into its buffer
         let content = try inflate(blob, into: inflater)
@@ -37,7 +39,9 @@ public enum CaseBlob {
 
     /// Inflates a blob into `inflater`'s buffer (valid until its next use).
     static func inflate(_ blob: [UInt8], into inflater: ZlibInflater) throws -> UnsafeBufferPointer<UInt8> {
-        guard blob.count > 4 else { throw CaseDecodingError("questionnaire blob is \(blob.count) bytes; too short for a header and zlib data") }
+        guard blob.count > 4 else {
+            throw CaseDecodingError("questionnaire blob is \(blob.count) bytes; too short for a header and zlib data")
+        }
         var hint = 0
         if !blob.starts(with: [0x1F, 0x8B, 0x08, 0x00]) {
             hint = Int(blob[0]) | Int(blob[1]) << 8 | Int(blob[2]) << 16 | Int(blob[3]) << 24

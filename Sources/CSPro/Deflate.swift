@@ -71,7 +71,8 @@ public final class ZlibInflater {
             case LIBDEFLATE_INSUFFICIENT_SPACE where buffer.count < ceiling:
                 capacity = min(buffer.count * 4, ceiling)
             case LIBDEFLATE_INSUFFICIENT_SPACE where ceiling == Self.maximumOutput:
-                throw Zlib.Failure(description: "inflates to more than \(Self.maximumOutput / 1_048_576) MiB, far beyond any case (not a CSPro case)")
+                throw Zlib.Failure(
+                    description: "inflates to more than \(Self.maximumOutput / 1_048_576) MiB, far beyond any case (not a CSPro case)")
             default:
                 throw Zlib.Failure(description: "corrupt or truncated zlib data")
             }

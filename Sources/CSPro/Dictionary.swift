@@ -24,11 +24,15 @@ public struct CSProDictionary: Sendable, Hashable, Codable {
         public init(name: String, label: String) { (self.name, self.label) = (name, label) }
     }
 
-    public init(name: String, labels: [Label], recordTypeStart: Int, recordTypeLength: Int, relativePositions: Bool,
-                defaultZeroFill: Bool, defaultDecimalMark: Bool, languages: [Language], levels: [Level]) {
+    public init(
+        name: String, labels: [Label], recordTypeStart: Int, recordTypeLength: Int, relativePositions: Bool,
+        defaultZeroFill: Bool, defaultDecimalMark: Bool, languages: [Language], levels: [Level]
+    ) {
         (self.name, self.labels, self.recordTypeStart, self.recordTypeLength, self.relativePositions) =
             (name, labels, recordTypeStart, recordTypeLength, relativePositions)
-        (self.defaultZeroFill, self.defaultDecimalMark, self.languages, self.levels) = (defaultZeroFill, defaultDecimalMark, languages, levels)
+        (self.defaultZeroFill, self.defaultDecimalMark, self.languages, self.levels) = (
+            defaultZeroFill, defaultDecimalMark, languages, levels
+        )
     }
 
     /// Gives every linked value set the values of the first set with the same link.
@@ -90,7 +94,9 @@ public struct Record: Sendable, Hashable, Codable {
     public var items: [Item]
 
     public init(name: String, labels: [Label], typeValue: String, required: Bool, maxOccurrences: Int, items: [Item]) {
-        (self.name, self.labels, self.typeValue, self.required, self.maxOccurrences, self.items) = (name, labels, typeValue, required, maxOccurrences, items)
+        (self.name, self.labels, self.typeValue, self.required, self.maxOccurrences, self.items) = (
+            name, labels, typeValue, required, maxOccurrences, items
+        )
     }
 }
 
@@ -115,10 +121,16 @@ public struct Item: Sendable, Hashable, Codable {
     public var parent: String?
     public var valueSets: [ValueSet]
 
-    public init(name: String, labels: [Label], contentType: ContentType, start: Int, length: Int, decimals: Int, decimalMark: Bool,
-                zeroFill: Bool, occurrences: Int, parent: String?, valueSets: [ValueSet]) {
-        (self.name, self.labels, self.contentType, self.start, self.length, self.decimals) = (name, labels, contentType, start, length, decimals)
-        (self.decimalMark, self.zeroFill, self.occurrences, self.parent, self.valueSets) = (decimalMark, zeroFill, occurrences, parent, valueSets)
+    public init(
+        name: String, labels: [Label], contentType: ContentType, start: Int, length: Int, decimals: Int, decimalMark: Bool,
+        zeroFill: Bool, occurrences: Int, parent: String?, valueSets: [ValueSet]
+    ) {
+        (self.name, self.labels, self.contentType, self.start, self.length, self.decimals) = (
+            name, labels, contentType, start, length, decimals
+        )
+        (self.decimalMark, self.zeroFill, self.occurrences, self.parent, self.valueSets) = (
+            decimalMark, zeroFill, occurrences, parent, valueSets
+        )
     }
 
     public var isSubitem: Bool { parent != nil }

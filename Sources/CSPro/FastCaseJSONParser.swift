@@ -32,7 +32,9 @@ struct FastCaseJSONParser {
         self.dictionary = dictionary
         self.recordLayouts = recordLayouts
         fields = recordLayouts.map { r in
-            r.fields.filter { !$0.item.contentType.isBinary }.map { SlotInfo(numeric: $0.item.contentType == .numeric, occurrences: $0.occurrences) }
+            r.fields.filter { !$0.item.contentType.isBinary }.map {
+                SlotInfo(numeric: $0.item.contentType == .numeric, occurrences: $0.occurrences)
+            }
         }
         fieldNames = recordLayouts.map { KeyNames($0.shape.names) }
         idNames = dictionary.levels.map { KeyNames($0.ids.map(\.name)) }
@@ -43,8 +45,9 @@ struct FastCaseJSONParser {
         idNumeric = dictionary.levels.map { $0.ids.map { $0.contentType == .numeric } }
         nodeRecords = dictionary.levels.indices.map { l in recordLayouts.filter { $0.level == l }.map(\.index) }
         nodeKeys = dictionary.levels.indices.map { l in
-            KeyNames(["id"] + recordLayouts.filter { $0.level == l }.map(\.record.name)
-                + (l + 1 < dictionary.levels.count ? ["level-\(l + 2)"] : []))
+            KeyNames(
+                ["id"] + recordLayouts.filter { $0.level == l }.map(\.record.name)
+                    + (l + 1 < dictionary.levels.count ? ["level-\(l + 2)"] : []))
         }
     }
 
@@ -103,7 +106,8 @@ struct FastCaseJSONParser {
                     occurrences.append(try parseRecord(&c, index))
                 }
                 guard occurrences.count <= recordMaximum[index] else {
-                    throw CaseDecodingError("record \(recordNames[index]) has \(occurrences.count) occurrences; the dictionary allows \(recordMaximum[index])")
+                    throw CaseDecodingError(
+                        "record \(recordNames[index]) has \(occurrences.count) occurrences; the dictionary allows \(recordMaximum[index])")
                 }
                 node.records[recordNames[index]] = occurrences
             } else if k != nil {
@@ -156,7 +160,9 @@ struct FastCaseJSONParser {
 
     /// One item's value or array of occurrence values, appended to `slots` or written from `base`.
     @inline(__always)
-    func parseItem(_ c: inout Cursor, _ field: SlotInfo, into slots: inout [CaseValue], at base: Int, record index: Int, slot: Int, append: Bool) throws {
+    func parseItem(
+        _ c: inout Cursor, _ field: SlotInfo, into slots: inout [CaseValue], at base: Int, record index: Int, slot: Int, append: Bool
+    ) throws {
         c.skipSpace()
         guard c.peek == UInt8(ascii: "[") else {
             let v = try value(&c, numeric: field.numeric)
@@ -168,7 +174,9 @@ struct FastCaseJSONParser {
         var k = 0
         repeat {
             guard k < field.occurrences else {
-                throw CaseDecodingError("\(recordNames[index]).\(recordShapes[index].names[slot]) has more than \(field.occurrences) occurrences, the dictionary's maximum")
+                throw CaseDecodingError(
+                    "\(recordNames[index]).\(recordShapes[index].names[slot]) has more than \(field.occurrences) occurrences, the dictionary's maximum"
+                )
             }
             let v = try value(&c, numeric: field.numeric)
             if append { slots.append(v) } else { slots[base + k] = v }
@@ -241,7 +249,9 @@ struct Cursor {
         let start = i + 1
         if next < names.count {
             let n = names.length(next)
-            if start + n < bytes.count, bytes[start + n] == UInt8(ascii: "\""), names.equals(next, bytes.baseAddress! + start, length: n, raw: true) {
+            if start + n < bytes.count, bytes[start + n] == UInt8(ascii: "\""),
+                names.equals(next, bytes.baseAddress! + start, length: n, raw: true)
+            {
                 i = start + n + 1
                 try expect(UInt8(ascii: ":"))
                 next += 1
@@ -316,7 +326,9 @@ struct Cursor {
             case UInt8(ascii: "b"): out.append(0x08)
             case UInt8(ascii: "f"): out.append(0x0C)
             case UInt8(ascii: "u"):
-                guard j + 4 < raw.count, let code = UInt32(String(decoding: UnsafeBufferPointer(rebasing: raw[(j + 1)...(j + 4)]), as: UTF8.self), radix: 16) else {
+                guard j + 4 < raw.count,
+                    let code = UInt32(String(decoding: UnsafeBufferPointer(rebasing: raw[(j + 1)...(j + 4)]), as: UTF8.self), radix: 16)
+                else {
                     throw error("bad \\u escape")
                 }
                 j += 4
@@ -412,8 +424,10 @@ struct Cursor {
 
 /// 10⁰…10²² (every power of ten a Double holds exactly), as literals so that no lazy
 /// initialisation runs on the hot path.
-let powersOfTen: [Double] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
+let powersOfTen: [Double] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+]
 
 /// A list of names stored once as UTF-8 in one buffer, for matching JSON keys in place.
 /// Immutable after init.

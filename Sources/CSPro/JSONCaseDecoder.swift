@@ -56,19 +56,21 @@ public enum JSONCaseDecoder {
         c.notes = (object["notes"] as? [Any] ?? []).compactMap { ($0 as? [String: Any]).flatMap(note) }
         if let partial = object["partialSave"] as? [String: Any] {
             let field = partial["field"] as? [String: Any] ?? [:]
-            c.partialSave = Case.PartialSave(mode: partial["mode"] as? String ?? "", field: field["name"] as? String ?? "",
-                                             levelKey: field["levelKey"] as? String ?? "", recordOccurrence: field["recordOccurrence"] as? Int ?? 0,
-                                             itemOccurrence: field["itemOccurrence"] as? Int ?? 0, subitemOccurrence: field["subitemOccurrence"] as? Int ?? 0)
+            c.partialSave = Case.PartialSave(
+                mode: partial["mode"] as? String ?? "", field: field["name"] as? String ?? "",
+                levelKey: field["levelKey"] as? String ?? "", recordOccurrence: field["recordOccurrence"] as? Int ?? 0,
+                itemOccurrence: field["itemOccurrence"] as? Int ?? 0, subitemOccurrence: field["subitemOccurrence"] as? Int ?? 0)
         }
         return c
     }
 
     static func note(_ o: [String: Any]) -> Case.Note {
         let field = o["field"] as? [String: Any] ?? [:]
-        return Case.Note(content: o["content"] as? String ?? "", field: field["name"] as? String ?? "", levelKey: field["levelKey"] as? String ?? "",
-                         recordOccurrence: field["recordOccurrence"] as? Int ?? 0, itemOccurrence: field["itemOccurrence"] as? Int ?? 0,
-                         subitemOccurrence: field["subitemOccurrence"] as? Int ?? 0, operatorId: o["operatorId"] as? String ?? "",
-                         modifiedTime: o["modifiedTime"] as? String ?? "")
+        return Case.Note(
+            content: o["content"] as? String ?? "", field: field["name"] as? String ?? "", levelKey: field["levelKey"] as? String ?? "",
+            recordOccurrence: field["recordOccurrence"] as? Int ?? 0, itemOccurrence: field["itemOccurrence"] as? Int ?? 0,
+            subitemOccurrence: field["subitemOccurrence"] as? Int ?? 0, operatorId: o["operatorId"] as? String ?? "",
+            modifiedTime: o["modifiedTime"] as? String ?? "")
     }
 
     /// Decodes just a `level-1` object (what CSWeb stores in its questionnaire blobs for 7.5+ clients).
@@ -90,15 +92,20 @@ public enum JSONCaseDecoder {
             let occurrences: [Any]
             if let list = raw as? [Any] { occurrences = list } else { occurrences = [raw] }
             guard occurrences.count <= record.record.maxOccurrences else {
-                throw CaseDecodingError("record \(record.record.name) has \(occurrences.count) occurrences; the dictionary allows \(record.record.maxOccurrences)")
+                throw CaseDecodingError(
+                    "record \(record.record.name) has \(occurrences.count) occurrences; the dictionary allows \(record.record.maxOccurrences)"
+                )
             }
             node.records[record.record.name] = try occurrences.map { entry in
-                guard let fields = entry as? [String: Any] else { throw CaseDecodingError("record \(record.record.name) must be an object") }
+                guard let fields = entry as? [String: Any] else {
+                    throw CaseDecodingError("record \(record.record.name) must be an object")
+                }
                 var values = RecordValues()
                 for f in record.fields where !f.item.contentType.isBinary {
                     var list = try value(fields[f.item.name], f.item, path: "\(record.record.name).\(f.item.name)")
                     guard list.count <= f.occurrences else {
-                        throw CaseDecodingError("\(record.record.name).\(f.item.name) has \(list.count) occurrences; the dictionary allows \(f.occurrences)")
+                        throw CaseDecodingError(
+                            "\(record.record.name).\(f.item.name) has \(list.count) occurrences; the dictionary allows \(f.occurrences)")
                     }
                     while list.count < f.occurrences { list.append(.blank) }
                     values.values[f.item.name] = list

@@ -31,10 +31,11 @@ public enum JSONCaseEncoder {
             guard let occurrences = node.records[record.record.name], !occurrences.isEmpty else { continue }
             let objects = occurrences.map { occurrence in
                 let values = occurrence.values  // built once per occurrence, not once per item
-                return "{" + record.fields.compactMap { f -> String? in
-                    guard let list = values[f.item.name], let text = encodeOccurrences(list, f) else { return nil }
-                    return "\(quote(f.item.name)):\(text)"
-                }.joined(separator: ",") + "}"
+                return "{"
+                    + record.fields.compactMap { f -> String? in
+                        guard let list = values[f.item.name], let text = encodeOccurrences(list, f) else { return nil }
+                        return "\(quote(f.item.name)):\(text)"
+                    }.joined(separator: ",") + "}"
             }
             let body = record.record.maxOccurrences > 1 ? "[" + objects.joined(separator: ",") + "]" : objects[0]
             fields.append("\(quote(record.record.name)):\(body)")

@@ -54,24 +54,30 @@ enum JSONDictionaryParser {
                 var pending: [DictionaryLayout.Pending] = []
                 var lastParent: String?
                 for (i, itemValue) in try reader.array(record["items"] ?? [Any](), "\(rpath).items").enumerated() {
-                    let (item, p) = try readItem(itemValue, "\(rpath).items[\(i)]", &reader, defaultZeroFill: defaultZeroFill, parent: lastParent)
+                    let (item, p) = try readItem(
+                        itemValue, "\(rpath).items[\(i)]", &reader, defaultZeroFill: defaultZeroFill, parent: lastParent)
                     if !item.isSubitem { lastParent = item.name }
                     items.append(item)
                     pending.append(p)
                 }
-                records.append(Record(
-                    name: try reader.string(record["name"], "\(rpath).name"), labels: try reader.labels(record["labels"], "\(rpath).labels"),
-                    typeValue: (record["recordType"] as? String) ?? "",
-                    required: try reader.bool(occurrences["required"], "\(rpath).occurrences.required") ?? true,
-                    maxOccurrences: try reader.int(occurrences["maximum"], "\(rpath).occurrences.maximum") ?? 1, items: items))
+                records.append(
+                    Record(
+                        name: try reader.string(record["name"], "\(rpath).name"),
+                        labels: try reader.labels(record["labels"], "\(rpath).labels"),
+                        typeValue: (record["recordType"] as? String) ?? "",
+                        required: try reader.bool(occurrences["required"], "\(rpath).occurrences.required") ?? true,
+                        maxOccurrences: try reader.int(occurrences["maximum"], "\(rpath).occurrences.maximum") ?? 1, items: items))
                 levelPending.append(pending)
             }
-            dictionary.levels.append(Level(name: try reader.string(level["name"], "\(path).name"), labels: try reader.labels(level["labels"], "\(path).labels"),
-                                           ids: ids, records: records))
+            dictionary.levels.append(
+                Level(
+                    name: try reader.string(level["name"], "\(path).name"), labels: try reader.labels(level["labels"], "\(path).labels"),
+                    ids: ids, records: records))
             pendingByRecord.append(levelPending)
         }
-        let first = DictionaryLayout.firstRecordColumn(dictionary.levels, recordTypeStart: dictionary.recordTypeStart,
-                                                       recordTypeLength: dictionary.recordTypeLength)
+        let first = DictionaryLayout.firstRecordColumn(
+            dictionary.levels, recordTypeStart: dictionary.recordTypeStart,
+            recordTypeLength: dictionary.recordTypeLength)
         for l in dictionary.levels.indices {
             for r in dictionary.levels[l].records.indices {
                 DictionaryLayout.assignStarts(&dictionary.levels[l].records[r].items, pending: pendingByRecord[l][r], firstColumn: first)
@@ -81,15 +87,19 @@ enum JSONDictionaryParser {
         return dictionary
     }
 
-    static func readItem(_ value: Any, _ path: String, _ reader: inout JSONReader, defaultZeroFill: Bool,
-                         parent: String?) throws -> (Item, DictionaryLayout.Pending) {
+    static func readItem(
+        _ value: Any, _ path: String, _ reader: inout JSONReader, defaultZeroFill: Bool,
+        parent: String?
+    ) throws -> (Item, DictionaryLayout.Pending) {
         let o = try reader.object(value, path)
         let typeName = try reader.string(o["contentType"] ?? "numeric", "\(path).contentType")
         guard let type = Item.ContentType(rawValue: typeName.lowercased()) else {
             throw DictionaryError(file: reader.file, location: "\(path).contentType", message: "unknown content type \"\(typeName)\"")
         }
         let length = try reader.int(o["length"], "\(path).length") ?? 0
-        guard length >= 1 else { throw DictionaryError(file: reader.file, location: "\(path).length", message: "an item needs a length of at least 1") }
+        guard length >= 1 else {
+            throw DictionaryError(file: reader.file, location: "\(path).length", message: "an item needs a length of at least 1")
+        }
         let isSubitem = try reader.bool(o["subitem"], "\(path).subitem") ?? false
         if isSubitem && parent == nil {
             throw DictionaryError(file: reader.file, location: "\(path).subitem", message: "a subitem must follow the item it belongs to")
@@ -99,18 +109,22 @@ enum JSONDictionaryParser {
         if let occ = try reader.optionalObject(o["occurrences"], "\(path).occurrences") {
             occurrences = try reader.int(occ["maximum"], "\(path).occurrences.maximum") ?? 1
         }
-        guard occurrences >= 1 else { throw DictionaryError(file: reader.file, location: "\(path).occurrences.maximum", message: "occurrences must be at least 1") }
+        guard occurrences >= 1 else {
+            throw DictionaryError(file: reader.file, location: "\(path).occurrences.maximum", message: "occurrences must be at least 1")
+        }
         var valueSets: [ValueSet] = []
         for (i, vs) in try reader.array(o["valueSets"] ?? [Any](), "\(path).valueSets").enumerated() {
             valueSets.append(try readValueSet(vs, "\(path).valueSets[\(i)]", &reader))
         }
-        let item = Item(name: try reader.string(o["name"], "\(path).name"), labels: try reader.labels(o["labels"], "\(path).labels"),
-                        contentType: type, start: 0, length: length, decimals: decimals,
-                        decimalMark: decimals > 0 ? (try reader.bool(o["decimalMark"], "\(path).decimalMark") ?? false) : false,
-                        zeroFill: try reader.bool(o["zeroFill"], "\(path).zeroFill") ?? (type == .numeric ? defaultZeroFill : false),
-                        occurrences: occurrences, parent: isSubitem ? parent : nil, valueSets: valueSets)
-        let pending = DictionaryLayout.Pending(explicitStart: try reader.int(o["start"], "\(path).start"),
-                                               subitemOffset: isSubitem ? (try reader.int(o["subitemOffset"], "\(path).subitemOffset") ?? 0) : nil)
+        let item = Item(
+            name: try reader.string(o["name"], "\(path).name"), labels: try reader.labels(o["labels"], "\(path).labels"),
+            contentType: type, start: 0, length: length, decimals: decimals,
+            decimalMark: decimals > 0 ? (try reader.bool(o["decimalMark"], "\(path).decimalMark") ?? false) : false,
+            zeroFill: try reader.bool(o["zeroFill"], "\(path).zeroFill") ?? (type == .numeric ? defaultZeroFill : false),
+            occurrences: occurrences, parent: isSubitem ? parent : nil, valueSets: valueSets)
+        let pending = DictionaryLayout.Pending(
+            explicitStart: try reader.int(o["start"], "\(path).start"),
+            subitemOffset: isSubitem ? (try reader.int(o["subitemOffset"], "\(path).subitemOffset") ?? 0) : nil)
         return (item, pending)
     }
 
@@ -124,11 +138,15 @@ enum JSONDictionaryParser {
             for (p, pairValue) in try reader.array(entry["pairs"] ?? [Any](), "\(vpath).pairs").enumerated() {
                 let pair = try reader.object(pairValue, "\(vpath).pairs[\(p)]")
                 if let range = pair["range"] as? [Any], range.count == 2 {
-                    pieces.append(.init(from: "\(range[0])".trimmingCharacters(in: .whitespaces), to: "\(range[1])".trimmingCharacters(in: .whitespaces)))
+                    pieces.append(
+                        .init(
+                            from: "\(range[0])".trimmingCharacters(in: .whitespaces), to: "\(range[1])".trimmingCharacters(in: .whitespaces)
+                        ))
                 } else if let single = pair["value"] {
                     pieces.append(.init(from: "\(single)".trimmingCharacters(in: .whitespaces), to: nil))
                 } else {
-                    throw DictionaryError(file: reader.file, location: "\(vpath).pairs[\(p)]", message: "a pair needs \"value\" or \"range\"")
+                    throw DictionaryError(
+                        file: reader.file, location: "\(vpath).pairs[\(p)]", message: "a pair needs \"value\" or \"range\"")
                 }
             }
             var special: Special?
@@ -140,8 +158,9 @@ enum JSONDictionaryParser {
             }
             values.append(.init(labels: try reader.labels(entry["labels"], "\(vpath).labels"), pieces: pieces, special: special))
         }
-        return ValueSet(name: try reader.string(o["name"], "\(path).name"), labels: try reader.labels(o["labels"], "\(path).labels"),
-                        values: values, link: o["link"].map { "\($0)" })
+        return ValueSet(
+            name: try reader.string(o["name"], "\(path).name"), labels: try reader.labels(o["labels"], "\(path).labels"),
+            values: values, link: o["link"].map { "\($0)" })
     }
 }
 
@@ -203,13 +222,21 @@ enum JSONValue: Decodable {
 
     init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
     }
 
     /// Plain Swift values: Bool, Int, Double, String, [Any], [String: Any]; null is dropped from objects.
@@ -220,10 +247,11 @@ enum JSONValue: Decodable {
         case .double(let d): d
         case .string(let s): s
         case .array(let a): a.map(\.any)
-        case .object(let o): o.compactMapValues { (value: JSONValue) -> Any? in
-            if case .null = value { return nil }
-            return value.any
-        }
+        case .object(let o):
+            o.compactMapValues { (value: JSONValue) -> Any? in
+                if case .null = value { return nil }
+                return value.any
+            }
         case .null: NSNull()
         }
     }

@@ -12,20 +12,28 @@ public enum JSONDictionaryWriter {
             }
         }
         func item(_ it: Item) -> [String: Any] {
-            var o: [String: Any] = ["name": it.name, "labels": labels(it.labels), "contentType": it.contentType.rawValue,
-                                    "start": it.start, "length": it.length, "zeroFill": it.zeroFill]
+            var o: [String: Any] = [
+                "name": it.name, "labels": labels(it.labels), "contentType": it.contentType.rawValue,
+                "start": it.start, "length": it.length, "zeroFill": it.zeroFill,
+            ]
             if it.decimals > 0 { o["decimals"] = it.decimals; o["decimalMark"] = it.decimalMark }
             if it.occurrences > 1 { o["occurrences"] = ["maximum": it.occurrences] }
             if it.parent != nil { o["subitem"] = true }
             if !it.valueSets.isEmpty {
                 o["valueSets"] = it.valueSets.map { vs -> [String: Any] in
-                    var set: [String: Any] = ["name": vs.name, "labels": labels(vs.labels), "values": vs.values.map { v -> [String: Any] in
-                        var value: [String: Any] = ["labels": labels(v.labels), "pairs": v.pieces.map { p -> [String: Any] in
-                            p.to.map { ["range": [p.from, $0]] } ?? ["value": p.from]
-                        }]
-                        if let s = v.special { value["special"] = s.rawValue }
-                        return value
-                    }]
+                    var set: [String: Any] = [
+                        "name": vs.name, "labels": labels(vs.labels),
+                        "values": vs.values.map { v -> [String: Any] in
+                            var value: [String: Any] = [
+                                "labels": labels(v.labels),
+                                "pairs": v.pieces.map { p -> [String: Any] in
+                                    p.to.map { ["range": [p.from, $0]] } ?? ["value": p.from]
+                                },
+                            ]
+                            if let s = v.special { value["special"] = s.rawValue }
+                            return value
+                        },
+                    ]
                     if let link = vs.link { set["link"] = link }
                     return set
                 }
@@ -37,11 +45,15 @@ public enum JSONDictionaryWriter {
             "recordType": ["start": d.recordTypeStart, "length": d.recordTypeLength], "relativePositions": false,
             "defaults": ["decimalMark": d.defaultDecimalMark, "zeroFill": d.defaultZeroFill],
             "levels": d.levels.map { level -> [String: Any] in
-                ["name": level.name, "labels": labels(level.labels), "ids": ["items": level.ids.map(item)],
-                 "records": level.records.map { r -> [String: Any] in
-                     ["name": r.name, "labels": labels(r.labels), "recordType": r.typeValue,
-                      "occurrences": ["required": r.required, "maximum": r.maxOccurrences], "items": r.items.map(item)]
-                 }]
+                [
+                    "name": level.name, "labels": labels(level.labels), "ids": ["items": level.ids.map(item)],
+                    "records": level.records.map { r -> [String: Any] in
+                        [
+                            "name": r.name, "labels": labels(r.labels), "recordType": r.typeValue,
+                            "occurrences": ["required": r.required, "maximum": r.maxOccurrences], "items": r.items.map(item),
+                        ]
+                    },
+                ]
             },
         ]
         let data = (try? JSONSerialization.data(withJSONObject: top, options: [.prettyPrinted, .sortedKeys])) ?? Data()

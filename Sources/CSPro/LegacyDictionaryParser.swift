@@ -13,7 +13,9 @@ enum LegacyDictionaryParser {
         // Logical lines: trimmed, comments and blanks dropped, continuations joined.
         var lines: [Line] = []
         var pending: Line?
-        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).enumerated() {
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+            .enumerated()
+        {
             var line = raw.trimmingCharacters(in: .whitespacesAndBOM)
             if index == 0, line.hasPrefix("\u{FEFF}") { line.removeFirst() }
             if line.isEmpty || line.hasPrefix(".") { continue }
@@ -34,10 +36,12 @@ enum LegacyDictionaryParser {
         }
 
         guard let first = lines.first, first.text.lowercased() == "[dictionary]" else {
-            throw DictionaryError(file: file, location: "line \(lines.first?.number ?? 1)", message: "a legacy dictionary starts with [Dictionary]")
+            throw DictionaryError(
+                file: file, location: "line \(lines.first?.number ?? 1)", message: "a legacy dictionary starts with [Dictionary]")
         }
-        var dictionary = CSProDictionary(name: "", labels: [], recordTypeStart: 1, recordTypeLength: 0, relativePositions: true,
-                                         defaultZeroFill: false, defaultDecimalMark: false, languages: [], levels: [])
+        var dictionary = CSProDictionary(
+            name: "", labels: [], recordTypeStart: 1, recordTypeLength: 0, relativePositions: true,
+            defaultZeroFill: false, defaultDecimalMark: false, languages: [], levels: [])
         enum Section { case dictionary, languages, level, idItems, record, item, valueSet, relation, other }
         var section = Section.dictionary
         var inIds = false
@@ -68,7 +72,9 @@ enum LegacyDictionaryParser {
         func closeItem() {
             closeValueSet()
             guard let it = item else { return }
-            if inIds { level?.ids.append(it) } else {
+            if inIds {
+                level?.ids.append(it)
+            } else {
                 record?.items.append(it)
                 if !it.isSubitem { lastParent = it.name }
             }
@@ -109,8 +115,9 @@ enum LegacyDictionaryParser {
                 case "[item]":
                     guard inIds || record != nil else { throw fail(line, "[Item] outside [IdItems] or a [Record]") }
                     closeItem()
-                    item = Item(name: "", labels: [], contentType: .numeric, start: 0, length: 0, decimals: 0, decimalMark: false,
-                                zeroFill: false, occurrences: 1, parent: nil, valueSets: [])
+                    item = Item(
+                        name: "", labels: [], contentType: .numeric, start: 0, length: 0, decimals: 0, decimalMark: false,
+                        zeroFill: false, occurrences: 1, parent: nil, valueSets: [])
                     section = .item
                 case "[valueset]":
                     guard item != nil else { throw fail(line, "[ValueSet] without an [Item] before it") }
@@ -148,7 +155,9 @@ enum LegacyDictionaryParser {
                 switch key {
                 case "name": record?.name = value
                 case "label": record?.labels = labels(value)
-                case "recordtypevalue": record?.typeValue = value.count >= 2 && value.hasPrefix("'") && value.hasSuffix("'") ? String(value.dropFirst().dropLast()) : value
+                case "recordtypevalue":
+                    record?.typeValue =
+                        value.count >= 2 && value.hasPrefix("'") && value.hasSuffix("'") ? String(value.dropFirst().dropLast()) : value
                 case "required": record?.required = yes(value)
                 case "maxrecords": record?.maxOccurrences = try number(line, value, "MaxRecords")
                 default: break
@@ -182,7 +191,8 @@ enum LegacyDictionaryParser {
                     // `Name=NOTAPPL,Special` marks the value just above as a special value.
                     let parts = value.split(separator: ",")
                     if parts.count == 2, parts[1].lowercased() == "special", let special = Special(rawValue: parts[0].uppercased()),
-                       !vs.values.isEmpty {
+                        !vs.values.isEmpty
+                    {
                         vs.values[vs.values.count - 1].special = special
                     } else {
                         vs.name = value

@@ -49,7 +49,8 @@ public enum TextCaseCodec {
                 warnings.append(Warning(line: index + 1, message: "unknown record type \"\(type)\"; line skipped"))
                 continue
             }
-            let levelKeys = (0...record.level).map { l in dictionary.levels[l].ids.map { field(scalars, $0.start - 1, $0.length) }.joined() }
+            let levelKeys = (0...record.level).map { l in dictionary.levels[l].ids.map { field(scalars, $0.start - 1, $0.length) }.joined()
+            }
             if levelKeys[0] != currentKey {
                 finish()
                 currentKey = levelKeys[0]
@@ -80,7 +81,10 @@ public enum TextCaseCodec {
                 n.records[record.record.name, default: []].append(values)
             }
             if dropped {
-                warnings.append(Warning(line: index + 1, message: "record \(record.record.name) has more than \(record.record.maxOccurrences) occurrences; line dropped"))
+                warnings.append(
+                    Warning(
+                        line: index + 1,
+                        message: "record \(record.record.name) has more than \(record.record.maxOccurrences) occurrences; line dropped"))
             }
         }
         finish()
@@ -232,7 +236,9 @@ public enum TextCaseCodec {
                     let values = occurrence.values[f.item.name] ?? []
                     let written = occurrence.written[f.item.name] ?? []
                     for k in 0..<min(values.count, f.occurrences) {
-                        put(&line, f.offset + k * f.stride, f.item.length, text(values[k], f.item, written: k < written.count ? written[k] : nil))
+                        put(
+                            &line, f.offset + k * f.stride, f.item.length,
+                            text(values[k], f.item, written: k < written.count ? written[k] : nil))
                     }
                 }
                 while line.last == " " { line.removeLast() }
@@ -273,7 +279,8 @@ public enum TextCaseCodec {
         case .text(let s):
             if item.contentType == .numeric { return pad(s, zero: item.zeroFill) }
             let scalars = s.unicodeScalars
-            return scalars.count >= n ? String(String.UnicodeScalarView(scalars.prefix(n))) : s + String(repeating: " ", count: n - scalars.count)
+            return scalars.count >= n
+                ? String(String.UnicodeScalarView(scalars.prefix(n))) : s + String(repeating: " ", count: n - scalars.count)
         case .special(let special):
             if let code = code(for: special, item) { return text(.number(code), item) }
             return special == .notApplicable ? String(repeating: " ", count: n) : String(repeating: "*", count: n)

@@ -21,7 +21,8 @@ public final class CSDBFile {
         connection = try SQLiteConnection(path: path, readOnly: true)
         let meta = try connection.query("SELECT dictionary FROM meta LIMIT 1")
         guard let text = meta.first?[0].string else {
-            throw DictionaryError(file: (path as NSString).lastPathComponent, location: "meta", message: "the file has no embedded dictionary")
+            throw DictionaryError(
+                file: (path as NSString).lastPathComponent, location: "meta", message: "the file has no embedded dictionary")
         }
         dictionary = try CSProDictionary.parse(Data(text.utf8), file: (path as NSString).lastPathComponent + " (meta.dictionary)")
         layout = CaseLayout(dictionary)
@@ -31,7 +32,8 @@ public final class CSDBFile {
 
     /// Every case (or the one with `key`), in file order, deleted ones included (flagged).
     public func cases(key: String? = nil) throws -> [Case] {
-        var sql = "SELECT id, \"key\", label, questionnaire, deleted, verified, partial_save_mode, partial_save_field_name, partial_save_level_key, "
+        var sql =
+            "SELECT id, \"key\", label, questionnaire, deleted, verified, partial_save_mode, partial_save_field_name, partial_save_level_key, "
             + "partial_save_record_occurrence, partial_save_item_occurrence, partial_save_subitem_occurrence FROM cases"
         var binds: [SQLValue] = []
         if let key { sql += " WHERE \"key\" = ?"; binds.append(.text(key)) }
@@ -45,7 +47,9 @@ public final class CSDBFile {
             if !questionnaire.isEmpty {
                 let (cases, warnings) = TextCaseCodec.decode(TextCaseCodec.lines(of: Data(questionnaire.utf8)), layout: layout)
                 if let warning = warnings.first { throw CaseDecodingError("case \(row["key"]?.string ?? id): \(warning)") }
-                guard let first = cases.first else { throw CaseDecodingError("case \(row["key"]?.string ?? id) has an empty questionnaire") }
+                guard let first = cases.first else {
+                    throw CaseDecodingError("case \(row["key"]?.string ?? id) has an empty questionnaire")
+                }
                 c = first
             } else {
                 c = Case(key: "", root: try tree?.root(caseID: id) ?? CaseNode(level: 0))
@@ -56,11 +60,12 @@ public final class CSDBFile {
             c.deleted = row["deleted"]?.int64 == 1
             c.verified = row["verified"]?.int64 == 1
             if let mode = row["partial_save_mode"]?.string {
-                c.partialSave = Case.PartialSave(mode: mode, field: row["partial_save_field_name"]?.string ?? "",
-                                                 levelKey: row["partial_save_level_key"]?.string ?? "",
-                                                 recordOccurrence: Int(row["partial_save_record_occurrence"]?.int64 ?? 0),
-                                                 itemOccurrence: Int(row["partial_save_item_occurrence"]?.int64 ?? 0),
-                                                 subitemOccurrence: Int(row["partial_save_subitem_occurrence"]?.int64 ?? 0))
+                c.partialSave = Case.PartialSave(
+                    mode: mode, field: row["partial_save_field_name"]?.string ?? "",
+                    levelKey: row["partial_save_level_key"]?.string ?? "",
+                    recordOccurrence: Int(row["partial_save_record_occurrence"]?.int64 ?? 0),
+                    itemOccurrence: Int(row["partial_save_item_occurrence"]?.int64 ?? 0),
+                    subitemOccurrence: Int(row["partial_save_subitem_occurrence"]?.int64 ?? 0))
             }
             return c
         }
@@ -89,8 +94,9 @@ struct BrokenOutTables {
         for record in layout.records {
             let table = record.record.name.lowercased()
             let hasOcc = record.record.maxOccurrences > 1
-            let rows = try connection.query("SELECT * FROM \(try d.quote(table)) ORDER BY \(try d.quote("level-\(record.level + 1)-id"))"
-                + (hasOcc ? ", occ" : ""))
+            let rows = try connection.query(
+                "SELECT * FROM \(try d.quote(table)) ORDER BY \(try d.quote("level-\(record.level + 1)-id"))"
+                    + (hasOcc ? ", occ" : ""))
             var grouped: [Int64: [Row]] = [:]
             for row in rows { grouped[row["level-\(record.level + 1)-id"]?.int64 ?? 0, default: []].append(row) }
             recordRows[record.record.name] = grouped
@@ -121,7 +127,9 @@ struct BrokenOutTables {
             }
         }
         if level + 1 < levelRows.count {
-            node.children = levelRows[level + 1].filter { $0.parent.int64 == id }.map { self.node(level: level + 1, id: $0.id, row: $0.row) }
+            node.children = levelRows[level + 1].filter { $0.parent.int64 == id }.map {
+                self.node(level: level + 1, id: $0.id, row: $0.row)
+            }
         }
         return node
     }

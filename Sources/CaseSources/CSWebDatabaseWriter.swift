@@ -22,13 +22,15 @@ public final class CSWebDatabaseWriter {
         try connection.execute("DROP TABLE IF EXISTS \(notes)")
         try connection.execute("DROP TABLE IF EXISTS \(table)")
         if mysql {
-            try connection.execute("""
+            try connection.execute(
+                """
                 CREATE TABLE IF NOT EXISTS cspro_dictionaries (id smallint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY,
                 dictionary_name varchar(191) NOT NULL UNIQUE, dictionary_label varchar(255) NOT NULL, dictionary_full_content longtext NOT NULL,
                 modified_time timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, created_time timestamp NULL DEFAULT NULL)
                 ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """)
-            try connection.execute("""
+            try connection.execute(
+                """
                 CREATE TABLE \(table) (id int unsigned NOT NULL AUTO_INCREMENT UNIQUE, guid binary(16) NOT NULL PRIMARY KEY,
                 caseids varchar(191) NOT NULL, label varchar(255) DEFAULT NULL, questionnaire longblob NOT NULL, revision int unsigned NOT NULL,
                 deleted tinyint(1) NOT NULL DEFAULT 0, verified tinyint(1) NOT NULL DEFAULT 0, clock text,
@@ -38,18 +40,21 @@ public final class CSWebDatabaseWriter {
                 partial_save_item_occurrence smallint unsigned DEFAULT NULL, partial_save_subitem_occurrence smallint unsigned DEFAULT NULL,
                 KEY revision (revision)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """)
-            try connection.execute("""
+            try connection.execute(
+                """
                 CREATE TABLE \(notes) (id int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, case_guid binary(16) NOT NULL, operator_id text,
                 field_name text, level_key varchar(80), record_occurrence smallint unsigned, item_occurrence smallint unsigned,
                 subitem_occurrence smallint unsigned, content text, modified_time datetime, created_time timestamp NULL DEFAULT NULL,
                 KEY case_guid (case_guid)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """)
         } else {
-            try connection.execute("""
+            try connection.execute(
+                """
                 CREATE TABLE IF NOT EXISTS cspro_dictionaries (id INTEGER PRIMARY KEY AUTOINCREMENT, dictionary_name TEXT NOT NULL UNIQUE,
                 dictionary_label TEXT NOT NULL, dictionary_full_content TEXT NOT NULL, modified_time TEXT, created_time TEXT)
                 """)
-            try connection.execute("""
+            try connection.execute(
+                """
                 CREATE TABLE \(table) (id INTEGER PRIMARY KEY AUTOINCREMENT, guid BLOB NOT NULL UNIQUE, caseids TEXT NOT NULL, label TEXT,
                 questionnaire BLOB NOT NULL, revision INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, verified INTEGER NOT NULL DEFAULT 0,
                 clock TEXT, modified_time TEXT, created_time TEXT, partial_save_mode TEXT, partial_save_field_name TEXT,
@@ -57,27 +62,34 @@ public final class CSWebDatabaseWriter {
                 partial_save_subitem_occurrence INTEGER)
                 """)
             try connection.execute("CREATE INDEX \(try d.quote(name + "_revision")) ON \(table) (revision)")
-            try connection.execute("""
+            try connection.execute(
+                """
                 CREATE TABLE \(notes) (id INTEGER PRIMARY KEY AUTOINCREMENT, case_guid BLOB NOT NULL, operator_id TEXT, field_name TEXT,
                 level_key TEXT, record_occurrence INTEGER, item_occurrence INTEGER, subitem_occurrence INTEGER, content TEXT,
                 modified_time TEXT, created_time TEXT)
                 """)
         }
         try connection.execute(.delete(Delete(from: QualifiedName("cspro_dictionaries"), where: .equals("dictionary_name", .text(name)))))
-        try connection.execute(.insert(Insert(into: QualifiedName("cspro_dictionaries"),
-                                              columns: ["dictionary_name", "dictionary_label", "dictionary_full_content"],
-                                              rows: [[.text(name), .text(dictionary.labels.first?.text ?? name), .text(JSONDictionaryWriter.text(dictionary))]])))
+        try connection.execute(
+            .insert(
+                Insert(
+                    into: QualifiedName("cspro_dictionaries"),
+                    columns: ["dictionary_name", "dictionary_label", "dictionary_full_content"],
+                    rows: [[.text(name), .text(dictionary.labels.first?.text ?? name), .text(JSONDictionaryWriter.text(dictionary))]])))
     }
 
     /// The blob CSWeb stores for a case: its sync JSON (`level-1` form), or the text lines of a CSPro 7.4 client.
     public static func blob(_ c: Case, layout: CaseLayout, textForm: Bool = false) throws -> [UInt8] {
-        let content = textForm ? TextCaseCodec.encode(c, layout: layout).joined(separator: "\n") : JSONCaseEncoder.encode(c.root, layout: layout)
+        let content =
+            textForm ? TextCaseCodec.encode(c, layout: layout).joined(separator: "\n") : JSONCaseEncoder.encode(c.root, layout: layout)
         return try CaseBlob.encode(Array(content.utf8))
     }
 
     /// Stores a case as a sync does: a new row, or the existing row (same guid) with a new revision.
-    public func put(dictionary: String, guid: String, key: String, label: String? = nil, blob: [UInt8], revision: Int64,
-                    deleted: Bool = false, partialSave: Case.PartialSave? = nil) throws {
+    public func put(
+        dictionary: String, guid: String, key: String, label: String? = nil, blob: [UInt8], revision: Int64,
+        deleted: Bool = false, partialSave: Case.PartialSave? = nil
+    ) throws {
         let guidValue = SQLValue.blob(Self.guidBytes(guid))
         let table = QualifiedName(dictionary)
         let values: [(String, SQLValue)] = [
@@ -90,7 +102,8 @@ public final class CSWebDatabaseWriter {
             ("partial_save_item_occurrence", partialSave.map { .integer(Int64($0.itemOccurrence)) } ?? .null),
             ("partial_save_subitem_occurrence", partialSave.map { .integer(Int64($0.subitemOccurrence)) } ?? .null),
         ]
-        let changed = try connection.execute(.update(Update(table, set: values.map { Assignment($0.0, $0.1) }, where: .equals("guid", guidValue))))
+        let changed = try connection.execute(
+            .update(Update(table, set: values.map { Assignment($0.0, $0.1) }, where: .equals("guid", guidValue))))
         if changed == 0 {
             try connection.execute(.insert(Insert(into: table, columns: ["guid"] + values.map(\.0), rows: [[guidValue] + values.map(\.1)])))
         }
@@ -98,10 +111,22 @@ public final class CSWebDatabaseWriter {
 
     /// Adds a note to a case.
     public func addNote(dictionary: String, guid: String, _ note: Case.Note) throws {
-        try connection.execute(.insert(Insert(into: QualifiedName(dictionary + "_notes"), columns: [
-            "case_guid", "operator_id", "field_name", "level_key", "record_occurrence", "item_occurrence", "subitem_occurrence", "content", "modified_time",
-        ], rows: [[.blob(Self.guidBytes(guid)), .text(note.operatorId), .text(note.field), .text(note.levelKey), .integer(Int64(note.recordOccurrence)),
-                   .integer(Int64(note.itemOccurrence)), .integer(Int64(note.subitemOccurrence)), .text(note.content), .text(note.modifiedTime)]])))
+        try connection.execute(
+            .insert(
+                Insert(
+                    into: QualifiedName(dictionary + "_notes"),
+                    columns: [
+                        "case_guid", "operator_id", "field_name", "level_key", "record_occurrence", "item_occurrence", "subitem_occurrence",
+                        "content", "modified_time",
+                    ],
+                    rows: [
+                        [
+                            .blob(Self.guidBytes(guid)), .text(note.operatorId), .text(note.field), .text(note.levelKey),
+                            .integer(Int64(note.recordOccurrence)),
+                            .integer(Int64(note.itemOccurrence)), .integer(Int64(note.subitemOccurrence)), .text(note.content),
+                            .text(note.modifiedTime),
+                        ]
+                    ])))
     }
 
     /// A UUID's 16 bytes (CSWeb's `binary(16)` guid).

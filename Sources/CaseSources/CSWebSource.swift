@@ -22,16 +22,20 @@ public struct CSWebSource {
 
     /// A dictionary as uploaded (JSON or legacy text).
     public func dictionary(named name: String) throws -> CSProDictionary {
-        let rows = try connection.query(.select(Select(from: QualifiedName("cspro_dictionaries"), columns: ["dictionary_full_content"],
-                                                       where: .equals("dictionary_name", .text(name)))))
+        let rows = try connection.query(
+            .select(
+                Select(
+                    from: QualifiedName("cspro_dictionaries"), columns: ["dictionary_full_content"],
+                    where: .equals("dictionary_name", .text(name)))))
         guard let content = rows.first?[0] else {
             let known = (try? dictionaryNames()) ?? []
             throw CaseDecodingError("CSWeb has no dictionary \(name); it has: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
         }
-        let data: Data = switch content {
-        case .blob(let bytes): Data(bytes)
-        default: Data((content.string ?? "").utf8)
-        }
+        let data: Data =
+            switch content {
+            case .blob(let bytes): Data(bytes)
+            default: Data((content.string ?? "").utf8)
+            }
         return try CSProDictionary.parse(data, file: "cspro_dictionaries[\(name)]")
     }
 
@@ -50,12 +54,16 @@ public struct CSWebSource {
         public var questionnaire: [UInt8]
     }
 
-    static let caseColumns = ["id", "guid", "caseids", "label", "revision", "deleted", "verified", "questionnaire", "partial_save_mode",
-                              "partial_save_field_name", "partial_save_level_key", "partial_save_record_occurrence",
-                              "partial_save_item_occurrence", "partial_save_subitem_occurrence"]
+    static let caseColumns = [
+        "id", "guid", "caseids", "label", "revision", "deleted", "verified", "questionnaire", "partial_save_mode",
+        "partial_save_field_name", "partial_save_level_key", "partial_save_record_occurrence",
+        "partial_save_item_occurrence", "partial_save_subitem_occurrence",
+    ]
 
     /// Stored cases of a dictionary in (revision, id) order, optionally only those with `key`.
-    public func storedCases(dictionary name: String, key: String? = nil, afterRevision: Int64? = nil, limit: Int? = nil) throws -> [StoredCase] {
+    public func storedCases(
+        dictionary name: String, key: String? = nil, afterRevision: Int64? = nil, limit: Int? = nil
+    ) throws -> [StoredCase] {
         var conditions: [SQLPredicate] = []
         if let key { conditions.append(.equals("caseids", .text(key))) }
         if let afterRevision { conditions.append(.compare("revision", .greater, .integer(afterRevision))) }
@@ -87,8 +95,11 @@ public struct CSWebSource {
             // left r for a later revision, where it is read then.)
             if !rest.last { return found }
             if found.count == limit { return found }
-            return found + (try storedCases(chunkQuery(name, where: try laterPredicate(name, after: revision, limit: limit - found.count),
-                                                       limit: limit - found.count)))
+            return found
+                + (try storedCases(
+                    chunkQuery(
+                        name, where: try laterPredicate(name, after: revision, limit: limit - found.count),
+                        limit: limit - found.count)))
         }
         return try storedCases(chunkQuery(name, where: try laterPredicate(name, after: revision, limit: limit), limit: limit))
     }
@@ -105,7 +116,8 @@ public struct CSWebSource {
         }
         guard low < ids.count else { return nil }
         let next = ids[low..<min(low + limit, ids.count)]
-        var select = chunkQuery(name, where: .and([.equals("revision", .integer(revision)), .isIn("id", next.map { .integer($0) })]), limit: next.count)
+        var select = chunkQuery(
+            name, where: .and([.equals("revision", .integer(revision)), .isIn("id", next.map { .integer($0) })]), limit: next.count)
         select.orderBy = [SortKey("id")]
         return (select, low + next.count == ids.count)
     }
@@ -115,7 +127,8 @@ public struct CSWebSource {
     /// case to a new revision).
     func revisionIDs(_ name: String, revision: Int64) throws -> [Int64] {
         if let known = revisionIDCache.ids(name, revision) { return known }
-        let rows = try connection.query(.select(Select(from: QualifiedName(name), columns: ["id"], where: .equals("revision", .integer(revision)))))
+        let rows = try connection.query(
+            .select(Select(from: QualifiedName(name), columns: ["id"], where: .equals("revision", .integer(revision)))))
         let ids = rows.compactMap { $0[0].int64 }.sorted()
         revisionIDCache.set(name, revision, ids)
         return ids
@@ -138,30 +151,40 @@ public struct CSWebSource {
     }
 
     public func revisionBoundQuery(_ name: String, after revision: Int64, rows: Int) -> Select {
-        Select(from: QualifiedName(name), columns: ["revision"], where: .compare("revision", .greater, .integer(revision)),
-               orderBy: [SortKey("revision")], limit: 1, offset: max(rows, 1) - 1)
+        Select(
+            from: QualifiedName(name), columns: ["revision"], where: .compare("revision", .greater, .integer(revision)),
+            orderBy: [SortKey("revision")], limit: 1, offset: max(rows, 1) - 1)
     }
 
     /// The statement that reads cases in (revision, id) order.
     public func chunkQuery(_ name: String, where predicate: SQLPredicate?, limit: Int?) -> Select {
-        Select(from: QualifiedName(name), columns: Self.caseColumns, where: predicate,
-               orderBy: [SortKey("revision"), SortKey("id")], limit: limit)
+        Select(
+            from: QualifiedName(name), columns: Self.caseColumns, where: predicate,
+            orderBy: [SortKey("revision"), SortKey("id")], limit: limit)
     }
 
     /// How many cases lie after the position (revision, id): the cases of later revisions (counted
     /// on the `revision` index alone) plus the rest of revision `revision`.
     public func countCases(dictionary name: String, after revision: Int64, id: Int64) throws -> Int {
-        let later = try connection.query(.select(.count(from: QualifiedName(name), where: .compare("revision", .greater, .integer(revision)))))
-        let same = try connection.query(.select(.count(from: QualifiedName(name),
-                                                       where: .and([.equals("revision", .integer(revision)),
-                                                                    .compare("id", .greater, .integer(id))]))))
+        let later = try connection.query(
+            .select(.count(from: QualifiedName(name), where: .compare("revision", .greater, .integer(revision)))))
+        let same = try connection.query(
+            .select(
+                .count(
+                    from: QualifiedName(name),
+                    where: .and([
+                        .equals("revision", .integer(revision)),
+                        .compare("id", .greater, .integer(id)),
+                    ]))))
         return Int(later.first?[0].int64 ?? 0) + Int(same.first?[0].int64 ?? 0)
     }
 
     /// The plain keyset condition "after (revision, id)".
     public static func after(_ revision: Int64, _ id: Int64) -> SQLPredicate {
-        .or([.compare("revision", .greater, .integer(revision)),
-             .and([.equals("revision", .integer(revision)), .compare("id", .greater, .integer(id))])])
+        .or([
+            .compare("revision", .greater, .integer(revision)),
+            .and([.equals("revision", .integer(revision)), .compare("id", .greater, .integer(id))]),
+        ])
     }
 
     func storedCases(_ name: String, where predicate: SQLPredicate?, limit: Int?) throws -> [StoredCase] {
@@ -175,13 +198,15 @@ public struct CSWebSource {
             let v = row.values
             var partialSave: Case.PartialSave?
             if let mode = v[8].string, !mode.isEmpty {
-                partialSave = Case.PartialSave(mode: mode, field: v[9].string ?? "", levelKey: v[10].string ?? "",
-                                               recordOccurrence: Int(v[11].int64 ?? 0), itemOccurrence: Int(v[12].int64 ?? 0),
-                                               subitemOccurrence: Int(v[13].int64 ?? 0))
+                partialSave = Case.PartialSave(
+                    mode: mode, field: v[9].string ?? "", levelKey: v[10].string ?? "",
+                    recordOccurrence: Int(v[11].int64 ?? 0), itemOccurrence: Int(v[12].int64 ?? 0),
+                    subitemOccurrence: Int(v[13].int64 ?? 0))
             }
-            return StoredCase(rowID: v[0].int64 ?? 0, guid: Self.uuid(v[1]), guidValue: v[1], key: v[2].string ?? "", label: v[3].string,
-                              revision: v[4].int64 ?? 0, deleted: v[5].int64 == 1, verified: v[6].int64 == 1, partialSave: partialSave,
-                              questionnaire: Self.bytes(v[7]))
+            return StoredCase(
+                rowID: v[0].int64 ?? 0, guid: Self.uuid(v[1]), guidValue: v[1], key: v[2].string ?? "", label: v[3].string,
+                revision: v[4].int64 ?? 0, deleted: v[5].int64 == 1, verified: v[6].int64 == 1, partialSave: partialSave,
+                questionnaire: Self.bytes(v[7]))
         }
     }
 
@@ -196,19 +221,25 @@ public struct CSWebSource {
         var out: [String: [Case.Note]] = [:]
         for batch in stride(from: 0, to: cases.count, by: 500) {
             let slice = cases[batch..<min(batch + 500, cases.count)]
-            let rows = try connection.query(.select(Select(
-                from: QualifiedName(name + "_notes"),
-                columns: ["case_guid", "operator_id", "field_name", "level_key", "record_occurrence", "item_occurrence", "subitem_occurrence",
-                          "content", "modified_time"],
-                where: .isIn("case_guid", slice.map(\.guidValue)), orderBy: [SortKey("id")])))
+            let rows = try connection.query(
+                .select(
+                    Select(
+                        from: QualifiedName(name + "_notes"),
+                        columns: [
+                            "case_guid", "operator_id", "field_name", "level_key", "record_occurrence", "item_occurrence",
+                            "subitem_occurrence",
+                            "content", "modified_time",
+                        ],
+                        where: .isIn("case_guid", slice.map(\.guidValue)), orderBy: [SortKey("id")])))
             for row in rows {
-                let note = Case.Note(content: row["content"]?.string ?? "", field: row["field_name"]?.string ?? "",
-                                     levelKey: row["level_key"]?.string ?? "",
-                                     recordOccurrence: Int(row["record_occurrence"]?.int64 ?? 0),
-                                     itemOccurrence: Int(row["item_occurrence"]?.int64 ?? 0),
-                                     subitemOccurrence: Int(row["subitem_occurrence"]?.int64 ?? 0),
-                                     operatorId: row["operator_id"]?.string ?? "",
-                                     modifiedTime: row["modified_time"]?.string ?? "")
+                let note = Case.Note(
+                    content: row["content"]?.string ?? "", field: row["field_name"]?.string ?? "",
+                    levelKey: row["level_key"]?.string ?? "",
+                    recordOccurrence: Int(row["record_occurrence"]?.int64 ?? 0),
+                    itemOccurrence: Int(row["item_occurrence"]?.int64 ?? 0),
+                    subitemOccurrence: Int(row["subitem_occurrence"]?.int64 ?? 0),
+                    operatorId: row["operator_id"]?.string ?? "",
+                    modifiedTime: row["modified_time"]?.string ?? "")
                 out[Self.uuid(row["case_guid"] ?? .null), default: []].append(note)
             }
         }

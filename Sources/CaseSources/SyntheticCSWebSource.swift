@@ -85,12 +85,15 @@ public enum SyntheticCSWebSource {
         public func label(_ c: Case) -> String { "Household \(c.key)" }
 
         public func partialSaveValue(_ n: Int) -> Case.PartialSave? {
-            n % 53 == 0 ? Case.PartialSave(mode: "add", field: shape.ageField, levelKey: "1", recordOccurrence: 1, itemOccurrence: 1, subitemOccurrence: 0) : nil
+            n % 53 == 0
+                ? Case.PartialSave(
+                    mode: "add", field: shape.ageField, levelKey: "1", recordOccurrence: 1, itemOccurrence: 1, subitemOccurrence: 0) : nil
         }
 
         public func note(_ n: Int) -> Case.Note {
-            Case.Note(content: SyntheticCSWebSource.noteText, field: shape.ageField, levelKey: "1", recordOccurrence: 1, itemOccurrence: 1,
-                      subitemOccurrence: 0, operatorId: "enumerator\(n % 7)", modifiedTime: "2026-11-0\(n % 9 + 1) 10:00:00")
+            Case.Note(
+                content: SyntheticCSWebSource.noteText, field: shape.ageField, levelKey: "1", recordOccurrence: 1, itemOccurrence: 1,
+                subitemOccurrence: 0, operatorId: "enumerator\(n % 7)", modifiedTime: "2026-11-0\(n % 9 + 1) 10:00:00")
         }
     }
 
@@ -138,8 +141,9 @@ public enum SyntheticCSWebSource {
                         contents.corrupt.append(n)
                     }
                     if n % 53 == 0 { contents.partialSave.append(n) }
-                    try writer.put(dictionary: name, guid: c.id!, key: c.key, label: contents.label(c), blob: blob, revision: revision,
-                                   partialSave: contents.partialSaveValue(n))
+                    try writer.put(
+                        dictionary: name, guid: c.id!, key: c.key, label: contents.label(c), blob: blob, revision: revision,
+                        partialSave: contents.partialSaveValue(n))
                     if n % 31 == 0 {
                         try writer.addNote(dictionary: name, guid: c.id!, contents.note(n))
                         contents.notes.append(n)
@@ -161,9 +165,10 @@ public enum SyntheticCSWebSource {
             var revision = contents.lastRevision + 1
             for n in stride(from: 19, through: cases, by: 19) where !contents.writtenCorrupt(n) {
                 let c = shape.makeCase(n, edit: 1)
-                try writer.put(dictionary: name, guid: c.id!, key: c.key, label: contents.label(c),
-                               blob: try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n)), revision: revision,
-                               partialSave: contents.partialSaveValue(n))
+                try writer.put(
+                    dictionary: name, guid: c.id!, key: c.key, label: contents.label(c),
+                    blob: try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n)), revision: revision,
+                    partialSave: contents.partialSaveValue(n))
                 contents.resynced.append(n)
                 contents.edits[n] = 1
                 contents.revisions[n] = revision
@@ -171,9 +176,11 @@ public enum SyntheticCSWebSource {
             revision += 1
             for n in stride(from: 43, through: cases, by: 43) where !contents.writtenCorrupt(n) {
                 let c = contents.current(n)
-                try writer.put(dictionary: name, guid: c.id!, key: c.key, label: contents.label(c),
-                               blob: try CSWebDatabaseWriter.blob(shape.makeCase(n, edit: contents.edits[n] ?? 0), layout: layout, textForm: isTextForm(n)),
-                               revision: revision, deleted: true, partialSave: contents.partialSaveValue(n))
+                try writer.put(
+                    dictionary: name, guid: c.id!, key: c.key, label: contents.label(c),
+                    blob: try CSWebDatabaseWriter.blob(
+                        shape.makeCase(n, edit: contents.edits[n] ?? 0), layout: layout, textForm: isTextForm(n)),
+                    revision: revision, deleted: true, partialSave: contents.partialSaveValue(n))
                 contents.deleted.append(n)
                 contents.revisions[n] = revision
             }
@@ -191,9 +198,10 @@ public enum SyntheticCSWebSource {
                 let edit = (contents.edits[n] ?? 0) + 1
                 let c = contents.shape.makeCase(n, edit: edit)
                 let deleted = contents.deleted.contains(n)
-                try writer.put(dictionary: contents.options.name, guid: c.id!, key: c.key, label: contents.label(c),
-                               blob: try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n)), revision: revision,
-                               deleted: deleted, partialSave: contents.partialSaveValue(n))
+                try writer.put(
+                    dictionary: contents.options.name, guid: c.id!, key: c.key, label: contents.label(c),
+                    blob: try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n)), revision: revision,
+                    deleted: deleted, partialSave: contents.partialSaveValue(n))
                 contents.edits[n] = edit
                 contents.revisions[n] = revision
                 contents.corrupt.removeAll { $0 == n }
@@ -209,7 +217,8 @@ public enum SyntheticCSWebSource {
         let c = contents.shape.makeCase(n, edit: (contents.edits[n] ?? 0) + 1)
         let blob = try CSWebDatabaseWriter.blob(c, layout: layout)
         contents.lastRevision += 1
-        try writer.put(dictionary: contents.options.name, guid: c.id!, key: c.key, label: contents.label(c),
-                       blob: Array(blob.prefix(blob.count / 2)), revision: contents.lastRevision)
+        try writer.put(
+            dictionary: contents.options.name, guid: c.id!, key: c.key, label: contents.label(c),
+            blob: Array(blob.prefix(blob.count / 2)), revision: contents.lastRevision)
     }
 }

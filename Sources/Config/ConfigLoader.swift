@@ -1,8 +1,8 @@
 import Cron
 import DatabaseDriver
 import Foundation
-import Secrets
 import SQL
+import Secrets
 import Yams
 
 /// Reads and validates a config directory. Every problem is reported (not only the first), each
@@ -18,9 +18,13 @@ public struct ConfigLoader {
     static let defaultsKeys = ["threads", "max_cases_per_chunk", "time_zone"]
     static let organizationKeys = ["organization", "name", "dictionaries", "connections", "jobs", "alerts"]
     static let alertKeys = ["webhook", "command", "on_recovery", "on_failed_cases"]
-    static let connectionKeys = ["name", "type", "host", "port", "database", "username", "password", "default", "active", "options", "naming"]
-    static let jobKeys = ["name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
-                          "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts", "output"]
+    static let connectionKeys = [
+        "name", "type", "host", "port", "database", "username", "password", "default", "active", "options", "naming",
+    ]
+    static let jobKeys = [
+        "name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
+        "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts", "output",
+    ]
     public static let threadsRange = 1...64
     public static let chunkRange = 1...100_000
     public static let retriesRange = 0...10
@@ -65,7 +69,8 @@ public struct ConfigLoader {
         checkOverlappingJobs(organizations, sink)
         let diagnostics = sink.diagnostics.sorted()
         guard sink.errorCount == 0, let settings else { return Result(configuration: nil, diagnostics: diagnostics) }
-        return Result(configuration: Configuration(directory: directory, settings: settings, organizations: organizations), diagnostics: diagnostics)
+        return Result(
+            configuration: Configuration(directory: directory, settings: settings, organizations: organizations), diagnostics: diagnostics)
     }
 
     /// breakout.yaml alone, for the scheduling commands (which run what the control tables say):
@@ -103,7 +108,9 @@ public struct ConfigLoader {
     func loadSettings(_ sink: DiagnosticSink) -> Settings? {
         let path = "breakout.yaml"
         guard let text = read(path) else {
-            sink.error(SourceLocation(file: path, line: 1, column: 1), "missing \(path) in \(directory); every config directory starts with one (see examples/quickstart)")
+            sink.error(
+                SourceLocation(file: path, line: 1, column: 1),
+                "missing \(path) in \(directory); every config directory starts with one (see examples/quickstart)")
             return nil
         }
         guard let file = YAMLFile.parse(path: path, text: text, sink: sink) else { return nil }
@@ -130,8 +137,13 @@ public struct ConfigLoader {
             if let url { checkURL(url, what: "state", sink) }
             var format = PasswordFormat.encV1
             if let f = s.string("password_format") {
-                if let parsed = PasswordFormat(rawValue: f.value) { format = parsed } else {
-                    sink.error(f.location, "state: \"password_format\" must be \(PasswordFormat.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")), got \"\(f.value)\"")
+                if let parsed = PasswordFormat(rawValue: f.value) {
+                    format = parsed
+                } else {
+                    sink.error(
+                        f.location,
+                        "state: \"password_format\" must be \(PasswordFormat.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")), got \"\(f.value)\""
+                    )
                 }
             }
             let password = secret(s, "password", what: "state password")
@@ -142,7 +154,8 @@ public struct ConfigLoader {
             let type = s.string("type", required: true)
             let kind = type.flatMap { t -> SourceSettings.Kind? in
                 if let k = SourceSettings.Kind(rawValue: t.value) { return k }
-                let hint = suggestion(for: t.value, in: SourceSettings.Kind.allCases.map(\.rawValue)).map { "; did you mean \"\($0)\"?" } ?? ""
+                let hint =
+                    suggestion(for: t.value, in: SourceSettings.Kind.allCases.map(\.rawValue)).map { "; did you mean \"\($0)\"?" } ?? ""
                 sink.error(t.location, "source: unknown type \"\(t.value)\"; expected csweb, csdb or dat\(hint)")
                 return nil
             }
@@ -160,14 +173,17 @@ public struct ConfigLoader {
         // The operator's alerts (for every job): the only place a command may be named.
         let alerts = readAlerts(top, what: "breakout.yaml", commandAllowed: true)
         let dataRoot = top.string("data_root")
-        if let dataRoot, dataRoot.value.isEmpty { sink.error(dataRoot.location, "data_root is empty; name a folder (for example /var/lib/breakout)") }
+        if let dataRoot, dataRoot.value.isEmpty {
+            sink.error(dataRoot.location, "data_root is empty; name a folder (for example /var/lib/breakout)")
+        }
         let tenantHosts = top.stringList("tenant_hosts")
         for h in tenantHosts ?? [] where h.value.isEmpty || h.value.contains("/") || h.value.dropFirst().contains("*") {
             sink.error(h.location, "tenant_hosts: \"\(h.value)\" is not a host name, an address or *.domain")
         }
         guard let state else { return nil }
-        return Settings(version: version?.value ?? 1, state: state, source: source, defaults: defaults, serveToken: serveToken, alerts: alerts,
-                        dataRoot: dataRoot, tenantHosts: tenantHosts?.map(\.value))
+        return Settings(
+            version: version?.value ?? 1, state: state, source: source, defaults: defaults, serveToken: serveToken, alerts: alerts,
+            dataRoot: dataRoot, tenantHosts: tenantHosts?.map(\.value))
     }
 
     func checkURL(_ url: Located<String>, what: String, _ sink: DiagnosticSink) {
@@ -200,13 +216,17 @@ public struct ConfigLoader {
                 let scope = SecretScope.of(file: reader.file.path)
                 _ = try SecretValue.decrypt(text, with: keyring, scope: scope, candidates: scopeCandidates)
                 if SecretValue.isLegacy(text) {
-                    reader.sink.warning(location, "the \(what) is an enc:v1 value, which is not bound to \(scope) and could be copied into another "
-                                        + "organization's file; run `breakout secrets rotate` to upgrade it to enc:v2 (docs/security.md)")
+                    reader.sink.warning(
+                        location,
+                        "the \(what) is an enc:v1 value, which is not bound to \(scope) and could be copied into another "
+                            + "organization's file; run `breakout secrets rotate` to upgrade it to enc:v2 (docs/security.md)")
                 }
             } catch let error as SecretError {
                 switch error {
                 case .wrongScope: reader.sink.error(location, "the encrypted \(what) cannot be used here: \(error)")
-                case .noKey: reader.sink.error(location, "cannot check the encrypted \(what): no master key loaded (set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE)")
+                case .noKey:
+                    reader.sink.error(
+                        location, "cannot check the encrypted \(what): no master key loaded (set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE)")
                 case .unknownKey: reader.sink.error(location, "cannot decrypt the \(what): \(error)")
                 case .tampered: reader.sink.error(location, "the encrypted \(what) is corrupted: \(error)")
                 case .malformed(let why): reader.sink.error(location, "the \(what) is not a valid encrypted value: \(why)")
@@ -221,9 +241,10 @@ public struct ConfigLoader {
         }
         if text.hasPrefix("${") {
             guard text.hasPrefix("${env:"), text.hasSuffix("}"), text.count > 7,
-                  let name = Optional(String(text.dropFirst(6).dropLast())),
-                  name.first.map({ $0.isLetter || $0 == "_" }) == true,
-                  name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                let name = Optional(String(text.dropFirst(6).dropLast())),
+                name.first.map({ $0.isLetter || $0 == "_" }) == true,
+                name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+            else {
                 reader.sink.error(location, "the \(what) reference is malformed; write ${env:VARIABLE_NAME}")
                 return nil
             }
@@ -233,7 +254,10 @@ public struct ConfigLoader {
             }
             return .environment(variable: name, at: location)
         }
-        reader.sink.error(location, "plaintext \(what) refused; encrypt it (printf %s 'the-password' | breakout secrets encrypt) and paste the enc:v1 value, or write ${env:VARIABLE}")
+        reader.sink.error(
+            location,
+            "plaintext \(what) refused; encrypt it (printf %s 'the-password' | breakout secrets encrypt) and paste the enc:v1 value, or write ${env:VARIABLE}"
+        )
         return nil
     }
 
@@ -260,23 +284,32 @@ public struct ConfigLoader {
         return s.unicodeScalars.allSatisfy { ("A"..."Z").contains($0) || ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
     }
 
-    func readOrganization(_ root: Node, file: YAMLFile, defaults: Defaults, sink: DiagnosticSink,
-                          foreign: inout Foreign) -> Organization? {
+    func readOrganization(
+        _ root: Node, file: YAMLFile, defaults: Defaults, sink: DiagnosticSink,
+        foreign: inout Foreign
+    ) -> Organization? {
         let label = root.mapping?["organization"]?.scalar.map { "organization \"\($0.string)\"" } ?? "organization"
         guard let top = MappingReader(root, in: file, what: label, allowedKeys: Self.organizationKeys, sink: sink) else { return nil }
         let expected = ((file.path as NSString).lastPathComponent as NSString).deletingPathExtension
         guard let slug = top.string("organization", required: true) else { return nil }
         if !Self.isSlug(slug.value) {
-            sink.error(slug.location, "organization \"\(slug.value)\" is not a valid slug: use lowercase letters, digits and '-', starting with a letter or digit")
+            sink.error(
+                slug.location,
+                "organization \"\(slug.value)\" is not a valid slug: use lowercase letters, digits and '-', starting with a letter or digit"
+            )
         } else if slug.value != expected {
-            sink.error(slug.location, "organization \"\(slug.value)\" is declared in \(file.path); the file must be named organizations/\(slug.value).yaml (or the slug \"\(expected)\")")
+            sink.error(
+                slug.location,
+                "organization \"\(slug.value)\" is declared in \(file.path); the file must be named organizations/\(slug.value).yaml (or the slug \"\(expected)\")"
+            )
         }
         let what = "organization \"\(slug.value)\""
         let name = top.string("name", required: true)?.value ?? slug.value
         var dictionaries: [Located<String>] = []
         for d in top.stringList("dictionaries") ?? [] {
             if !Self.isDictionaryName(d.value) {
-                sink.error(d.location, "\(what): \"\(d.value)\" is not a CSPro dictionary name (letters, digits and '_', starting with a letter)")
+                sink.error(
+                    d.location, "\(what): \"\(d.value)\" is not a CSPro dictionary name (letters, digits and '_', starting with a letter)")
             } else if let first = dictionaries.first(where: { $0.value == d.value }) {
                 sink.error(d.location, "\(what) lists dictionary \(d.value) twice (first at line \(first.location.line))")
             } else {
@@ -288,23 +321,32 @@ public struct ConfigLoader {
         for node in connectionNodes {
             guard let c = readConnection(node, file: file, org: slug.value, sink: sink) else { continue }
             if let first = connections.first(where: { $0.name.value == c.name.value }) {
-                sink.error(c.name.location, "\(what) has two connections named \"\(c.name.value)\" (first at line \(first.name.location.line))")
+                sink.error(
+                    c.name.location, "\(what) has two connections named \"\(c.name.value)\" (first at line \(first.name.location.line))")
                 continue
             }
             if c.isDefault, let first = connections.first(where: \.isDefault) {
-                sink.error(c.name.location, "\(what) has more than one default connection: \"\(first.name.value)\" and \"\(c.name.value)\"; mark only one \"default: true\"")
+                sink.error(
+                    c.name.location,
+                    "\(what) has more than one default connection: \"\(first.name.value)\" and \"\(c.name.value)\"; mark only one \"default: true\""
+                )
             }
             connections.append(c)
         }
-        var org = Organization(slug: slug, name: name, dictionaries: dictionaries, connections: connections, jobs: [], file: file.path,
-                               alerts: readAlerts(top, what: what))
+        var org = Organization(
+            slug: slug, name: name, dictionaries: dictionaries, connections: connections, jobs: [], file: file.path,
+            alerts: readAlerts(top, what: what))
         // A connection with errors of its own is not reported again through every job that would use it.
         let connectionsComplete = connections.count == connectionNodes.count
         for node in top.sequence("jobs") ?? [] {
-            guard let job = readJob(node, file: file, org: org, connectionsComplete: connectionsComplete, defaults: defaults, sink: sink,
-                                    foreignDictionaries: &foreign.dictionaries, foreignConnections: &foreign.connections) else { continue }
+            guard
+                let job = readJob(
+                    node, file: file, org: org, connectionsComplete: connectionsComplete, defaults: defaults, sink: sink,
+                    foreignDictionaries: &foreign.dictionaries, foreignConnections: &foreign.connections)
+            else { continue }
             if let first = org.jobs.first(where: { $0.name.value == job.name.value }) {
-                sink.error(job.name.location, "\(what) has two jobs named \"\(job.name.value)\" (first at line \(first.name.location.line))")
+                sink.error(
+                    job.name.location, "\(what) has two jobs named \"\(job.name.value)\" (first at line \(first.name.location.line))")
                 continue
             }
             org.jobs.append(job)
@@ -325,7 +367,10 @@ public struct ConfigLoader {
             if engine == nil {
                 let names = ["postgresql", "mysql", "sqlserver", "sqlite"] + DatabaseEngine.aliases.keys.sorted()
                 let hint = suggestion(for: type.value, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
-                sink.error(type.location, "\(what): unknown type \"\(type.value)\"; expected postgresql, mysql, sqlserver or sqlite (or pdo_pgsql, pdo_mysql, pdo_sqlsrv, sqlsrv, pdo_sqlite)\(hint)")
+                sink.error(
+                    type.location,
+                    "\(what): unknown type \"\(type.value)\"; expected postgresql, mysql, sqlserver or sqlite (or pdo_pgsql, pdo_mysql, pdo_sqlsrv, sqlsrv, pdo_sqlite)\(hint)"
+                )
             }
         }
         let server = engine.map { $0 != .sqlite } ?? false
@@ -341,7 +386,8 @@ public struct ConfigLoader {
             // Driver options are an allow-list (no credentials); file options stay in the organization's folder.
             let optionsNode = typed.value("options")?.mapping
             for (key, value) in options.sorted(by: { $0.key < $1.key }) {
-                let at = optionsNode.flatMap { m in m.first { $0.key.scalar?.string == key }.map { file.location($0.key) } } ?? typed.location
+                let at =
+                    optionsNode.flatMap { m in m.first { $0.key.scalar?.string == key }.map { file.location($0.key) } } ?? typed.location
                 if let problem = TenantPolicy.optionProblem(key, engine: engine) {
                     sink.error(at, "\(what): \(problem)")
                 } else if TenantPolicy.fileOptions.contains(key), let problem = TenantPolicy.pathProblem(value) {
@@ -354,14 +400,18 @@ public struct ConfigLoader {
         }
         var naming = TableNaming.csweb
         if let n = typed.string("naming") {
-            if let parsed = TableNaming(rawValue: n.value) { naming = parsed } else {
-                sink.error(n.location, "\(what): \"naming\" must be \"csweb\" (level-1, item(1)) or \"sql\" (level_1, item_1), got \"\(n.value)\"")
+            if let parsed = TableNaming(rawValue: n.value) {
+                naming = parsed
+            } else {
+                sink.error(
+                    n.location, "\(what): \"naming\" must be \"csweb\" (level-1, item(1)) or \"sql\" (level_1, item_1), got \"\(n.value)\"")
             }
         }
         guard let engine, let database else { return nil }
-        return Connection(name: name, engine: engine, host: host?.value, port: port?.value ?? engine.defaultPort, database: database.value,
-                          username: username?.value, password: password, isDefault: isDefault, isActive: isActive, options: options,
-                          naming: naming)
+        return Connection(
+            name: name, engine: engine, host: host?.value, port: port?.value ?? engine.defaultPort, database: database.value,
+            username: username?.value, password: password, isDefault: isDefault, isActive: isActive, options: options,
+            naming: naming)
     }
 
     /// `connection "name"` when the mapping has a name, for messages about it.
@@ -369,8 +419,10 @@ public struct ConfigLoader {
         node.mapping?["name"]?.scalar.map { "\(kind) \"\($0.string)\"" } ?? kind
     }
 
-    func readJob(_ node: Node, file: YAMLFile, org: Organization, connectionsComplete: Bool, defaults: Defaults, sink: DiagnosticSink,
-                 foreignDictionaries: inout [ForeignReference], foreignConnections: inout [ForeignReference]) -> Job? {
+    func readJob(
+        _ node: Node, file: YAMLFile, org: Organization, connectionsComplete: Bool, defaults: Defaults, sink: DiagnosticSink,
+        foreignDictionaries: inout [ForeignReference], foreignConnections: inout [ForeignReference]
+    ) -> Job? {
         let what = Self.label("job", node)
         guard let r = MappingReader(node, in: file, what: what, allowedKeys: Self.jobKeys, sink: sink) else { return nil }
         guard let name = r.string("name", required: true) else { return nil }
@@ -379,7 +431,9 @@ public struct ConfigLoader {
         }
         var kind = Job.Kind.breakout
         if let t = r.string("type") {
-            if let k = Job.Kind(rawValue: t.value) { kind = k } else {
+            if let k = Job.Kind(rawValue: t.value) {
+                kind = k
+            } else {
                 sink.error(t.location, "\(what): unknown type \"\(t.value)\"; expected breakout or export")
             }
         }
@@ -402,20 +456,28 @@ public struct ConfigLoader {
             connection = c.value
             if !org.connections.contains(where: { $0.name.value == c.value }) {
                 if connectionsComplete {
-                    foreignConnections.append(ForeignReference(name: c, organization: org.slug.value, job: what,
-                                                               available: org.connections.map(\.name.value)))
+                    foreignConnections.append(
+                        ForeignReference(
+                            name: c, organization: org.slug.value, job: what,
+                            available: org.connections.map(\.name.value)))
                 }
                 connection = nil
             }
         } else if connection == nil, connectionsComplete {
-            sink.error(name.location, org.connections.isEmpty
-                ? "\(what) has no connection to write to: organization \"\(org.slug.value)\" declares none"
-                : "\(what) names no connection and organization \"\(org.slug.value)\" has no default; add \"connection:\" or mark one connection \"default: true\"")
+            sink.error(
+                name.location,
+                org.connections.isEmpty
+                    ? "\(what) has no connection to write to: organization \"\(org.slug.value)\" declares none"
+                    : "\(what) names no connection and organization \"\(org.slug.value)\" has no default; add \"connection:\" or mark one connection \"default: true\""
+            )
         }
         var dictionaries: [String] = []
         for d in r.stringList("dictionaries") ?? [] {
-            if org.dictionaries.contains(where: { $0.value == d.value }) { dictionaries.append(d.value) } else {
-                foreignDictionaries.append(ForeignReference(name: d, organization: org.slug.value, job: what, available: org.dictionaries.map(\.value)))
+            if org.dictionaries.contains(where: { $0.value == d.value }) {
+                dictionaries.append(d.value)
+            } else {
+                foreignDictionaries.append(
+                    ForeignReference(name: d, organization: org.slug.value, job: what, available: org.dictionaries.map(\.value)))
             }
         }
         let threads = r.int("threads", range: Self.threadsRange)?.value ?? defaults.threads
@@ -429,16 +491,20 @@ public struct ConfigLoader {
         let alerts = readAlerts(r, what: what)
         let output = r.string("output")
         if kind == .export, output == nil {
-            sink.error(r.location, "\(what) is an export job and needs \"output\": the folder its dated exports go to (relative to the organization's data folder, data_root/<organization>/)")
+            sink.error(
+                r.location,
+                "\(what) is an export job and needs \"output\": the folder its dated exports go to (relative to the organization's data folder, data_root/<organization>/)"
+            )
         } else if kind == .breakout, let output {
             sink.error(output.location, "\(what): \"output\" is for export jobs; a breakout job writes into its connection")
         } else if let output, let problem = TenantPolicy.pathProblem(output.value) {
             sink.error(output.location, "\(what): output \"\(output.value)\" \(problem)")
         }
         guard let schedule, let connection else { return nil }
-        return Job(name: name, kind: kind, schedule: schedule, scheduleLocation: scheduleLocation, timeZone: timeZone, connection: connection,
-                   dictionaries: dictionaries, threads: threads, maxCasesPerChunk: chunk, isActive: active, timeout: timeout, retries: retries,
-                   startingDeadline: deadline, include: include, exclude: exclude, alerts: alerts ?? org.alerts, output: output?.value)
+        return Job(
+            name: name, kind: kind, schedule: schedule, scheduleLocation: scheduleLocation, timeZone: timeZone, connection: connection,
+            dictionaries: dictionaries, threads: threads, maxCasesPerChunk: chunk, isActive: active, timeout: timeout, retries: retries,
+            startingDeadline: deadline, include: include, exclude: exclude, alerts: alerts ?? org.alerts, output: output?.value)
     }
 
     /// `alerts: {webhook: URL, command: TEXT, on_recovery: BOOL, on_failed_cases: BOOL}`: the operator's in breakout.yaml,
@@ -449,7 +515,9 @@ public struct ConfigLoader {
         var alerts = Alerts()
         let webhookGiven = a.value("webhook") != nil
         if let w = a.string("webhook") {
-            if let url = URL(string: w.value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil { alerts.webhook = w.value } else {
+            if let url = URL(string: w.value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil {
+                alerts.webhook = w.value
+            } else {
                 a.sink.error(w.location, "alerts of \(what): webhook \"\(w.value)\" is not an http(s) URL")
             }
         }
@@ -457,8 +525,11 @@ public struct ConfigLoader {
             if commandAllowed {
                 alerts.command = command.value
             } else {
-                a.sink.error(command.location, "alerts of \(what): \"command\" is not allowed in an organization file: organization files run no "
-                             + "program on the runner host (docs/security.md); use \"webhook\", or ask the operator for an alert command in breakout.yaml")
+                a.sink.error(
+                    command.location,
+                    "alerts of \(what): \"command\" is not allowed in an organization file: organization files run no "
+                        + "program on the runner host (docs/security.md); use \"webhook\", or ask the operator for an alert command in breakout.yaml"
+                )
             }
         }
         alerts.onRecovery = a.bool("on_recovery")?.value ?? false
@@ -473,7 +544,9 @@ public struct ConfigLoader {
         guard let tz = r.string(key) else { return nil }
         guard TimeZone(identifier: tz.value) != nil, tz.value.contains("/") || ["UTC", "GMT"].contains(tz.value) else {
             let known = TimeZone.knownTimeZoneIdentifiers
-            let hint = suggestion(for: tz.value, in: known).map { "; did you mean \"\($0)\"?" } ?? " (use an IANA name such as Africa/Dakar or UTC)"
+            let hint =
+                suggestion(for: tz.value, in: known).map { "; did you mean \"\($0)\"?" }
+                ?? " (use an IANA name such as Africa/Dakar or UTC)"
             r.sink.error(tz.location, "\(r.what): unknown time zone \"\(tz.value)\"\(hint)")
             return nil
         }
@@ -512,7 +585,10 @@ public struct ConfigLoader {
         for org in organizations {
             for d in org.dictionaries {
                 if let (other, at) = owner[d.value] {
-                    sink.error(d.location, "dictionary \(d.value) is owned by organization \"\(other)\" (\(at.file):\(at.line)) and \"\(org.slug.value)\"; a dictionary has one owner")
+                    sink.error(
+                        d.location,
+                        "dictionary \(d.value) is owned by organization \"\(other)\" (\(at.file):\(at.line)) and \"\(org.slug.value)\"; a dictionary has one owner"
+                    )
                 } else {
                     owner[d.value] = (org.slug.value, d.location)
                 }
@@ -521,17 +597,28 @@ public struct ConfigLoader {
         for item in foreign.connections {
             let (c, org, what) = (item.name, item.organization, item.job)
             if let other = organizations.first(where: { $0.slug.value != org && $0.connections.contains { $0.name.value == c.value } }) {
-                sink.error(c.location, "\(what) uses connection \"\(c.value)\" of organization \"\(other.slug.value)\"; an organization's jobs use only its own connections")
+                sink.error(
+                    c.location,
+                    "\(what) uses connection \"\(c.value)\" of organization \"\(other.slug.value)\"; an organization's jobs use only its own connections"
+                )
             } else {
-                sink.error(c.location, "\(what) uses connection \"\(c.value)\", which organization \"\(org)\" does not declare; its connections: \(item.available.map { "\"\($0)\"" }.joined(separator: ", ").nilIfEmpty ?? "none")")
+                sink.error(
+                    c.location,
+                    "\(what) uses connection \"\(c.value)\", which organization \"\(org)\" does not declare; its connections: \(item.available.map { "\"\($0)\"" }.joined(separator: ", ").nilIfEmpty ?? "none")"
+                )
             }
         }
         for item in foreign.dictionaries {
             let (d, org, what) = (item.name, item.organization, item.job)
             if let (other, _) = owner[d.value], other != org {
-                sink.error(d.location, "\(what) uses dictionary \(d.value) of organization \"\(other)\"; an organization's jobs use only its own dictionaries")
+                sink.error(
+                    d.location,
+                    "\(what) uses dictionary \(d.value) of organization \"\(other)\"; an organization's jobs use only its own dictionaries")
             } else {
-                sink.error(d.location, "\(what) uses dictionary \(d.value), which organization \"\(org)\" does not own; add it to the organization's \"dictionaries\"")
+                sink.error(
+                    d.location,
+                    "\(what) uses dictionary \(d.value), which organization \"\(org)\" does not own; add it to the organization's \"dictionaries\""
+                )
             }
         }
     }
@@ -549,9 +636,12 @@ extension ConfigLoader {
                     let a = Set(earlier.dictionaries.isEmpty ? owned : earlier.dictionaries)
                     let shared = (later.dictionaries.isEmpty ? owned : later.dictionaries).filter(a.contains)
                     guard !shared.isEmpty else { continue }
-                    sink.warning(later.name.location, "jobs \"\(earlier.name.value)\" and \"\(later.name.value)\" both break out \(shared.joined(separator: ", ")) "
-                                 + "into connection \"\(later.connection)\": when their runs overlap, the second waits up to 60 s for the first, "
-                                 + "then is recorded skipped as destination busy (docs/runner.md); give them schedules that do not overlap, or one job")
+                    sink.warning(
+                        later.name.location,
+                        "jobs \"\(earlier.name.value)\" and \"\(later.name.value)\" both break out \(shared.joined(separator: ", ")) "
+                            + "into connection \"\(later.connection)\": when their runs overlap, the second waits up to 60 s for the first, "
+                            + "then is recorded skipped as destination busy (docs/runner.md); give them schedules that do not overlap, or one job"
+                    )
                 }
             }
         }
@@ -563,30 +653,44 @@ extension ConfigLoader {
         if let settings, settings.dataRoot == nil {
             for org in organizations {
                 for c in org.connections where c.engine == .sqlite && c.database != ":memory:" {
-                    sink.error(c.name.location, "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" is an SQLite file, and breakout.yaml sets no "
-                               + "data_root: organizations' files live in data_root/<organization>/; set data_root in breakout.yaml (docs/security.md)")
+                    sink.error(
+                        c.name.location,
+                        "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" is an SQLite file, and breakout.yaml sets no "
+                            + "data_root: organizations' files live in data_root/<organization>/; set data_root in breakout.yaml (docs/security.md)"
+                    )
                 }
                 for j in org.jobs where j.kind == .export {
-                    sink.error(j.name.location, "export job \"\(j.name.value)\" of organization \"\(org.slug.value)\" writes files, and breakout.yaml sets no "
-                               + "data_root: organizations' files live in data_root/<organization>/; set data_root in breakout.yaml (docs/security.md)")
+                    sink.error(
+                        j.name.location,
+                        "export job \"\(j.name.value)\" of organization \"\(org.slug.value)\" writes files, and breakout.yaml sets no "
+                            + "data_root: organizations' files live in data_root/<organization>/; set data_root in breakout.yaml (docs/security.md)"
+                    )
                 }
             }
         }
         if let allowed = settings?.tenantHosts {
             for org in organizations {
                 for c in org.connections where c.engine != .sqlite && !TenantPolicy.hostAllowed(c.host, allowed) {
-                    sink.error(c.name.location, "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" targets host \"\(c.host ?? "localhost")\", "
-                               + "which breakout.yaml's tenant_hosts does not allow (\(allowed.joined(separator: ", "))); ask the operator to add it")
+                    sink.error(
+                        c.name.location,
+                        "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" targets host \"\(c.host ?? "localhost")\", "
+                            + "which breakout.yaml's tenant_hosts does not allow (\(allowed.joined(separator: ", "))); ask the operator to add it"
+                    )
                 }
             }
         }
         var seen: [String: (String, String, SourceLocation)] = [:]
         for org in organizations {
             for c in org.connections {
-                guard let key = TenantPolicy.destinationKey(engine: c.engine, host: c.host, port: c.port, database: c.database) else { continue }
+                guard let key = TenantPolicy.destinationKey(engine: c.engine, host: c.host, port: c.port, database: c.database) else {
+                    continue
+                }
                 if let (other, name, at) = seen[key], other != org.slug.value {
-                    sink.error(c.name.location, "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" is the destination of connection \"\(name)\" "
-                               + "of organization \"\(other)\" (\(at.file):\(at.line)): two organizations never share a destination; give each its own database")
+                    sink.error(
+                        c.name.location,
+                        "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" is the destination of connection \"\(name)\" "
+                            + "of organization \"\(other)\" (\(at.file):\(at.line)): two organizations never share a destination; give each its own database"
+                    )
                 } else if seen[key] == nil {
                     seen[key] = (org.slug.value, c.name.value, c.name.location)
                 }

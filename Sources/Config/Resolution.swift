@@ -22,10 +22,13 @@ public struct Resolver: Sendable {
         switch secret {
         case .encrypted(let value):
             do {
-                return try SecretValue.decrypt(value.value, with: keyring, scope: SecretScope.of(file: value.location.file),
-                                               candidates: configuration.organizations.map { .organization($0.slug.value) })
+                return try SecretValue.decrypt(
+                    value.value, with: keyring, scope: SecretScope.of(file: value.location.file),
+                    candidates: configuration.organizations.map { .organization($0.slug.value) })
             } catch {
-                throw ConfigError("\(value.location): cannot decrypt the value: \(error)", hint: "load the key it was encrypted with (--key-file, BREAKOUT_KEY_FILE or BREAKOUT_MASTER_KEY)")
+                throw ConfigError(
+                    "\(value.location): cannot decrypt the value: \(error)",
+                    hint: "load the key it was encrypted with (--key-file, BREAKOUT_KEY_FILE or BREAKOUT_MASTER_KEY)")
             }
         case .environment(let variable, let at):
             guard let v = environment[variable] else { throw ConfigError("\(at): environment variable \(variable) is not set") }
@@ -50,18 +53,20 @@ public struct Resolver: Sendable {
     /// Settings for an organization's connection: an SQLite file and TLS files inside the
     /// organization's data folder, options checked against the allow-list.
     public func connectionConfig(_ connection: Connection, of organization: String) throws -> ConnectionConfig {
-        ConnectionConfig(engine: connection.engine, host: connection.host, port: connection.port,
-                         database: connection.engine == .sqlite ? try organizationPath(organization, connection.database) : connection.database,
-                         user: connection.username, password: try connection.password.map(plaintext),
-                         options: try organizationOptions(organization, engine: connection.engine, connection.options))
+        ConnectionConfig(
+            engine: connection.engine, host: connection.host, port: connection.port,
+            database: connection.engine == .sqlite ? try organizationPath(organization, connection.database) : connection.database,
+            user: connection.username, password: try connection.password.map(plaintext),
+            options: try organizationOptions(organization, engine: connection.engine, connection.options))
     }
 
     /// The organization with this slug, or an error listing the ones that exist.
     public func organization(_ slug: String) throws -> Organization {
         guard let org = configuration.organizations.first(where: { $0.slug.value == slug }) else {
             let known = configuration.organizations.map(\.slug.value).sorted()
-            throw ConfigError("no organization \"\(slug)\" in \(configuration.directory)/organizations",
-                              hint: known.isEmpty ? "add organizations/\(slug).yaml" : "known organizations: \(known.joined(separator: ", "))")
+            throw ConfigError(
+                "no organization \"\(slug)\" in \(configuration.directory)/organizations",
+                hint: known.isEmpty ? "add organizations/\(slug).yaml" : "known organizations: \(known.joined(separator: ", "))")
         }
         return org
     }
@@ -70,13 +75,16 @@ public struct Resolver: Sendable {
     public func connection(of org: Organization, named name: String?) throws -> Connection {
         if let name {
             guard let c = org.connections.first(where: { $0.name.value == name }) else {
-                throw ConfigError("organization \(org.slug.value) has no connection \"\(name)\"",
-                                  hint: "its connections: \(org.connections.map(\.name.value).joined(separator: ", "))")
+                throw ConfigError(
+                    "organization \(org.slug.value) has no connection \"\(name)\"",
+                    hint: "its connections: \(org.connections.map(\.name.value).joined(separator: ", "))")
             }
             return c
         }
         guard let c = org.defaultConnection else {
-            throw ConfigError("organization \(org.slug.value) has no default connection", hint: "pass --connection NAME or mark one connection \"default: true\"")
+            throw ConfigError(
+                "organization \(org.slug.value) has no default connection",
+                hint: "pass --connection NAME or mark one connection \"default: true\"")
         }
         return c
     }

@@ -57,7 +57,11 @@ public enum SecretRotation {
                     let scope = SecretScope.of(file: relative)
                     let plaintext = try SecretValue.decrypt(scalar.string, with: keyring, scope: scope)
                     let quoted = scalar.style == .singleQuoted || scalar.style == .doubleQuoted
-                    replacements.append((at.line, at.column + (quoted ? 1 : 0), scalar.string, try SecretValue.encrypt(plaintext, with: newKey, scope: scope)))
+                    replacements.append(
+                        (
+                            at.line, at.column + (quoted ? 1 : 0), scalar.string,
+                            try SecretValue.encrypt(plaintext, with: newKey, scope: scope)
+                        ))
                 } catch let error as SecretError {
                     throw RotationError.secret(at, error)
                 }
@@ -86,7 +90,8 @@ public enum SecretRotation {
     }
 
     /// Replaces each old value, found at its line and column (counted in Unicode scalars), by the new one.
-    static func apply(_ replacements: [(line: Int, column: Int, old: String, new: String)], to text: String, file: String) throws -> String {
+    static func apply(_ replacements: [(line: Int, column: Int, old: String, new: String)], to text: String, file: String) throws -> String
+    {
         var lines = text.components(separatedBy: "\n")
         for r in replacements.sorted(by: { ($0.line, $0.column) > ($1.line, $1.column) }) {
             let index = r.line - 1

@@ -9,8 +9,11 @@ public enum TenantPolicy {
     /// file outside the organization's data folder (TLS files are paths inside it).
     public static func allowedOptions(_ engine: DatabaseEngine) -> [String] {
         switch engine {
-        case .postgresql: ["sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "connect_timeout", "application_name",
-                           "target_session_attrs", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
+        case .postgresql:
+            [
+                "sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "connect_timeout", "application_name",
+                "target_session_attrs", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+            ]
         case .mysql: ["ssl_ca", "ssl_cert", "ssl_key", "connect_timeout", "local_infile"]
         case .sqlserver: ["connect_timeout"]
         case .sqlite: []
@@ -24,7 +27,8 @@ public enum TenantPolicy {
     public static func optionProblem(_ key: String, engine: DatabaseEngine) -> String? {
         let allowed = allowedOptions(engine)
         if allowed.contains(key) { return nil }
-        let credential = ["password", "passfile", "service", "servicefile", "user", "krbsrvname", "gsslib", "pwd", "uid"].contains(key.lowercased())
+        let credential = ["password", "passfile", "service", "servicefile", "user", "krbsrvname", "gsslib", "pwd", "uid"].contains(
+            key.lowercased())
         return "option \"\(key)\" is not allowed for \(engine.rawValue) connections"
             + (credential ? " (options never carry credentials: use \"password\" with an enc:v2 value or ${env:VAR})" : "")
             + "; allowed: " + (allowed.isEmpty ? "none" : allowed.joined(separator: ", "))
@@ -35,7 +39,9 @@ public enum TenantPolicy {
     public static func pathProblem(_ path: String) -> String? {
         if path.isEmpty { return "is empty" }
         if path == ":memory:" { return nil }
-        if path.hasPrefix("/") || path.hasPrefix("~") { return "is absolute; paths in an organization file are relative to the organization's data folder (data_root/<organization>/)" }
+        if path.hasPrefix("/") || path.hasPrefix("~") {
+            return "is absolute; paths in an organization file are relative to the organization's data folder (data_root/<organization>/)"
+        }
         if path.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
             return "contains \"..\"; paths in an organization file stay inside the organization's data folder (data_root/<organization>/)"
         }
@@ -70,8 +76,9 @@ extension Resolver {
     /// The folder an organization's SQLite files and exports live in: `data_root/<organization>`.
     public func organizationFolder(_ organization: String) throws -> String {
         guard let root = dataRoot else {
-            throw ConfigError("breakout.yaml sets no data_root, so organization \(organization) has nowhere to keep SQLite files and exports",
-                              hint: "set data_root in breakout.yaml (for example data_root: /var/lib/breakout); docs/security.md")
+            throw ConfigError(
+                "breakout.yaml sets no data_root, so organization \(organization) has nowhere to keep SQLite files and exports",
+                hint: "set data_root in breakout.yaml (for example data_root: /var/lib/breakout); docs/security.md")
         }
         guard TenantPolicy.pathProblem(organization) == nil, !organization.contains("/") else {
             throw ConfigError("organization name \(organization) cannot name a folder")
@@ -85,13 +92,15 @@ extension Resolver {
     public func organizationPath(_ organization: String, _ path: String) throws -> String {
         if path == ":memory:" { return path }
         if let problem = TenantPolicy.pathProblem(path) {
-            throw ConfigError("organization \(organization): the path \"\(path)\" \(problem); the run is refused",
-                              hint: "write a relative path such as data/\((path as NSString).lastPathComponent)")
+            throw ConfigError(
+                "organization \(organization): the path \"\(path)\" \(problem); the run is refused",
+                hint: "write a relative path such as data/\((path as NSString).lastPathComponent)")
         }
         let folder = try organizationFolder(organization)
         let full = URL(fileURLWithPath: folder).appendingPathComponent(path).standardizedFileURL.path
         guard full.hasPrefix(folder + "/") else {
-            throw ConfigError("organization \(organization): the path \"\(path)\" leads outside its data folder \(folder); the run is refused")
+            throw ConfigError(
+                "organization \(organization): the path \"\(path)\" leads outside its data folder \(folder); the run is refused")
         }
         // No symbolic link below the organization's folder, dangling or not: one could lead into
         // another organization's folder or to the state store. (The folder itself and the data
@@ -101,8 +110,9 @@ extension Resolver {
             current += "/" + component
             let type = (try? FileManager.default.attributesOfItem(atPath: current))?[.type] as? FileAttributeType
             if type == .typeSymbolicLink {
-                throw ConfigError("organization \(organization): the path \"\(path)\" passes through the symbolic link \(current); the run is refused",
-                                  hint: "remove the link; an organization's files stay in \(folder)")
+                throw ConfigError(
+                    "organization \(organization): the path \"\(path)\" passes through the symbolic link \(current); the run is refused",
+                    hint: "remove the link; an organization's files stay in \(folder)")
             }
         }
         return full
@@ -110,7 +120,8 @@ extension Resolver {
 
     /// An organization's driver options checked against the allow-list, file options resolved
     /// inside its data folder.
-    public func organizationOptions(_ organization: String, engine: DatabaseEngine, _ options: [String: String]) throws -> [String: String] {
+    public func organizationOptions(_ organization: String, engine: DatabaseEngine, _ options: [String: String]) throws -> [String: String]
+    {
         var out: [String: String] = [:]
         for (key, value) in options {
             if let problem = TenantPolicy.optionProblem(key, engine: engine) {

@@ -12,12 +12,15 @@ struct YAMLFile {
         do {
             return YAMLFile(path: path, text: text, root: try Yams.compose(yaml: text))
         } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
-            let location = duplicateLocation(text: text, first: context.mark, key: duplicates.first ?? "")
+            let location =
+                duplicateLocation(text: text, first: context.mark, key: duplicates.first ?? "")
                 .map { SourceLocation(file: path, line: $0.line, column: $0.column) }
                 ?? SourceLocation(file: path, line: context.mark.line, column: context.mark.column)
-            sink.error(location, "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")): each key may appear once in a mapping")
+            sink.error(
+                location, "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")): each key may appear once in a mapping")
         } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
-                let YamlError.composer(_, problem, mark, _) {
+            let YamlError.composer(_, problem, mark, _)
+        {
             sink.error(SourceLocation(file: path, line: mark.line, column: mark.column), "YAML syntax error: \(problem)")
         } catch {
             sink.error(SourceLocation(file: path, line: 1, column: 1), "cannot read YAML: \(error)")
@@ -74,7 +77,8 @@ struct MappingReader {
                 continue
             }
             if !allowedKeys.contains(name) {
-                let hint = suggestion(for: name, in: allowedKeys).map { "; did you mean \"\($0)\"?" }
+                let hint =
+                    suggestion(for: name, in: allowedKeys).map { "; did you mean \"\($0)\"?" }
                     ?? "; allowed keys: \(allowedKeys.joined(separator: ", "))"
                 sink.error(file.location(key), "unknown key \"\(name)\" in \(what)\(hint)")
             }
@@ -130,7 +134,8 @@ struct MappingReader {
     func bool(_ key: String) -> Located<Bool>? {
         guard let node = value(key) else { return nil }
         // YAML 1.2 core booleans only: `yes`, `no`, `on`, `off` are not booleans.
-        guard let scalar = node.scalar, scalar.style == .plain, ["true", "True", "TRUE", "false", "False", "FALSE"].contains(scalar.string) else {
+        guard let scalar = node.scalar, scalar.style == .plain, ["true", "True", "TRUE", "false", "False", "FALSE"].contains(scalar.string)
+        else {
             sink.error(file.location(node), "\(what): \"\(key)\" must be true or false, got \(Self.describe(node))")
             return nil
         }

@@ -80,7 +80,10 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         var offsetBase = text.count - text.drop(while: { $0 == " " || $0 == "\t" }).count
         if trimmed.hasPrefix("@") {
             guard let macro = Self.macros[trimmed.lowercased()] else {
-                throw CronError(field: nil, offset: offsetBase, message: "unknown macro \"\(trimmed)\"; expected one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly")
+                throw CronError(
+                    field: nil, offset: offsetBase,
+                    message:
+                        "unknown macro \"\(trimmed)\"; expected one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly")
             }
             expanded = macro
             offsetBase = -1
@@ -99,8 +102,9 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         }
         if !current.isEmpty { fields.append((current, start)) }
         guard fields.count == 5 else {
-            throw CronError(field: nil, offset: max(offsetBase, 0),
-                            message: "expected 5 fields (minute hour day-of-month month day-of-week), found \(fields.count)")
+            throw CronError(
+                field: nil, offset: max(offsetBase, 0),
+                message: "expected 5 fields (minute hour day-of-month month day-of-week), found \(fields.count)")
         }
         var sets: [UInt64] = []
         for (index, field) in Field.allCases.enumerated() {
@@ -135,7 +139,9 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
                 rangePart = item[..<slash]
                 let stepText = item[item.index(after: slash)...]
                 guard let s = Int(stepText) else { throw fail("has a step \"\(stepText)\" that is not a number") }
-                guard s >= 1, s <= field.range.upperBound + 1 else { throw fail("has a step of \(s), out of range 1-\(field.range.upperBound + 1)") }
+                guard s >= 1, s <= field.range.upperBound + 1 else {
+                    throw fail("has a step of \(s), out of range 1-\(field.range.upperBound + 1)")
+                }
                 step = s
             }
             var low: Int
@@ -148,8 +154,9 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
                 func value(_ s: Substring) throws -> Int {
                     if let v = Int(s) {
                         guard field.range.contains(v) else {
-                            throw CronError(field: field, offset: itemOffset,
-                                            message: "\(field) field \"\(item)\" is out of range \(field.range.lowerBound)-\(field.range.upperBound)")
+                            throw CronError(
+                                field: field, offset: itemOffset,
+                                message: "\(field) field \"\(item)\" is out of range \(field.range.lowerBound)-\(field.range.upperBound)")
                         }
                         return v
                     }
@@ -178,7 +185,8 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     /// Whether the expression fires at this local calendar minute (weekday 0 = Sunday).
     public func matches(minute: Int, hour: Int, day: Int, month: Int, weekday: Int) -> Bool {
         guard minutes & (1 << UInt64(minute)) != 0, hours & (1 << UInt64(hour)) != 0,
-              months & (1 << UInt64(month)) != 0 else { return false }
+            months & (1 << UInt64(month)) != 0
+        else { return false }
         return matchesDay(day: day, weekday: weekday)
     }
 

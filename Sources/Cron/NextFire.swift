@@ -15,7 +15,7 @@ extension CronExpression {
         utc.timeZone = TimeZone(identifier: "UTC")!
         // Wall-clock time of `date` in the zone, written as if it were UTC.
         let wallStart = date.addingTimeInterval(TimeInterval(timeZone.secondsFromGMT(for: date)))
-        var day = utc.startOfDay(for: wallStart).addingTimeInterval(-86_400)   // a day back: overlaps map wall times earlier
+        var day = utc.startOfDay(for: wallStart).addingTimeInterval(-86_400)  // a day back: overlaps map wall times earlier
         var best: Date?
         var daysAfterHit = 0
         for _ in 0..<(horizonDays + 2) {

@@ -77,7 +77,9 @@ public struct DashboardData {
         // never shows as the progress of the next one.
         var progress: [Int64: String] = [:]
         for row in try store.connection.query("SELECT job_id, output, runner FROM mt_job_runs WHERE status = 'running' ORDER BY id") {
-            if let id = row[0].int64, let text = row[1].string, text.hasPrefix("running: "), row[2].string == live[id]?["lease_owner"]?.string {
+            if let id = row[0].int64, let text = row[1].string, text.hasPrefix("running: "),
+                row[2].string == live[id]?["lease_owner"]?.string
+            {
                 progress[id] = String(text.dropFirst(9))
             }
         }
@@ -91,21 +93,25 @@ public struct DashboardData {
             let running = l?["lease_owner"]?.string != nil && (expires ?? .distantPast) > now
             let next = l?["next_run_at"].flatMap(StateStore.date)
             let overdue = j.isActive && !running && next.map { now.timeIntervalSince($0) > Self.overdueGrace } == true ? next : nil
-            return Job(id: j.id, organization: orgName[j.organizationID] ?? "?", name: j.name, type: j.jobType, schedule: j.cronExpression,
-                       timeZone: j.timeZone ?? "UTC", active: j.isActive, managed: j.managedBy != nil, running: running,
-                       runner: running ? l?["lease_owner"]?.string : nil, lastRunAt: j.lastRunAt, lastStatus: j.lastRunStatus,
-                       nextRunAt: l?["next_run_at"].flatMap(StateStore.date), connection: j.connectionID.flatMap { connName[$0] },
-                       progress: running ? progress[j.id] : nil, lastFinished: lastFinished[j.id], lastOutput: l?["last_run_output"]?.string,
-                       lastFailedCases: j.lastRunFailedCases, overdueSince: overdue)
+            return Job(
+                id: j.id, organization: orgName[j.organizationID] ?? "?", name: j.name, type: j.jobType, schedule: j.cronExpression,
+                timeZone: j.timeZone ?? "UTC", active: j.isActive, managed: j.managedBy != nil, running: running,
+                runner: running ? l?["lease_owner"]?.string : nil, lastRunAt: j.lastRunAt, lastStatus: j.lastRunStatus,
+                nextRunAt: l?["next_run_at"].flatMap(StateStore.date), connection: j.connectionID.flatMap { connName[$0] },
+                progress: running ? progress[j.id] : nil, lastFinished: lastFinished[j.id], lastOutput: l?["last_run_output"]?.string,
+                lastFailedCases: j.lastRunFailedCases, overdueSince: overdue)
         }
         let runners = try store.runners()
         let lastTick = runners.compactMap(\.lastTickAt).max()
         var warning: String?
         if snapshot.jobs.contains(where: \.isActive), runners.allSatisfy({ $0.isLate(at: now) }) {
-            let check = "check the runner: `systemctl status breakout` for the daemon (`breakout run`), or the crontab line "
+            let check =
+                "check the runner: `systemctl status breakout` for the daemon (`breakout run`), or the crontab line "
                 + "`* * * * * breakout cron run -c …` and its log (docs/runner.md, \"No runner\")"
             if let lastTick {
-                warning = "no runner has run since \(SQLTimestamp.format(lastTick)) UTC (\(Self.ago(now.timeIntervalSince(lastTick)))): no job will start; " + check
+                warning =
+                    "no runner has run since \(SQLTimestamp.format(lastTick)) UTC (\(Self.ago(now.timeIntervalSince(lastTick)))): no job will start; "
+                    + check
             } else {
                 warning = "no runner has ever run against these control tables: no job will start; " + check
             }
@@ -122,31 +128,43 @@ public struct DashboardData {
         return "\(s / 86400) days ago"
     }
 
-    static func runs(_ store: StateStore, jobID: Int64? = nil, id: Int64? = nil, names: (String, String)? = nil, finishedOnly: Bool = false,
-                     limit: Int? = 20) throws -> [Run] {
+    static func runs(
+        _ store: StateStore, jobID: Int64? = nil, id: Int64? = nil, names: (String, String)? = nil, finishedOnly: Bool = false,
+        limit: Int? = 20
+    ) throws -> [Run] {
         var conditions: [SQLPredicate] = []
         if let names { conditions += [.equals("organization_name", .text(names.0)), .equals("job_name", .text(names.1))] }
         if finishedOnly { conditions.append(.isIn("status", [.text("success"), .text("failed")])) }
         if let jobID { conditions.append(.equals("job_id", .integer(jobID))) }
         if let id { conditions.append(.equals("id", .integer(id))) }
-        let rows = try store.connection.query(.select(Select(from: ControlTables.runs, where: conditions.isEmpty ? nil : .and(conditions),
-                                                             orderBy: [SortKey("id", descending: true)], limit: limit)))
+        let rows = try store.connection.query(
+            .select(
+                Select(
+                    from: ControlTables.runs, where: conditions.isEmpty ? nil : .and(conditions),
+                    orderBy: [SortKey("id", descending: true)], limit: limit)))
         return rows.map { r in
-            Run(id: r["id"]?.int64 ?? 0, jobID: r["job_id"]?.int64 ?? 0, trigger: r["trigger_type"]?.string ?? "", status: r["status"]?.string ?? "",
+            Run(
+                id: r["id"]?.int64 ?? 0, jobID: r["job_id"]?.int64 ?? 0, trigger: r["trigger_type"]?.string ?? "",
+                status: r["status"]?.string ?? "",
                 startedAt: r["started_at"].flatMap(StateStore.date), finishedAt: r["finished_at"].flatMap(StateStore.date),
-                runner: r["runner"]?.string, cases: r["cases_loaded"]?.int64, rows: r["rows_loaded"]?.int64, failedCases: r["failed_cases"]?.int64,
+                runner: r["runner"]?.string, cases: r["cases_loaded"]?.int64, rows: r["rows_loaded"]?.int64,
+                failedCases: r["failed_cases"]?.int64,
                 output: r["output"]?.string ?? "", organization: r["organization_name"]?.string, job: r["job_name"]?.string)
         }
     }
 
     /// A cron expression in words, for the common shapes; the expression itself otherwise.
     static func words(_ cron: String, _ zone: String) -> String {
-        let macros = ["@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *",
-                      "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"]
+        let macros = [
+            "@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *",
+            "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
+        ]
         let f = (macros[cron.lowercased()] ?? cron).split(separator: " ").map(String.init)
         guard f.count == 5 else { return cron }
-        let days = ["0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday", "4": "Thursday", "5": "Friday", "6": "Saturday", "7": "Sunday",
-                    "1-5": "weekdays (Monday–Friday)"]
+        let days = [
+            "0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday", "4": "Thursday", "5": "Friday", "6": "Saturday", "7": "Sunday",
+            "1-5": "weekdays (Monday–Friday)",
+        ]
         func time(_ h: String, _ m: String) -> String? {
             guard let hh = Int(h), let mm = Int(m) else { return nil }
             return String(format: "%02d:%02d", hh, mm)

@@ -4,8 +4,8 @@ import Foundation
 import Hummingbird
 import Logging
 import Runner
-import Secrets
 import SQL
+import Secrets
 import State
 
 /// `breakout serve`: the guide's dashboard as read-only pages over the control tables, plus Run now
@@ -18,8 +18,10 @@ public struct DashboardServer: Sendable {
     /// Each dictionary's lag behind the source, for /metrics.
     let lags: (@Sendable () -> [LagProbe.Lag])?
 
-    public init(stateConfig: ConnectionConfig, token: String?, lags: (@Sendable () -> [LagProbe.Lag])? = nil,
-                makeScheduler: @escaping @Sendable (StateStore) -> Scheduler) {
+    public init(
+        stateConfig: ConnectionConfig, token: String?, lags: (@Sendable () -> [LagProbe.Lag])? = nil,
+        makeScheduler: @escaping @Sendable (StateStore) -> Scheduler
+    ) {
         self.stateConfig = stateConfig
         self.token = token
         self.lags = lags
@@ -48,7 +50,9 @@ public struct DashboardServer: Sendable {
     }
 
     static func html(_ s: String, _ status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: s)))
+        Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: s)))
     }
 
     static func text(_ s: String, _ status: HTTPResponse.Status = .ok, type: String = "text/plain; charset=utf-8") -> Response {
@@ -59,7 +63,9 @@ public struct DashboardServer: Sendable {
         let buffer = try await request.body.collect(upTo: 64 * 1024)
         var out: [String: String] = [:]
         for pair in String(buffer: buffer).split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            let kv = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
+            }
             if kv.count == 2 { out[kv[0]] = kv[1] }
         }
         return out
@@ -88,7 +94,9 @@ public struct DashboardServer: Sendable {
             let s = try self.store()
             defer { s.connection.close() }
             let data = try DashboardData(s)
-            guard let org = data.organizations.first(where: { $0.name == name }) else { return Self.html(Pages.page("Not found", "<p>No organization \(Pages.e(name)).</p>", signedIn: false), .notFound) }
+            guard let org = data.organizations.first(where: { $0.name == name }) else {
+                return Self.html(Pages.page("Not found", "<p>No organization \(Pages.e(name)).</p>", signedIn: false), .notFound)
+            }
             return Self.html(Pages.organization(data, org, csrf: self.signedIn(request) ? self.csrfValue : nil))
         }
         router.get("/org/:org/jobs/:job") { request, context -> Response in
@@ -100,15 +108,19 @@ public struct DashboardServer: Sendable {
                 // A job an apply deleted: its history stays readable.
                 let runs = try DashboardData.runs(s, names: (orgName, jobName), limit: 50)
                 if !runs.isEmpty { return Self.html(Pages.deletedJob(orgName, jobName, runs: runs)) }
-                return Self.html(Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", signedIn: false), .notFound)
+                return Self.html(
+                    Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", signedIn: false), .notFound)
             }
-            return Self.html(Pages.job(job, runs: try DashboardData.runs(s, jobID: job.id), csrf: self.signedIn(request) ? self.csrfValue : nil))
+            return Self.html(
+                Pages.job(job, runs: try DashboardData.runs(s, jobID: job.id), csrf: self.signedIn(request) ? self.csrfValue : nil))
         }
         router.get("/runs/:id") { _, context -> Response in
             let id = Int64(context.parameters.get("id") ?? "") ?? -1
             let s = try self.store()
             defer { s.connection.close() }
-            guard let run = try DashboardData.runs(s, id: id, limit: 1).first else { return Self.html(Pages.page("Not found", "<p>No run \(id).</p>", signedIn: false), .notFound) }
+            guard let run = try DashboardData.runs(s, id: id, limit: 1).first else {
+                return Self.html(Pages.page("Not found", "<p>No run \(id).</p>", signedIn: false), .notFound)
+            }
             return Self.html(Pages.run(run, job: try DashboardData(s).jobs.first { $0.id == run.jobID }))
         }
         router.get("/login") { _, _ -> Response in
@@ -119,14 +131,18 @@ public struct DashboardServer: Sendable {
             guard let token = self.token, let given = form["token"], KeyedDigest.same(given, token), let session = self.sessionValue else {
                 return Self.html(Pages.login(error: true), .forbidden)
             }
-            return Response(status: .seeOther, headers: [.location: "/", .setCookie: "breakout_session=\(session); Path=/; HttpOnly; SameSite=Strict"])
+            return Response(
+                status: .seeOther, headers: [.location: "/", .setCookie: "breakout_session=\(session); Path=/; HttpOnly; SameSite=Strict"])
         }
         router.post("/org/:org/jobs/:job/run") { request, context -> Response in
             let (orgName, jobName) = (context.parameters.get("org") ?? "", context.parameters.get("job") ?? "")
             let form = try await Self.form(request)
             let bearer = request.headers[.authorization]?.hasPrefix("Bearer ") == true
             guard self.signedIn(request), let csrf = self.csrfValue, bearer || KeyedDigest.same(form["csrf"] ?? "", csrf) else {
-                return Self.html(Pages.page("Forbidden", "<p>Run now needs the dashboard token (sign in) and a form from this dashboard.</p>", signedIn: false), .forbidden)
+                return Self.html(
+                    Pages.page(
+                        "Forbidden", "<p>Run now needs the dashboard token (sign in) and a form from this dashboard.</p>", signedIn: false),
+                    .forbidden)
             }
             return try self.runNow(orgName, jobName)
         }
@@ -138,13 +154,20 @@ public struct DashboardServer: Sendable {
         router.get("/api/runs/:id") { _, context -> Response in
             let s = try self.store()
             defer { s.connection.close() }
-            guard let run = try DashboardData.runs(s, id: Int64(context.parameters.get("id") ?? "") ?? -1, limit: 1).first else { return Self.text("{}", .notFound, type: "application/json") }
+            guard let run = try DashboardData.runs(s, id: Int64(context.parameters.get("id") ?? "") ?? -1, limit: 1).first else {
+                return Self.text("{}", .notFound, type: "application/json")
+            }
             let f = ISO8601DateFormatter()
-            let object: [String: Any] = ["id": run.id, "job_id": run.jobID, "trigger": run.trigger, "status": run.status,
-                                         "started_at": run.startedAt.map { f.string(from: $0) } ?? NSNull(), "finished_at": run.finishedAt.map { f.string(from: $0) } ?? NSNull(),
-                                         "cases": run.cases ?? NSNull(), "rows": run.rows ?? NSNull(), "failed_cases": run.failedCases ?? NSNull(),
-                                         "organization": run.organization ?? NSNull(), "job": run.job ?? NSNull(), "output": run.output]
-            return Self.text(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self), type: "application/json")
+            let object: [String: Any] = [
+                "id": run.id, "job_id": run.jobID, "trigger": run.trigger, "status": run.status,
+                "started_at": run.startedAt.map { f.string(from: $0) } ?? NSNull(),
+                "finished_at": run.finishedAt.map { f.string(from: $0) } ?? NSNull(),
+                "cases": run.cases ?? NSNull(), "rows": run.rows ?? NSNull(), "failed_cases": run.failedCases ?? NSNull(),
+                "organization": run.organization ?? NSNull(), "job": run.job ?? NSNull(), "output": run.output,
+            ]
+            return Self.text(
+                String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self),
+                type: "application/json")
         }
         router.get("/metrics") { _, _ -> Response in
             let s = try self.store()
@@ -158,13 +181,18 @@ public struct DashboardServer: Sendable {
         let s = try store()
         let data = try DashboardData(s)
         guard let job = data.jobs.first(where: { $0.organization == orgName && $0.name == jobName }),
-              let row = data.snapshot.jobs.first(where: { $0.id == job.id }) else {
+            let row = data.snapshot.jobs.first(where: { $0.id == job.id })
+        else {
             s.connection.close()
             return Self.html(Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", signedIn: true), .notFound)
         }
         if job.running {
             s.connection.close()
-            return Self.html(Pages.page("Already running", "<p>\(Pages.e(orgName))/\(Pages.e(jobName)) is running on \(Pages.e(job.runner ?? "?")); it was not started again.</p>", signedIn: true), .conflict)
+            return Self.html(
+                Pages.page(
+                    "Already running",
+                    "<p>\(Pages.e(orgName))/\(Pages.e(jobName)) is running on \(Pages.e(job.runner ?? "?")); it was not started again.</p>",
+                    signedIn: true), .conflict)
         }
         let scheduler = makeScheduler(s)
         let started = StartedBox()
@@ -174,30 +202,41 @@ public struct DashboardServer: Sendable {
             started.signal()
         }
         thread.start()
-        started.wait(timeout: 10)   // the lease is taken before the page comes back
+        started.wait(timeout: 10)  // the lease is taken before the page comes back
         return Response(status: .seeOther, headers: [.location: "/org/\(Pages.url(orgName))/jobs/\(Pages.url(jobName))"])
     }
 
     static func statusJSON(_ data: DashboardData) throws -> String {
         let f = ISO8601DateFormatter()
         let orgs: [[String: Any]] = data.organizations.map { o in
-            ["organization": o.name, "name": o.displayName ?? o.name, "connections": data.snapshot.connections.filter { $0.organizationID == o.id }.count,
-             "active_jobs": data.jobs.filter { $0.organization == o.name && $0.active }.count]
+            [
+                "organization": o.name, "name": o.displayName ?? o.name,
+                "connections": data.snapshot.connections.filter { $0.organizationID == o.id }.count,
+                "active_jobs": data.jobs.filter { $0.organization == o.name && $0.active }.count,
+            ]
         }
         let jobs: [[String: Any]] = data.jobs.map { j in
-            ["organization": j.organization, "job": j.name, "type": j.type, "schedule": j.schedule, "schedule_in_words": DashboardData.words(j.schedule, j.timeZone),
-             "time_zone": j.timeZone, "active": j.active, "managed": j.managed, "running": j.running, "runner": j.runner ?? NSNull(),
-             "progress": j.progress ?? NSNull(), "last_failed_cases": j.lastFailedCases ?? NSNull(),
-             "overdue_since": j.overdueSince.map { f.string(from: $0) } ?? NSNull(),
-             "last_run_at": j.lastRunAt.map { f.string(from: $0) } ?? NSNull(), "last_status": j.lastStatus ?? NSNull(),
-             "next_run_at": j.nextRunAt.map { f.string(from: $0) } ?? NSNull()]
+            [
+                "organization": j.organization, "job": j.name, "type": j.type, "schedule": j.schedule,
+                "schedule_in_words": DashboardData.words(j.schedule, j.timeZone),
+                "time_zone": j.timeZone, "active": j.active, "managed": j.managed, "running": j.running, "runner": j.runner ?? NSNull(),
+                "progress": j.progress ?? NSNull(), "last_failed_cases": j.lastFailedCases ?? NSNull(),
+                "overdue_since": j.overdueSince.map { f.string(from: $0) } ?? NSNull(),
+                "last_run_at": j.lastRunAt.map { f.string(from: $0) } ?? NSNull(), "last_status": j.lastStatus ?? NSNull(),
+                "next_run_at": j.nextRunAt.map { f.string(from: $0) } ?? NSNull(),
+            ]
         }
         let runners: [[String: Any]] = data.liveness.runners.map { r in
-            ["runner": r.name, "kind": r.kind, "pid": r.pid, "version": r.version, "last_tick_at": r.lastTickAt.map { f.string(from: $0) } ?? NSNull(),
-             "clock_offset_seconds": Double(r.clockOffsetMilliseconds) / 1000, "late": r.isLate(at: data.now)]
+            [
+                "runner": r.name, "kind": r.kind, "pid": r.pid, "version": r.version,
+                "last_tick_at": r.lastTickAt.map { f.string(from: $0) } ?? NSNull(),
+                "clock_offset_seconds": Double(r.clockOffsetMilliseconds) / 1000, "late": r.isLate(at: data.now),
+            ]
         }
-        let object: [String: Any] = ["organizations": orgs, "jobs": jobs, "runners": runners, "warning": data.liveness.warning ?? NSNull(),
-                                     "store_time": f.string(from: data.now)]
+        let object: [String: Any] = [
+            "organizations": orgs, "jobs": jobs, "runners": runners, "warning": data.liveness.warning ?? NSNull(),
+            "store_time": f.string(from: data.now),
+        ]
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
     }
 

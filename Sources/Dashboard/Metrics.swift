@@ -7,7 +7,8 @@ import State
 /// `/metrics` in Prometheus text format (0.0.4), from the control tables.
 enum Metrics {
     static func label(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(
+            of: "\n", with: "\\n")
     }
 
     static func text(_ store: StateStore, lags: [LagProbe.Lag] = []) throws -> String {
@@ -19,7 +20,8 @@ enum Metrics {
             let (o, j) = jobName[id] ?? ("?", "#\(id)")
             return "{" + ([("organization", o), ("job", j)] + extra).map { "\($0.0)=\"\(label($0.1))\"" }.joined(separator: ",") + "}"
         }
-        let rows = try store.connection.query("SELECT job_id, status, started_at, finished_at, cases_loaded, rows_loaded, failed_cases FROM mt_job_runs")
+        let rows = try store.connection.query(
+            "SELECT job_id, status, started_at, finished_at, cases_loaded, rows_loaded, failed_cases FROM mt_job_runs")
         var counts: [Int64: [String: Int]] = [:]
         var durations: [Int64: (sum: Double, count: Int)] = [:]
         var cases: [Int64: Int64] = [:], loaded: [Int64: Int64] = [:], undecodable: [Int64: Int64] = [:]
@@ -38,7 +40,9 @@ enum Metrics {
         }
         family("breakout_job_runs_total", "counter", "Runs recorded in mt_job_runs, by status.")
         for (id, byStatus) in counts.sorted(by: { $0.key < $1.key }) {
-            for (status, n) in byStatus.sorted(by: { $0.key < $1.key }) { out += "breakout_job_runs_total\(labels(id, [("status", status)])) \(n)\n" }
+            for (status, n) in byStatus.sorted(by: { $0.key < $1.key }) {
+                out += "breakout_job_runs_total\(labels(id, [("status", status)])) \(n)\n"
+            }
         }
         family("breakout_job_run_duration_seconds", "summary", "Duration of finished runs.")
         for (id, d) in durations.sorted(by: { $0.key < $1.key }) {
@@ -55,28 +59,37 @@ enum Metrics {
         for j in data.jobs { if let n = j.lastFailedCases { out += "breakout_job_last_run_failed_cases\(labels(j.id)) \(n)\n" } }
         family("breakout_job_overdue", "gauge", "1 when the job's fire passed more than two minutes ago and no runner claimed it.")
         for j in data.jobs where j.active { out += "breakout_job_overdue\(labels(j.id)) \(j.overdueSince == nil ? 0 : 1)\n" }
-        family("breakout_runner_last_tick_timestamp_seconds", "gauge", "When each runner (host and kind) last ticked (Unix time, state-store clock).")
+        family(
+            "breakout_runner_last_tick_timestamp_seconds", "gauge",
+            "When each runner (host and kind) last ticked (Unix time, state-store clock).")
         for r in data.liveness.runners {
             let l = "{runner=\"\(label(r.name))\",kind=\"\(label(r.kind))\"}"
             if let t = r.lastTickAt { out += "breakout_runner_last_tick_timestamp_seconds\(l) \(Int(t.timeIntervalSince1970))\n" }
         }
         family("breakout_runner_clock_offset_seconds", "gauge", "Each runner's host clock minus the state store's, at its last tick.")
         for r in data.liveness.runners {
-            out += "breakout_runner_clock_offset_seconds{runner=\"\(label(r.name))\",kind=\"\(label(r.kind))\"} \(String(format: "%.3f", Double(r.clockOffsetMilliseconds) / 1000))\n"
+            out +=
+                "breakout_runner_clock_offset_seconds{runner=\"\(label(r.name))\",kind=\"\(label(r.kind))\"} \(String(format: "%.3f", Double(r.clockOffsetMilliseconds) / 1000))\n"
         }
         family("breakout_no_runner", "gauge", "1 when there are active jobs and no runner ticked within its interval: nothing will start.")
         out += "breakout_no_runner \(data.liveness.warning == nil ? 0 : 1)\n"
         family("breakout_job_last_success_timestamp_seconds", "gauge", "When the job last finished successfully (Unix time).")
-        for (id, d) in lastSuccess.sorted(by: { $0.key < $1.key }) { out += "breakout_job_last_success_timestamp_seconds\(labels(id)) \(Int(d.timeIntervalSince1970))\n" }
+        for (id, d) in lastSuccess.sorted(by: { $0.key < $1.key }) {
+            out += "breakout_job_last_success_timestamp_seconds\(labels(id)) \(Int(d.timeIntervalSince1970))\n"
+        }
         family("breakout_job_running", "gauge", "1 while a runner holds the job's lease.")
         for j in data.jobs { out += "breakout_job_running\(labels(j.id, [("runner", j.runner ?? "")])) \(j.running ? 1 : 0)\n" }
         family("breakout_job_next_run_timestamp_seconds", "gauge", "The job's next fire (Unix time).")
-        for j in data.jobs { if let n = j.nextRunAt { out += "breakout_job_next_run_timestamp_seconds\(labels(j.id)) \(Int(n.timeIntervalSince1970))\n" } }
+        for j in data.jobs {
+            if let n = j.nextRunAt { out += "breakout_job_next_run_timestamp_seconds\(labels(j.id)) \(Int(n.timeIntervalSince1970))\n" }
+        }
         if !lags.isEmpty {
             func l(_ x: LagProbe.Lag) -> String {
                 "{organization=\"\(label(x.organization))\",connection=\"\(label(x.connection))\",dictionary=\"\(label(x.dictionary))\"}"
             }
-            family("breakout_dictionary_pending_cases", "gauge", "Source cases the destination has not loaded yet (its lag behind the source).")
+            family(
+                "breakout_dictionary_pending_cases", "gauge", "Source cases the destination has not loaded yet (its lag behind the source)."
+            )
             for x in lags { if let n = x.pending { out += "breakout_dictionary_pending_cases\(l(x)) \(n)\n" } }
             family("breakout_dictionary_lag_probe_up", "gauge", "1 when the source and the destination could be read to measure the lag.")
             for x in lags { out += "breakout_dictionary_lag_probe_up\(l(x)) \(x.pending == nil ? 0 : 1)\n" }

@@ -25,7 +25,9 @@ enum Pages {
         return parts.enumerated().map { $0.offset % 2 == 1 ? "<code>\($0.element)</code>" : $0.element }.joined()
     }
 
-    static func url(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? s }
+    static func url(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? s
+    }
 
     static let style = """
         body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:70rem}
@@ -57,8 +59,11 @@ enum Pages {
     static func status(_ job: DashboardData.Job) -> String {
         if job.running { return "<span class=running>running</span>" }
         let overdue = job.overdueSince.map { " <span class=overdue>overdue since \(time($0))</span>" } ?? ""
-        guard let s = job.lastStatus else { return (job.active ? "<span class=muted>never run</span>" : "<span class=muted>inactive</span>") + overdue }
-        let setAside = (job.lastFailedCases ?? 0) > 0 ? " <span class=muted>(\(job.lastFailedCases!) undecodable cases set aside)</span>" : ""
+        guard let s = job.lastStatus else {
+            return (job.active ? "<span class=muted>never run</span>" : "<span class=muted>inactive</span>") + overdue
+        }
+        let setAside =
+            (job.lastFailedCases ?? 0) > 0 ? " <span class=muted>(\(job.lastFailedCases!) undecodable cases set aside)</span>" : ""
         return "<span class=\(e(s))>\(e(s))</span>" + setAside + overdue
     }
 
@@ -67,7 +72,9 @@ enum Pages {
         var b = data.liveness.warning.map { "<p class=warning><strong>No runner.</strong> \(code(e($0)))</p>" } ?? ""
         let overdue = data.jobs.filter { $0.overdueSince != nil }
         if !overdue.isEmpty, data.liveness.warning == nil {
-            b += "<p class=warning><strong>Overdue.</strong> " + overdue.map { "\(e($0.organization))/\(e($0.name)) (due \(time($0.overdueSince)))" }.joined(separator: ", ")
+            b +=
+                "<p class=warning><strong>Overdue.</strong> "
+                + overdue.map { "\(e($0.organization))/\(e($0.name)) (due \(time($0.overdueSince)))" }.joined(separator: ", ")
                 + ": the fire passed and no runner claimed it.</p>"
         }
         return b
@@ -81,8 +88,10 @@ enum Pages {
             let late = r.isLate(at: data.now)
             let tick = r.lastTickAt.map { "\(time($0)) (\(DashboardData.ago(data.now.timeIntervalSince($0))))" } ?? "never"
             let offset = Double(r.clockOffsetMilliseconds) / 1000
-            b += "<tr><td>\(e(r.name)) <span class=muted>pid \(r.pid)</span></td><td\(late ? " class=overdue" : "")>\(e(tick))\(late ? " · late" : "")</td>"
-            b += "<td>\(e(r.version))</td><td>\(abs(offset) > 5 ? "<span class=overdue>\(String(format: "%+.0f", offset)) s off the store</span>" : "in step")</td></tr>"
+            b +=
+                "<tr><td>\(e(r.name)) <span class=muted>pid \(r.pid)</span></td><td\(late ? " class=overdue" : "")>\(e(tick))\(late ? " · late" : "")</td>"
+            b +=
+                "<td>\(e(r.version))</td><td>\(abs(offset) > 5 ? "<span class=overdue>\(String(format: "%+.0f", offset)) s off the store</span>" : "in step")</td></tr>"
         }
         return b + "</table>"
     }
@@ -96,33 +105,48 @@ enum Pages {
     }
 
     static func overview(_ data: DashboardData, csrf: String?) -> String {
-        var b = liveness(data) + "<h2>Organizations</h2><table><tr><th>Organization</th><th>Name</th><th>Connections</th><th>Active jobs</th></tr>"
+        var b =
+            liveness(data)
+            + "<h2>Organizations</h2><table><tr><th>Organization</th><th>Name</th><th>Connections</th><th>Active jobs</th></tr>"
         for o in data.organizations {
             let conns = data.snapshot.connections.filter { $0.organizationID == o.id }.count
             let active = data.jobs.filter { $0.organization == o.name && $0.active }.count
-            b += "<tr><td><a href=\"/org/\(url(o.name))\">\(e(o.name))</a></td><td>\(e(o.displayName ?? o.name))</td><td>\(conns)</td><td>\(active)</td></tr>"
+            b +=
+                "<tr><td><a href=\"/org/\(url(o.name))\">\(e(o.name))</a></td><td>\(e(o.displayName ?? o.name))</td><td>\(conns)</td><td>\(active)</td></tr>"
         }
         b += "</table>"
         let running = data.jobs.filter(\.running)
         b += "<h2>Running now</h2>"
-        if running.isEmpty { b += "<p class=muted>No job is running.</p>" } else {
+        if running.isEmpty {
+            b += "<p class=muted>No job is running.</p>"
+        } else {
             b += "<table><tr><th>Job</th><th>Since</th><th>Runner</th><th>Progress</th></tr>"
             for j in running {
-                b += "<tr><td>\(e(j.organization))/\(e(j.name))</td><td>\(time(j.lastRunAt))</td><td>\(e(j.runner ?? ""))</td><td>\(e(j.progress ?? "starting"))</td></tr>"
+                b +=
+                    "<tr><td>\(e(j.organization))/\(e(j.name))</td><td>\(time(j.lastRunAt))</td><td>\(e(j.runner ?? ""))</td><td>\(e(j.progress ?? "starting"))</td></tr>"
             }
             b += "</table>"
         }
-        b += "<h2>Jobs</h2>" + jobsTable(data.jobs.sorted { ($0.lastStatus == "failed" ? 0 : 1, $0.organization, $0.name) < ($1.lastStatus == "failed" ? 0 : 1, $1.organization, $1.name) },
-                                         csrf: csrf, withOrganization: true)
+        b +=
+            "<h2>Jobs</h2>"
+            + jobsTable(
+                data.jobs.sorted {
+                    ($0.lastStatus == "failed" ? 0 : 1, $0.organization, $0.name) < (
+                        $1.lastStatus == "failed" ? 0 : 1, $1.organization, $1.name
+                    )
+                },
+                csrf: csrf, withOrganization: true)
         b += runners(data)
         return page("breakout", b, signedIn: csrf != nil)
     }
 
     static func jobsTable(_ jobs: [DashboardData.Job], csrf: String?, withOrganization: Bool) -> String {
-        var b = "<table><tr><th>Job</th><th>Schedule</th><th>Last run</th><th>Status</th><th>Next run</th>\(csrf != nil ? "<th></th>" : "")</tr>"
+        var b =
+            "<table><tr><th>Job</th><th>Schedule</th><th>Last run</th><th>Status</th><th>Next run</th>\(csrf != nil ? "<th></th>" : "")</tr>"
         for j in jobs {
             let name = (withOrganization ? "\(j.organization)/" : "") + j.name + (j.managed ? "" : " (hand-made)")
-            b += "<tr><td><a href=\"/org/\(url(j.organization))/jobs/\(url(j.name))\">\(e(name))</a></td><td>\(e(DashboardData.words(j.schedule, j.timeZone)))</td>"
+            b +=
+                "<tr><td><a href=\"/org/\(url(j.organization))/jobs/\(url(j.name))\">\(e(name))</a></td><td>\(e(DashboardData.words(j.schedule, j.timeZone)))</td>"
             b += "<td>\(time(j.lastRunAt))</td><td>\(status(j))</td><td>\(j.active ? time(j.nextRunAt) : "inactive")</td>"
             if csrf != nil { b += "<td>\(runButton(j, csrf: csrf))</td>" }
             b += "</tr>"
@@ -134,54 +158,74 @@ enum Pages {
         var b = "<p>\(e(org.displayName ?? org.name))\(org.managedBy == nil ? " <span class=muted>(hand-made)</span>" : "")</p>"
         b += "<h2>Connections</h2><table><tr><th>Name</th><th>Type</th><th>Host</th><th>Database</th><th>User</th><th>Default</th></tr>"
         for c in data.snapshot.connections where c.organizationID == org.id {
-            b += "<tr><td>\(e(c.name))</td><td>\(e(c.dbType))</td><td>\(e(c.host ?? "–"))\(c.port.map { ":\($0)" } ?? "")</td><td>\(e(c.database ?? ""))</td><td>\(e(c.username ?? ""))</td><td>\(c.isDefault ? "yes" : "")</td></tr>"
+            b +=
+                "<tr><td>\(e(c.name))</td><td>\(e(c.dbType))</td><td>\(e(c.host ?? "–"))\(c.port.map { ":\($0)" } ?? "")</td><td>\(e(c.database ?? ""))</td><td>\(e(c.username ?? ""))</td><td>\(c.isDefault ? "yes" : "")</td></tr>"
         }
         b += "</table><h2>Jobs</h2>" + jobsTable(data.jobs.filter { $0.organization == org.name }, csrf: csrf, withOrganization: false)
         return page("Organization \(org.name)", b, signedIn: csrf != nil)
     }
 
     static func job(_ job: DashboardData.Job, runs: [DashboardData.Run], csrf: String?) -> String {
-        var b = "<p>\(e(job.type)) job · \(e(DashboardData.words(job.schedule, job.timeZone))) · <code>\(e(job.schedule))</code> · connection \(e(job.connection ?? "default"))</p>"
+        var b =
+            "<p>\(e(job.type)) job · \(e(DashboardData.words(job.schedule, job.timeZone))) · <code>\(e(job.schedule))</code> · connection \(e(job.connection ?? "default"))</p>"
         b += "<p>Status: \(status(job)) · next run \(job.active ? time(job.nextRunAt) : "inactive")</p>" + runButton(job, csrf: csrf)
         b += history(runs)
         return page("Job \(job.organization)/\(job.name)", b, signedIn: csrf != nil)
     }
 
     static func history(_ runs: [DashboardData.Run]) -> String {
-        var b = "<h2>History</h2><table><tr><th>Run</th><th>Trigger</th><th>Started</th><th>Finished</th><th>Status</th><th>Cases</th><th>Undecodable</th><th>Rows</th></tr>"
+        var b =
+            "<h2>History</h2><table><tr><th>Run</th><th>Trigger</th><th>Started</th><th>Finished</th><th>Status</th><th>Cases</th><th>Undecodable</th><th>Rows</th></tr>"
         for r in runs {
-            let cause = r.status == "success" ? "" : r.output.split(separator: "\n").first.map { "<br><span class=muted>\(e(String($0.prefix(160))))</span>" } ?? ""
-            b += "<tr><td><a href=\"/runs/\(r.id)\">#\(r.id)</a></td><td>\(e(r.trigger))</td><td>\(time(r.startedAt))</td><td>\(time(r.finishedAt))</td>"
+            let cause =
+                r.status == "success"
+                ? "" : r.output.split(separator: "\n").first.map { "<br><span class=muted>\(e(String($0.prefix(160))))</span>" } ?? ""
+            b +=
+                "<tr><td><a href=\"/runs/\(r.id)\">#\(r.id)</a></td><td>\(e(r.trigger))</td><td>\(time(r.startedAt))</td><td>\(time(r.finishedAt))</td>"
             b += "<td><span class=\(e(r.status))>\(e(r.status))</span>\(cause)</td><td>\(r.cases.map(String.init) ?? "–")</td>"
-            b += "<td>\(r.failedCases.map { $0 > 0 ? "<span class=overdue>\($0)</span>" : "0" } ?? "–")</td><td>\(r.rows.map(String.init) ?? "–")</td></tr>"
+            b +=
+                "<td>\(r.failedCases.map { $0 > 0 ? "<span class=overdue>\($0)</span>" : "0" } ?? "–")</td><td>\(r.rows.map(String.init) ?? "–")</td></tr>"
         }
         return b + "</table>"
     }
 
     /// A job an apply deleted: its runs, read by the names they were recorded with.
     static func deletedJob(_ organization: String, _ name: String, runs: [DashboardData.Run]) -> String {
-        page("Job \(organization)/\(name)", "<p class=muted>This job is no longer in the control tables (an apply deleted it); its history is kept.</p>"
-             + history(runs), signedIn: false)
+        page(
+            "Job \(organization)/\(name)",
+            "<p class=muted>This job is no longer in the control tables (an apply deleted it); its history is kept.</p>"
+                + history(runs), signedIn: false)
     }
 
     static func run(_ run: DashboardData.Run, job: DashboardData.Job?) -> String {
-        let deleted = run.organization.flatMap { o in run.job.map { "\(e(o))/\(e($0)) <span class=muted>(deleted)</span>" } } ?? "#\(run.jobID)"
-        var b = "<p>Job \(job.map { "<a href=\"/org/\(url($0.organization))/jobs/\(url($0.name))\">\(e($0.organization))/\(e($0.name))</a>" } ?? deleted)"
-        b += " · trigger \(e(run.trigger)) · <span class=\(e(run.status))>\(e(run.status))</span> · started \(time(run.startedAt)) · finished \(time(run.finishedAt))"
+        let deleted =
+            run.organization.flatMap { o in run.job.map { "\(e(o))/\(e($0)) <span class=muted>(deleted)</span>" } } ?? "#\(run.jobID)"
+        var b =
+            "<p>Job \(job.map { "<a href=\"/org/\(url($0.organization))/jobs/\(url($0.name))\">\(e($0.organization))/\(e($0.name))</a>" } ?? deleted)"
+        b +=
+            " · trigger \(e(run.trigger)) · <span class=\(e(run.status))>\(e(run.status))</span> · started \(time(run.startedAt)) · finished \(time(run.finishedAt))"
         b += " · runner \(e(run.runner ?? "–")) · \(run.cases.map(String.init) ?? "–") cases, \(run.rows.map(String.init) ?? "–") rows"
-        b += (run.failedCases ?? 0) > 0 ? " · <span class=overdue>\(run.failedCases!) undecodable cases set aside in breakout_errors</span></p>" : "</p>"
-        let failed = run.output.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("failed:") || $0.contains(": failed:") }
+        b +=
+            (run.failedCases ?? 0) > 0
+            ? " · <span class=overdue>\(run.failedCases!) undecodable cases set aside in breakout_errors</span></p>" : "</p>"
+        let failed = run.output.split(separator: "\n").filter {
+            $0.trimmingCharacters(in: .whitespaces).hasPrefix("failed:") || $0.contains(": failed:")
+        }
         if !failed.isEmpty {
-            b += "<h2>Failed cases and errors</h2><ul>" + failed.map { "<li>\(e(String($0).trimmingCharacters(in: .whitespaces)))</li>" }.joined() + "</ul>"
+            b +=
+                "<h2>Failed cases and errors</h2><ul>"
+                + failed.map { "<li>\(e(String($0).trimmingCharacters(in: .whitespaces)))</li>" }.joined() + "</ul>"
         }
         b += "<h2>Summary</h2><pre>\(e(run.output))</pre>"
         return page("Run #\(run.id)", b, signedIn: false)
     }
 
     static func login(error: Bool) -> String {
-        page("Sign in", (error ? "<p class=failed>That token is not valid.</p>" : "") + """
-            <p>The token is <code>serve.token</code> in breakout.yaml. Signed in, the pages show a Run now button.</p>
-            <form method="post" action="/login"><label>Token <input type="password" name="token" autocomplete="off"></label> <button type="submit">Sign in</button></form>
-            """, signedIn: false)
+        page(
+            "Sign in",
+            (error ? "<p class=failed>That token is not valid.</p>" : "") + """
+                <p>The token is <code>serve.token</code> in breakout.yaml. Signed in, the pages show a Run now button.</p>
+                <form method="post" action="/login"><label>Token <input type="password" name="token" autocomplete="off"></label> <button type="submit">Sign in</button></form>
+                """, signedIn: false)
     }
 }

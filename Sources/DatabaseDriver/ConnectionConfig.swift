@@ -18,8 +18,10 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
     /// tenant points at is untrusted.
     public var bulkLoad = false
 
-    public init(engine: DatabaseEngine, host: String? = nil, port: Int? = nil, database: String,
-                user: String? = nil, password: String? = nil, options: [String: String] = [:]) {
+    public init(
+        engine: DatabaseEngine, host: String? = nil, port: Int? = nil, database: String,
+        user: String? = nil, password: String? = nil, options: [String: String] = [:]
+    ) {
         self.engine = engine
         self.host = host
         self.port = port
@@ -60,11 +62,14 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``DatabaseError`` with kind `.configuration` when the URL cannot be read.
     public static func parse(url: String) throws -> ConnectionConfig {
         guard let colon = url.firstIndex(of: ":") else {
-            throw DatabaseError(.configuration, engine: nil, "connection URL has no scheme (expected e.g. postgresql://host/db or sqlite:path)")
+            throw DatabaseError(
+                .configuration, engine: nil, "connection URL has no scheme (expected e.g. postgresql://host/db or sqlite:path)")
         }
         let scheme = String(url[..<colon])
         guard let engine = DatabaseEngine(name: scheme) else {
-            throw DatabaseError(.configuration, engine: nil, "unknown database type \"\(scheme)\" in connection URL; expected postgresql, mysql, sqlserver or sqlite")
+            throw DatabaseError(
+                .configuration, engine: nil,
+                "unknown database type \"\(scheme)\" in connection URL; expected postgresql, mysql, sqlserver or sqlite")
         }
         var rest = url[url.index(after: colon)...]
         if engine == .sqlite {
@@ -96,7 +101,8 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
         var port: Int?
         if let c = host.lastIndex(of: ":"), !host.hasSuffix("]") {
             guard let p = Int(host[host.index(after: c)...]), (1...65535).contains(p) else {
-                throw DatabaseError(.configuration, engine: engine, "connection URL has an invalid port \"\(host[host.index(after: c)...])\"")
+                throw DatabaseError(
+                    .configuration, engine: engine, "connection URL has an invalid port \"\(host[host.index(after: c)...])\"")
             }
             port = p
             host = String(host[..<c])
@@ -107,8 +113,9 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             options[percentDecoded(kv[0])] = kv.count == 2 ? percentDecoded(kv[1]) : ""
         }
-        return ConnectionConfig(engine: engine, host: host.isEmpty ? nil : host, port: port,
-                                database: percentDecoded(Substring(path)), user: user, password: password, options: options)
+        return ConnectionConfig(
+            engine: engine, host: host.isEmpty ? nil : host, port: port,
+            database: percentDecoded(Substring(path)), user: user, password: password, options: options)
     }
 
     static func percentDecoded(_ s: Substring) -> String {
@@ -116,7 +123,8 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
         var it = Array(s.utf8)[...]
         while let b = it.popFirst() {
             if b == UInt8(ascii: "%"), it.count >= 2,
-               let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
+                let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16)
+            {
                 bytes.append(v)
                 it = it.dropFirst(2)
             } else {

@@ -28,7 +28,7 @@ public struct TextRowEncoder: Sendable {
                 switch blobStyle {
                 case .postgresHex:
                     let digits = Array("0123456789abcdef".utf8)
-                    buffer.append(contentsOf: [0x5C, 0x5C, 0x78]) // \\x: the backslash itself is escaped in COPY text
+                    buffer.append(contentsOf: [0x5C, 0x5C, 0x78])  // \\x: the backslash itself is escaped in COPY text
                     for b in bytes { buffer.append(digits[Int(b >> 4)]); buffer.append(digits[Int(b & 15)]) }
                 case .raw:
                     appendEscaped(bytes, &buffer)
@@ -40,9 +40,12 @@ public struct TextRowEncoder: Sendable {
 
     private func appendInteger(_ v: Int64, _ buffer: inout [UInt8]) {
         if v == 0 { buffer.append(0x30); return }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var n = v.magnitude
         var count = 0
         withUnsafeMutableBytes(of: &digits) { d in

@@ -1,10 +1,10 @@
 @_exported import DatabaseDriver
+import Foundation
 import MySQLDriver
 import PostgresDriver
+import SQL
 import SQLServerDriver
 import SQLiteDriver
-import Foundation
-import SQL
 
 /// Opens connections for any engine; the one place that knows every driver.
 public enum Databases {

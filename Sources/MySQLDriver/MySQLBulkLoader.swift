@@ -37,8 +37,9 @@ final class MySQLBulkLoader: BulkLoader {
         insertRows = dialect.rowsPerInsert(columns: columns.count, cap: 1000)
         // A name no server can guess: the connection's gate serves this load's stream under it only.
         streamName = "breakout-bulk-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        loadSQL = dialect.bulkLoadStatement(try dialect.quote(table), columns: try columns.map { try dialect.quote($0) },
-                                            rows: 0, stream: streamName)
+        loadSQL = dialect.bulkLoadStatement(
+            try dialect.quote(table), columns: try columns.map { try dialect.quote($0) },
+            rows: 0, stream: streamName)
     }
 
     func append(_ row: [SQLValue]) throws {
@@ -63,10 +64,14 @@ final class MySQLBulkLoader: BulkLoader {
             do {
                 let (rows, warnings) = try connection.loadData(loadSQL, name: streamName, data: buffer)
                 if warnings > 0 {
-                    throw DatabaseError(.bulkLoad, engine: .mysql, "LOAD DATA into \"\(table)\" raised \(warnings) warning(s), refusing a lossy load: \(connection.warnings())", sql: loadSQL)
+                    throw DatabaseError(
+                        .bulkLoad, engine: .mysql,
+                        "LOAD DATA into \"\(table)\" raised \(warnings) warning(s), refusing a lossy load: \(connection.warnings())",
+                        sql: loadSQL)
                 }
                 if rows != bufferedCount {
-                    throw DatabaseError(.bulkLoad, engine: .mysql, "LOAD DATA into \"\(table)\" stored \(rows) of \(bufferedCount) rows", sql: loadSQL)
+                    throw DatabaseError(
+                        .bulkLoad, engine: .mysql, "LOAD DATA into \"\(table)\" stored \(rows) of \(bufferedCount) rows", sql: loadSQL)
                 }
                 confirmedLoadData = true
                 loaded += rows

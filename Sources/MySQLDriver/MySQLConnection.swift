@@ -57,9 +57,10 @@ public final class MySQLConnection: DatabaseConnection {
         let flags = UInt(CLIENT_MULTI_STATEMENTS) | (localInfileAllowed ? UInt(CLIENT_LOCAL_FILES) : 0)
         // An explicit (possibly empty) password: libmariadb would otherwise read MYSQL_PWD from the
         // runner's environment and send it to whatever server this is.
-        let connected = mysql_real_connect(mysql, config.host ?? "127.0.0.1", config.user, config.password ?? "",
-                                           config.database.isEmpty ? nil : config.database,
-                                           UInt32(config.port ?? 3306), nil, flags)
+        let connected = mysql_real_connect(
+            mysql, config.host ?? "127.0.0.1", config.user, config.password ?? "",
+            config.database.isEmpty ? nil : config.database,
+            UInt32(config.port ?? 3306), nil, flags)
         guard connected != nil else {
             let code = mysql_errno(mysql)
             let message = DatabaseError.scrub(String(cString: mysql_error(mysql)), secrets: [config.password])
@@ -101,8 +102,9 @@ public final class MySQLConnection: DatabaseConnection {
     func statementFailure(_ stmt: UnsafeMutablePointer<MYSQL_STMT>, sql: String) -> DatabaseError {
         let code = mysql_stmt_errno(stmt)
         let message = DatabaseError.scrub(String(cString: mysql_stmt_error(stmt)), secrets: [password])
-        return DatabaseError([2006, 2013, 2055].contains(code) ? .connection : .statement, engine: .mysql,
-                             code: String(code), message, sql: sql)
+        return DatabaseError(
+            [2006, 2013, 2055].contains(code) ? .connection : .statement, engine: .mysql,
+            code: String(code), message, sql: sql)
     }
 
     public func serverVersion() throws -> String {
@@ -183,7 +185,8 @@ public final class MySQLConnection: DatabaseConnection {
         guard field.charsetnr == 63 else { return false }
         switch field.type {
         case MYSQL_TYPE_TINY_BLOB, MYSQL_TYPE_MEDIUM_BLOB, MYSQL_TYPE_LONG_BLOB, MYSQL_TYPE_BLOB,
-             MYSQL_TYPE_VAR_STRING, MYSQL_TYPE_STRING, MYSQL_TYPE_VARCHAR: return true
+            MYSQL_TYPE_VAR_STRING, MYSQL_TYPE_STRING, MYSQL_TYPE_VARCHAR:
+            return true
         default: return false
         }
     }
@@ -217,7 +220,8 @@ public final class MySQLConnection: DatabaseConnection {
     func loadData(_ sql: String, name: String, data: [UInt8]) throws -> (rows: Int, warnings: Int) {
         let mysql = try handle()
         guard localInfileAllowed else {
-            throw DatabaseError(.bulkLoad, engine: .mysql, "LOAD DATA LOCAL INFILE is off on this connection (not a bulk-load connection)", sql: sql)
+            throw DatabaseError(
+                .bulkLoad, engine: .mysql, "LOAD DATA LOCAL INFILE is off on this connection (not a bulk-load connection)", sql: sql)
         }
         gate.arm(name: name, data: data)
         defer { gate.disarm() }
@@ -284,21 +288,26 @@ final class InfileGate {
 
     /// Installs `gate` as the connection's handler; the connection keeps the gate alive.
     static func install(_ gate: InfileGate, on mysql: UnsafeMutablePointer<MYSQL>) {
-        mysql_set_local_infile_handler(mysql, { handle, filename, userdata in
-            handle?.pointee = userdata
-            guard let userdata else { return 1 }
-            let gate = Unmanaged<InfileGate>.fromOpaque(userdata).takeUnretainedValue()
-            return gate.open(filename.map { String(cString: $0) } ?? "") ? 0 : 1
-        }, { handle, buffer, length in
-            guard let handle, let buffer else { return -1 }
-            return Unmanaged<InfileGate>.fromOpaque(handle).takeUnretainedValue().read(into: buffer, length: Int(length))
-        }, { _ in
-        }, { _, message, length in
-            guard let message, length > 1 else { return 2000 }
-            let text = Array("breakout refused the server's request for a local file".utf8.prefix(Int(length) - 1))
-            for (i, byte) in text.enumerated() { message[i] = CChar(bitPattern: byte) }
-            message[text.count] = 0
-            return 2000
-        }, Unmanaged.passUnretained(gate).toOpaque())
+        mysql_set_local_infile_handler(
+            mysql,
+            { handle, filename, userdata in
+                handle?.pointee = userdata
+                guard let userdata else { return 1 }
+                let gate = Unmanaged<InfileGate>.fromOpaque(userdata).takeUnretainedValue()
+                return gate.open(filename.map { String(cString: $0) } ?? "") ? 0 : 1
+            },
+            { handle, buffer, length in
+                guard let handle, let buffer else { return -1 }
+                return Unmanaged<InfileGate>.fromOpaque(handle).takeUnretainedValue().read(into: buffer, length: Int(length))
+            },
+            { _ in
+            },
+            { _, message, length in
+                guard let message, length > 1 else { return 2000 }
+                let text = Array("breakout refused the server's request for a local file".utf8.prefix(Int(length) - 1))
+                for (i, byte) in text.enumerated() { message[i] = CChar(bitPattern: byte) }
+                message[text.count] = 0
+                return 2000
+            }, Unmanaged.passUnretained(gate).toOpaque())
     }
 }

@@ -41,7 +41,8 @@ final class MySQLStatement {
     func execute(_ values: [SQLValue]) throws -> (rows: [Row], changed: Int) {
         let expected = Int(mysql_stmt_param_count(stmt))
         guard values.count == expected else {
-            throw DatabaseError(.statement, engine: .mysql, "statement has \(expected) placeholders but \(values.count) values were bound", sql: sql)
+            throw DatabaseError(
+                .statement, engine: .mysql, "statement has \(expected) placeholders but \(values.count) values were bound", sql: sql)
         }
         var params = [MYSQL_BIND](repeating: MYSQL_BIND(), count: values.count)
         for (i, value) in values.enumerated() {

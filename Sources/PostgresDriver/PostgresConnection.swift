@@ -1,6 +1,6 @@
 import CLibPQ
-import Foundation
 import DatabaseDriver
+import Foundation
 import SQL
 
 /// A connection to PostgreSQL through libpq (<https://www.postgresql.org/docs/current/libpq.html>).
@@ -20,8 +20,10 @@ public final class PostgresConnection: DatabaseConnection {
     ///   `.connection` when it cannot be reached.
     public init(_ config: ConnectionConfig) throws {
         password = config.password
-        var params: [(String, String)] = [("dbname", config.database), ("application_name", "breakout"),
-                                          ("client_encoding", "UTF8"), ("connect_timeout", "10")]
+        var params: [(String, String)] = [
+            ("dbname", config.database), ("application_name", "breakout"),
+            ("client_encoding", "UTF8"), ("connect_timeout", "10"),
+        ]
         if let host = config.host { params.append(("host", host)) }
         if let port = config.port { params.append(("port", String(port))) }
         if let user = config.user { params.append(("user", user)) }
@@ -40,8 +42,9 @@ public final class PostgresConnection: DatabaseConnection {
             let raw = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
             PQfinish(conn)
             let message = DatabaseError.scrub(raw, secrets: [config.password])
-            let kind: DatabaseError.Kind = raw.contains("authentication failed") || raw.contains("no password supplied")
-                || raw.contains("password authentication") ? .authentication : .connection
+            let kind: DatabaseError.Kind =
+                raw.contains("authentication failed") || raw.contains("no password supplied")
+                    || raw.contains("password authentication") ? .authentication : .connection
             throw DatabaseError(kind, engine: .postgresql, message)
         }
         self.conn = conn
@@ -70,7 +73,8 @@ public final class PostgresConnection: DatabaseConnection {
     /// A session advisory lock on the name's 64-bit hash.
     public func lockSession(_ name: String, timeout: Double) throws -> Bool {
         try polling(timeout: timeout) {
-            try query("SELECT CASE WHEN pg_try_advisory_lock(hashtextextended($1, 0)) THEN 1 ELSE 0 END", [.text(name)]).first?[0].int64 == 1
+            try query("SELECT CASE WHEN pg_try_advisory_lock(hashtextextended($1, 0)) THEN 1 ELSE 0 END", [.text(name)]).first?[0].int64
+                == 1
         }
     }
 
@@ -102,8 +106,9 @@ public final class PostgresConnection: DatabaseConnection {
         }
         if message.hasPrefix("ERROR:  ") { message = String(message.dropFirst(8)) }
         let broken = conn.map { PQstatus($0) != CONNECTION_OK } ?? true
-        return DatabaseError(broken ? .connection : .statement, engine: .postgresql, code: code,
-                             DatabaseError.scrub(message, secrets: [password]), sql: sql)
+        return DatabaseError(
+            broken ? .connection : .statement, engine: .postgresql, code: code,
+            DatabaseError.scrub(message, secrets: [password]), sql: sql)
     }
 
     /// Runs `sql` with text-format parameters and returns the result, or throws on failure.
@@ -223,14 +228,18 @@ public final class PostgresConnection: DatabaseConnection {
         let rc = bytes.withUnsafeBufferPointer { buf in
             buf.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buf.count) { PQputCopyData(conn, $0, Int32(buf.count)) }
         }
-        if rc != 1 { throw DatabaseError(.bulkLoad, engine: .postgresql, DatabaseError.scrub(String(cString: PQerrorMessage(conn)), secrets: [password]), sql: sql) }
+        if rc != 1 {
+            throw DatabaseError(
+                .bulkLoad, engine: .postgresql, DatabaseError.scrub(String(cString: PQerrorMessage(conn)), secrets: [password]), sql: sql)
+        }
     }
 
     /// Ends the COPY (or aborts it with `errorMessage`) and returns the rows the server took.
     func endCopy(sql: String, errorMessage: String? = nil) throws -> Int {
         let conn = try handle()
         if PQputCopyEnd(conn, errorMessage) != 1 {
-            throw DatabaseError(.bulkLoad, engine: .postgresql, DatabaseError.scrub(String(cString: PQerrorMessage(conn)), secrets: [password]), sql: sql)
+            throw DatabaseError(
+                .bulkLoad, engine: .postgresql, DatabaseError.scrub(String(cString: PQerrorMessage(conn)), secrets: [password]), sql: sql)
         }
         var firstError: DatabaseError?
         var count = 0

@@ -14,7 +14,9 @@ final class PostgresCopyLoader: BulkLoader {
     let method = BulkLoadMethod.copyFromStdin.rawValue
 
     init(connection: PostgresConnection, table: QualifiedName, columns: [String]) throws {
-        guard !columns.isEmpty else { throw DatabaseError(.bulkLoad, engine: .postgresql, "a bulk load into \"\(table)\" names no columns") }
+        guard !columns.isEmpty else {
+            throw DatabaseError(.bulkLoad, engine: .postgresql, "a bulk load into \"\(table)\" names no columns")
+        }
         let dialect = connection.dialect
         sql = dialect.bulkLoadStatement(try dialect.quote(table), columns: try columns.map { try dialect.quote($0) }, rows: 0, stream: "")
         self.connection = connection

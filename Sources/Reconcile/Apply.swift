@@ -1,8 +1,8 @@
 import Config
 import DatabaseDriver
 import Foundation
-import Secrets
 import SQL
+import Secrets
 import State
 
 /// Who applies, from where, and how long to wait for another apply.
@@ -14,8 +14,11 @@ public struct ApplyOptions: Sendable {
     public var user: String
     public var host: String
 
-    public init(lockTimeout: Double = 0, staleLockAfter: Double = 600, allowDestroy: Bool = false,
-                user: String = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName, host: String = ProcessInfo.processInfo.hostName) {
+    public init(
+        lockTimeout: Double = 0, staleLockAfter: Double = 600, allowDestroy: Bool = false,
+        user: String = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName,
+        host: String = ProcessInfo.processInfo.hostName
+    ) {
         self.lockTimeout = lockTimeout
         self.staleLockAfter = staleLockAfter
         self.allowDestroy = allowDestroy
@@ -58,33 +61,40 @@ extension Reconciler {
         defer { store.releaseLock("apply", owner: options.owner) }
         let plan = try self.plan()
         if let saved {
-            guard saved.formatVersion == 1 else { throw StateError("the saved plan has format_version \(saved.formatVersion); this breakout reads 1") }
+            guard saved.formatVersion == 1 else {
+                throw StateError("the saved plan has format_version \(saved.formatVersion); this breakout reads 1")
+            }
             if saved.stateDigest != plan.stateDigest {
-                throw StateError("the control tables changed since this plan was made (state \(saved.stateDigest), now \(plan.stateDigest))",
-                                 hint: "run `breakout plan --out FILE` again and review the new plan")
+                throw StateError(
+                    "the control tables changed since this plan was made (state \(saved.stateDigest), now \(plan.stateDigest))",
+                    hint: "run `breakout plan --out FILE` again and review the new plan")
             }
             if saved.configDigest != plan.configDigest {
                 throw StateError("the configuration changed since this plan was made", hint: "run `breakout plan --out FILE` again")
             }
         }
         if let destructive = plan.changes.first(where: \.destructive), !options.allowDestroy {
-            throw StateError("the plan deletes \(destructive.address): \(destructive.note ?? "its jobs have run history")",
-                             hint: "pass --allow-destroy if that is intended; run history in mt_job_runs is kept and `breakout logs` still reads it")
+            throw StateError(
+                "the plan deletes \(destructive.address): \(destructive.note ?? "its jobs have run history")",
+                hint: "pass --allow-destroy if that is intended; run history in mt_job_runs is kept and `breakout logs` still reads it")
         }
         guard plan.hasChanges else { return ApplyResult(plan: plan, migrated: migrated) }
         guard try confirm(plan) else { return nil }
-        let wanted = Dictionary(try desired().map { ("\($0.kind.rawValue)\u{0}\($0.organization)\u{0}\($0.name)", $0) }, uniquingKeysWith: { a, _ in a })
+        let wanted = Dictionary(
+            try desired().map { ("\($0.kind.rawValue)\u{0}\($0.organization)\u{0}\($0.name)", $0) }, uniquingKeysWith: { a, _ in a })
         let c = store.connection
         let now = SQLValue.timestamp(Date())
         try c.transaction {
             if let pause = ProcessInfo.processInfo.environment["BREAKOUT_TEST_PAUSE_IN_APPLY"], let seconds = Double(pause) {
-                Thread.sleep(forTimeInterval: seconds)   // tests: a window to kill an apply mid-transaction
+                Thread.sleep(forTimeInterval: seconds)  // tests: a window to kill an apply mid-transaction
             }
             var snapshot = try store.snapshot()
             func orgID(_ slug: String) throws -> Int64 {
                 if let o = snapshot.organizations.first(where: { $0.name == slug }) { return o.id }
                 snapshot = try store.snapshot()
-                guard let o = snapshot.organizations.first(where: { $0.name == slug }) else { throw StateError("organization \(slug) vanished during apply") }
+                guard let o = snapshot.organizations.first(where: { $0.name == slug }) else {
+                    throw StateError("organization \(slug) vanished during apply")
+                }
                 return o.id
             }
             func connectionID(_ org: Int64, _ name: String?) throws -> Int64? {
@@ -107,13 +117,18 @@ extension Reconciler {
                         out.append((field, value(field, text)))
                     }
                 }
-                if r.kind == .connection { out.append(("password_encrypted", try r.password.map { .text(try encrypt($0, organization: r.organization)) } ?? .null)) }
+                if r.kind == .connection {
+                    out.append(("password_encrypted", try r.password.map { .text(try encrypt($0, organization: r.organization)) } ?? .null))
+                }
                 return out
             }
             for change in plan.changes {
                 let k = "\(change.kind.rawValue)\u{0}\(change.organization)\u{0}\(change.name)"
-                let table = change.kind == .organization ? ControlTables.organizations : change.kind == .connection ? ControlTables.connections : ControlTables.jobs
-                let nameColumn = change.kind == .organization ? "organization_name" : change.kind == .connection ? "connection_name" : "job_name"
+                let table =
+                    change.kind == .organization
+                    ? ControlTables.organizations : change.kind == .connection ? ControlTables.connections : ControlTables.jobs
+                let nameColumn =
+                    change.kind == .organization ? "organization_name" : change.kind == .connection ? "connection_name" : "job_name"
                 let org = change.kind == .organization ? nil : try? orgID(change.organization)
                 var scope: [SQLPredicate] = [.equals(nameColumn, .text(change.name))]
                 if let org { scope.append(.equals("organization_id", .integer(org))) }
@@ -130,17 +145,19 @@ extension Reconciler {
                             || (column == "password_encrypted" && changed.contains("password_encrypted"))
                     }
                     if change.kind == .job, changed.contains("cron_expression") || changed.contains("time_zone") {
-                        values.append(("next_run_at", .null))   // the runner computes it for the new schedule
+                        values.append(("next_run_at", .null))  // the runner computes it for the new schedule
                     }
                     values += [("managed_by", .text(Self.managedBy)), ("modified_time", now)]
                     try c.execute(.update(Update(table, set: values.map { Assignment($0.0, $0.1) }, where: .and(scope))))
                 case .delete:
                     if change.kind == .organization, let id = try? orgID(change.organization) {
-                        let handMade = snapshot.jobs.filter { $0.organizationID == id && $0.managedBy == nil }.map(\.name)
+                        let handMade =
+                            snapshot.jobs.filter { $0.organizationID == id && $0.managedBy == nil }.map(\.name)
                             + snapshot.connections.filter { $0.organizationID == id && $0.managedBy == nil }.map(\.name)
                         if !handMade.isEmpty {
-                            throw StateError("cannot delete organization \(change.organization): unmanaged rows still belong to it (\(handMade.joined(separator: ", ")))",
-                                             hint: "adopt them (breakout import) or delete them by hand first")
+                            throw StateError(
+                                "cannot delete organization \(change.organization): unmanaged rows still belong to it (\(handMade.joined(separator: ", ")))",
+                                hint: "adopt them (breakout import) or delete them by hand first")
                         }
                     }
                     try c.execute(.delete(Delete(from: table, where: .and(scope))))
@@ -148,9 +165,17 @@ extension Reconciler {
             }
             let after = try store.snapshot()
             let commit = gitCommit()
-            try c.execute(.insert(Insert(into: ControlTables.applyLog, columns: ["applied_at", "applied_by", "host", "config_digest", "state_digest", "git_commit", "summary"],
-                                         rows: [[now, .text(options.user), .text(options.host), .text(plan.configDigest), .text(after.digest),
-                                                 commit.map { .text($0) } ?? .null, .text(plan.summaryLine)]])))
+            try c.execute(
+                .insert(
+                    Insert(
+                        into: ControlTables.applyLog,
+                        columns: ["applied_at", "applied_by", "host", "config_digest", "state_digest", "git_commit", "summary"],
+                        rows: [
+                            [
+                                now, .text(options.user), .text(options.host), .text(plan.configDigest), .text(after.digest),
+                                commit.map { .text($0) } ?? .null, .text(plan.summaryLine),
+                            ]
+                        ])))
         }
         return ApplyResult(plan: plan, migrated: migrated)
     }

@@ -1,8 +1,8 @@
 import Config
 import DatabaseDriver
 import Foundation
-import Secrets
 import SQL
+import Secrets
 import State
 
 /// `breakout import`: YAML for rows apply does not manage (hand-made or made by the PHP UI) and
@@ -80,7 +80,9 @@ public struct Importer {
         var comment: String?
     }
 
-    static func organizationFile(slug: String, name: String, dictionaries: [String], connections: [ConnectionYAML], jobs: [JobYAML], header: String) -> String {
+    static func organizationFile(
+        slug: String, name: String, dictionaries: [String], connections: [ConnectionYAML], jobs: [JobYAML], header: String
+    ) -> String {
         var y = "# yaml-language-server: $schema=../../schemas/organization.schema.json\n# \(header)\n"
         y += "organization: \(slug)\nname: \(q(name))\ndictionaries: \(list(dictionaries))\n"
         y += connections.isEmpty ? "connections: []\n" : "connections:\n"
@@ -97,7 +99,9 @@ public struct Importer {
             var options = c.options
             if let naming = options.removeValue(forKey: "naming") { y += "    naming: \(naming)\n" }
             if !options.isEmpty {
-                y += "    options: {" + options.sorted { $0.key < $1.key }.map { "\($0.key): \(q($0.value))" }.joined(separator: ", ") + "}\n"
+                y +=
+                    "    options: {" + options.sorted { $0.key < $1.key }.map { "\($0.key): \(q($0.value))" }.joined(separator: ", ")
+                    + "}\n"
             }
         }
         if !jobs.isEmpty { y += "jobs:\n" }
@@ -121,7 +125,9 @@ public struct Importer {
                 var parts: [String] = []
                 if let w = alerts.webhook { parts.append("webhook: \(q(w))") }
                 // A command is not imported: organization files run no program (docs/security.md).
-                if alerts.command != nil { y += "    # alerts.command of this row was not imported: organization files hold no commands (docs/security.md)\n" }
+                if alerts.command != nil {
+                    y += "    # alerts.command of this row was not imported: organization files hold no commands (docs/security.md)\n"
+                }
                 if alerts.onRecovery { parts.append("on_recovery: true") }
                 if alerts.onFailedCases { parts.append("on_failed_cases: true") }
                 if alerts.webhook != nil { y += "    alerts: {\(parts.joined(separator: ", "))}\n" }
@@ -135,8 +141,12 @@ public struct Importer {
         if let plain = reconciler.decrypt(stored, organization: organization) {
             return ((try? SecretValue.encrypt(plain, with: masterKey, scope: .organization(slug))), nil)
         }
-        out.warnings.append("\(what): the stored password cannot be decrypted with the loaded keys; the YAML asks for it from the environment")
-        return (nil, "stored password could not be decrypted with the loaded keys: set it here (enc:v2 value from `breakout secrets encrypt --org ORG`)")
+        out.warnings.append(
+            "\(what): the stored password cannot be decrypted with the loaded keys; the YAML asks for it from the environment")
+        return (
+            nil,
+            "stored password could not be decrypted with the loaded keys: set it here (enc:v2 value from `breakout secrets encrypt --org ORG`)"
+        )
     }
 
     // MARK: Unmanaged rows
@@ -150,22 +160,29 @@ public struct Importer {
         for org in snapshot.organizations {
             let conns = snapshot.connections.filter { $0.organizationID == org.id }
             let jobs = snapshot.jobs.filter { $0.organizationID == org.id }
-            let handMade = (org.managedBy == nil ? 1 : 0) + conns.filter { $0.managedBy == nil }.count + jobs.filter { $0.managedBy == nil }.count
+            let handMade =
+                (org.managedBy == nil ? 1 : 0) + conns.filter { $0.managedBy == nil }.count + jobs.filter { $0.managedBy == nil }.count
             guard handMade > 0 else { continue }
             out.rows += handMade
             let slug = Self.slug(org.name)
             if slug != org.name {
-                out.warnings.append("organization \"\(org.name)\" is not a valid slug; written as \(slug), which apply will treat as a new organization")
+                out.warnings.append(
+                    "organization \"\(org.name)\" is not a valid slug; written as \(slug), which apply will treat as a new organization")
             }
             var connectionYAML: [ConnectionYAML] = []
             for c in conns {
-                let (password, comment) = reencrypt(c.passwordEncrypted, what: "connection \(org.name)/\(c.name)", organization: org.name, slug: slug, &out)
+                let (password, comment) = reencrypt(
+                    c.passwordEncrypted, what: "connection \(org.name)/\(c.name)", organization: org.name, slug: slug, &out)
                 let engine = DatabaseEngine(name: c.dbType)
-                connectionYAML.append(ConnectionYAML(
-                    name: c.name, engine: engine?.rawValue ?? c.dbType, host: c.host,
-                    port: c.port ?? engine?.defaultPort.map(Int64.init), database: c.database, username: c.username,
-                    password: password ?? (comment != nil ? "${env:BREAKOUT_IMPORT_\(Self.slug(org.name + "_" + c.name).uppercased().replacingOccurrences(of: "-", with: "_"))}" : nil),
-                    passwordComment: comment, isDefault: c.isDefault, isActive: c.isActive, options: StoredValue.strings(c.options)))
+                connectionYAML.append(
+                    ConnectionYAML(
+                        name: c.name, engine: engine?.rawValue ?? c.dbType, host: c.host,
+                        port: c.port ?? engine?.defaultPort.map(Int64.init), database: c.database, username: c.username,
+                        password: password
+                            ?? (comment != nil
+                                ? "${env:BREAKOUT_IMPORT_\(Self.slug(org.name + "_" + c.name).uppercased().replacingOccurrences(of: "-", with: "_"))}"
+                                : nil),
+                        passwordComment: comment, isDefault: c.isDefault, isActive: c.isActive, options: StoredValue.strings(c.options)))
             }
             let names = Dictionary(conns.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
             var jobYAML: [JobYAML] = []
@@ -173,22 +190,31 @@ public struct Importer {
                 let parsed = j.command.flatMap(JobCommand.parse)
                 var comment: String?
                 if j.command != nil, parsed == nil {
-                    out.warnings.append("job \(org.name)/\(j.name): its command \"\(j.command!)\" is not a process-cases line; imported as a breakout of every dictionary")
+                    out.warnings.append(
+                        "job \(org.name)/\(j.name): its command \"\(j.command!)\" is not a process-cases line; imported as a breakout of every dictionary"
+                    )
                     comment = "command was: \(j.command!)"
                 }
                 let settings = j.jobSettings
-                jobYAML.append(JobYAML(
-                    name: j.name, type: j.jobType, schedule: j.cronExpression,
-                    timeZone: j.timeZone.flatMap { $0 == defaults.timeZone ? nil : $0 },
-                    connection: j.connectionID.flatMap { names[$0] } ?? parsed?.connection,
-                    dictionaries: j.dictionaries.map(StoredValue.list) ?? parsed?.dictionaries ?? [],
-                    threads: (j.threads.map(Int.init) ?? parsed?.threads).flatMap { $0 == defaults.threads ? nil : $0 },
-                    maxCasesPerChunk: (j.maxCasesPerChunk.map(Int.init) ?? parsed?.maxCasesPerChunk).flatMap { $0 == defaults.maxCasesPerChunk ? nil : $0 },
-                    active: j.isActive, settings: settings, comment: comment))
+                jobYAML.append(
+                    JobYAML(
+                        name: j.name, type: j.jobType, schedule: j.cronExpression,
+                        timeZone: j.timeZone.flatMap { $0 == defaults.timeZone ? nil : $0 },
+                        connection: j.connectionID.flatMap { names[$0] } ?? parsed?.connection,
+                        dictionaries: j.dictionaries.map(StoredValue.list) ?? parsed?.dictionaries ?? [],
+                        threads: (j.threads.map(Int.init) ?? parsed?.threads).flatMap { $0 == defaults.threads ? nil : $0 },
+                        maxCasesPerChunk: (j.maxCasesPerChunk.map(Int.init) ?? parsed?.maxCasesPerChunk).flatMap {
+                            $0 == defaults.maxCasesPerChunk ? nil : $0
+                        },
+                        active: j.isActive, settings: settings, comment: comment))
             }
             out.files["organizations/\(slug).yaml"] = Self.organizationFile(
-                slug: slug, name: org.displayName ?? org.name, dictionaries: StoredValue.list(org.dictionaries), connections: connectionYAML,
-                jobs: jobYAML, header: "Imported by `breakout import` from the control tables (\(handMade) unmanaged row(s)); review, commit, then `breakout apply` adopts them.")
+                slug: slug, name: org.displayName ?? org.name, dictionaries: StoredValue.list(org.dictionaries),
+                connections: connectionYAML,
+                jobs: jobYAML,
+                header:
+                    "Imported by `breakout import` from the control tables (\(handMade) unmanaged row(s)); review, commit, then `breakout apply` adopts them."
+            )
         }
         return out
     }
@@ -205,7 +231,8 @@ public struct Importer {
         }
         let rows: [Row]
         do {
-            rows = try csweb.query("""
+            rows = try csweb.query(
+                """
                 SELECT d.dictionary_name, s.host_name, s.schema_name, s.schema_user_name,
                        CAST(AES_DECRYPT(s.schema_password, 'cspro') AS CHAR) AS pw, s.additional_config
                 FROM cspro_dictionaries_schema s JOIN cspro_dictionaries d ON d.id = s.dictionary_id ORDER BY d.dictionary_name
@@ -230,27 +257,35 @@ public struct Importer {
                 out.warnings.append("dictionary \(dictionary): its legacy password could not be decrypted")
             }
             let connectionName = Self.slug(dictionary) + "-mysql"
-            connections.append(ConnectionYAML(name: connectionName, engine: "mysql", host: hostPort[0], port: hostPort.count > 1 ? Int64(hostPort[1]) : 3306,
-                                              database: row["schema_name"]?.string, username: row["schema_user_name"]?.string,
-                                              password: password ?? "${env:BREAKOUT_IMPORT_\(dictionary.uppercased())_PASSWORD}", passwordComment: comment,
-                                              isDefault: connections.isEmpty, isActive: true, options: [:]))
+            connections.append(
+                ConnectionYAML(
+                    name: connectionName, engine: "mysql", host: hostPort[0], port: hostPort.count > 1 ? Int64(hostPort[1]) : 3306,
+                    database: row["schema_name"]?.string, username: row["schema_user_name"]?.string,
+                    password: password ?? "${env:BREAKOUT_IMPORT_\(dictionary.uppercased())_PASSWORD}", passwordComment: comment,
+                    isDefault: connections.isEmpty, isActive: true, options: [:]))
             var settings = JobSettings()
             // CSWeb's additional_config is free-form JSON: anything else than its documented
             // processCasesOptions reads as no options.
             if let config = row["additional_config"]?.string, let data = config.data(using: .utf8),
-               let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-               let options = o["processCasesOptions"] as? [String: Any] {
+                let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let options = o["processCasesOptions"] as? [String: Any]
+            {
                 settings.include = (options["include"] as? [Any])?.map { "\($0)" } ?? []
                 settings.exclude = (options["exclude"] as? [Any])?.map { "\($0)" } ?? []
             }
-            jobs.append(JobYAML(name: "breakout-" + Self.slug(dictionary), type: "breakout", schedule: "@hourly", timeZone: nil, connection: connectionName,
-                                dictionaries: [dictionary], threads: nil, maxCasesPerChunk: nil, active: false, settings: settings,
-                                comment: "from cspro_dictionaries_schema; CSWeb had no schedule: set one, then active: true"))
+            jobs.append(
+                JobYAML(
+                    name: "breakout-" + Self.slug(dictionary), type: "breakout", schedule: "@hourly", timeZone: nil,
+                    connection: connectionName,
+                    dictionaries: [dictionary], threads: nil, maxCasesPerChunk: nil, active: false, settings: settings,
+                    comment: "from cspro_dictionaries_schema; CSWeb had no schedule: set one, then active: true"))
             out.rows += 1
         }
         out.files["organizations/\(slug).yaml"] = Self.organizationFile(
             slug: slug, name: "CSWeb breakout settings", dictionaries: dictionaries, connections: connections, jobs: jobs,
-            header: "Imported by `breakout import` from CSWeb's cspro_dictionaries_schema (legacy dataSettings); passwords re-encrypted with the master key.")
+            header:
+                "Imported by `breakout import` from CSWeb's cspro_dictionaries_schema (legacy dataSettings); passwords re-encrypted with the master key."
+        )
         return out
     }
 }

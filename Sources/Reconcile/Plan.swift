@@ -60,7 +60,9 @@ public struct Plan: Codable, Sendable {
 
         public var address: String { kind == .organization ? "organization \(organization)" : "\(kind.rawValue) \(organization)/\(name)" }
 
-        public init(action: Action, kind: Kind, organization: String, name: String, fields: [FieldChange], destructive: Bool, note: String? = nil) {
+        public init(
+            action: Action, kind: Kind, organization: String, name: String, fields: [FieldChange], destructive: Bool, note: String? = nil
+        ) {
             self.action = action
             self.kind = kind
             self.organization = organization
@@ -94,7 +96,8 @@ public struct Plan: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion = "format_version", stateDigest = "state_digest", configDigest = "config_digest", changes, unmanaged, warnings, summary
+        case formatVersion = "format_version", stateDigest = "state_digest", configDigest = "config_digest", changes, unmanaged, warnings,
+            summary
     }
 
     public struct Summary: Codable, Sendable, Hashable {
@@ -104,9 +107,10 @@ public struct Plan: Codable, Sendable {
     }
 
     public var summary: Summary {
-        Summary(add: changes.filter { $0.action == .create }.count,
-                change: changes.filter { $0.action == .update || $0.action == .adopt }.count,
-                destroy: changes.filter { $0.action == .delete }.count)
+        Summary(
+            add: changes.filter { $0.action == .create }.count,
+            change: changes.filter { $0.action == .update || $0.action == .adopt }.count,
+            destroy: changes.filter { $0.action == .delete }.count)
     }
 
     public var hasChanges: Bool { !changes.isEmpty }
@@ -142,7 +146,9 @@ public struct Plan: Codable, Sendable {
 
     /// `Plan: 3 to add, 1 to change, 0 to destroy.` or `No changes.`
     public var summaryLine: String {
-        hasChanges ? "Plan: \(summary.add) to add, \(summary.change) to change, \(summary.destroy) to destroy." : "No changes. The control tables match the configuration."
+        hasChanges
+            ? "Plan: \(summary.add) to add, \(summary.change) to change, \(summary.destroy) to destroy."
+            : "No changes. The control tables match the configuration."
     }
 
     // MARK: Rendering
@@ -210,22 +216,26 @@ public struct Plan: Codable, Sendable {
         var sections: [(org: String, full: String, short: String)] = []
         for org in orgs {
             let mine = changes.filter { $0.organization == org }
-            let counts = "\(mine.filter { $0.action == .create }.count) to add, \(mine.filter { $0.action == .update || $0.action == .adopt }.count) to change, \(mine.filter { $0.action == .delete }.count) to destroy"
+            let counts =
+                "\(mine.filter { $0.action == .create }.count) to add, \(mine.filter { $0.action == .update || $0.action == .adopt }.count) to change, \(mine.filter { $0.action == .delete }.count) to destroy"
             var body = "```diff\n"
             for change in mine {
-                body += "\(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.address)\(change.destructive ? "   # destructive" : "")\n"
+                body +=
+                    "\(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.address)\(change.destructive ? "   # destructive" : "")\n"
                 body += fieldLines(change, indent: "    ").map { "  " + $0.trimmingCharacters(in: .whitespaces) }.map { $0 + "\n" }.joined()
             }
             body += "```\n"
             let full = "<details><summary><b>\(org)</b>: \(counts)</summary>\n\n\(body)\n</details>\n\n"
-            let short = "<details><summary><b>\(org)</b>: \(counts)</summary>\n\n"
+            let short =
+                "<details><summary><b>\(org)</b>: \(counts)</summary>\n\n"
                 + mine.map { "- `\(Self.symbol($0.action))` \($0.address)\($0.destructive ? " **(destructive)**" : "")\n" }.joined()
                 + "\n_(field details left out to fit a comment; run `breakout plan` for them)_\n</details>\n\n"
             sections.append((org, full, short))
         }
         var tail = ""
         if !unmanaged.isEmpty {
-            tail = "<details><summary>\(unmanaged.count) unmanaged row(s), left alone</summary>\n\n"
+            tail =
+                "<details><summary>\(unmanaged.count) unmanaged row(s), left alone</summary>\n\n"
                 + unmanaged.map { "- \($0.kind.rawValue) `\($0.organization)/\($0.name)` (id \($0.id))\n" }.joined() + "\n</details>\n"
         }
         var chosen = sections.map(\.full)

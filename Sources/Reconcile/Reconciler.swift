@@ -1,8 +1,8 @@
 import Config
 import DatabaseDriver
 import Foundation
-import Secrets
 import SQL
+import Secrets
 import State
 
 /// Compares the configuration with the control tables (plan) and makes them equal (apply).
@@ -37,7 +37,9 @@ public final class Reconciler {
     }
 
     static func jsonList(_ items: [String]) -> String {
-        "[" + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "]"
+        "["
+            + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "]"
     }
 
     static func jsonObject(_ map: [String: String]) -> String {
@@ -47,10 +49,13 @@ public final class Reconciler {
 
     /// A job's settings as `apply` stores them (the typed value owns the JSON and the defaults).
     func jobSettings(_ j: Job) -> String {
-        JobSettings(timeout: j.timeout, retries: j.retries, startingDeadline: j.startingDeadline, include: j.include, exclude: j.exclude,
-                    output: j.output, alerts: j.alerts.map {
-                        JobSettings.Alerts(webhook: $0.webhook, command: $0.command, onRecovery: $0.onRecovery, onFailedCases: $0.onFailedCases)
-                    }).stored
+        JobSettings(
+            timeout: j.timeout, retries: j.retries, startingDeadline: j.startingDeadline, include: j.include, exclude: j.exclude,
+            output: j.output,
+            alerts: j.alerts.map {
+                JobSettings.Alerts(webhook: $0.webhook, command: $0.command, onRecovery: $0.onRecovery, onFailedCases: $0.onFailedCases)
+            }
+        ).stored
     }
 
     var defaultSettings: String { JobSettings().stored }
@@ -59,28 +64,40 @@ public final class Reconciler {
         var out: [Resource] = []
         for org in configuration.organizations {
             let slug = org.slug.value
-            out.append(Resource(kind: .organization, organization: slug, name: slug, fields: [
-                ("display_name", org.name), ("dictionaries", Self.jsonList(org.dictionaries.map(\.value))), ("is_active", "1"),
-            ]))
+            out.append(
+                Resource(
+                    kind: .organization, organization: slug, name: slug,
+                    fields: [
+                        ("display_name", org.name), ("dictionaries", Self.jsonList(org.dictionaries.map(\.value))), ("is_active", "1"),
+                    ]))
             for c in org.connections {
                 var options = c.options
                 if c.naming == .sql { options["naming"] = "sql" }
-                out.append(Resource(kind: .connection, organization: slug, name: c.name.value, fields: [
-                    ("db_type", c.engine.pdoName), ("host", c.host), ("port", c.port.map(String.init)), ("database_name", c.database),
-                    ("username", c.username), ("is_default", c.isDefault ? "1" : "0"),
-                    ("is_active", c.isActive ? "1" : "0"), ("connection_options", Self.jsonObject(options)),
-                ], password: try c.password.map { try resolver.plaintext($0) }))
+                out.append(
+                    Resource(
+                        kind: .connection, organization: slug, name: c.name.value,
+                        fields: [
+                            ("db_type", c.engine.pdoName), ("host", c.host), ("port", c.port.map(String.init)),
+                            ("database_name", c.database),
+                            ("username", c.username), ("is_default", c.isDefault ? "1" : "0"),
+                            ("is_active", c.isActive ? "1" : "0"), ("connection_options", Self.jsonObject(options)),
+                        ], password: try c.password.map { try resolver.plaintext($0) }))
             }
             for j in org.jobs {
-                let command = JobCommand(organization: slug, connection: j.connection, threads: j.threads, maxCasesPerChunk: j.maxCasesPerChunk,
-                                         dictionaries: j.dictionaries)
-                out.append(Resource(kind: .job, organization: slug, name: j.name.value, fields: [
-                    ("job_type", j.kind.rawValue), ("command", command.line), ("cron_expression", j.schedule.source), ("time_zone", j.timeZone),
-                    ("connection", j.connection), ("dictionaries", Self.jsonList(j.dictionaries)), ("threads", String(j.threads)),
-                    ("max_cases_per_chunk", String(j.maxCasesPerChunk)),
-                    ("settings", jobSettings(j)),
-                    ("is_active", j.isActive ? "1" : "0"),
-                ]))
+                let command = JobCommand(
+                    organization: slug, connection: j.connection, threads: j.threads, maxCasesPerChunk: j.maxCasesPerChunk,
+                    dictionaries: j.dictionaries)
+                out.append(
+                    Resource(
+                        kind: .job, organization: slug, name: j.name.value,
+                        fields: [
+                            ("job_type", j.kind.rawValue), ("command", command.line), ("cron_expression", j.schedule.source),
+                            ("time_zone", j.timeZone),
+                            ("connection", j.connection), ("dictionaries", Self.jsonList(j.dictionaries)), ("threads", String(j.threads)),
+                            ("max_cases_per_chunk", String(j.maxCasesPerChunk)),
+                            ("settings", jobSettings(j)),
+                            ("is_active", j.isActive ? "1" : "0"),
+                        ]))
             }
         }
         return out
@@ -102,23 +119,36 @@ public final class Reconciler {
         var out: [Current] = []
         let orgName = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         for o in snapshot.organizations {
-            out.append(Current(resource: Resource(kind: .organization, organization: o.name, name: o.name, fields: [
-                ("display_name", o.displayName ?? o.name), ("dictionaries", Self.jsonList(StoredValue.list(o.dictionaries))), ("is_active", o.isActive ? "1" : "0"),
-            ]), id: o.id, managed: o.managedBy != nil, organizationID: o.id))
+            out.append(
+                Current(
+                    resource: Resource(
+                        kind: .organization, organization: o.name, name: o.name,
+                        fields: [
+                            ("display_name", o.displayName ?? o.name), ("dictionaries", Self.jsonList(StoredValue.list(o.dictionaries))),
+                            ("is_active", o.isActive ? "1" : "0"),
+                        ]), id: o.id, managed: o.managedBy != nil, organizationID: o.id))
         }
         var connectionName: [Int64: String] = [:]
         var defaultConnection: [Int64: String] = [:]
         for c in snapshot.connections {
             connectionName[c.id] = c.name
-            if c.isDefault || snapshot.connections.filter({ $0.organizationID == c.organizationID }).count == 1 { defaultConnection[c.organizationID] = c.name }
+            if c.isDefault || snapshot.connections.filter({ $0.organizationID == c.organizationID }).count == 1 {
+                defaultConnection[c.organizationID] = c.name
+            }
             let engine = DatabaseEngine(name: c.dbType)
             let port = c.port ?? engine?.defaultPort.map(Int64.init)
-            out.append(Current(resource: Resource(kind: .connection, organization: orgName[c.organizationID] ?? "#\(c.organizationID)", name: c.name, fields: [
-                ("db_type", engine?.pdoName ?? c.dbType), ("host", c.host), ("port", port.map { String($0) }), ("database_name", c.database),
-                ("username", c.username), ("is_default", c.isDefault ? "1" : "0"), ("is_active", c.isActive ? "1" : "0"),
-                ("connection_options", Self.jsonObject(StoredValue.strings(c.options))),
-            ], password: decrypt(c.passwordEncrypted, organization: orgName[c.organizationID] ?? "")), id: c.id, managed: c.managedBy != nil, passwordEncrypted: c.passwordEncrypted,
-                               organizationID: c.organizationID))
+            out.append(
+                Current(
+                    resource: Resource(
+                        kind: .connection, organization: orgName[c.organizationID] ?? "#\(c.organizationID)", name: c.name,
+                        fields: [
+                            ("db_type", engine?.pdoName ?? c.dbType), ("host", c.host), ("port", port.map { String($0) }),
+                            ("database_name", c.database),
+                            ("username", c.username), ("is_default", c.isDefault ? "1" : "0"), ("is_active", c.isActive ? "1" : "0"),
+                            ("connection_options", Self.jsonObject(StoredValue.strings(c.options))),
+                        ], password: decrypt(c.passwordEncrypted, organization: orgName[c.organizationID] ?? "")), id: c.id,
+                    managed: c.managedBy != nil, passwordEncrypted: c.passwordEncrypted,
+                    organizationID: c.organizationID))
         }
         for j in snapshot.jobs {
             let parsed = j.command.flatMap(JobCommand.parse)
@@ -127,21 +157,34 @@ public final class Reconciler {
             let connection = j.connectionID.flatMap { connectionName[$0] } ?? parsed?.connection ?? defaultConnection[j.organizationID]
             let threads = j.threads.map(Int.init) ?? parsed?.threads ?? defaults.threads
             let chunk = j.maxCasesPerChunk.map(Int.init) ?? parsed?.maxCasesPerChunk ?? defaults.maxCasesPerChunk
-            let command = JobCommand(organization: org, connection: connection, threads: threads, maxCasesPerChunk: chunk, dictionaries: dictionaries)
-            out.append(Current(resource: Resource(kind: .job, organization: org, name: j.name, fields: [
-                ("job_type", j.jobType), ("command", parsed == nil ? j.command : command.line), ("cron_expression", j.cronExpression),
-                ("time_zone", j.timeZone ?? defaults.timeZone), ("connection", connection), ("dictionaries", Self.jsonList(dictionaries)),
-                ("threads", String(threads)), ("max_cases_per_chunk", String(chunk)),
-                ("settings", j.settings.map { Self.jsonObject(StoredValue.strings($0)) == "{}" ? defaultSettings : normalizedSettings($0) } ?? defaultSettings),
-                ("is_active", j.isActive ? "1" : "0"),
-            ]), id: j.id, managed: j.managedBy != nil, organizationID: j.organizationID))
+            let command = JobCommand(
+                organization: org, connection: connection, threads: threads, maxCasesPerChunk: chunk, dictionaries: dictionaries)
+            out.append(
+                Current(
+                    resource: Resource(
+                        kind: .job, organization: org, name: j.name,
+                        fields: [
+                            ("job_type", j.jobType), ("command", parsed == nil ? j.command : command.line),
+                            ("cron_expression", j.cronExpression),
+                            ("time_zone", j.timeZone ?? defaults.timeZone), ("connection", connection),
+                            ("dictionaries", Self.jsonList(dictionaries)),
+                            ("threads", String(threads)), ("max_cases_per_chunk", String(chunk)),
+                            (
+                                "settings",
+                                j.settings.map {
+                                    Self.jsonObject(StoredValue.strings($0)) == "{}" ? defaultSettings : normalizedSettings($0)
+                                } ?? defaultSettings
+                            ),
+                            ("is_active", j.isActive ? "1" : "0"),
+                        ]), id: j.id, managed: j.managedBy != nil, organizationID: j.organizationID))
         }
         return out
     }
 
     func normalizedSettings(_ text: String) -> String {
         guard let data = text.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let back = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) else { return text }
+            let back = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
+        else { return text }
         return String(decoding: back, as: UTF8.self)
     }
 
@@ -195,8 +238,11 @@ public final class Reconciler {
             let k = key(r)
             guard let c = haveByKey[k] else {
                 var fields = r.fields.map { Plan.FieldChange(field: $0.0, old: nil, new: $0.1, sensitive: false) }
-                if r.kind == .connection, r.password != nil { fields.append(.init(field: "password_encrypted", old: nil, new: nil, sensitive: true)) }
-                changes.append(.init(action: .create, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false))
+                if r.kind == .connection, r.password != nil {
+                    fields.append(.init(field: "password_encrypted", old: nil, new: nil, sensitive: true))
+                }
+                changes.append(
+                    .init(action: .create, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false))
                 continue
             }
             claimed.insert(k)
@@ -210,10 +256,13 @@ public final class Reconciler {
                 if !same { fields.append(.init(field: "password_encrypted", old: nil, new: nil, sensitive: true)) }
             }
             if !c.managed {
-                changes.append(.init(action: .adopt, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false,
-                                     note: "hand-made row \(c.id) becomes managed"))
+                changes.append(
+                    .init(
+                        action: .adopt, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false,
+                        note: "hand-made row \(c.id) becomes managed"))
             } else if !fields.isEmpty {
-                changes.append(.init(action: .update, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false))
+                changes.append(
+                    .init(action: .update, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false))
             }
         }
         var unmanaged: [Plan.UnmanagedRow] = []
@@ -227,9 +276,12 @@ public final class Reconciler {
                         destructive = true
                         note = "its jobs have run history"
                     }
-                    let handMade = snapshot.jobs.filter { $0.organizationID == c.id && $0.managedBy == nil }.count
+                    let handMade =
+                        snapshot.jobs.filter { $0.organizationID == c.id && $0.managedBy == nil }.count
                         + snapshot.connections.filter { $0.organizationID == c.id && $0.managedBy == nil }.count
-                    if handMade > 0 { note = (note.map { $0 + "; " } ?? "") + "\(handMade) unmanaged row(s) still belong to it: apply will refuse" }
+                    if handMade > 0 {
+                        note = (note.map { $0 + "; " } ?? "") + "\(handMade) unmanaged row(s) still belong to it: apply will refuse"
+                    }
                     if let busy = jobs.first(where: { running[$0.id] != nil }) {
                         destructive = true
                         note = (note.map { $0 + "; " } ?? "") + "its job \(busy.name) is running now (runner \(running[busy.id]!))"
@@ -240,12 +292,17 @@ public final class Reconciler {
                     destructive = true
                     note = "it is running now (runner \(runner)); the run finishes and its history stays readable with `breakout logs`"
                 }
-                changes.append(.init(action: .delete, kind: c.resource.kind, organization: c.resource.organization, name: c.resource.name,
-                                     fields: c.resource.fields.map { .init(field: $0.0, old: $0.1, new: nil, sensitive: false) },
-                                     destructive: destructive, note: note))
+                changes.append(
+                    .init(
+                        action: .delete, kind: c.resource.kind, organization: c.resource.organization, name: c.resource.name,
+                        fields: c.resource.fields.map { .init(field: $0.0, old: $0.1, new: nil, sensitive: false) },
+                        destructive: destructive, note: note))
             } else {
-                unmanaged.append(.init(kind: c.resource.kind, id: c.id, organization: c.resource.organization, name: c.resource.name,
-                                       note: c.resource.kind == .job ? "runs as `\(c.resource.fields.first { $0.0 == "command" }?.1 ?? "?")`" : "not in the configuration"))
+                unmanaged.append(
+                    .init(
+                        kind: c.resource.kind, id: c.id, organization: c.resource.organization, name: c.resource.name,
+                        note: c.resource.kind == .job
+                            ? "runs as `\(c.resource.fields.first { $0.0 == "command" }?.1 ?? "?")`" : "not in the configuration"))
             }
         }
         // Order: organizations, connections, jobs; deletes in reverse.
@@ -262,7 +319,9 @@ public final class Reconciler {
         }.map(\.element)
         var warnings: [String] = []
         if format == .phpOpenSSL, changes.contains(where: { $0.fields.contains { $0.field == "password_encrypted" } }) {
-            warnings.append("state.password_format is php-openssl: passwords are written without an integrity check, in the layout the guide's PHP UI reads")
+            warnings.append(
+                "state.password_format is php-openssl: passwords are written without an integrity check, in the layout the guide's PHP UI reads"
+            )
         }
         return Plan(stateDigest: snapshot.digest, configDigest: configDigest(), changes: changes, unmanaged: unmanaged, warnings: warnings)
     }

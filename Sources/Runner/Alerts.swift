@@ -1,9 +1,10 @@
 import Foundation
+import SQL
+import State
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import SQL
-import State
 
 /// Failure (and recovery) alerts: a JSON POST to a webhook and/or a shell command with the JSON on
 /// stdin. Alert problems are reported on stderr and never change the run's result.
@@ -34,9 +35,12 @@ enum AlertSender {
 
     /// The environment an alert command runs with: nothing but these.
     static func commandEnvironment(_ payload: Payload) -> [String: String] {
-        ["PATH": "/usr/local/bin:/usr/bin:/bin", "BREAKOUT_ALERT_EVENT": payload.event, "BREAKOUT_ALERT_ORGANIZATION": payload.organization,
-         "BREAKOUT_ALERT_JOB": payload.job, "BREAKOUT_ALERT_STATUS": payload.status, "BREAKOUT_ALERT_RUN_ID": String(payload.runID),
-         "BREAKOUT_ALERT_FAILED_CASES": String(payload.failedCases)]
+        [
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "BREAKOUT_ALERT_EVENT": payload.event,
+            "BREAKOUT_ALERT_ORGANIZATION": payload.organization,
+            "BREAKOUT_ALERT_JOB": payload.job, "BREAKOUT_ALERT_STATUS": payload.status, "BREAKOUT_ALERT_RUN_ID": String(payload.runID),
+            "BREAKOUT_ALERT_FAILED_CASES": String(payload.failedCases),
+        ]
     }
 
     static func send(_ payload: Payload, webhook: String?, command: String?) {
@@ -52,8 +56,11 @@ enum AlertSender {
             let done = DispatchSemaphore(value: 0)
             let problem = ProblemBox()
             URLSession.shared.dataTask(with: request) { _, response, error in
-                if let error { problem.set("\(error.localizedDescription)") }
-                else if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) { problem.set("HTTP \(http.statusCode)") }
+                if let error {
+                    problem.set("\(error.localizedDescription)")
+                } else if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
+                    problem.set("HTTP \(http.statusCode)")
+                }
                 done.signal()
             }.resume()
             if done.wait(timeout: .now() + 15) == .timedOut { problem.set("no answer in 15 s") }
@@ -77,7 +84,8 @@ enum AlertSender {
                 try p.run()
                 p.waitUntilExit()
                 if p.terminationStatus != 0 {
-                    StandardStream.error("breakout: alert command for \(payload.organization)/\(payload.job) exited with \(p.terminationStatus)\n")
+                    StandardStream.error(
+                        "breakout: alert command for \(payload.organization)/\(payload.job) exited with \(p.terminationStatus)\n")
                 }
             } catch {
                 StandardStream.error("breakout: alert command for \(payload.organization)/\(payload.job) could not start: \(error)\n")
@@ -113,22 +121,34 @@ extension Scheduler {
         } else if onFailedCases, outcome.failedCases > 0 {
             event = "failed_cases"
         } else if onRecovery {
-            let previous = (try? locked {
-                try c.query(.select(Select(from: ControlTables.runs, columns: ["status"], where: .and([
-                    .equals("job_id", .integer(claim.job.id)), .compare("id", .less, .integer(runID)),
-                    .isIn("status", [.text("success"), .text("failed")]),
-                ]), orderBy: [SortKey("id", descending: true)], limit: 1)))
-            })?.first?[0].string
+            let previous =
+                (try? locked {
+                    try c.query(
+                        .select(
+                            Select(
+                                from: ControlTables.runs, columns: ["status"],
+                                where: .and([
+                                    .equals("job_id", .integer(claim.job.id)), .compare("id", .less, .integer(runID)),
+                                    .isIn("status", [.text("success"), .text("failed")]),
+                                ]), orderBy: [SortKey("id", descending: true)], limit: 1)))
+                })?.first?[0].string
             if previous == "failed" { event = "recovered" }
         }
         guard let event else { return }
-        let organization = (try? locked { try c.query(.select(Select(from: ControlTables.organizations, columns: ["organization_name"],
-                                                                     where: .equals("id", .integer(claim.job.organizationID))))) })?.first?[0].string ?? "?"
+        let organization =
+            (try? locked {
+                try c.query(
+                    .select(
+                        Select(
+                            from: ControlTables.organizations, columns: ["organization_name"],
+                            where: .equals("id", .integer(claim.job.organizationID)))))
+            })?.first?[0].string ?? "?"
         let f = ISO8601DateFormatter()
-        let payload = AlertSender.Payload(event: event, organization: organization, job: claim.job.name, runID: runID, status: outcome.status.rawValue,
-                                          trigger: claim.trigger, scheduledFor: claim.scheduledFor.map { f.string(from: $0) },
-                                          startedAt: f.string(from: started), finishedAt: f.string(from: finished), runner: owner,
-                                          failedCases: outcome.failedCases, output: String(outcome.output.prefix(4000)))
+        let payload = AlertSender.Payload(
+            event: event, organization: organization, job: claim.job.name, runID: runID, status: outcome.status.rawValue,
+            trigger: claim.trigger, scheduledFor: claim.scheduledFor.map { f.string(from: $0) },
+            startedAt: f.string(from: started), finishedAt: f.string(from: finished), runner: owner,
+            failedCases: outcome.failedCases, output: String(outcome.output.prefix(4000)))
         AlertSender.send(payload, webhook: webhook, command: operatorAlerts?.command)
         if let other = operatorAlerts?.webhook, other != webhook { AlertSender.send(payload, webhook: other, command: nil) }
     }

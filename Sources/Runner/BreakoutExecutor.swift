@@ -1,12 +1,12 @@
 import Breakout
 import Config
-import Diagnostics
 import DatabaseDriver
+import Diagnostics
 import Drivers
 import Foundation
 import Logging
-import Secrets
 import SQL
+import Secrets
 import State
 
 /// Runs a job as the control tables describe it (managed and hand-made rows alike): its
@@ -48,7 +48,9 @@ public struct BreakoutExecutor: JobExecutor {
         var command: JobCommand?
         if let line = job.command, !line.isEmpty {
             guard let parsed = JobCommand.parse(line) else {
-                throw StateError("job \(org.name)/\(job.name): cannot run the command \"\(line)\": it is not `breakout process-cases …` or CSWeb's `csweb:process-cases[-by-dict] [--threads=N] [--maxCasesPerChunk=M] [DICT …]`")
+                throw StateError(
+                    "job \(org.name)/\(job.name): cannot run the command \"\(line)\": it is not `breakout process-cases …` or CSWeb's `csweb:process-cases[-by-dict] [--threads=N] [--maxCasesPerChunk=M] [DICT …]`"
+                )
             }
             command = parsed
         }
@@ -58,39 +60,53 @@ public struct BreakoutExecutor: JobExecutor {
         let connection: ConnectionRow?
         if let id = job.connectionID {
             guard let own = connections.first(where: { $0.id == id }) else {
-                let owner = snapshot.connections.first { $0.id == id }.flatMap { c in snapshot.organizations.first { $0.id == c.organizationID } }
-                throw StateError("job \(org.name)/\(job.name): its db_connection_id \(id) "
-                                 + (owner.map { "belongs to organization \($0.name), not to \(org.name)" } ?? "does not exist")
-                                 + "; the run is refused",
-                                 hint: "point the job at one of \(org.name)'s connections (\(connections.map(\.name).joined(separator: ", ")))")
+                let owner = snapshot.connections.first { $0.id == id }.flatMap { c in
+                    snapshot.organizations.first { $0.id == c.organizationID }
+                }
+                throw StateError(
+                    "job \(org.name)/\(job.name): its db_connection_id \(id) "
+                        + (owner.map { "belongs to organization \($0.name), not to \(org.name)" } ?? "does not exist")
+                        + "; the run is refused",
+                    hint: "point the job at one of \(org.name)'s connections (\(connections.map(\.name).joined(separator: ", ")))")
             }
             connection = own
         } else if let name = command?.connection {
             guard let own = connections.first(where: { $0.name == name }) else {
-                throw StateError("job \(org.name)/\(job.name): its command names connection \(name), which is not one of \(org.name)'s; the run is refused",
-                                 hint: "\(org.name)'s connections: \(connections.map(\.name).joined(separator: ", "))")
+                throw StateError(
+                    "job \(org.name)/\(job.name): its command names connection \(name), which is not one of \(org.name)'s; the run is refused",
+                    hint: "\(org.name)'s connections: \(connections.map(\.name).joined(separator: ", "))")
             }
             connection = own
         } else {
             connection = connections.first { $0.isDefault } ?? (connections.count == 1 ? connections.first : nil)
         }
-        guard let connection else { throw StateError("job \(org.name)/\(job.name): no connection (none set and the organization has no default)") }
-        guard let engine = DatabaseEngine(name: connection.dbType) else { throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)") }
+        guard let connection else {
+            throw StateError("job \(org.name)/\(job.name): no connection (none set and the organization has no default)")
+        }
+        guard let engine = DatabaseEngine(name: connection.dbType) else {
+            throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)")
+        }
         if engine != .sqlite, !TenantPolicy.hostAllowed(connection.host, resolver.configuration.settings.tenantHosts) {
-            throw StateError("job \(org.name)/\(job.name): connection \(connection.name) targets host \(connection.host ?? "localhost"), which tenant_hosts in "
-                             + "breakout.yaml does not allow; the run is refused")
+            throw StateError(
+                "job \(org.name)/\(job.name): connection \(connection.name) targets host \(connection.host ?? "localhost"), which tenant_hosts in "
+                    + "breakout.yaml does not allow; the run is refused")
         }
         // Two organizations never share a server destination, hand-made rows included.
-        let key = TenantPolicy.destinationKey(engine: engine, host: connection.host, port: connection.port.map(Int.init), database: connection.database ?? "")
-        if let key, let other = snapshot.connections.first(where: { c in
-            c.organizationID != org.id && DatabaseEngine(name: c.dbType).flatMap {
-                TenantPolicy.destinationKey(engine: $0, host: c.host, port: c.port.map(Int.init), database: c.database ?? "")
-            } == key
-        }) {
+        let key = TenantPolicy.destinationKey(
+            engine: engine, host: connection.host, port: connection.port.map(Int.init), database: connection.database ?? "")
+        if let key,
+            let other = snapshot.connections.first(where: { c in
+                c.organizationID != org.id
+                    && DatabaseEngine(name: c.dbType).flatMap {
+                        TenantPolicy.destinationKey(engine: $0, host: c.host, port: c.port.map(Int.init), database: c.database ?? "")
+                    } == key
+            })
+        {
             let owner = snapshot.organizations.first { $0.id == other.organizationID }?.name ?? "#\(other.organizationID)"
-            throw StateError("job \(org.name)/\(job.name): connection \(connection.name) is the destination of \(owner)'s connection \(other.name) (\(key)); "
-                             + "two organizations never share a destination, so the run is refused",
-                             hint: "give \(org.name) its own database")
+            throw StateError(
+                "job \(org.name)/\(job.name): connection \(connection.name) is the destination of \(owner)'s connection \(other.name) (\(key)); "
+                    + "two organizations never share a destination, so the run is refused",
+                hint: "give \(org.name) its own database")
         }
         var password: String?
         if let stored = connection.passwordEncrypted, !stored.isEmpty {
@@ -102,39 +118,51 @@ public struct BreakoutExecutor: JobExecutor {
         // The row may have been written by hand: the same allow-list and data folder as validate.
         options = try resolver.organizationOptions(org.name, engine: engine, options)
         let database = engine == .sqlite ? try resolver.organizationPath(org.name, connection.database ?? "") : (connection.database ?? "")
-        let destination = ConnectionConfig(engine: engine, host: connection.host, port: connection.port.map(Int.init) ?? engine.defaultPort,
-                                           database: database, user: connection.username, password: password, options: options)
+        let destination = ConnectionConfig(
+            engine: engine, host: connection.host, port: connection.port.map(Int.init) ?? engine.defaultPort,
+            database: database, user: connection.username, password: password, options: options)
         // The job's own list, else its command line's, else every dictionary of the organization.
-        let dictionaries = [StoredValue.list(job.dictionaries), command?.dictionaries ?? [], StoredValue.list(org.dictionaries)].first { !$0.isEmpty } ?? []
-        guard !dictionaries.isEmpty else { throw StateError("job \(org.name)/\(job.name): no dictionaries (the job and its organization name none)") }
+        let dictionaries =
+            [StoredValue.list(job.dictionaries), command?.dictionaries ?? [], StoredValue.list(org.dictionaries)].first { !$0.isEmpty }
+            ?? []
+        guard !dictionaries.isEmpty else {
+            throw StateError("job \(org.name)/\(job.name): no dictionaries (the job and its organization name none)")
+        }
         let owned = Set(StoredValue.list(org.dictionaries))
         for dictionary in dictionaries {
             guard owned.contains(dictionary) else {
                 let owners = snapshot.organizations.filter { StoredValue.list($0.dictionaries).contains(dictionary) }.map(\.name)
-                throw StateError("job \(org.name)/\(job.name): dictionary \(dictionary) is not owned by \(org.name)"
-                                 + (owners.isEmpty ? "" : " (it belongs to \(owners.joined(separator: ", ")))") + "; the run is refused",
-                                 hint: "list it under `dictionaries:` in organizations/\(org.name).yaml if \(org.name) owns it, and apply")
+                throw StateError(
+                    "job \(org.name)/\(job.name): dictionary \(dictionary) is not owned by \(org.name)"
+                        + (owners.isEmpty ? "" : " (it belongs to \(owners.joined(separator: ", ")))") + "; the run is refused",
+                    hint: "list it under `dictionaries:` in organizations/\(org.name).yaml if \(org.name) owns it, and apply")
             }
-            let others = snapshot.organizations.filter { $0.id != org.id && StoredValue.list($0.dictionaries).contains(dictionary) }.map(\.name)
+            let others = snapshot.organizations.filter { $0.id != org.id && StoredValue.list($0.dictionaries).contains(dictionary) }.map(
+                \.name)
             guard others.isEmpty else {
-                throw StateError("job \(org.name)/\(job.name): dictionary \(dictionary) is claimed by \(org.name) and by \(others.joined(separator: ", ")); "
-                                 + "a dictionary has one owner, so the run is refused",
-                                 hint: "remove the extra claim from mt_organizations (apply does this for managed rows)")
+                throw StateError(
+                    "job \(org.name)/\(job.name): dictionary \(dictionary) is claimed by \(org.name) and by \(others.joined(separator: ", ")); "
+                        + "a dictionary has one owner, so the run is refused",
+                    hint: "remove the extra claim from mt_organizations (apply does this for managed rows)")
             }
         }
         let settings = job.jobSettings
         let selection = RecordSelection(include: settings.include, exclude: settings.exclude)
         let threads = job.threads.map(Int.init) ?? command?.threads ?? resolver.configuration.settings.defaults.threads
-        let chunk = job.maxCasesPerChunk.map(Int.init) ?? command?.maxCasesPerChunk ?? resolver.configuration.settings.defaults.maxCasesPerChunk
-        return JobTarget(organization: org, connectionName: connection.name, engine: engine, destination: destination, dictionaries: dictionaries,
-                         naming: naming, selection: selection, threads: threads, chunk: chunk, settings: settings)
+        let chunk =
+            job.maxCasesPerChunk.map(Int.init) ?? command?.maxCasesPerChunk ?? resolver.configuration.settings.defaults.maxCasesPerChunk
+        return JobTarget(
+            organization: org, connectionName: connection.name, engine: engine, destination: destination, dictionaries: dictionaries,
+            naming: naming, selection: selection, threads: threads, chunk: chunk, settings: settings)
     }
 
     public func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
         execute(job, logger: logger, progress: { _ in }, stop: stop)
     }
 
-    public func execute(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+    public func execute(
+        _ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool
+    ) -> JobOutcome {
         do {
             return try run(job, logger: logger, progress: progress, stop: stop)
         } catch {
@@ -142,28 +170,35 @@ public struct BreakoutExecutor: JobExecutor {
         }
     }
 
-    func run(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) throws -> JobOutcome {
+    func run(
+        _ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool
+    ) throws -> JobOutcome {
         guard let kind = job.kind else {
-            throw StateError("job \(job.name): unknown job type \"\(job.jobType)\"; expected "
-                             + JobKind.allCases.map(\.rawValue).joined(separator: " or "))
+            throw StateError(
+                "job \(job.name): unknown job type \"\(job.jobType)\"; expected "
+                    + JobKind.allCases.map(\.rawValue).joined(separator: " or "))
         }
         let t = try target(job)
         let (org, engine, destination, dictionaries, naming, selection, threads, chunk, settings) =
             (t.organization, t.engine, t.destination, t.dictionaries, t.naming, t.selection, t.threads, t.chunk, t.settings)
         let sources = try SourceOpener(resolver: resolver)
         if kind == .export {
-            guard let output = settings.output else { throw StateError("export job \(org.name)/\(job.name) has no output folder in its settings") }
+            guard let output = settings.output else {
+                throw StateError("export job \(org.name)/\(job.name) has no output folder in its settings")
+            }
             let folder = URL(fileURLWithPath: try resolver.organizationPath(org.name, output))
             var texts: [String] = []
             var total: Int64 = 0, rows: Int64 = 0, failedCases: Int64 = 0
             for dictionary in dictionaries {
-                let exporter = try Exporter(feed: try sources.feed(for: dictionary), options: SchemaOptions(naming: naming, selection: selection))
+                let exporter = try Exporter(
+                    feed: try sources.feed(for: dictionary), options: SchemaOptions(naming: naming, selection: selection))
                 let result = try exporter.export(to: folder, chunkSize: chunk, stop: stop)
                 total += Int64(result.cases)
                 rows += Int64(result.rows.values.reduce(0, +))
                 failedCases += Int64(result.failed)
-                texts.append("\(dictionary): exported \(result.cases) cases, \(result.rows.values.reduce(0, +)) rows in \(result.rows.count) tables to \(result.folder.path)"
-                             + (result.failed > 0 ? "; \(result.failed) cases could not be decoded and are not in the export" : ""))
+                texts.append(
+                    "\(dictionary): exported \(result.cases) cases, \(result.rows.values.reduce(0, +)) rows in \(result.rows.count) tables to \(result.folder.path)"
+                        + (result.failed > 0 ? "; \(result.failed) cases could not be decoded and are not in the export" : ""))
             }
             return JobOutcome(status: .success, output: texts.joined(separator: "\n"), cases: total, rows: rows, failedCases: failedCases)
         }
@@ -174,23 +209,31 @@ public struct BreakoutExecutor: JobExecutor {
         for dictionary in dictionaries {
             do {
                 let feed = try sources.feed(for: dictionary)
-                let breakout = try BreakoutEngine(feed: feed, dialect: engine.dialect, options: SchemaOptions(naming: naming, selection: selection),
-                                                  connect: { try Databases.connectForWriting(destination.forBulkLoad) })
+                let breakout = try BreakoutEngine(
+                    feed: feed, dialect: engine.dialect, options: SchemaOptions(naming: naming, selection: selection),
+                    connect: { try Databases.connectForWriting(destination.forBulkLoad) })
                 let progressLog = ProgressLog(logger: logger)
                 breakout.progress = { p in
                     progressLog.report(p)
-                    progress("\(p.dictionary) \(p.done)/\(p.total) cases" + (p.elapsed > 0 ? " (\(Int(Double(p.done) / p.elapsed)) cases/s)" : ""))
+                    progress(
+                        "\(p.dictionary) \(p.done)/\(p.total) cases"
+                            + (p.elapsed > 0 ? " (\(Int(Double(p.done) / p.elapsed)) cases/s)" : ""))
                 }
-                let summary = try breakout.run(RunOptions(threads: threads, chunkSize: chunk, shouldStop: stop, destinationWait: destinationWait))
+                let summary = try breakout.run(
+                    RunOptions(threads: threads, chunkSize: chunk, shouldStop: stop, destinationWait: destinationWait))
                 texts.append(summary.text)
                 cases += Int64(summary.cases)
                 rows += Int64(summary.rows.values.reduce(0, +))
                 failedCases += Int64(summary.failedCases)
-                if summary.stopped { causes.append("\(dictionary): stopped at a chunk boundary after \(summary.cases) cases; the next run continues from the mark") }
+                if summary.stopped {
+                    causes.append(
+                        "\(dictionary): stopped at a chunk boundary after \(summary.cases) cases; the next run continues from the mark")
+                }
             } catch let error as DestinationBusy {
                 let holder = (try? busyHolder(job, target: t, dictionary: dictionary, logger: logger)) ?? nil
-                busy.append("destination busy: " + (holder.map { "\($0) is writing" } ?? "another run is writing")
-                            + " \(dictionary) into \(error.destination); this run waited \(Int(error.waited)) s and did not start")
+                busy.append(
+                    "destination busy: " + (holder.map { "\($0) is writing" } ?? "another run is writing")
+                        + " \(dictionary) into \(error.destination); this run waited \(Int(error.waited)) s and did not start")
             } catch {
                 let (message, hint) = UserFacing.lines(error)
                 causes.append("\(dictionary): failed: \(message)" + (hint.map { " (hint: \($0))" } ?? ""))
@@ -216,12 +259,16 @@ public struct BreakoutExecutor: JobExecutor {
         defer { store.connection.close() }
         let ownRun = logger[metadataKey: "run_id"].map { "\($0)" }
         let snapshot = try store.snapshot()
-        let rows = try store.connection.query(.select(Select(from: ControlTables.runs, columns: ["id", "job_id"], where: .equals("status", .text("running")),
-                                                            orderBy: [SortKey("id")])))
+        let rows = try store.connection.query(
+            .select(
+                Select(
+                    from: ControlTables.runs, columns: ["id", "job_id"], where: .equals("status", .text("running")),
+                    orderBy: [SortKey("id")])))
         for row in rows {
             guard let runID = row[0].int64, let jobID = row[1].int64, "\(runID)" != ownRun,
-                  let other = snapshot.jobs.first(where: { $0.id == jobID }), other.organizationID == job.organizationID,
-                  let theirs = try? target(other), theirs.connectionName == mine.connectionName, theirs.dictionaries.contains(dictionary) else { continue }
+                let other = snapshot.jobs.first(where: { $0.id == jobID }), other.organizationID == job.organizationID,
+                let theirs = try? target(other), theirs.connectionName == mine.connectionName, theirs.dictionaries.contains(dictionary)
+            else { continue }
             return "\(mine.organization.name)/\(other.name) run \(runID)"
         }
         return nil
@@ -242,7 +289,11 @@ final class ProgressLog: @unchecked Sendable {
         guard Date().timeIntervalSince(last) >= 10 || p.done == p.total else { return }
         last = Date()
         let rate = p.elapsed > 0 ? Double(p.done) / p.elapsed : 0
-        logger.info("progress", metadata: ["dictionary": "\(p.dictionary)", "done": "\(p.done)", "total": "\(p.total)",
-                                           "cases_per_second": "\(Int(rate))"])
+        logger.info(
+            "progress",
+            metadata: [
+                "dictionary": "\(p.dictionary)", "done": "\(p.done)", "total": "\(p.total)",
+                "cases_per_second": "\(Int(rate))",
+            ])
     }
 }

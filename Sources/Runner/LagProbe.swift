@@ -31,13 +31,15 @@ public struct LagProbe: Sendable {
         var out: [Lag] = []
         for job in jobs {
             guard let t = try? executor.target(job) else { continue }
-            for dictionary in t.dictionaries where seen.insert("\(t.organization.name)\u{0}\(t.connectionName)\u{0}\(dictionary)").inserted {
+            for dictionary in t.dictionaries where seen.insert("\(t.organization.name)\u{0}\(t.connectionName)\u{0}\(dictionary)").inserted
+            {
                 var lag = Lag(organization: t.organization.name, connection: t.connectionName, dictionary: dictionary)
                 do {
                     guard let sources else { throw StateError("the source in breakout.yaml cannot be opened") }
                     let feed = try sources.feed(for: dictionary)
-                    let engine = try BreakoutEngine(feed: feed, dialect: t.engine.dialect, options: SchemaOptions(naming: t.naming, selection: t.selection),
-                                                    connect: { [destination = t.destination] in try Databases.connect(destination) })
+                    let engine = try BreakoutEngine(
+                        feed: feed, dialect: t.engine.dialect, options: SchemaOptions(naming: t.naming, selection: t.selection),
+                        connect: { [destination = t.destination] in try Databases.connect(destination) })
                     let reader = try Databases.connectForReading(t.destination)
                     defer { reader?.close() }
                     lag.pending = try engine.pendingCases(connection: reader)

@@ -13,8 +13,10 @@ public struct LineLogHandler: LogHandler {
     let format: Format
     let sink: @Sendable (String) -> Void
 
-    public init(label: String, format: Format, level: Logger.Level,
-                sink: @escaping @Sendable (String) -> Void = { StandardStream.error($0 + "\n") }) {
+    public init(
+        label: String, format: Format, level: Logger.Level,
+        sink: @escaping @Sendable (String) -> Void = { StandardStream.error($0 + "\n") }
+    ) {
         self.label = label
         self.format = format
         logLevel = level
@@ -32,15 +34,23 @@ public struct LineLogHandler: LogHandler {
         let time = ISO8601DateFormatter().string(from: Date())
         switch format {
         case .json:
-            var object: [String: Any] = ["time": time, "level": event.level.rawValue, "message": event.message.description, "logger": label]
+            var object: [String: Any] = [
+                "time": time, "level": event.level.rawValue, "message": event.message.description, "logger": label,
+            ]
             for (k, v) in all { object[k] = "\(v)" }
-            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) { sink(String(decoding: data, as: UTF8.self)) }
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+                sink(String(decoding: data, as: UTF8.self))
+            }
         case .text:
             var context = ""
             if let org = all["organization"], let job = all["job"] { context = " \(org)/\(job)" }
             if let run = all["run_id"] { context += " run=\(run)" }
-            let rest = all.filter { !["organization", "job", "run_id"].contains($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            sink("\(time) \(event.level.rawValue)\(context): \(event.message)" + (rest.isEmpty ? "" : " (" + rest.joined(separator: " ") + ")"))
+            let rest = all.filter { !["organization", "job", "run_id"].contains($0.key) }.sorted { $0.key < $1.key }.map {
+                "\($0.key)=\($0.value)"
+            }
+            sink(
+                "\(time) \(event.level.rawValue)\(context): \(event.message)"
+                    + (rest.isEmpty ? "" : " (" + rest.joined(separator: " ") + ")"))
         }
     }
 }

@@ -46,7 +46,9 @@ public struct ChildProcessExecutor: JobExecutor {
         execute(job, logger: logger, progress: { _ in }, stop: stop)
     }
 
-    public func execute(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+    public func execute(
+        _ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool
+    ) -> JobOutcome {
         let runID = logger[metadataKey: "run_id"].map { "\($0)" } ?? "0"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -74,7 +76,8 @@ public struct ChildProcessExecutor: JobExecutor {
                     progress(String(line.dropFirst(Self.progressPrefix.count)))
                 } else if line.hasPrefix(Self.outcomePrefix) {
                     // A line that does not decode leaves no outcome: the run is then recorded by its exit.
-                    collected.outcome = try? JSONDecoder().decode(JobOutcome.self, from: Data(line.dropFirst(Self.outcomePrefix.count).utf8))
+                    collected.outcome = try? JSONDecoder().decode(
+                        JobOutcome.self, from: Data(line.dropFirst(Self.outcomePrefix.count).utf8))
                 } else {
                     collected.keep(line)
                 }
@@ -116,14 +119,18 @@ public struct ChildProcessExecutor: JobExecutor {
             how = "the run's process (pid \(process.processIdentifier)) exited with code \(status) without an outcome"
         }
         let tail = collected.tail
-        var output = how + "; the run is recorded failed, its lease released, other jobs carry on; the next run continues from the last committed chunk"
+        var output =
+            how
+            + "; the run is recorded failed, its lease released, other jobs carry on; the next run continues from the last committed chunk"
         if !tail.isEmpty { output += "\nlast lines of its output:\n" + tail.map { "  " + $0 }.joined(separator: "\n") }
         return JobOutcome(status: .failed, output: output)
     }
 
     static func signalName(_ signal: Int32) -> String {
-        let names: [Int32: String] = [SIGSEGV: "SIGSEGV, a crash", SIGILL: "SIGILL, a trap", SIGTRAP: "SIGTRAP, a trap", SIGABRT: "SIGABRT, an abort",
-                                      SIGBUS: "SIGBUS, a crash", SIGKILL: "SIGKILL", SIGTERM: "SIGTERM", SIGFPE: "SIGFPE", SIGXFSZ: "SIGXFSZ, file too large"]
+        let names: [Int32: String] = [
+            SIGSEGV: "SIGSEGV, a crash", SIGILL: "SIGILL, a trap", SIGTRAP: "SIGTRAP, a trap", SIGABRT: "SIGABRT, an abort",
+            SIGBUS: "SIGBUS, a crash", SIGKILL: "SIGKILL", SIGTERM: "SIGTERM", SIGFPE: "SIGFPE", SIGXFSZ: "SIGXFSZ, file too large",
+        ]
         return names[signal] ?? "signal \(signal)"
     }
 }
@@ -192,9 +199,11 @@ public enum RunProcess {
     /// Runs `job` and writes the protocol lines. `stop` is set by SIGTERM (the parent's request)
     /// or by the parent's death; `orphaned` tells which, so that an orphan records its own outcome.
     public static func serve(_ job: JobRow, executor: any JobExecutor, logger: Logger, stop: StopFlag) -> JobOutcome {
-        let outcome = executor.execute(job, logger: logger, progress: { line in
-            StandardStream.output(ChildProcessExecutor.progressPrefix + line.replacingOccurrences(of: "\n", with: " ") + "\n")
-        }, stop: { stop.isSet })
+        let outcome = executor.execute(
+            job, logger: logger,
+            progress: { line in
+                StandardStream.output(ChildProcessExecutor.progressPrefix + line.replacingOccurrences(of: "\n", with: " ") + "\n")
+            }, stop: { stop.isSet })
         report(outcome)
         return outcome
     }

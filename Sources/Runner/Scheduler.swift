@@ -80,11 +80,15 @@ public protocol JobExecutor: Sendable {
     /// `logger` carries the run's organization, job and run id.
     func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome
     /// The same, reporting progress as a short line (`CENSUS 1200/3000 cases`) while it runs.
-    func execute(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) -> JobOutcome
+    func execute(
+        _ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool
+    ) -> JobOutcome
 }
 
 extension JobExecutor {
-    public func execute(_ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+    public func execute(
+        _ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool
+    ) -> JobOutcome {
         execute(job, logger: logger, stop: stop)
     }
 }
@@ -134,8 +138,10 @@ public final class Scheduler: @unchecked Sendable {
     private let activeLock = NSLock()
     private var activeCount = 0
 
-    public init(store: StateStore, owner: String = Scheduler.defaultOwner(), clock: any Clock = SystemClock(), executor: any JobExecutor,
-                leaseSeconds: Double = 60, retryBackoff: Double = 30) {
+    public init(
+        store: StateStore, owner: String = Scheduler.defaultOwner(), clock: any Clock = SystemClock(), executor: any JobExecutor,
+        leaseSeconds: Double = 60, retryBackoff: Double = 30
+    ) {
         self.store = store
         self.owner = owner
         self.clock = clock
@@ -184,7 +190,9 @@ public final class Scheduler: @unchecked Sendable {
                 return
             } catch {
                 if Self.uptime + delay > deadline {
-                    logger.error("could not record \(what): the state store did not answer for \(Int(persistWindow)) s", metadata: ["error": "\(error)"])
+                    logger.error(
+                        "could not record \(what): the state store did not answer for \(Int(persistWindow)) s",
+                        metadata: ["error": "\(error)"])
                     return
                 }
                 if attempt == 1 {
@@ -198,7 +206,6 @@ public final class Scheduler: @unchecked Sendable {
 
     /// A fire time as stored: whole seconds.
     static func seconds(_ d: Date) -> Date { Date(timeIntervalSince1970: d.timeIntervalSince1970.rounded(.down)) }
-
 
     struct Claim {
         var job: JobRow
@@ -215,10 +222,12 @@ public final class Scheduler: @unchecked Sendable {
             let previous = try locked { try storeClock.sync(store) }
             let offset = storeClock.storeOffset
             if abs(offset) > clockTolerance, previous.map({ abs($0 - offset) > 1 || abs($0) <= clockTolerance }) ?? true {
-                let text = "this host's clock is \(String(format: "%.1f", abs(offset))) s \(offset < 0 ? "ahead of" : "behind") the state store's; "
+                let text =
+                    "this host's clock is \(String(format: "%.1f", abs(offset))) s \(offset < 0 ? "ahead of" : "behind") the state store's; "
                     + "leases and fires use the store's time, but fix this host's clock (timedatectl status; NTP)"
-                logger.warning("\(text)",
-                               metadata: ["offset_seconds": "\(String(format: "%.1f", -offset))"])
+                logger.warning(
+                    "\(text)",
+                    metadata: ["offset_seconds": "\(String(format: "%.1f", -offset))"])
             }
         }
         if var beat = heartbeat {
@@ -272,28 +281,52 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Marks a job's run lost when its runner stopped renewing the lease (or released it without
     /// recording the run); returns whether a lease was taken over.
-    func recoverLost(_ job: JobRow, row: Row, runningRuns: [(id: Int64, runner: String)], now: Date, report: inout TickReport) throws -> Bool {
+    func recoverLost(
+        _ job: JobRow, row: Row, runningRuns: [(id: Int64, runner: String)], now: Date, report: inout TickReport
+    ) throws -> Bool {
         let leaseOwner = row["lease_owner"]?.string
         let leaseExpires = row["lease_expires_at"].flatMap(StateStore.date)
         // A lease past its expiry: the runner died. Mark its run failed; retry if allowed.
         if let leaseOwner, let leaseExpires, leaseExpires < now {
-            let message = "runner lost: \(leaseOwner) stopped renewing its lease (expired \(SQLTimestamp.format(leaseExpires)) UTC, store time); "
+            let message =
+                "runner lost: \(leaseOwner) stopped renewing its lease (expired \(SQLTimestamp.format(leaseExpires)) UTC, store time); "
                 + "the run is recorded failed and the next run continues from the last committed chunk"
-            let won = try c.execute(.update(Update(ControlTables.jobs, set: [
-                Assignment("lease_owner", .null), Assignment("lease_expires_at", .null), Assignment("last_run_status", .text("failed")),
-                Assignment("last_run_output", .text(message)),
-            ], where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(leaseOwner)), .equals("lease_expires_at", row["lease_expires_at"]!)]))))
+            let won = try c.execute(
+                .update(
+                    Update(
+                        ControlTables.jobs,
+                        set: [
+                            Assignment("lease_owner", .null), Assignment("lease_expires_at", .null),
+                            Assignment("last_run_status", .text("failed")),
+                            Assignment("last_run_output", .text(message)),
+                        ],
+                        where: .and([
+                            .equals("id", .integer(job.id)), .equals("lease_owner", .text(leaseOwner)),
+                            .equals("lease_expires_at", row["lease_expires_at"]!),
+                        ]))))
             if won == 1 {
-                try c.execute(.update(Update(ControlTables.runs, set: [
-                    Assignment("status", .text("failed")), Assignment("finished_at", .timestamp(now)), Assignment("output", .text(message)),
-                ], where: .and([.equals("job_id", .integer(job.id)), .equals("runner", .text(leaseOwner)), .equals("status", .text("running"))]))))
+                try c.execute(
+                    .update(
+                        Update(
+                            ControlTables.runs,
+                            set: [
+                                Assignment("status", .text("failed")), Assignment("finished_at", .timestamp(now)),
+                                Assignment("output", .text(message)),
+                            ],
+                            where: .and([
+                                .equals("job_id", .integer(job.id)), .equals("runner", .text(leaseOwner)),
+                                .equals("status", .text("running")),
+                            ]))))
                 report.lost.append(job.name)
                 logger.error("run lost", metadata: ["job": "\(job.name)", "runner": "\(leaseOwner)"])
                 let retries = job.jobSettings.retries
                 if retries > 0, try failedAttempts(job.id) <= retries {
                     // Due again now, as a retry.
-                    try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("next_run_at", .timestamp(Self.seconds(now)))],
-                                                 where: .equals("id", .integer(job.id)))))
+                    try c.execute(
+                        .update(
+                            Update(
+                                ControlTables.jobs, set: [Assignment("next_run_at", .timestamp(Self.seconds(now)))],
+                                where: .equals("id", .integer(job.id)))))
                 }
                 return true
             }
@@ -301,11 +334,18 @@ public final class Scheduler: @unchecked Sendable {
         // A run still `running` whose runner no longer holds the job's lease: nobody will finish it.
         let holder = (leaseExpires ?? .distantPast) >= now ? leaseOwner : nil
         for run in runningRuns where run.runner != holder {
-            let message = "runner lost: \(run.runner) no longer holds the job's lease and never recorded this run's outcome; "
+            let message =
+                "runner lost: \(run.runner) no longer holds the job's lease and never recorded this run's outcome; "
                 + "the next run continues from the last committed chunk"
-            if try c.execute(.update(Update(ControlTables.runs, set: [
-                Assignment("status", .text("failed")), Assignment("finished_at", .timestamp(now)), Assignment("output", .text(message)),
-            ], where: .and([.equals("id", .integer(run.id)), .equals("status", .text("running"))])))) == 1 {
+            if try c.execute(
+                .update(
+                    Update(
+                        ControlTables.runs,
+                        set: [
+                            Assignment("status", .text("failed")), Assignment("finished_at", .timestamp(now)),
+                            Assignment("output", .text(message)),
+                        ], where: .and([.equals("id", .integer(run.id)), .equals("status", .text("running"))])))) == 1
+            {
                 report.lost.append(job.name)
             }
         }
@@ -315,7 +355,9 @@ public final class Scheduler: @unchecked Sendable {
     /// Runs still `running`, by job.
     func runningRuns() throws -> [Int64: [(id: Int64, runner: String)]] {
         var out: [Int64: [(id: Int64, runner: String)]] = [:]
-        for row in try c.query(.select(Select(from: ControlTables.runs, columns: ["id", "job_id", "runner"], where: .equals("status", .text("running"))))) {
+        for row in try c.query(
+            .select(Select(from: ControlTables.runs, columns: ["id", "job_id", "runner"], where: .equals("status", .text("running")))))
+        {
             guard let id = row[0].int64, let job = row[1].int64 else { continue }
             out[job, default: []].append((id, row[2].string ?? ""))
         }
@@ -327,8 +369,11 @@ public final class Scheduler: @unchecked Sendable {
         var claims: [Claim] = []
         let running = try runningRuns()
         for job in try jobRows() {
-            let raw = try c.query(.select(Select(from: ControlTables.jobs, columns: ["next_run_at", "lease_owner", "lease_expires_at", "last_run_status"],
-                                                 where: .equals("id", .integer(job.id)))))
+            let raw = try c.query(
+                .select(
+                    Select(
+                        from: ControlTables.jobs, columns: ["next_run_at", "lease_owner", "lease_expires_at", "last_run_status"],
+                        where: .equals("id", .integer(job.id)))))
             guard let row = raw.first else { continue }
             if try recoverLost(job, row: row, runningRuns: running[job.id] ?? [], now: now, report: &report) { continue }
             let leaseOwner = row["lease_owner"]?.string
@@ -341,17 +386,25 @@ public final class Scheduler: @unchecked Sendable {
             guard let due = StateStore.date(nextRaw) else {
                 // New or rescheduled job: its first fire after now.
                 let first = cron.nextFire(after: now, in: zone)
-                try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("next_run_at", value(first))],
-                                             where: .and([.equals("id", .integer(job.id)), .isNull("next_run_at")]))))
+                try c.execute(
+                    .update(
+                        Update(
+                            ControlTables.jobs, set: [Assignment("next_run_at", value(first))],
+                            where: .and([.equals("id", .integer(job.id)), .isNull("next_run_at")]))))
                 report.scheduled.append(job.name)
                 continue
             }
             // A next fire later than the schedule's next one after now cannot be right: it was
             // computed by a clock that was ahead (or the clock went back). Recompute it.
             if let expected = cron.nextFire(after: now, in: zone), Self.seconds(due) > Self.seconds(expected) {
-                if try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("next_run_at", value(expected))],
-                                                where: .and([.equals("id", .integer(job.id)), .equals("next_run_at", nextRaw)])))) == 1 {
-                    let text = "next_run_at recomputed: \(SQLTimestamp.format(due)) UTC cannot follow schedule \(job.cronExpression) at "
+                if try c.execute(
+                    .update(
+                        Update(
+                            ControlTables.jobs, set: [Assignment("next_run_at", value(expected))],
+                            where: .and([.equals("id", .integer(job.id)), .equals("next_run_at", nextRaw)])))) == 1
+                {
+                    let text =
+                        "next_run_at recomputed: \(SQLTimestamp.format(due)) UTC cannot follow schedule \(job.cronExpression) at "
                         + "\(SQLTimestamp.format(now)) UTC (store time); the next fire is \(SQLTimestamp.format(expected)) UTC. "
                         + "A clock was ahead when it was computed."
                     logger.warning("\(text)", metadata: ["job": "\(job.name)"])
@@ -364,30 +417,42 @@ public final class Scheduler: @unchecked Sendable {
             let isRetry = cron.nextFire(after: due.addingTimeInterval(-1), in: zone).map { Self.seconds($0) != Self.seconds(due) } ?? true
             let deadline = Double(job.jobSettings.startingDeadline)
             let busy = leaseOwner != nil && (leaseExpires ?? .distantPast) >= now
-            let moveOn = Update(ControlTables.jobs, set: [Assignment("next_run_at", value(following))],
-                                where: .and([.equals("id", .integer(job.id)), .equals("next_run_at", nextRaw)]))
+            let moveOn = Update(
+                ControlTables.jobs, set: [Assignment("next_run_at", value(following))],
+                where: .and([.equals("id", .integer(job.id)), .equals("next_run_at", nextRaw)]))
             if now.timeIntervalSince(due) > deadline && !isRetry {
                 if try c.execute(.update(moveOn)) == 1 {
-                    try insertRun(job, trigger: "schedule", scheduledFor: due, started: now, finished: now, status: "skipped",
-                                  output: "missed: no runner was up at \(SQLTimestamp.format(due)) UTC and the starting deadline (\(Int(deadline)) s) passed")
+                    try insertRun(
+                        job, trigger: "schedule", scheduledFor: due, started: now, finished: now, status: "skipped",
+                        output:
+                            "missed: no runner was up at \(SQLTimestamp.format(due)) UTC and the starting deadline (\(Int(deadline)) s) passed"
+                    )
                     report.missed.append(job.name)
                 }
                 continue
             }
             if busy {
                 if try c.execute(.update(moveOn)) == 1 {
-                    try insertRun(job, trigger: "schedule", scheduledFor: due, started: now, finished: now, status: "skipped",
-                                  output: "skipped: the previous run (runner \(leaseOwner!)) was still running")
+                    try insertRun(
+                        job, trigger: "schedule", scheduledFor: due, started: now, finished: now, status: "skipped",
+                        output: "skipped: the previous run (runner \(leaseOwner!)) was still running")
                     report.skipped.append(job.name)
                 }
                 continue
             }
-            let won = try c.execute(.update(Update(ControlTables.jobs, set: [
-                Assignment("next_run_at", value(following)), Assignment("lease_owner", .text(owner)),
-                Assignment("lease_expires_at", .timestamp(now.addingTimeInterval(leaseSeconds))),
-                Assignment("last_run_status", .text("running")), Assignment("last_run_at", .timestamp(now)),
-            ], where: .and([.equals("id", .integer(job.id)), .equals("next_run_at", nextRaw),
-                            .or([.isNull("lease_owner"), .compare("lease_expires_at", .less, .timestamp(now))])]))))
+            let won = try c.execute(
+                .update(
+                    Update(
+                        ControlTables.jobs,
+                        set: [
+                            Assignment("next_run_at", value(following)), Assignment("lease_owner", .text(owner)),
+                            Assignment("lease_expires_at", .timestamp(now.addingTimeInterval(leaseSeconds))),
+                            Assignment("last_run_status", .text("running")), Assignment("last_run_at", .timestamp(now)),
+                        ],
+                        where: .and([
+                            .equals("id", .integer(job.id)), .equals("next_run_at", nextRaw),
+                            .or([.isNull("lease_owner"), .compare("lease_expires_at", .less, .timestamp(now))]),
+                        ]))))
             if won == 1 { claims.append(Claim(job: job, trigger: isRetry ? "retry" : "schedule", scheduledFor: due)) }
         }
         return claims
@@ -395,20 +460,35 @@ public final class Scheduler: @unchecked Sendable {
 
     func failedAttempts(_ jobID: Int64) throws -> Int {
         // Consecutive failures at the end of the job's history.
-        let rows = try c.query(.select(Select(from: ControlTables.runs, columns: ["status"], where: .equals("job_id", .integer(jobID)),
-                                              orderBy: [SortKey("id", descending: true)], limit: 20)))
+        let rows = try c.query(
+            .select(
+                Select(
+                    from: ControlTables.runs, columns: ["status"], where: .equals("job_id", .integer(jobID)),
+                    orderBy: [SortKey("id", descending: true)], limit: 20)))
         return rows.prefix { $0[0].string == "failed" }.count
     }
 
     /// The run row, with its job's and organization's names (kept when the job is deleted).
     @discardableResult
-    func insertRun(_ job: JobRow, trigger: String, scheduledFor: Date?, started: Date, finished: Date?, status: String, output: String) throws -> Int64 {
-        let columns = ["job_id", "trigger_type", "scheduled_for", "started_at", "finished_at", "status", "runner", "output", "organization_name", "job_name"]
-        let values: [SQLValue] = [.integer(job.id), .text(trigger), value(scheduledFor), .timestamp(started), finished.map { .timestamp($0) } ?? .null,
-                                  .text(status), .text(owner), .text(Self.cap(output)), .text(organizationName(job.organizationID, locked: false)), .text(job.name)]
+    func insertRun(
+        _ job: JobRow, trigger: String, scheduledFor: Date?, started: Date, finished: Date?, status: String, output: String
+    ) throws -> Int64 {
+        let columns = [
+            "job_id", "trigger_type", "scheduled_for", "started_at", "finished_at", "status", "runner", "output", "organization_name",
+            "job_name",
+        ]
+        let values: [SQLValue] = [
+            .integer(job.id), .text(trigger), value(scheduledFor), .timestamp(started), finished.map { .timestamp($0) } ?? .null,
+            .text(status), .text(owner), .text(Self.cap(output)), .text(organizationName(job.organizationID, locked: false)),
+            .text(job.name),
+        ]
         try c.execute(.insert(Insert(into: ControlTables.runs, columns: columns, rows: [values])))
-        let rows = try c.query(.select(Select(from: ControlTables.runs, columns: ["id"], where: .and([.equals("job_id", .integer(job.id)), .equals("runner", .text(owner))]),
-                                              orderBy: [SortKey("id", descending: true)], limit: 1)))
+        let rows = try c.query(
+            .select(
+                Select(
+                    from: ControlTables.runs, columns: ["id"],
+                    where: .and([.equals("job_id", .integer(job.id)), .equals("runner", .text(owner))]),
+                    orderBy: [SortKey("id", descending: true)], limit: 1)))
         return rows.first?[0].int64 ?? 0
     }
 
@@ -423,14 +503,27 @@ public final class Scheduler: @unchecked Sendable {
         let now = clock.now()
         let won = try locked {
             var report = TickReport()
-            if let row = try c.query(.select(Select(from: ControlTables.jobs, columns: ["lease_owner", "lease_expires_at"],
-                                                    where: .equals("id", .integer(job.id))))).first {
+            if let row = try c.query(
+                .select(
+                    Select(
+                        from: ControlTables.jobs, columns: ["lease_owner", "lease_expires_at"],
+                        where: .equals("id", .integer(job.id))))
+            ).first {
                 _ = try recoverLost(job, row: row, runningRuns: try runningRuns()[job.id] ?? [], now: now, report: &report)
             }
-            return try c.execute(.update(Update(ControlTables.jobs, set: [
-                Assignment("lease_owner", .text(owner)), Assignment("lease_expires_at", .timestamp(now.addingTimeInterval(leaseSeconds))),
-                Assignment("last_run_status", .text("running")), Assignment("last_run_at", .timestamp(now)),
-            ], where: .and([.equals("id", .integer(job.id)), .or([.isNull("lease_owner"), .compare("lease_expires_at", .less, .timestamp(now))])]))))
+            return try c.execute(
+                .update(
+                    Update(
+                        ControlTables.jobs,
+                        set: [
+                            Assignment("lease_owner", .text(owner)),
+                            Assignment("lease_expires_at", .timestamp(now.addingTimeInterval(leaseSeconds))),
+                            Assignment("last_run_status", .text("running")), Assignment("last_run_at", .timestamp(now)),
+                        ],
+                        where: .and([
+                            .equals("id", .integer(job.id)),
+                            .or([.isNull("lease_owner"), .compare("lease_expires_at", .less, .timestamp(now))]),
+                        ]))))
         }
         guard won == 1 else { return nil }
         onClaimed?()
@@ -452,7 +545,8 @@ public final class Scheduler: @unchecked Sendable {
             let trigger = attempt == 0 ? claim.trigger : "retry"
             var runID: Int64 = 0
             persist("the start of \(job.name)'s run") {
-                runID = try insertRun(job, trigger: trigger, scheduledFor: claim.scheduledFor, started: started, finished: nil, status: "running", output: "")
+                runID = try insertRun(
+                    job, trigger: trigger, scheduledFor: claim.scheduledFor, started: started, finished: nil, status: "running", output: "")
             }
             let id = runID
             let renewing = StopFlag()
@@ -474,8 +568,12 @@ public final class Scheduler: @unchecked Sendable {
                     if let timeout, Self.uptime - startedUptime > timeout { timedOut.set() }
                     do {
                         try locked {
-                            try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("lease_expires_at", .timestamp(clock.now().addingTimeInterval(leaseSeconds)))],
-                                                         where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))
+                            try c.execute(
+                                .update(
+                                    Update(
+                                        ControlTables.jobs,
+                                        set: [Assignment("lease_expires_at", .timestamp(clock.now().addingTimeInterval(leaseSeconds)))],
+                                        where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))
                         }
                         renewed = Self.uptime
                     } catch {
@@ -484,22 +582,29 @@ public final class Scheduler: @unchecked Sendable {
                         // chunk boundary so two runs never overlap (exactly-once holds anyway).
                         if Self.uptime - renewed > leaseSeconds * 0.9, !leaseLost.isSet {
                             leaseLost.set()
-                            runLog.error("lease not renewed for \(Int(Self.uptime - renewed)) s (state store unreachable); stopping at the next chunk boundary",
-                                      metadata: ["error": "\(error)"])
+                            runLog.error(
+                                "lease not renewed for \(Int(Self.uptime - renewed)) s (state store unreachable); stopping at the next chunk boundary",
+                                metadata: ["error": "\(error)"])
                         }
                     }
                 }
             }
             renewer.start()
             let throttle = ProgressThrottle()
-            outcome = executor.execute(job, logger: log, progress: { [self] line in
-                guard throttle.due() else { return }
-                // A progress line is cosmetic: one lost while the store is away is not retried.
-                _ = try? locked {
-                    try c.execute(.update(Update(ControlTables.runs, set: [Assignment("output", .text("running: " + line))],
-                                                 where: .and([.equals("id", .integer(id)), .equals("status", .text("running"))]))))
+            outcome = executor.execute(
+                job, logger: log,
+                progress: { [self] line in
+                    guard throttle.due() else { return }
+                    // A progress line is cosmetic: one lost while the store is away is not retried.
+                    _ = try? locked {
+                        try c.execute(
+                            .update(
+                                Update(
+                                    ControlTables.runs, set: [Assignment("output", .text("running: " + line))],
+                                    where: .and([.equals("id", .integer(id)), .equals("status", .text("running"))]))))
+                    }
                 }
-            }) { [shutdown] in shutdown.isSet || timedOut.isSet || leaseLost.isSet }
+            ) { [shutdown] in shutdown.isSet || timedOut.isSet || leaseLost.isSet }
             renewing.set()
             // The first line of a run that did not succeed is its cause.
             if timedOut.isSet {
@@ -507,24 +612,32 @@ public final class Scheduler: @unchecked Sendable {
             }
             if outcome.status == .failed {
                 if timedOut.isSet {
-                    outcome.output = "timed out after \(Int(timeout ?? 0)) s; stopped at a chunk boundary, the next run continues from there\n" + outcome.output
+                    outcome.output =
+                        "timed out after \(Int(timeout ?? 0)) s; stopped at a chunk boundary, the next run continues from there\n"
+                        + outcome.output
                 } else if leaseLost.isSet {
-                    outcome.output = "stopped: the state store could not be reached to renew the lease (\(lastProblem.value ?? "no answer")); "
-                        + "stopped at a chunk boundary so that no other runner's retry overlaps it, the next run continues from there\n" + outcome.output
+                    outcome.output =
+                        "stopped: the state store could not be reached to renew the lease (\(lastProblem.value ?? "no answer")); "
+                        + "stopped at a chunk boundary so that no other runner's retry overlaps it, the next run continues from there\n"
+                        + outcome.output
                 } else if shutdown.isSet {
-                    outcome.output = "stopped: the runner was asked to stop (SIGTERM or Ctrl-C); stopped at a chunk boundary, the next run continues from there\n"
+                    outcome.output =
+                        "stopped: the runner was asked to stop (SIGTERM or Ctrl-C); stopped at a chunk boundary, the next run continues from there\n"
                         + outcome.output
                 }
             }
             let finished = clock.now()
             let final = outcome
             persist("the outcome of \(job.name)'s run \(runID)") { try record(final, runID: runID, finished: finished) }
-            let level: Logger.Level = outcome.status == .failed ? .error : outcome.status == .skipped || outcome.failedCases > 0 ? .warning : .info
-            log.log(level: level, "run \(outcome.status.rawValue)", metadata: [
-                "cases": "\(outcome.cases)", "rows": "\(outcome.rows)", "failed_cases": "\(outcome.failedCases)",
-                "seconds": "\(String(format: "%.1f", finished.timeIntervalSince(started)))",
-                "cause": outcome.status != .success ? "\(outcome.output.split(separator: "\n").first.map(String.init) ?? "")" : nil,
-            ].compactMapValues { $0 })
+            let level: Logger.Level =
+                outcome.status == .failed ? .error : outcome.status == .skipped || outcome.failedCases > 0 ? .warning : .info
+            log.log(
+                level: level, "run \(outcome.status.rawValue)",
+                metadata: [
+                    "cases": "\(outcome.cases)", "rows": "\(outcome.rows)", "failed_cases": "\(outcome.failedCases)",
+                    "seconds": "\(String(format: "%.1f", finished.timeIntervalSince(started)))",
+                    "cause": outcome.status != .success ? "\(outcome.output.split(separator: "\n").first.map(String.init) ?? "")" : nil,
+                ].compactMapValues { $0 })
             attempt += 1
             if outcome.status != .failed || attempt > retries || shutdown.isSet || leaseLost.isSet {
                 alert(claim, outcome: outcome, runID: runID, started: started, finished: finished)
@@ -537,8 +650,12 @@ public final class Scheduler: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: min(1, wait))
                 // A failed renewal is tried again a second later; the lease lasts a minute.
                 _ = try? locked {
-                    try c.execute(.update(Update(ControlTables.jobs, set: [Assignment("lease_expires_at", .timestamp(clock.now().addingTimeInterval(leaseSeconds)))],
-                                                 where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))
+                    try c.execute(
+                        .update(
+                            Update(
+                                ControlTables.jobs,
+                                set: [Assignment("lease_expires_at", .timestamp(clock.now().addingTimeInterval(leaseSeconds)))],
+                                where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))
                 }
             }
         }
@@ -556,7 +673,8 @@ public final class Scheduler: @unchecked Sendable {
             Assignment("failed_cases", .integer(outcome.failedCases)), Assignment("output", .text(Self.cap(outcome.output))),
         ]
         let run: SQLPredicate = .equals("id", .integer(runID))
-        try c.execute(.update(Update(ControlTables.runs, set: set, where: onlyIfRunning ? .and([run, .equals("status", .text("running"))]) : run)))
+        try c.execute(
+            .update(Update(ControlTables.runs, set: set, where: onlyIfRunning ? .and([run, .equals("status", .text("running"))]) : run)))
     }
 
     /// The job's last outcome, and its lease released (only if this runner still holds it).
@@ -566,7 +684,9 @@ public final class Scheduler: @unchecked Sendable {
             Assignment("lease_owner", .null), Assignment("lease_expires_at", .null),
         ]
         set.append(Assignment("last_run_failed_cases", .integer(outcome.failedCases)))
-        try c.execute(.update(Update(ControlTables.jobs, set: set, where: .and([.equals("id", .integer(jobID)), .equals("lease_owner", .text(owner))]))))
+        try c.execute(
+            .update(
+                Update(ControlTables.jobs, set: set, where: .and([.equals("id", .integer(jobID)), .equals("lease_owner", .text(owner))]))))
     }
 
     /// A run whose parent process died (`breakout run-job` orphaned): the child records the
@@ -577,7 +697,8 @@ public final class Scheduler: @unchecked Sendable {
             final.output = "finished after the process that started it (pid \(parent)) died\n" + final.output
         } else {
             final.status = .failed
-            final.output = "stopped: the process that started this run (pid \(parent)) died; stopped at a chunk boundary, the next run continues from there\n"
+            final.output =
+                "stopped: the process that started this run (pid \(parent)) died; stopped at a chunk boundary, the next run continues from there\n"
                 + final.output
         }
         let finished = clock.now()
@@ -588,7 +709,10 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     func organizationName(_ id: Int64, locked useLock: Bool = true) -> String {
-        let query = { [self] in try c.query(.select(Select(from: ControlTables.organizations, columns: ["organization_name"], where: .equals("id", .integer(id))))) }
+        let query = { [self] in
+            try c.query(
+                .select(Select(from: ControlTables.organizations, columns: ["organization_name"], where: .equals("id", .integer(id)))))
+        }
         let rows = useLock ? try? locked(query) : try? query()
         return rows?.first?[0].string ?? "#\(id)"
     }

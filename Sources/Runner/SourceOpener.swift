@@ -1,7 +1,7 @@
 import Breakout
+import CSPro
 import CaseSources
 import Config
-import CSPro
 import Drivers
 import Foundation
 
@@ -14,7 +14,8 @@ public struct SourceOpener {
     public init(resolver: Resolver) throws {
         self.resolver = resolver
         guard let settings = resolver.configuration.settings.source else {
-            throw ConfigError("breakout.yaml has no \"source\"", hint: "add source: {type: csweb, url: mysql://…} (or type csdb/dat with a path)")
+            throw ConfigError(
+                "breakout.yaml has no \"source\"", hint: "add source: {type: csweb, url: mysql://…} (or type csdb/dat with a path)")
         }
         self.settings = settings
         if settings.kind == .csweb, let url = settings.url {
@@ -45,7 +46,9 @@ public struct SourceOpener {
             guard dict.name == dictionary else {
                 throw ConfigError("\(settings.dictionary!.location): the dictionary file defines \(dict.name), not \(dictionary)")
             }
-            guard paths.count == 1 else { throw ConfigError("\(settings.path!.location): a dat source must match exactly one file; it matches \(paths.count)") }
+            guard paths.count == 1 else {
+                throw ConfigError("\(settings.path!.location): a dat source must match exactly one file; it matches \(paths.count)")
+            }
             return try SnapshotFeed.dat(path: paths[0], dictionary: dict)
         }
     }
@@ -58,4 +61,3 @@ public struct SourceOpener {
         return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
     }
 }
-

@@ -15,8 +15,9 @@ public struct MySQLDialect: SQLDialect {
     public var beginTransaction: String { "START TRANSACTION" }
 
     public func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
-        .raw("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
-             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
+        .raw(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
+            [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
     }
 
     /// `LOAD DATA LOCAL INFILE` of tab-separated text (the driver's `TextRowEncoder`), which the
@@ -67,8 +68,10 @@ public struct MySQLDialect: SQLDialect {
     }
 
     /// Plain `CREATE INDEX`: MySQL 8 has no `IF NOT EXISTS` here (indexes normally come inline with the table).
-    public func createIndex(_ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
-                            columns: String, unique: Bool, ifNotExists: Bool) -> String {
+    public func createIndex(
+        _ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
+        columns: String, unique: Bool, ifNotExists: Bool
+    ) -> String {
         "CREATE \(unique ? "UNIQUE " : "")INDEX \(quotedIndex) ON \(quotedTable) (\(columns))"
     }
 
@@ -99,6 +102,7 @@ public struct MySQLDialect: SQLDialect {
     public func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
         let others = columns.filter { !keyColumns.contains($0) }
         let updates = others.isEmpty ? ["\(keyColumns[0]) = \(keyColumns[0])"] : others.map { "\($0) = VALUES(\($0))" }
-        return "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(values) ON DUPLICATE KEY UPDATE \(updates.joined(separator: ", "))"
+        return
+            "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(values) ON DUPLICATE KEY UPDATE \(updates.joined(separator: ", "))"
     }
 }

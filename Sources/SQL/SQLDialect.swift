@@ -57,8 +57,10 @@ public protocol SQLDialect: Sendable {
     func createTable(_ quotedTable: String, rawTable: QualifiedName, body: String, ifNotExists: Bool) -> String
     /// Whether indexes are declared inside `CREATE TABLE` (true) or as separate statements.
     var indexesInline: Bool { get }
-    func createIndex(_ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
-                     columns: String, unique: Bool, ifNotExists: Bool) -> String
+    func createIndex(
+        _ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
+        columns: String, unique: Bool, ifNotExists: Bool
+    ) -> String
     /// `LIMIT`/`OFFSET` or its equivalent, appended after `ORDER BY` (`orderBy` is empty when none).
     func paging(limit: Int?, offset: Int?, orderBy: String) -> String
     /// An upsert of rows rendered as `VALUES` tuples.
@@ -109,8 +111,9 @@ extension SQLDialect {
     }
 
     public func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
-        .raw("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2",
-             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
+        .raw(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2",
+            [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
     }
 
     /// How many rows one multi-row `INSERT` of `columns` columns carries: the bind limit, the
@@ -129,11 +132,15 @@ extension SQLDialect {
     ///   keeps (PostgreSQL would silently truncate it) or one the engine refuses.
     public func quote(_ identifier: String) throws -> String {
         if identifier.isEmpty { throw SQLError(dialect: name, "an identifier cannot be empty") }
-        if identifier.utf8.contains(0) { throw SQLError(dialect: name, "identifier \"\(identifier.debugDescription.dropFirst().dropLast())\" contains a NUL character") }
+        if identifier.utf8.contains(0) {
+            throw SQLError(dialect: name, "identifier \"\(identifier.debugDescription.dropFirst().dropLast())\" contains a NUL character")
+        }
         if let (limit, inBytes) = maxIdentifierLength {
             let size = inBytes ? identifier.utf8.count : identifier.count
             if size > limit {
-                throw SQLError(dialect: name, "identifier \"\(identifier)\" is \(size) \(inBytes ? "bytes" : "characters") long; \(name) keeps at most \(limit)")
+                throw SQLError(
+                    dialect: name,
+                    "identifier \"\(identifier)\" is \(size) \(inBytes ? "bytes" : "characters") long; \(name) keeps at most \(limit)")
             }
         }
         if let problem = identifierProblem(identifier) {
@@ -167,8 +174,10 @@ extension SQLDialect {
 
     /// PostgreSQL: transactional DDL, one schema per dictionary: drop the live schema, rename the shadow one.
     public func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String] {
-        ["DROP SCHEMA IF EXISTS \(try quote(swap.liveNamespace)) CASCADE",
-         "ALTER SCHEMA \(try quote(swap.shadowNamespace)) RENAME TO \(try quote(swap.liveNamespace))"]
+        [
+            "DROP SCHEMA IF EXISTS \(try quote(swap.liveNamespace)) CASCADE",
+            "ALTER SCHEMA \(try quote(swap.shadowNamespace)) RENAME TO \(try quote(swap.liveNamespace))",
+        ]
     }
 
     public func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
@@ -179,8 +188,10 @@ extension SQLDialect {
         "CREATE TABLE \(ifNotExists ? "IF NOT EXISTS " : "")\(quotedTable) (\(body))\(tableOptions)"
     }
 
-    public func createIndex(_ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
-                            columns: String, unique: Bool, ifNotExists: Bool) -> String {
+    public func createIndex(
+        _ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
+        columns: String, unique: Bool, ifNotExists: Bool
+    ) -> String {
         "CREATE \(unique ? "UNIQUE " : "")INDEX \(ifNotExists ? "IF NOT EXISTS " : "")\(quotedIndex) ON \(quotedTable) (\(columns))"
     }
 
@@ -193,9 +204,12 @@ extension SQLDialect {
 
     public func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
         let others = columns.filter { !keyColumns.contains($0) }
-        let action = others.isEmpty ? "DO NOTHING"
+        let action =
+            others.isEmpty
+            ? "DO NOTHING"
             : "DO UPDATE SET " + others.map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
-        return "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(values) ON CONFLICT (\(keyColumns.joined(separator: ", "))) \(action)"
+        return
+            "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(values) ON CONFLICT (\(keyColumns.joined(separator: ", "))) \(action)"
     }
 
     /// Standard SQL literal: `'…'` with doubled quotes, `X'…'` bytes.

@@ -39,8 +39,11 @@ public struct SQLRenderer: Sendable {
         case .addColumn(let table, let column):
             return [RenderedSQL("ALTER TABLE \(try dialect.quote(table)) ADD \(try renderColumn(column))")]
         case .alterColumnType(let table, let column):
-            guard let sql = dialect.alterColumnType(try dialect.quote(table), column: try dialect.quote(column.name),
-                                                    type: dialect.typeName(column.type), nullable: column.nullable) else { return [] }
+            guard
+                let sql = dialect.alterColumnType(
+                    try dialect.quote(table), column: try dialect.quote(column.name),
+                    type: dialect.typeName(column.type), nullable: column.nullable)
+            else { return [] }
             return [RenderedSQL(sql)]
         case .swapTables(let swap):
             return try dialect.swapTables(swap, renderer: self).map { RenderedSQL($0) }
@@ -58,12 +61,16 @@ public struct SQLRenderer: Sendable {
             }
         case .select(let select):
             var binds = Binds(renderer: self)
-            let columns = select.countOnly ? "COUNT(*)" : select.columns.isEmpty ? "*" : try select.columns.map { try dialect.quote($0) }.joined(separator: ", ")
+            let columns =
+                select.countOnly
+                ? "COUNT(*)" : select.columns.isEmpty ? "*" : try select.columns.map { try dialect.quote($0) }.joined(separator: ", ")
             var sql = "SELECT \(columns) FROM \(try dialect.quote(select.table))"
             if let predicate = select.predicate { sql += " WHERE " + (try renderPredicate(predicate, &binds)) }
             var orderBy = ""
             if !select.orderBy.isEmpty {
-                orderBy = " ORDER BY " + (try select.orderBy.map { try dialect.quote($0.column) + ($0.descending ? " DESC" : "") }.joined(separator: ", "))
+                orderBy =
+                    " ORDER BY "
+                    + (try select.orderBy.map { try dialect.quote($0.column) + ($0.descending ? " DESC" : "") }.joined(separator: ", "))
             }
             sql += orderBy + dialect.paging(limit: select.limit, offset: select.offset, orderBy: orderBy)
             return [RenderedSQL(sql, binds.values)]
@@ -86,9 +93,15 @@ public struct SQLRenderer: Sendable {
         case .commit:
             return [RenderedSQL(dialect.commitTransaction)]
         case .bulkLoad(let load):
-            guard !load.columns.isEmpty else { throw SQLError(dialect: dialect.name, "a bulk load into \"\(load.table)\" names no columns") }
-            return [RenderedSQL(dialect.bulkLoadStatement(try dialect.quote(load.table), columns: try load.columns.map { try dialect.quote($0) },
-                                                          rows: 1, stream: BulkLoad.printedStream))]
+            guard !load.columns.isEmpty else {
+                throw SQLError(dialect: dialect.name, "a bulk load into \"\(load.table)\" names no columns")
+            }
+            return [
+                RenderedSQL(
+                    dialect.bulkLoadStatement(
+                        try dialect.quote(load.table), columns: try load.columns.map { try dialect.quote($0) },
+                        rows: 1, stream: BulkLoad.printedStream))
+            ]
         }
     }
 
@@ -122,16 +135,21 @@ public struct SQLRenderer: Sendable {
         }
         for unique in table.uniqueKeys { parts.append("UNIQUE (\(try quoteList(unique)))") }
         for fk in table.foreignKeys {
-            parts.append("FOREIGN KEY (\(try quoteList(fk.columns))) REFERENCES \(try dialect.quote(fk.references)) (\(try quoteList(fk.referencedColumns)))"
-                + (fk.onDeleteCascade ? " ON DELETE CASCADE" : ""))
+            parts.append(
+                "FOREIGN KEY (\(try quoteList(fk.columns))) REFERENCES \(try dialect.quote(fk.references)) (\(try quoteList(fk.referencedColumns)))"
+                    + (fk.onDeleteCascade ? " ON DELETE CASCADE" : ""))
         }
         if dialect.indexesInline {
             for index in table.indexes {
                 parts.append("\(index.unique ? "UNIQUE " : "")INDEX \(try dialect.quote(index.name)) (\(try quoteList(index.columns)))")
             }
         }
-        var out = [RenderedSQL(dialect.createTable(quotedTable, rawTable: table.name, body: parts.joined(separator: ", "),
-                                                   ifNotExists: table.ifNotExists))]
+        var out = [
+            RenderedSQL(
+                dialect.createTable(
+                    quotedTable, rawTable: table.name, body: parts.joined(separator: ", "),
+                    ifNotExists: table.ifNotExists))
+        ]
         if !dialect.indexesInline {
             out += try table.indexes.map { try renderIndex($0, ifNotExists: table.ifNotExists) }
         }
@@ -139,9 +157,11 @@ public struct SQLRenderer: Sendable {
     }
 
     func renderIndex(_ index: IndexDefinition, ifNotExists: Bool) throws -> RenderedSQL {
-        RenderedSQL(dialect.createIndex(try dialect.quote(index.name), rawIndex: index.name, on: try dialect.quote(index.table),
-                                        rawTable: index.table, columns: try quoteList(index.columns), unique: index.unique,
-                                        ifNotExists: ifNotExists))
+        RenderedSQL(
+            dialect.createIndex(
+                try dialect.quote(index.name), rawIndex: index.name, on: try dialect.quote(index.table),
+                rawTable: index.table, columns: try quoteList(index.columns), unique: index.unique,
+                ifNotExists: ifNotExists))
     }
 
     func quoteList(_ names: [String]) throws -> String {
@@ -149,8 +169,10 @@ public struct SQLRenderer: Sendable {
     }
 
     /// Splits rows into as many statements as the dialect's bind and row limits need.
-    func renderRows(_ table: QualifiedName, _ columns: [String], _ rows: [[SQLValue]],
-                    _ make: (String, [String], String) -> String) throws -> [RenderedSQL] {
+    func renderRows(
+        _ table: QualifiedName, _ columns: [String], _ rows: [[SQLValue]],
+        _ make: (String, [String], String) -> String
+    ) throws -> [RenderedSQL] {
         guard !columns.isEmpty else { throw SQLError(dialect: dialect.name, "an insert into \"\(table)\" names no columns") }
         for (i, row) in rows.enumerated() where row.count != columns.count {
             throw SQLError(dialect: dialect.name, "row \(i + 1) for \"\(table)\" has \(row.count) values for \(columns.count) columns")

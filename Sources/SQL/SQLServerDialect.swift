@@ -19,8 +19,9 @@ public struct SQLServerDialect: SQLDialect {
 
     /// Literals, not binds: db-lib sends plain text.
     public func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
-        .raw("SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = \(table.schema.map { literal(.text($0)) } ?? "SCHEMA_NAME()") "
-             + "AND TABLE_NAME = \(literal(.text(table.name)))", [])
+        .raw(
+            "SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = \(table.schema.map { literal(.text($0)) } ?? "SCHEMA_NAME()") "
+                + "AND TABLE_NAME = \(literal(.text(table.name)))", [])
     }
     public var commitTransaction: String { "COMMIT TRANSACTION" }
 
@@ -66,11 +67,14 @@ public struct SQLServerDialect: SQLDialect {
         return "IF OBJECT_ID(\(literal(.text(quotedTable))), N'U') IS NULL \(create)"
     }
 
-    public func createIndex(_ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
-                            columns: String, unique: Bool, ifNotExists: Bool) -> String {
+    public func createIndex(
+        _ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
+        columns: String, unique: Bool, ifNotExists: Bool
+    ) -> String {
         let create = "CREATE \(unique ? "UNIQUE " : "")INDEX \(quotedIndex) ON \(quotedTable) (\(columns))"
         guard ifNotExists else { return create }
-        return "IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = \(literal(.text(rawIndex))) AND object_id = OBJECT_ID(\(literal(.text(quotedTable))))) \(create)"
+        return
+            "IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = \(literal(.text(rawIndex))) AND object_id = OBJECT_ID(\(literal(.text(quotedTable))))) \(create)"
     }
 
     /// `OFFSET … FETCH` needs an `ORDER BY`; without one, `ORDER BY (SELECT NULL)` is added.
@@ -85,11 +89,13 @@ public struct SQLServerDialect: SQLDialect {
     public func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
         let others = columns.filter { !keyColumns.contains($0) }
         let on = keyColumns.map { "target.\($0) = source.\($0)" }.joined(separator: " AND ")
-        var sql = "MERGE INTO \(table) WITH (HOLDLOCK) AS target USING (VALUES \(values)) AS source (\(columns.joined(separator: ", "))) ON \(on)"
+        var sql =
+            "MERGE INTO \(table) WITH (HOLDLOCK) AS target USING (VALUES \(values)) AS source (\(columns.joined(separator: ", "))) ON \(on)"
         if !others.isEmpty {
             sql += " WHEN MATCHED THEN UPDATE SET " + others.map { "\($0) = source.\($0)" }.joined(separator: ", ")
         }
-        sql += " WHEN NOT MATCHED THEN INSERT (\(columns.joined(separator: ", "))) VALUES (\(columns.map { "source.\($0)" }.joined(separator: ", ")));"
+        sql +=
+            " WHEN NOT MATCHED THEN INSERT (\(columns.joined(separator: ", "))) VALUES (\(columns.map { "source.\($0)" }.joined(separator: ", ")));"
         return sql
     }
 

@@ -55,7 +55,8 @@ public struct TableSwap: Sendable, Hashable {
     public var liveNamespace: String
     public var shadowNamespace: String
 
-    public init(live: [QualifiedName], shadow: [TableDefinition], target: [TableDefinition], liveNamespace: String, shadowNamespace: String) {
+    public init(live: [QualifiedName], shadow: [TableDefinition], target: [TableDefinition], liveNamespace: String, shadowNamespace: String)
+    {
         self.live = live
         self.shadow = shadow
         self.target = target
@@ -104,8 +105,10 @@ public struct Select: Sendable, Hashable {
     public var limit: Int?
     public var offset: Int?
 
-    public init(from table: QualifiedName, columns: [String] = [], where predicate: SQLPredicate? = nil,
-                orderBy: [SortKey] = [], limit: Int? = nil, offset: Int? = nil) {
+    public init(
+        from table: QualifiedName, columns: [String] = [], where predicate: SQLPredicate? = nil,
+        orderBy: [SortKey] = [], limit: Int? = nil, offset: Int? = nil
+    ) {
         self.table = table
         self.columns = columns
         self.predicate = predicate

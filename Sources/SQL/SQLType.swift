@@ -28,8 +28,10 @@ public struct ColumnDefinition: Sendable, Hashable {
     public var autoIncrement: Bool
     public var defaultValue: SQLValue?
 
-    public init(_ name: String, _ type: SQLType, nullable: Bool = true, autoIncrement: Bool = false,
-                defaultValue: SQLValue? = nil) {
+    public init(
+        _ name: String, _ type: SQLType, nullable: Bool = true, autoIncrement: Bool = false,
+        defaultValue: SQLValue? = nil
+    ) {
         self.name = name
         self.type = type
         self.nullable = nullable
@@ -79,9 +81,11 @@ public struct TableDefinition: Sendable, Hashable {
     public var indexes: [IndexDefinition]
     public var ifNotExists: Bool
 
-    public init(_ name: QualifiedName, columns: [ColumnDefinition], primaryKey: [String] = [],
-                uniqueKeys: [[String]] = [], foreignKeys: [ForeignKey] = [], indexes: [IndexDefinition] = [],
-                ifNotExists: Bool = true) {
+    public init(
+        _ name: QualifiedName, columns: [ColumnDefinition], primaryKey: [String] = [],
+        uniqueKeys: [[String]] = [], foreignKeys: [ForeignKey] = [], indexes: [IndexDefinition] = [],
+        ifNotExists: Bool = true
+    ) {
         self.name = name
         self.columns = columns
         self.primaryKey = primaryKey

@@ -62,7 +62,8 @@ public struct SQLDecimal: Sendable, Hashable, CustomStringConvertible, Comparabl
         var intPart = parts[0]
         let fracPart = parts.count == 2 ? parts[1] : ""
         guard intPart.allSatisfy(\.isASCIIDigit), fracPart.allSatisfy(\.isASCIIDigit),
-              !(intPart.isEmpty && fracPart.isEmpty) else { return nil }
+            !(intPart.isEmpty && fracPart.isEmpty)
+        else { return nil }
         while intPart.count > 1, intPart.first == "0" { intPart = intPart.dropFirst() }
         if intPart.isEmpty { intPart = "0" }
         let isZero = intPart == "0" && fracPart.allSatisfy { $0 == "0" }
@@ -124,8 +125,9 @@ public enum SQLTimestamp {
         var tm = tm()
         var time = time_t(seconds)
         gmtime_r(&time, &tm)
-        let base = String(format: "%04d-%02d-%02d %02d:%02d:%02d", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1,
-                          Int(tm.tm_mday), Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
+        let base = String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1,
+            Int(tm.tm_mday), Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
         return micros == 0 ? base : base + String(format: ".%06d", micros)
     }
 
@@ -143,8 +145,9 @@ public enum SQLTimestamp {
             return v
         }
         guard let y = num(0, 4), chars.count >= 19, chars[4] == 45, let mo = num(5, 2), chars[7] == 45,
-              let d = num(8, 2), chars[10] == 32 || chars[10] == 84, let h = num(11, 2), let mi = num(14, 2),
-              let s = num(17, 2) else { return nil }
+            let d = num(8, 2), chars[10] == 32 || chars[10] == 84, let h = num(11, 2), let mi = num(14, 2),
+            let s = num(17, 2)
+        else { return nil }
         var i = 19
         var fraction = 0.0
         if i < chars.count, chars[i] == 46 {
@@ -158,13 +161,17 @@ public enum SQLTimestamp {
         }
         var offset = 0
         if i < chars.count {
-            if chars[i] == 90 { i += 1 } else if chars[i] == 43 || chars[i] == 45 {
+            if chars[i] == 90 {
+                i += 1
+            } else if chars[i] == 43 || chars[i] == 45 {
                 let sign = chars[i] == 45 ? -1 : 1
                 guard let oh = num(i + 1, 2) else { return nil }
                 var om = 0
                 if let m = num(i + 4, 2), chars[i + 3] == 58 { om = m } else if let m = num(i + 3, 2) { om = m }
                 offset = sign * (oh * 3600 + om * 60)
-            } else { return nil }
+            } else {
+                return nil
+            }
         }
         var tm = tm()
         tm.tm_year = Int32(y - 1900); tm.tm_mon = Int32(mo - 1); tm.tm_mday = Int32(d)

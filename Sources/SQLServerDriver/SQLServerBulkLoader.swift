@@ -58,7 +58,8 @@ final class SQLServerBulkLoader: BulkLoader {
             for (i, span) in spans.enumerated() {
                 let column = Int32(i + 1)
                 guard bcp_colptr(proc, buf.baseAddress! + span.offset, column) == SUCCEED,
-                      bcp_collen(proc, DBINT(span.length), column) == SUCCEED else {
+                    bcp_collen(proc, DBINT(span.length), column) == SUCCEED
+                else {
                     throw connection.failure(sql: "bcp in \(table)", kind: .bulkLoad)
                 }
             }

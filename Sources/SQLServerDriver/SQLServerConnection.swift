@@ -1,6 +1,6 @@
 import CFreeTDS
-import Foundation
 import DatabaseDriver
+import Foundation
 import SQL
 import Synchronization
 
@@ -84,7 +84,8 @@ public final class SQLServerConnection: DatabaseConnection {
     /// `sp_getapplock` owned by the session (verified by golden text only: no SQL Server here).
     public func lockSession(_ name: String, timeout: Double) throws -> Bool {
         let resource = name.replacingOccurrences(of: "'", with: "''")
-        let sql = "DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'\(resource)', @LockMode = 'Exclusive', @LockOwner = 'Session', "
+        let sql =
+            "DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'\(resource)', @LockMode = 'Exclusive', @LockOwner = 'Session', "
             + "@LockTimeout = \(Int(timeout * 1000)); SELECT @r AS r"
         return (try query(sql, []).last?[0].int64 ?? -1) >= 0
     }
@@ -111,8 +112,9 @@ public final class SQLServerConnection: DatabaseConnection {
             message = String(raw[(raw.index(colon, offsetBy: 2, limitedBy: raw.endIndex) ?? raw.endIndex)...])
         }
         let dead = proc.map { dbdead($0) != 0 } ?? true
-        return DatabaseError(dead ? .connection : kind, engine: .sqlserver, code: code,
-                             DatabaseError.scrub(message, secrets: [password]), sql: sql)
+        return DatabaseError(
+            dead ? .connection : kind, engine: .sqlserver, code: code,
+            DatabaseError.scrub(message, secrets: [password]), sql: sql)
     }
 
     public func serverVersion() throws -> String {
@@ -123,8 +125,9 @@ public final class SQLServerConnection: DatabaseConnection {
     /// Sends `sql` and walks every result; returns the last result set's rows and the changed-row total.
     func run(_ sql: String, _ binds: [SQLValue]) throws -> (rows: [Row], changed: Int) {
         guard binds.isEmpty else {
-            throw DatabaseError(.unsupported, engine: .sqlserver,
-                                "db-lib takes no bound parameters; render the statement with SQLRenderer, which inlines values as literals", sql: sql)
+            throw DatabaseError(
+                .unsupported, engine: .sqlserver,
+                "db-lib takes no bound parameters; render the statement with SQLRenderer, which inlines values as literals", sql: sql)
         }
         let proc = try handle()
         _ = Self.take(proc)
@@ -168,7 +171,7 @@ public final class SQLServerConnection: DatabaseConnection {
         case Int32(SYBBINARY), Int32(SYBVARBINARY), Int32(SYBIMAGE):
             return .blob(Array(UnsafeRawBufferPointer(start: raw, count: length)))
         case Int32(SYBCHAR), Int32(SYBVARCHAR), Int32(SYBTEXT),
-             Int32(SYBNVARCHAR), Int32(SYBNTEXT):
+            Int32(SYBNVARCHAR), Int32(SYBNTEXT):
             return .text(String(decoding: UnsafeRawBufferPointer(start: raw, count: length), as: UTF8.self))
         default:
             // Decimals, money, dates: let db-lib write them as text.

@@ -53,7 +53,8 @@ final class SQLiteBulkLoader: BulkLoader {
     private func insertSQL(rows: Int) throws -> String {
         if let cachedSQL, cachedSQL.rows == rows { return cachedSQL.sql }
         let dialect = connection.dialect
-        let sql = dialect.bulkLoadStatement(try dialect.quote(table), columns: try columns.map { try dialect.quote($0) }, rows: rows, stream: "")
+        let sql = dialect.bulkLoadStatement(
+            try dialect.quote(table), columns: try columns.map { try dialect.quote($0) }, rows: rows, stream: "")
         if rows == rowsPerStatement { cachedSQL = (rows, sql) }
         return sql
     }

@@ -1,6 +1,7 @@
 import CSQLite3
 import DatabaseDriver
 import SQL
+
 #if canImport(Glibc)
 import Glibc
 #endif

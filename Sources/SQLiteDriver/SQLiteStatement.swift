@@ -32,7 +32,8 @@ final class SQLiteStatement {
     func bind(_ values: [SQLValue]) throws {
         let expected = Int(sqlite3_bind_parameter_count(stmt))
         guard values.count == expected else {
-            throw DatabaseError(.statement, engine: .sqlite, "statement has \(expected) placeholders but \(values.count) values were bound", sql: sql)
+            throw DatabaseError(
+                .statement, engine: .sqlite, "statement has \(expected) placeholders but \(values.count) values were bound", sql: sql)
         }
         for (i, value) in values.enumerated() {
             let index = Int32(i + 1)
@@ -47,7 +48,8 @@ final class SQLiteStatement {
             case .timestamp(let t): rc = bindText(SQLTimestamp.format(t), index)
             case .blob(let bytes):
                 rc = bytes.withUnsafeBytes { raw in
-                    sqlite3_bind_blob(stmt, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), breakout_sqlite_transient())
+                    sqlite3_bind_blob(
+                        stmt, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), breakout_sqlite_transient())
                 }
             }
             if rc != SQLITE_OK { throw connection.failure(rc, sql: sql) }
@@ -57,7 +59,9 @@ final class SQLiteStatement {
     private func bindText(_ s: String, _ index: Int32) -> Int32 {
         var s = s
         return s.withUTF8 { buf in
-            UnsafeRawPointer(buf.baseAddress ?? UnsafePointer(bitPattern: 1)!).withMemoryRebound(to: CChar.self, capacity: max(buf.count, 1)) {
+            UnsafeRawPointer(buf.baseAddress ?? UnsafePointer(bitPattern: 1)!).withMemoryRebound(
+                to: CChar.self, capacity: max(buf.count, 1)
+            ) {
                 sqlite3_bind_text(stmt, index, $0, Int32(buf.count), breakout_sqlite_transient())
             }
         }

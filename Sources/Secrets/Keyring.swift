@@ -26,7 +26,8 @@ public struct Keyring: Sendable {
         }
         // A key others can read is a key others have: refused, with the fix.
         if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
-            throw SecretError.badKey("key file \(path) has mode \(String(format: "%04o", mode)): other users can read it; run `chmod 600 \(path)`")
+            throw SecretError.badKey(
+                "key file \(path) has mode \(String(format: "%04o", mode)): other users can read it; run `chmod 600 \(path)`")
         }
         var keys: [MasterKey] = []
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -40,7 +41,8 @@ public struct Keyring: Sendable {
     }
 
     /// The keyring from `--key-file` paths, `BREAKOUT_MASTER_KEY` and `BREAKOUT_KEY_FILE`, in that order.
-    public static func load(keyFiles: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Keyring {
+    public static func load(keyFiles: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Keyring
+    {
         var ring = Keyring()
         for path in keyFiles { for key in try keys(fromFile: path) { ring.add(key) } }
         if let base64 = environment["BREAKOUT_MASTER_KEY"], !base64.isEmpty {

@@ -51,7 +51,8 @@ enum LibCrypto {
     /// Compares in time independent of where the inputs differ.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
-        return a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0 } }
+        return a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0 }
+        }
     }
 
     /// AES-256-CBC with PKCS#7 padding.
@@ -63,16 +64,21 @@ enum LibCrypto {
         var written: Int32 = 0
         var final: Int32 = 0
         let ok: Bool = out.withUnsafeMutableBufferPointer { o in
-            let init_ = encrypt ? EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), nil, key, iv)
-                                : EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), nil, key, iv)
+            let init_ =
+                encrypt
+                ? EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), nil, key, iv)
+                : EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), nil, key, iv)
             guard init_ == 1 else { return false }
             let update = input.withUnsafeBufferPointer { i in
-                encrypt ? EVP_EncryptUpdate(ctx, o.baseAddress, &written, i.baseAddress, Int32(i.count))
-                        : EVP_DecryptUpdate(ctx, o.baseAddress, &written, i.baseAddress, Int32(i.count))
+                encrypt
+                    ? EVP_EncryptUpdate(ctx, o.baseAddress, &written, i.baseAddress, Int32(i.count))
+                    : EVP_DecryptUpdate(ctx, o.baseAddress, &written, i.baseAddress, Int32(i.count))
             }
             guard update == 1 else { return false }
-            let finish = encrypt ? EVP_EncryptFinal_ex(ctx, o.baseAddress! + Int(written), &final)
-                                 : EVP_DecryptFinal_ex(ctx, o.baseAddress! + Int(written), &final)
+            let finish =
+                encrypt
+                ? EVP_EncryptFinal_ex(ctx, o.baseAddress! + Int(written), &final)
+                : EVP_DecryptFinal_ex(ctx, o.baseAddress! + Int(written), &final)
             return finish == 1
         }
         ERR_clear_error()

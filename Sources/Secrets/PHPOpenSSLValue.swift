@@ -16,13 +16,15 @@ public enum PHPOpenSSLValue {
     /// or MAC in this layout to choose or check the key).
     public static func decrypt(_ value: String, with ring: Keyring) throws -> String {
         guard let outer = Data(base64Encoded: value), outer.count > 16,
-              let inner = Data(base64Encoded: Data(outer.dropFirst(16))) else {
+            let inner = Data(base64Encoded: Data(outer.dropFirst(16)))
+        else {
             throw SecretError.malformed("not a php-openssl value (base64 of IV and base64 ciphertext)")
         }
         let iv = Array(outer.prefix(16))
         for key in ring.keys {
             if let plain = try? LibCrypto.aes256CBC(encrypt: false, key: key.bytes, iv: iv, input: Array(inner)),
-               let text = String(bytes: plain, encoding: .utf8) {
+                let text = String(bytes: plain, encoding: .utf8)
+            {
                 return text
             }
         }
@@ -34,7 +36,8 @@ public enum PHPOpenSSLValue {
 public enum StoredSecret {
     /// A password of `mt_database_connections`, written by apply for organization `organization`.
     public static func decrypt(_ stored: String, with ring: Keyring, organization: String) throws -> String {
-        SecretValue.isEncrypted(stored) ? try SecretValue.decrypt(stored, with: ring, scope: .organization(organization))
+        SecretValue.isEncrypted(stored)
+            ? try SecretValue.decrypt(stored, with: ring, scope: .organization(organization))
             : try PHPOpenSSLValue.decrypt(stored, with: ring)
     }
 }

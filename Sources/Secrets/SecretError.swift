@@ -20,12 +20,18 @@ public enum SecretError: UserFacingError, Equatable {
         case .badKey(let why): return why
         case .noKey: return "no master key loaded: set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE (or pass --key-file)"
         case .unknownKey(let kid, let loaded):
-            return "encrypted with key \(kid), which is not loaded (loaded: \(loaded.isEmpty ? "none" : loaded.joined(separator: ", "))); load the key it was encrypted with"
+            return
+                "encrypted with key \(kid), which is not loaded (loaded: \(loaded.isEmpty ? "none" : loaded.joined(separator: ", "))); load the key it was encrypted with"
         case .malformed(let why): return "not a valid encrypted value: \(why)"
-        case .tampered: return "integrity check failed: the encrypted value was altered or truncated, or encrypted for another organization; encrypt the secret again with `breakout secrets encrypt`"
+        case .tampered:
+            return
+                "integrity check failed: the encrypted value was altered or truncated, or encrypted for another organization; encrypt the secret again with `breakout secrets encrypt`"
         case .wrongScope(let expected, let found):
-            let command = "breakout secrets encrypt" + (expected.hasPrefix("organization ") ? " --org \(expected.dropFirst("organization ".count))" : "")
-            return "this value was encrypted for \(found), not for \(expected): encrypted values are bound to the file they were written for, "
+            let command =
+                "breakout secrets encrypt"
+                + (expected.hasPrefix("organization ") ? " --org \(expected.dropFirst("organization ".count))" : "")
+            return
+                "this value was encrypted for \(found), not for \(expected): encrypted values are bound to the file they were written for, "
                 + "and cannot be copied between organizations; encrypt the secret for \(expected) with `\(command)`"
         }
     }

@@ -78,8 +78,10 @@ public enum SecretValue {
     ///
     /// - Throws: ``SecretError`` `.malformed`, `.unknownKey`, `.wrongScope` or `.tampered`
     ///   (distinct, so a user can tell a wrong key or a copied value from an altered one).
-    public static func decrypt(_ value: String, with ring: Keyring, scope: SecretScope,
-                               candidates: @autoclosure () -> [SecretScope] = []) throws -> String {
+    public static func decrypt(
+        _ value: String, with ring: Keyring, scope: SecretScope,
+        candidates: @autoclosure () -> [SecretScope] = []
+    ) throws -> String {
         let (kid, header, payload) = try parse(value)
         guard let key = ring.key(kid: kid) else {
             if ring.keys.isEmpty { throw SecretError.noKey }

@@ -14,7 +14,10 @@ public struct JobCommand: Sendable, Hashable {
     /// Empty: every dictionary of the organization.
     public var dictionaries: [String]
 
-    public init(organization: String? = nil, connection: String? = nil, threads: Int? = nil, maxCasesPerChunk: Int? = nil, dictionaries: [String] = []) {
+    public init(
+        organization: String? = nil, connection: String? = nil, threads: Int? = nil, maxCasesPerChunk: Int? = nil,
+        dictionaries: [String] = []
+    ) {
         self.organization = organization
         self.connection = connection
         self.threads = threads
@@ -25,7 +28,8 @@ public struct JobCommand: Sendable, Hashable {
     /// Reads either form; nil for anything else (the runner reports such a job as failed).
     public static func parse(_ line: String) -> JobCommand? {
         let words = tokens(line)
-        guard let verb = words.firstIndex(where: { ["csweb:process-cases", "csweb:process-cases-by-dict", "process-cases"].contains($0) }) else { return nil }
+        guard let verb = words.firstIndex(where: { ["csweb:process-cases", "csweb:process-cases-by-dict", "process-cases"].contains($0) })
+        else { return nil }
         var c = JobCommand()
         var i = verb + 1
         func value(_ word: String, _ names: [String]) -> String?? {

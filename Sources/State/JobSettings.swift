@@ -39,8 +39,10 @@ public struct JobSettings: Sendable, Equatable {
     public var output: String?
     public var alerts: Alerts?
 
-    public init(timeout: Int? = nil, retries: Int = 0, startingDeadline: Int = JobSettings.defaultStartingDeadline, include: [String] = [],
-                exclude: [String] = [], output: String? = nil, alerts: Alerts? = nil) {
+    public init(
+        timeout: Int? = nil, retries: Int = 0, startingDeadline: Int = JobSettings.defaultStartingDeadline, include: [String] = [],
+        exclude: [String] = [], output: String? = nil, alerts: Alerts? = nil
+    ) {
         self.timeout = timeout
         self.retries = retries
         self.startingDeadline = startingDeadline
@@ -54,13 +56,15 @@ public struct JobSettings: Sendable, Equatable {
     /// reads as absent (its default), never as a crash.
     public init(stored: String?) {
         let o = StoredValue.object(stored)
-        self.init(timeout: o["timeout"] as? Int, retries: o["retries"] as? Int ?? 0,
-                  startingDeadline: o["starting_deadline"] as? Int ?? Self.defaultStartingDeadline,
-                  include: (o["include"] as? [Any])?.compactMap { $0 as? String } ?? [],
-                  exclude: (o["exclude"] as? [Any])?.compactMap { $0 as? String } ?? [], output: o["output"] as? String)
+        self.init(
+            timeout: o["timeout"] as? Int, retries: o["retries"] as? Int ?? 0,
+            startingDeadline: o["starting_deadline"] as? Int ?? Self.defaultStartingDeadline,
+            include: (o["include"] as? [Any])?.compactMap { $0 as? String } ?? [],
+            exclude: (o["exclude"] as? [Any])?.compactMap { $0 as? String } ?? [], output: o["output"] as? String)
         if let a = o["alerts"] as? [String: Any] {
-            alerts = Alerts(webhook: a["webhook"] as? String, command: a["command"] as? String, onRecovery: a["on_recovery"] as? Bool ?? false,
-                            onFailedCases: a["on_failed_cases"] as? Bool ?? false)
+            alerts = Alerts(
+                webhook: a["webhook"] as? String, command: a["command"] as? String, onRecovery: a["on_recovery"] as? Bool ?? false,
+                onFailedCases: a["on_failed_cases"] as? Bool ?? false)
         }
     }
 

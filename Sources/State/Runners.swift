@@ -18,8 +18,10 @@ public struct RunnerRow: Sendable {
     /// This host's clock minus the store's, in milliseconds, at its last tick.
     public var clockOffsetMilliseconds: Int64
 
-    public init(name: String, host: String, kind: String, pid: Int64, version: String, startedAt: Date?, lastTickAt: Date?,
-                tickSeconds: Int64, clockOffsetMilliseconds: Int64) {
+    public init(
+        name: String, host: String, kind: String, pid: Int64, version: String, startedAt: Date?, lastTickAt: Date?,
+        tickSeconds: Int64, clockOffsetMilliseconds: Int64
+    ) {
         self.name = name
         self.host = host
         self.kind = kind
@@ -44,30 +46,42 @@ extension StateStore {
         guard try exists(ControlTables.runners) else { return }
         let values: [(String, SQLValue)] = [
             ("host", .text(runner.host)), ("kind", .text(runner.kind)), ("pid", .integer(runner.pid)), ("version", .text(runner.version)),
-            ("started_at", runner.startedAt.map { .timestamp($0) } ?? .null), ("last_tick_at", runner.lastTickAt.map { .timestamp($0) } ?? .null),
+            ("started_at", runner.startedAt.map { .timestamp($0) } ?? .null),
+            ("last_tick_at", runner.lastTickAt.map { .timestamp($0) } ?? .null),
             ("tick_seconds", .integer(runner.tickSeconds)), ("clock_offset_ms", .integer(runner.clockOffsetMilliseconds)),
         ]
-        let updated = try connection.execute(.update(Update(ControlTables.runners, set: values.map { Assignment($0.0, $0.1) },
-                                                            where: .equals("runner_name", .text(runner.name)))))
+        let updated = try connection.execute(
+            .update(
+                Update(
+                    ControlTables.runners, set: values.map { Assignment($0.0, $0.1) },
+                    where: .equals("runner_name", .text(runner.name)))))
         guard updated == 0 else { return }
         do {
-            try connection.execute(.insert(Insert(into: ControlTables.runners, columns: ["runner_name"] + values.map(\.0),
-                                                  rows: [[.text(runner.name)] + values.map(\.1)])))
+            try connection.execute(
+                .insert(
+                    Insert(
+                        into: ControlTables.runners, columns: ["runner_name"] + values.map(\.0),
+                        rows: [[.text(runner.name)] + values.map(\.1)])))
         } catch let error as DatabaseError where error.kind == .statement {
             // Another process of the same host and kind inserted it first: update that row.
-            try connection.execute(.update(Update(ControlTables.runners, set: values.map { Assignment($0.0, $0.1) },
-                                                  where: .equals("runner_name", .text(runner.name)))))
+            try connection.execute(
+                .update(
+                    Update(
+                        ControlTables.runners, set: values.map { Assignment($0.0, $0.1) },
+                        where: .equals("runner_name", .text(runner.name)))))
         }
     }
 
     /// Every runner that has ticked, most recent first (empty on a store older than version 3).
     public func runners() throws -> [RunnerRow] {
         guard try exists(ControlTables.runners) else { return [] }
-        return try connection.query(.select(Select(from: ControlTables.runners, orderBy: [SortKey("last_tick_at", descending: true)]))).map { row in
-            RunnerRow(name: text(row["runner_name"]) ?? "", host: text(row["host"]) ?? "", kind: text(row["kind"]) ?? "",
-                      pid: int(row["pid"]) ?? 0, version: text(row["version"]) ?? "", startedAt: row["started_at"].flatMap(StateStore.date),
-                      lastTickAt: row["last_tick_at"].flatMap(StateStore.date), tickSeconds: int(row["tick_seconds"]) ?? 60,
-                      clockOffsetMilliseconds: int(row["clock_offset_ms"]) ?? 0)
+        return try connection.query(.select(Select(from: ControlTables.runners, orderBy: [SortKey("last_tick_at", descending: true)]))).map
+        { row in
+            RunnerRow(
+                name: text(row["runner_name"]) ?? "", host: text(row["host"]) ?? "", kind: text(row["kind"]) ?? "",
+                pid: int(row["pid"]) ?? 0, version: text(row["version"]) ?? "", startedAt: row["started_at"].flatMap(StateStore.date),
+                lastTickAt: row["last_tick_at"].flatMap(StateStore.date), tickSeconds: int(row["tick_seconds"]) ?? 60,
+                clockOffsetMilliseconds: int(row["clock_offset_ms"]) ?? 0)
         }
     }
 }

@@ -82,8 +82,11 @@ public final class StateStore {
             }
             try connection.transaction {
                 for statement in statements { try connection.execute(statement) }
-                try connection.execute(.insert(Insert(into: ControlTables.migrationsTable, columns: ["version", "description", "applied_at"],
-                                                      rows: [[.integer(Int64(migration.version)), .text(migration.description), .timestamp(Date())]])))
+                try connection.execute(
+                    .insert(
+                        Insert(
+                            into: ControlTables.migrationsTable, columns: ["version", "description", "applied_at"],
+                            rows: [[.integer(Int64(migration.version)), .text(migration.description), .timestamp(Date())]])))
             }
             applied.append(migration.version)
         }
@@ -118,8 +121,9 @@ public final class StateStore {
     public func checkVersion() throws {
         let v = try version()
         if v > ControlTables.latestVersion {
-            throw StateError("the state store is at schema version \(v); this breakout knows up to \(ControlTables.latestVersion)",
-                             hint: "upgrade breakout")
+            throw StateError(
+                "the state store is at schema version \(v); this breakout knows up to \(ControlTables.latestVersion)",
+                hint: "upgrade breakout")
         }
     }
 
@@ -143,8 +147,12 @@ public final class StateStore {
     public func runningJobs() throws -> [Int64: String] {
         let now = (try? serverTime()) ?? Date()
         var out: [Int64: String] = [:]
-        for row in try connection.query(.select(Select(from: ControlTables.jobs, columns: ["id", "lease_owner", "lease_expires_at"],
-                                                       where: .not(.isNull("lease_owner"))))) {
+        for row in try connection.query(
+            .select(
+                Select(
+                    from: ControlTables.jobs, columns: ["id", "lease_owner", "lease_expires_at"],
+                    where: .not(.isNull("lease_owner")))))
+        {
             guard let id = row[0].int64, let owner = row[1].string, let expires = StateStore.date(row[2]), expires > now else { continue }
             out[id] = owner
         }
@@ -170,8 +178,11 @@ public final class StateStore {
             let now = Date()
             do {
                 try connection.transaction {
-                    try connection.execute(.insert(Insert(into: ControlTables.locks, columns: ["name", "owner", "acquired_at", "expires_at"],
-                                                          rows: [[.text(name), .text(owner), .timestamp(now), .timestamp(now.addingTimeInterval(staleAfter))]])))
+                    try connection.execute(
+                        .insert(
+                            Insert(
+                                into: ControlTables.locks, columns: ["name", "owner", "acquired_at", "expires_at"],
+                                rows: [[.text(name), .text(owner), .timestamp(now), .timestamp(now.addingTimeInterval(staleAfter))]])))
                 }
                 return
             } catch let error as DatabaseError where error.kind == .statement {
@@ -179,11 +190,18 @@ public final class StateStore {
                 let holder = try connection.query(.select(Select(from: ControlTables.locks, where: .equals("name", .text(name))))).first
                 if let holder, let expires = holder["expires_at"].flatMap(Self.date), expires < now {
                     let taken = try connection.transaction {
-                        try connection.execute(.update(Update(ControlTables.locks, set: [
-                            Assignment("owner", .text(owner)), Assignment("acquired_at", .timestamp(now)),
-                            Assignment("expires_at", .timestamp(now.addingTimeInterval(staleAfter))),
-                        ], where: .and([.equals("name", .text(name)), .equals("owner", holder["owner"] ?? .null),
-                                        .compare("expires_at", .less, .timestamp(now))]))))
+                        try connection.execute(
+                            .update(
+                                Update(
+                                    ControlTables.locks,
+                                    set: [
+                                        Assignment("owner", .text(owner)), Assignment("acquired_at", .timestamp(now)),
+                                        Assignment("expires_at", .timestamp(now.addingTimeInterval(staleAfter))),
+                                    ],
+                                    where: .and([
+                                        .equals("name", .text(name)), .equals("owner", holder["owner"] ?? .null),
+                                        .compare("expires_at", .less, .timestamp(now)),
+                                    ]))))
                     }
                     if taken == 1 { return }
                     continue
@@ -192,8 +210,9 @@ public final class StateStore {
                     let who = holder?["owner"]?.string ?? "another apply"
                     let since = holder?["acquired_at"].flatMap(Self.date).map { SQLTimestamp.format($0) } ?? "?"
                     let until = holder?["expires_at"].flatMap(Self.date).map { SQLTimestamp.format($0) } ?? "?"
-                    throw StateError("the state store is locked by \(who) since \(since) UTC (the lock expires at \(until) UTC)",
-                                     hint: "wait for that apply to finish, or pass --lock-timeout 5m to wait longer")
+                    throw StateError(
+                        "the state store is locked by \(who) since \(since) UTC (the lock expires at \(until) UTC)",
+                        hint: "wait for that apply to finish, or pass --lock-timeout 5m to wait longer")
                 }
                 Thread.sleep(forTimeInterval: 0.2)
             }
@@ -201,7 +220,8 @@ public final class StateStore {
     }
 
     public func releaseLock(_ name: String, owner: String) {
-        _ = try? connection.execute(.delete(Delete(from: ControlTables.locks, where: .and([.equals("name", .text(name)), .equals("owner", .text(owner))]))))
+        _ = try? connection.execute(
+            .delete(Delete(from: ControlTables.locks, where: .and([.equals("name", .text(name)), .equals("owner", .text(owner))]))))
     }
 
     public static func date(_ value: SQLValue) -> Date? {
@@ -265,8 +285,10 @@ public struct OrganizationRow: Sendable {
     }
 
     var fields: [(String, String)] {
-        [("id", "\(id)"), ("name", name), ("display", displayName ?? "∅"), ("dict", dictionaries ?? "∅"), ("active", "\(isActive)"),
-         ("managed", managedBy ?? "∅")]
+        [
+            ("id", "\(id)"), ("name", name), ("display", displayName ?? "∅"), ("dict", dictionaries ?? "∅"), ("active", "\(isActive)"),
+            ("managed", managedBy ?? "∅"),
+        ]
     }
 }
 
@@ -302,9 +324,13 @@ public struct ConnectionRow: Sendable {
     }
 
     var fields: [(String, String)] {
-        [("id", "\(id)"), ("org", "\(organizationID)"), ("name", name), ("type", dbType), ("host", host ?? "∅"), ("port", port.map { "\($0)" } ?? "∅"),
-         ("db", database ?? "∅"), ("user", username ?? "∅"), ("pw", passwordEncrypted ?? "∅"), ("default", "\(isDefault)"), ("active", "\(isActive)"),
-         ("options", options ?? "∅"), ("managed", managedBy ?? "∅")]
+        [
+            ("id", "\(id)"), ("org", "\(organizationID)"), ("name", name), ("type", dbType), ("host", host ?? "∅"),
+            ("port", port.map { "\($0)" } ?? "∅"),
+            ("db", database ?? "∅"), ("user", username ?? "∅"), ("pw", passwordEncrypted ?? "∅"), ("default", "\(isDefault)"),
+            ("active", "\(isActive)"),
+            ("options", options ?? "∅"), ("managed", managedBy ?? "∅"),
+        ]
     }
 }
 
@@ -350,10 +376,13 @@ public struct JobRow: Sendable {
     }
 
     var fields: [(String, String)] {
-        [("id", "\(id)"), ("org", "\(organizationID)"), ("name", name), ("type", jobType), ("command", command ?? "∅"), ("cron", cronExpression),
-         ("tz", timeZone ?? "∅"), ("conn", connectionID.map { "\($0)" } ?? "∅"), ("dict", dictionaries ?? "∅"),
-         ("threads", threads.map { "\($0)" } ?? "∅"), ("chunk", maxCasesPerChunk.map { "\($0)" } ?? "∅"), ("settings", settings ?? "∅"),
-         ("active", "\(isActive)"), ("managed", managedBy ?? "∅")]
+        [
+            ("id", "\(id)"), ("org", "\(organizationID)"), ("name", name), ("type", jobType), ("command", command ?? "∅"),
+            ("cron", cronExpression),
+            ("tz", timeZone ?? "∅"), ("conn", connectionID.map { "\($0)" } ?? "∅"), ("dict", dictionaries ?? "∅"),
+            ("threads", threads.map { "\($0)" } ?? "∅"), ("chunk", maxCasesPerChunk.map { "\($0)" } ?? "∅"), ("settings", settings ?? "∅"),
+            ("active", "\(isActive)"), ("managed", managedBy ?? "∅"),
+        ]
     }
 }
 

@@ -12,7 +12,9 @@ public enum StoredValue {
 
     /// A JSON object; empty for NULL or anything else.
     public static func object(_ text: String?) -> [String: Any] {
-        guard let text, let data = text.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        guard let text, let data = text.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            return [:]
+        }
         return o
     }
 

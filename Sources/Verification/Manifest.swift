@@ -1,6 +1,6 @@
 import Breakout
-import CaseSources
 import CSPro
+import CaseSources
 import DatabaseDriver
 import Foundation
 import SQL

@@ -1,6 +1,6 @@
 import Breakout
-import CaseSources
 import CSPro
+import CaseSources
 import DatabaseDriver
 import Drivers
 import Foundation
@@ -18,8 +18,10 @@ public struct ExpectedCase: Sendable {
     public var notes: [Case.Note]
     public var data: Case?
 
-    public init(guid: String, key: String, label: String?, revision: Int64, deleted: Bool, partialSave: Case.PartialSave? = nil,
-                notes: [Case.Note] = [], data: Case?) {
+    public init(
+        guid: String, key: String, label: String?, revision: Int64, deleted: Bool, partialSave: Case.PartialSave? = nil,
+        notes: [Case.Note] = [], data: Case?
+    ) {
         (self.guid, self.key, self.label, self.revision, self.deleted, self.partialSave, self.notes, self.data) =
             (guid, key, label, revision, deleted, partialSave, notes, data)
     }
@@ -50,11 +52,14 @@ public enum TableLines {
 
     /// Every row of a table, a page at a time, in the order of its first column (keyset paging: no
     /// OFFSET, so a large table is read in linear time with bounded memory).
-    public static func forEachPage(_ c: any DatabaseConnection, _ t: TableDefinition, pageSize: Int = 20_000, _ body: ([Row]) throws -> Void) throws {
+    public static func forEachPage(
+        _ c: any DatabaseConnection, _ t: TableDefinition, pageSize: Int = 20_000, _ body: ([Row]) throws -> Void
+    ) throws {
         let key = t.columns[0].name
         var last: SQLValue?
         while true {
-            let page = try c.query(.select(Select(from: t.name, where: last.map { .compare(key, .greater, $0) }, orderBy: [SortKey(key)], limit: pageSize)))
+            let page = try c.query(
+                .select(Select(from: t.name, where: last.map { .compare(key, .greater, $0) }, orderBy: [SortKey(key)], limit: pageSize)))
             try body(page)
             guard page.count == pageSize, let end = page.last else { return }
             last = end[0]
@@ -76,12 +81,20 @@ public enum TableLines {
             }
         }
         let ps = e.partialSave
-        emit("cases", [e.guid, e.key, e.label ?? "∅", String(e.revision), e.deleted ? "1" : "0", "0", ps?.mode ?? "∅", ps?.field ?? "∅",
-                       ps?.levelKey ?? "∅", ps.map { String($0.recordOccurrence) } ?? "∅", ps.map { String($0.itemOccurrence) } ?? "∅",
-                       ps.map { String($0.subitemOccurrence) } ?? "∅"].joined(separator: "|"))
+        emit(
+            "cases",
+            [
+                e.guid, e.key, e.label ?? "∅", String(e.revision), e.deleted ? "1" : "0", "0", ps?.mode ?? "∅", ps?.field ?? "∅",
+                ps?.levelKey ?? "∅", ps.map { String($0.recordOccurrence) } ?? "∅", ps.map { String($0.itemOccurrence) } ?? "∅",
+                ps.map { String($0.subitemOccurrence) } ?? "∅",
+            ].joined(separator: "|"))
         for n in e.notes {
-            emit("notes", [e.guid, n.field, n.levelKey, String(n.recordOccurrence), String(n.itemOccurrence), String(n.subitemOccurrence),
-                           n.content, n.operatorId, n.modifiedTime].joined(separator: "|"))
+            emit(
+                "notes",
+                [
+                    e.guid, n.field, n.levelKey, String(n.recordOccurrence), String(n.itemOccurrence), String(n.subitemOccurrence),
+                    n.content, n.operatorId, n.modifiedTime,
+                ].joined(separator: "|"))
         }
         guard let data = e.data else { return }
         func visit(_ node: CaseNode, path: String) {
@@ -107,8 +120,10 @@ public enum TableLines {
     }
 
     /// The lines a destination holds, read page by page (keyset on each table's first column).
-    public static func actual(_ c: any DatabaseConnection, _ schema: BreakoutSchema, pageSize: Int = 20_000,
-                              emit: (String, String) -> Void) throws {
+    public static func actual(
+        _ c: any DatabaseConnection, _ schema: BreakoutSchema, pageSize: Int = 20_000,
+        emit: (String, String) -> Void
+    ) throws {
         func rows(_ t: TableDefinition, _ body: (Row) -> Void) throws { try forEachPage(c, t, pageSize: pageSize) { $0.forEach(body) } }
         try rows(schema.cases) { emit("cases", $0.values.map(normalized).joined(separator: "|")) }
         try rows(schema.notes) { emit("notes", $0.values.map(normalized).joined(separator: "|")) }
@@ -119,12 +134,15 @@ public enum TableLines {
                 let id = row[0].int64!
                 let path = level.level == 0 ? normalized(row[1]) : "\(row[1].int64.flatMap { paths[$0] } ?? "?")/\(normalized(row[2]))"
                 newPaths[id] = path
-                emit("level-\(level.level + 1)", ([path] + row.values.dropFirst(level.level == 0 ? 2 : 3).map(normalized)).joined(separator: "|"))
+                emit(
+                    "level-\(level.level + 1)",
+                    ([path] + row.values.dropFirst(level.level == 0 ? 2 : 3).map(normalized)).joined(separator: "|"))
             }
             for record in schema.records where record.level == level.level {
                 try rows(record.table) { row in
-                    emit(record.recordName.lowercased(),
-                         ([row[1].int64.flatMap { newPaths[$0] } ?? "?"] + row.values.dropFirst(2).map(normalized)).joined(separator: "|"))
+                    emit(
+                        record.recordName.lowercased(),
+                        ([row[1].int64.flatMap { newPaths[$0] } ?? "?"] + row.values.dropFirst(2).map(normalized)).joined(separator: "|"))
                 }
             }
             paths = newPaths
@@ -169,8 +187,9 @@ extension SyntheticCSWebSource.Contents {
         let corrupt = Set(self.corrupt), deleted = Set(self.deleted)
         return (1...Swift.max(cases, 1)).lazy.filter { $0 <= cases && !corrupt.contains($0) }.map { n -> ExpectedCase in
             let c = current(n)
-            return ExpectedCase(guid: c.id!, key: c.key, label: label(c), revision: revision(n), deleted: deleted.contains(n),
-                                partialSave: partialSaveValue(n), notes: n % 31 == 0 ? [note(n)] : [], data: c)
+            return ExpectedCase(
+                guid: c.id!, key: c.key, label: label(c), revision: revision(n), deleted: deleted.contains(n),
+                partialSave: partialSaveValue(n), notes: n % 31 == 0 ? [note(n)] : [], data: c)
         }
     }
 

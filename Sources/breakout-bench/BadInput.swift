@@ -1,6 +1,6 @@
 import Breakout
-import CaseSources
 import CSPro
+import CaseSources
 import DatabaseDriver
 import Drivers
 import Foundation
@@ -25,7 +25,9 @@ func judge(_ r: CommandResult, file: String) -> (ok: Bool, text: String) {
     if r.status == 0 { return (true, "accepted") }
     let line = r.stderr.split(separator: "\n").first { $0.hasPrefix("error") }.map(String.init) ?? ""
     if r.status == 1, !line.isEmpty {
-        return (line.contains(file) || r.stderr.contains(file) ? (true, "rejected: \(line.prefix(110))") : (false, "error does not name \(file): \(line)"))
+        return
+            (line.contains(file) || r.stderr.contains(file)
+            ? (true, "rejected: \(line.prefix(110))") : (false, "error does not name \(file): \(line)"))
     }
     return (false, "exit \(r.status) without an error line: \(r.text.prefix(200))")
 }
@@ -51,42 +53,85 @@ func badInputScenarios(bin: String, servers: [Workspace.Kind]) throws -> [BadInp
         ("zero-occurrences.json", mutate(valid, "\"maximum\"\\s*:\\s*5\\b", "\"maximum\": 0")),
         ("deep-nesting.json", Data((String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)).utf8)),
         ("invalid-utf8.json", Data(valid.utf8.prefix(200)) + Data([0xC3, 0x28, 0xFF, 0xFE]) + Data(valid.utf8.dropFirst(200))),
-        ("garbage.dcf", Data("[Dictionary]\nName=X\n[Level]\nName=L\n[Record]\nLen=abc\nRecordTypeValue=\n[Item]\nStart=-5\nLen=999999999999\n\u{0}\u{1}\u{2}".utf8)),
-        ("truncated.dcf", Data("[Dictionary]\nVersion=CSPro 7.0\nLabel=Test\nName=TEST_DICT\nRecordTypeStart=1\nRecordTypeLen=1\nPositions=Relative\nZeroFill=Yes\nDecimalChar=No\n\n[Level]\nLabel=Lev\nName=LEV\n\n[IdItems]\n\n[Item]\nLabel=Id\nName=ID\nStart=2\nLen=".utf8)),
+        (
+            "garbage.dcf",
+            Data(
+                "[Dictionary]\nName=X\n[Level]\nName=L\n[Record]\nLen=abc\nRecordTypeValue=\n[Item]\nStart=-5\nLen=999999999999\n\u{0}\u{1}\u{2}"
+                    .utf8)
+        ),
+        (
+            "truncated.dcf",
+            Data(
+                "[Dictionary]\nVersion=CSPro 7.0\nLabel=Test\nName=TEST_DICT\nRecordTypeStart=1\nRecordTypeLen=1\nPositions=Relative\nZeroFill=Yes\nDecimalChar=No\n\n[Level]\nLabel=Lev\nName=LEV\n\n[IdItems]\n\n[Item]\nLabel=Id\nName=ID\nStart=2\nLen="
+                    .utf8)
+        ),
     ]
     // Valid dictionaries with hostile content, built from the model.
     func item(_ name: String, _ start: Int, _ length: Int, alpha: Bool = false, occurrences: Int = 1) -> CSPro.Item {
-        CSPro.Item(name: name, labels: [CSPro.Label(name)], contentType: alpha ? .alpha : .numeric, start: start, length: length, decimals: 0,
-             decimalMark: false, zeroFill: !alpha, occurrences: occurrences, parent: nil, valueSets: [])
+        CSPro.Item(
+            name: name, labels: [CSPro.Label(name)], contentType: alpha ? .alpha : .numeric, start: start, length: length, decimals: 0,
+            decimalMark: false, zeroFill: !alpha, occurrences: occurrences, parent: nil, valueSets: [])
     }
     func dictionary(_ name: String, records: [CSPro.Record]) -> CSProDictionary {
-        CSProDictionary(name: name, labels: [Label("Hostile")], recordTypeStart: 1, recordTypeLength: 1, relativePositions: false,
-                        defaultZeroFill: true, defaultDecimalMark: false, languages: [],
-                        levels: [CSPro.Level(name: "HH", labels: [Label("HH")], ids: [item("HHID", 2, 4)], records: records)])
+        CSProDictionary(
+            name: name, labels: [Label("Hostile")], recordTypeStart: 1, recordTypeLength: 1, relativePositions: false,
+            defaultZeroFill: true, defaultDecimalMark: false, languages: [],
+            levels: [CSPro.Level(name: "HH", labels: [Label("HH")], ids: [item("HHID", 2, 4)], records: records)])
     }
     let hostile: [(String, CSProDictionary)] = [
-        ("sql-names", dictionary("HOSTILE", records: [
-            CSPro.Record(name: "x\"; DROP TABLE cases; --", labels: [Label("x")], typeValue: "1", required: true, maxOccurrences: 1,
-                   items: [item("SELECT", 6, 2), item("y`]; DROP TABLE cases; --", 8, 10, alpha: true), item("ORDER", 18, 1)]),
-            CSPro.Record(name: "TABLE", labels: [Label("t")], typeValue: "2", required: false, maxOccurrences: 3,
-                   items: [item("FROM", 6, 3), item("WHERE", 9, 5, alpha: true)]),
-        ])),
-        ("unicode-names", dictionary("HOSTILE", records: [
-            CSPro.Record(name: "ÉLÈVE_名前", labels: [Label("é")], typeValue: "1", required: true, maxOccurrences: 2,
-                   items: [item("ÂGE", 6, 3), item("НАЗВА", 9, 12, alpha: true)]),
-        ])),
-        ("alpha-100000", dictionary("HOSTILE", records: [
-            CSPro.Record(name: "TEXTS", labels: [Label("n")], typeValue: "1", required: true, maxOccurrences: 1,
-                   items: [item("N1", 6, 2), item("TEXT", 8, 100_000, alpha: true)]),
-        ])),
-        ("occurrences-10000", dictionary("HOSTILE", records: [
-            CSPro.Record(name: "WIDE", labels: [Label("w")], typeValue: "1", required: true, maxOccurrences: 1,
-                   items: [item("V", 6, 1, occurrences: 10_000)]),
-        ])),
-        ("record-10000-occurrences", dictionary("HOSTILE", records: [
-            CSPro.Record(name: "MANY", labels: [Label("m")], typeValue: "1", required: false, maxOccurrences: 10_000,
-                   items: [item("V", 6, 2)]),
-        ])),
+        (
+            "sql-names",
+            dictionary(
+                "HOSTILE",
+                records: [
+                    CSPro.Record(
+                        name: "x\"; DROP TABLE cases; --", labels: [Label("x")], typeValue: "1", required: true, maxOccurrences: 1,
+                        items: [item("SELECT", 6, 2), item("y`]; DROP TABLE cases; --", 8, 10, alpha: true), item("ORDER", 18, 1)]),
+                    CSPro.Record(
+                        name: "TABLE", labels: [Label("t")], typeValue: "2", required: false, maxOccurrences: 3,
+                        items: [item("FROM", 6, 3), item("WHERE", 9, 5, alpha: true)]),
+                ])
+        ),
+        (
+            "unicode-names",
+            dictionary(
+                "HOSTILE",
+                records: [
+                    CSPro.Record(
+                        name: "ÉLÈVE_名前", labels: [Label("é")], typeValue: "1", required: true, maxOccurrences: 2,
+                        items: [item("ÂGE", 6, 3), item("НАЗВА", 9, 12, alpha: true)])
+                ])
+        ),
+        (
+            "alpha-100000",
+            dictionary(
+                "HOSTILE",
+                records: [
+                    CSPro.Record(
+                        name: "TEXTS", labels: [Label("n")], typeValue: "1", required: true, maxOccurrences: 1,
+                        items: [item("N1", 6, 2), item("TEXT", 8, 100_000, alpha: true)])
+                ])
+        ),
+        (
+            "occurrences-10000",
+            dictionary(
+                "HOSTILE",
+                records: [
+                    CSPro.Record(
+                        name: "WIDE", labels: [Label("w")], typeValue: "1", required: true, maxOccurrences: 1,
+                        items: [item("V", 6, 1, occurrences: 10_000)])
+                ])
+        ),
+        (
+            "record-10000-occurrences",
+            dictionary(
+                "HOSTILE",
+                records: [
+                    CSPro.Record(
+                        name: "MANY", labels: [Label("m")], typeValue: "1", required: false, maxOccurrences: 10_000,
+                        items: [item("V", 6, 2)])
+                ])
+        ),
     ]
     for (name, d) in hostile { files.append(("\(name).json", Data(JSONDictionaryWriter.text(d).utf8))) }
 
@@ -98,7 +143,8 @@ func badInputScenarios(bin: String, servers: [Workspace.Kind]) throws -> [BadInp
         var ok = true
         var inspectOK = false
         for args in [["dictionary", "inspect", path], ["dictionary", "inspect", path, "--format", "json"]]
-            + ["postgresql", "mysql", "sqlserver", "sqlite"].map({ ["dictionary", "ddl", path, "--dialect", $0] }) {
+            + ["postgresql", "mysql", "sqlserver", "sqlite"].map({ ["dictionary", "ddl", path, "--dialect", $0] })
+        {
             let r = try run(bin, args, timeout: 60)
             let (good, text) = judge(r, file: name)
             if !good { ok = false; outcomes.append("\(args[1]) \(args.last!): \(text)") }
@@ -122,7 +168,8 @@ func badInputScenarios(bin: String, servers: [Workspace.Kind]) throws -> [BadInp
             try writer.put(dictionary: d.name, guid: c.id!, key: c.key, blob: try CSWebDatabaseWriter.blob(c, layout: layout), revision: 1)
         }
         connection.close()
-        let expected = expectedDump(cases.map { ExpectedCase(guid: $0.id!, key: $0.key, label: nil, revision: 1, deleted: false, data: $0) }, dictionary: d)
+        let expected = expectedDump(
+            cases.map { ExpectedCase(guid: $0.id!, key: $0.key, label: nil, revision: 1, deleted: false, data: $0) }, dictionary: d)
         for kind in servers + [.sqlite] {
             let label = "hostile dictionary \(name) → \(kind.rawValue)"
             do {
@@ -143,8 +190,11 @@ func badInputScenarios(bin: String, servers: [Workspace.Kind]) throws -> [BadInp
                     let dump = try logicalDump(check, try w.schema)
                     check.close()
                     let diff = differences(dump, expected)
-                    if !diff.isEmpty { passed = false; detail = "loaded wrong rows: " + diff.prefix(3).joined(separator: "; ") }
-                    else { detail = "loaded exactly (\(dump.values.reduce(0) { $0 + $1.count }) rows); sentinel intact" }
+                    if !diff.isEmpty {
+                        passed = false; detail = "loaded wrong rows: " + diff.prefix(3).joined(separator: "; ")
+                    } else {
+                        detail = "loaded exactly (\(dump.values.reduce(0) { $0 + $1.count }) rows); sentinel intact"
+                    }
                 } else if good {
                     detail += "; sentinel intact"
                 }
@@ -187,7 +237,8 @@ func badInputScenarios(bin: String, servers: [Workspace.Kind]) throws -> [BadInp
     let writer = CSWebDatabaseWriter(connection: connection)
     try writer.createTables(for: d)
     for (i, c) in good.enumerated() {
-        try writer.put(dictionary: d.name, guid: c.id!, key: c.key, blob: try CSWebDatabaseWriter.blob(c, layout: layout), revision: Int64(1 + i / 10))
+        try writer.put(
+            dictionary: d.name, guid: c.id!, key: c.key, blob: try CSWebDatabaseWriter.blob(c, layout: layout), revision: Int64(1 + i / 10))
     }
     var badKeys: [String: String] = [:]
     for (i, (what, blob)) in garbage.enumerated() {
@@ -197,7 +248,8 @@ func badInputScenarios(bin: String, servers: [Workspace.Kind]) throws -> [BadInp
     }
     connection.close()
     let goodGuids = Set(good.map { $0.id! })
-    let expected = expectedDump(good.map { ExpectedCase(guid: $0.id!, key: $0.key, label: nil, revision: 1, deleted: false, data: $0) }, dictionary: d)
+    let expected = expectedDump(
+        good.map { ExpectedCase(guid: $0.id!, key: $0.key, label: nil, revision: 1, deleted: false, data: $0) }, dictionary: d)
     for kind in servers + [.sqlite] {
         let label = "garbage blobs (\(garbage.count) kinds) among 30 valid cases → \(kind.rawValue)"
         do {
@@ -224,9 +276,12 @@ func badInputScenarios(bin: String, servers: [Workspace.Kind]) throws -> [BadInp
             let allGood = good.allSatisfy { loadedKeys.contains($0.key) }
             let passed = diff.isEmpty && unaccounted.isEmpty && allGood
             let loadedBad = badKeys.filter { loadedKeys.contains($0.key) }.map(\.value).sorted()
-            lines.append(BadInputLine(name: label, passed: passed, detail: passed
-                ? "30 valid cases exact; \(errors.count) listed with a reason; loaded leniently: \(loadedBad.isEmpty ? "none" : loadedBad.joined(separator: ", "))"
-                : "differences: \(diff.prefix(3)); unaccounted: \(unaccounted.values.sorted()); all valid loaded: \(allGood)"))
+            lines.append(
+                BadInputLine(
+                    name: label, passed: passed,
+                    detail: passed
+                        ? "30 valid cases exact; \(errors.count) listed with a reason; loaded leniently: \(loadedBad.isEmpty ? "none" : loadedBad.joined(separator: ", "))"
+                        : "differences: \(diff.prefix(3)); unaccounted: \(unaccounted.values.sorted()); all valid loaded: \(allGood)"))
         } catch {
             lines.append(BadInputLine(name: label, passed: false, detail: "\(error)"))
         }

@@ -1,6 +1,6 @@
 import Breakout
-import CaseSources
 import CSPro
+import CaseSources
 import DatabaseDriver
 import Drivers
 import Foundation
@@ -33,7 +33,8 @@ struct OnceResult: Codable {
 
 /// A generated source: an SQLite file's path, or a server URL (`mysql://…`).
 func sourceConfig(_ source: String) throws -> ConnectionConfig {
-    source.contains("://") ? try ConnectionConfig.parse(url: source) : ConnectionConfig(engine: .sqlite, database: source, options: ["mode": "ro"])
+    source.contains("://")
+        ? try ConnectionConfig.parse(url: source) : ConnectionConfig(engine: .sqlite, database: source, options: ["mode": "ro"])
 }
 
 /// The child: one breakout of a source into a destination namespace; prints an OnceResult as JSON.
@@ -41,15 +42,18 @@ func sourceConfig(_ source: String) throws -> ConnectionConfig {
 func runBreakoutOnce() throws {
     let source = stringOption("--source")!, url = stringOption("--url")!, namespace = stringOption("--namespace")!
     let config = try ConnectionConfig.parse(url: url)
-    let feed = try CSWebFeed(source: CSWebSource(connection: try Databases.connect(try sourceConfig(source))), dictionary: stringOption("--dictionary")!)
-    let engine = try BreakoutEngine(feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
-                                    connect: { try Databases.connect(config.forBulkLoad) })
+    let feed = try CSWebFeed(
+        source: CSWebSource(connection: try Databases.connect(try sourceConfig(source))), dictionary: stringOption("--dictionary")!)
+    let engine = try BreakoutEngine(
+        feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
+        connect: { try Databases.connect(config.forBulkLoad) })
     let summary = try engine.run(RunOptions(threads: option("--threads", 3), chunkSize: option("--chunk", 1000)))
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    let result = OnceResult(seconds: summary.seconds, cases: summary.cases, failed: summary.failedCases, rows: summary.rows.values.reduce(0, +),
-                            cpu: cpu, rssMiB: peakRSSMiB())
+    let result = OnceResult(
+        seconds: summary.seconds, cases: summary.cases, failed: summary.failedCases, rows: summary.rows.values.reduce(0, +),
+        cpu: cpu, rssMiB: peakRSSMiB())
     print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
 }
 
@@ -62,132 +66,167 @@ func runBreakoutBenchmark() throws {
         return (p[0], p[1])
     }
     var destinations: [(String, ConnectionConfig, String)] = []
-    if let url = environment["BREAKOUT_TEST_POSTGRES_URL"] { destinations.append(("PostgreSQL", try ConnectionConfig.parse(url: url), url)) }
+    if let url = environment["BREAKOUT_TEST_POSTGRES_URL"] {
+        destinations.append(("PostgreSQL", try ConnectionConfig.parse(url: url), url))
+    }
     if let url = environment["BREAKOUT_TEST_MYSQL_URL"] { destinations.append(("MariaDB", try ConnectionConfig.parse(url: url), url)) }
-    guard !destinations.isEmpty else { throw BreakoutError("set BREAKOUT_TEST_POSTGRES_URL and/or BREAKOUT_TEST_MYSQL_URL (make bench does)") }
-    let me = CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
+    guard !destinations.isEmpty else {
+        throw BreakoutError("set BREAKOUT_TEST_POSTGRES_URL and/or BREAKOUT_TEST_MYSQL_URL (make bench does)")
+    }
+    let me =
+        CommandLine.arguments[0].hasPrefix("/")
+        ? CommandLine.arguments[0]
         : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
     let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-bench-\(getpid())")
     try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: temporary) }
 
-    struct Line { var n: Int; var destination: String; var what: String; var seconds: Double; var cases: Int; var rows: Int
-                  var raw: Double?; var rss: Double?; var cpu: Double?; var check: String }
+    struct Line {
+        var n: Int; var destination: String; var what: String; var seconds: Double; var cases: Int; var rows: Int
+        var raw: Double?; var rss: Double?; var cpu: Double?; var check: String
+    }
     var lines: [Line] = []
     func show(_ l: Line) {
         func f(_ x: Double?, _ format: String) -> String { x.map { String(format: format, $0) } ?? "–" }
-        print("| \(l.n) | \(l.destination) | \(l.what) | \(f(l.seconds, "%.2f")) | \(f(Double(l.cases) / l.seconds, "%.0f")) | \(f(Double(l.rows) / l.seconds, "%.0f")) | "
-              + "\(f(l.raw.map { l.seconds / $0 }, "%.2f×")) | \(f(l.rss, "%.0f")) | \(f(l.cpu, "%.1f")) | \(l.check) |")
+        print(
+            "| \(l.n) | \(l.destination) | \(l.what) | \(f(l.seconds, "%.2f")) | \(f(Double(l.cases) / l.seconds, "%.0f")) | \(f(Double(l.rows) / l.seconds, "%.0f")) | "
+                + "\(f(l.raw.map { l.seconds / $0 }, "%.2f×")) | \(f(l.rss, "%.0f")) | \(f(l.cpu, "%.1f")) | \(l.check) |")
         lines.append(l)
     }
 
     let sourceKinds = (stringOption("--sources") ?? "mariadb,sqlite").split(separator: ",").map(String.init)
-    for n in sizes { for sourceKind in sourceKinds {
-        // The source: a database on the MariaDB server (CSWeb's schema), or an SQLite file.
-        let sourceLocation: String, sourceConnection: ConnectionConfig, sourceLabel: String
-        if sourceKind == "mariadb" {
-            guard let url = environment["BREAKOUT_TEST_MYSQL_URL"] else { throw BreakoutError("--sources mariadb needs BREAKOUT_TEST_MYSQL_URL") }
-            var admin = try ConnectionConfig.parse(url: url)
-            let database = "benchsrc_\(n)_\(getpid())"
-            let c = try Databases.connect(admin)
-            try c.execute("CREATE DATABASE `\(database)`")
-            c.close()
-            admin.database = database
-            sourceConnection = admin
-            var components = URLComponents(string: url)!
-            components.path = "/" + database
-            sourceLocation = components.string!
-            sourceLabel = "MariaDB (CSWeb schema)"
-        } else {
-            sourceLocation = temporary.appendingPathComponent("source-\(n).db").path
-            sourceConnection = ConnectionConfig(engine: .sqlite, database: sourceLocation)
-            sourceLabel = "SQLite"
-        }
-        defer {
-            if sourceConnection.engine == .mysql, let c = try? Databases.connect(ConnectionConfig.parse(url: environment["BREAKOUT_TEST_MYSQL_URL"]!)) {
-                _ = try? c.execute("DROP DATABASE IF EXISTS `\(sourceConnection.database)`")
+    for n in sizes {
+        for sourceKind in sourceKinds {
+            // The source: a database on the MariaDB server (CSWeb's schema), or an SQLite file.
+            let sourceLocation: String, sourceConnection: ConnectionConfig, sourceLabel: String
+            if sourceKind == "mariadb" {
+                guard let url = environment["BREAKOUT_TEST_MYSQL_URL"] else {
+                    throw BreakoutError("--sources mariadb needs BREAKOUT_TEST_MYSQL_URL")
+                }
+                var admin = try ConnectionConfig.parse(url: url)
+                let database = "benchsrc_\(n)_\(getpid())"
+                let c = try Databases.connect(admin)
+                try c.execute("CREATE DATABASE `\(database)`")
                 c.close()
+                admin.database = database
+                sourceConnection = admin
+                var components = URLComponents(string: url)!
+                components.path = "/" + database
+                sourceLocation = components.string!
+                sourceLabel = "MariaDB (CSWeb schema)"
             } else {
-                try? FileManager.default.removeItem(atPath: sourceLocation)
+                sourceLocation = temporary.appendingPathComponent("source-\(n).db").path
+                sourceConnection = ConnectionConfig(engine: .sqlite, database: sourceLocation)
+                sourceLabel = "SQLite"
             }
-        }
-        var generated: SyntheticCSWebSource.Contents!
-        let generateSeconds = try elapsed {
-            generated = try generateSource(sourceConnection, .init(shape: shape, cases: n, corruptEvery: nil))
-        }
-        var contents = generated!
-        var manifest = Manifest(contents)
-        print("\nN = \(n), source \(sourceLabel): \(shape.rawValue) source generated in \(String(format: "%.0f", generateSeconds)) s "
-              + "(\(manifest.totalRows) rows expected, \(String(format: "%.1f", Double(manifest.totalRows) / Double(n))) per case)")
-        if sourceConnection.engine == .mysql {
-            try printChunkReadProfile(sourceConnection, dictionary: contents.options.name, chunk: settings[0].chunk)
-        }
-        print("")
-        print("| cases | destination | run | wall s | cases/s | rows/s | ÷ raw load | peak RSS MiB | CPU s | check |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
-        for (name, config, url) in destinations {
-            let schemaFor = { (ns: String) throws -> BreakoutSchema in
-                try BreakoutSchema(dictionary: contents.dictionary, dialect: config.engine.dialect, options: SchemaOptions(), namespace: ns)
+            defer {
+                if sourceConnection.engine == .mysql,
+                    let c = try? Databases.connect(ConnectionConfig.parse(url: environment["BREAKOUT_TEST_MYSQL_URL"]!))
+                {
+                    _ = try? c.execute("DROP DATABASE IF EXISTS `\(sourceConnection.database)`")
+                    c.close()
+                } else {
+                    try? FileManager.default.removeItem(atPath: sourceLocation)
+                }
             }
-            // The raw load first, so every breakout line can show its ratio: the rows come from a
-            // breakout at the default setting, written out in the raw client's text format.
-            var rawSeconds: Double?
-            var runs: [(String, OnceResult, Double, String, BreakoutSchema)] = []
-            for (t, s) in settings.enumerated() {
-                let ns = "bench\(n)_\(t)_\(UInt32.random(in: 0...UInt32.max))"
-                let schema = try schemaFor(ns)
-                var result: OnceResult!
+            var generated: SyntheticCSWebSource.Contents!
+            let generateSeconds = try elapsed {
+                generated = try generateSource(sourceConnection, .init(shape: shape, cases: n, corruptEvery: nil))
+            }
+            var contents = generated!
+            var manifest = Manifest(contents)
+            print(
+                "\nN = \(n), source \(sourceLabel): \(shape.rawValue) source generated in \(String(format: "%.0f", generateSeconds)) s "
+                    + "(\(manifest.totalRows) rows expected, \(String(format: "%.1f", Double(manifest.totalRows) / Double(n))) per case)")
+            if sourceConnection.engine == .mysql {
+                try printChunkReadProfile(sourceConnection, dictionary: contents.options.name, chunk: settings[0].chunk)
+            }
+            print("")
+            print("| cases | destination | run | wall s | cases/s | rows/s | ÷ raw load | peak RSS MiB | CPU s | check |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
+            for (name, config, url) in destinations {
+                let schemaFor = { (ns: String) throws -> BreakoutSchema in
+                    try BreakoutSchema(
+                        dictionary: contents.dictionary, dialect: config.engine.dialect, options: SchemaOptions(), namespace: ns)
+                }
+                // The raw load first, so every breakout line can show its ratio: the rows come from a
+                // breakout at the default setting, written out in the raw client's text format.
+                var rawSeconds: Double?
+                var runs: [(String, OnceResult, Double, String, BreakoutSchema)] = []
+                for (t, s) in settings.enumerated() {
+                    let ns = "bench\(n)_\(t)_\(UInt32.random(in: 0...UInt32.max))"
+                    let schema = try schemaFor(ns)
+                    var result: OnceResult!
+                    let wall = try elapsed {
+                        let out = try runChecked(
+                            me,
+                            [
+                                "breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
+                                "--namespace", ns, "--threads", String(s.threads), "--chunk", String(s.chunk),
+                            ])
+                        result = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
+                    }
+                    let c = try Databases.connect(config)
+                    let differences = manifest.differences(try Manifest.digests(c, schema))
+                    c.close()
+                    let check = differences.isEmpty ? "= manifest" : "MISMATCH: " + differences.joined(separator: "; ")
+                    runs.append(("\(s.threads) threads × \(s.chunk)" + (t == 0 ? " (default)" : ""), result, wall, check, schema))
+                }
+                do {
+                    let (files, rawSchema) = try exportForRawLoad(from: runs[0].4, config: config, into: temporary, schemaFor: schemaFor)
+                    rawSeconds = try rawLoad(files, schema: rawSchema, config: config)
+                    let c = try Databases.connect(config)
+                    let rawDifferences = manifest.differences(try Manifest.digests(c, rawSchema))
+                    c.close()
+                    dropNamespace(rawSchema, config)
+                    show(
+                        Line(
+                            n: n, destination: name + " ← " + sourceLabel,
+                            what: config.engine == .postgresql ? "raw: psql \\copy, 1 stream" : "raw: mariadb LOAD DATA LOCAL, 1 stream",
+                            seconds: rawSeconds!, cases: manifest.decodable, rows: manifest.totalRows, raw: rawSeconds, rss: nil, cpu: nil,
+                            check: rawDifferences.isEmpty ? "= manifest" : "MISMATCH"))
+                    for f in files { try? FileManager.default.removeItem(atPath: f.path) }
+                } catch {
+                    print("| \(n) | \(name) | raw load failed: \(error) |")
+                }
+                for (what, r, wall, check, _) in runs {
+                    show(
+                        Line(
+                            n: n, destination: name + " ← " + sourceLabel, what: what, seconds: wall, cases: r.cases, rows: r.rows,
+                            raw: rawSeconds, rss: r.rssMiB, cpu: r.cpu, check: check))
+                }
+                // Incremental: 1% of the cases re-synced, then the best setting's namespace run again.
+                let best = runs.min { $0.2 < $1.2 }!
+                let bestSetting = settings[runs.firstIndex { $0.0 == best.0 }!]
+                let changed = stride(from: 7, through: n, by: 100).map { $0 }
+                let writer = CSWebDatabaseWriter(connection: try Databases.connect(sourceConnection))
+                try SyntheticCSWebSource.resync(writer, &contents, cases: changed)
+                writer.connection.close()
+                manifest = Manifest(contents)
+                var again: OnceResult!
                 let wall = try elapsed {
-                    let out = try runChecked(me, ["breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
-                                                  "--namespace", ns, "--threads", String(s.threads), "--chunk", String(s.chunk)])
-                    result = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
+                    let out = try runChecked(
+                        me,
+                        [
+                            "breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
+                            "--namespace", best.4.namespace, "--threads", String(bestSetting.threads), "--chunk", String(bestSetting.chunk),
+                        ])
+                    again = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
                 }
                 let c = try Databases.connect(config)
-                let differences = manifest.differences(try Manifest.digests(c, schema))
+                let differences = manifest.differences(try Manifest.digests(c, best.4))
                 c.close()
-                let check = differences.isEmpty ? "= manifest" : "MISMATCH: " + differences.joined(separator: "; ")
-                runs.append(("\(s.threads) threads × \(s.chunk)" + (t == 0 ? " (default)" : ""), result, wall, check, schema))
+                show(
+                    Line(
+                        n: n, destination: name + " ← " + sourceLabel, what: "re-run after \(changed.count) re-synced (1%), \(best.0)",
+                        seconds: wall, cases: again.cases,
+                        rows: again.rows, raw: nil, rss: again.rssMiB, cpu: again.cpu,
+                        check: (differences.isEmpty ? "= manifest" : "MISMATCH")
+                            + String(format: "; %.1f%% of the full run's time", 100 * wall / best.2)))
+                for run in runs { dropNamespace(run.4, config) }
             }
-            do {
-                let (files, rawSchema) = try exportForRawLoad(from: runs[0].4, config: config, into: temporary, schemaFor: schemaFor)
-                rawSeconds = try rawLoad(files, schema: rawSchema, config: config)
-                let c = try Databases.connect(config)
-                let rawDifferences = manifest.differences(try Manifest.digests(c, rawSchema))
-                c.close()
-                dropNamespace(rawSchema, config)
-                show(Line(n: n, destination: name + " ← " + sourceLabel, what: config.engine == .postgresql ? "raw: psql \\copy, 1 stream" : "raw: mariadb LOAD DATA LOCAL, 1 stream",
-                          seconds: rawSeconds!, cases: manifest.decodable, rows: manifest.totalRows, raw: rawSeconds, rss: nil, cpu: nil,
-                          check: rawDifferences.isEmpty ? "= manifest" : "MISMATCH"))
-                for f in files { try? FileManager.default.removeItem(atPath: f.path) }
-            } catch {
-                print("| \(n) | \(name) | raw load failed: \(error) |")
-            }
-            for (what, r, wall, check, _) in runs {
-                show(Line(n: n, destination: name + " ← " + sourceLabel, what: what, seconds: wall, cases: r.cases, rows: r.rows, raw: rawSeconds, rss: r.rssMiB, cpu: r.cpu, check: check))
-            }
-            // Incremental: 1% of the cases re-synced, then the best setting's namespace run again.
-            let best = runs.min { $0.2 < $1.2 }!
-            let bestSetting = settings[runs.firstIndex { $0.0 == best.0 }!]
-            let changed = stride(from: 7, through: n, by: 100).map { $0 }
-            let writer = CSWebDatabaseWriter(connection: try Databases.connect(sourceConnection))
-            try SyntheticCSWebSource.resync(writer, &contents, cases: changed)
-            writer.connection.close()
-            manifest = Manifest(contents)
-            var again: OnceResult!
-            let wall = try elapsed {
-                let out = try runChecked(me, ["breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
-                                              "--namespace", best.4.namespace, "--threads", String(bestSetting.threads), "--chunk", String(bestSetting.chunk)])
-                again = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
-            }
-            let c = try Databases.connect(config)
-            let differences = manifest.differences(try Manifest.digests(c, best.4))
-            c.close()
-            show(Line(n: n, destination: name + " ← " + sourceLabel, what: "re-run after \(changed.count) re-synced (1%), \(best.0)", seconds: wall, cases: again.cases,
-                      rows: again.rows, raw: nil, rss: again.rssMiB, cpu: again.cpu,
-                      check: (differences.isEmpty ? "= manifest" : "MISMATCH") + String(format: "; %.1f%% of the full run's time", 100 * wall / best.2)))
-            for run in runs { dropNamespace(run.4, config) }
         }
-    } }
+    }
 
     print("\nTargets: breakout wall time ≤ 1.25 × the raw load of the same rows; cases/s at the largest N ≥ at the smallest;")
     print("peak RSS < 150 MiB and flat in N; a re-run after 1% re-synced costs about 1% of a full run.")
@@ -195,8 +234,11 @@ func runBreakoutBenchmark() throws {
         let mine = lines.filter { $0.destination == destination && $0.rss != nil && !$0.what.hasPrefix("re-run") }
         guard let small = sizes.min(), let large = sizes.max(), small != large else { continue }
         func bestRate(_ n: Int) -> Double { mine.filter { $0.n == n }.map { Double($0.cases) / $0.seconds }.max() ?? 0 }
-        print(String(format: "%@: best cases/s %.0f at N=%d, %.0f at N=%d (%.2f×); peak RSS %.0f–%.0f MiB", destination, bestRate(small), small,
-                     bestRate(large), large, bestRate(large) / max(bestRate(small), 1), mine.compactMap(\.rss).min() ?? 0, mine.compactMap(\.rss).max() ?? 0))
+        print(
+            String(
+                format: "%@: best cases/s %.0f at N=%d, %.0f at N=%d (%.2f×); peak RSS %.0f–%.0f MiB", destination, bestRate(small), small,
+                bestRate(large), large, bestRate(large) / max(bestRate(small), 1), mine.compactMap(\.rss).min() ?? 0,
+                mine.compactMap(\.rss).max() ?? 0))
     }
 }
 
@@ -210,7 +252,8 @@ func printChunkReadProfile(_ config: ConnectionConfig, dictionary: String, chunk
     var mark = (revision: Int64(0), id: Int64(0))
     while times.count < 100_000 {
         var stored: [CSWebSource.StoredCase] = []
-        times.append(try elapsed { stored = try source.storedCases(dictionary: dictionary, after: mark.revision, id: mark.id, limit: chunk) })
+        times.append(
+            try elapsed { stored = try source.storedCases(dictionary: dictionary, after: mark.revision, id: mark.id, limit: chunk) })
         guard let last = stored.last else { break }
         mark = (last.revision, last.rowID)
     }
@@ -218,15 +261,20 @@ func printChunkReadProfile(_ config: ConnectionConfig, dictionary: String, chunk
     func median(_ xs: ArraySlice<Double>) -> Double { let s = xs.sorted(); return s.isEmpty ? 0 : s[s.count / 2] * 1000 }
     let k = max(1, min(10, times.count / 3))
     let first = median(times.prefix(k)), last = median(times.dropLast().suffix(k))
-    print(String(format: "source chunk reads (%d × %d cases): first %d median %.1f ms, last %d median %.1f ms (%.2f×); "
-                 + "the plain keyset query for the first chunk: %.1f ms", times.count - 1, chunk, k, first, k, last, last / max(first, 0.001), plain * 1000))
+    print(
+        String(
+            format: "source chunk reads (%d × %d cases): first %d median %.1f ms, last %d median %.1f ms (%.2f×); "
+                + "the plain keyset query for the first chunk: %.1f ms", times.count - 1, chunk, k, first, k, last,
+            last / max(first, 0.001), plain * 1000))
 }
 
 /// Writes every data table of a breakout into a file in the raw client's text format (tab
 /// separated, `\N` for NULL, backslash escapes: what both `COPY … FROM` and `LOAD DATA` read), and
 /// creates an empty copy of the schema (same tables, keys and indexes) to load them into.
-func exportForRawLoad(from schema: BreakoutSchema, config: ConnectionConfig, into folder: URL,
-                      schemaFor: (String) throws -> BreakoutSchema) throws -> ([(table: TableDefinition, path: String)], BreakoutSchema) {
+func exportForRawLoad(
+    from schema: BreakoutSchema, config: ConnectionConfig, into folder: URL,
+    schemaFor: (String) throws -> BreakoutSchema
+) throws -> ([(table: TableDefinition, path: String)], BreakoutSchema) {
     let c = try Databases.connect(config)
     defer { c.close() }
     let encoder = TextRowEncoder(blobStyle: config.engine == .postgresql ? .postgresHex : .raw)
@@ -255,23 +303,33 @@ func rawLoad(_ files: [(table: TableDefinition, path: String)], schema: Breakout
         let psql = which("psql", [ProcessInfo.processInfo.environment["BREAKOUT_TEST_PG_BIN"] ?? ""])!
         var script = ""
         for (table, path) in files {
-            script += "\\copy \(try d.quote(table.name)) (\(try table.columns.map { try d.quote($0.name) }.joined(separator: ", "))) FROM '\(path)'\n"
+            script +=
+                "\\copy \(try d.quote(table.name)) (\(try table.columns.map { try d.quote($0.name) }.joined(separator: ", "))) FROM '\(path)'\n"
         }
         let scriptPath = files[0].path + ".psql"
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
         return try elapsed {
-            try runChecked(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", config.host!, "-p", String(config.port!), "-U", config.user!,
-                                  "-d", config.database, "-f", scriptPath], env: ["PGPASSWORD": config.password ?? ""])
+            try runChecked(
+                psql,
+                [
+                    "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", config.host!, "-p", String(config.port!), "-U", config.user!,
+                    "-d", config.database, "-f", scriptPath,
+                ], env: ["PGPASSWORD": config.password ?? ""])
         }
     }
     let client = which("mariadb") ?? which("mysql")!
     var statements = ""
     for (table, path) in files {
-        statements += "LOAD DATA LOCAL INFILE '\(path)' INTO TABLE \(try d.quote(table.name)) CHARACTER SET utf8mb4 "
+        statements +=
+            "LOAD DATA LOCAL INFILE '\(path)' INTO TABLE \(try d.quote(table.name)) CHARACTER SET utf8mb4 "
             + "(\(try table.columns.map { try d.quote($0.name) }.joined(separator: ", ")));\n"
     }
     return try elapsed {
-        try runChecked(client, ["--no-defaults", "--local-infile=1", "-h", config.host!, "-P", String(config.port!), "-u", config.user!,
-                                config.database, "-e", statements], env: ["MYSQL_PWD": config.password ?? ""])
+        try runChecked(
+            client,
+            [
+                "--no-defaults", "--local-infile=1", "-h", config.host!, "-P", String(config.port!), "-u", config.user!,
+                config.database, "-e", statements,
+            ], env: ["MYSQL_PWD": config.password ?? ""])
     }
 }

@@ -15,7 +15,9 @@ func runBulkBenchmark() throws {
 
     /// Census-person-like rows: ids, small integers, decimals, short and medium text, some NULLs, non-ASCII.
     func makeRows(_ n: Int) -> [[SQLValue]] {
-        let names = ["Awa Ndiaye", "Moussa Diop", "Fatou Sall", "Ibrahima Fall", "Aïssatou Bâ", "Cheikh Guèye", "Mariama Sow", "Ousmane Cissé"]
+        let names = [
+            "Awa Ndiaye", "Moussa Diop", "Fatou Sall", "Ibrahima Fall", "Aïssatou Bâ", "Cheikh Guèye", "Mariama Sow", "Ousmane Cissé",
+        ]
         let places = ["Dakar", "Thiès", "Saint-Louis", "Ziguinchor", "Kaolack", "Tambacounda", "Kédougou", "Sédhiou"]
         return (0..<n).map { i in
             [
@@ -31,12 +33,15 @@ func runBulkBenchmark() throws {
 
     let columns = ["id", "household", "line", "age", "sex", "income", "name", "place", "relation", "note"]
     let table = QualifiedName("bench_person")
-    let definition = TableDefinition(table, columns: [
-        ColumnDefinition("id", .bigint, nullable: false), ColumnDefinition("household", .bigint), ColumnDefinition("line", .integer),
-        ColumnDefinition("age", .integer), ColumnDefinition("sex", .integer), ColumnDefinition("income", .decimal(precision: 10, scale: 2)),
-        ColumnDefinition("name", .varchar(40)), ColumnDefinition("place", .varchar(40)), ColumnDefinition("relation", .integer),
-        ColumnDefinition("note", .varchar(80)),
-    ], ifNotExists: false)
+    let definition = TableDefinition(
+        table,
+        columns: [
+            ColumnDefinition("id", .bigint, nullable: false), ColumnDefinition("household", .bigint), ColumnDefinition("line", .integer),
+            ColumnDefinition("age", .integer), ColumnDefinition("sex", .integer),
+            ColumnDefinition("income", .decimal(precision: 10, scale: 2)),
+            ColumnDefinition("name", .varchar(40)), ColumnDefinition("place", .varchar(40)), ColumnDefinition("relation", .integer),
+            ColumnDefinition("note", .varchar(80)),
+        ], ifNotExists: false)
 
     func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
@@ -72,42 +77,61 @@ func runBulkBenchmark() throws {
         var method = ""
         for _ in 0..<repeats {
             try resetTable(connection)
-            driver.append(try elapsed {
-                let loader = try connection.makeBulkLoader(into: table, columns: columns)
-                for row in rows { try loader.append(row) }
-                _ = try loader.finish()
-                method = loader.method
-            })
-            guard try countRows(connection) == rowCount else { throw DatabaseError(.bulkLoad, engine: config.engine, "driver loaded a wrong row count") }
+            driver.append(
+                try elapsed {
+                    let loader = try connection.makeBulkLoader(into: table, columns: columns)
+                    for row in rows { try loader.append(row) }
+                    _ = try loader.finish()
+                    method = loader.method
+                })
+            guard try countRows(connection) == rowCount else {
+                throw DatabaseError(.bulkLoad, engine: config.engine, "driver loaded a wrong row count")
+            }
             if let raw {
                 try resetTable(connection)
                 rawTimes.append(try elapsed { try raw(config) })
-                guard try countRows(connection) == rowCount else { throw DatabaseError(.bulkLoad, engine: config.engine, "\(rawTool) loaded a wrong row count") }
+                guard try countRows(connection) == rowCount else {
+                    throw DatabaseError(.bulkLoad, engine: config.engine, "\(rawTool) loaded a wrong row count")
+                }
             }
         }
         try connection.execute(.dropTable(table, ifExists: true))
-        lines.append(Line(engine: engine, driverSeconds: median(driver), rawSeconds: rawTimes.isEmpty ? nil : median(rawTimes), rawTool: rawTool, method: method))
+        lines.append(
+            Line(
+                engine: engine, driverSeconds: median(driver), rawSeconds: rawTimes.isEmpty ? nil : median(rawTimes), rawTool: rawTool,
+                method: method))
     }
 
     let columnList = columns.joined(separator: ", ")
     try measure(engine: "PostgreSQL", url: environment["BREAKOUT_TEST_POSTGRES_URL"], rawTool: "psql \\copy") { config in
         let psql = which("psql", [environment["BREAKOUT_TEST_PG_BIN"] ?? ""])!
-        try runChecked(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", config.host!, "-p", String(config.port!), "-U", config.user!, "-d", config.database,
-                       "-c", "\\copy bench_person (\(columnList)) FROM '\(tsvPath)'"],
-                env: ["PGPASSWORD": config.password ?? ""])
+        try runChecked(
+            psql,
+            [
+                "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", config.host!, "-p", String(config.port!), "-U", config.user!, "-d",
+                config.database,
+                "-c", "\\copy bench_person (\(columnList)) FROM '\(tsvPath)'",
+            ],
+            env: ["PGPASSWORD": config.password ?? ""])
     }
     try measure(engine: "MariaDB", url: environment["BREAKOUT_TEST_MYSQL_URL"], rawTool: "mariadb LOAD DATA") { config in
         let client = which("mariadb") ?? which("mysql")!
-        try runChecked(client, ["--no-defaults", "--local-infile=1", "-h", config.host!, "-P", String(config.port!), "-u", config.user!, config.database,
-                         "-e", "LOAD DATA LOCAL INFILE '\(tsvPath)' INTO TABLE bench_person CHARACTER SET utf8mb4 (\(columnList))"],
-                env: ["MYSQL_PWD": config.password ?? ""])
+        try runChecked(
+            client,
+            [
+                "--no-defaults", "--local-infile=1", "-h", config.host!, "-P", String(config.port!), "-u", config.user!, config.database,
+                "-e", "LOAD DATA LOCAL INFILE '\(tsvPath)' INTO TABLE bench_person CHARACTER SET utf8mb4 (\(columnList))",
+            ],
+            env: ["MYSQL_PWD": config.password ?? ""])
     }
     let sqlitePath = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-bench-\(getpid()).db").path
     defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sqlitePath + suffix) } }
     try measure(engine: "SQLite", url: "sqlite:\(sqlitePath)", rawTool: "(none)", raw: nil)
 
     func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-    print(pad("engine", 11) + pad("driver path", 24) + pad("driver rows/s", 15) + pad("raw tool", 19) + pad("raw rows/s", 13) + "driver time / raw time")
+    print(
+        pad("engine", 11) + pad("driver path", 24) + pad("driver rows/s", 15) + pad("raw tool", 19) + pad("raw rows/s", 13)
+            + "driver time / raw time")
     for line in lines {
         let driverRate = Double(rowCount) / line.driverSeconds
         var out = pad(line.engine, 11) + pad(line.method, 24) + pad(String(format: "%.0f", driverRate), 15) + pad(line.rawTool, 19)

@@ -1,6 +1,6 @@
 import Breakout
-import CaseSources
 import CSPro
+import CaseSources
 import DatabaseDriver
 import Drivers
 import Foundation
@@ -40,8 +40,10 @@ final class Workspace {
     var stateConfig: ConnectionConfig
     let stateAdmin: ConnectionConfig?
 
-    init(_ kind: Kind, source: String, dictionary: CSProDictionary, bin: String, sourceURL: String? = nil, job: String = "",
-         connections: String = "", stateOnServer: Bool = false) throws {
+    init(
+        _ kind: Kind, source: String, dictionary: CSProDictionary, bin: String, sourceURL: String? = nil, job: String = "",
+        connections: String = "", stateOnServer: Bool = false
+    ) throws {
         self.kind = kind
         self.dictionary = dictionary
         self.bin = bin
@@ -68,7 +70,9 @@ final class Workspace {
         var stateConfig = ConnectionConfig(engine: .sqlite, database: dir.appendingPathComponent(".breakout/state.db").path)
         var stateAdmin: ConnectionConfig?
         if stateOnServer {
-            guard let url = env["BREAKOUT_TEST_POSTGRES_URL"] else { throw ScenarioFailure("PostgreSQL is not available for the state store") }
+            guard let url = env["BREAKOUT_TEST_POSTGRES_URL"] else {
+                throw ScenarioFailure("PostgreSQL is not available for the state store")
+            }
             let admin = try ConnectionConfig.parse(url: url)
             let name = "faults_state_\(UInt32.random(in: 0...UInt32.max))"
             let c = try Databases.connect(admin)
@@ -89,43 +93,47 @@ final class Workspace {
         switch kind {
         case .sqlite: connection = "type: sqlite\n    database: dest.db"
         case .postgresql, .mysql:
-            connection = "type: \(kind == .postgresql ? "postgresql" : "mysql")\n    host: \(destination.host!)\n    port: \(destination.port!)\n"
+            connection =
+                "type: \(kind == .postgresql ? "postgresql" : "mysql")\n    host: \(destination.host!)\n    port: \(destination.port!)\n"
                 + "    database: \(database)\n    username: \(destination.user!)\n    password: ${env:BREAKOUT_TEST_PASSWORD}"
         }
         try """
-            version: 1
-            state:
-              \(stateYAML)
-            source:
-              type: csweb
-              url: \(self.sourceURL)\(self.sourceURL.hasPrefix("mysql") ? "\n  password: ${env:BREAKOUT_TEST_PASSWORD}" : "")
-            defaults: {threads: 2, max_cases_per_chunk: 100, time_zone: UTC}
-            data_root: data
+        version: 1
+        state:
+          \(stateYAML)
+        source:
+          type: csweb
+          url: \(self.sourceURL)\(self.sourceURL.hasPrefix("mysql") ? "\n  password: ${env:BREAKOUT_TEST_PASSWORD}" : "")
+        defaults: {threads: 2, max_cases_per_chunk: 100, time_zone: UTC}
+        data_root: data
 
-            """.write(to: dir.appendingPathComponent("breakout.yaml"), atomically: true, encoding: .utf8)
+        """.write(to: dir.appendingPathComponent("breakout.yaml"), atomically: true, encoding: .utf8)
         try """
-            organization: f
-            name: Fault injection
-            dictionaries: [\(dictionary.name)]
-            connections:
-              - name: dest
-                \(connection)
-                default: true
-            \(connections)
-            jobs:
-              - name: j
-                type: breakout
-                schedule: "@hourly"
-                retries: 1
-            \(job)
-            """.write(to: dir.appendingPathComponent("organizations/f.yaml"), atomically: true, encoding: .utf8)
+        organization: f
+        name: Fault injection
+        dictionaries: [\(dictionary.name)]
+        connections:
+          - name: dest
+            \(connection)
+            default: true
+        \(connections)
+        jobs:
+          - name: j
+            type: breakout
+            schedule: "@hourly"
+            retries: 1
+        \(job)
+        """.write(to: dir.appendingPathComponent("organizations/f.yaml"), atomically: true, encoding: .utf8)
     }
 
     func createDatabase() throws {
         guard let admin else { return }
         let c = try Databases.connect(admin)
         defer { c.close() }
-        try c.execute(kind == .postgresql ? "CREATE DATABASE \(destination.database)" : "CREATE DATABASE \(destination.database) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        try c.execute(
+            kind == .postgresql
+                ? "CREATE DATABASE \(destination.database)"
+                : "CREATE DATABASE \(destination.database) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     }
 
     /// Empties the destination (a new database; a new file).
@@ -136,7 +144,9 @@ final class Workspace {
 
     func destroyDestination() {
         if let admin, let c = try? Databases.connect(admin) {
-            _ = try? c.execute(kind == .postgresql ? "DROP DATABASE IF EXISTS \(destination.database) WITH (FORCE)" : "DROP DATABASE IF EXISTS \(destination.database)")
+            _ = try? c.execute(
+                kind == .postgresql
+                    ? "DROP DATABASE IF EXISTS \(destination.database) WITH (FORCE)" : "DROP DATABASE IF EXISTS \(destination.database)")
             c.close()
         } else {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: destination.database + suffix) }
@@ -203,8 +213,12 @@ final class Workspace {
         let c = try connect()
         defer { c.close() }
         switch kind {
-        case .postgresql: return Int(try c.query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')").first?[0].int64 ?? -1)
-        case .mysql: return Int(try c.query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()").first?[0].int64 ?? -1)
+        case .postgresql:
+            return Int(
+                try c.query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")
+                    .first?[0].int64 ?? -1)
+        case .mysql:
+            return Int(try c.query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()").first?[0].int64 ?? -1)
         case .sqlite: return Int(try c.query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").first?[0].int64 ?? -1)
         }
     }
@@ -221,7 +235,9 @@ struct SourceCopy {
         try FileManager.default.copyItem(atPath: original, toPath: path)
         self.contents = contents
     }
-    func writer() throws -> CSWebDatabaseWriter { CSWebDatabaseWriter(connection: try Databases.connect(ConnectionConfig(engine: .sqlite, database: path))) }
+    func writer() throws -> CSWebDatabaseWriter {
+        CSWebDatabaseWriter(connection: try Databases.connect(ConnectionConfig(engine: .sqlite, database: path)))
+    }
     func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
@@ -244,8 +260,9 @@ func runFaultSuite() throws {
 
     // The source: the two-level survey, one corrupt blob per 1,000 cases, 4-byte UTF-8 in names and notes.
     let sourcePath = FileManager.default.temporaryDirectory.appendingPathComponent("faults-source-\(getpid()).db").path
-    let contents = try generateSource(ConnectionConfig(engine: .sqlite, database: sourcePath),
-                                      .init(shape: .survey, cases: cases, corruptEvery: 1000))
+    let contents = try generateSource(
+        ConnectionConfig(engine: .sqlite, database: sourcePath),
+        .init(shape: .survey, cases: cases, corruptEvery: 1000))
     defer { try? FileManager.default.removeItem(atPath: sourcePath) }
     let manifest = Manifest(contents)
     let dictionary = contents.dictionary
@@ -271,8 +288,11 @@ func runFaultSuite() throws {
     let servers: [Workspace.Kind] = [.postgresql, .mysql].filter { kind in
         let present = environment[kind == .postgresql ? "BREAKOUT_TEST_POSTGRES_URL" : "BREAKOUT_TEST_MYSQL_URL"] != nil
         if !present {
-            if ci { failed += 1; say("FAIL  \(kind.rawValue) server: its URL is not set (under CI a missing server is a failure)") }
-            else { say("skip  \(kind.rawValue): no server URL (run through make test)") }
+            if ci {
+                failed += 1; say("FAIL  \(kind.rawValue) server: its URL is not set (under CI a missing server is a failure)")
+            } else {
+                say("skip  \(kind.rawValue): no server URL (run through make test)")
+            }
         }
         return present
     }
@@ -291,13 +311,16 @@ func runFaultSuite() throws {
             let errors = try w.errors()
             try require(Set(errors.keys) == corruptKeys, "breakout_errors lists \(errors.keys.sorted()), expected \(corruptKeys.sorted())")
             try require(errors.values.allSatisfy { !$0.isEmpty }, "a failure has no reason")
-            try require(r.stdout.contains("\(corruptKeys.count) failed") && (corruptKeys.isEmpty || r.stderr.contains("could not be decoded")),
-                        "the run does not say that cases failed: \(r.text)")
+            try require(
+                r.stdout.contains("\(corruptKeys.count) failed") && (corruptKeys.isEmpty || r.stderr.contains("could not be decoded")),
+                "the run does not say that cases failed: \(r.text)")
             let c = try w.connect()
             defer { c.close() }
-            let emoji = try c.query(.select(Select(from: try w.schema.notes.name, columns: ["content"]))).compactMap { $0[0].string }.filter { $0.contains("📞") }.count
+            let emoji = try c.query(.select(Select(from: try w.schema.notes.name, columns: ["content"]))).compactMap { $0[0].string }.filter
+            { $0.contains("📞") }.count
             try require(emoji == contents.notes.filter { !contents.corrupt.contains($0) }.count, "4-byte UTF-8 notes: \(emoji) read back")
-            return "\(manifest.decodable) cases, \(manifest.totalRows) rows = manifest; \(errors.count) corrupt listed (\(errors.values.first.map { String($0.prefix(60)) } ?? "-"))"
+            return
+                "\(manifest.decodable) cases, \(manifest.totalRows) rows = manifest; \(errors.count) corrupt listed (\(errors.values.first.map { String($0.prefix(60)) } ?? "-"))"
         }
     }
 
@@ -319,7 +342,9 @@ func runFaultSuite() throws {
             let r = try w.processCases()
             try require(r.status == 0, "rerun exit \(r.status): \(r.stderr)")
             try exact(w)
-            return String(format: "killed after %.2f s%@, %d cases committed; rerun = manifest", delay, killedMidRun ? "" : " (the run had already finished)", committed)
+            return String(
+                format: "killed after %.2f s%@, %d cases committed; rerun = manifest", delay,
+                killedMidRun ? "" : " (the run had already finished)", committed)
         }
     }
 
@@ -348,7 +373,9 @@ func runFaultSuite() throws {
         try exact(w)
         let s = try w.state()
         defer { s.close() }
-        let runs = try s.query("SELECT trigger_type, status FROM mt_job_runs ORDER BY id").map { "\($0[0].string ?? "")/\($0[1].string ?? "")" }
+        let runs = try s.query("SELECT trigger_type, status FROM mt_job_runs ORDER BY id").map {
+            "\($0[0].string ?? "")/\($0[1].string ?? "")"
+        }
         try require(runs == ["manual/failed", "retry/success"], "runs: \(runs)")
         return "runs \(runs.joined(separator: ", ")); destination = manifest"
     }
@@ -415,7 +442,10 @@ func runFaultSuite() throws {
                 let r = p.wait(timeout: 120)
                 try require(!r.timedOut, "the run hung after the restart")
                 try require(!r.signaled, "the run crashed (signal)")
-                let outcome = r.status == 0 ? "the run retried and finished" : "the run failed cleanly: \(r.stderr.split(separator: "\n").first { $0.hasPrefix("error") }.map(String.init) ?? r.stderr.prefix(120).description)"
+                let outcome =
+                    r.status == 0
+                    ? "the run retried and finished"
+                    : "the run failed cleanly: \(r.stderr.split(separator: "\n").first { $0.hasPrefix("error") }.map(String.init) ?? r.stderr.prefix(120).description)"
                 try require(r.status == 0 || r.stderr.contains("error:"), "exit \(r.status) without an error message: \(r.text)")
                 var rerun = try w.processCases()
                 for _ in 0..<10 where rerun.status != 0 {
@@ -433,14 +463,16 @@ func runFaultSuite() throws {
     }
 
     scenario("source server unreachable → clear failure, nothing written") {
-        let w = try Workspace(servers.first ?? .sqlite, source: sourcePath, dictionary: dictionary, bin: bin,
-                              sourceURL: "mysql://breakout@127.0.0.1:1/cspro")
+        let w = try Workspace(
+            servers.first ?? .sqlite, source: sourcePath, dictionary: dictionary, bin: bin,
+            sourceURL: "mysql://breakout@127.0.0.1:1/cspro")
         defer { w.destroy() }
         let before = try w.tableCount()
         let r = try w.processCases()
         try require(r.status == 1 && !r.signaled, "exit \(r.status): \(r.text)")
         let message = r.stderr.split(separator: "\n").first { $0.hasPrefix("error") }.map(String.init) ?? ""
-        try require(message.contains("127.0.0.1") || message.lowercased().contains("source"), "the error does not name the source: \(r.stderr)")
+        try require(
+            message.contains("127.0.0.1") || message.lowercased().contains("source"), "the error does not name the source: \(r.stderr)")
         try require(try w.tableCount() == before, "tables were created in the destination")
         return message
     }
@@ -495,15 +527,19 @@ func runFaultSuite() throws {
     // The runner's unattended life: one line per scenario. Clock skew needs faketime (CI installs it).
     // libfaketime preloaded into the runner itself (not the faketime wrapper, which would stand
     // between the suite and the runner's pid).
-    let faketime = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-                    "/usr/lib/faketime/libfaketime.so.1"].first { FileManager.default.fileExists(atPath: $0) }
+    let faketime = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ].first { FileManager.default.fileExists(atPath: $0) }
     if faketime == nil {
         if ci { failed += 1 }
         say("\(ci ? "FAIL" : "skip")  clock skew between two runners: faketime is not installed (apt-get install faketime)")
     }
-    runnerFaultScenarios(RunnerFaultContext(source: sourcePath, dictionary: dictionary, bin: bin, cases: cases, manifest: manifest, servers: servers,
-                                            restart: environment["BREAKOUT_TEST_RESTART"], faketime: faketime, exact: { try exact($0) }),
-                         scenario: scenario)
+    runnerFaultScenarios(
+        RunnerFaultContext(
+            source: sourcePath, dictionary: dictionary, bin: bin, cases: cases, manifest: manifest, servers: servers,
+            restart: environment["BREAKOUT_TEST_RESTART"], faketime: faketime, exact: { try exact($0) }),
+        scenario: scenario)
 
     for line in try badInputScenarios(bin: bin, servers: servers) {
         if let only, !only.split(separator: ",").contains(where: { line.name.contains($0) }) { continue }

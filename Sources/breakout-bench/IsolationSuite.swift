@@ -1,7 +1,7 @@
 import Drivers
 import Foundation
-import Secrets
 import SQL
+import Secrets
 
 // The isolation suite (issue 15, docs/security.md): every attack an organization file, a
 // hand-made control-table row or a tenant's database server can make, replayed against the real
@@ -38,18 +38,24 @@ final class Tenancy {
         let source = FileManager.default.currentDirectoryPath + "/examples/quickstart/data/csweb-sample.db"
         try FileManager.default.copyItem(atPath: source, toPath: dir.appendingPathComponent("csweb.db").path)
         try settings()
-        try organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n")
-        try organization("insd", dictionaries: ["OTHER"], connections: "  - name: local\n    type: sqlite\n    database: insd.db\n    default: true\n")
+        try organization(
+            "ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n")
+        try organization(
+            "insd", dictionaries: ["OTHER"], connections: "  - name: local\n    type: sqlite\n    database: insd.db\n    default: true\n")
     }
 
     /// breakout.yaml; `extra` is appended (the operator's alerts, say).
     func settings(_ extra: String = "") throws {
-        try write("breakout.yaml", "version: 1\nstate:\n  url: sqlite:state.db\nsource:\n  type: csweb\n  url: sqlite:csweb.db\ndata_root: data\n" + extra)
+        try write(
+            "breakout.yaml",
+            "version: 1\nstate:\n  url: sqlite:state.db\nsource:\n  type: csweb\n  url: sqlite:csweb.db\ndata_root: data\n" + extra)
     }
 
     func organization(_ slug: String, dictionaries: [String], connections: String, jobs: String = "", extra: String = "") throws {
-        try write("organizations/\(slug).yaml", "organization: \(slug)\nname: \(slug.uppercased())\ndictionaries: [\(dictionaries.joined(separator: ", "))]\n"
-                  + extra + "connections:\n" + connections + (jobs.isEmpty ? "" : "jobs:\n" + jobs))
+        try write(
+            "organizations/\(slug).yaml",
+            "organization: \(slug)\nname: \(slug.uppercased())\ndictionaries: [\(dictionaries.joined(separator: ", "))]\n"
+                + extra + "connections:\n" + connections + (jobs.isEmpty ? "" : "jobs:\n" + jobs))
     }
 
     func write(_ relative: String, _ text: String) throws {
@@ -57,7 +63,10 @@ final class Tenancy {
     }
 
     var environment: [String: String] {
-        ["BREAKOUT_KEY_FILE": keyFile, "BREAKOUT_MASTER_KEY": "", "OPERATOR_PASSWORD": secrets[1], "PGPASSWORD": secrets[1], "MYSQL_PWD": secrets[1]]
+        [
+            "BREAKOUT_KEY_FILE": keyFile, "BREAKOUT_MASTER_KEY": "", "OPERATOR_PASSWORD": secrets[1], "PGPASSWORD": secrets[1],
+            "MYSQL_PWD": secrets[1],
+        ]
     }
 
     @discardableResult
@@ -91,12 +100,18 @@ final class HostileMySQL {
         stolen = base.path + ".secret"
         try Data(secret.utf8).write(to: URL(fileURLWithPath: stolen))
         let portFile = base.path + ".port"
-        child = try start("/usr/bin/python3", [FileManager.default.currentDirectoryPath + "/scripts/fake-mysql-server.py", "--port-file", portFile,
-                                               "--log", log, "--request-file", stolen, "--mode", mode, "--timeout", "300", "--max-connections", "500"])
+        child = try start(
+            "/usr/bin/python3",
+            [
+                FileManager.default.currentDirectoryPath + "/scripts/fake-mysql-server.py", "--port-file", portFile,
+                "--log", log, "--request-file", stolen, "--mode", mode, "--timeout", "300", "--max-connections", "500",
+            ])
         var port: Int?
         for _ in 0..<200 where port == nil {
             Thread.sleep(forTimeInterval: 0.05)
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap {
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
         }
         guard let port else { throw ScenarioFailure("the fake MySQL server did not start") }
         self.port = port
@@ -117,7 +132,9 @@ final class HostileMySQL {
 
 func runIsolationSuite() throws {
     let environment = ProcessInfo.processInfo.environment
-    let bin = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("breakout").path
+    let bin = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.deletingLastPathComponent().appendingPathComponent(
+        "breakout"
+    ).path
     guard FileManager.default.isExecutableFile(atPath: bin) else {
         say("the breakout binary is not built next to breakout-bench (\(bin)); run `swift build` first")
         exit(2)
@@ -137,9 +154,12 @@ func runIsolationSuite() throws {
     defer { t.destroy() }
     try require(t.breakout(["apply", "--auto-approve"]).status == 0, "the tenancy does not apply")
     /// A hand-made job row of insd; returns what its run said.
-    func handMadeRun(_ name: String, dictionaries: String = "NULL", command: String = "NULL", connection: String = "NULL",
-                     type: String = "breakout", settings: String = "NULL") throws -> String {
-        _ = try t.state("""
+    func handMadeRun(
+        _ name: String, dictionaries: String = "NULL", command: String = "NULL", connection: String = "NULL",
+        type: String = "breakout", settings: String = "NULL"
+    ) throws -> String {
+        _ = try t.state(
+            """
             INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, command, cron_expression, dictionaries, db_connection_id, settings,
                                       is_active, created_time, modified_time)
             VALUES ((SELECT id FROM mt_organizations WHERE organization_name = 'insd'), '\(name)', '\(type)', \(command), '0 2 * * *', \(dictionaries),
@@ -150,10 +170,13 @@ func runIsolationSuite() throws {
         return try t.state("SELECT last_run_output FROM mt_cron_jobs WHERE job_name = '\(name)'").first?[0].string ?? ""
     }
     /// A hand-made connection row of insd; returns its id.
-    func handMadeConnection(_ name: String, type: String, host: String? = nil, port: Int? = nil, database: String, password: String? = nil,
-                            options: String? = nil) throws -> Int64 {
+    func handMadeConnection(
+        _ name: String, type: String, host: String? = nil, port: Int? = nil, database: String, password: String? = nil,
+        options: String? = nil
+    ) throws -> Int64 {
         func text(_ v: String?) -> String { v.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" } ?? "NULL" }
-        _ = try t.state("""
+        _ = try t.state(
+            """
             INSERT INTO mt_database_connections (organization_id, connection_name, db_type, host, port, database_name, username, password_encrypted,
                                                  connection_options, is_default, is_active, created_time, modified_time)
             VALUES ((SELECT id FROM mt_organizations WHERE organization_name = 'insd'), \(text(name)), \(text(type)), \(text(host)), \(port.map(String.init) ?? "NULL"),
@@ -178,8 +201,10 @@ func runIsolationSuite() throws {
     /// A tenancy whose ansd connection is the hostile server.
     func hostileTenancy(_ s: HostileMySQL, jobs: String = "") throws -> Tenancy {
         let hostile = try Tenancy(bin: bin)
-        try hostile.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: mysql\n    host: 127.0.0.1\n    port: \(s.port)\n"
-                                 + "    database: x\n    username: x\n    password: ${env:OPERATOR_PASSWORD}\n    default: true\n", jobs: jobs)
+        try hostile.organization(
+            "ansd", dictionaries: ["CENSUS"],
+            connections: "  - name: local\n    type: mysql\n    host: 127.0.0.1\n    port: \(s.port)\n"
+                + "    database: x\n    username: x\n    password: ${env:OPERATOR_PASSWORD}\n    default: true\n", jobs: jobs)
         return hostile
     }
 
@@ -189,14 +214,18 @@ func runIsolationSuite() throws {
         defer { s.stop() }
         let hostile = try hostileTenancy(s, jobs: "  - name: daily\n    schedule: \"@daily\"\n")
         defer { hostile.destroy() }
-        var commands: [[String]] = [["db", "test", "ansd/local"], ["plan"], ["process-cases", "--org", "ansd", "--dry-run"], ["process-cases", "--org", "ansd"]]
+        var commands: [[String]] = [
+            ["db", "test", "ansd/local"], ["plan"], ["process-cases", "--org", "ansd", "--dry-run"], ["process-cases", "--org", "ansd"],
+        ]
         try hostile.breakout(["apply", "--auto-approve"])
         commands += [["jobs", "run", "ansd/daily", "--wait"]]
         for c in commands { try hostile.breakout(c) }
         let settings = try String(contentsOf: hostile.dir.appendingPathComponent("breakout.yaml"), encoding: .utf8)
-        try hostile.write("breakout.yaml", settings.replacingOccurrences(of: "url: sqlite:csweb.db", with: "url: mysql://x@127.0.0.1:\(s.port)/cspro"))
+        try hostile.write(
+            "breakout.yaml", settings.replacingOccurrences(of: "url: sqlite:csweb.db", with: "url: mysql://x@127.0.0.1:\(s.port)/cspro"))
         try hostile.breakout(["process-cases", "--org", "ansd"])
-        try hostile.write("breakout.yaml", settings.replacingOccurrences(of: "url: sqlite:state.db", with: "url: mysql://x@127.0.0.1:\(s.port)/cspro"))
+        try hostile.write(
+            "breakout.yaml", settings.replacingOccurrences(of: "url: sqlite:state.db", with: "url: mysql://x@127.0.0.1:\(s.port)/cspro"))
         for c in [["status"], ["apply", "--auto-approve"], ["cron", "run"]] { try hostile.breakout(c) }
         t.outputs += hostile.outputs
         try require(s.requests >= 8, "the server asked only \(s.requests) times")
@@ -237,22 +266,30 @@ func runIsolationSuite() throws {
 
     // 2. Hand-made rows that point at another organization.
     attack("job row of insd naming ansd's dictionary") {
-        try refused(try handMadeRun("steal-list", dictionaries: "'[\"CENSUS\"]'"), "dictionary CENSUS is not owned by insd (it belongs to ansd)")
+        try refused(
+            try handMadeRun("steal-list", dictionaries: "'[\"CENSUS\"]'"), "dictionary CENSUS is not owned by insd (it belongs to ansd)")
     }
     attack("job row of insd whose command names ansd's dictionary") {
-        try refused(try handMadeRun("steal-command", command: "'php bin/console csweb:process-cases-by-dict CENSUS'"), "is not owned by insd")
+        try refused(
+            try handMadeRun("steal-command", command: "'php bin/console csweb:process-cases-by-dict CENSUS'"), "is not owned by insd")
     }
     attack("job row of insd writing into ansd's connection") {
-        let id = try t.state("SELECT c.id FROM mt_database_connections c JOIN mt_organizations o ON o.id = c.organization_id WHERE o.organization_name = 'ansd'")[0][0].int64!
-        return try refused(try handMadeRun("borrow", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "belongs to organization ansd, not to insd")
+        let id = try t.state(
+            "SELECT c.id FROM mt_database_connections c JOIN mt_organizations o ON o.id = c.organization_id WHERE o.organization_name = 'ansd'"
+        )[0][0].int64!
+        return try refused(
+            try handMadeRun("borrow", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "belongs to organization ansd, not to insd")
     }
-    for (name, database, reason) in [("..", "../ansd/ansd.db", "contains \"..\""), ("absolute", t.dir.appendingPathComponent("state.db").path, "is absolute"),
-                                     ("symbolic link", "link/ansd.db", "passes through the symbolic link")] {
+    for (name, database, reason) in [
+        ("..", "../ansd/ansd.db", "contains \"..\""), ("absolute", t.dir.appendingPathComponent("state.db").path, "is absolute"),
+        ("symbolic link", "link/ansd.db", "passes through the symbolic link"),
+    ] {
         attack("connection row of insd reaching another file by \(name)") {
             try FileManager.default.createDirectory(at: t.dir.appendingPathComponent("data/insd"), withIntermediateDirectories: true)
             if name == "symbolic link" {
-                try? FileManager.default.createSymbolicLink(atPath: t.dir.appendingPathComponent("data/insd/link").path,
-                                                            withDestinationPath: t.dir.appendingPathComponent("data/ansd").path)
+                try? FileManager.default.createSymbolicLink(
+                    atPath: t.dir.appendingPathComponent("data/insd/link").path,
+                    withDestinationPath: t.dir.appendingPathComponent("data/ansd").path)
             }
             let connection = "escape-\(name.replacingOccurrences(of: " ", with: "-"))"
             let id = try handMadeConnection(connection, type: "pdo_sqlite", database: database)
@@ -260,24 +297,34 @@ func runIsolationSuite() throws {
         }
     }
     attack("export row of insd writing into ansd's folder") {
-        try refused(try handMadeRun("export-escape", dictionaries: "'[\"OTHER\"]'", type: "export", settings: "'{\"output\":\"../ansd/exports\"}'"), "contains \"..\"")
+        try refused(
+            try handMadeRun("export-escape", dictionaries: "'[\"OTHER\"]'", type: "export", settings: "'{\"output\":\"../ansd/exports\"}'"),
+            "contains \"..\"")
     }
     attack("connection row of insd with a passfile option") {
-        let id = try handMadeConnection("passfile", type: "pdo_pgsql", host: "127.0.0.1", database: "x", options: "{\"passfile\":\"/root/.pgpass\"}")
-        return try refused(try handMadeRun("via-passfile", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "option \"passfile\" is not allowed")
+        let id = try handMadeConnection(
+            "passfile", type: "pdo_pgsql", host: "127.0.0.1", database: "x", options: "{\"passfile\":\"/root/.pgpass\"}")
+        return try refused(
+            try handMadeRun("via-passfile", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "option \"passfile\" is not allowed")
     }
     attack("connection row of insd with the destination of a connection of ansd") {
-        try t.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n"
-                           + "  - name: pg\n    type: postgresql\n    host: db.example\n    database: ansd_data\n    username: ansd\n")
+        try t.organization(
+            "ansd", dictionaries: ["CENSUS"],
+            connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n"
+                + "  - name: pg\n    type: postgresql\n    host: db.example\n    database: ansd_data\n    username: ansd\n")
         try require(t.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
         let id = try handMadeConnection("shared", type: "pdo_pgsql", host: "DB.example", port: 5432, database: "ansd_data")
-        return try refused(try handMadeRun("via-shared", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "two organizations never share a destination")
+        return try refused(
+            try handMadeRun("via-shared", dictionaries: "'[\"OTHER\"]'", connection: String(id)),
+            "two organizations never share a destination")
     }
     attack("connection row of insd to a host outside the operator's tenant_hosts") {
         try t.settings("tenant_hosts: [db.example]\n")
         defer { try? t.settings() }
         let id = try handMadeConnection("internal", type: "pdo_mysql", host: "127.0.0.1", port: 3306, database: "cspro")
-        return try refused(try handMadeRun("via-internal", dictionaries: "'[\"OTHER\"]'", connection: String(id)), "tenant_hosts in breakout.yaml does not allow")
+        return try refused(
+            try handMadeRun("via-internal", dictionaries: "'[\"OTHER\"]'", connection: String(id)),
+            "tenant_hosts in breakout.yaml does not allow")
     }
     attack("ansd's encrypted password copied into insd's connection row") {
         let value = try SecretValue.encrypt("ansd-password", with: try MasterKey(base64: t.key), scope: .organization("ansd"))
@@ -287,8 +334,11 @@ func runIsolationSuite() throws {
 
     // 3. Commands: none from organizations; the operator's see nothing secret.
     attack("organization file with an alert command") {
-        try validateRefuses("insd", "organization: insd\nname: INSD\ndictionaries: [OTHER]\nalerts: {command: \"cat \(t.keyFile)\"}\nconnections:\n"
-                            + "  - name: local\n    type: sqlite\n    database: insd.db\n    default: true\n", "\"command\" is not allowed in an organization file")
+        try validateRefuses(
+            "insd",
+            "organization: insd\nname: INSD\ndictionaries: [OTHER]\nalerts: {command: \"cat \(t.keyFile)\"}\nconnections:\n"
+                + "  - name: local\n    type: sqlite\n    database: insd.db\n    default: true\n",
+            "\"command\" is not allowed in an organization file")
     }
     attack("hand-made row with an alert command; the operator's command sees no secret") {
         let marker = t.dir.appendingPathComponent("hand-made-ran").path, seen = t.dir.appendingPathComponent("alert-env").path
@@ -306,22 +356,35 @@ func runIsolationSuite() throws {
 
     // 4. What organization files may declare.
     attack("organization file: SQLite file outside its folder, .., options with credentials") {
-        try validateRefuses("insd", "organization: insd\nname: INSD\ndictionaries: [OTHER]\nconnections:\n  - name: local\n    type: sqlite\n    database: ../../state.db\n"
-                            + "    default: true\n  - name: pg\n    type: postgresql\n    host: db\n    database: x\n    username: u\n"
-                            + "    options: {passfile: /root/.pgpass}\n", "contains \"..\"")
+        try validateRefuses(
+            "insd",
+            "organization: insd\nname: INSD\ndictionaries: [OTHER]\nconnections:\n  - name: local\n    type: sqlite\n    database: ../../state.db\n"
+                + "    default: true\n  - name: pg\n    type: postgresql\n    host: db\n    database: x\n    username: u\n"
+                + "    options: {passfile: /root/.pgpass}\n", "contains \"..\"")
     }
     attack("organization file: another organization's destination") {
-        try t.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n"
-                           + "  - name: pg\n    type: postgresql\n    host: db.example\n    database: ansd_data\n    username: ansd\n")
-        defer { try? t.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n") }
-        return try validateRefuses("insd", "organization: insd\nname: INSD\ndictionaries: [OTHER]\nconnections:\n  - name: pg\n    type: postgresql\n"
-                                   + "    host: DB.example\n    database: ansd_data\n    username: insd\n    default: true\n", "two organizations never share a destination")
+        try t.organization(
+            "ansd", dictionaries: ["CENSUS"],
+            connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n"
+                + "  - name: pg\n    type: postgresql\n    host: db.example\n    database: ansd_data\n    username: ansd\n")
+        defer {
+            try? t.organization(
+                "ansd", dictionaries: ["CENSUS"],
+                connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n")
+        }
+        return try validateRefuses(
+            "insd",
+            "organization: insd\nname: INSD\ndictionaries: [OTHER]\nconnections:\n  - name: pg\n    type: postgresql\n"
+                + "    host: DB.example\n    database: ansd_data\n    username: insd\n    default: true\n",
+            "two organizations never share a destination")
     }
     attack("organization file: another organization's encrypted value") {
         let value = try SecretValue.encrypt("ansd-password", with: try MasterKey(base64: t.key), scope: .organization("ansd"))
-        return try validateRefuses("insd", "organization: insd\nname: INSD\ndictionaries: [OTHER]\nconnections:\n  - name: pg\n    type: postgresql\n"
-                                   + "    host: insd.example\n    database: insd\n    username: insd\n    password: \(value)\n    default: true\n",
-                                   "this value was encrypted for organization ansd, not for organization insd")
+        return try validateRefuses(
+            "insd",
+            "organization: insd\nname: INSD\ndictionaries: [OTHER]\nconnections:\n  - name: pg\n    type: postgresql\n"
+                + "    host: insd.example\n    database: insd\n    username: insd\n    password: \(value)\n    default: true\n",
+            "this value was encrypted for organization ansd, not for organization insd")
     }
 
     // 5. Credentials from the runner's environment and home are never used.
@@ -336,9 +399,15 @@ func runIsolationSuite() throws {
             try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
             try Data("*:*:*:*:\(password)\n".utf8).write(to: home.appendingPathComponent(".pgpass"))
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: home.appendingPathComponent(".pgpass").path)
-            try t.organization("insd", dictionaries: ["OTHER"], connections: "  - name: server\n    type: \(engine)\n    host: \(config.host!)\n    port: \(config.port!)\n"
-                               + "    database: \(config.database)\n    username: \(config.user!)\n    default: true\n")
-            defer { try? t.organization("insd", dictionaries: ["OTHER"], connections: "  - name: local\n    type: sqlite\n    database: insd.db\n    default: true\n") }
+            try t.organization(
+                "insd", dictionaries: ["OTHER"],
+                connections: "  - name: server\n    type: \(engine)\n    host: \(config.host!)\n    port: \(config.port!)\n"
+                    + "    database: \(config.database)\n    username: \(config.user!)\n    default: true\n")
+            defer {
+                try? t.organization(
+                    "insd", dictionaries: ["OTHER"],
+                    connections: "  - name: local\n    type: sqlite\n    database: insd.db\n    default: true\n")
+            }
             let r = try t.breakout(["db", "test", "insd/server"], env: ["PGPASSWORD": password, "MYSQL_PWD": password, "HOME": home.path])
             try require(r.status == 1 && r.stderr.contains("authentication"), "db test: exit \(r.status): \(r.text.prefix(300))")
             return "refused by the server: " + (r.stderr.split(separator: "\n").first.map(String.init) ?? "").prefix(100)
@@ -355,13 +424,18 @@ func runIsolationSuite() throws {
         return "refused with the chmod to run"
     }
     attack("state store, destination and export files are 0600, their folders 0700") {
-        try t.organization("ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n",
-                           jobs: "  - name: daily\n    schedule: \"@daily\"\n  - name: monthly\n    type: export\n    schedule: \"@monthly\"\n    output: exports\n")
+        try t.organization(
+            "ansd", dictionaries: ["CENSUS"], connections: "  - name: local\n    type: sqlite\n    database: ansd.db\n    default: true\n",
+            jobs:
+                "  - name: daily\n    schedule: \"@daily\"\n  - name: monthly\n    type: export\n    schedule: \"@monthly\"\n    output: exports\n"
+        )
         try require(t.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
         try require(t.breakout(["jobs", "run", "ansd/daily", "--wait"]).status == 0, "the breakout failed")
         try require(t.breakout(["jobs", "run", "ansd/monthly", "--wait"]).status == 0, "the export failed")
         var checked = 0
-        for path in ["state.db", "data/ansd", "data/ansd/ansd.db"] + (FileManager.default.subpaths(atPath: t.dir.appendingPathComponent("data/ansd/exports").path) ?? []).map { "data/ansd/exports/" + $0 } {
+        let exports = FileManager.default.subpaths(atPath: t.dir.appendingPathComponent("data/ansd/exports").path) ?? []
+        let paths = ["state.db", "data/ansd", "data/ansd/ansd.db"] + exports.map { "data/ansd/exports/" + $0 }
+        for path in paths {
             let attributes = try FileManager.default.attributesOfItem(atPath: t.dir.appendingPathComponent(path).path)
             let mode = attributes[.posixPermissions] as? Int ?? -1
             let folder = attributes[.type] as? FileAttributeType == .typeDirectory
@@ -374,7 +448,8 @@ func runIsolationSuite() throws {
     // 7. No secret anywhere an organization could see.
     attack("no secret in any output, file written or child process") {
         var places = t.outputs.enumerated().map { ("output \($0.offset)", Data($0.element.utf8)) }
-        for path in FileManager.default.subpaths(atPath: t.dir.path) ?? [] where path != "master.key" && !path.hasPrefix("open.key") && !path.hasPrefix("home") {
+        for path in FileManager.default.subpaths(atPath: t.dir.path) ?? []
+        where path != "master.key" && !path.hasPrefix("open.key") && !path.hasPrefix("home") {
             if let data = FileManager.default.contents(atPath: t.dir.appendingPathComponent(path).path) { places.append((path, data)) }
         }
         for (place, data) in places {

@@ -46,9 +46,10 @@ final class Child {
         let timedOut = process.isRunning
         if timedOut { kill(pid, SIGKILL) }
         process.waitUntilExit()
-        let result = CommandResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                                   stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "", stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "",
-                                   timedOut: timedOut)
+        let result = CommandResult(
+            status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+            stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "", stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "",
+            timedOut: timedOut)
         try? FileManager.default.removeItem(at: out)
         try? FileManager.default.removeItem(at: err)
         return result

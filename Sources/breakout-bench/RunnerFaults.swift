@@ -27,10 +27,13 @@ struct RunnerFaultContext {
 func runProcesses(of pid: Int32) -> [(pid: Int32, job: Int64)] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap(Int32.init).compactMap { child in
-        guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return nil
+        }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 2, Int32(fields[1]) == pid,
-              let cmdline = FileManager.default.contents(atPath: "/proc/\(child)/cmdline") else { return nil }
+            let cmdline = FileManager.default.contents(atPath: "/proc/\(child)/cmdline")
+        else { return nil }
         let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         guard let i = args.firstIndex(of: "run-job"), i + 1 < args.count, let job = Int64(args[i + 1]) else { return nil }
         return (child, job)
@@ -51,21 +54,25 @@ extension Workspace {
     func jobID(_ name: String) throws -> Int64 {
         let s = try state()
         defer { s.close() }
-        return try s.query(.select(Select(from: QualifiedName("mt_cron_jobs"), columns: ["id"], where: .equals("job_name", .text(name))))).first?[0].int64 ?? -1
+        return try s.query(.select(Select(from: QualifiedName("mt_cron_jobs"), columns: ["id"], where: .equals("job_name", .text(name)))))
+            .first?[0].int64 ?? -1
     }
 
     /// Every job due now (store time is this host's: the servers run here).
     func makeDue() throws {
         let s = try state()
         defer { s.close() }
-        try s.execute(.update(Update(QualifiedName("mt_cron_jobs"), set: [Assignment("next_run_at", .timestamp(Date().addingTimeInterval(-1)))])))
+        try s.execute(
+            .update(Update(QualifiedName("mt_cron_jobs"), set: [Assignment("next_run_at", .timestamp(Date().addingTimeInterval(-1)))])))
     }
 
     /// The runs in mt_job_runs, oldest first: job name, status, output.
     func runs() throws -> [(job: String, status: String, output: String, failedCases: Int64)] {
         let s = try state()
         defer { s.close() }
-        return try s.query("SELECT j.job_name, r.status, r.output, r.failed_cases FROM mt_job_runs r JOIN mt_cron_jobs j ON j.id = r.job_id ORDER BY r.id").map {
+        return try s.query(
+            "SELECT j.job_name, r.status, r.output, r.failed_cases FROM mt_job_runs r JOIN mt_cron_jobs j ON j.id = r.job_id ORDER BY r.id"
+        ).map {
             ($0[0].string ?? "", $0[1].string ?? "", $0[2].string ?? "", $0[3].int64 ?? 0)
         }
     }
@@ -94,8 +101,9 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
     let mainKind = x.servers.first ?? .sqlite
 
     scenario("crash (SIGSEGV) in one of two concurrent jobs → it is failed with the signal, the other exact, the daemon carries on") {
-        let w = try Workspace(mainKind, source: x.source, dictionary: x.dictionary, bin: x.bin,
-                              job: "  - name: k\n    type: breakout\n    schedule: \"@hourly\"\n    connection: second\n\(slow)", connections: second)
+        let w = try Workspace(
+            mainKind, source: x.source, dictionary: x.dictionary, bin: x.bin,
+            job: "  - name: k\n    type: breakout\n    schedule: \"@hourly\"\n    connection: second\n\(slow)", connections: second)
         defer { w.destroy() }
         try require(try w.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
         try w.makeDue()
@@ -104,16 +112,21 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
         defer { kill(daemon.pid, SIGKILL) }
         let k = try w.jobID("k")
         var victim: Int32?
-        try require(eventually(60) {
-            victim = runProcesses(of: daemon.pid).first { $0.job == k }?.pid
-            return victim != nil
-        }, "job k's run process never started")
+        try require(
+            eventually(60) {
+                victim = runProcesses(of: daemon.pid).first { $0.job == k }?.pid
+                return victim != nil
+            }, "job k's run process never started")
         Thread.sleep(forTimeInterval: 0.3)
         kill(victim!, SIGSEGV)
-        try require(eventually(120) { ((try? w.runs()) ?? []).filter { $0.status != "running" }.count == 2 }, "the two runs did not both finish: \(((try? w.runs()) ?? []).map { "\($0.job) \($0.status)" })")
+        try require(
+            eventually(120) { ((try? w.runs()) ?? []).filter { $0.status != "running" }.count == 2 },
+            "the two runs did not both finish: \(((try? w.runs()) ?? []).map { "\($0.job) \($0.status)" })")
         let runs = try w.runs()
         let kRun = runs.first { $0.job == "k" }!, jRun = runs.first { $0.job == "j" }!
-        try require(kRun.status == "failed" && kRun.output.contains("killed by signal 11 (SIGSEGV, a crash)"), "k: \(kRun.status) \(kRun.output.prefix(200))")
+        try require(
+            kRun.status == "failed" && kRun.output.contains("killed by signal 11 (SIGSEGV, a crash)"),
+            "k: \(kRun.status) \(kRun.output.prefix(200))")
         try require(jRun.status == "success", "j: \(jRun.status) \(jRun.output.prefix(200))")
         try require(daemon.process.isRunning, "the daemon died with the crashed run")
         try require(try w.leaseOwners().isEmpty, "a lease is still held: \((try? w.leaseOwners()) ?? [])")
@@ -128,7 +141,8 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
         let w = try Workspace(.sqlite, source: x.source, dictionary: x.dictionary, bin: x.bin)
         defer { w.destroy() }
         try require(try w.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
-        try "organization: broken\nname: [unclosed\n".write(to: w.dir.appendingPathComponent("organizations/broken.yaml"), atomically: true, encoding: .utf8)
+        try "organization: broken\nname: [unclosed\n".write(
+            to: w.dir.appendingPathComponent("organizations/broken.yaml"), atomically: true, encoding: .utf8)
         try w.makeDue()
         let tick = try w.breakout(["cron", "run"])
         try require(tick.status == 0 && tick.stdout.contains("ran j"), "cron run: \(tick.text)")
@@ -141,8 +155,9 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
     }
 
     scenario("two jobs overlap on one destination → the second is skipped, naming the first; validate warned") {
-        let w = try Workspace(mainKind, source: x.source, dictionary: x.dictionary, bin: x.bin,
-                              job: slow + "  - name: k\n    type: breakout\n    schedule: \"@hourly\"\n" + slow)
+        let w = try Workspace(
+            mainKind, source: x.source, dictionary: x.dictionary, bin: x.bin,
+            job: slow + "  - name: k\n    type: breakout\n    schedule: \"@hourly\"\n" + slow)
         defer { w.destroy() }
         let validate = try w.breakout(["validate"])
         try require(validate.stderr.contains("both break out \(x.dictionary.name)"), "validate did not warn: \(validate.text)")
@@ -194,13 +209,16 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
             try require(status == 0, "restart failed (\(status))")
             try require(daemon.process.isRunning, "the daemon exited when the store went away")
             try require(eventually(30) { (try? w.makeDue()) != nil }, "the store did not come back")
-            try require(eventually(90) { ((try? w.runs()) ?? []).contains { $0.status == "success" } }, "no run after the restart: \((try? w.runs()) ?? [])")
+            try require(
+                eventually(90) { ((try? w.runs()) ?? []).contains { $0.status == "success" } },
+                "no run after the restart: \((try? w.runs()) ?? [])")
             kill(daemon.pid, SIGTERM)
             let r = daemon.wait(timeout: 60)
             try require(r.status == 0, "daemon exit \(r.status): \(r.stderr.suffix(300))")
             try x.exact(w)
             let said = r.stderr.split(separator: "\n").first { $0.contains("re-established") || $0.contains("reachable again") }
-            return "the daemon stayed up and ran the next fire" + (said.map { " (" + ($0.components(separatedBy: ": ").dropFirst().first ?? "").prefix(60) + ")" } ?? "")
+            return "the daemon stayed up and ran the next fire"
+                + (said.map { " (" + ($0.components(separatedBy: ": ").dropFirst().first ?? "").prefix(60) + ")" } ?? "")
         }
     }
 
@@ -208,8 +226,9 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
         let w = try Workspace(.sqlite, source: x.source, dictionary: x.dictionary, bin: x.bin)
         defer { w.destroy() }
         let yaml = w.dir.appendingPathComponent("breakout.yaml")
-        let text = try String(contentsOf: yaml, encoding: .utf8).replacingOccurrences(of: "url: sqlite:.breakout/state.db",
-                                                                                      with: "url: postgresql://breakout@127.0.0.1:1/nowhere")
+        let text = try String(contentsOf: yaml, encoding: .utf8).replacingOccurrences(
+            of: "url: sqlite:.breakout/state.db",
+            with: "url: postgresql://breakout@127.0.0.1:1/nowhere")
         try text.write(to: yaml, atomically: true, encoding: .utf8)
         let daemon = try w.spawn(["run"])
         Thread.sleep(forTimeInterval: 3)
@@ -232,8 +251,9 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
             defer { kill(honest.pid, SIGKILL) }
             // Through /usr/bin/env, which execs the runner (same pid): preloaded straight into the
             // Swift binary by a parent without libfaketime, libfaketime loses its arguments.
-            let ahead = try start("/usr/bin/env", [w.bin, "run", "--max-sleep", "1", "-c", w.dir.path],
-                                  env: w.env.merging(lease.merging(["LD_PRELOAD": faketime, "FAKETIME": "+5m"]) { $1 }) { $1 })
+            let ahead = try start(
+                "/usr/bin/env", [w.bin, "run", "--max-sleep", "1", "-c", w.dir.path],
+                env: w.env.merging(lease.merging(["LD_PRELOAD": faketime, "FAKETIME": "+5m"]) { $1 }) { $1 })
             defer { kill(ahead.pid, SIGKILL) }
             Thread.sleep(forTimeInterval: 2)
             try w.makeDue()
@@ -245,7 +265,9 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
             let skewed = ahead.wait(timeout: 60)
             _ = honest.wait(timeout: 60)
             try require(runs.count == 1 && runs[0].status == "success", "runs: \(runs.map { "\($0.status): \($0.output.prefix(100))" })")
-            try require(skewed.stderr.contains("ahead of the state store's"), "the skewed runner did not log its clock (exit \(skewed.status)): \(skewed.text.suffix(300))")
+            try require(
+                skewed.stderr.contains("ahead of the state store's"),
+                "the skewed runner did not log its clock (exit \(skewed.status)): \(skewed.text.suffix(300))")
             try x.exact(w)
             return "one run, success, none lost; the runner ahead logged its clock"
         }
@@ -264,7 +286,9 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
         try require(r.status == 0 && !r.signaled, "follower exit \(r.status) signaled \(r.signaled)")
         var runs = try w.runs()
         try require(runs.last?.status == "success", "run: \(runs.last.map { "\($0.status) \($0.output.prefix(100))" } ?? "none")")
-        try require(runs.last?.failedCases == Int64(x.manifest.corrupt), "failed cases \(runs.last?.failedCases ?? -1), expected \(x.manifest.corrupt)")
+        try require(
+            runs.last?.failedCases == Int64(x.manifest.corrupt),
+            "failed cases \(runs.last?.failedCases ?? -1), expected \(x.manifest.corrupt)")
         try x.exact(w)
         try w.reset()
         p = try w.spawn(["jobs", "run", "f/j", "--wait"])
@@ -285,7 +309,9 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
         try require(eventually(60) { w.committedCases() > 30 }, "the run did not start")
         kill(p.pid, SIGKILL)
         _ = p.wait(timeout: 10)
-        try require(eventually(30) { ((try? w.runs()) ?? []).last?.status == "failed" }, "the run stayed \(((try? w.runs()) ?? []).last?.status ?? "?")")
+        try require(
+            eventually(30) { ((try? w.runs()) ?? []).last?.status == "failed" },
+            "the run stayed \(((try? w.runs()) ?? []).last?.status ?? "?")")
         let run = try w.runs().last!
         try require(run.output.hasPrefix("stopped: the process that started this run"), "output: \(run.output.prefix(200))")
         try require(eventually(10) { ((try? w.leaseOwners()) ?? ["?"]).isEmpty }, "the lease is still held")
@@ -301,12 +327,15 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario: (String, () throws 
         try require(try w.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
         let s = try w.state()
         defer { s.close() }
-        try s.execute(.update(Update(QualifiedName("mt_cron_jobs"), set: [Assignment("next_run_at", .timestamp(Date().addingTimeInterval(-600)))])))
+        try s.execute(
+            .update(Update(QualifiedName("mt_cron_jobs"), set: [Assignment("next_run_at", .timestamp(Date().addingTimeInterval(-600)))])))
         let never = try w.breakout(["status"])
-        try require(never.stdout.hasPrefix("WARNING: no runner has ever run against these control tables"), "status: \(never.stdout.prefix(300))")
+        try require(
+            never.stdout.hasPrefix("WARNING: no runner has ever run against these control tables"), "status: \(never.stdout.prefix(300))")
         try require(never.stdout.contains("OVERDUE") && never.stdout.contains("f/j"), "no overdue job: \(never.stdout)")
         _ = try w.breakout(["cron", "run"])
-        try s.execute(.update(Update(QualifiedName("mt_runners"), set: [Assignment("last_tick_at", .timestamp(Date().addingTimeInterval(-3600)))])))
+        try s.execute(
+            .update(Update(QualifiedName("mt_runners"), set: [Assignment("last_tick_at", .timestamp(Date().addingTimeInterval(-3600)))])))
         let since = try w.breakout(["status", "--format", "json"])
         try require(since.stdout.contains("no runner has run since"), "json: \(since.stdout.prefix(400))")
         try require(never.stdout.split(separator: "\n").allSatisfy { $0.count <= 80 }, "status is wider than 80 columns")

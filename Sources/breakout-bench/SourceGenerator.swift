@@ -1,5 +1,5 @@
-import CaseSources
 import CSPro
+import CaseSources
 import Drivers
 import Foundation
 import Verification
@@ -22,24 +22,30 @@ func runSourceGenerator() throws {
         config = try ConnectionConfig.parse(url: url)
         if config.password == nil { config.password = ProcessInfo.processInfo.environment["BREAKOUT_DB_PASSWORD"] }
     } else {
-        FileHandle.standardError.write(Data("""
-            usage: breakout-bench generate --cases N (--out FILE.db | --url mysql://user@host/db) [--shape survey|census]
-                                           [--corrupt-every K | --no-corrupt] [--manifest FILE.json]
+        FileHandle.standardError.write(
+            Data(
+                """
+                usage: breakout-bench generate --cases N (--out FILE.db | --url mysql://user@host/db) [--shape survey|census]
+                                               [--corrupt-every K | --no-corrupt] [--manifest FILE.json]
 
-            """.utf8))
+                """.utf8))
         exit(2)
     }
     let started = Date()
     let contents = try generateSource(config, SyntheticCSWebSource.Options(shape: shape, cases: cases, corruptEvery: corruptEvery))
     let seconds = Date().timeIntervalSince(started)
-    print("wrote \(contents.cases) cases of \(contents.options.name) (\(shape.rawValue); \(contents.resynced.count) re-synced, \(contents.deleted.count) deleted, "
-          + "\(contents.corrupt.count) corrupt, \(contents.textForm.count) from CSPro 7.4 clients, \(contents.partialSave.count) partial saves, "
-          + "\(contents.notes.count) with notes; last revision \(contents.lastRevision)) to \(config) in \(String(format: "%.1f", seconds)) s")
+    print(
+        "wrote \(contents.cases) cases of \(contents.options.name) (\(shape.rawValue); \(contents.resynced.count) re-synced, \(contents.deleted.count) deleted, "
+            + "\(contents.corrupt.count) corrupt, \(contents.textForm.count) from CSPro 7.4 clients, \(contents.partialSave.count) partial saves, "
+            + "\(contents.notes.count) with notes; last revision \(contents.lastRevision)) to \(config) in \(String(format: "%.1f", seconds)) s"
+    )
     if manifestPath == nil, config.engine == .sqlite { manifestPath = config.database + ".manifest.json" }
     if let manifestPath {
         let manifest = Manifest(contents)
         try manifest.write(to: manifestPath)
-        print("manifest: \(manifest.decodable) cases to arrive, \(manifest.totalRows) rows in \(manifest.tables.count) tables: \(manifestPath)")
+        print(
+            "manifest: \(manifest.decodable) cases to arrive, \(manifest.totalRows) rows in \(manifest.tables.count) tables: \(manifestPath)"
+        )
     }
 }
 

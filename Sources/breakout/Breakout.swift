@@ -8,11 +8,15 @@ struct Breakout: ParsableCommand {
         commandName: "breakout",
         abstract: "Break out CSPro/CSWeb cases into relational tables in PostgreSQL, MySQL/MariaDB, SQL Server or SQLite.",
         discussion: """
-        Organizations, connections and jobs are declared in YAML kept in git; see README.md.
-        Exit codes: 0 ok, 1 error, 2 plan has changes (with --detailed-exitcode).
-        """,
+            Organizations, connections and jobs are declared in YAML kept in git; see README.md.
+            Exit codes: 0 ok, 1 error, 2 plan has changes (with --detailed-exitcode).
+            """,
         version: BreakoutVersion.current,
-        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, ImportCommand.self, DB.self, SecretsCommand.self, DictionaryCommand.self, CasesCommand.self, ProcessCases.self, CronCommand.self, RunDaemon.self, JobsCommand.self, StatusCommand.self, LogsCommand.self, ServeCommand.self, RunJobProcess.self]
+        subcommands: [
+            Validate.self, PlanCommand.self, ApplyCommand.self, ImportCommand.self, DB.self, SecretsCommand.self, DictionaryCommand.self,
+            CasesCommand.self, ProcessCases.self, CronCommand.self, RunDaemon.self, JobsCommand.self, StatusCommand.self, LogsCommand.self,
+            ServeCommand.self, RunJobProcess.self,
+        ]
     )
 
     /// Everything breakout writes (state databases, SQLite destinations, exports of microdata,

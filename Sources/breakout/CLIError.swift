@@ -1,7 +1,7 @@
 import ArgumentParser
 import Diagnostics
-import Runner
 import Foundation
+import Runner
 
 /// An error the CLI prints as `error: <message>` (plus a `hint:` line) and exits 1 for.
 struct CLIError: UserFacingError {

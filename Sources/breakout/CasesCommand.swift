@@ -1,6 +1,6 @@
 import ArgumentParser
-import CaseSources
 import CSPro
+import CaseSources
 import Drivers
 import Foundation
 import SQL
@@ -15,13 +15,14 @@ struct CasesCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show cases from a .dat file (with --dictionary FILE), a .csdb file, or a CSWeb database (URL, with --dictionary NAME).",
+            abstract:
+                "Show cases from a .dat file (with --dictionary FILE), a .csdb file, or a CSWeb database (URL, with --dictionary NAME).",
             discussion: """
-            Examples:
-              breakout cases show data/census.dat --dictionary census.dcf --case 0101001
-              breakout cases show data/household.csdb --format json
-              breakout cases show mysql://csweb@127.0.0.1/cspro --dictionary RGPH --case 0101001   # password: BREAKOUT_DB_PASSWORD
-            """
+                Examples:
+                  breakout cases show data/census.dat --dictionary census.dcf --case 0101001
+                  breakout cases show data/household.csdb --format json
+                  breakout cases show mysql://csweb@127.0.0.1/cspro --dictionary RGPH --case 0101001   # password: BREAKOUT_DB_PASSWORD
+                """
         )
 
         @Argument(help: "A .dat file, a .csdb file, or a CSWeb database URL (mysql://…, sqlite:…).")
@@ -41,7 +42,9 @@ struct CasesCommand: ParsableCommand {
                 let (cases, layout, problems) = try load()
                 if let key, cases.isEmpty { throw CLIError("no case with key \"\(key)\" in \(source)") }
                 for c in cases {
-                    print(format == .json ? JSONCaseEncoder.encode(c, layout: layout) : CaseReport.text(c, layout: layout), terminator: format == .json ? "\n" : "")
+                    print(
+                        format == .json ? JSONCaseEncoder.encode(c, layout: layout) : CaseReport.text(c, layout: layout),
+                        terminator: format == .json ? "\n" : "")
                 }
                 for problem in problems { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
             }

@@ -43,8 +43,9 @@ enum ConnectionProbe {
         } catch let error as DatabaseError {
             problem = error.description
         }
-        return Report(target: config.description, server: server, roundTripMilliseconds: samples[2],
-                      canCreateTables: problem == nil, createProblem: problem)
+        return Report(
+            target: config.description, server: server, roundTripMilliseconds: samples[2],
+            canCreateTables: problem == nil, createProblem: problem)
     }
 
     /// A next step for the person reading the error.
@@ -53,7 +54,8 @@ enum ConnectionProbe {
         case .authentication:
             return "check --user and the BREAKOUT_DB_PASSWORD environment variable\(config.password == nil ? " (it is not set)" : "")"
         case .connection where config.engine != .sqlite:
-            return "check that the server runs and accepts TCP connections on \(config.host ?? "localhost"):\(config.port.map(String.init) ?? "default port")"
+            return
+                "check that the server runs and accepts TCP connections on \(config.host ?? "localhost"):\(config.port.map(String.init) ?? "default port")"
         case .connection:
             return "check that the file's folder exists and is writable"
         default:

@@ -19,13 +19,13 @@ struct DBTest: ParsableCommand {
         commandName: "test",
         abstract: "Connect to a database and report its version, round-trip latency and whether tables can be created.",
         discussion: """
-        With ORG/CONNECTION, the connection comes from the configuration (its password decrypted with the
-        loaded key). Otherwise the password is read from the BREAKOUT_DB_PASSWORD environment variable,
-        never from the command line; for SQLite, only --database FILE is needed.
-        Examples:
-          breakout db test ansd/postgres-ansd -c /etc/breakout/config
-          BREAKOUT_DB_PASSWORD=… breakout db test --type postgresql --host 127.0.0.1 --database ansd_data --user ansd_user
-        """
+            With ORG/CONNECTION, the connection comes from the configuration (its password decrypted with the
+            loaded key). Otherwise the password is read from the BREAKOUT_DB_PASSWORD environment variable,
+            never from the command line; for SQLite, only --database FILE is needed.
+            Examples:
+              breakout db test ansd/postgres-ansd -c /etc/breakout/config
+              BREAKOUT_DB_PASSWORD=… breakout db test --type postgresql --host 127.0.0.1 --database ansd_data --user ansd_user
+            """
     )
 
     @Argument(help: "ORG/CONNECTION: a connection of the configuration.")
@@ -48,13 +48,17 @@ struct DBTest: ParsableCommand {
     @Option(help: "User name.")
     var user: String?
 
-    @Option(name: .customLong("option"), help: ArgumentHelp("A driver option as KEY=VALUE (e.g. sslmode=require); repeatable.", valueName: "key=value"))
+    @Option(
+        name: .customLong("option"),
+        help: ArgumentHelp("A driver option as KEY=VALUE (e.g. sslmode=require); repeatable.", valueName: "key=value"))
     var options: [String] = []
 
     func validate() throws {
         if let target {
             guard target.contains("/") else { throw ValidationError("\"\(target)\" is not ORG/CONNECTION (e.g. ansd/postgres-ansd).") }
-            if type != nil || host != nil || database != nil { throw ValidationError("Give either ORG/CONNECTION or --type/--host/--database, not both.") }
+            if type != nil || host != nil || database != nil {
+                throw ValidationError("Give either ORG/CONNECTION or --type/--host/--database, not both.")
+            }
             return
         }
         guard let type else { throw ValidationError("Give ORG/CONNECTION, or --type with --host, --database and --user.") }
@@ -89,8 +93,11 @@ struct DBTest: ParsableCommand {
             do {
                 report = try ConnectionProbe.run(settings)
             } catch let error as DatabaseError {
-                throw CLIError("cannot use \(target) (\(settings))", cause: error,
-                               hint: ConnectionProbe.hint(for: error, config: settings).map { $0 + "; the connection is defined in \(org.file) line \(connection.name.location.line)" })
+                throw CLIError(
+                    "cannot use \(target) (\(settings))", cause: error,
+                    hint: ConnectionProbe.hint(for: error, config: settings).map {
+                        $0 + "; the connection is defined in \(org.file) line \(connection.name.location.line)"
+                    })
             }
             print(report.text)
             return
@@ -102,9 +109,10 @@ struct DBTest: ParsableCommand {
             let parts = option.split(separator: "=", maxSplits: 1)
             settings[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
-        let config = ConnectionConfig(engine: engine, host: host, port: port ?? engine.defaultPort, database: database,
-                                      user: user, password: ProcessInfo.processInfo.environment["BREAKOUT_DB_PASSWORD"],
-                                      options: settings)
+        let config = ConnectionConfig(
+            engine: engine, host: host, port: port ?? engine.defaultPort, database: database,
+            user: user, password: ProcessInfo.processInfo.environment["BREAKOUT_DB_PASSWORD"],
+            options: settings)
         let report: ConnectionProbe.Report
         do {
             report = try ConnectionProbe.run(config)

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Breakout
-import SQL
-import CaseSources
 import CSPro
+import CaseSources
 import Foundation
+import SQL
 
 /// `breakout dictionary …`.
 struct DictionaryCommand: ParsableCommand {
@@ -42,12 +42,17 @@ struct DictionaryCommand: ParsableCommand {
                 guard let engine = DatabaseEngine(name: dialect) else {
                     throw CLIError("unknown dialect \"\(dialect)\"", hint: "use postgresql, mysql, sqlserver or sqlite")
                 }
-                guard let naming = Naming(rawValue: naming) else { throw CLIError("unknown naming \"\(naming)\"", hint: "use csweb or sql") }
+                guard let naming = Naming(rawValue: naming) else {
+                    throw CLIError("unknown naming \"\(naming)\"", hint: "use csweb or sql")
+                }
                 let dictionary = try loadDictionary(file)
                 let schema: BreakoutSchema
                 do {
-                    schema = try BreakoutSchema(dictionary: dictionary, dialect: engine.dialect, options: SchemaOptions(
-                        naming: naming, selection: RecordSelection(include: ProcessCases.list(include), exclude: ProcessCases.list(exclude))))
+                    schema = try BreakoutSchema(
+                        dictionary: dictionary, dialect: engine.dialect,
+                        options: SchemaOptions(
+                            naming: naming,
+                            selection: RecordSelection(include: ProcessCases.list(include), exclude: ProcessCases.list(exclude))))
                 } catch let error as SchemaError {
                     throw CLIError("\(file): \(error.message)")
                 }
@@ -104,7 +109,10 @@ enum DictionaryReport {
 
     static func text(_ d: CSProDictionary) -> String {
         var out = "Dictionary \(d.name) \(label(d.labels))\n"
-        out += "  record type: " + (d.recordTypeLength == 0 ? "none (one record type)" : "columns \(d.recordTypeStart)-\(d.recordTypeStart + d.recordTypeLength - 1)")
+        out +=
+            "  record type: "
+            + (d.recordTypeLength == 0
+                ? "none (one record type)" : "columns \(d.recordTypeStart)-\(d.recordTypeStart + d.recordTypeLength - 1)")
         out += ", positions: \(d.relativePositions ? "relative" : "absolute")"
         if !d.languages.isEmpty { out += ", languages: " + d.languages.map(\.name).joined(separator: " ") }
         out += "\n"
@@ -112,7 +120,8 @@ enum DictionaryReport {
             out += "\nLevel \(i + 1) \(level.name) \(label(level.labels))\n"
             out += table(level.ids, heading: "  ids")
             for record in level.records {
-                out += "\n  Record \(record.name) \(label(record.labels)) type '\(record.typeValue)', "
+                out +=
+                    "\n  Record \(record.name) \(label(record.labels)) type '\(record.typeValue)', "
                     + "\(record.required ? "required" : "optional"), max \(record.maxOccurrences)\n"
                 out += table(record.items, heading: nil)
             }
@@ -123,15 +132,20 @@ enum DictionaryReport {
     static func table(_ items: [Item], heading: String?) -> String {
         var out = heading.map { "\($0)\n" } ?? ""
         let rows = items.map { item -> [String] in
-            [(item.isSubitem ? "  " : "") + item.name, item.contentType.rawValue, String(item.start), String(item.length),
-             item.decimals > 0 ? "\(item.decimals)\(item.decimalMark ? "." : "")" : "", item.occurrences > 1 ? String(item.occurrences) : "",
-             item.zeroFill && item.contentType == .numeric ? "zero" : "",
-             item.valueSets.isEmpty ? "" : "\(item.valueSets.count) (\(item.valueSets.first?.values.count ?? 0) values)"]
+            [
+                (item.isSubitem ? "  " : "") + item.name, item.contentType.rawValue, String(item.start), String(item.length),
+                item.decimals > 0 ? "\(item.decimals)\(item.decimalMark ? "." : "")" : "",
+                item.occurrences > 1 ? String(item.occurrences) : "",
+                item.zeroFill && item.contentType == .numeric ? "zero" : "",
+                item.valueSets.isEmpty ? "" : "\(item.valueSets.count) (\(item.valueSets.first?.values.count ?? 0) values)",
+            ]
         }
         let header = ["ITEM", "TYPE", "START", "LEN", "DEC", "OCC", "FILL", "VALUE SETS"]
         let widths = header.indices.map { c in ([header[c]] + rows.map { $0[c] }).map(\.count).max() ?? 0 }
         for row in [header] + rows {
-            out += "    " + row.enumerated().map { c, cell in cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+            out +=
+                "    "
+                + row.enumerated().map { c, cell in cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
         }
         return out

@@ -1,11 +1,11 @@
 import ArgumentParser
 import Breakout
-import Runner
+import CSPro
 import CaseSources
 import Config
-import CSPro
 import Drivers
 import Foundation
+import Runner
 import SQL
 
 /// `breakout process-cases`: the guide's `csweb:process-cases` / `csweb:process-cases-by-dict`.
@@ -14,15 +14,15 @@ struct ProcessCases: ParsableCommand {
         commandName: "process-cases",
         abstract: "Break out an organization's dictionaries from the configured source into one of its connections.",
         discussion: """
-        Reads new and changed cases in (revision, id) order and loads them in chunks, one transaction
-        each, with the progress mark in the destination: an interrupted run continues where it stopped.
-        Without DICT, every dictionary the organization owns.
+            Reads new and changed cases in (revision, id) order and loads them in chunks, one transaction
+            each, with the progress mark in the destination: an interrupted run continues where it stopped.
+            Without DICT, every dictionary the organization owns.
 
-        Examples:
-          breakout process-cases -c examples/quickstart --org demo
-          breakout process-cases --org ansd --connection postgres-ansd --threads 4 RGPH
-          breakout process-cases --org ansd --dry-run --format sql RGPH > review.sql
-        """
+            Examples:
+              breakout process-cases -c examples/quickstart --org demo
+              breakout process-cases --org ansd --connection postgres-ansd --threads 4 RGPH
+              breakout process-cases --org ansd --dry-run --format sql RGPH > review.sql
+            """
     )
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, sql, json }
@@ -38,7 +38,9 @@ struct ProcessCases: ParsableCommand {
     @Option(help: "Workers that decode and load chunks in parallel (default: defaults.threads).")
     var threads: Int?
 
-    @Option(name: .customLong("max-cases-per-chunk"), help: "Cases per chunk; one chunk is one transaction (default: defaults.max_cases_per_chunk).")
+    @Option(
+        name: .customLong("max-cases-per-chunk"),
+        help: "Cases per chunk; one chunk is one transaction (default: defaults.max_cases_per_chunk).")
     var maxCasesPerChunk: Int?
 
     @Option(help: "Only these records or items (comma-separated; CSWeb processCasesOptions semantics).")
@@ -64,27 +66,38 @@ struct ProcessCases: ParsableCommand {
             let destination = try resolver.connection(of: organization, named: connection)
             let owned = organization.dictionaries.map(\.value)
             for d in dictionaries where !owned.contains(d) {
-                throw CLIError("organization \(org) does not own dictionary \(d)", hint: "it owns: \(owned.joined(separator: ", ")); add it to \"dictionaries\" in \(organization.file)")
+                throw CLIError(
+                    "organization \(org) does not own dictionary \(d)",
+                    hint: "it owns: \(owned.joined(separator: ", ")); add it to \"dictionaries\" in \(organization.file)")
             }
             let names = dictionaries.isEmpty ? owned : dictionaries
             if let threads, !(1...64).contains(threads) { throw CLIError("--threads must be between 1 and 64, got \(threads)") }
-            if let m = maxCasesPerChunk, !(1...100_000).contains(m) { throw CLIError("--max-cases-per-chunk must be between 1 and 100000, got \(m)") }
+            if let m = maxCasesPerChunk, !(1...100_000).contains(m) {
+                throw CLIError("--max-cases-per-chunk must be between 1 and 100000, got \(m)")
+            }
             // SIGTERM/SIGINT: the chunks in flight commit, the run stops at that boundary and exits 0;
             // the next run continues from the mark.
             let stop = StopFlag()
-            if !dryRun { Signals.onTerminate(stop, message: "breakout: stopping: the chunks in flight commit, then the run stops (the next run continues from there)") }
-            let run = RunOptions(threads: threads ?? configuration.settings.defaults.threads,
-                                 chunkSize: maxCasesPerChunk ?? configuration.settings.defaults.maxCasesPerChunk,
-                                 shouldStop: { stop.isSet })
-            let options = SchemaOptions(naming: destination.naming == .sql ? .sql : .csweb,
-                                        selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)))
+            if !dryRun {
+                Signals.onTerminate(
+                    stop, message: "breakout: stopping: the chunks in flight commit, then the run stops (the next run continues from there)"
+                )
+            }
+            let run = RunOptions(
+                threads: threads ?? configuration.settings.defaults.threads,
+                chunkSize: maxCasesPerChunk ?? configuration.settings.defaults.maxCasesPerChunk,
+                shouldStop: { stop.isSet })
+            let options = SchemaOptions(
+                naming: destination.naming == .sql ? .sql : .csweb,
+                selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)))
             let sources = try SourceOpener(resolver: resolver)
             let destinationConfig = try resolver.connectionConfig(destination, of: organization.slug.value)
             var summaries: [DictionarySummary] = []
             for name in names {
                 let feed = try sources.feed(for: name)
-                let engine = try BreakoutEngine(feed: feed, dialect: destination.engine.dialect, options: options,
-                                                connect: { try Databases.connectForWriting(destinationConfig.forBulkLoad) })
+                let engine = try BreakoutEngine(
+                    feed: feed, dialect: destination.engine.dialect, options: options,
+                    connect: { try Databases.connectForWriting(destinationConfig.forBulkLoad) })
                 if dryRun {
                     let report = try engine.dryRun(connection: try Self.readOnlyConnection(destinationConfig), chunkSize: run.chunkSize)
                     print(format == .sql ? report.sql : report.text, terminator: "")
@@ -105,7 +118,10 @@ struct ProcessCases: ParsableCommand {
             }
             let failed = summaries.reduce(0) { $0 + $1.failedCases }
             if failed > 0 {
-                FileHandle.standardError.write(Data("warning: \(failed) case(s) could not be decoded; they are listed in each dictionary's breakout_errors table\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "warning: \(failed) case(s) could not be decoded; they are listed in each dictionary's breakout_errors table\n".utf8
+                    ))
             }
         }
     }
@@ -133,11 +149,13 @@ final class ProgressReporter: @unchecked Sendable {
             let width = 30
             let filled = p.total > 0 ? min(width, width * p.done / p.total) : width
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            FileHandle.standardError.write(Data(String(format: "\r%@ %@ %d/%d cases  %.0f cases/s  ETA %.0fs ", p.dictionary, bar, p.done, p.total, rate, eta).utf8))
+            FileHandle.standardError.write(
+                Data(String(format: "\r%@ %@ %d/%d cases  %.0f cases/s  ETA %.0fs ", p.dictionary, bar, p.done, p.total, rate, eta).utf8))
             drawn = true
         } else if Date().timeIntervalSince(lastLine) >= 10 || p.done == p.total {
             lastLine = Date()
-            FileHandle.standardError.write(Data(String(format: "%@: %d/%d cases, %.0f cases/s, ETA %.0fs\n", p.dictionary, p.done, p.total, rate, eta).utf8))
+            FileHandle.standardError.write(
+                Data(String(format: "%@: %d/%d cases, %.0f cases/s, ETA %.0fs\n", p.dictionary, p.done, p.total, rate, eta).utf8))
         }
     }
 
@@ -186,7 +204,8 @@ struct JobPlan: Encodable {
                 let destination = "\(connection.engine.rawValue) \(org.slug.value)/\(connection.name.value)"
                 let dictionaries = job.dictionaries.isEmpty ? org.dictionaries.map(\.value) : job.dictionaries
                 for dictionary in dictionaries {
-                    var plan = JobPlan(organization: org.slug.value, job: job.name.value, dictionary: dictionary, destination: destination, sql: [])
+                    var plan = JobPlan(
+                        organization: org.slug.value, job: job.name.value, dictionary: dictionary, destination: destination, sql: [])
                     guard let sources else {
                         plan.error = "the source cannot be read: \(sourceError ?? "?")"
                         out.append(plan)
@@ -195,8 +214,11 @@ struct JobPlan: Encodable {
                     do {
                         let feed = try sources.feed(for: dictionary)
                         let settings = try resolver.connectionConfig(connection, of: org.slug.value)
-                        let engine = try BreakoutEngine(feed: feed, dialect: connection.engine.dialect, options: SchemaOptions(
-                            naming: connection.naming == .sql ? .sql : .csweb, selection: RecordSelection(include: job.include, exclude: job.exclude)),
+                        let engine = try BreakoutEngine(
+                            feed: feed, dialect: connection.engine.dialect,
+                            options: SchemaOptions(
+                                naming: connection.naming == .sql ? .sql : .csweb,
+                                selection: RecordSelection(include: job.include, exclude: job.exclude)),
                             connect: { try Databases.connectForWriting(settings) })
                         let reader: (any DatabaseConnection)?
                         do { reader = try ProcessCases.readOnlyConnection(settings) } catch {
@@ -221,7 +243,9 @@ struct JobPlan: Encodable {
     var text: String {
         var s = "Job \(organization)/\(job)\(dictionary.map { " · \($0)" } ?? "") → \(destination)\n"
         if let error { return s + "  cannot plan this job: \(error)\n" }
-        if let report { s += report.text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") }
+        if let report {
+            s += report.text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+        }
         return s
     }
 }

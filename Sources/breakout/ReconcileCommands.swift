@@ -18,7 +18,7 @@ struct StateAccess {
         resolver = Resolver(configuration, keyring: keyring)
         if let keyFile = configuration.settings.state.keyFile {
             var ring = Keyring(try Keyring.keys(fromFile: resolver.resolve(keyFile.value)))
-            for key in keyring.keys where ring.key(kid: key.kid) == nil { ring.add(key) }   // old values may use the master key
+            for key in keyring.keys where ring.key(kid: key.kid) == nil { ring.add(key) }  // old values may use the master key
             stateKeys = ring
         } else {
             stateKeys = keyring
@@ -32,7 +32,8 @@ struct StateAccess {
         if config.engine == .sqlite {
             if !FileManager.default.fileExists(atPath: config.database) {
                 if forWriting {
-                    try FileManager.default.createDirectory(atPath: (config.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    try FileManager.default.createDirectory(
+                        atPath: (config.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 } else {
                     config.database = ":memory:"
                 }
@@ -44,8 +45,9 @@ struct StateAccess {
             let connectionConfig = config
             return try StateStore(connect: { try Databases.connect(connectionConfig) })
         } catch let error as DatabaseError {
-            throw CLIError("\(state.url.location): cannot open the state store \(config): \(error.message)",
-                           hint: "check state.url in breakout.yaml and that the database server is reachable")
+            throw CLIError(
+                "\(state.url.location): cannot open the state store \(config): \(error.message)",
+                hint: "check state.url in breakout.yaml and that the database server is reachable")
         }
     }
 
@@ -60,10 +62,10 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Show what apply would change in the control tables (creates, field-level updates, deletes), writing nothing.",
         discussion: """
-        Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes.
-        --out FILE saves the plan (JSON, docs/plan-format.md) for `breakout apply FILE`, which refuses it
-        if the control tables or the configuration changed in between.
-        """
+            Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes.
+            --out FILE saves the plan (JSON, docs/plan-format.md) for `breakout apply FILE`, which refuses it
+            if the control tables or the configuration changed in between.
+            """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, markdown, sql }
@@ -103,13 +105,20 @@ struct PlanCommand: ParsableCommand {
                 let encoder = JSONEncoder()
                 object["jobs"] = try JSONSerialization.jsonObject(with: try encoder.encode(jobs))
                 object["offline"] = offline
-                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+                print(
+                    String(
+                        decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+                )
             case .markdown:
                 var md = p.markdown(limit: jobs.isEmpty ? 60_000 : 40_000)
                 for j in jobs {
                     var body = j.error.map { "cannot plan this job: \($0)\n" } ?? "```sql\n" + j.sql.joined(separator: ";\n") + "\n```\n"
-                    if body.count > 20_000 / max(jobs.count, 1) { body = String(body.prefix(20_000 / max(jobs.count, 1))) + "\n…```\n_(truncated; run `breakout plan --format sql`)_\n" }
-                    md += "<details><summary>job <b>\(j.organization)/\(j.job)</b>\(j.dictionary.map { " · \($0)" } ?? ""): \(j.pendingCases.map { "\($0) pending case(s)" } ?? "not planned"), schema \(j.schema ?? "?")</summary>\n\n\(body)\n</details>\n\n"
+                    if body.count > 20_000 / max(jobs.count, 1) {
+                        body =
+                            String(body.prefix(20_000 / max(jobs.count, 1))) + "\n…```\n_(truncated; run `breakout plan --format sql`)_\n"
+                    }
+                    md +=
+                        "<details><summary>job <b>\(j.organization)/\(j.job)</b>\(j.dictionary.map { " · \($0)" } ?? ""): \(j.pendingCases.map { "\($0) pending case(s)" } ?? "not planned"), schema \(j.schema ?? "?")</summary>\n\n\(body)\n</details>\n\n"
                 }
                 print(md, terminator: "")
             case .sql:
@@ -122,7 +131,8 @@ struct PlanCommand: ParsableCommand {
             }
             if let out {
                 try Data(try Self.json(p).utf8).write(to: URL(fileURLWithPath: out))
-                FileHandle.standardError.write(Data("Saved the plan to \(out); apply it with: breakout apply -c \(config.directory) \(out)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("Saved the plan to \(out); apply it with: breakout apply -c \(config.directory) \(out)\n".utf8))
             }
         }
         if detailedExitCode, plan?.hasChanges == true { throw ExitCode(2) }
@@ -141,9 +151,9 @@ struct ApplyCommand: ParsableCommand {
         commandName: "apply",
         abstract: "Make the control tables equal to the configuration, in one transaction, under a lock.",
         discussion: """
-        Creates and migrates the control tables first. Asks for confirmation on a terminal unless
-        --auto-approve; refuses to run unattended without it. Idempotent: a second apply changes nothing.
-        """
+            Creates and migrates the control tables first. Asks for confirmation on a terminal unless
+            --auto-approve; refuses to run unattended without it. Idempotent: a second apply changes nothing.
+            """
     )
 
     @OptionGroup var config: ConfigOptions
@@ -163,8 +173,12 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let timeout: Double
-            if lockTimeout == "0" || lockTimeout == "0s" { timeout = 0 } else {
-                guard let s = DurationParser.seconds(lockTimeout) else { throw CLIError("--lock-timeout \"\(lockTimeout)\" is not a duration", hint: "write e.g. 60s, 5m or 1h") }
+            if lockTimeout == "0" || lockTimeout == "0s" {
+                timeout = 0
+            } else {
+                guard let s = DurationParser.seconds(lockTimeout) else {
+                    throw CLIError("--lock-timeout \"\(lockTimeout)\" is not a duration", hint: "write e.g. 60s, 5m or 1h")
+                }
                 timeout = Double(s)
             }
             var saved: Plan?
@@ -179,11 +193,15 @@ struct ApplyCommand: ParsableCommand {
             let store = try access.open(forWriting: true)
             defer { store.connection.close() }
             var options = ApplyOptions(lockTimeout: timeout, allowDestroy: allowDestroy)
-            if let stale = ProcessInfo.processInfo.environment["BREAKOUT_LOCK_STALE_AFTER"].flatMap(DurationParser.seconds) { options.staleLockAfter = Double(stale) }
+            if let stale = ProcessInfo.processInfo.environment["BREAKOUT_LOCK_STALE_AFTER"].flatMap(DurationParser.seconds) {
+                options.staleLockAfter = Double(stale)
+            }
             let result = try access.reconciler(store).apply(saved: saved, options: options) { plan in
                 if autoApprove || saved != nil { return true }
                 guard isatty(STDIN_FILENO) == 1 else {
-                    throw CLIError("apply needs confirmation and standard input is not a terminal", hint: "review `breakout plan`, then pass --auto-approve (or apply a saved plan file)")
+                    throw CLIError(
+                        "apply needs confirmation and standard input is not a terminal",
+                        hint: "review `breakout plan`, then pass --auto-approve (or apply a saved plan file)")
                 }
                 print(plan.text(color: isatty(STDOUT_FILENO) == 1), terminator: "")
                 print("\nDo you want to apply these changes? Only 'yes' will be accepted: ", terminator: "")
@@ -211,12 +229,12 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Write YAML for control-table rows apply does not manage and for CSWeb's legacy breakout settings.",
         discussion: """
-        Writes OUT/organizations/<org>.yaml: every organization with hand-made rows (the guide's
-        INSERT INTO mt_cron_jobs …), values as stored, passwords re-encrypted with the master key; and,
-        when the source is CSWeb's MySQL database, its cspro_dictionaries_schema settings as one more
-        organization (--legacy-org). Review the files, copy them into the config, commit, then
-        `breakout apply` adopts the rows without changing their data.
-        """
+            Writes OUT/organizations/<org>.yaml: every organization with hand-made rows (the guide's
+            INSERT INTO mt_cron_jobs …), values as stored, passwords re-encrypted with the master key; and,
+            when the source is CSWeb's MySQL database, its cspro_dictionaries_schema settings as one more
+            organization (--legacy-org). Review the files, copy them into the config, commit, then
+            `breakout apply` adopts the rows without changing their data.
+            """
     )
 
     @OptionGroup var config: ConfigOptions
@@ -231,7 +249,9 @@ struct ImportCommand: ParsableCommand {
         try reportingErrors {
             let access = try StateAccess(config)
             guard let masterKey = try config.keyring().primary else {
-                throw CLIError("import re-encrypts passwords and needs a master key", hint: "set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE, or pass --key-file")
+                throw CLIError(
+                    "import re-encrypts passwords and needs a master key",
+                    hint: "set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE, or pass --key-file")
             }
             let store = try access.open(forWriting: false)
             defer { store.connection.close() }
@@ -259,7 +279,9 @@ struct ImportCommand: ParsableCommand {
                 try Data(text.utf8).write(to: url)
                 print("wrote \(url.path)")
             }
-            print("Imported \(output.rows) row(s). Review the files, copy them into \(config.directory)/organizations, then run `breakout plan`: it shows them as adopted.")
+            print(
+                "Imported \(output.rows) row(s). Review the files, copy them into \(config.directory)/organizations, then run `breakout plan`: it shows them as adopted."
+            )
         }
     }
 }

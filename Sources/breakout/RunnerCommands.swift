@@ -35,7 +35,8 @@ struct RunnerAccess {
     /// Runs each job in a child process of this executable (`breakout run-job`), docs/runner.md.
     var childExecutor: ChildProcessExecutor {
         let directory = URL(fileURLWithPath: options.directory).standardizedFileURL.path
-        return ChildProcessExecutor(arguments: ["-c", directory] + options.keys.arguments + ["--log-format", logFormat, "--log-level", logLevel])
+        return ChildProcessExecutor(
+            arguments: ["-c", directory] + options.keys.arguments + ["--log-format", logFormat, "--log-level", logLevel])
     }
 
     func scheduler(store: StateStore) -> Scheduler {
@@ -53,8 +54,9 @@ struct RunnerAccess {
     /// This host's heartbeat row for a runner of `kind` (`daemon`, `cron`).
     func heartbeat(kind: String, tickSeconds: Int64) -> RunnerRow {
         let host = ProcessInfo.processInfo.hostName
-        return RunnerRow(name: "\(host) \(kind)", host: host, kind: kind, pid: Int64(getpid()), version: BreakoutVersion.current,
-                         startedAt: nil, lastTickAt: nil, tickSeconds: tickSeconds, clockOffsetMilliseconds: 0)
+        return RunnerRow(
+            name: "\(host) \(kind)", host: host, kind: kind, pid: Int64(getpid()), version: BreakoutVersion.current,
+            startedAt: nil, lastTickAt: nil, tickSeconds: tickSeconds, clockOffsetMilliseconds: 0)
     }
 
     /// The job named `ORG/JOB` in the control tables, with errors that list what exists.
@@ -62,10 +64,14 @@ struct RunnerAccess {
         guard let slash = target.firstIndex(of: "/") else { throw CLIError("\"\(target)\" is not ORG/JOB") }
         let orgName = String(target[..<slash]), jobName = String(target[target.index(after: slash)...])
         guard let org = snapshot.organizations.first(where: { $0.name == orgName }) else {
-            throw CLIError("no organization \"\(orgName)\" in the control tables", hint: "known: \(snapshot.organizations.map(\.name).joined(separator: ", "))")
+            throw CLIError(
+                "no organization \"\(orgName)\" in the control tables",
+                hint: "known: \(snapshot.organizations.map(\.name).joined(separator: ", "))")
         }
         guard let job = snapshot.jobs.first(where: { $0.organizationID == org.id && $0.name == jobName }) else {
-            throw CLIError("organization \(orgName) has no job \"\(jobName)\"", hint: "its jobs: \(snapshot.jobs.filter { $0.organizationID == org.id }.map(\.name).joined(separator: ", "))")
+            throw CLIError(
+                "organization \(orgName) has no job \"\(jobName)\"",
+                hint: "its jobs: \(snapshot.jobs.filter { $0.organizationID == org.id }.map(\.name).joined(separator: ", "))")
         }
         return job
     }
@@ -96,7 +102,8 @@ struct RunnerAccess {
             } catch {
                 let reason = "\(error)"
                 if reason != said {
-                    logger.warning("state store not reachable; waiting for it (retrying every \(Int(delay))–30 s)", metadata: ["error": "\(reason)"])
+                    logger.warning(
+                        "state store not reachable; waiting for it (retrying every \(Int(delay))–30 s)", metadata: ["error": "\(reason)"])
                     said = reason
                 }
                 let until = Scheduler.uptimeNow + delay
@@ -118,7 +125,9 @@ struct LogOptions: ParsableArguments {
 
     func validate() throws {
         guard LineLogHandler.Format(rawValue: format) != nil else { throw ValidationError("--log-format must be text or json") }
-        guard Logger.Level(rawValue: level) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+        guard Logger.Level(rawValue: level) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
     }
 
     func logger() -> Logger { Self.logger(format: format, level: level) }
@@ -134,8 +143,10 @@ struct LogOptions: ParsableArguments {
 enum Signals {
     nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
 
-    static func onTerminate(_ flag: StopFlag, signals: [Int32] = [SIGTERM, SIGINT],
-                            message: String? = "breakout: stopping: no new runs; the current chunk finishes and leases are released") {
+    static func onTerminate(
+        _ flag: StopFlag, signals: [Int32] = [SIGTERM, SIGINT],
+        message: String? = "breakout: stopping: no new runs; the current chunk finishes and leases are released"
+    ) {
         for sig in signals {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -234,7 +245,9 @@ struct RunDaemon: ParsableCommand {
                     if let next = try scheduler.secondsUntilNextDue() { sleep = max(0.2, min(maxSleep, next + 0.05)) }
                 } catch {
                     let reason = "\(error)"
-                    if reason != failing { logger.error("tick failed; retrying with a backoff up to 30 s", metadata: ["error": "\(reason)"]) }
+                    if reason != failing {
+                        logger.error("tick failed; retrying with a backoff up to 30 s", metadata: ["error": "\(reason)"])
+                    }
                     failing = reason
                     sleep = backoff
                     backoff = min(backoff * 2, 30)
@@ -242,7 +255,9 @@ struct RunDaemon: ParsableCommand {
                 let until = Scheduler.uptimeNow + sleep
                 while Scheduler.uptimeNow < until, !scheduler.shutdown.isSet { Thread.sleep(forTimeInterval: min(0.2, sleep)) }
             }
-            if scheduler.runningCount > 0 { print("\(SQLTimestampText.now()) waiting for \(scheduler.runningCount) run(s) to stop at a chunk boundary") }
+            if scheduler.runningCount > 0 {
+                print("\(SQLTimestampText.now()) waiting for \(scheduler.runningCount) run(s) to stop at a chunk boundary")
+            }
             scheduler.waitForRuns()
             print("\(SQLTimestampText.now()) breakout runner \(scheduler.owner) stopped")
         }
@@ -258,7 +273,8 @@ struct JobsCommand: ParsableCommand {
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List jobs (managed and hand-made) with their schedule, next fire and last run.")
+        static let configuration = CommandConfiguration(
+            abstract: "List jobs (managed and hand-made) with their schedule, next fire and last run.")
 
         @OptionGroup var config: ConfigOptions
         @Option(help: "Only this organization.") var org: String?
@@ -273,21 +289,31 @@ struct JobsCommand: ParsableCommand {
                 let f = ISO8601DateFormatter()
                 if format == .json {
                     let items: [[String: Any]] = jobs.map { j in
-                        ["organization": j.organization, "job": j.name, "type": j.type, "schedule": j.schedule, "time_zone": j.timeZone,
-                         "active": j.active, "managed": j.managed, "next_run_at": j.nextRunAt.map { f.string(from: $0) } ?? NSNull(),
-                         "last_run_at": j.lastRunAt.map { f.string(from: $0) } ?? NSNull(), "last_run_status": j.lastStatus ?? NSNull()]
+                        [
+                            "organization": j.organization, "job": j.name, "type": j.type, "schedule": j.schedule, "time_zone": j.timeZone,
+                            "active": j.active, "managed": j.managed, "next_run_at": j.nextRunAt.map { f.string(from: $0) } ?? NSNull(),
+                            "last_run_at": j.lastRunAt.map { f.string(from: $0) } ?? NSNull(), "last_run_status": j.lastStatus ?? NSNull(),
+                        ]
                     }
-                    print(String(decoding: try JSONSerialization.data(withJSONObject: items, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+                    print(
+                        String(
+                            decoding: try JSONSerialization.data(withJSONObject: items, options: [.prettyPrinted, .sortedKeys]),
+                            as: UTF8.self))
                     return
                 }
-                print("ORG/JOB".padding(toLength: 36, withPad: " ", startingAt: 0) + "SCHEDULE".padding(toLength: 18, withPad: " ", startingAt: 0)
-                      + "TIME ZONE".padding(toLength: 20, withPad: " ", startingAt: 0) + "NEXT RUN (UTC)".padding(toLength: 22, withPad: " ", startingAt: 0) + "LAST RUN")
+                print(
+                    "ORG/JOB".padding(toLength: 36, withPad: " ", startingAt: 0)
+                        + "SCHEDULE".padding(toLength: 18, withPad: " ", startingAt: 0)
+                        + "TIME ZONE".padding(toLength: 20, withPad: " ", startingAt: 0)
+                        + "NEXT RUN (UTC)".padding(toLength: 22, withPad: " ", startingAt: 0) + "LAST RUN")
                 for j in jobs {
                     let name = "\(j.organization)/\(j.name)\(j.managed ? "" : " (hand-made)")\(j.active ? "" : " (inactive)")"
                     let last = j.lastRunAt.map { "\(f.string(from: $0)) \(j.lastStatus ?? "")" } ?? "never"
-                    print(name.padding(toLength: 36, withPad: " ", startingAt: 0) + j.schedule.padding(toLength: 18, withPad: " ", startingAt: 0)
-                          + j.timeZone.padding(toLength: 20, withPad: " ", startingAt: 0)
-                          + (j.nextRunAt.map { f.string(from: $0) } ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0) + last)
+                    print(
+                        name.padding(toLength: 36, withPad: " ", startingAt: 0)
+                            + j.schedule.padding(toLength: 18, withPad: " ", startingAt: 0)
+                            + j.timeZone.padding(toLength: 20, withPad: " ", startingAt: 0)
+                            + (j.nextRunAt.map { f.string(from: $0) } ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0) + last)
                 }
             }
         }
@@ -315,7 +341,9 @@ struct JobsCommand: ParsableCommand {
                     // This very binary (/proc/self/exe), not argv[0]: with breakout on PATH argv[0] is a
                     // bare name, which the current directory would resolve to another program.
                     p.executableURL = URL(fileURLWithPath: ChildProcessExecutor.currentExecutable())
-                    p.arguments = ["jobs", "run", target, "--wait", "-c", config.directory, "--log-format", log.format, "--log-level", log.level] + config.keys.arguments
+                    p.arguments =
+                        ["jobs", "run", target, "--wait", "-c", config.directory, "--log-format", log.format, "--log-level", log.level]
+                        + config.keys.arguments
                     p.standardOutput = FileHandle.nullDevice
                     p.standardError = FileHandle.nullDevice
                     p.standardInput = FileHandle.nullDevice
@@ -332,8 +360,9 @@ struct JobsCommand: ParsableCommand {
                 Signals.onTerminate(scheduler.shutdown)
                 guard let outcome = try scheduler.runNow(job) else {
                     let row = try store.connection.query("SELECT lease_owner, last_run_at FROM mt_cron_jobs WHERE id = \(job.id)").first
-                    throw CLIError("\(target) is running (runner \(row?["lease_owner"]?.string ?? "?"), since \(row?["last_run_at"]?.string ?? "?")); not started again",
-                                   hint: "wait for it to finish; `breakout jobs list` shows its last run")
+                    throw CLIError(
+                        "\(target) is running (runner \(row?["lease_owner"]?.string ?? "?"), since \(row?["last_run_at"]?.string ?? "?")); not started again",
+                        hint: "wait for it to finish; `breakout jobs list` shows its last run")
                 }
                 StandardStream.output(outcome.output + "\n")
                 if outcome.status == .failed { throw ExitCode(1) }
@@ -378,11 +407,13 @@ struct RunJobProcess: ParsableCommand {
             logger[metadataKey: "run_id"] = "\(runID)"
             let outcome: JobOutcome
             if let job = snapshot.jobs.first(where: { $0.id == jobID }) {
-                logger[metadataKey: "organization"] = "\(snapshot.organizations.first { $0.id == job.organizationID }?.name ?? "#\(job.organizationID)")"
+                logger[metadataKey: "organization"] =
+                    "\(snapshot.organizations.first { $0.id == job.organizationID }?.name ?? "#\(job.organizationID)")"
                 logger[metadataKey: "job"] = "\(job.name)"
                 outcome = RunProcess.serve(job, executor: runner.executor, logger: logger, stop: stop)
             } else {
-                outcome = JobOutcome(status: .failed, output: "job \(jobID) no longer exists in mt_cron_jobs (an apply deleted it); nothing was run")
+                outcome = JobOutcome(
+                    status: .failed, output: "job \(jobID) no longer exists in mt_cron_jobs (an apply deleted it); nothing was run")
                 RunProcess.report(outcome)
             }
             if orphaned.isSet, runID > 0 {

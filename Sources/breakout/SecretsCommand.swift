@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Config
+import Foundation
 import Secrets
 
 /// `breakout secrets …`: master keys and `enc:v2` values.
@@ -12,7 +12,9 @@ struct SecretsCommand: ParsableCommand {
     )
 
     struct KeyOptions: ParsableArguments {
-        @Option(name: .customLong("key-file"), help: "A file of base64 master keys, one per line (repeatable). Also read: BREAKOUT_MASTER_KEY, BREAKOUT_KEY_FILE.")
+        @Option(
+            name: .customLong("key-file"),
+            help: "A file of base64 master keys, one per line (repeatable). Also read: BREAKOUT_MASTER_KEY, BREAKOUT_KEY_FILE.")
         var keyFiles: [String] = []
 
         func keyring() throws -> Keyring {
@@ -38,11 +40,11 @@ struct SecretsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Encrypt the secret read from standard input; print its enc:v2 value.",
             discussion: """
-            The secret is read from stdin, never from the command line, so it stays out of shell history.
-            One trailing newline is removed. The value is bound to where it will be written: an
-            organization's file with --org ORG, breakout.yaml without it; it does not decrypt anywhere else.
-            Example: printf %s "$PASSWORD" | breakout secrets encrypt --org ansd
-            """
+                The secret is read from stdin, never from the command line, so it stays out of shell history.
+                One trailing newline is removed. The value is bound to where it will be written: an
+                organization's file with --org ORG, breakout.yaml without it; it does not decrypt anywhere else.
+                Example: printf %s "$PASSWORD" | breakout secrets encrypt --org ansd
+                """
         )
         @OptionGroup var keys: KeyOptions
         @Option(name: .customLong("org"), help: "The organization whose file the value goes into (default: breakout.yaml).")
@@ -53,7 +55,9 @@ struct SecretsCommand: ParsableCommand {
                 let ring = try keys.keyring()
                 guard let key = ring.primary else { throw CLIError(SecretError.noKey.description) }
                 let input = readStandardInput()
-                guard !input.isEmpty else { throw CLIError("nothing on standard input to encrypt", hint: "printf %s \"$PASSWORD\" | breakout secrets encrypt") }
+                guard !input.isEmpty else {
+                    throw CLIError("nothing on standard input to encrypt", hint: "printf %s \"$PASSWORD\" | breakout secrets encrypt")
+                }
                 print(try SecretValue.encrypt(input, with: key, scope: organization.map { .organization($0) } ?? .settings))
             }
         }
@@ -72,7 +76,9 @@ struct SecretsCommand: ParsableCommand {
             try reportingErrors {
                 let value = readStandardInput().trimmingCharacters(in: .whitespacesAndNewlines)
                 do {
-                    print(try SecretValue.decrypt(value, with: try keys.keyring(), scope: organization.map { .organization($0) } ?? .settings))
+                    print(
+                        try SecretValue.decrypt(value, with: try keys.keyring(), scope: organization.map { .organization($0) } ?? .settings)
+                    )
                 } catch let error as SecretError {
                     throw CLIError(error.description)
                 }
@@ -84,12 +90,13 @@ struct SecretsCommand: ParsableCommand {
 extension SecretsCommand {
     struct Rotate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-encrypt every enc:v2 (and old enc:v1) value of the config tree under a new key, in place, as enc:v2 bound to its file.",
+            abstract:
+                "Re-encrypt every enc:v2 (and old enc:v1) value of the config tree under a new key, in place, as enc:v2 bound to its file.",
             discussion: """
-            Only the encrypted values change; comments, order and formatting of every file stay as they were.
-            The current keys come from BREAKOUT_MASTER_KEY, BREAKOUT_KEY_FILE or --key-file; the new key is the first key
-            in --new-key-file. Nothing is written unless every value decrypts.
-            """
+                Only the encrypted values change; comments, order and formatting of every file stay as they were.
+                The current keys come from BREAKOUT_MASTER_KEY, BREAKOUT_KEY_FILE or --key-file; the new key is the first key
+                in --new-key-file. Nothing is written unless every value decrypts.
+                """
         )
         @OptionGroup var options: ConfigOptions
 

@@ -8,13 +8,14 @@ import Runner
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the dashboard: overview, a page per organization, job and run, Run now (with serve.token), /api/status, /metrics, /healthz.",
+        abstract:
+            "Serve the dashboard: overview, a page per organization, job and run, Run now (with serve.token), /api/status, /metrics, /healthz.",
         discussion: """
-        Pages are server-rendered and work without JavaScript. Run now is shown and accepted only for a
-        browser signed in with serve.token (breakout.yaml; an enc:v2 secret) and a form from the
-        dashboard, or for an API call with "Authorization: Bearer <token>". Listen on loopback and put a
-        TLS reverse proxy in front to expose it.
-        """
+            Pages are server-rendered and work without JavaScript. Run now is shown and accepted only for a
+            browser signed in with serve.token (breakout.yaml; an enc:v2 secret) and a form from the
+            dashboard, or for an API call with "Authorization: Bearer <token>". Listen on loopback and put a
+            TLS reverse proxy in front to expose it.
+            """
     )
 
     @OptionGroup var config: ConfigOptions
@@ -26,7 +27,8 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (1...65535).contains(port) else {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (1...65535).contains(port)
+            else {
                 throw CLIError("--listen \"\(listen)\" is not HOST:PORT", hint: "e.g. 127.0.0.1:8080")
             }
             let host = String(listen[..<colon])

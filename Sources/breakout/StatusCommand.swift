@@ -37,9 +37,12 @@ struct StatusCommand: ParsableCommand {
         var overdueSince: String?
 
         enum CodingKeys: String, CodingKey {
-            case organization, job, schedule, timeZone = "time_zone", active, managed, running, runner, runningSince = "running_since", progress
-            case lastRunAt = "last_run_at", lastStatus = "last_status", lastDurationSeconds = "last_duration_seconds", lastCases = "last_cases"
-            case nextRunAt = "next_run_at", lastOutput = "last_output", lastFailedCases = "last_failed_cases", overdueSince = "overdue_since"
+            case organization, job, schedule, timeZone = "time_zone", active, managed, running, runner, runningSince = "running_since",
+                progress
+            case lastRunAt = "last_run_at", lastStatus = "last_status", lastDurationSeconds = "last_duration_seconds", lastCases =
+                "last_cases"
+            case nextRunAt = "next_run_at", lastOutput = "last_output", lastFailedCases = "last_failed_cases", overdueSince =
+                "overdue_since"
         }
     }
 
@@ -74,23 +77,32 @@ struct StatusCommand: ParsableCommand {
             let snapshot = data.snapshot
             let iso = ISO8601DateFormatter()
             let orgs = snapshot.organizations.filter { org == nil || $0.name == org }
-            if let org, orgs.isEmpty { throw CLIError("no organization \"\(org)\" in the control tables", hint: "known: \(snapshot.organizations.map(\.name).joined(separator: ", "))") }
+            if let org, orgs.isEmpty {
+                throw CLIError(
+                    "no organization \"\(org)\" in the control tables",
+                    hint: "known: \(snapshot.organizations.map(\.name).joined(separator: ", "))")
+            }
             let jobs: [JobStatus] = data.jobs.filter { j in orgs.contains { $0.name == j.organization } }.map { j in
                 let r = j.lastFinished
-                return JobStatus(organization: j.organization, job: j.name, schedule: j.schedule, timeZone: j.timeZone, active: j.active, managed: j.managed,
-                                 running: j.running, runner: j.runner, runningSince: j.running ? j.lastRunAt.map { iso.string(from: $0) } : nil,
-                                 progress: j.progress, lastRunAt: r?.startedAt.map { iso.string(from: $0) }, lastStatus: r?.status,
-                                 lastDurationSeconds: r?.startedAt.flatMap { s in r?.finishedAt.map { $0.timeIntervalSince(s) } },
-                                 lastCases: r?.cases, nextRunAt: j.nextRunAt.map { iso.string(from: $0) }, lastOutput: j.lastOutput,
-                                 lastFailedCases: j.lastFailedCases, overdueSince: j.overdueSince.map { iso.string(from: $0) })
+                return JobStatus(
+                    organization: j.organization, job: j.name, schedule: j.schedule, timeZone: j.timeZone, active: j.active,
+                    managed: j.managed,
+                    running: j.running, runner: j.runner, runningSince: j.running ? j.lastRunAt.map { iso.string(from: $0) } : nil,
+                    progress: j.progress, lastRunAt: r?.startedAt.map { iso.string(from: $0) }, lastStatus: r?.status,
+                    lastDurationSeconds: r?.startedAt.flatMap { s in r?.finishedAt.map { $0.timeIntervalSince(s) } },
+                    lastCases: r?.cases, nextRunAt: j.nextRunAt.map { iso.string(from: $0) }, lastOutput: j.lastOutput,
+                    lastFailedCases: j.lastFailedCases, overdueSince: j.overdueSince.map { iso.string(from: $0) })
             }
             let runners = data.liveness.runners.map { r in
-                RunnerStatus(runner: r.name, kind: r.kind, pid: r.pid, version: r.version, lastTickAt: r.lastTickAt.map { iso.string(from: $0) },
-                             clockOffsetSeconds: Double(r.clockOffsetMilliseconds) / 1000, late: r.isLate(at: data.now))
+                RunnerStatus(
+                    runner: r.name, kind: r.kind, pid: r.pid, version: r.version, lastTickAt: r.lastTickAt.map { iso.string(from: $0) },
+                    clockOffsetSeconds: Double(r.clockOffsetMilliseconds) / 1000, late: r.isLate(at: data.now))
             }
             let orgStatus = orgs.map { o in
-                OrganizationStatus(organization: o.name, name: o.displayName ?? o.name, connections: snapshot.connections.filter { $0.organizationID == o.id }.count,
-                                   activeJobs: snapshot.jobs.filter { $0.organizationID == o.id && $0.isActive }.count, managed: o.managedBy != nil)
+                OrganizationStatus(
+                    organization: o.name, name: o.displayName ?? o.name,
+                    connections: snapshot.connections.filter { $0.organizationID == o.id }.count,
+                    activeJobs: snapshot.jobs.filter { $0.organizationID == o.id && $0.isActive }.count, managed: o.managedBy != nil)
             }
             if format == .json {
                 struct Report: Encodable {
@@ -101,11 +113,16 @@ struct StatusCommand: ParsableCommand {
                 }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try encoder.encode(Report(organizations: orgStatus, jobs: jobs, runners: runners, warning: data.liveness.warning)),
-                             as: UTF8.self))
+                print(
+                    String(
+                        decoding: try encoder.encode(
+                            Report(organizations: orgStatus, jobs: jobs, runners: runners, warning: data.liveness.warning)),
+                        as: UTF8.self))
                 return
             }
-            func cut(_ s: String, _ n: Int) -> String { s.count > n ? String(s.prefix(n - 1)) + "…" : s.padding(toLength: n, withPad: " ", startingAt: 0) }
+            func cut(_ s: String, _ n: Int) -> String {
+                s.count > n ? String(s.prefix(n - 1)) + "…" : s.padding(toLength: n, withPad: " ", startingAt: 0)
+            }
             func short(_ iso8601: String?) -> String {
                 guard let iso8601 else { return "-" }
                 return String(iso8601.replacingOccurrences(of: "T", with: " ").prefix(16))
@@ -115,7 +132,9 @@ struct StatusCommand: ParsableCommand {
             }
             print("ORGANIZATIONS")
             for o in orgStatus {
-                print("  " + cut(o.organization, 16) + cut(o.name, 36) + cut("\(o.connections) conn.", 10) + "\(o.activeJobs) active job\(o.activeJobs == 1 ? "" : "s")")
+                print(
+                    "  " + cut(o.organization, 16) + cut(o.name, 36) + cut("\(o.connections) conn.", 10)
+                        + "\(o.activeJobs) active job\(o.activeJobs == 1 ? "" : "s")")
             }
             let running = jobs.filter(\.running)
             print("\nRUNNING NOW" + (running.isEmpty ? ": none" : ""))
@@ -128,13 +147,17 @@ struct StatusCommand: ParsableCommand {
                 print("\nOVERDUE (the fire passed and no runner claimed it)")
                 for j in overdue {
                     let since = data.jobs.first { $0.organization == j.organization && $0.name == j.job }?.overdueSince
-                    print("  " + cut("\(j.organization)/\(j.job)", 34) + "due " + short(j.overdueSince)
-                          + (since.map { " (" + DashboardData.ago(data.now.timeIntervalSince($0)) + ")" } ?? ""))
+                    print(
+                        "  " + cut("\(j.organization)/\(j.job)", 34) + "due " + short(j.overdueSince)
+                            + (since.map { " (" + DashboardData.ago(data.now.timeIntervalSince($0)) + ")" } ?? ""))
                 }
             }
             print("\nRUNNERS" + (runners.isEmpty ? ": none has ever ticked" : ""))
             for r in runners {
-                let tick = data.liveness.runners.first { $0.name == r.runner }?.lastTickAt.map { DashboardData.ago(data.now.timeIntervalSince($0)) } ?? "never"
+                let tick =
+                    data.liveness.runners.first { $0.name == r.runner }?.lastTickAt.map {
+                        DashboardData.ago(data.now.timeIntervalSince($0))
+                    } ?? "never"
                 let clock = abs(r.clockOffsetSeconds) > 5 ? String(format: "  clock %+.0f s", r.clockOffsetSeconds) : ""
                 print("  " + cut(r.runner, 34) + cut("last tick " + tick, 22) + (r.late ? "LATE" : "ok") + clock)
             }
@@ -153,11 +176,15 @@ struct StatusCommand: ParsableCommand {
             }
             print("\nJOBS (failures first)")
             print("  " + cut("ORG/JOB", 29) + cut("LAST RUN (UTC)", 17) + cut("STATUS", 9) + cut("CASES", 7) + "NEXT RUN (UTC)")
-            let ordered = jobs.sorted { ($0.lastStatus == "failed" ? 0 : 1, $0.organization, $0.job) < ($1.lastStatus == "failed" ? 0 : 1, $1.organization, $1.job) }
+            let ordered = jobs.sorted {
+                ($0.lastStatus == "failed" ? 0 : 1, $0.organization, $0.job) < ($1.lastStatus == "failed" ? 0 : 1, $1.organization, $1.job)
+            }
             for j in ordered {
                 let status = j.running ? "running" : (j.lastStatus ?? (j.active ? "never" : "inactive"))
-                print("  " + cut("\(j.organization)/\(j.job)", 29) + cut(short(j.lastRunAt), 17) + cut(status, 9) + cut(j.lastCases.map(String.init) ?? "-", 7)
-                      + (j.active ? short(j.nextRunAt) : "inactive"))
+                print(
+                    "  " + cut("\(j.organization)/\(j.job)", 29) + cut(short(j.lastRunAt), 17) + cut(status, 9)
+                        + cut(j.lastCases.map(String.init) ?? "-", 7)
+                        + (j.active ? short(j.nextRunAt) : "inactive"))
             }
         }
     }
@@ -165,7 +192,8 @@ struct StatusCommand: ParsableCommand {
 
 /// `breakout logs ORG/JOB [--run ID]`: a run's output.
 struct LogsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print the output of a job's last run, or of one run (--run ID), with its run history.")
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "Print the output of a job's last run, or of one run (--run ID), with its run history.")
 
     @Argument(help: "ORG/JOB") var target: String
     @OptionGroup var config: ConfigOptions
@@ -183,31 +211,50 @@ struct LogsCommand: ParsableCommand {
                 owner = .equals("job_id", .integer(try RunnerAccess.job(target, in: try store.snapshot()).id))
             } catch {
                 let parts = target.split(separator: "/", maxSplits: 1).map(String.init)
-                let byName: SQLPredicate = .and([.equals("organization_name", .text(parts.first ?? "")), .equals("job_name", .text(parts.count > 1 ? parts[1] : ""))])
-                guard parts.count == 2, try !store.connection.query(.select(Select(from: ControlTables.runs, columns: ["id"], where: byName, limit: 1))).isEmpty else {
+                let byName: SQLPredicate = .and([
+                    .equals("organization_name", .text(parts.first ?? "")), .equals("job_name", .text(parts.count > 1 ? parts[1] : "")),
+                ])
+                guard parts.count == 2,
+                    try !store.connection.query(.select(Select(from: ControlTables.runs, columns: ["id"], where: byName, limit: 1))).isEmpty
+                else {
                     throw error
                 }
                 print("\(target) is no longer in the control tables (an apply deleted it); its run history:\n")
                 owner = byName
             }
-            let runs = try store.connection.query(.select(Select(from: ControlTables.runs, where: owner,
-                                                                 orderBy: [SortKey("id", descending: true)], limit: max(history, 1))))
+            let runs = try store.connection.query(
+                .select(
+                    Select(
+                        from: ControlTables.runs, where: owner,
+                        orderBy: [SortKey("id", descending: true)], limit: max(history, 1))))
             let chosen: Row?
             if let runID {
-                chosen = try store.connection.query(.select(Select(from: ControlTables.runs, where: .and([owner, .equals("id", .integer(runID))])))).first
-                if chosen == nil { throw CLIError("job \(target) has no run \(runID)", hint: "recent runs: \(runs.compactMap { $0["id"]?.int64 }.map(String.init).joined(separator: ", "))") }
+                chosen = try store.connection.query(
+                    .select(Select(from: ControlTables.runs, where: .and([owner, .equals("id", .integer(runID))])))
+                ).first
+                if chosen == nil {
+                    throw CLIError(
+                        "job \(target) has no run \(runID)",
+                        hint: "recent runs: \(runs.compactMap { $0["id"]?.int64 }.map(String.init).joined(separator: ", "))")
+                }
             } else {
                 chosen = runs.first
             }
             guard let chosen else { print("\(target) has not run yet."); return }
             let failedCases = chosen["failed_cases"]?.int64 ?? 0
-            print("run \(chosen["id"]?.string ?? "?") · \(chosen["trigger_type"]?.string ?? "?") · \(chosen["status"]?.string ?? "?")"
-                  + (failedCases > 0 ? " · \(failedCases) undecodable cases set aside" : "")
-                  + " · started \(chosen["started_at"]?.string ?? "-") · finished \(chosen["finished_at"]?.string ?? "-") · runner \(chosen["runner"]?.string ?? "-")")
+            print(
+                "run \(chosen["id"]?.string ?? "?") · \(chosen["trigger_type"]?.string ?? "?") · \(chosen["status"]?.string ?? "?")"
+                    + (failedCases > 0 ? " · \(failedCases) undecodable cases set aside" : "")
+                    + " · started \(chosen["started_at"]?.string ?? "-") · finished \(chosen["finished_at"]?.string ?? "-") · runner \(chosen["runner"]?.string ?? "-")"
+            )
             print(chosen["output"]?.string ?? "")
             if runs.count > 1 {
                 print("\nrecent runs:")
-                for r in runs { print("  \(r["id"]?.string ?? "?")  \(r["started_at"]?.string ?? "-")  \(r["trigger_type"]?.string ?? "")  \(r["status"]?.string ?? "")") }
+                for r in runs {
+                    print(
+                        "  \(r["id"]?.string ?? "?")  \(r["started_at"]?.string ?? "-")  \(r["trigger_type"]?.string ?? "")  \(r["status"]?.string ?? "")"
+                    )
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Runner
 import Config
 import Foundation
+import Runner
 import Secrets
 
 /// Options every config-reading command shares.
@@ -35,7 +35,8 @@ struct ConfigOptions: ParsableArguments {
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the configuration files and report every problem as file:line:column: error: message.",
-        discussion: "Exit status 0 when valid, 1 when any error was found. Encrypted values are checked by decrypting them, so the master key must be loaded."
+        discussion:
+            "Exit status 0 when valid, 1 when any error was found. Encrypted values are checked by decrypting them, so the master key must be loaded."
     )
 
     @OptionGroup var options: ConfigOptions
@@ -45,8 +46,9 @@ struct Validate: ParsableCommand {
             let config = try options.load()
             let connections = config.organizations.reduce(0) { $0 + $1.connections.count }
             let jobs = config.organizations.reduce(0) { $0 + $1.jobs.count }
-            print("Configuration valid: \(config.organizations.count) organization\(config.organizations.count == 1 ? "" : "s"), "
-                + "\(connections) connection\(connections == 1 ? "" : "s"), \(jobs) job\(jobs == 1 ? "" : "s").")
+            print(
+                "Configuration valid: \(config.organizations.count) organization\(config.organizations.count == 1 ? "" : "s"), "
+                    + "\(connections) connection\(connections == 1 ? "" : "s"), \(jobs) job\(jobs == 1 ? "" : "s").")
         }
     }
 }

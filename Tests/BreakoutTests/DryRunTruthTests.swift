@@ -1,10 +1,11 @@
-import CaseSources
 import CSPro
+import CaseSources
 import DatabaseDriver
 import Drivers
 import Foundation
 import SQL
 import Testing
+
 @testable import Breakout
 
 /// Every statement text a connection is asked to run, in order; a bulk load appears once, as the
@@ -31,8 +32,10 @@ final class RecordingConnection: DatabaseConnection {
     func commit() throws { log.add(dialect.commitTransaction); try inner.commit() }
     func rollback() throws { log.add("ROLLBACK"); try inner.rollback() }
     func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {
-        log.add(dialect.bulkLoadStatement(try dialect.quote(table), columns: try columns.map { try dialect.quote($0) }, rows: 1,
-                                          stream: BulkLoad.printedStream))
+        log.add(
+            dialect.bulkLoadStatement(
+                try dialect.quote(table), columns: try columns.map { try dialect.quote($0) }, rows: 1,
+                stream: BulkLoad.printedStream))
         return try inner.makeBulkLoader(into: table, columns: columns)
     }
     func lockSession(_ name: String, timeout: Double) throws -> Bool { try inner.lockSession(name, timeout: timeout) }
@@ -66,8 +69,9 @@ final class RecordingConnection: DatabaseConnection {
         let path = temporaryPath("dest.db")
         let config = ConnectionConfig(engine: .sqlite, database: path)
         let log = StatementLog()
-        let engine = try BreakoutEngine(feed: try source.feed(), dialect: config.engine.dialect, options: SchemaOptions(),
-                                        connect: { RecordingConnection(try Databases.connect(config), log: log) })
+        let engine = try BreakoutEngine(
+            feed: try source.feed(), dialect: config.engine.dialect, options: SchemaOptions(),
+            connect: { RecordingConnection(try Databases.connect(config), log: log) })
 
         // A new destination: the tables, then the first chunk (which starts by emptying them).
         let created = try engine.dryRun(connection: nil, chunkSize: 20)
@@ -82,8 +86,9 @@ final class RecordingConnection: DatabaseConnection {
         // as an error): the reads, the delete, the bulk loads, the errors and the chunk row.
         let writer = try source.writer()
         let c5 = SyntheticSurvey.makeCase(5, edit: 3)
-        try writer.put(dictionary: "CENSUS", guid: c5.id!, key: c5.key,
-                       blob: try CSWebDatabaseWriter.blob(c5, layout: CaseLayout(SyntheticSurvey.dictionary())), revision: 99)
+        try writer.put(
+            dictionary: "CENSUS", guid: c5.id!, key: c5.key,
+            blob: try CSWebDatabaseWriter.blob(c5, layout: CaseLayout(SyntheticSurvey.dictionary())), revision: 99)
         try writer.put(dictionary: "CENSUS", guid: "broken-case", key: "999", blob: [0, 0, 0, 9, 1, 2, 3], revision: 100)
         writer.connection.close()
         let reader = try Databases.connect(ConnectionConfig(engine: .sqlite, database: path, options: ["mode": "ro"]))
@@ -100,20 +105,29 @@ final class RecordingConnection: DatabaseConnection {
         let summary = try engine.run(RunOptions(chunkSize: 20))
         #expect(summary.updatedCases == 1 && summary.failedCases == 1)
         let ran = Array(log.all[before...])
-        #expect(contains(ran, expectedNext[0]), "printed:\n\(expectedNext[0].joined(separator: "\n"))\nran:\n\(ran.joined(separator: "\n"))")
+        #expect(
+            contains(ran, expectedNext[0]), "printed:\n\(expectedNext[0].joined(separator: "\n"))\nran:\n\(ran.joined(separator: "\n"))")
     }
 
     /// The text each dialect prints for a bulk load and a transaction is the one its driver sends.
     @Test func bulkLoadAndTransactionTextsComeFromTheDialect() throws {
-        let load = SQLStatement.bulkLoad(BulkLoad(into: QualifiedName("t", schema: "s"), columns: ["a", "b"], rows: [[.integer(1), .text("x")]]))
-        #expect(try SQLRenderer(PostgreSQLDialect()).render([.begin, load, .commit]).map(\.sql)
+        let load = SQLStatement.bulkLoad(
+            BulkLoad(into: QualifiedName("t", schema: "s"), columns: ["a", "b"], rows: [[.integer(1), .text("x")]]))
+        #expect(
+            try SQLRenderer(PostgreSQLDialect()).render([.begin, load, .commit]).map(\.sql)
                 == ["BEGIN", "COPY \"s\".\"t\" (\"a\", \"b\") FROM STDIN", "COMMIT"])
-        #expect(try SQLRenderer(MySQLDialect()).render([.begin, load]).map(\.sql)
-                == ["START TRANSACTION", "LOAD DATA LOCAL INFILE 'breakout-bulk-stream' INTO TABLE `s`.`t` CHARACTER SET utf8mb4 "
-                    + "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (`a`, `b`)"])
-        #expect(try SQLRenderer(SQLiteDialect()).render([.begin, load]).map(\.sql)
+        #expect(
+            try SQLRenderer(MySQLDialect()).render([.begin, load]).map(\.sql)
+                == [
+                    "START TRANSACTION",
+                    "LOAD DATA LOCAL INFILE 'breakout-bulk-stream' INTO TABLE `s`.`t` CHARACTER SET utf8mb4 "
+                        + "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (`a`, `b`)",
+                ])
+        #expect(
+            try SQLRenderer(SQLiteDialect()).render([.begin, load]).map(\.sql)
                 == ["BEGIN IMMEDIATE", "INSERT INTO \"s\".\"t\" (\"a\", \"b\") VALUES (?, ?)"])
-        #expect(try SQLRenderer(SQLServerDialect()).render([.begin, load, .commit]).map(\.sql)
+        #expect(
+            try SQLRenderer(SQLServerDialect()).render([.begin, load, .commit]).map(\.sql)
                 == ["BEGIN TRANSACTION", "INSERT BULK [s].[t] ([a], [b])", "COMMIT TRANSACTION"])
     }
 }

@@ -1,18 +1,22 @@
-@testable import Breakout
 import CaseSources
-@testable import CSPro
 import Drivers
 import Foundation
 import SQL
 import Testing
 import Verification
 
+@testable import Breakout
+@testable import CSPro
+
 /// Breakouts of generated CSWeb sources (re-synced, deleted, corrupt, partial-save and 7.4-client
 /// cases) into every destination, compared with what the case model says the tables must hold.
 @Suite struct EngineTests {
-    func engine(_ source: GeneratedSource, _ config: ConnectionConfig, namespace: String? = nil, options: SchemaOptions = SchemaOptions()) throws -> BreakoutEngine {
-        try BreakoutEngine(feed: try source.feed(), dialect: config.engine.dialect, options: options, namespace: namespace,
-                           connect: { try Databases.connect(config) })
+    func engine(
+        _ source: GeneratedSource, _ config: ConnectionConfig, namespace: String? = nil, options: SchemaOptions = SchemaOptions()
+    ) throws -> BreakoutEngine {
+        try BreakoutEngine(
+            feed: try source.feed(), dialect: config.engine.dialect, options: options, namespace: namespace,
+            connect: { try Databases.connect(config) })
     }
 
     func dump(_ engine: BreakoutEngine, _ config: ConnectionConfig) throws -> [String: [String]] {
@@ -66,32 +70,52 @@ import Verification
         let revision = source.contents.lastRevision + 1
         let edited = SyntheticSurvey.makeCase(5, edit: 2), deleted = SyntheticSurvey.makeCase(6), repaired = SyntheticSurvey.makeCase(97),
             added = SyntheticSurvey.makeCase(121)
-        try writer.put(dictionary: "CENSUS", guid: edited.id!, key: edited.key, label: "Household \(edited.key)", blob: try CSWebDatabaseWriter.blob(edited, layout: layout), revision: revision)
-        try writer.put(dictionary: "CENSUS", guid: deleted.id!, key: deleted.key, label: "Household \(deleted.key)", blob: try CSWebDatabaseWriter.blob(deleted, layout: layout), revision: revision, deleted: true)
-        try writer.put(dictionary: "CENSUS", guid: repaired.id!, key: repaired.key, label: "Household \(repaired.key)", blob: try CSWebDatabaseWriter.blob(repaired, layout: layout), revision: revision)
-        try writer.put(dictionary: "CENSUS", guid: added.id!, key: added.key, label: "Household \(added.key)", blob: try CSWebDatabaseWriter.blob(added, layout: layout), revision: revision)
+        try writer.put(
+            dictionary: "CENSUS", guid: edited.id!, key: edited.key, label: "Household \(edited.key)",
+            blob: try CSWebDatabaseWriter.blob(edited, layout: layout), revision: revision)
+        try writer.put(
+            dictionary: "CENSUS", guid: deleted.id!, key: deleted.key, label: "Household \(deleted.key)",
+            blob: try CSWebDatabaseWriter.blob(deleted, layout: layout), revision: revision, deleted: true)
+        try writer.put(
+            dictionary: "CENSUS", guid: repaired.id!, key: repaired.key, label: "Household \(repaired.key)",
+            blob: try CSWebDatabaseWriter.blob(repaired, layout: layout), revision: revision)
+        try writer.put(
+            dictionary: "CENSUS", guid: added.id!, key: added.key, label: "Household \(added.key)",
+            blob: try CSWebDatabaseWriter.blob(added, layout: layout), revision: revision)
         writer.connection.close()
 
         let summary = try e.run(RunOptions(threads: 2, chunkSize: 25))
-        #expect(summary.newCases == 2)       // 97 (never loaded before) and 121
-        #expect(summary.updatedCases == 2)   // 5 and 6
+        #expect(summary.newCases == 2)  // 97 (never loaded before) and 121
+        #expect(summary.updatedCases == 2)  // 5 and 6
         #expect(summary.deletedCases == 1)
         #expect(summary.failedCases == 0)
         #expect(try errorKeys(e, config) == [])
 
         var expected = source.contents.expected
-        let expectedNew = expectedDump([
-            ExpectedCase(guid: edited.id!, key: edited.key, label: "Household \(edited.key)", revision: revision, deleted: false, data: edited),
-            ExpectedCase(guid: deleted.id!, key: deleted.key, label: "Household \(deleted.key)", revision: revision, deleted: true, data: deleted),
-            ExpectedCase(guid: repaired.id!, key: repaired.key, label: "Household \(repaired.key)", revision: revision, deleted: false, data: repaired),
-            ExpectedCase(guid: added.id!, key: added.key, label: "Household \(added.key)", revision: revision, deleted: false, data: added),
-        ].map { e in var e = e; e.notes = []; e.partialSave = nil; return e }, dictionary: SyntheticSurvey.dictionary())
+        let expectedNew = expectedDump(
+            [
+                ExpectedCase(
+                    guid: edited.id!, key: edited.key, label: "Household \(edited.key)", revision: revision, deleted: false, data: edited),
+                ExpectedCase(
+                    guid: deleted.id!, key: deleted.key, label: "Household \(deleted.key)", revision: revision, deleted: true, data: deleted
+                ),
+                ExpectedCase(
+                    guid: repaired.id!, key: repaired.key, label: "Household \(repaired.key)", revision: revision, deleted: false,
+                    data: repaired),
+                ExpectedCase(
+                    guid: added.id!, key: added.key, label: "Household \(added.key)", revision: revision, deleted: false, data: added),
+            ].map { e in
+                var e = e; e.notes = []; e.partialSave = nil; return e
+            }, dictionary: SyntheticSurvey.dictionary())
         // Replace the rows of cases 5 and 6 in the expectation by their new versions.
-        let old = expectedDump([5, 6].map { n in
-            let c = source.contents.current(n)
-            return ExpectedCase(guid: c.id!, key: c.key, label: "Household \(c.key)", revision: source.contents.revision(n), deleted: source.contents.deleted.contains(n),
-                                partialSave: nil, notes: [], data: c)
-        }, dictionary: SyntheticSurvey.dictionary())
+        let old = expectedDump(
+            [5, 6].map { n in
+                let c = source.contents.current(n)
+                return ExpectedCase(
+                    guid: c.id!, key: c.key, label: "Household \(c.key)", revision: source.contents.revision(n),
+                    deleted: source.contents.deleted.contains(n),
+                    partialSave: nil, notes: [], data: c)
+            }, dictionary: SyntheticSurvey.dictionary())
         for (table, rows) in old {
             var remaining = expected[table]!
             for row in rows { if let i = remaining.firstIndex(of: row) { remaining.remove(at: i) } }
@@ -110,9 +134,15 @@ import Verification
         #expect(partial.cases + partial.failedCases == 90)
         // A crash after rows committed but before the mark moved: a stray chunk row beyond a gap.
         let c = try Databases.connect(config)
-        try c.execute(.insert(Insert(into: e.schema.chunks.name, columns: e.schema.chunks.columns.map(\.name), rows: [[
-            .integer(99), .integer(99), .integer(100), .integer(100), .integer(1), .timestamp(Date()),
-        ]])))
+        try c.execute(
+            .insert(
+                Insert(
+                    into: e.schema.chunks.name, columns: e.schema.chunks.columns.map(\.name),
+                    rows: [
+                        [
+                            .integer(99), .integer(99), .integer(100), .integer(100), .integer(1), .timestamp(Date()),
+                        ]
+                    ])))
         c.close()
         _ = try e.run(RunOptions(threads: 3, chunkSize: 30))
         #expect(differences(try dump(e, config), source.contents.expected) == [])
@@ -122,13 +152,20 @@ import Verification
 extension EngineTests {
     static func surveyV2() -> CSProDictionary {
         var v2 = SyntheticSurvey.dictionary()
-        v2.levels[1].records[0].items.append(Item(name: "P06_EMAIL", labels: [Label("Email")], contentType: .alpha, start: 71, length: 40, decimals: 0,
-                                                  decimalMark: false, zeroFill: false, occurrences: 1, parent: nil, valueSets: []))
-        v2.levels[0].records.append(Record(name: "LIVESTOCK", labels: [Label("Livestock")], typeValue: "5", required: false, maxOccurrences: 1,
-                                           items: [Item(name: "L01_CATTLE", labels: [], contentType: .numeric, start: 15, length: 4, decimals: 0,
-                                                        decimalMark: false, zeroFill: true, occurrences: 1, parent: nil, valueSets: [])]))
-        v2.levels[1].records[0].items[0].length = 45   // P01_NAME: longer alpha
-        v2.levels[0].records[0].items[1].length = 12   // H02_ROOMS: integer → bigint
+        v2.levels[1].records[0].items.append(
+            Item(
+                name: "P06_EMAIL", labels: [Label("Email")], contentType: .alpha, start: 71, length: 40, decimals: 0,
+                decimalMark: false, zeroFill: false, occurrences: 1, parent: nil, valueSets: []))
+        v2.levels[0].records.append(
+            Record(
+                name: "LIVESTOCK", labels: [Label("Livestock")], typeValue: "5", required: false, maxOccurrences: 1,
+                items: [
+                    Item(
+                        name: "L01_CATTLE", labels: [], contentType: .numeric, start: 15, length: 4, decimals: 0,
+                        decimalMark: false, zeroFill: true, occurrences: 1, parent: nil, valueSets: [])
+                ]))
+        v2.levels[1].records[0].items[0].length = 45  // P01_NAME: longer alpha
+        v2.levels[0].records[0].items[1].length = 12  // H02_ROOMS: integer → bigint
         return v2
     }
 
@@ -141,12 +178,14 @@ extension EngineTests {
         let config = try destination.config()
         let namespace = uniqueNamespace()
         let cases = (1...30).map { SyntheticSurvey.makeCase($0) }
-        let v1 = try BreakoutEngine(feed: snapshot(SyntheticSurvey.dictionary(), cases), dialect: config.engine.dialect, options: SchemaOptions(),
-                                    namespace: namespace, connect: { try Databases.connect(config) })
+        let v1 = try BreakoutEngine(
+            feed: snapshot(SyntheticSurvey.dictionary(), cases), dialect: config.engine.dialect, options: SchemaOptions(),
+            namespace: namespace, connect: { try Databases.connect(config) })
         defer { dropNamespace(v1.schema, config) }
         _ = try v1.run(RunOptions())
-        let v2 = try BreakoutEngine(feed: snapshot(Self.surveyV2(), cases), dialect: config.engine.dialect, options: SchemaOptions(),
-                                    namespace: namespace, connect: { try Databases.connect(config) })
+        let v2 = try BreakoutEngine(
+            feed: snapshot(Self.surveyV2(), cases), dialect: config.engine.dialect, options: SchemaOptions(),
+            namespace: namespace, connect: { try Databases.connect(config) })
         defer { dropNamespace(v2.schema, config) }
         let summary = try v2.run(RunOptions())
         #expect(summary.schema.hasPrefix("migrated in place"), "\(summary.schema)")
@@ -169,18 +208,20 @@ extension EngineTests {
         let config = try destination.config()
         let namespace = uniqueNamespace()
         let cases = (1...40).map { SyntheticSurvey.makeCase($0) }
-        let v1 = try BreakoutEngine(feed: snapshot(SyntheticSurvey.dictionary(), cases), dialect: config.engine.dialect, options: SchemaOptions(),
-                                    namespace: namespace, connect: { try Databases.connect(config) })
+        let v1 = try BreakoutEngine(
+            feed: snapshot(SyntheticSurvey.dictionary(), cases), dialect: config.engine.dialect, options: SchemaOptions(),
+            namespace: namespace, connect: { try Databases.connect(config) })
         defer { dropNamespace(v1.schema, config) }
         _ = try v1.run(RunOptions(chunkSize: 10))
         let before = try dump(v1, config)
 
         // Removed item, decimals changed: cannot migrate in place.
         var v3 = SyntheticSurvey.dictionary()
-        v3.levels[1].records[0].items.removeLast()          // P05_PHONE gone
-        v3.levels[0].records[0].items[2].decimals = 3       // H03_RENT decimal(8,2) → decimal(8,3)
-        let e3 = try BreakoutEngine(feed: snapshot(v3, cases), dialect: config.engine.dialect, options: SchemaOptions(),
-                                    namespace: namespace, connect: { try Databases.connect(config) })
+        v3.levels[1].records[0].items.removeLast()  // P05_PHONE gone
+        v3.levels[0].records[0].items[2].decimals = 3  // H03_RENT decimal(8,2) → decimal(8,3)
+        let e3 = try BreakoutEngine(
+            feed: snapshot(v3, cases), dialect: config.engine.dialect, options: SchemaOptions(),
+            namespace: namespace, connect: { try Databases.connect(config) })
         defer { dropNamespace(e3.schema, config); dropNamespace(try! e3.shadowEngine().schema, config) }
 
         // Interrupted mid-rebuild: the live tables are still the old ones, complete.
@@ -193,7 +234,8 @@ extension EngineTests {
         let summary = try e3.run(RunOptions(chunkSize: 10))
         #expect(summary.schema.hasPrefix("rebuilt in \(namespace)__next and swapped in"), "\(summary.schema)")
         #expect(summary.schema.contains("p05_phone is no longer in the dictionary"))
-        let expected = expectedDump(cases.map { ExpectedCase(guid: $0.id!, key: $0.key, label: nil, revision: 1, deleted: false, data: $0) }, dictionary: v3)
+        let expected = expectedDump(
+            cases.map { ExpectedCase(guid: $0.id!, key: $0.key, label: nil, revision: 1, deleted: false, data: $0) }, dictionary: v3)
         #expect(differences(try dump(e3, config), expected) == [])
         #expect(try e3.run(RunOptions()).schema == "unchanged")
         // The shadow namespace is gone.
@@ -225,8 +267,10 @@ extension EngineTests {
         _ = try e.run(RunOptions(chunkSize: 20))
         let writer = try source.writer()
         let c5 = SyntheticSurvey.makeCase(5, edit: 3)
-        try writer.put(dictionary: "CENSUS", guid: c5.id!, key: c5.key, blob: try CSWebDatabaseWriter.blob(c5, layout: CaseLayout(SyntheticSurvey.dictionary())),
-                       revision: 99)
+        try writer.put(
+            dictionary: "CENSUS", guid: c5.id!, key: c5.key,
+            blob: try CSWebDatabaseWriter.blob(c5, layout: CaseLayout(SyntheticSurvey.dictionary())),
+            revision: 99)
         writer.connection.close()
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let config = ConnectionConfig(engine: .sqlite, database: path, options: ["mode": "ro"])
@@ -243,39 +287,50 @@ extension EngineTests {
         let path = temporaryPath("dest.db")
         let d = SyntheticSurvey.dictionary()
         let first = (1...30).map { SyntheticSurvey.makeCase($0) }
-        _ = try sqliteEngine(SnapshotFeed(dictionary: d, cases: first, fingerprint: "one", description: "file"), path: path).run(RunOptions(chunkSize: 7))
+        _ = try sqliteEngine(SnapshotFeed(dictionary: d, cases: first, fingerprint: "one", description: "file"), path: path).run(
+            RunOptions(chunkSize: 7))
         let second = (11...25).map { SyntheticSurvey.makeCase($0, edit: 1) }
         let e = try sqliteEngine(SnapshotFeed(dictionary: d, cases: second, fingerprint: "two", description: "file"), path: path)
         let summary = try e.run(RunOptions(chunkSize: 7))
         #expect(summary.newCases == 15)
         let c = try Databases.connect(ConnectionConfig(engine: .sqlite, database: path))
         defer { c.close() }
-        let expected = expectedDump(second.enumerated().map { i, c in
-            ExpectedCase(guid: c.id!, key: c.key, label: nil, revision: 1, deleted: false, data: c)
-        }, dictionary: d)
+        let expected = expectedDump(
+            second.enumerated().map { i, c in
+                ExpectedCase(guid: c.id!, key: c.key, label: nil, revision: 1, deleted: false, data: c)
+            }, dictionary: d)
         #expect(differences(try logicalDump(c, e.schema), expected) == [])
     }
 
     @Test func includeAndExcludeFollowCSWebsOptions() throws {
         let d = SyntheticSurvey.dictionary()
-        let only = try BreakoutSchema(dictionary: d, dialect: DatabaseEngine.sqlite.dialect, options: SchemaOptions(selection: RecordSelection(include: ["PERSON", "H02_ROOMS"])))
+        let only = try BreakoutSchema(
+            dictionary: d, dialect: DatabaseEngine.sqlite.dialect,
+            options: SchemaOptions(selection: RecordSelection(include: ["PERSON", "H02_ROOMS"])))
         #expect(only.records.map(\.recordName) == ["HOUSING", "PERSON"])
         #expect(only.records[0].columns.map(\.name) == ["h02_rooms"])
-        let without = try BreakoutSchema(dictionary: d, dialect: DatabaseEngine.sqlite.dialect, options: SchemaOptions(selection: RecordSelection(exclude: ["births", "P05_PHONE"])))
+        let without = try BreakoutSchema(
+            dictionary: d, dialect: DatabaseEngine.sqlite.dialect,
+            options: SchemaOptions(selection: RecordSelection(exclude: ["births", "P05_PHONE"])))
         #expect(without.records.map(\.recordName) == ["HOUSING", "DEATHS", "PERSON"])
         #expect(!without.records[2].columns.map(\.name).contains("p05_phone"))
         #expect(throws: SchemaError.self) {
-            try BreakoutSchema(dictionary: d, dialect: DatabaseEngine.sqlite.dialect, options: SchemaOptions(selection: RecordSelection(include: ["PERSONS"])))
+            try BreakoutSchema(
+                dictionary: d, dialect: DatabaseEngine.sqlite.dialect,
+                options: SchemaOptions(selection: RecordSelection(include: ["PERSONS"])))
         }
         do {
-            _ = try BreakoutSchema(dictionary: d, dialect: DatabaseEngine.sqlite.dialect, options: SchemaOptions(selection: RecordSelection(include: ["PERSONS"])))
+            _ = try BreakoutSchema(
+                dictionary: d, dialect: DatabaseEngine.sqlite.dialect,
+                options: SchemaOptions(selection: RecordSelection(include: ["PERSONS"])))
         } catch let error as SchemaError {
             #expect(error.message.contains("did you mean PERSON?"))
         }
     }
 
     @Test func sqlNamingUsesPlainIdentifiers() throws {
-        let schema = try BreakoutSchema(dictionary: SyntheticSurvey.dictionary(), dialect: DatabaseEngine.postgresql.dialect, options: SchemaOptions(naming: .sql))
+        let schema = try BreakoutSchema(
+            dictionary: SyntheticSurvey.dictionary(), dialect: DatabaseEngine.postgresql.dialect, options: SchemaOptions(naming: .sql))
         #expect(schema.levels[1].table.columns.map(\.name) == ["level_2_id", "level_1_id", "occ", "line"])
         #expect(schema.records[0].columns.map(\.name).contains("h04_assets_5"))
         #expect(schema.levels[0].table.columns[1].name == "case_id")
@@ -289,8 +344,9 @@ extension EngineTests {
     func secondRunWaitsThenDoesNotStart(_ destination: Destination) throws {
         let source = try GeneratedSource(cases: 30)
         let config = try destination.config()
-        let engine = try BreakoutEngine(feed: try source.feed(), dialect: config.engine.dialect, options: SchemaOptions(), namespace: uniqueNamespace(),
-                                        connect: { try Databases.connect(config) })
+        let engine = try BreakoutEngine(
+            feed: try source.feed(), dialect: config.engine.dialect, options: SchemaOptions(), namespace: uniqueNamespace(),
+            connect: { try Databases.connect(config) })
         defer { dropNamespace(engine.schema, config) }
         let holder = try Databases.connect(config)
         #expect(try holder.lockSession(engine.destinationLock, timeout: 0))
@@ -298,7 +354,7 @@ extension EngineTests {
         let error = #expect(throws: DestinationBusy.self) { try engine.run(RunOptions(destinationWait: 1)) }
         #expect(error?.description.hasPrefix("destination busy: another run is writing") == true, "\(String(describing: error))")
         #expect(Date().timeIntervalSince(started) >= 0.9)
-        holder.close()   // the first run ends: its lock goes with its connection
+        holder.close()  // the first run ends: its lock goes with its connection
         #expect(try engine.run(RunOptions(destinationWait: 5)).cases == 30)
     }
 }
@@ -325,7 +381,8 @@ extension EngineTests {
         try Self.withCSWebInMariaDB(cases: 150) { sourceConfig, contents in
             let destination = ConnectionConfig(engine: .sqlite, database: temporaryPath("dest.db"))
             let feed = try CSWebFeed(source: CSWebSource(connection: try Databases.connect(sourceConfig)), dictionary: SyntheticSurvey.name)
-            let engine = try BreakoutEngine(feed: feed, dialect: destination.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(destination) })
+            let engine = try BreakoutEngine(
+                feed: feed, dialect: destination.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(destination) })
             let summary = try engine.run(RunOptions(chunkSize: 40))
             #expect(summary.failedCases == contents.corrupt.count)
             let d = try Databases.connect(destination)
@@ -358,7 +415,9 @@ extension EngineTests {
             func counters() throws -> Int {
                 try connection.query("SHOW SESSION STATUS LIKE 'Handler_read%'").reduce(0) { $0 + Int($1[1].string ?? "0")! }
             }
-            let overhead = try { let a = try counters(); return try counters() - a }()
+            let overhead = try {
+                let a = try counters(); return try counters() - a
+            }()
             let before = try counters()
             try body()
             return try counters() - before - overhead
@@ -370,7 +429,8 @@ extension EngineTests {
         var reads: [Int] = []
         for _ in 0..<(cases / limit + 10) {
             var chunk: [CSWebSource.StoredCase] = []
-            reads.append(try rowsRead { chunk = try source.storedCases(dictionary: table, after: mark.revision, id: mark.id, limit: limit) })
+            reads.append(
+                try rowsRead { chunk = try source.storedCases(dictionary: table, after: mark.revision, id: mark.id, limit: limit) })
             guard let last = chunk.last else { break }
             seen += chunk.map(\.rowID)
             mark = (last.revision, last.rowID)
@@ -390,7 +450,9 @@ extension EngineTests {
             _ = try connection.query(.select(source.chunkQuery(table, where: CSWebSource.after(0, 0), limit: limit)))
         }
         #expect(plain >= cases, "the plain keyset query read \(plain) rows")
-        print("rows read per chunk of \(limit): first \(reads.first!), max \(reads.max()!), last \(reads.dropLast().last!); plain keyset query: \(plain)")
+        print(
+            "rows read per chunk of \(limit): first \(reads.first!), max \(reads.max()!), last \(reads.dropLast().last!); plain keyset query: \(plain)"
+        )
 
         // The plans: both statements are ranges of the `revision` index; the bound reads the index alone.
         let renderer = SQLRenderer(connection.dialect, inlineValues: true)
@@ -398,9 +460,14 @@ extension EngineTests {
         let middleRevision = try connection.query("SELECT revision FROM `\(table)` WHERE id = \(middle)")[0][0].int64!
         let lastRevision = try connection.query("SELECT MAX(revision) FROM `\(table)`")[0][0].int64!
         let resynced = try connection.query("SELECT MIN(id) FROM `\(table)` WHERE revision = \(lastRevision - 1)")[0][0].int64!
-        for (statement, key) in [(source.revisionBoundQuery(table, after: middleRevision, rows: limit), "revision"),
-                                 (source.chunkQuery(table, where: try source.laterPredicate(table, after: middleRevision, limit: limit), limit: limit), "revision"),
-                                 (try #require(try source.restOfRevisionQuery(table, revision: lastRevision - 1, after: resynced, limit: limit)).select, "id")] {
+        for (statement, key) in [
+            (source.revisionBoundQuery(table, after: middleRevision, rows: limit), "revision"),
+            (
+                source.chunkQuery(table, where: try source.laterPredicate(table, after: middleRevision, limit: limit), limit: limit),
+                "revision"
+            ),
+            (try #require(try source.restOfRevisionQuery(table, revision: lastRevision - 1, after: resynced, limit: limit)).select, "id"),
+        ] {
             let sql = try renderer.render(.select(statement))[0].sql
             let plan = try connection.query("EXPLAIN " + sql)
             #expect(plan.count == 1, "\(sql): \(plan)")
@@ -416,7 +483,8 @@ extension EngineTests {
         }
         // The pending count agrees with the cases left.
         let position = expectedOrder.count / 2
-        #expect(try source.countCases(dictionary: table, after: middleRevision, id: middle)
+        #expect(
+            try source.countCases(dictionary: table, after: middleRevision, id: middle)
                 == expectedOrder.count - 1 - position)
     }
 
@@ -426,8 +494,9 @@ extension EngineTests {
         let source = try GeneratedSource(cases: 30)
         let config = try Destination.postgresql.config()
         let namespace = uniqueNamespace()
-        let engine = try BreakoutEngine(feed: try source.feed(), dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
-                                        connect: { try Databases.connect(config) })
+        let engine = try BreakoutEngine(
+            feed: try source.feed(), dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
+            connect: { try Databases.connect(config) })
         let c = try Databases.connect(config)
         defer { c.close() }
         let report = try engine.dryRun(connection: c, chunkSize: 10)

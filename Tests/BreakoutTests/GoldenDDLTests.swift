@@ -14,7 +14,8 @@ import Verification
     ]
 
     static func ddl(_ engine: DatabaseEngine, _ naming: Naming) throws -> String {
-        let schema = try BreakoutSchema(dictionary: SyntheticSurvey.dictionary(), dialect: engine.dialect, options: SchemaOptions(naming: naming))
+        let schema = try BreakoutSchema(
+            dictionary: SyntheticSurvey.dictionary(), dialect: engine.dialect, options: SchemaOptions(naming: naming))
         let renderer = SQLRenderer(engine.dialect, inlineValues: true)
         return try schema.createStatements().flatMap { try renderer.render($0) }.map { $0.sql + ";\n" }.joined()
     }
@@ -40,8 +41,10 @@ import Verification
         let statements: [SQLStatement] = [
             .alterColumnType(live.records[2].table.name, ColumnDefinition("p01_name", .varchar(45))),
             .alterColumnType(live.records[0].table.name, ColumnDefinition("h02_rooms", .bigint)),
-            .swapTables(TableSwap(live: live.allTables.map(\.name), shadow: shadow.allTables, target: live.allTables,
-                                  liveNamespace: "census", shadowNamespace: "census__next")),
+            .swapTables(
+                TableSwap(
+                    live: live.allTables.map(\.name), shadow: shadow.allTables, target: live.allTables,
+                    liveNamespace: "census", shadowNamespace: "census__next")),
         ]
         return try statements.flatMap { try renderer.render($0) }.map { $0.sql + ";\n" }.joined()
     }
@@ -49,7 +52,8 @@ import Verification
     @Test(arguments: [DatabaseEngine.postgresql, .mysql, .sqlserver, .sqlite])
     func migrationsMatchGolden(_ engine: DatabaseEngine) throws {
         let actual = try Self.migrations(engine)
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/\(engine.rawValue)-migrations.sql")
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Golden/\(engine.rawValue)-migrations.sql")
         if ProcessInfo.processInfo.environment["BREAKOUT_UPDATE_GOLDEN"] == "1" {
             try actual.write(to: url, atomically: true, encoding: .utf8)
         }

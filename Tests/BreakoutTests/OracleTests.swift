@@ -1,12 +1,13 @@
-@testable import Breakout
 import CaseSources
-@testable import CSPro
 import Drivers
 import Foundation
 import SQL
 import SQLiteDriver
 import Testing
 import Verification
+
+@testable import Breakout
+@testable import CSPro
 
 /// Breakouts checked against data CSPro itself wrote.
 @Suite struct OracleTests {
@@ -32,8 +33,9 @@ import Verification
         let c = try JSONCaseDecoder.decodeCase(json, layout: layout)
         let path = temporaryPath("three.db")
         let config = ConnectionConfig(engine: .sqlite, database: path)
-        let engine = try BreakoutEngine(feed: SnapshotFeed(dictionary: dictionary, cases: [c], fingerprint: "x", description: "json"),
-                                        dialect: config.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(config) })
+        let engine = try BreakoutEngine(
+            feed: SnapshotFeed(dictionary: dictionary, cases: [c], fingerprint: "x", description: "json"),
+            dialect: config.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(config) })
         let summary = try engine.run(RunOptions())
         #expect(summary.newCases == 1)
 
@@ -42,11 +44,12 @@ import Verification
         let csdb = try SQLiteConnection(path: Fixtures.path("cspro/ThreeLevelTest.csdb"), readOnly: true)
         defer { csdb.close() }
         var cells = 0
-        var ranks: [String: [Int64: Int]] = [:]   // id column → (id → rank) on each side
+        var ranks: [String: [Int64: Int]] = [:]  // id column → (id → rank) on each side
         var ourRanks: [String: [Int64: Int]] = [:]
-        let tables = engine.schema.levels.map { ($0.table, "level-\($0.level + 1)", $0.idColumn) }
+        let tables =
+            engine.schema.levels.map { ($0.table, "level-\($0.level + 1)", $0.idColumn) }
             + engine.schema.records.map { ($0.table, $0.recordName.lowercased(), $0.idColumn) }
-        #expect(tables.count == 7)   // three levels, four records
+        #expect(tables.count == 7)  // three levels, four records
         for (table, csproName, idColumn) in tables {
             let theirs = try csdb.query("SELECT * FROM \"\(csproName)\" ORDER BY \"\(idColumn)\"")
             let mine = try ours.query(.select(Select(from: table.name, orderBy: [SortKey(idColumn)])))
@@ -62,7 +65,8 @@ import Verification
                         // Surrogate keys differ by design; the structure they encode must not.
                         #expect(ourRanks[column]?[x.int64 ?? -1] == ranks[column]?[y.int64 ?? -1], "\(csproName).\(column)")
                     } else {
-                        #expect(normalized(x) == Self.fromCSPro(y), "\(csproName).\(column): \(normalized(x)) vs CSPro \(Self.fromCSPro(y))")
+                        #expect(
+                            normalized(x) == Self.fromCSPro(y), "\(csproName).\(column): \(normalized(x)) vs CSPro \(Self.fromCSPro(y))")
                     }
                     cells += 1
                 }
@@ -82,12 +86,13 @@ import Verification
         let c = try JSONCaseDecoder.decodeCase(json, layout: CaseLayout(dictionary))
         func dump(_ feed: any CaseFeed) throws -> [String: [String]] {
             let config = ConnectionConfig(engine: .sqlite, database: temporaryPath("d.db"))
-            let engine = try BreakoutEngine(feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(config) })
+            let engine = try BreakoutEngine(
+                feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(config) })
             _ = try engine.run(RunOptions())
             let conn = try Databases.connect(config)
             defer { conn.close() }
             var d = try logicalDump(conn, engine.schema)
-            d["cases"] = nil   // the csdb has no revision and keeps its own label
+            d["cases"] = nil  // the csdb has no revision and keeps its own label
             return d
         }
         let fromCSDB = try dump(try SnapshotFeed.csdb(paths: [Fixtures.path("cspro/ThreeLevelTest.csdb")]))
@@ -97,10 +102,14 @@ import Verification
     }
 
     static let datFiles: [(data: String, dictionary: String)] = [
-        ("cspro-examples/data/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__smallStan.dat",
-         "cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__Popstan.dcf"),
-        ("cspro-examples/data/2_Edits___Batch_Programs__Writing_a_CSV_File__PopstanEx.dat",
-         "cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Writing_a_CSV_File__Popstan2.dcf"),
+        (
+            "cspro-examples/data/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__smallStan.dat",
+            "cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__Popstan.dcf"
+        ),
+        (
+            "cspro-examples/data/2_Edits___Batch_Programs__Writing_a_CSV_File__PopstanEx.dat",
+            "cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Writing_a_CSV_File__Popstan2.dcf"
+        ),
         ("csweb/popstan_census_postman_case.dat", "csweb/popstan_census_postman.dcf"),
     ]
 
@@ -112,7 +121,8 @@ import Verification
         let dictionary = try CSProDictionary.load(path: Fixtures.path(dictionaryPath))
         let feed = try SnapshotFeed.dat(path: Fixtures.path(dataPath), dictionary: dictionary)
         let config = ConnectionConfig(engine: .sqlite, database: temporaryPath("dat.db"))
-        let engine = try BreakoutEngine(feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(config) })
+        let engine = try BreakoutEngine(
+            feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(config) })
         let summary = try engine.run(RunOptions(chunkSize: 16))
         #expect(summary.failedCases == 0)
         let conn = try Databases.connect(config)
@@ -120,7 +130,9 @@ import Verification
 
         var text = try String(contentsOfFile: Fixtures.path(dataPath), encoding: .utf8)
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        let lines = text.split(omittingEmptySubsequences: true) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }.map(String.init).filter { !$0.hasPrefix("~") }
+        let lines = text.split(omittingEmptySubsequences: true) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }.map(String.init).filter {
+            !$0.hasPrefix("~")
+        }
         func field(_ line: [Character], _ start: Int, _ length: Int) -> String {
             guard start - 1 < line.count else { return "" }
             return String(line[(start - 1)..<min(line.count, start - 1 + length)])

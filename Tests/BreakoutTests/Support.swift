@@ -1,11 +1,12 @@
-@testable import Breakout
-import CaseSources
 import CSPro
+import CaseSources
 import Drivers
 import Foundation
 import SQL
 import Testing
 import Verification
+
+@testable import Breakout
 
 /// The CSPro fixtures live with the CSPro tests (one copy in the repository); found from this file.
 enum Fixtures {
@@ -30,13 +31,16 @@ enum Destination: String, CaseIterable, CustomTestStringConvertible, Sendable {
     }
 
     static var servers: [Destination] {
-        [.postgresql, .mysql].filter { ProcessInfo.processInfo.environment["CI"] == "true" || ProcessInfo.processInfo.environment[$0.variable!] != nil }
+        [.postgresql, .mysql].filter {
+            ProcessInfo.processInfo.environment["CI"] == "true" || ProcessInfo.processInfo.environment[$0.variable!] != nil
+        }
     }
 
     func config() throws -> ConnectionConfig {
         if let variable {
             guard let url = ProcessInfo.processInfo.environment[variable] else {
-                throw DatabaseError(.configuration, engine: nil, "\(variable) is not set: run the tests through `make test`, which starts the servers")
+                throw DatabaseError(
+                    .configuration, engine: nil, "\(variable) is not set: run the tests through `make test`, which starts the servers")
             }
             // Destinations load in bulk (LOAD DATA LOCAL INFILE from memory on MySQL).
             return try ConnectionConfig.parse(url: url).forBulkLoad
@@ -65,8 +69,9 @@ struct GeneratedSource {
     }
 
     func feed() throws -> CSWebFeed {
-        try CSWebFeed(source: CSWebSource(connection: try Databases.connect(ConnectionConfig(engine: .sqlite, database: path))),
-                      dictionary: SyntheticSurvey.name)
+        try CSWebFeed(
+            source: CSWebSource(connection: try Databases.connect(ConnectionConfig(engine: .sqlite, database: path))),
+            dictionary: SyntheticSurvey.name)
     }
 
     func writer() throws -> CSWebDatabaseWriter {

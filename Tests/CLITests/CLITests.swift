@@ -22,7 +22,8 @@ struct CLI {
     }
 
     /// Runs any program to its end, with its output captured (the environment is inherited when nil).
-    static func execute(_ path: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil) throws -> Result {
+    static func execute(_ path: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil) throws -> Result
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -39,8 +40,9 @@ struct CLI {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 }
 
@@ -78,8 +80,9 @@ struct CLI {
     }
 
     @Test func dbTestConnectionFailureIsExitOneWithAHint() throws {
-        let result = try CLI.run(["db", "test", "--type", "mysql", "--host", "127.0.0.1", "--port", "1", "--database", "x", "--user", "u"],
-                                 environment: ["BREAKOUT_DB_PASSWORD": "Sup3r-Secret-Value"])
+        let result = try CLI.run(
+            ["db", "test", "--type", "mysql", "--host", "127.0.0.1", "--port", "1", "--database", "x", "--user", "u"],
+            environment: ["BREAKOUT_DB_PASSWORD": "Sup3r-Secret-Value"])
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("error: cannot use mysql://u@127.0.0.1:1/x: mysql connection error"))
         #expect(result.stderr.contains("hint: check that the server runs"))
@@ -91,13 +94,21 @@ struct CLI {
         let url = ProcessInfo.processInfo.environment["BREAKOUT_TEST_POSTGRES_URL"]!
         let password = ProcessInfo.processInfo.environment["BREAKOUT_TEST_PASSWORD"] ?? ""
         let port = url.split(separator: ":").last!.split(separator: "/").first!
-        let ok = try CLI.run(["db", "test", "--type", "postgresql", "--host", "127.0.0.1", "--port", String(port), "--database", "breakout_test", "--user", "breakout"],
-                             environment: ["BREAKOUT_DB_PASSWORD": password])
+        let ok = try CLI.run(
+            [
+                "db", "test", "--type", "postgresql", "--host", "127.0.0.1", "--port", String(port), "--database", "breakout_test",
+                "--user", "breakout",
+            ],
+            environment: ["BREAKOUT_DB_PASSWORD": password])
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stdout.contains("server:        PostgreSQL"))
         #expect(!ok.stdout.contains(password))
-        let bad = try CLI.run(["db", "test", "--type", "postgresql", "--host", "127.0.0.1", "--port", String(port), "--database", "breakout_test", "--user", "breakout"],
-                              environment: ["BREAKOUT_DB_PASSWORD": "not-the-password"])
+        let bad = try CLI.run(
+            [
+                "db", "test", "--type", "postgresql", "--host", "127.0.0.1", "--port", String(port), "--database", "breakout_test",
+                "--user", "breakout",
+            ],
+            environment: ["BREAKOUT_DB_PASSWORD": "not-the-password"])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("postgresql authentication error"))
         #expect(bad.stderr.contains("hint: check --user and the BREAKOUT_DB_PASSWORD environment variable"))
@@ -137,7 +148,8 @@ struct CLI {
 }
 
 @Suite struct ConfigCLITests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let multiTenant = repository.appendingPathComponent("examples/multi-tenant").path
     /// A private (0600) copy of the public demo key: key files must be 0600, and git keeps files 0644.
     static let demoKeyFile: String = {
@@ -163,21 +175,29 @@ struct CLI {
         // Five errors, the guide's overlapping pair of ANSD jobs (a warning), and the summary.
         #expect(lines.count == 7)
         #expect(lines.contains { $0.contains("warning: jobs \"breakout-quotidien\" and \"breakout-rgph\" both break out RGPH") })
-        #expect(lines.first == "breakout.yaml:8:13: error: cannot check the encrypted state password: no master key loaded (set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE)")
+        #expect(
+            lines.first
+                == "breakout.yaml:8:13: error: cannot check the encrypted state password: no master key loaded (set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE)"
+        )
         #expect(lines.last == "error: 5 errors in 3 files; nothing was applied")
     }
 
     /// No secret of the examples appears in anything the commands print, whatever goes wrong.
     @Test func noExampleSecretEverAppearsInOutput() throws {
         // Each value is bound to its file: breakout.yaml's, or one organization's (--org).
-        let values = try [("/breakout.yaml", [String]()), ("/organizations/ansd.yaml", ["--org", "ansd"]), ("/organizations/insd.yaml", ["--org", "insd"])]
-            .flatMap { file, scope in
-                try String(contentsOfFile: Self.multiTenant + file, encoding: .utf8).split(whereSeparator: { $0.isWhitespace })
-                    .filter { $0.hasPrefix("enc:v2:") }.map { (String($0), scope) }
-            }
+        let values = try [
+            ("/breakout.yaml", [String]()), ("/organizations/ansd.yaml", ["--org", "ansd"]),
+            ("/organizations/insd.yaml", ["--org", "insd"]),
+        ]
+        .flatMap { file, scope in
+            try String(contentsOfFile: Self.multiTenant + file, encoding: .utf8).split(whereSeparator: { $0.isWhitespace })
+                .filter { $0.hasPrefix("enc:v2:") }.map { (String($0), scope) }
+        }
         #expect(values.count == 5)
         let env = ["BREAKOUT_KEY_FILE": Self.demoKeyFile]
-        let plaintexts = try values.map { try CLI.run(["secrets", "decrypt"] + $0.1, environment: env, stdin: $0.0).stdout.trimmingCharacters(in: .newlines) }
+        let plaintexts = try values.map {
+            try CLI.run(["secrets", "decrypt"] + $0.1, environment: env, stdin: $0.0).stdout.trimmingCharacters(in: .newlines)
+        }
         #expect(plaintexts.allSatisfy { !$0.isEmpty })
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("leak-\(UUID().uuidString)").path
         try FileManager.default.copyItem(atPath: Self.multiTenant, toPath: copy)
@@ -191,7 +211,8 @@ struct CLI {
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: ansdFile)
         let runs = [
             try CLI.run(["validate", "-c", Self.multiTenant], environment: env),
-            try CLI.run(["validate", "-c", Self.multiTenant], environment: ["BREAKOUT_MASTER_KEY": try CLI.run(["secrets", "keygen"]).stdout]),
+            try CLI.run(
+                ["validate", "-c", Self.multiTenant], environment: ["BREAKOUT_MASTER_KEY": try CLI.run(["secrets", "keygen"]).stdout]),
             try CLI.run(["secrets", "rotate", "-c", copy, "--new-key-file", newKey], environment: env),
             try CLI.run(["validate", "-c", copy, "--key-file", newKey]),
             try CLI.run(["secrets", "rotate", "-c", copy, "--new-key-file", newKey]),
@@ -211,8 +232,10 @@ struct CLI {
     static let fixtures = ConfigCLITests.repository.appendingPathComponent("Tests/CSProTests/Fixtures").path
 
     static var dictionaries: [String] {
-        ["cspro-examples/dictionaries-json80", "cspro-examples/dictionaries-legacy77", "feature-showcase", "cspro", "csweb"].flatMap { folder in
-            ((try? FileManager.default.contentsOfDirectory(atPath: "\(fixtures)/\(folder)")) ?? []).filter { $0.hasSuffix(".dcf") }.sorted().map { "\(folder)/\($0)" }
+        ["cspro-examples/dictionaries-json80", "cspro-examples/dictionaries-legacy77", "feature-showcase", "cspro", "csweb"].flatMap {
+            folder in
+            ((try? FileManager.default.contentsOfDirectory(atPath: "\(fixtures)/\(folder)")) ?? []).filter { $0.hasSuffix(".dcf") }.sorted()
+                .map { "\(folder)/\($0)" }
         }
     }
 
@@ -239,10 +262,18 @@ struct CLI {
             (["\(f)/cspro/ThreeLevelTest.csdb"], 1),
             (["\(f)/cspro-examples/data/1_Data_Entry__CAPI_Census__Data__Household.csdb"], 4),
             (["\(f)/cspro-examples/data/1_Data_Entry__Labor_Force_Survey__Menu__Sample.csdb"], 4),
-            (["\(f)/cspro-examples/data/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__smallStan.dat", "--dictionary",
-              "\(f)/cspro-examples/dictionaries-legacy77/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__Popstan.dcf"], 100),
-            (["\(f)/cspro-examples/data/2_Edits___Batch_Programs__Writing_a_CSV_File__PopstanEx.dat", "--dictionary",
-              "\(f)/cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Writing_a_CSV_File__Popstan2.dcf"], 55),
+            (
+                [
+                    "\(f)/cspro-examples/data/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__smallStan.dat", "--dictionary",
+                    "\(f)/cspro-examples/dictionaries-legacy77/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__Popstan.dcf",
+                ], 100
+            ),
+            (
+                [
+                    "\(f)/cspro-examples/data/2_Edits___Batch_Programs__Writing_a_CSV_File__PopstanEx.dat", "--dictionary",
+                    "\(f)/cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Writing_a_CSV_File__Popstan2.dcf",
+                ], 55
+            ),
             (["\(f)/csweb/popstan_census_postman_case.dat", "--dictionary", "\(f)/csweb/popstan_census_postman.dcf"], 1),
         ]
         for (arguments, count) in sources {
@@ -254,7 +285,9 @@ struct CLI {
             #expect(lines.count == count)
             #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
         }
-        let one = try CLI.run(["cases", "show", "\(f)/cspro-examples/data/1_Data_Entry__CAPI_Census__Data__Household.csdb", "--case", "1109037A0003"])
+        let one = try CLI.run([
+            "cases", "show", "\(f)/cspro-examples/data/1_Data_Entry__CAPI_Census__Data__Household.csdb", "--case", "1109037A0003",
+        ])
         #expect(one.stdout.hasPrefix("Case 1109037A0003  id "))
         let none = try CLI.run(["cases", "show", "\(f)/cspro/ThreeLevelTest.csdb", "--case", "nope"])
         #expect(none.status == 1 && none.stderr.contains("no case with key \"nope\""))
@@ -285,7 +318,10 @@ struct CLI {
     /// runs that loaded the same cases give identical text).
     static func dataTables(_ db: String) throws -> String {
         var out = ""
-        for table in ["census_cases", "census_notes", "census_level-1", "census_housing", "census_deaths", "census_level-2", "census_person", "census_births", "census_value_labels"] {
+        for table in [
+            "census_cases", "census_notes", "census_level-1", "census_housing", "census_deaths", "census_level-2", "census_person",
+            "census_births", "census_value_labels",
+        ] {
             out += "== \(table)\n" + (try sqlite(db, "SELECT * FROM \"\(table)\" ORDER BY 1, 2"))
         }
         return out
@@ -348,10 +384,16 @@ struct CLI {
     @Test func fileSourcesFromTheConfig() throws {
         let dir = try Self.quickstartCopy()
         let fixtures = CSProCLITests.fixtures
-        try Data("version: 1\nstate:\n  url: sqlite:.breakout/state.db\nsource:\n  type: csdb\n  path: \(fixtures)/cspro/ThreeLevel*.csdb\ndata_root: .breakout\n".utf8)
-            .write(to: dir.appendingPathComponent("breakout.yaml"))
-        try Data("organization: demo\nname: Demo\ndictionaries: [HOUSEHOLD_DICT]\nconnections:\n  - name: local\n    type: sqlite\n    database: out.db\n    default: true\n".utf8)
-            .write(to: dir.appendingPathComponent("organizations/demo.yaml"))
+        try Data(
+            "version: 1\nstate:\n  url: sqlite:.breakout/state.db\nsource:\n  type: csdb\n  path: \(fixtures)/cspro/ThreeLevel*.csdb\ndata_root: .breakout\n"
+                .utf8
+        )
+        .write(to: dir.appendingPathComponent("breakout.yaml"))
+        try Data(
+            "organization: demo\nname: Demo\ndictionaries: [HOUSEHOLD_DICT]\nconnections:\n  - name: local\n    type: sqlite\n    database: out.db\n    default: true\n"
+                .utf8
+        )
+        .write(to: dir.appendingPathComponent("organizations/demo.yaml"))
         var r = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("HOUSEHOLD_DICT: 1 cases loaded (1 new"))
@@ -363,10 +405,16 @@ struct CLI {
         let dcf = fixtures + "/cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Writing_a_CSV_File__Popstan2.dcf"
         let name = try CLI.run(["dictionary", "inspect", dcf, "--format", "json"])
         let dictName = ((try JSONSerialization.jsonObject(with: Data(name.stdout.utf8))) as? [String: Any])?["name"] as? String ?? "?"
-        try Data("version: 1\nstate:\n  url: sqlite:.breakout/state.db\nsource:\n  type: dat\n  path: \(dat)\n  dictionary: \(dcf)\ndata_root: .breakout\n".utf8)
-            .write(to: dir.appendingPathComponent("breakout.yaml"))
-        try Data("organization: demo\nname: Demo\ndictionaries: [\(dictName)]\nconnections:\n  - name: local\n    type: sqlite\n    database: .breakout/dat.db\n    default: true\n".utf8)
-            .write(to: dir.appendingPathComponent("organizations/demo.yaml"))
+        try Data(
+            "version: 1\nstate:\n  url: sqlite:.breakout/state.db\nsource:\n  type: dat\n  path: \(dat)\n  dictionary: \(dcf)\ndata_root: .breakout\n"
+                .utf8
+        )
+        .write(to: dir.appendingPathComponent("breakout.yaml"))
+        try Data(
+            "organization: demo\nname: Demo\ndictionaries: [\(dictName)]\nconnections:\n  - name: local\n    type: sqlite\n    database: .breakout/dat.db\n    default: true\n"
+                .utf8
+        )
+        .write(to: dir.appendingPathComponent("organizations/demo.yaml"))
         r = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("\(dictName): 55 cases loaded (55 new"))
@@ -392,8 +440,10 @@ struct CLI {
 
     @Test func dictionaryDDLForEveryDialect() throws {
         let dcf = CSProCLITests.fixtures + "/cspro/ThreeLevelTest.embedded.dcf"
-        for (dialect, marker) in [("postgresql", "CREATE SCHEMA IF NOT EXISTS \"household_dict\""), ("mysql", "ENGINE=InnoDB"),
-                                  ("sqlserver", "IF OBJECT_ID(N'[household_dict].[level-3]', N'U') IS NULL"), ("pdo_sqlite", "\"household_dict_person_rec\"")] {
+        for (dialect, marker) in [
+            ("postgresql", "CREATE SCHEMA IF NOT EXISTS \"household_dict\""), ("mysql", "ENGINE=InnoDB"),
+            ("sqlserver", "IF OBJECT_ID(N'[household_dict].[level-3]', N'U') IS NULL"), ("pdo_sqlite", "\"household_dict_person_rec\""),
+        ] {
             let r = try CLI.run(["dictionary", "ddl", dcf, "--dialect", dialect])
             #expect(r.status == 0, "\(dialect): \(r.stderr)")
             #expect(r.stdout.contains(marker), "\(dialect)")
@@ -412,7 +462,9 @@ struct CLI {
         let interrupted = try Self.quickstartCopy()
         let clean = try Self.quickstartCopy()
         for dir in [interrupted, clean] {
-            #expect(try CLI.execute(bench, ["source", "--cases", "3000", "--out", dir.appendingPathComponent("data/csweb-sample.db").path]).status == 0)
+            #expect(
+                try CLI.execute(bench, ["source", "--cases", "3000", "--out", dir.appendingPathComponent("data/csweb-sample.db").path])
+                    .status == 0)
         }
         let db = interrupted.appendingPathComponent(".breakout/demo/demo-output.db").path
         let process = Process()
@@ -426,12 +478,14 @@ struct CLI {
         let deadline = Date().addingTimeInterval(60)
         while committed < 400, Date() < deadline, process.isRunning {
             Thread.sleep(forTimeInterval: 0.02)
-            committed = Int((try? Self.sqlite(db, "SELECT COUNT(*) FROM census_cases"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            committed =
+                Int((try? Self.sqlite(db, "SELECT COUNT(*) FROM census_cases"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal, "the run finished before it could be killed; make the source larger")
-        let loadedBefore = Int(try Self.sqlite(db, "SELECT COUNT(*) FROM census_cases").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let loadedBefore =
+            Int(try Self.sqlite(db, "SELECT COUNT(*) FROM census_cases").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         #expect(loadedBefore > 0 && loadedBefore < 2960)
 
         let rerun = try CLI.run(["process-cases", "-c", interrupted.path, "--org", "demo", "--max-cases-per-chunk", "40"])
@@ -452,7 +506,8 @@ struct CLI {
         let dir = try BreakoutCLITests.quickstartCopy()
         if cases != 400 {
             let bench = CLI.binary.deletingLastPathComponent().appendingPathComponent("breakout-bench").path
-            _ = try CLI.execute(bench, ["source", "--cases", String(cases), "--out", dir.appendingPathComponent("data/csweb-sample.db").path])
+            _ = try CLI.execute(
+                bench, ["source", "--cases", String(cases), "--out", dir.appendingPathComponent("data/csweb-sample.db").path])
         }
         if !jobExtra.isEmpty {
             let path = dir.appendingPathComponent("organizations/demo.yaml")
@@ -469,7 +524,10 @@ struct CLI {
         var r = try CLI.run(["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("CENSUS: 396 cases loaded"))
-        #expect(try Self.sqlite(state, "SELECT last_run_status, trigger_type, status, cases_loaded FROM mt_cron_jobs j JOIN mt_job_runs r ON r.job_id = j.id")
+        #expect(
+            try Self.sqlite(
+                state,
+                "SELECT last_run_status, trigger_type, status, cases_loaded FROM mt_cron_jobs j JOIN mt_job_runs r ON r.job_id = j.id")
                 == "success|manual|success|396\n")
         let output = try Self.sqlite(state, "SELECT last_run_output FROM mt_cron_jobs")
         #expect(output.hasPrefix("CENSUS: 396 cases loaded (396 new"))
@@ -477,7 +535,9 @@ struct CLI {
         #expect(r.stdout.contains("demo/breakout-hourly") && r.stdout.contains("success"))
 
         // The guide's hand-made row runs as the equivalent breakout; an unknown command fails clearly.
-        _ = try Self.sqlite(state, """
+        _ = try Self.sqlite(
+            state,
+            """
             INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, command, cron_expression, is_active, created_time, modified_time)
             VALUES (1, 'Breakout quotidien', 'breakout', 'php /var/www/html/bin/console csweb:process-cases-by-dict --threads=3 --maxCasesPerChunk=1000 CENSUS', '0 2 * * *', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),
                    (1, 'Broken', 'breakout', 'php bin/console csweb:something-else', '0 3 * * *', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
@@ -487,7 +547,9 @@ struct CLI {
         #expect(r.stdout.contains("CENSUS: 0 cases loaded"))
         r = try CLI.run(["jobs", "run", "demo/Broken", "-c", dir.path, "--wait"])
         #expect(r.status == 1)
-        #expect(try Self.sqlite(state, "SELECT last_run_status, last_run_output FROM mt_cron_jobs WHERE job_name = 'Broken'").contains("failed|job demo/Broken: cannot run the command"))
+        #expect(
+            try Self.sqlite(state, "SELECT last_run_status, last_run_output FROM mt_cron_jobs WHERE job_name = 'Broken'").contains(
+                "failed|job demo/Broken: cannot run the command"))
     }
 
     /// A YAML error left in one organization's file (not even applied) stops validate, plan and
@@ -495,7 +557,10 @@ struct CLI {
     @Test func brokenOrganizationFileStopsNobodysRuns() throws {
         let dir = try Self.prepared()
         try Data("organization: broken\nname: [unclosed\n".utf8).write(to: dir.appendingPathComponent("organizations/broken.yaml"))
-        for command in [["jobs", "run", "demo/breakout-hourly", "--wait"], ["cron", "run"], ["status"], ["jobs", "list"], ["logs", "demo/breakout-hourly"]] {
+        for command in [
+            ["jobs", "run", "demo/breakout-hourly", "--wait"], ["cron", "run"], ["status"], ["jobs", "list"],
+            ["logs", "demo/breakout-hourly"],
+        ] {
             let r = try CLI.run(command + ["-c", dir.path])
             #expect(r.status == 0, "\(command): \(r.stderr)")
             #expect(!r.stderr.contains("broken.yaml"), "\(command): \(r.stderr)")
@@ -541,7 +606,9 @@ struct CLI {
     static func children(of pid: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int32.init).filter { child in
-            guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+            guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+                return false
+            }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             return fields.count > 2 && Int32(fields[1]) == pid
         }
@@ -553,7 +620,8 @@ struct CLI {
     @Test func killedRunnerIsFailedThenRetried() throws {
         let dir = try Self.prepared(cases: 3000)
         let path = dir.appendingPathComponent("organizations/demo.yaml")
-        let yaml = try String(contentsOf: path, encoding: .utf8).replacingOccurrences(of: "schedule: \"@hourly\"", with: "schedule: \"@hourly\"\n    retries: 1\n    max_cases_per_chunk: 40\n    threads: 1")
+        let yaml = try String(contentsOf: path, encoding: .utf8).replacingOccurrences(
+            of: "schedule: \"@hourly\"", with: "schedule: \"@hourly\"\n    retries: 1\n    max_cases_per_chunk: 40\n    threads: 1")
         try Data(yaml.utf8).write(to: path)
         #expect(try CLI.run(["apply", "-c", dir.path, "--auto-approve"]).status == 0)
         let state = dir.appendingPathComponent(".breakout/state.db").path
@@ -568,7 +636,10 @@ struct CLI {
         p.standardError = FileHandle.nullDevice
         try p.run()
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, p.isRunning, (Int((try? Self.sqlite(output, "SELECT COUNT(*) FROM census_cases"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) < 400 {
+        while Date() < deadline, p.isRunning,
+            (Int((try? Self.sqlite(output, "SELECT COUNT(*) FROM census_cases"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+                ?? 0) < 400
+        {
             Thread.sleep(forTimeInterval: 0.02)
         }
         let runProcesses = Self.children(of: p.processIdentifier)
@@ -587,12 +658,15 @@ struct CLI {
         // Same tables as one clean run.
         let clean = try Self.prepared(cases: 3000)
         #expect(try CLI.run(["process-cases", "-c", clean.path, "--org", "demo"]).status == 0)
-        #expect(try BreakoutCLITests.dataTables(output) == (try BreakoutCLITests.dataTables(clean.appendingPathComponent(".breakout/demo/demo-output.db").path)))
+        #expect(
+            try BreakoutCLITests.dataTables(output)
+                == (try BreakoutCLITests.dataTables(clean.appendingPathComponent(".breakout/demo/demo-output.db").path)))
     }
 
     /// Export jobs: CSV per table and a datapackage.json in a dated folder, published whole.
     @Test func exportJobWritesCSVAndDatapackage() throws {
-        let dir = try Self.prepared(jobExtra: "  - name: monthly-export\n    type: export\n    schedule: \"0 3 1 * *\"\n    output: exports\n")
+        let dir = try Self.prepared(
+            jobExtra: "  - name: monthly-export\n    type: export\n    schedule: \"0 3 1 * *\"\n    output: exports\n")
         let r = try CLI.run(["jobs", "run", "demo/monthly-export", "-c", dir.path, "--wait"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("CENSUS: exported 396 cases"))
@@ -604,10 +678,16 @@ struct CLI {
         let lines = person.split(separator: "\r\n")
         #expect(lines.count == 1390)
         #expect(lines[0] == "person-id,level-2-id,p01_name,p02_sex,p03_age,p04_income,p05_phone")
-        let package = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("datapackage.json"))) as? [String: Any]
+        let package =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("datapackage.json"))) as? [String: Any]
         let resources = package?["resources"] as? [[String: Any]] ?? []
-        #expect(resources.map { $0["path"] as? String ?? "" }.sorted() == ["births.csv", "cases.csv", "deaths.csv", "housing.csv", "level-1.csv", "level-2.csv", "notes.csv", "person.csv", "value_labels.csv"])
-        let personFields = ((resources.first { $0["path"] as? String == "person.csv" }?["schema"] as? [String: Any])?["fields"] as? [[String: Any]]) ?? []
+        #expect(
+            resources.map { $0["path"] as? String ?? "" }.sorted() == [
+                "births.csv", "cases.csv", "deaths.csv", "housing.csv", "level-1.csv", "level-2.csv", "notes.csv", "person.csv",
+                "value_labels.csv",
+            ])
+        let personFields =
+            ((resources.first { $0["path"] as? String == "person.csv" }?["schema"] as? [String: Any])?["fields"] as? [[String: Any]]) ?? []
         #expect(personFields.first { $0["name"] as? String == "p04_income" }?["type"] as? String == "number")
         #expect(personFields.first { $0["name"] as? String == "p01_name" }?["type"] as? String == "string")
         let labels = try String(contentsOf: folder.appendingPathComponent("value_labels.csv"), encoding: .utf8)
@@ -622,7 +702,9 @@ struct CLI {
         let lines = r.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let messages = lines.compactMap { $0["message"] as? String }
         #expect(messages.contains("run started") && messages.contains("progress") && messages.contains("run success"), "\(r.stderr)")
-        #expect(lines.allSatisfy { $0["organization"] as? String == "demo" && $0["job"] as? String == "breakout-hourly" && $0["run_id"] != nil })
+        #expect(
+            lines.allSatisfy { $0["organization"] as? String == "demo" && $0["job"] as? String == "breakout-hourly" && $0["run_id"] != nil }
+        )
         #expect(lines.first { $0["message"] as? String == "run success" }?["cases"] as? String == "396")
         let text = try CLI.run(["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait"])
         #expect(text.stderr.contains("info demo/breakout-hourly run=2: run started"), "\(text.stderr)")
@@ -635,7 +717,9 @@ struct CLI {
         let dir = try Self.prepared()
         let state = dir.appendingPathComponent(".breakout/state.db").path
         #expect(try CLI.run(["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait"]).status == 0)
-        _ = try Self.sqlite(state, """
+        _ = try Self.sqlite(
+            state,
+            """
             INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, command, cron_expression, is_active)
             VALUES (1, 'Broken', 'breakout', 'php bin/console csweb:something-else', '0 3 * * *', 1)
             """)
@@ -678,7 +762,9 @@ struct CLI {
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("started") && text.contains("stopped"))
         // The daemon scheduled the job's first fire.
-        #expect(!(try Self.sqlite(dir.appendingPathComponent(".breakout/state.db").path, "SELECT next_run_at FROM mt_cron_jobs")).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        #expect(
+            !(try Self.sqlite(dir.appendingPathComponent(".breakout/state.db").path, "SELECT next_run_at FROM mt_cron_jobs"))
+                .trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
     }
 
     @Test func cronNextPrintsFireTimes() throws {
@@ -717,11 +803,16 @@ struct CLI {
         // A source big enough, and chunks small enough, for the run to be seen while it runs.
         let dir = try RunnerCLITests.prepared(cases: 3000)
         let demo = dir.appendingPathComponent("organizations/demo.yaml")
-        try Data(try String(contentsOf: demo, encoding: .utf8).replacingOccurrences(of: "schedule: \"@hourly\"", with: "schedule: \"@hourly\"\n    max_cases_per_chunk: 10\n    threads: 1").utf8).write(to: demo)
+        try Data(
+            try String(contentsOf: demo, encoding: .utf8).replacingOccurrences(
+                of: "schedule: \"@hourly\"", with: "schedule: \"@hourly\"\n    max_cases_per_chunk: 10\n    threads: 1"
+            ).utf8
+        ).write(to: demo)
         #expect(try CLI.run(["apply", "-c", dir.path, "--auto-approve"]).status == 0)
         let key = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let env = ["BREAKOUT_MASTER_KEY": key]
-        let token = try CLI.run(["secrets", "encrypt"], environment: env, stdin: "open sesame").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try CLI.run(["secrets", "encrypt"], environment: env, stdin: "open sesame").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let settings = dir.appendingPathComponent("breakout.yaml")
         try Data((try String(contentsOf: settings, encoding: .utf8) + "serve:\n  token: \(token)\n").utf8).write(to: settings)
         let port = Int.random(in: 20_000...40_000)
@@ -743,10 +834,13 @@ struct CLI {
 
         // Overview and organization pages, read-only without the token.
         let overview = try Self.request(base + "/")
-        #expect(overview.status == 200 && overview.body.contains("demo/breakout-hourly") && overview.body.contains("every hour at minute 0"))
+        #expect(
+            overview.status == 200 && overview.body.contains("demo/breakout-hourly") && overview.body.contains("every hour at minute 0"))
         #expect(!overview.body.contains("Run now") && !overview.body.contains("<script"))
         // Before any run the whole source is pending.
-        #expect(try Self.request(base + "/metrics").body.contains("breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 3000"))
+        #expect(
+            try Self.request(base + "/metrics").body.contains(
+                "breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 3000"))
         let org = try Self.request(base + "/org/demo")
         #expect(org.body.contains("pdo_sqlite") && !org.body.contains("Run now"))
         // A forged POST is refused.
@@ -760,7 +854,9 @@ struct CLI {
         let signedIn = try Self.request(base + "/org/demo", cookie: cookie)
         #expect(signedIn.body.contains("Run now"))
         let csrf = signedIn.body.components(separatedBy: "name=\"csrf\" value=\"").dropFirst().first?.prefix { $0 != "\"" } ?? ""
-        #expect(try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=forged", cookie: cookie).status == 403)
+        #expect(
+            try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=forged", cookie: cookie).status == 403
+        )
         let run = try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=\(csrf)", cookie: cookie)
         #expect(run.status == 303)
         // The run appears as running, then succeeds.
@@ -784,9 +880,15 @@ struct CLI {
         let metrics = try Self.request(base + "/metrics")
         #expect(metrics.body.contains("breakout_job_runs_total{organization=\"demo\",job=\"breakout-hourly\",status=\"success\"} 1"))
         #expect(metrics.body.contains("breakout_cases_loaded_total{organization=\"demo\",job=\"breakout-hourly\"} 2970"))
-        #expect(metrics.body.contains("breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 0"))
-        let parser = try CLI.execute("/usr/bin/python3", ["-c", "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nprint(len(list(p(sys.stdin.read()))))"],
-                                     stdin: metrics.body)
+        #expect(
+            metrics.body.contains("breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 0"))
+        let parser = try CLI.execute(
+            "/usr/bin/python3",
+            [
+                "-c",
+                "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nprint(len(list(p(sys.stdin.read()))))",
+            ],
+            stdin: metrics.body)
         let families = parser.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         if parser.status == 0 {
             #expect(Int(families) ?? 0 >= 7)
@@ -799,16 +901,22 @@ struct CLI {
         if let chromium {
             let shots = ConfigCLITests.repository.appendingPathComponent(".build/screenshots")
             try FileManager.default.createDirectory(at: shots, withIntermediateDirectories: true)
-            for (name, path) in [("overview", "/"), ("organization", "/org/demo"), ("job", "/org/demo/jobs/breakout-hourly"), ("run", "/runs/1")] {
+            for (name, path) in [
+                ("overview", "/"), ("organization", "/org/demo"), ("job", "/org/demo/jobs/breakout-hourly"), ("run", "/runs/1"),
+            ] {
                 let b = Process()
                 b.executableURL = URL(fileURLWithPath: chromium)
-                b.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,900",
-                               "--screenshot=\(shots.appendingPathComponent("\(name).png").path)", base + path]
+                b.arguments = [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,900",
+                    "--screenshot=\(shots.appendingPathComponent("\(name).png").path)", base + path,
+                ]
                 b.standardOutput = FileHandle.nullDevice
                 b.standardError = FileHandle.nullDevice
                 try b.run()
                 b.waitUntilExit()
-                let size = (try? FileManager.default.attributesOfItem(atPath: shots.appendingPathComponent("\(name).png").path)[.size] as? Int) ?? 0
+                let size =
+                    (try? FileManager.default.attributesOfItem(atPath: shots.appendingPathComponent("\(name).png").path)[.size] as? Int)
+                    ?? 0
                 #expect(size > 5_000, "no screenshot of \(name)")
             }
             // The DOM a browser builds has the job and no button for an anonymous visitor.
@@ -844,4 +952,3 @@ struct CLI {
         }
     }
 }
-

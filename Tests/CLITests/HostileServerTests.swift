@@ -25,15 +25,19 @@ struct FakeMySQLServer {
         let portFile = dir.appendingPathComponent("port").path
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [ConfigCLITests.repository.appendingPathComponent("scripts/fake-mysql-server.py").path, "--port-file", portFile,
-                             "--log", logPath, "--request-file", secretPath, "--mode", mode, "--timeout", "120", "--max-connections", "200"]
+        process.arguments = [
+            ConfigCLITests.repository.appendingPathComponent("scripts/fake-mysql-server.py").path, "--port-file", portFile,
+            "--log", logPath, "--request-file", secretPath, "--mode", mode, "--timeout", "120", "--max-connections", "200",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         var port: Int?
         for _ in 0..<100 where port == nil {
             Thread.sleep(forTimeInterval: 0.05)
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap {
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
         }
         guard let port else { throw CocoaError(.fileNoSuchFile) }
         self.port = port
@@ -64,8 +68,12 @@ struct FakeMySQLServer {
     func theFakeServerStealsFromAClientThatAllowsIt() throws {
         let server = try FakeMySQLServer()
         defer { server.stop() }
-        _ = try CLI.execute("/usr/bin/mariadb", ["--no-defaults", "--local-infile=1", "-h", "127.0.0.1", "-P", String(server.port), "-u", "x",
-                                                 "-e", "select 1"])
+        _ = try CLI.execute(
+            "/usr/bin/mariadb",
+            [
+                "--no-defaults", "--local-infile=1", "-h", "127.0.0.1", "-P", String(server.port), "-u", "x",
+                "-e", "select 1",
+            ])
         #expect(server.bytesReceived == server.secret.utf8.count)
     }
 
@@ -100,8 +108,10 @@ struct FakeMySQLServer {
         return dir
     }
 
-    static let environment = ["TENANT_PASSWORD": "tenant-pw", "BREAKOUT_DB_PASSWORD": "tenant-pw",
-                              "BREAKOUT_MASTER_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()]
+    static let environment = [
+        "TENANT_PASSWORD": "tenant-pw", "BREAKOUT_DB_PASSWORD": "tenant-pw",
+        "BREAKOUT_MASTER_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(),
+    ]
 
     /// Every command that opens a MySQL connection, against a server that asks each statement for
     /// a file: requests are made, and not one byte comes back.
@@ -116,7 +126,9 @@ struct FakeMySQLServer {
             #expect(!(result.stdout + result.stderr).contains(server.secret))
             ran.append(what)
         }
-        try attempt("db test", ["db", "test", "--type", "mysql", "--host", "127.0.0.1", "--port", String(server.port), "--database", "x", "--user", "u"])
+        try attempt(
+            "db test",
+            ["db", "test", "--type", "mysql", "--host", "127.0.0.1", "--port", String(server.port), "--database", "x", "--user", "u"])
         let destination = try Self.config(port: server.port)
         try attempt("db test ORG/CONN", ["db", "test", "demo/local", "-c", destination.path])
         try attempt("plan", ["plan", "-c", destination.path])
@@ -198,16 +210,20 @@ struct FakeMySQLServer {
         #expect(ids == "demo|1\nother|2\n")
         let demoConnection = try RunnerCLITests.sqlite(state, "SELECT id FROM mt_database_connections WHERE organization_id = 1")
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        _ = try RunnerCLITests.sqlite(state, """
+        _ = try RunnerCLITests.sqlite(
+            state,
+            """
             INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, command, cron_expression, dictionaries, is_active, created_time, modified_time)
             VALUES (2, 'steal-by-list', 'breakout', NULL, '0 2 * * *', '["CENSUS"]', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),
                    (2, 'steal-by-command', 'breakout', 'php bin/console csweb:process-cases-by-dict CENSUS', '0 2 * * *', NULL, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
             INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, command, cron_expression, dictionaries, db_connection_id, is_active, created_time, modified_time)
             VALUES (2, 'write-into-demo', 'breakout', NULL, '0 2 * * *', '["OTHER"]', \(demoConnection), 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
             """)
-        for (job, reason) in [("steal-by-list", "dictionary CENSUS is not owned by other (it belongs to demo); the run is refused"),
-                              ("steal-by-command", "dictionary CENSUS is not owned by other (it belongs to demo); the run is refused"),
-                              ("write-into-demo", "its db_connection_id \(demoConnection) belongs to organization demo, not to other; the run is refused")] {
+        for (job, reason) in [
+            ("steal-by-list", "dictionary CENSUS is not owned by other (it belongs to demo); the run is refused"),
+            ("steal-by-command", "dictionary CENSUS is not owned by other (it belongs to demo); the run is refused"),
+            ("write-into-demo", "its db_connection_id \(demoConnection) belongs to organization demo, not to other; the run is refused"),
+        ] {
             let r = try CLI.run(["jobs", "run", "other/\(job)", "-c", dir.path, "--wait"])
             #expect(r.status == 1, "\(job): \(r.stdout)")
             let output = try RunnerCLITests.sqlite(state, "SELECT last_run_output FROM mt_cron_jobs WHERE job_name = '\(job)'")
@@ -218,7 +234,9 @@ struct FakeMySQLServer {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".breakout/other/other.db").path))
 
         // Hand-made connection rows are held to the organization's folder and the options allow-list.
-        _ = try RunnerCLITests.sqlite(state, """
+        _ = try RunnerCLITests.sqlite(
+            state,
+            """
             INSERT INTO mt_database_connections (organization_id, connection_name, db_type, database_name, connection_options, is_default, is_active, created_time, modified_time)
             VALUES (2, 'escape', 'pdo_sqlite', '../demo/demo-output.db', NULL, 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),
                    (2, 'absolute', 'pdo_sqlite', '\(state)', NULL, 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),
@@ -226,13 +244,18 @@ struct FakeMySQLServer {
                    (2, 'optioned', 'pdo_sqlite', 'mine.db', '{"passfile":"/root/.pgpass"}', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
             """)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent(".breakout/other"), withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent(".breakout/other/link").path,
-                                                   withDestinationPath: dir.appendingPathComponent(".breakout/demo").path)
-        for (connection, reason) in [("escape", "the path \"../demo/demo-output.db\" contains \"..\""), ("absolute", "is absolute"),
-                                     ("linked", "passes through the symbolic link"), ("optioned", "option \"passfile\" is not allowed for sqlite connections")] {
+        try FileManager.default.createSymbolicLink(
+            atPath: dir.appendingPathComponent(".breakout/other/link").path,
+            withDestinationPath: dir.appendingPathComponent(".breakout/demo").path)
+        for (connection, reason) in [
+            ("escape", "the path \"../demo/demo-output.db\" contains \"..\""), ("absolute", "is absolute"),
+            ("linked", "passes through the symbolic link"), ("optioned", "option \"passfile\" is not allowed for sqlite connections"),
+        ] {
             let id = try RunnerCLITests.sqlite(state, "SELECT id FROM mt_database_connections WHERE connection_name = '\(connection)'")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            _ = try RunnerCLITests.sqlite(state, """
+            _ = try RunnerCLITests.sqlite(
+                state,
+                """
                 INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, cron_expression, dictionaries, db_connection_id, is_active, created_time, modified_time)
                 VALUES (2, 'via-\(connection)', 'breakout', '0 2 * * *', '["OTHER"]', \(id), 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
                 """)
@@ -246,7 +269,8 @@ struct FakeMySQLServer {
 
     /// What holds microdata or secrets is the runner user's alone, whatever the umask.
     @Test func filesAreCreatedPrivate() throws {
-        let dir = try RunnerCLITests.prepared(jobExtra: "  - name: monthly-export\n    type: export\n    schedule: \"0 3 1 * *\"\n    output: exports\n")
+        let dir = try RunnerCLITests.prepared(
+            jobExtra: "  - name: monthly-export\n    type: export\n    schedule: \"0 3 1 * *\"\n    output: exports\n")
         #expect(try CLI.run(["jobs", "run", "demo/breakout-hourly", "-c", dir.path, "--wait"]).status == 0)
         #expect(try CLI.run(["jobs", "run", "demo/monthly-export", "-c", dir.path, "--wait"]).status == 0)
         func mode(_ relative: String) throws -> Int {

@@ -1,10 +1,11 @@
-@testable import CaseSources
-@testable import CSPro
 import DatabaseDriver
 import Foundation
 import SQL
 import SQLiteDriver
 import Testing
+
+@testable import CSPro
+@testable import CaseSources
 
 @Suite struct CSDBTests {
     /// The broken-out tables of ThreeLevelTest.csdb read back give the same case as CSPro's JSON of it.
@@ -12,16 +13,19 @@ import Testing
         let file = try CSDBFile(path: Fixtures.path("cspro/ThreeLevelTest.csdb"))
         let cases = try file.cases()
         try #require(cases.count == 1)
-        let json = try JSONCaseDecoder.decodeCase(try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("cspro/ThreeLevelTest.expected_sync_case.json"))),
-                                                  layout: file.layout)
+        let json = try JSONCaseDecoder.decodeCase(
+            try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("cspro/ThreeLevelTest.expected_sync_case.json"))),
+            layout: file.layout)
         #expect(cases[0].id == json.id)
         #expect(treeDifferences(cases[0].root, json.root) == [])
         #expect(file.dictionary.name == "HOUSEHOLD_DICT")
     }
 
     /// The CAPI Census and LFS sample files: every case, keys rebuilt from the ids match CSPro's.
-    @Test(arguments: ["cspro-examples/data/1_Data_Entry__CAPI_Census__Data__Household.csdb",
-                      "cspro-examples/data/1_Data_Entry__Labor_Force_Survey__Menu__Sample.csdb"])
+    @Test(arguments: [
+        "cspro-examples/data/1_Data_Entry__CAPI_Census__Data__Household.csdb",
+        "cspro-examples/data/1_Data_Entry__Labor_Force_Survey__Menu__Sample.csdb",
+    ])
     func exampleFilesReadWithKeysRebuiltFromIds(path: String) throws {
         let file = try CSDBFile(path: Fixtures.path(path))
         let cases = try file.cases()
@@ -51,19 +55,26 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let db = try SQLiteConnection(path: path)
         defer { db.close() }
-        try db.execute("CREATE TABLE cspro_dictionaries (id INTEGER PRIMARY KEY, dictionary_name TEXT, dictionary_label TEXT, dictionary_full_content TEXT)")
+        try db.execute(
+            "CREATE TABLE cspro_dictionaries (id INTEGER PRIMARY KEY, dictionary_name TEXT, dictionary_label TEXT, dictionary_full_content TEXT)"
+        )
         let dcf = try String(contentsOfFile: Fixtures.path("csweb/popstan_census_postman.dcf"), encoding: .utf8)
         let dictionary = try CSProDictionary.parse(Data(dcf.utf8), file: "x")
-        try db.execute("INSERT INTO cspro_dictionaries (dictionary_name, dictionary_label, dictionary_full_content) VALUES (?, ?, ?)",
-                       [.text(dictionary.name), "Popstan", .text(dcf)])
-        try db.execute("CREATE TABLE \"\(dictionary.name)\" (id INTEGER PRIMARY KEY, guid BLOB, caseids TEXT, label TEXT, questionnaire BLOB, revision INTEGER, deleted INTEGER, verified INTEGER)")
+        try db.execute(
+            "INSERT INTO cspro_dictionaries (dictionary_name, dictionary_label, dictionary_full_content) VALUES (?, ?, ?)",
+            [.text(dictionary.name), "Popstan", .text(dcf)])
+        try db.execute(
+            "CREATE TABLE \"\(dictionary.name)\" (id INTEGER PRIMARY KEY, guid BLOB, caseids TEXT, label TEXT, questionnaire BLOB, revision INTEGER, deleted INTEGER, verified INTEGER)"
+        )
         let text = try String(contentsOfFile: Fixtures.path("csweb/popstan_census_postman_case.dat"), encoding: .utf8)
         let blob = try CaseBlob.encode(Array(text.utf8))
         let guid: [UInt8] = Array(0..<16)
-        try db.execute("INSERT INTO \"\(dictionary.name)\" (guid, caseids, label, questionnaire, revision, deleted, verified) VALUES (?, ?, '', ?, 3, 0, 0)",
-                       [.blob(guid), "031105600310450311", .blob(blob)])
-        try db.execute("INSERT INTO \"\(dictionary.name)\" (guid, caseids, label, questionnaire, revision, deleted, verified) VALUES (?, 'bad', '', ?, 4, 0, 0)",
-                       [.blob(guid), .blob([1, 2, 3, 4, 5, 6])])
+        try db.execute(
+            "INSERT INTO \"\(dictionary.name)\" (guid, caseids, label, questionnaire, revision, deleted, verified) VALUES (?, ?, '', ?, 3, 0, 0)",
+            [.blob(guid), "031105600310450311", .blob(blob)])
+        try db.execute(
+            "INSERT INTO \"\(dictionary.name)\" (guid, caseids, label, questionnaire, revision, deleted, verified) VALUES (?, 'bad', '', ?, 4, 0, 0)",
+            [.blob(guid), .blob([1, 2, 3, 4, 5, 6])])
         let source = CSWebSource(connection: db)
         #expect(try source.dictionaryNames() == [dictionary.name])
         let layout = CaseLayout(try source.dictionary(named: dictionary.name))

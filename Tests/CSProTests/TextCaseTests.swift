@@ -1,13 +1,18 @@
-@testable import CSPro
 import Foundation
 import Testing
 
+@testable import CSPro
+
 @Suite struct TextCaseTests {
     static let datFiles: [(data: String, dictionary: String, cases: Int)] = [
-        ("cspro-examples/data/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__smallStan.dat",
-         "cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__Popstan.dcf", 100),
-        ("cspro-examples/data/2_Edits___Batch_Programs__Writing_a_CSV_File__PopstanEx.dat",
-         "cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Writing_a_CSV_File__Popstan2.dcf", 55),
+        (
+            "cspro-examples/data/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__smallStan.dat",
+            "cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Dynamic__Hot_Deck__Imputations__Popstan.dcf", 100
+        ),
+        (
+            "cspro-examples/data/2_Edits___Batch_Programs__Writing_a_CSV_File__PopstanEx.dat",
+            "cspro-examples/dictionaries-json80/2_Edits___Batch_Programs__Writing_a_CSV_File__Popstan2.dcf", 55
+        ),
         ("csweb/popstan_census_postman_case.dat", "csweb/popstan_census_postman.dcf", 1),
     ]
 
@@ -30,8 +35,9 @@ import Testing
 
     @Test func numbersFollowCSProsNumberConverter() {
         func item(_ length: Int, decimals: Int = 0, mark: Bool = false) -> Item {
-            Item(name: "X", labels: [], contentType: .numeric, start: 1, length: length, decimals: decimals, decimalMark: mark,
-                 zeroFill: false, occurrences: 1, parent: nil, valueSets: [])
+            Item(
+                name: "X", labels: [], contentType: .numeric, start: 1, length: length, decimals: decimals, decimalMark: mark,
+                zeroFill: false, occurrences: 1, parent: nil, valueSets: [])
         }
         #expect(TextCaseCodec.value("   ", item(3)) == .blank)
         #expect(TextCaseCodec.value(" 42", item(3)) == .number(42))
@@ -52,7 +58,9 @@ import Testing
         let types = layout.records.map { "\($0.record.name)=\($0.record.typeValue)@\($0.level)" }
         #expect(types == ["COMPOUND_INFO_REC=2@0", "HOUSING_UNIT_REC=3@1", "HOUSEHOLD_REC=1@2", "PERSON_REC=4@2"])
         let key = "0101001001011"
-        let lines = ["2\(key)", "3\(key) 1", "1\(key) 11", "4\(key) 11Awa", "4\(key) 11Moussa", "1\(key) 12", "3\(key) 2", "~4\(key) 2 1deleted"]
+        let lines = [
+            "2\(key)", "3\(key) 1", "1\(key) 11", "4\(key) 11Awa", "4\(key) 11Moussa", "1\(key) 12", "3\(key) 2", "~4\(key) 2 1deleted",
+        ]
         let (cases, warnings) = TextCaseCodec.decode(lines, layout: layout)
         #expect(warnings.isEmpty)
         try #require(cases.count == 1)

@@ -1,9 +1,10 @@
-@testable import CSPro
 import DatabaseDriver
 import Foundation
 import SQL
 import SQLiteDriver
 import Testing
+
+@testable import CSPro
 
 /// `ThreeLevelTest.csdb` holds one case broken out by CSPro itself, and CSPro's test suite holds the
 /// JSON its sync writer produces for that case. Decoding the JSON must give exactly the values in
@@ -59,13 +60,16 @@ import Testing
         while let last = nodes.last, !last.flatMap(\.children).isEmpty { nodes.append(last.flatMap(\.children)) }
         var cells = 0
         for (l, level) in dictionary.levels.enumerated() {
-            let rows = try csdb.query("SELECT * FROM \(try csdb.dialect.quote("level-\(l + 1)")) ORDER BY \(try csdb.dialect.quote("level-\(l + 1)-id"))")
+            let rows = try csdb.query(
+                "SELECT * FROM \(try csdb.dialect.quote("level-\(l + 1)")) ORDER BY \(try csdb.dialect.quote("level-\(l + 1)-id"))")
             try #require(rows.count == nodes[l].count)
             for (row, node) in zip(rows, nodes[l]) {
                 if l == 0 { #expect(row["case-id"] == .text(c.id!)); cells += 1 }
                 for id in level.ids {
                     let expected = Self.csdbValue(node.ids[id.name] ?? .blank, id)
-                    #expect(Self.same(row[id.name.lowercased()] ?? .null, expected), "level-\(l + 1).\(id.name): \(String(describing: row[id.name.lowercased()])) vs \(expected)")
+                    #expect(
+                        Self.same(row[id.name.lowercased()] ?? .null, expected),
+                        "level-\(l + 1).\(id.name): \(String(describing: row[id.name.lowercased()])) vs \(expected)")
                     cells += 1
                 }
             }
@@ -83,7 +87,9 @@ import Testing
                         let expected = Self.csdbValue(values[f.item.name, k], f.item)
                         let actual = row[column]
                         #expect(actual != nil, "\(table).\(column) missing")
-                        #expect(Self.same(actual ?? .null, expected), "\(table).\(column): CSPro \(String(describing: actual)) vs decoded \(expected)")
+                        #expect(
+                            Self.same(actual ?? .null, expected),
+                            "\(table).\(column): CSPro \(String(describing: actual)) vs decoded \(expected)")
                         cells += 1
                     }
                 }
@@ -149,8 +155,10 @@ import Testing
     /// The 7.4 `data` form and the 7.5+ `level-1` form of the same cases decode to the same values.
     @Test func bothSyncFormsOfTestDictAgree() throws {
         let layout = CaseLayout(try CSProDictionary.load(path: Fixtures.path("cspro/TestDict.dcf")))
-        let modern = try JSONCaseDecoder.decodeCases(try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("cspro/TestDict.expected_sync_cases.json"))), layout: layout)
-        let compat = try JSONCaseDecoder.decodeCases(try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("cspro/TestDict.expected_sync_cases_74compat.json"))), layout: layout)
+        let modern = try JSONCaseDecoder.decodeCases(
+            try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("cspro/TestDict.expected_sync_cases.json"))), layout: layout)
+        let compat = try JSONCaseDecoder.decodeCases(
+            try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("cspro/TestDict.expected_sync_cases_74compat.json"))), layout: layout)
         try #require(modern.count == 2 && compat.count == 2)
         for (a, b) in zip(modern, compat) {
             #expect(a.id == b.id && a.key == b.key && a.label == b.label)
@@ -201,7 +209,8 @@ import Testing
     /// spaces; item occurrences given partly. Parsed values are compared with the reference.
     @Test func keysInAnyOrderAndForm() throws {
         let census = CaseLayout(SyntheticCensus.dictionary())
-        let person = #"{"P19_PHONE":2,"LINE":3,"NAME":"Awa  ","P04_AGE":41,"P\u0030\u0033_SEX":2,"ZZZ":[1],"P02_REL":"","P05_MS":"DEFAULT"}"#
+        let person =
+            #"{"P19_PHONE":2,"LINE":3,"NAME":"Awa  ","P04_AGE":41,"P\u0030\u0033_SEX":2,"ZZZ":[1],"P02_REL":"","P05_MS":"DEFAULT"}"#
         let json = #"{"PERSON":["# + person + #",{"NAME":"   "}],"id":{"EA":7,"PROVINCE":"3"},"HOUSING":{"H13_DEATHS":1,"H01_TYPE":2}}"#
         let node = try Array(json.utf8).withUnsafeBufferPointer { try census.fastParser.parseLevel($0) }
         #expect(node == (try JSONCaseDecoder.decodeLevel(Data(json.utf8), layout: census)))
@@ -233,16 +242,21 @@ import Testing
 
     @Test func escapesUnknownKeysAndBadInput() throws {
         let layout = CaseLayout(SyntheticCensus.dictionary())
-        let json = #"{"id":{"PROVINCE":1,"UNKNOWN":[1,{"a":null}]},"PERSON":[{"NAME":"A\"b\\c \u00e9\ud83c\udf0d","P04_AGE":"MISSING","LINE":1}],"extra":true}"#
+        let json =
+            #"{"id":{"PROVINCE":1,"UNKNOWN":[1,{"a":null}]},"PERSON":[{"NAME":"A\"b\\c \u00e9\ud83c\udf0d","P04_AGE":"MISSING","LINE":1}],"extra":true}"#
         let node = try Array(json.utf8).withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) }
         #expect(node.records["PERSON"]?.first?["NAME"] == .text("A\"b\\c é🌍"))
         #expect(node.records["PERSON"]?.first?["P04_AGE"] == .special(.missing))
         #expect(node == (try JSONCaseDecoder.decodeLevel(Data(json.utf8), layout: layout)))
         for bad in [#"{"id":{"PROVINCE":1}"#, #"{"PERSON":[{"LINE":}]}"#, #"{"PERSON":"#, "[]", #"{"id":{}} trailing"#] {
-            #expect(throws: CaseDecodingError.self, "\(bad)") { try Array(bad.utf8).withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) } }
+            #expect(throws: CaseDecodingError.self, "\(bad)") {
+                try Array(bad.utf8).withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) }
+            }
         }
         let tooMany = "{\"PERSON\":[" + Array(repeating: "{\"LINE\":1}", count: 31).joined(separator: ",") + "]}"
-        let error = #expect(throws: CaseDecodingError.self) { try Array(tooMany.utf8).withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) } }
+        let error = #expect(throws: CaseDecodingError.self) {
+            try Array(tooMany.utf8).withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) }
+        }
         #expect(error?.message == "record PERSON has 31 occurrences; the dictionary allows 30")
     }
 }

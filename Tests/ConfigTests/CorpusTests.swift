@@ -87,7 +87,8 @@ let corpusEnvironment = ["SET_VAR": "x"]
 /// Runs scripts/check-schema.py (python3 with jsonschema and PyYAML). Returns nil, after recording
 /// a failure under CI=true, when the checker cannot run.
 enum SchemaChecker {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     static func check(_ directory: String) throws -> [String]? {
         let process = Process()

@@ -1,6 +1,6 @@
-import Foundation
 import Config
 import Cron
+import Foundation
 import Testing
 
 @Suite struct CronParsingTests {
@@ -25,8 +25,9 @@ import Testing
         #expect(try CronExpression("@weekly").matches(minute: 0, hour: 0, day: 5, month: 4, weekday: 0))
         let yearly = try CronExpression("@yearly"), annually = try CronExpression("@annually"), explicit = try CronExpression("0 0 1 1 *")
         for other in [annually, explicit] {
-            #expect([yearly.minutes, yearly.hours, yearly.daysOfMonth, yearly.months, yearly.daysOfWeek]
-                == [other.minutes, other.hours, other.daysOfMonth, other.months, other.daysOfWeek])
+            #expect(
+                [yearly.minutes, yearly.hours, yearly.daysOfMonth, yearly.months, yearly.daysOfWeek]
+                    == [other.minutes, other.hours, other.daysOfMonth, other.months, other.daysOfWeek])
         }
         #expect(throws: CronError.self) { try CronExpression("@reboot") }
     }
@@ -54,7 +55,10 @@ import Testing
             ("0 0 * 13 *", .month, 6, "month field \"13\" is out of range 1-12"),
             ("0 0 * * 8", .dayOfWeek, 8, "day-of-week field \"8\" is out of range 0-7"),
             ("0 0 * * MON,,FRI", .dayOfWeek, 12, "day-of-week field \"\" is empty (two commas in a row?)"),
-            ("0 0 * * 1-x", .dayOfWeek, 8, "day-of-week field \"1-x\" is not valid: \"x\" should be a number or a name (SUN MON TUE WED THU FRI SAT)"),
+            (
+                "0 0 * * 1-x", .dayOfWeek, 8,
+                "day-of-week field \"1-x\" is not valid: \"x\" should be a number or a name (SUN MON TUE WED THU FRI SAT)"
+            ),
             ("*/x * * * *", .minute, 0, "minute field \"*/x\" has a step \"x\" that is not a number"),
             ("* * * *", nil, 0, "expected 5 fields (minute hour day-of-month month day-of-week), found 4"),
             ("* * * * * *", nil, 0, "expected 5 fields (minute hour day-of-month month day-of-week), found 6"),
@@ -93,46 +97,68 @@ import Testing
 
     @Test func springForwardRunsFixedTimeJobsAfterTheGap() throws {
         // Europe/Paris, 2026-03-29: 02:00 → 03:00.
-        #expect(try Self.fires("30 2 * * *", "Europe/Paris", from: "2026-03-28T00:00:00Z", count: 3)
+        #expect(
+            try Self.fires("30 2 * * *", "Europe/Paris", from: "2026-03-28T00:00:00Z", count: 3)
                 == ["2026-03-28T02:30:00+01:00", "2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"])
         // Two fixed times inside the gap still run once.
-        #expect(try Self.fires("0,30 2 * * *", "Europe/Paris", from: "2026-03-29T00:00:00Z", count: 2)
+        #expect(
+            try Self.fires("0,30 2 * * *", "Europe/Paris", from: "2026-03-29T00:00:00Z", count: 2)
                 == ["2026-03-29T03:00:00+02:00", "2026-03-30T02:00:00+02:00"])
         // America/New_York, 2026-03-08: wildcard jobs skip the missing hour.
-        #expect(try Self.fires("*/30 * * * *", "America/New_York", from: "2026-03-08T06:00:00Z", count: 3)
+        #expect(
+            try Self.fires("*/30 * * * *", "America/New_York", from: "2026-03-08T06:00:00Z", count: 3)
                 == ["2026-03-08T01:30:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-08T03:30:00-04:00"])
-        #expect(try Self.fires("15 2 * * *", "America/New_York", from: "2026-03-08T05:00:00Z", count: 2)
+        #expect(
+            try Self.fires("15 2 * * *", "America/New_York", from: "2026-03-08T05:00:00Z", count: 2)
                 == ["2026-03-08T03:00:00-04:00", "2026-03-09T02:15:00-04:00"])
         // Australia/Lord_Howe moves by 30 minutes: 02:00 → 02:30 on 2026-10-04.
-        #expect(try Self.fires("0 2 * * *", "Australia/Lord_Howe", from: "2026-10-03T00:00:00Z", count: 2)
+        #expect(
+            try Self.fires("0 2 * * *", "Australia/Lord_Howe", from: "2026-10-03T00:00:00Z", count: 2)
                 == ["2026-10-04T02:30:00+11:00", "2026-10-05T02:00:00+11:00"])
-        #expect(try Self.fires("10 2 * * *", "Australia/Lord_Howe", from: "2026-10-03T12:00:00Z", count: 1) == ["2026-10-04T02:30:00+11:00"])
+        #expect(
+            try Self.fires("10 2 * * *", "Australia/Lord_Howe", from: "2026-10-03T12:00:00Z", count: 1) == ["2026-10-04T02:30:00+11:00"])
     }
 
     @Test func fallBackRunsFixedTimeJobsOnceAndWildcardsTwice() throws {
         // Europe/Paris, 2026-10-25: 03:00 CEST → 02:00 CET, the 02:xx hour happens twice.
-        #expect(try Self.fires("30 2 * * *", "Europe/Paris", from: "2026-10-24T12:00:00Z", count: 2)
+        #expect(
+            try Self.fires("30 2 * * *", "Europe/Paris", from: "2026-10-24T12:00:00Z", count: 2)
                 == ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"])
-        #expect(try Self.fires("*/30 * * * *", "Europe/Paris", from: "2026-10-25T00:00:00Z", count: 4)
+        #expect(
+            try Self.fires("*/30 * * * *", "Europe/Paris", from: "2026-10-25T00:00:00Z", count: 4)
                 == ["2026-10-25T02:30:00+02:00", "2026-10-25T02:00:00+01:00", "2026-10-25T02:30:00+01:00", "2026-10-25T03:00:00+01:00"])
-        #expect(try Self.fires("0 * * * *", "America/New_York", from: "2026-11-01T04:30:00Z", count: 3)
+        #expect(
+            try Self.fires("0 * * * *", "America/New_York", from: "2026-11-01T04:30:00Z", count: 3)
                 == ["2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00", "2026-11-01T02:00:00-05:00"])
-        #expect(try Self.fires("30 1 * * *", "America/New_York", from: "2026-10-31T12:00:00Z", count: 2)
+        #expect(
+            try Self.fires("30 1 * * *", "America/New_York", from: "2026-10-31T12:00:00Z", count: 2)
                 == ["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"])
     }
 
     /// Vixie's rule: a day field counts as "any day" only when written with `*`.
     @Test func fullRangeDayOfWeekWrittenOutStillUsesTheOrRule() throws {
-        #expect(try Self.fires("0 0 28 * sun-sat", "UTC", from: "2026-01-01T00:00:00Z", count: 2) == ["2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"])
-        #expect(try Self.fires("0 0 28 * *", "UTC", from: "2026-01-01T00:00:00Z", count: 2) == ["2026-01-28T00:00:00Z", "2026-02-28T00:00:00Z"])
+        #expect(
+            try Self.fires("0 0 28 * sun-sat", "UTC", from: "2026-01-01T00:00:00Z", count: 2) == [
+                "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z",
+            ])
+        #expect(
+            try Self.fires("0 0 28 * *", "UTC", from: "2026-01-01T00:00:00Z", count: 2) == ["2026-01-28T00:00:00Z", "2026-02-28T00:00:00Z"])
     }
 
     @Test func zonesWithoutDSTAndRareDays() throws {
-        #expect(try Self.fires("0 2 * * *", "Africa/Dakar", from: "2026-03-29T00:00:00Z", count: 2) == ["2026-03-29T02:00:00Z", "2026-03-30T02:00:00Z"])
-        #expect(try Self.fires("0 0 29 2 *", "UTC", from: "2026-01-01T00:00:00Z", count: 2) == ["2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z"])
+        #expect(
+            try Self.fires("0 2 * * *", "Africa/Dakar", from: "2026-03-29T00:00:00Z", count: 2) == [
+                "2026-03-29T02:00:00Z", "2026-03-30T02:00:00Z",
+            ])
+        #expect(
+            try Self.fires("0 0 29 2 *", "UTC", from: "2026-01-01T00:00:00Z", count: 2) == ["2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z"])
         // Vixie OR rule: the 13th or any Friday.
-        #expect(try Self.fires("0 12 13 * fri", "UTC", from: "2026-02-01T00:00:00Z", count: 3) == ["2026-02-06T12:00:00Z", "2026-02-13T12:00:00Z", "2026-02-20T12:00:00Z"])
-        #expect(try CronExpression("0 0 30 2 *").nextFire(after: Self.date("2026-01-01T00:00:00Z"), in: TimeZone(identifier: "UTC")!) == nil)
+        #expect(
+            try Self.fires("0 12 13 * fri", "UTC", from: "2026-02-01T00:00:00Z", count: 3) == [
+                "2026-02-06T12:00:00Z", "2026-02-13T12:00:00Z", "2026-02-20T12:00:00Z",
+            ])
+        #expect(
+            try CronExpression("0 0 30 2 *").nextFire(after: Self.date("2026-01-01T00:00:00Z"), in: TimeZone(identifier: "UTC")!) == nil)
     }
 
     static let oraclePython = "/usr/bin/python3"
@@ -171,8 +197,10 @@ import Testing
         let zones = ["UTC", "Africa/Dakar", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
         var cases: [(expr: String, zone: String, from: Int)] = []
         while cases.count < 3000 {
-            let parts = [field(0, 59, allowStarStep: true), field(0, 23, allowStarStep: true), field(1, 28, allowStarStep: false),
-                         field(1, 12, names: months, allowStarStep: true), field(0, 6, names: days, allowStarStep: false)]
+            let parts = [
+                field(0, 59, allowStarStep: true), field(0, 23, allowStarStep: true), field(1, 28, allowStarStep: false),
+                field(1, 12, names: months, allowStarStep: true), field(0, 6, names: days, allowStarStep: false),
+            ]
             let expr = parts.joined(separator: " ")
             // croniter reads a day-of-week field that lists every day (`sun-sat`, `0-6`) as `*` and then
             // ANDs it with the day of month; Vixie cron (and the specification) only do so for a field
@@ -199,9 +227,12 @@ import Testing
         p.standardInput = inPipe
         p.standardOutput = outPipe
         try p.run()
-        let writer = Thread { inPipe.fileHandleForWriting.write(Data(input.utf8)); try? inPipe.fileHandleForWriting.close() }
+        let writer = Thread {
+            inPipe.fileHandleForWriting.write(Data(input.utf8)); try? inPipe.fileHandleForWriting.close()
+        }
         writer.start()
-        let output = String(decoding: outPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
+        let output = String(decoding: outPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(
+            String.init)
         p.waitUntilExit()
         #expect(output.count == cases.count)
         var compared = 0, mismatches: [String] = []
@@ -209,12 +240,19 @@ import Testing
             guard let theirs = Int(line) else { continue }
             let zone = TimeZone(identifier: c.zone)!
             let start = Date(timeIntervalSince1970: TimeInterval(c.from))
-            guard let ours = try CronExpression(c.expr).nextFire(after: start, in: zone) else { mismatches.append("\(c): none vs \(theirs)"); continue }
+            guard let ours = try CronExpression(c.expr).nextFire(after: start, in: zone) else {
+                mismatches.append("\(c): none vs \(theirs)"); continue
+            }
             // Only where no DST transition lies between the start and either answer.
             let end = Date(timeIntervalSince1970: TimeInterval(max(theirs, Int(ours.timeIntervalSince1970))))
-            if let t = zone.nextDaylightSavingTimeTransition(after: start.addingTimeInterval(-7200)), t <= end.addingTimeInterval(7200) { continue }
+            if let t = zone.nextDaylightSavingTimeTransition(after: start.addingTimeInterval(-7200)), t <= end.addingTimeInterval(7200) {
+                continue
+            }
             compared += 1
-            if Int(ours.timeIntervalSince1970) != theirs { mismatches.append("\(c.expr) in \(c.zone) after \(start): ours \(ours), croniter \(Date(timeIntervalSince1970: TimeInterval(theirs)))") }
+            if Int(ours.timeIntervalSince1970) != theirs {
+                mismatches.append(
+                    "\(c.expr) in \(c.zone) after \(start): ours \(ours), croniter \(Date(timeIntervalSince1970: TimeInterval(theirs)))")
+            }
         }
         #expect(compared > 1500)
         #expect(mismatches.isEmpty, "\(mismatches.count) of \(compared): \(mismatches.prefix(5))")

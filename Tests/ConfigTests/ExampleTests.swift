@@ -20,8 +20,9 @@ import Testing
         // No error; the multi-tenant example keeps the guide's pair of ANSD jobs, whose runs can
         // overlap on RGPH (a warning: the second waits for the first's destination lock).
         #expect(result.errors.isEmpty, "\(result.diagnostics)")
-        #expect(result.diagnostics.map(\.message).allSatisfy { $0.contains("both break out RGPH into connection \"postgres-ansd\"") },
-                "\(result.diagnostics)")
+        #expect(
+            result.diagnostics.map(\.message).allSatisfy { $0.contains("both break out RGPH into connection \"postgres-ansd\"") },
+            "\(result.diagnostics)")
         #expect(result.diagnostics.count == (name == "multi-tenant" ? 1 : 0))
         #expect(result.configuration != nil)
         if let verdicts = try SchemaChecker.check(dir) {
@@ -30,11 +31,17 @@ import Testing
     }
 
     @Test func multiTenantModelMatchesTheGuide() throws {
-        let config = try #require(ConfigLoader(directory: Self.examples.appendingPathComponent("multi-tenant").path,
-                                               keyring: try Self.demoKeyring(), environment: [:]).load().configuration)
+        let config = try #require(
+            ConfigLoader(
+                directory: Self.examples.appendingPathComponent("multi-tenant").path,
+                keyring: try Self.demoKeyring(), environment: [:]
+            ).load().configuration)
         let ansd = try #require(config.organizations.first { $0.slug.value == "ansd" })
         #expect(ansd.dictionaries.map(\.value) == ["RGPH", "SURVEY2024"])
-        #expect(ansd.connections.map { "\($0.name.value):\($0.engine.rawValue):\($0.isDefault)" } == ["postgres-ansd:postgresql:true", "mysql-backup:mysql:false"])
+        #expect(
+            ansd.connections.map { "\($0.name.value):\($0.engine.rawValue):\($0.isDefault)" } == [
+                "postgres-ansd:postgresql:true", "mysql-backup:mysql:false",
+            ])
         #expect(ansd.jobs.map(\.name.value) == ["breakout-quotidien", "breakout-rgph", "export-mensuel"])
         let daily = ansd.jobs[0]
         #expect(daily.connection == "postgres-ansd")
@@ -61,7 +68,9 @@ import Testing
         let newKey = try MasterKey.generate()
         var ring = oldRing
         ring.add(newKey)
-        let before = try SecretRotation.files(in: dir).map { ($0, try String(contentsOfFile: (dir as NSString).appendingPathComponent($0), encoding: .utf8)) }
+        let before = try SecretRotation.files(in: dir).map {
+            ($0, try String(contentsOfFile: (dir as NSString).appendingPathComponent($0), encoding: .utf8))
+        }
         let rotated = try SecretRotation.rotate(directory: dir, keyring: ring, to: newKey)
         #expect(rotated.reduce(0) { $0 + $1.values } == 5)
         for (path, old) in before {
@@ -79,7 +88,9 @@ import Testing
                 #expect(a.replacingOccurrences(of: oldValue, with: newValue) == b)
                 #expect(try SecretValue.kid(of: newValue) == newKey.kid)
                 let scope = SecretScope.of(file: path)
-                #expect(try SecretValue.decrypt(newValue, with: Keyring([newKey]), scope: scope) == SecretValue.decrypt(oldValue, with: oldRing, scope: scope))
+                #expect(
+                    try SecretValue.decrypt(newValue, with: Keyring([newKey]), scope: scope)
+                        == SecretValue.decrypt(oldValue, with: oldRing, scope: scope))
             }
         }
         // The rotated tree validates with the new key alone; rotating again changes nothing.

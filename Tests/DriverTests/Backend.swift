@@ -36,7 +36,8 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         var config: ConnectionConfig
         if let variable = urlVariable {
             guard let url = ProcessInfo.processInfo.environment[variable] else {
-                throw DatabaseError(.configuration, engine: nil, "\(variable) is not set: run the tests through `make test`, which starts the servers")
+                throw DatabaseError(
+                    .configuration, engine: nil, "\(variable) is not set: run the tests through `make test`, which starts the servers")
             }
             config = try ConnectionConfig.parse(url: url)
         } else {
@@ -66,8 +67,10 @@ func dropQuietly(_ connection: any DatabaseConnection, _ table: QualifiedName) {
 
 /// Connects to `backend`, creates a table no other test uses, runs `body` with both, then drops
 /// the table and closes the connection.
-func withScratchTable<T>(_ backend: Backend, _ stem: String, options: [String: String] = [:], columns: [ColumnDefinition],
-                         primaryKey: [String] = [], _ body: (any DatabaseConnection, QualifiedName) throws -> T) throws -> T {
+func withScratchTable<T>(
+    _ backend: Backend, _ stem: String, options: [String: String] = [:], columns: [ColumnDefinition],
+    primaryKey: [String] = [], _ body: (any DatabaseConnection, QualifiedName) throws -> T
+) throws -> T {
     let connection = try backend.connect(options: options)
     defer { connection.close() }
     let table = uniqueTable(stem)

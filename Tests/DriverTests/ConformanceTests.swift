@@ -5,7 +5,9 @@ import Testing
 
 /// One conformance suite, run against every available backend.
 @Suite struct ConformanceTests {
-    static let awkwardNames = ["we\"ird", "back`tick", "br]acket[", "sp ace", "da-sh", "par(en)", "select", "ünïcödé_数据", "it's", "level-1-id", "item(1)"]
+    static let awkwardNames = [
+        "we\"ird", "back`tick", "br]acket[", "sp ace", "da-sh", "par(en)", "select", "ünïcödé_数据", "it's", "level-1-id", "item(1)",
+    ]
 
     @Test(arguments: Backend.available)
     func awkwardIdentifiersSurviveCreateInsertAndSelect(backend: Backend) throws {
@@ -44,8 +46,14 @@ import Testing
             let d1 = exactDecimals ? "123456789012345678.1234567890" : "1234567890.12345"
             let d2 = exactDecimals ? "-0.0000000001" : "-0.00001"
             let rows: [[SQLValue]] = [
-                [1, .integer(Int64.max), .decimal(SQLDecimal(d1)!), .double(0.1), .text("Thiès — Sédhiou ☃ 😀"), .text(""), .timestamp(stamp), .blob([0, 1, 0x7F, 0x80, 0xFF])],
-                [2, .integer(Int64.min), .decimal(SQLDecimal(d2)!), .double(-1.5e300), .text(maxVarchar), .text("line\nbreak\ttab \\ back'slash\"quote"), .timestamp(Date(timeIntervalSince1970: 0)), .blob([])],
+                [
+                    1, .integer(Int64.max), .decimal(SQLDecimal(d1)!), .double(0.1), .text("Thiès — Sédhiou ☃ 😀"), .text(""),
+                    .timestamp(stamp), .blob([0, 1, 0x7F, 0x80, 0xFF]),
+                ],
+                [
+                    2, .integer(Int64.min), .decimal(SQLDecimal(d2)!), .double(-1.5e300), .text(maxVarchar),
+                    .text("line\nbreak\ttab \\ back'slash\"quote"), .timestamp(Date(timeIntervalSince1970: 0)), .blob([]),
+                ],
                 [3, .null, .null, .null, .null, .null, .null, .null],
             ]
             try connection.execute(.insert(Insert(into: table, columns: ["id", "i", "d", "f", "s", "t", "ts", "b"], rows: rows)))
@@ -79,7 +87,8 @@ import Testing
             var mismatches = 0
             for (i, row) in back.enumerated() {
                 let expected = BulkRows.row(i)
-                let same = row[0].int64 == expected[0].int64 && row[1].int64 == expected[1].int64
+                let same =
+                    row[0].int64 == expected[0].int64 && row[1].int64 == expected[1].int64
                     && decimalEqual(row[2], expected[2], scale: 3) && row[3] == expected[3] && row[4] == expected[4]
                 if !same {
                     mismatches += 1
@@ -117,7 +126,9 @@ import Testing
         let columns = [ColumnDefinition("dictionary", .varchar(50), nullable: false), ColumnDefinition("revision", .bigint)]
         try withScratchTable(backend, "upsert", columns: columns, primaryKey: ["dictionary"]) { connection, table in
             let upsert = { (revision: Int64) in
-                SQLStatement.upsert(Upsert(into: table, columns: ["dictionary", "revision"], keyColumns: ["dictionary"], rows: [["RGPH", .integer(revision)]]))
+                SQLStatement.upsert(
+                    Upsert(
+                        into: table, columns: ["dictionary", "revision"], keyColumns: ["dictionary"], rows: [["RGPH", .integer(revision)]]))
             }
             try connection.execute(upsert(5))
             try connection.execute(upsert(9))
@@ -130,7 +141,8 @@ import Testing
     func pagingReturnsTheRequestedSlice(backend: Backend) throws {
         try withScratchTable(backend, "paging", columns: [ColumnDefinition("id", .integer)]) { connection, table in
             try connection.execute(.insert(Insert(into: table, columns: ["id"], rows: (1...20).map { [SQLValue.integer(Int64($0))] })))
-            let page = try connection.query(.select(Select(from: table, where: .compare("id", .greater, 2), orderBy: [SortKey("id")], limit: 3, offset: 4)))
+            let page = try connection.query(
+                .select(Select(from: table, where: .compare("id", .greater, 2), orderBy: [SortKey("id")], limit: 3, offset: 4)))
             #expect(page.map { $0[0].int64 } == [7, 8, 9])
         }
     }
@@ -179,7 +191,9 @@ import Testing
 
 /// Deterministic rows for the bulk test, with every escaping hazard of the text formats.
 enum BulkRows {
-    static let strings = ["plain", "tab\there", "new\nline", "back\\slash", "quote'\"", "Dakar — Thiès 😀", "", "\\N", "cr\rlf", "trailing  "]
+    static let strings = [
+        "plain", "tab\there", "new\nline", "back\\slash", "quote'\"", "Dakar — Thiès 😀", "", "\\N", "cr\rlf", "trailing  ",
+    ]
 
     static func row(_ i: Int) -> [SQLValue] {
         let n: SQLValue = i % 7 == 0 ? .null : .integer(Int64(i * 3 - 50_000))
@@ -219,11 +233,13 @@ func expectTimestamp(_ got: SQLValue?, _ expected: SQLValue, sourceLocation: Sou
         #expect(got == expected, sourceLocation: sourceLocation)
         return
     }
-    let have: Date? = switch got {
-    case .timestamp(let d)?: d
-    case .text(let s)?: SQLTimestamp.parse(s)
-    default: nil
-    }
-    #expect(have.map { abs($0.timeIntervalSince1970 - want.timeIntervalSince1970) < 0.000_001 } == true,
-            "timestamp \(String(describing: got)) vs \(SQLTimestamp.format(want))", sourceLocation: sourceLocation)
+    let have: Date? =
+        switch got {
+        case .timestamp(let d)?: d
+        case .text(let s)?: SQLTimestamp.parse(s)
+        default: nil
+        }
+    #expect(
+        have.map { abs($0.timeIntervalSince1970 - want.timeIntervalSince1970) < 0.000_001 } == true,
+        "timestamp \(String(describing: got)) vs \(SQLTimestamp.format(want))", sourceLocation: sourceLocation)
 }

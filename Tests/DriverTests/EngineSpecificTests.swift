@@ -14,7 +14,9 @@ import Testing
             #expect(loader.method == "multi-row INSERT")
             let back = try connection.query("SELECT id, n, d, s, t FROM \(try connection.dialect.quote(table)) ORDER BY id")
             #expect(back.count == 5_000)
-            #expect(back.enumerated().allSatisfy { i, row in row[3] == BulkRows.row(i)[3] && decimalEqual(row[2], BulkRows.row(i)[2], scale: 3) })
+            #expect(
+                back.enumerated().allSatisfy { i, row in row[3] == BulkRows.row(i)[3] && decimalEqual(row[2], BulkRows.row(i)[2], scale: 3)
+                })
         }
     }
 
@@ -62,7 +64,13 @@ import Testing
         try connection.execute(.createSchema(schema, ifNotExists: true))
         try connection.execute(.createSchema(schema, ifNotExists: true))
         let table = connection.dialect.namespaced("level-1", in: schema)
-        try connection.execute(.createTable(TableDefinition(table, columns: [ColumnDefinition("level-1-id", .bigint, nullable: false, autoIncrement: true), ColumnDefinition("x", .integer)])))
+        try connection.execute(
+            .createTable(
+                TableDefinition(
+                    table,
+                    columns: [
+                        ColumnDefinition("level-1-id", .bigint, nullable: false, autoIncrement: true), ColumnDefinition("x", .integer),
+                    ])))
         try connection.execute(.insert(Insert(into: table, columns: ["x"], rows: [[5], [6]])))
         let rows = try connection.query(.select(Select(from: table, orderBy: [SortKey("level-1-id")])))
         #expect(rows.map { $0["level-1-id"]?.int64 } == [1, 2])

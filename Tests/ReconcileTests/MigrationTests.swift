@@ -2,8 +2,9 @@ import DatabaseDriver
 import Drivers
 import Foundation
 import SQL
-@testable import State
 import Testing
+
+@testable import State
 
 @Suite struct MigrationDebug {
     @Test func sqliteMigratesFromScratch() throws {

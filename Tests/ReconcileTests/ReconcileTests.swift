@@ -2,11 +2,12 @@ import Config
 import DatabaseDriver
 import Drivers
 import Foundation
-@testable import Reconcile
-import Secrets
 import SQL
-@testable import State
+import Secrets
 import Testing
+
+@testable import Reconcile
+@testable import State
 
 @Suite struct ReconcileTests {
     static let backends = StateBackend.available
@@ -17,7 +18,11 @@ import Testing
         let s = try Sandbox(backend)
         let pw1 = try s.encrypt("first-secret")
         try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: pw1), jobs: job("daily")))
-        try s.write("organizations/insd.yaml", org("insd", dictionaries: ["EHCVM"], connections: pgConnection("pg", password: try s.encrypt("first-secret", organization: "insd"), database: "insd_data")))
+        try s.write(
+            "organizations/insd.yaml",
+            org(
+                "insd", dictionaries: ["EHCVM"],
+                connections: pgConnection("pg", password: try s.encrypt("first-secret", organization: "insd"), database: "insd_data")))
 
         var plan = try s.plan()
         #expect(plan.summaryLine == "Plan: 5 to add, 0 to change, 0 to destroy.")
@@ -31,7 +36,12 @@ import Testing
         #expect(try SecretValue.decrypt(stored[0], with: s.keyring, scope: .organization("ansd")) == "first-secret")
 
         // Add an organization.
-        try s.write("organizations/ined.yaml", org("ined", dictionaries: ["SURVEY"], connections: pgConnection("pg", password: try s.encrypt("first-secret", organization: "ined"), database: "ined_data"), jobs: job("weekly", schedule: "@weekly")))
+        try s.write(
+            "organizations/ined.yaml",
+            org(
+                "ined", dictionaries: ["SURVEY"],
+                connections: pgConnection("pg", password: try s.encrypt("first-secret", organization: "ined"), database: "ined_data"),
+                jobs: job("weekly", schedule: "@weekly")))
         plan = try s.plan()
         #expect(plan.summaryLine == "Plan: 3 to add, 0 to change, 0 to destroy.")
         try s.apply()
@@ -44,35 +54,60 @@ import Testing
         try s.apply()
 
         // Change a schedule: a field-level update; run-time columns untouched, next_run_at reset.
-        try s.execute("UPDATE mt_cron_jobs SET last_run_status = 'success', last_run_output = 'ok', lease_owner = 'runner-1' WHERE job_name = 'nightly'")
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: pw1), jobs: job("nightly", schedule: "30 3 * * *")))
+        try s.execute(
+            "UPDATE mt_cron_jobs SET last_run_status = 'success', last_run_output = 'ok', lease_owner = 'runner-1' WHERE job_name = 'nightly'"
+        )
+        try s.write(
+            "organizations/ansd.yaml",
+            org("ansd", connections: pgConnection("pg", password: pw1), jobs: job("nightly", schedule: "30 3 * * *")))
         plan = try s.plan()
         #expect(plan.summaryLine == "Plan: 0 to add, 1 to change, 0 to destroy.")
-        #expect(plan.changes.first?.fields.map(\.field) == ["command", "cron_expression"] || plan.changes.first?.fields.map(\.field) == ["cron_expression"])
+        #expect(
+            plan.changes.first?.fields.map(\.field) == ["command", "cron_expression"]
+                || plan.changes.first?.fields.map(\.field) == ["cron_expression"])
         try s.apply()
-        let row = try s.query("SELECT cron_expression, last_run_status, last_run_output, lease_owner, next_run_at FROM mt_cron_jobs WHERE job_name = 'nightly'")[0]
+        let row = try s.query(
+            "SELECT cron_expression, last_run_status, last_run_output, lease_owner, next_run_at FROM mt_cron_jobs WHERE job_name = 'nightly'"
+        )[0]
         #expect(row["cron_expression"]?.string == "30 3 * * *")
-        #expect(row["last_run_status"]?.string == "success" && row["last_run_output"]?.string == "ok" && row["lease_owner"]?.string == "runner-1")
+        #expect(
+            row["last_run_status"]?.string == "success" && row["last_run_output"]?.string == "ok"
+                && row["lease_owner"]?.string == "runner-1")
         #expect(row["next_run_at"]?.isNull == true)
 
         // The same password encrypted again (another IV): no change, nothing rewritten.
         let before = try s.query("SELECT password_encrypted FROM mt_database_connections ORDER BY id").map { $0[0] }
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("first-secret")), jobs: job("nightly", schedule: "30 3 * * *")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org(
+                "ansd", connections: pgConnection("pg", password: try s.encrypt("first-secret")),
+                jobs: job("nightly", schedule: "30 3 * * *")))
         #expect(try s.plan().hasChanges == false)
         // A new password: one sensitive change.
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("rotated-secret")), jobs: job("nightly", schedule: "30 3 * * *")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org(
+                "ansd", connections: pgConnection("pg", password: try s.encrypt("rotated-secret")),
+                jobs: job("nightly", schedule: "30 3 * * *")))
         plan = try s.plan()
-        #expect(plan.changes.count == 1 && plan.changes[0].fields.map(\.field) == ["password_encrypted"] && plan.changes[0].fields[0].sensitive)
+        #expect(
+            plan.changes.count == 1 && plan.changes[0].fields.map(\.field) == ["password_encrypted"] && plan.changes[0].fields[0].sensitive)
         try s.apply()
         let after = try s.query("SELECT password_encrypted FROM mt_database_connections ORDER BY id").map { $0[0] }
         #expect(after[0] != before[0] && after[1] == before[1])
 
         // Deleting a connection a job still uses is refused by validation, nothing applied.
-        try s.write("organizations/ansd.yaml", org("ansd", connections: "", jobs: job("nightly", schedule: "30 3 * * *", extra: "    connection: pg\n")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org("ansd", connections: "", jobs: job("nightly", schedule: "30 3 * * *", extra: "    connection: pg\n")))
         #expect(throws: StateError.self) { try s.load() }
 
         // Delete an organization; with run history it needs allowDestroy.
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("rotated-secret")), jobs: job("nightly", schedule: "30 3 * * *")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org(
+                "ansd", connections: pgConnection("pg", password: try s.encrypt("rotated-secret")),
+                jobs: job("nightly", schedule: "30 3 * * *")))
         try s.execute("UPDATE mt_cron_jobs SET last_run_at = '2026-11-28 02:00:00' WHERE job_name = 'weekly'")
         try s.remove("organizations/ined.yaml")
         plan = try s.plan()
@@ -91,10 +126,17 @@ import Testing
     @Test(arguments: backends)
     func guideQueriesRunUnchanged(_ backend: StateBackend) throws {
         let s = try Sandbox(backend)
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily") + job("hourly", schedule: "@hourly")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org(
+                "ansd", connections: pgConnection("pg", password: try s.encrypt("x")),
+                jobs: job("daily") + job("hourly", schedule: "@hourly")))
         try s.apply()
-        try s.execute("UPDATE mt_cron_jobs SET last_run_status = 'failed', last_run_at = '2026-11-28 02:00:00', last_run_output = 'CENSUS: connection refused' WHERE job_name = 'daily'")
-        let active = try s.query("""
+        try s.execute(
+            "UPDATE mt_cron_jobs SET last_run_status = 'failed', last_run_at = '2026-11-28 02:00:00', last_run_output = 'CENSUS: connection refused' WHERE job_name = 'daily'"
+        )
+        let active = try s.query(
+            """
             SELECT
               cj.job_name,
               o.organization_name,
@@ -107,7 +149,8 @@ import Testing
             """)
         #expect(Set(active.compactMap { $0["job_name"]?.string }) == ["daily", "hourly"])
         #expect(active.allSatisfy { $0["organization_name"]?.string == "ansd" })
-        let failed = try s.query("""
+        let failed = try s.query(
+            """
             SELECT * FROM mt_cron_jobs
             WHERE last_run_status = 'failed'
             ORDER BY last_run_at DESC
@@ -123,7 +166,8 @@ import Testing
     @Test(arguments: backends)
     func racingAppliesSerialize(_ backend: StateBackend) throws {
         let s = try Sandbox(backend)
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily")))
+        try s.write(
+            "organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily")))
         _ = try s.reconciler().store.migrate()
         let results = Results()
         let group = DispatchGroup()
@@ -134,7 +178,9 @@ import Testing
                 do {
                     let r = try s.reconciler()
                     defer { r.store.connection.close() }
-                    let plan = try r.apply(options: ApplyOptions(lockTimeout: 30)) { _ in Thread.sleep(forTimeInterval: 0.5); return true }!.plan
+                    let plan = try r.apply(options: ApplyOptions(lockTimeout: 30)) { _ in
+                        Thread.sleep(forTimeInterval: 0.5); return true
+                    }!.plan
                     results.add(plan.summaryLine)
                 } catch {
                     results.add("error: \(error)")
@@ -142,7 +188,10 @@ import Testing
             }.start()
         }
         group.wait()
-        #expect(results.all.sorted() == ["No changes. The control tables match the configuration.", "Plan: 3 to add, 0 to change, 0 to destroy."], "\(results.all)")
+        #expect(
+            results.all.sorted() == [
+                "No changes. The control tables match the configuration.", "Plan: 3 to add, 0 to change, 0 to destroy.",
+            ], "\(results.all)")
         #expect(try s.query("SELECT COUNT(*) FROM mt_cron_jobs")[0][0].int64 == 1)
         #expect(try s.query("SELECT COUNT(*) FROM mt_locks")[0][0].int64 == 0)
 
@@ -156,7 +205,9 @@ import Testing
         }
         // A lock older than its expiry (its holder died) is taken over.
         try s.execute("UPDATE mt_locks SET expires_at = '2000-01-01 00:00:00'")
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "@daily")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "@daily")))
         #expect(try s.apply(ApplyOptions(lockTimeout: 0)).summaryLine == "Plan: 0 to add, 1 to change, 0 to destroy.")
     }
 
@@ -164,16 +215,21 @@ import Testing
     @Test(arguments: backends)
     func stalePlansAreRefused(_ backend: StateBackend) throws {
         let s = try Sandbox(backend)
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily")))
+        try s.write(
+            "organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily")))
         try s.apply()
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "@daily")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "@daily")))
         let saved = try JSONDecoder().decode(Plan.self, from: JSONEncoder().encode(try s.plan()))
         // Someone changes the tables meanwhile.
         try s.execute("UPDATE mt_organizations SET display_name = 'changed by hand'")
         #expect { try s.apply(saved: saved) } throws: { "\($0)".contains("control tables changed since this plan was made") }
         // A fresh plan applies; a plan made before a config edit is refused.
         let fresh = try s.plan()
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "@weekly")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "@weekly")))
         #expect { try s.apply(saved: fresh) } throws: { "\($0)".contains("configuration changed") }
         let current = try s.plan()
         try s.apply(saved: current)
@@ -187,7 +243,8 @@ import Testing
         try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x"))))
         try s.apply()
         let now = backend == .mysql ? "NOW()" : "CURRENT_TIMESTAMP"
-        try s.execute("""
+        try s.execute(
+            """
             INSERT INTO mt_cron_jobs (
               organization_id, job_name, job_type, command,
               cron_expression, is_active, created_time, modified_time
@@ -206,7 +263,7 @@ import Testing
         var plan = try s.plan()
         #expect(plan.hasChanges == false)
         #expect(plan.unmanaged.map(\.name) == ["Breakout quotidien ANSD"])
-        try s.apply()   // nothing to do; the row stays
+        try s.apply()  // nothing to do; the row stays
         #expect(try s.query("SELECT COUNT(*) FROM mt_cron_jobs")[0][0].int64 == 1)
 
         let r = try s.reconciler()
@@ -222,7 +279,10 @@ import Testing
         try s.apply()
         #expect(try s.plan().hasChanges == false)
         let rowAfter = try s.query("SELECT * FROM mt_cron_jobs WHERE job_name = 'Breakout quotidien ANSD'")[0]
-        for column in ["id", "organization_id", "job_name", "job_type", "command", "cron_expression", "is_active", "threads", "max_cases_per_chunk", "db_connection_id", "dictionaries", "time_zone", "settings"] {
+        for column in [
+            "id", "organization_id", "job_name", "job_type", "command", "cron_expression", "is_active", "threads", "max_cases_per_chunk",
+            "db_connection_id", "dictionaries", "time_zone", "settings",
+        ] {
             #expect(rowAfter[column] == rowBefore[column], "\(column) changed on adoption")
         }
         #expect(rowAfter["managed_by"]?.string == "breakout")
@@ -243,7 +303,9 @@ import Testing
         #expect(try PHPOpenSSLValue.decrypt(stored, with: s.keyring) == "pa$$ wörd")
         #expect(try s.plan().hasChanges == false)
         if backend == .sqlite, FileManager.default.fileExists(atPath: "/usr/bin/php") {
-            let key = try String(contentsOfFile: demoKeyFile, encoding: .utf8).split(separator: "\n").first { !$0.hasPrefix("#") && !$0.isEmpty }!
+            let key = try String(contentsOfFile: demoKeyFile, encoding: .utf8).split(separator: "\n").first {
+                !$0.hasPrefix("#") && !$0.isEmpty
+            }!
             let php = """
                 $v = base64_decode($argv[1]); $iv = substr($v, 0, 16); $ct = substr($v, 16);
                 echo openssl_decrypt($ct, 'aes-256-cbc', base64_decode($argv[2]), 0, $iv);
@@ -285,8 +347,10 @@ import Testing
     @Test func applyLogRecordsTheGitCommit() throws {
         let s = try Sandbox(.sqlite)
         try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x"))))
-        for args in [["init", "-q"], ["-c", "user.email=t@example.org", "-c", "user.name=t", "add", "-A"],
-                     ["-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-qm", "config"]] {
+        for args in [
+            ["init", "-q"], ["-c", "user.email=t@example.org", "-c", "user.name=t", "add", "-A"],
+            ["-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-qm", "config"],
+        ] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["git", "-C", s.dir.path] + args
@@ -304,9 +368,11 @@ import Testing
     /// type existed, a hand-made row's wrong types read as defaults, and the YAML default of
     /// starting_deadline is the runner's.
     @Test func jobSettingsRoundTripAndDefaults() throws {
-        let s = JobSettings(timeout: 60, retries: 2, include: ["PERSON"], output: "exports",
-                            alerts: .init(webhook: "https://hooks.example/x", onRecovery: true))
-        #expect(s.stored == #"{"alerts":{"on_recovery":true,"webhook":"https:\/\/hooks.example\/x"},"exclude":[],"include":["PERSON"],"#
+        let s = JobSettings(
+            timeout: 60, retries: 2, include: ["PERSON"], output: "exports",
+            alerts: .init(webhook: "https://hooks.example/x", onRecovery: true))
+        #expect(
+            s.stored == #"{"alerts":{"on_recovery":true,"webhook":"https:\/\/hooks.example\/x"},"exclude":[],"include":["PERSON"],"#
                 + #""output":"exports","retries":2,"starting_deadline":3600,"timeout":60}"#)
         #expect(JobSettings(stored: s.stored) == s)
         #expect(JobSettings().stored == #"{"exclude":[],"include":[],"retries":0,"starting_deadline":3600}"#)
@@ -314,7 +380,8 @@ import Testing
         #expect(odd.retries == 0 && odd.include == ["A"] && odd.timeout == nil && odd.alerts?.onRecovery == false)
         #expect(JobSettings(stored: "not json") == JobSettings())
         let sandbox = try Sandbox(.sqlite)
-        try sandbox.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try sandbox.encrypt("x")), jobs: job("j")))
+        try sandbox.write(
+            "organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try sandbox.encrypt("x")), jobs: job("j")))
         #expect(try sandbox.load().organizations[0].jobs[0].startingDeadline == JobSettings.defaultStartingDeadline)
     }
 
@@ -372,12 +439,17 @@ func runCLI(_ arguments: [String], environment: [String: String]) throws -> (sta
     @Test(arguments: StateBackend.available)
     func killedApplyLeavesThePreviousState(_ backend: StateBackend) throws {
         let s = try Sandbox(backend)
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily")))
+        try s.write(
+            "organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily")))
         var env = s.environment
         env["BREAKOUT_KEY_FILE"] = demoKeyFile
         try runCLI(["apply", "-c", s.dir.path, "--auto-approve"], environment: env)
         let before = try s.query("SELECT job_name, cron_expression FROM mt_cron_jobs").map { $0.values.map { $0.string ?? "" } }
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("y")), jobs: job("daily", schedule: "@daily") + job("extra")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org(
+                "ansd", connections: pgConnection("pg", password: try s.encrypt("y")), jobs: job("daily", schedule: "@daily") + job("extra")
+            ))
 
         var slow = env
         slow["BREAKOUT_TEST_PAUSE_IN_APPLY"] = "30"
@@ -391,7 +463,9 @@ func runCLI(_ arguments: [String], environment: [String: String]) throws -> (sta
         try p.run()
         // Wait until it holds the lock (it pauses inside its transaction), then kill it.
         let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline, (try? s.query("SELECT COUNT(*) FROM mt_locks"))?.first?[0].int64 != 1 { Thread.sleep(forTimeInterval: 0.05) }
+        while Date() < deadline, (try? s.query("SELECT COUNT(*) FROM mt_locks"))?.first?[0].int64 != 1 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         Thread.sleep(forTimeInterval: 0.3)
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
@@ -411,7 +485,9 @@ func runCLI(_ arguments: [String], environment: [String: String]) throws -> (sta
 
     @Test func planAndApplyFromTheCommandLine() throws {
         let s = try Sandbox(.sqlite)
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("very-secret")), jobs: job("daily")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org("ansd", connections: pgConnection("pg", password: try s.encrypt("very-secret")), jobs: job("daily")))
         var env = s.environment
         env["BREAKOUT_KEY_FILE"] = demoKeyFile
         var r = try runCLI(["plan", "-c", s.dir.path, "--detailed-exitcode"], environment: env)
@@ -448,9 +524,13 @@ func runCLI(_ arguments: [String], environment: [String: String]) throws -> (sta
         var changes: [Plan.Change] = []
         for o in 0..<60 {
             for j in 0..<40 {
-                changes.append(Plan.Change(action: .create, kind: .job, organization: "org\(o)", name: "job-\(j)",
-                                           fields: (0..<10).map { Plan.FieldChange(field: "field\($0)", old: nil, new: String(repeating: "x", count: 30), sensitive: false) },
-                                           destructive: false))
+                changes.append(
+                    Plan.Change(
+                        action: .create, kind: .job, organization: "org\(o)", name: "job-\(j)",
+                        fields: (0..<10).map {
+                            Plan.FieldChange(field: "field\($0)", old: nil, new: String(repeating: "x", count: 30), sensitive: false)
+                        },
+                        destructive: false))
             }
         }
         let plan = Plan(stateDigest: "s", configDigest: "c", changes: changes, unmanaged: [], warnings: [])
@@ -466,14 +546,20 @@ func runCLI(_ arguments: [String], environment: [String: String]) throws -> (sta
     @Test(.enabled(if: StateBackend.available.contains(.mysql)))
     func legacySettingsBecomeAnOrganization() throws {
         let s = try Sandbox(.mysql)
-        try s.execute("CREATE TABLE cspro_dictionaries (id smallint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, dictionary_name varchar(191) NOT NULL UNIQUE, dictionary_label varchar(255) NOT NULL, dictionary_full_content longtext NOT NULL)")
-        try s.execute("""
+        try s.execute(
+            "CREATE TABLE cspro_dictionaries (id smallint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, dictionary_name varchar(191) NOT NULL UNIQUE, dictionary_label varchar(255) NOT NULL, dictionary_full_content longtext NOT NULL)"
+        )
+        try s.execute(
+            """
             CREATE TABLE cspro_dictionaries_schema (dictionary_id smallint unsigned NOT NULL PRIMARY KEY, host_name varchar(191) NOT NULL,
               schema_name varchar(191) NOT NULL, schema_user_name varchar(255) NOT NULL, schema_password varbinary(255) NOT NULL,
               additional_config text, map_info text)
             """)
-        try s.execute("INSERT INTO cspro_dictionaries (dictionary_name, dictionary_label, dictionary_full_content) VALUES ('RGPH', 'Census', '{}'), ('EHCVM', 'Survey', '{}')")
-        try s.execute("""
+        try s.execute(
+            "INSERT INTO cspro_dictionaries (dictionary_name, dictionary_label, dictionary_full_content) VALUES ('RGPH', 'Census', '{}'), ('EHCVM', 'Survey', '{}')"
+        )
+        try s.execute(
+            """
             INSERT INTO cspro_dictionaries_schema VALUES
               (1, 'db.example:3307', 'rgph_breakout', 'rgph_user', AES_ENCRYPT('Le mot de passe!', 'cspro'), '{"processCasesOptions":{"include":["PERSON","HOUSING"],"exclude":[]}}', NULL),
               (2, 'db.example', 'ehcvm_breakout', 'ehcvm_user', AES_ENCRYPT('autre', 'cspro'), NULL, NULL)

@@ -1,9 +1,10 @@
 import DatabaseDriver
 import Foundation
 import Logging
+import Testing
+
 @testable import Runner
 @testable import State
-import Testing
 
 /// The parent's side of the process model (docs/runner.md): what a run process reports, and what
 /// the parent records when the process dies. The child here is a shell script speaking the same
@@ -28,12 +29,15 @@ import Testing
         var logger = Logger(label: "test")
         logger[metadataKey: "run_id"] = "42"
         let started = Date()
-        return executor.execute(job, logger: logger, progress: progress) { stopAfter.map { Date().timeIntervalSince(started) > $0 } ?? false }
+        return executor.execute(job, logger: logger, progress: progress) {
+            stopAfter.map { Date().timeIntervalSince(started) > $0 } ?? false
+        }
     }
 
     @Test func outcomeAndProgressComeFromTheChild() throws {
         let lines = Results()
-        let outcome = try run("""
+        let outcome = try run(
+            """
             echo "breakout-run:progress CENSUS 10/20 cases"
             echo "args: $*" >&2
             echo 'breakout-run:outcome {"status":"success","output":"CENSUS: 20 cases","cases":20,"rows":80,"failedCases":2}'
@@ -43,14 +47,16 @@ import Testing
     }
 
     @Test func theChildGetsTheJobRunAndParent() throws {
-        let outcome = try run("""
+        let outcome = try run(
+            """
             echo "breakout-run:outcome {\\"status\\":\\"failed\\",\\"output\\":\\"$*\\",\\"cases\\":0,\\"rows\\":0,\\"failedCases\\":0}"
             """)
         #expect(outcome.output == "run-job 7 --run-id 42 --parent-pid \(getpid()) --owner  -c /etc/breakout")
     }
 
     @Test func aCrashIsRecordedWithItsSignalAndLastLines() throws {
-        let outcome = try run("""
+        let outcome = try run(
+            """
             echo "breakout-run:progress CENSUS 10/20 cases"
             echo "Fatal error: Unexpectedly found nil at Exporter.swift:12" >&2
             kill -SEGV $$
@@ -74,7 +80,8 @@ import Testing
     /// reports.
     @Test func stopAsksTheChildWithSIGTERM() throws {
         let started = Date()
-        let outcome = try run("""
+        let outcome = try run(
+            """
             trap 'echo "breakout-run:outcome {\\"status\\":\\"failed\\",\\"output\\":\\"stopped at a chunk boundary\\",\\"cases\\":0,\\"rows\\":0,\\"failedCases\\":0}"; exit 0' TERM
             i=0; while [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
             """, stopAfter: 0.5)

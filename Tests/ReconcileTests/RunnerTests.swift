@@ -6,11 +6,12 @@ import Drivers
 import Foundation
 import Logging
 import Reconcile
-@testable import Runner
-import Secrets
 import SQL
-@testable import State
+import Secrets
 import Testing
+
+@testable import Runner
+@testable import State
 
 func temporaryFile(_ name: String) -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-\(UUID().uuidString)-\(name)").path
@@ -57,30 +58,37 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
     func sandbox(_ backend: StateBackend, jobs: String) throws -> Sandbox { try Sandbox.applied(backend, jobs: jobs) }
 
     func scheduler(_ s: Sandbox, clock: any Clock, executor: any JobExecutor, owner: String) throws -> Scheduler {
-        let sch = Scheduler(store: StateStore(connection: try s.connectState()), owner: owner, clock: clock, executor: executor, leaseSeconds: 120, retryBackoff: 0.01)
+        let sch = Scheduler(
+            store: StateStore(connection: try s.connectState()), owner: owner, clock: clock, executor: executor, leaseSeconds: 120,
+            retryBackoff: 0.01)
         return sch
     }
 
     /// Two daemons and a crontab tick, an hour of minute-level schedules: every due fire runs exactly once.
     @Test(arguments: StateBackend.available)
     func everyFireRunsExactlyOnceAcrossRunners(_ backend: StateBackend) throws {
-        let s = try sandbox(backend, jobs: job("every-minute", schedule: "* * * * *") + job("five", schedule: "*/5 * * * *")
-                            + job("seven", schedule: "*/7 * * * *", extra: "    time_zone: Europe/Paris\n"))
+        let s = try sandbox(
+            backend,
+            jobs: job("every-minute", schedule: "* * * * *") + job("five", schedule: "*/5 * * * *")
+                + job("seven", schedule: "*/7 * * * *", extra: "    time_zone: Europe/Paris\n"))
         let clock = SimulatedClock(Self.base.addingTimeInterval(-30))
         let executor = RecordingExecutor(clock: clock)
         let runners = try ["daemon-a", "daemon-b", "crontab"].map { try scheduler(s, clock: clock, executor: executor, owner: $0) }
         defer { runners.forEach { $0.store.connection.close() } }
-        try runners[0].tick()   // schedules the first fires
+        try runners[0].tick()  // schedules the first fires
         for minute in 0..<60 {
             clock.set(Self.base.addingTimeInterval(Double(minute * 60) + 1))
             let group = DispatchGroup()
             for r in runners {
                 group.enter()
-                Thread { defer { group.leave() }; _ = try? r.tick() }.start()
+                Thread {
+                    defer { group.leave() }; _ = try? r.tick()
+                }.start()
             }
             group.wait()
         }
-        let runs = try s.query("SELECT j.job_name, r.scheduled_for, r.status, r.runner FROM mt_job_runs r JOIN mt_cron_jobs j ON j.id = r.job_id")
+        let runs = try s.query(
+            "SELECT j.job_name, r.scheduled_for, r.status, r.runner FROM mt_job_runs r JOIN mt_cron_jobs j ON j.id = r.job_id")
         #expect(runs.allSatisfy { $0["status"]?.string == "success" })
         let expected = ["every-minute": 60, "five": 12, "seven": 9]
         for (name, count) in expected {
@@ -103,7 +111,8 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         defer { a.store.connection.close() }
         try a.tick()
         // A fire while another runner holds the lease: skipped.
-        try s.execute("UPDATE mt_cron_jobs SET lease_owner = 'runner-z', lease_expires_at = '2030-01-01 00:00:00', last_run_status = 'running'")
+        try s.execute(
+            "UPDATE mt_cron_jobs SET lease_owner = 'runner-z', lease_expires_at = '2030-01-01 00:00:00', last_run_status = 'running'")
         clock.set(Self.base.addingTimeInterval(5))
         var report = try a.tick()
         #expect(report.skipped == ["hourly"] && executor.count == 0)
@@ -111,7 +120,8 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         let row = try a.store.snapshot().jobs[0]
         #expect(try a.runNow(row) == nil)
         // The holder died: its lease expires, its run is failed ("runner lost"), and the retry runs.
-        try s.execute("INSERT INTO mt_job_runs (job_id, trigger_type, status, runner) VALUES (\(row.id), 'schedule', 'running', 'runner-z')")
+        try s.execute(
+            "INSERT INTO mt_job_runs (job_id, trigger_type, status, runner) VALUES (\(row.id), 'schedule', 'running', 'runner-z')")
         try s.execute("UPDATE mt_cron_jobs SET lease_expires_at = '2026-11-29 10:01:00'")
         clock.set(Self.base.addingTimeInterval(120))
         report = try a.tick()
@@ -120,7 +130,9 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         #expect(lost["status"]?.string == "failed" && lost["output"]?.string?.hasPrefix("runner lost") == true)
         report = try a.tick()
         #expect(report.ran == ["hourly"] && executor.count == 1)
-        #expect(try s.query("SELECT trigger_type FROM mt_job_runs WHERE runner = 'runner-a' AND status = 'success'").first?[0].string == "retry")
+        #expect(
+            try s.query("SELECT trigger_type FROM mt_job_runs WHERE runner = 'runner-a' AND status = 'success'").first?[0].string == "retry"
+        )
         // Down for two hours: the missed fires are recorded once, not run (past the 10-minute deadline).
         clock.set(Self.base.addingTimeInterval(3 * 3600 + 20 * 60))
         report = try a.tick()
@@ -149,16 +161,22 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         try a.tick()
         clock.set(Self.base.addingTimeInterval(1))
         let done = DispatchSemaphore(value: 0)
-        Thread { _ = try? a.tick(); done.signal() }.start()
+        Thread {
+            _ = try? a.tick(); done.signal()
+        }.start()
         while executor.count == 0 { Thread.sleep(forTimeInterval: 0.01) }
-        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "0 12 * * *")))
+        try s.write(
+            "organizations/ansd.yaml",
+            org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("daily", schedule: "0 12 * * *")))
         try s.apply()
         executor.gate!.signal()
         done.wait()
         let row = try s.query("SELECT cron_expression, last_run_status, lease_owner, next_run_at FROM mt_cron_jobs")[0]
-        #expect(row["cron_expression"]?.string == "0 12 * * *" && row["last_run_status"]?.string == "success" && row["lease_owner"]?.isNull == true)
+        #expect(
+            row["cron_expression"]?.string == "0 12 * * *" && row["last_run_status"]?.string == "success"
+                && row["lease_owner"]?.isNull == true)
         #expect(try s.query("SELECT status FROM mt_job_runs")[0][0].string == "success")
-        try a.tick()   // schedules the new fire
+        try a.tick()  // schedules the new fire
         let next = try s.query("SELECT next_run_at FROM mt_cron_jobs")[0][0]
         #expect(StateStore.date(next) == ISO8601DateFormatter().date(from: "2026-11-29T12:00:00Z"))
     }
@@ -169,7 +187,9 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
             handMade = temporaryFile("hand-made") + ".touched"
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        server.arguments = ["-c", """
+        server.arguments = [
+            "-c",
+            """
             import http.server, sys
             class H(http.server.BaseHTTPRequestHandler):
                 def do_POST(self):
@@ -180,10 +200,11 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
             s = http.server.HTTPServer(('127.0.0.1', 0), H)
             print(s.server_address[1], flush=True)
             s.serve_forever()
-            """, received]
+            """, received,
+        ]
         let out = Pipe()
         server.standardOutput = out
-        server.standardError = FileHandle.nullDevice   // never hold the test runner's output open
+        server.standardError = FileHandle.nullDevice  // never hold the test runner's output open
         try server.run()
         defer {
             kill(server.processIdentifier, SIGKILL)
@@ -193,7 +214,8 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         while !portText.hasSuffix("\n") { portText += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self) }
         let port = Int(portText.trimmingCharacters(in: .whitespacesAndNewlines))!
         // The organization's file names a webhook; the command is the operator's (breakout.yaml).
-        let s = try sandbox(.sqlite, jobs: job("daily", extra: "    alerts: {webhook: \"http://127.0.0.1:\(port)/hook\", on_recovery: true}\n"))
+        let s = try sandbox(
+            .sqlite, jobs: job("daily", extra: "    alerts: {webhook: \"http://127.0.0.1:\(port)/hook\", on_recovery: true}\n"))
         let clock = SimulatedClock(Self.base)
         let executor = RecordingExecutor(clock: clock)
         executor.result = .failed
@@ -208,16 +230,23 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         #expect(try a.runNow(try a.store.snapshot().jobs[0])?.status == .failed)
         executor.result = .success
         #expect(try a.runNow(try a.store.snapshot().jobs[0])?.status == .success)
-        #expect(try a.runNow(try a.store.snapshot().jobs[0])?.status == .success)   // no alert: nothing to recover from
-        let hooks = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(try a.runNow(try a.store.snapshot().jobs[0])?.status == .success)  // no alert: nothing to recover from
+        let hooks = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
         #expect(hooks.map { $0["event"] as? String } == ["failed", "recovered"])
-        #expect(hooks[0]["organization"] as? String == "ansd" && hooks[0]["job"] as? String == "daily" && hooks[0]["status"] as? String == "failed")
+        #expect(
+            hooks[0]["organization"] as? String == "ansd" && hooks[0]["job"] as? String == "daily"
+                && hooks[0]["status"] as? String == "failed")
         #expect(hooks[0]["run_id"] as? Int != nil && hooks[0]["trigger"] as? String == "manual")
         let commands = try String(contentsOfFile: commandOut, encoding: .utf8)
         #expect(commands.contains("\"event\":\"failed\"") && commands.contains("\"event\":\"recovered\""))
         #expect(!FileManager.default.fileExists(atPath: handMade))
         // The operator's command sees PATH and the BREAKOUT_ALERT_* variables, nothing of the runner's.
-        let names = Set(try String(contentsOfFile: environmentOut, encoding: .utf8).split(separator: "\n").compactMap { $0.split(separator: "=").first.map(String.init) })
+        let names = Set(
+            try String(contentsOfFile: environmentOut, encoding: .utf8).split(separator: "\n").compactMap {
+                $0.split(separator: "=").first.map(String.init)
+            })
         #expect(names.subtracting(["PATH", "PWD", "SHLVL", "_", "OLDPWD"]).allSatisfy { $0.hasPrefix("BREAKOUT_ALERT_") }, "\(names)")
         #expect(names.contains("BREAKOUT_ALERT_JOB") && names.contains("BREAKOUT_ALERT_RUN_ID"))
     }
@@ -269,15 +298,21 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         var settings = try String(contentsOf: dir.appendingPathComponent("breakout.yaml"), encoding: .utf8)
         for line in settings.split(separator: "\n") where line.contains("url: mysql://") || line.contains("password: enc:v") {
             let indent = line.prefix { $0 == " " }
-            settings = settings.replacingOccurrences(of: String(line), with: line.contains("url:") ? "\(indent)url: \(csweb.url.replacingOccurrences(of: "breakout@", with: "breakout@"))" : "\(indent)password: \(password)")
+            settings = settings.replacingOccurrences(
+                of: String(line),
+                with: line.contains("url:")
+                    ? "\(indent)url: \(csweb.url.replacingOccurrences(of: "breakout@", with: "breakout@"))"
+                    : "\(indent)password: \(password)")
         }
         try Data(settings.utf8).write(to: dir.appendingPathComponent("breakout.yaml"))
         var ansd = try String(contentsOf: dir.appendingPathComponent("organizations/ansd.yaml"), encoding: .utf8)
         let (pgHost, pgPort, pgDB) = hostPort(ansdPG.url), (myHost, myPort, myDB) = hostPort(ansdMy.url)
-        for (old, new) in [("host: postgres", "host: \(pgHost)"), ("port: 5432", "port: \(pgPort)"), ("database: ansd_data", "database: \(pgDB)"),
-                           ("username: ansd_user", "username: breakout"), ("sslmode: prefer", "sslmode: disable"),
-                           ("host: mysql", "host: \(myHost)"), ("port: 3306", "port: \(myPort)"), ("database: ansd_mysql", "database: \(myDB)"),
-                           ("username: ansd_backup", "username: breakout")] {
+        for (old, new) in [
+            ("host: postgres", "host: \(pgHost)"), ("port: 5432", "port: \(pgPort)"), ("database: ansd_data", "database: \(pgDB)"),
+            ("username: ansd_user", "username: breakout"), ("sslmode: prefer", "sslmode: disable"),
+            ("host: mysql", "host: \(myHost)"), ("port: 3306", "port: \(myPort)"), ("database: ansd_mysql", "database: \(myDB)"),
+            ("username: ansd_backup", "username: breakout"),
+        ] {
             ansd = ansd.replacingOccurrences(of: old, with: new)
         }
         for line in ansd.split(separator: "\n") where line.contains("password: enc:v") {
@@ -286,7 +321,11 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         try Data(ansd.utf8).write(to: dir.appendingPathComponent("organizations/ansd.yaml"))
         // INSD's include names records of its real dictionary; the generated one calls the household record HOUSING.
         let insdPath = dir.appendingPathComponent("organizations/insd.yaml")
-        try Data(try String(contentsOf: insdPath, encoding: .utf8).replacingOccurrences(of: "include: [HOUSEHOLD, PERSON]", with: "include: [HOUSING, PERSON]").utf8).write(to: insdPath)
+        try Data(
+            try String(contentsOf: insdPath, encoding: .utf8).replacingOccurrences(
+                of: "include: [HOUSEHOLD, PERSON]", with: "include: [HOUSING, PERSON]"
+            ).utf8
+        ).write(to: insdPath)
 
         let env = ["BREAKOUT_KEY_FILE": demoKeyFile]
         var r = try runCLI(["apply", "-c", dir.path, "--auto-approve"], environment: env)
@@ -308,7 +347,9 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         }
         let state = try Databases.connect(cswebConfig)
         defer { state.close() }
-        let statuses = try state.query("SELECT j.job_name, j.last_run_status FROM mt_cron_jobs j JOIN mt_organizations o ON o.id = j.organization_id WHERE o.organization_name = 'ansd'")
+        let statuses = try state.query(
+            "SELECT j.job_name, j.last_run_status FROM mt_cron_jobs j JOIN mt_organizations o ON o.id = j.organization_id WHERE o.organization_name = 'ansd'"
+        )
         #expect(statuses.allSatisfy { $0[1].string == "success" }, "\(statuses)")
         let exports = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("data/ansd/exports").path).sorted()
         #expect(exports == ["RGPH", "SURVEY2024"])

@@ -3,8 +3,8 @@ import DatabaseDriver
 import Drivers
 import Foundation
 import Reconcile
-import Secrets
 import SQL
+import Secrets
 import State
 import Testing
 
@@ -27,8 +27,11 @@ enum StateBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         allCases.filter { b in
             switch b {
             case .sqlite: true
-            case .postgresql: ProcessInfo.processInfo.environment["CI"] == "true" || ProcessInfo.processInfo.environment["BREAKOUT_TEST_POSTGRES_URL"] != nil
-            case .mysql: ProcessInfo.processInfo.environment["CI"] == "true" || ProcessInfo.processInfo.environment["BREAKOUT_TEST_MYSQL_URL"] != nil
+            case .postgresql:
+                ProcessInfo.processInfo.environment["CI"] == "true"
+                    || ProcessInfo.processInfo.environment["BREAKOUT_TEST_POSTGRES_URL"] != nil
+            case .mysql:
+                ProcessInfo.processInfo.environment["CI"] == "true" || ProcessInfo.processInfo.environment["BREAKOUT_TEST_MYSQL_URL"] != nil
             }
         }
     }
@@ -122,8 +125,9 @@ final class Sandbox: @unchecked Sendable {
 
     func reconciler() throws -> Reconciler {
         let configuration = try load()
-        return Reconciler(configuration: configuration, resolver: Resolver(configuration, keyring: keyring, environment: environment),
-                          store: StateStore(connection: try connectState()), stateKeys: keyring)
+        return Reconciler(
+            configuration: configuration, resolver: Resolver(configuration, keyring: keyring, environment: environment),
+            store: StateStore(connection: try connectState()), stateKeys: keyring)
     }
 
     func plan() throws -> Plan {
@@ -153,12 +157,14 @@ final class Sandbox: @unchecked Sendable {
 }
 
 func org(_ slug: String, name: String = "Office", dictionaries: [String] = ["RGPH"], connections: String, jobs: String = "") -> String {
-    "organization: \(slug)\nname: \(name)\ndictionaries: [\(dictionaries.joined(separator: ", "))]\nconnections:\n\(connections)" + (jobs.isEmpty ? "" : "jobs:\n\(jobs)")
+    "organization: \(slug)\nname: \(name)\ndictionaries: [\(dictionaries.joined(separator: ", "))]\nconnections:\n\(connections)"
+        + (jobs.isEmpty ? "" : "jobs:\n\(jobs)")
 }
 
 /// Two organizations never share a destination: give each its own `database`.
 func pgConnection(_ name: String, password: String, isDefault: Bool = true, database: String = "data") -> String {
-    "  - name: \(name)\n    type: postgresql\n    host: db.example\n    database: \(database)\n    username: u\n    password: \(password)\n" + (isDefault ? "    default: true\n" : "")
+    "  - name: \(name)\n    type: postgresql\n    host: db.example\n    database: \(database)\n    username: u\n    password: \(password)\n"
+        + (isDefault ? "    default: true\n" : "")
 }
 
 func job(_ name: String, schedule: String = "0 2 * * *", extra: String = "") -> String {

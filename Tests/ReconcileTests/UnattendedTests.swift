@@ -1,13 +1,14 @@
-@testable import Dashboard
 import DatabaseDriver
 import Drivers
 import Foundation
 import Logging
 import Reconcile
-@testable import Runner
 import SQL
-@testable import State
 import Testing
+
+@testable import Dashboard
+@testable import Runner
+@testable import State
 
 /// Returns a fixed outcome (failed cases, skipped), optionally after a gate opens.
 final class FixedExecutor: JobExecutor, @unchecked Sendable {
@@ -69,23 +70,31 @@ final class FixedExecutor: JobExecutor, @unchecked Sendable {
         let s = try sandbox(backend, jobs: job("hourly", schedule: "0 * * * *"))
         let store = StateStore(connection: try s.connectState())
         defer { store.connection.close() }
-        #expect(try DashboardData(store, now: Self.base).liveness.warning?.hasPrefix("no runner has ever run against these control tables") == true)
+        #expect(
+            try DashboardData(store, now: Self.base).liveness.warning?.hasPrefix("no runner has ever run against these control tables")
+                == true)
         let clock = SimulatedClock(Self.base)
         let a = Scheduler(store: store, owner: "a", clock: clock, executor: FixedExecutor(JobOutcome(status: .success, output: "ok")))
-        a.heartbeat = RunnerRow(name: "host-a cron", host: "host-a", kind: "cron", pid: 42, version: "test", startedAt: nil, lastTickAt: nil,
-                                tickSeconds: 60, clockOffsetMilliseconds: 0)
+        a.heartbeat = RunnerRow(
+            name: "host-a cron", host: "host-a", kind: "cron", pid: 42, version: "test", startedAt: nil, lastTickAt: nil,
+            tickSeconds: 60, clockOffsetMilliseconds: 0)
         try a.tick()
         let runners = try store.runners()
         #expect(runners.map(\.name) == ["host-a cron"] && runners[0].pid == 42)
         #expect(runners[0].lastTickAt.map { abs($0.timeIntervalSince(Self.base)) < 1 } == true)
         #expect(try DashboardData(store, now: Self.base.addingTimeInterval(60)).liveness.warning == nil)
         let later = try DashboardData(store, now: Self.base.addingTimeInterval(3600))
-        #expect(later.liveness.warning?.hasPrefix("no runner has run since 2026-11-29 10:00:00 UTC (60 min ago)") == true, "\(later.liveness.warning ?? "nil")")
+        #expect(
+            later.liveness.warning?.hasPrefix("no runner has run since 2026-11-29 10:00:00 UTC (60 min ago)") == true,
+            "\(later.liveness.warning ?? "nil")")
         // The 10:00 fire was scheduled at 10:00 for 11:00; at 11:05 nobody claimed it: overdue.
         let overdue = try DashboardData(store, now: Self.base.addingTimeInterval(3900))
         #expect(overdue.jobs[0].overdueSince == Self.base.addingTimeInterval(3600))
         let metrics = try Metrics.text(store)
-        #expect(metrics.contains("breakout_runner_last_tick_timestamp_seconds{runner=\"host-a cron\",kind=\"cron\"} \(Int(Self.base.timeIntervalSince1970))"))
+        #expect(
+            metrics.contains(
+                "breakout_runner_last_tick_timestamp_seconds{runner=\"host-a cron\",kind=\"cron\"} \(Int(Self.base.timeIntervalSince1970))")
+        )
         #expect(metrics.contains("breakout_no_runner 1"), "the real clock is days past the simulated tick")
     }
 
@@ -93,11 +102,14 @@ final class FixedExecutor: JobExecutor, @unchecked Sendable {
     @Test(arguments: StateBackend.available)
     func runWithoutItsLeaseIsRecordedLost(_ backend: StateBackend) throws {
         let s = try sandbox(backend, jobs: job("j", schedule: "0 * * * *"))
-        let a = Scheduler(store: StateStore(connection: try s.connectState()), owner: "a", clock: SimulatedClock(Self.base),
-                          executor: FixedExecutor(JobOutcome(status: .success, output: "ok")))
+        let a = Scheduler(
+            store: StateStore(connection: try s.connectState()), owner: "a", clock: SimulatedClock(Self.base),
+            executor: FixedExecutor(JobOutcome(status: .success, output: "ok")))
         defer { a.store.connection.close() }
         let id = try a.store.snapshot().jobs[0].id
-        try s.execute("INSERT INTO mt_job_runs (job_id, trigger_type, status, runner, output) VALUES (\(id), 'manual', 'running', 'ghost', 'running: RGPH 10/20 cases')")
+        try s.execute(
+            "INSERT INTO mt_job_runs (job_id, trigger_type, status, runner, output) VALUES (\(id), 'manual', 'running', 'ghost', 'running: RGPH 10/20 cases')"
+        )
         let report = try a.tick()
         #expect(report.lost == ["j"])
         let run = try s.query("SELECT status, output FROM mt_job_runs")[0]
@@ -111,8 +123,10 @@ final class FixedExecutor: JobExecutor, @unchecked Sendable {
     func outcomesCarryFailedCasesAndSkips(_ backend: StateBackend) throws {
         let s = try sandbox(backend, jobs: job("a", extra: "    retries: 2\n"))
         let clock = SimulatedClock(Self.base)
-        let withFailures = Scheduler(store: StateStore(connection: try s.connectState()), owner: "r", clock: clock,
-                                     executor: FixedExecutor(JobOutcome(status: .success, output: "RGPH: 100 cases loaded, 59 failed", cases: 100, rows: 500, failedCases: 59)))
+        let withFailures = Scheduler(
+            store: StateStore(connection: try s.connectState()), owner: "r", clock: clock,
+            executor: FixedExecutor(
+                JobOutcome(status: .success, output: "RGPH: 100 cases loaded, 59 failed", cases: 100, rows: 500, failedCases: 59)))
         defer { withFailures.store.connection.close() }
         let row = try withFailures.store.snapshot().jobs[0]
         #expect(try withFailures.runNow(row)?.failedCases == 59)
@@ -120,8 +134,10 @@ final class FixedExecutor: JobExecutor, @unchecked Sendable {
         #expect(r["status"]?.string == "success" && r["failed_cases"]?.int64 == 59)
         #expect(r["organization_name"]?.string == "ansd" && r["job_name"]?.string == "a")
         #expect(try s.query("SELECT last_run_status, last_run_failed_cases FROM mt_cron_jobs")[0]["last_run_failed_cases"]?.int64 == 59)
-        let busy = FixedExecutor(JobOutcome(status: .skipped, output: "destination busy: ansd/b run 7 is writing RGPH into postgresql rgph"))
-        let skipper = Scheduler(store: StateStore(connection: try s.connectState()), owner: "r2", clock: clock, executor: busy, retryBackoff: 0.01)
+        let busy = FixedExecutor(
+            JobOutcome(status: .skipped, output: "destination busy: ansd/b run 7 is writing RGPH into postgresql rgph"))
+        let skipper = Scheduler(
+            store: StateStore(connection: try s.connectState()), owner: "r2", clock: clock, executor: busy, retryBackoff: 0.01)
         defer { skipper.store.connection.close() }
         // A scheduled fire (retries apply): the skip is final, not retried.
         try s.execute("UPDATE mt_cron_jobs SET next_run_at = '2026-11-29 02:00:00'")
@@ -143,7 +159,8 @@ final class FixedExecutor: JobExecutor, @unchecked Sendable {
         let executor = FixedExecutor(JobOutcome(status: .success, output: "RGPH: 20 cases", cases: 20, rows: 80))
         executor.gate = DispatchSemaphore(value: 0)
         let a = Scheduler(store: store, owner: "r", executor: executor, leaseSeconds: 30)
-        let session = try store.connection.query(backend == .postgresql ? "SELECT pg_backend_pid()" : "SELECT CONNECTION_ID()")[0][0].string ?? ""
+        let session =
+            try store.connection.query(backend == .postgresql ? "SELECT pg_backend_pid()" : "SELECT CONNECTION_ID()")[0][0].string ?? ""
         let row = try store.snapshot().jobs[0]
         let done = DispatchSemaphore(value: 0)
         let result = Results()
@@ -190,7 +207,9 @@ final class FixedExecutor: JobExecutor, @unchecked Sendable {
     @Test func deletingARunningJobNeedsAllowDestroy() throws {
         let s = try sandbox(.sqlite, jobs: job("a") + job("b"))
         let far = SQLTimestamp.format(Date().addingTimeInterval(3600))
-        try s.execute("UPDATE mt_cron_jobs SET lease_owner = 'host:1:x', lease_expires_at = '\(far)', last_run_status = 'running' WHERE job_name = 'b'")
+        try s.execute(
+            "UPDATE mt_cron_jobs SET lease_owner = 'host:1:x', lease_expires_at = '\(far)', last_run_status = 'running' WHERE job_name = 'b'"
+        )
         try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x")), jobs: job("a")))
         let plan = try s.plan()
         let delete = try #require(plan.changes.first { $0.action == .delete })

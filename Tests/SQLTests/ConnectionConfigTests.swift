@@ -32,14 +32,17 @@ import Testing
     }
 
     @Test func scrubRemovesSecrets() {
-        #expect(DatabaseError.scrub("failed for pw s3cret and s3cret again\n", secrets: ["s3cret", nil]) == "failed for pw ******** and ******** again")
+        #expect(
+            DatabaseError.scrub("failed for pw s3cret and s3cret again\n", secrets: ["s3cret", nil])
+                == "failed for pw ******** and ******** again")
     }
 }
 
 @Suite struct TextRowEncoderTests {
     @Test func escapesEverythingTheTextFormatsTreatSpecially() {
         var buffer: [UInt8] = []
-        TextRowEncoder(blobStyle: .postgresHex).encode([.null, .integer(-12), .text("a\tb\nc\\d\re"), .text("\\N"), .text(""), .blob([0xAB, 1])], into: &buffer)
+        TextRowEncoder(blobStyle: .postgresHex).encode(
+            [.null, .integer(-12), .text("a\tb\nc\\d\re"), .text("\\N"), .text(""), .blob([0xAB, 1])], into: &buffer)
         #expect(String(decoding: buffer, as: UTF8.self) == "\\N\t-12\ta\\tb\\nc\\\\d\\re\t\\\\N\t\t\\\\xab01\n")
         buffer = []
         TextRowEncoder(blobStyle: .raw).encode([.decimal(SQLDecimal("-1.50")!), .blob([0x00, 0x41])], into: &buffer)

@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test func otherLiterals() {
-        let t = Date(timeIntervalSince1970: 1_767_225_600.25) // 2026-01-01 00:00:00.25 UTC
+        let t = Date(timeIntervalSince1970: 1_767_225_600.25)  // 2026-01-01 00:00:00.25 UTC
         #expect(PostgreSQLDialect().literal(.timestamp(t)) == "TIMESTAMP '2026-01-01 00:00:00.250000'")
         #expect(MySQLDialect().literal(.timestamp(t)) == "'2026-01-01 00:00:00.250000'")
         #expect(PostgreSQLDialect().literal(.blob([0, 255, 16])) == "'\\x00FF10'::bytea")

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Secrets
 import Testing
+
+@testable import Secrets
 
 @Suite struct SecretsTests {
     static let key = try! MasterKey(bytes: Array(0..<32))
@@ -10,14 +11,16 @@ import Testing
     @Test func hkdfMatchesRFC5869TestCase3() {
         // RFC 5869 A.3: SHA-256, IKM = 22 × 0x0b, empty salt, empty info, L = 42.
         let okm = LibCrypto.hkdfSHA256(key: Array(repeating: 0x0b, count: 22), info: [], length: 42)
-        #expect(okm.map { String(format: "%02x", $0) }.joined()
-            == "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8")
+        #expect(
+            okm.map { String(format: "%02x", $0) }.joined()
+                == "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8")
     }
 
     @Test func hkdfMatchesRFC5869TestCase1() {
         let okm = LibCrypto.hkdfSHA256(key: Array(repeating: 0x0b, count: 22), salt: Array(0...12), info: Array(0xf0...0xf9), length: 42)
-        #expect(okm.map { String(format: "%02x", $0) }.joined()
-            == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
+        #expect(
+            okm.map { String(format: "%02x", $0) }.joined()
+                == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
     }
 
     @Test func kidIsTheFirstEightHexDigitsOfTheKeyHash() {
@@ -37,7 +40,9 @@ import Testing
     }
 
     @Test func freshIVEachTime() throws {
-        #expect(try SecretValue.encrypt("same", with: Self.key, scope: Self.scope) != SecretValue.encrypt("same", with: Self.key, scope: Self.scope))
+        #expect(
+            try SecretValue.encrypt("same", with: Self.key, scope: Self.scope)
+                != SecretValue.encrypt("same", with: Self.key, scope: Self.scope))
     }
 
     @Test func severalKeysAreChosenByKid() throws {
@@ -75,7 +80,8 @@ import Testing
         let ring = Keyring([Self.key])
         let value = try SecretValue.encrypt("insd-password", with: Self.key, scope: .organization("insd"))
         #expect(throws: SecretError.wrongScope(expected: "organization ansd", found: "organization insd")) {
-            try SecretValue.decrypt(value, with: ring, scope: .organization("ansd"), candidates: [.organization("ansd"), .organization("insd")])
+            try SecretValue.decrypt(
+                value, with: ring, scope: .organization("ansd"), candidates: [.organization("ansd"), .organization("insd")])
         }
         #expect(throws: SecretError.tampered) { try SecretValue.decrypt(value, with: ring, scope: .organization("ansd")) }
         #expect(try SecretValue.decrypt(value, with: ring, scope: .organization("insd")) == "insd-password")
@@ -88,7 +94,8 @@ import Testing
         let legacy = try SecretValue.encryptLegacy("old", with: Self.key)
         #expect(legacy.hasPrefix("enc:v1:") && SecretValue.isLegacy(legacy))
         #expect(try SecretValue.decrypt(legacy, with: ring, scope: .organization("ansd")) == "old")
-        #expect(SecretScope.of(file: "organizations/ansd.yaml") == .organization("ansd") && SecretScope.of(file: "breakout.yaml") == .settings)
+        #expect(
+            SecretScope.of(file: "organizations/ansd.yaml") == .organization("ansd") && SecretScope.of(file: "breakout.yaml") == .settings)
         // The control tables' passwords are bound the same way: a value copied into another
         // organization's row does not decrypt there.
         #expect(throws: SecretError.tampered) { try StoredSecret.decrypt(value, with: ring, organization: "ansd") }
@@ -127,7 +134,9 @@ import Testing
     @Test func phpDecryptsOurValues() throws {
         let php = ["/usr/bin/php", "/usr/local/bin/php"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let php else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("php is not installed; scripts/install-deps.sh --servers installs php-cli") }
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                Issue.record("php is not installed; scripts/install-deps.sh --servers installs php-cli")
+            }
             return
         }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -135,7 +144,9 @@ import Testing
         let key = try MasterKey.generate()
         for (i, plaintext) in ["secret123", "Thiès — 😀 'quote' \\", String(repeating: "ab", count: 40)].enumerated() {
             // enc:v2 with its scope (organization:ansd), and an old enc:v1 value.
-            let value = i == 2 ? try SecretValue.encryptLegacy(plaintext, with: key) : try SecretValue.encrypt(plaintext, with: key, scope: Self.scope)
+            let value =
+                i == 2
+                ? try SecretValue.encryptLegacy(plaintext, with: key) : try SecretValue.encrypt(plaintext, with: key, scope: Self.scope)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: php)
             process.arguments = [script, value, Self.scope.text]
