@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import SQL
 import State
+import Synchronization
 
 /// Where "now" comes from: the state store's clock (runners), the system clock, or a test's
 /// simulated one.
@@ -116,31 +117,37 @@ public final class Scheduler: @unchecked Sendable {
     let clock: any Clock
     let executor: any JobExecutor
     /// Seconds a lease lasts without renewal; renewed every third of it while a job runs.
-    public var leaseSeconds: Double
+    public let leaseSeconds: Double
     /// Base of the exponential backoff between retries (seconds).
-    public var retryBackoff: Double
-    /// Set by SIGTERM/SIGINT: no new claims; running jobs stop at their next chunk boundary.
-    public let shutdown = StopFlag()
+    public let retryBackoff: Double
+    /// Set by SIGTERM/SIGINT (or whoever owns the flag): no new claims; running jobs stop at their
+    /// next chunk boundary.
+    public let shutdown: StopFlag
     /// Serialises use of the store connection between the scheduler and lease renewals.
     let lock = NSLock()
     /// The operator's alerts (breakout.yaml `alerts`): a command, and/or a webhook, for every job.
-    public var operatorAlerts: Alerts?
+    public let operatorAlerts: Alerts?
     /// Where run events go (`--log-format`, `--log-level`).
-    public var logger = Logger(label: "breakout.runner")
+    public let logger: Logger
     /// This runner's heartbeat row (`mt_runners`), written at each tick; nil writes none.
-    public var heartbeat: RunnerRow?
+    public let heartbeat: RunnerRow?
+    /// When the first heartbeat was written (the row's `started_at` from then on).
+    private let heartbeatStarted = Mutex<Date?>(nil)
     /// A host clock further than this from the store's is logged (seconds).
-    public var clockTolerance: Double = 5
+    public let clockTolerance: Double
     /// Longest time a finished run's outcome is retried while the store is unreachable (seconds).
-    public var persistWindow: Double = 900
+    public let persistWindow: Double
     /// Runs started by ticks that did not wait for them (the daemon).
     let active = DispatchGroup()
     private let activeLock = NSLock()
     private var activeCount = 0
 
+    /// Everything is fixed here, for the scheduler's life: its threads read it without locks.
     public init(
         store: StateStore, owner: String = Scheduler.defaultOwner(), clock: any Clock = SystemClock(), executor: any JobExecutor,
-        leaseSeconds: Double = 60, retryBackoff: Double = 30
+        leaseSeconds: Double = 60, retryBackoff: Double = 30, shutdown: StopFlag = StopFlag(), operatorAlerts: Alerts? = nil,
+        logger: Logger = Logger(label: "breakout.runner"), heartbeat: RunnerRow? = nil, clockTolerance: Double = 5,
+        persistWindow: Double = 900
     ) {
         self.store = store
         self.owner = owner
@@ -148,6 +155,12 @@ public final class Scheduler: @unchecked Sendable {
         self.executor = executor
         self.leaseSeconds = leaseSeconds
         self.retryBackoff = retryBackoff
+        self.shutdown = shutdown
+        self.operatorAlerts = operatorAlerts
+        self.logger = logger
+        self.heartbeat = heartbeat
+        self.clockTolerance = clockTolerance
+        self.persistWindow = persistWindow
     }
 
     public static func defaultOwner() -> String {
@@ -180,7 +193,7 @@ public final class Scheduler: @unchecked Sendable {
     /// store is unreachable, for at most `persistWindow` seconds (two minutes once stopping).
     func persist(_ what: String, _ body: () throws -> Void) {
         let deadline = Self.uptime + (shutdown.isSet ? min(120, persistWindow) : persistWindow)
-        var delay = 0.5
+        var backoff = Backoff(initial: 0.5, cap: 15)
         var attempt = 0
         while true {
             attempt += 1
@@ -189,6 +202,7 @@ public final class Scheduler: @unchecked Sendable {
                 if attempt > 1 { logger.notice("state store reachable again: \(what) recorded", metadata: ["attempts": "\(attempt)"]) }
                 return
             } catch {
+                let delay = backoff.next()
                 if Self.uptime + delay > deadline {
                     logger.error(
                         "could not record \(what): the state store did not answer for \(Int(persistWindow)) s",
@@ -199,7 +213,6 @@ public final class Scheduler: @unchecked Sendable {
                     logger.warning("state store unreachable; \(what) is kept and written when it answers", metadata: ["error": "\(error)"])
                 }
                 Thread.sleep(forTimeInterval: delay)
-                delay = min(delay * 2, 15)
             }
         }
     }
@@ -233,8 +246,12 @@ public final class Scheduler: @unchecked Sendable {
         if var beat = heartbeat {
             let now = clock.now()
             beat.lastTickAt = now
-            if beat.startedAt == nil { beat.startedAt = now }
-            heartbeat = beat
+            beat.startedAt =
+                beat.startedAt
+                ?? heartbeatStarted.withLock { started in
+                    if started == nil { started = now }
+                    return started
+                }
             beat.clockOffsetMilliseconds = Int64((-((clock as? StoreClock)?.storeOffset ?? 0) * 1000).rounded())
             try locked { try store.heartbeat(beat) }
         }

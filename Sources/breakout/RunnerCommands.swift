@@ -39,16 +39,16 @@ struct RunnerAccess {
             arguments: ["-c", directory] + options.keys.arguments + ["--log-format", logFormat, "--log-level", logLevel])
     }
 
-    func scheduler(store: StateStore) -> Scheduler {
+    func scheduler(store: StateStore, shutdown: StopFlag = StopFlag(), heartbeat: RunnerRow? = nil) -> Scheduler {
         var executor = childExecutor
         let owner = Scheduler.defaultOwner()
         executor.owner = owner
-        let s = Scheduler(store: store, owner: owner, clock: StoreClock(), executor: executor)
-        s.logger = logger
-        s.operatorAlerts = access.configuration.settings.alerts
-        if let b = ProcessInfo.processInfo.environment["BREAKOUT_RETRY_BACKOFF"].flatMap(Double.init) { s.retryBackoff = b }
-        if let l = ProcessInfo.processInfo.environment["BREAKOUT_LEASE_SECONDS"].flatMap(Double.init) { s.leaseSeconds = l }
-        return s
+        let environment = ProcessInfo.processInfo.environment
+        return Scheduler(
+            store: store, owner: owner, clock: StoreClock(), executor: executor,
+            leaseSeconds: environment["BREAKOUT_LEASE_SECONDS"].flatMap(Double.init) ?? 60,
+            retryBackoff: environment["BREAKOUT_RETRY_BACKOFF"].flatMap(Double.init) ?? 30, shutdown: shutdown,
+            operatorAlerts: access.configuration.settings.alerts, logger: logger, heartbeat: heartbeat)
     }
 
     /// This host's heartbeat row for a runner of `kind` (`daemon`, `cron`).
@@ -94,21 +94,22 @@ struct RunnerAccess {
     /// every time the reason changes, with a backoff up to 30 s, until the store answers or
     /// `stop` is set (then nil).
     func waitForStore(_ stop: StopFlag, logger: Logger) -> StateStore? {
-        var delay = 1.0
+        var backoff = Backoff(initial: 1, cap: 30)
         var said = ""
         while !stop.isSet {
             do {
                 return try openStore()
             } catch {
                 let reason = "\(error)"
+                let delay = backoff.next()
                 if reason != said {
                     logger.warning(
-                        "state store not reachable; waiting for it (retrying every \(Int(delay))–30 s)", metadata: ["error": "\(reason)"])
+                        "state store not reachable; waiting for it (retrying every \(Int(delay))–\(Int(backoff.cap)) s)",
+                        metadata: ["error": "\(reason)"])
                     said = reason
                 }
                 let until = Scheduler.uptimeNow + delay
                 while Scheduler.uptimeNow < until, !stop.isSet { Thread.sleep(forTimeInterval: 0.2) }
-                delay = min(delay * 2, 30)
             }
         }
         return nil
@@ -176,8 +177,7 @@ struct CronRun: ParsableCommand {
             let runner = try RunnerAccess(config, log: log)
             let store = try runner.openStore()
             defer { store.connection.close() }
-            let scheduler = runner.scheduler(store: store)
-            scheduler.heartbeat = runner.heartbeat(kind: "cron", tickSeconds: 60)
+            let scheduler = runner.scheduler(store: store, heartbeat: runner.heartbeat(kind: "cron", tickSeconds: 60))
             Signals.onTerminate(scheduler.shutdown)
             printTick(try scheduler.tick())
         }
@@ -224,16 +224,13 @@ struct RunDaemon: ParsableCommand {
             Signals.onTerminate(stopping)
             guard let store = runner.waitForStore(stopping, logger: logger) else { return }
             defer { store.connection.close() }
-            let scheduler = runner.scheduler(store: store)
-            scheduler.heartbeat = runner.heartbeat(kind: "daemon", tickSeconds: Int64(maxSleep.rounded(.up)))
-            Thread {
-                while !stopping.isSet { Thread.sleep(forTimeInterval: 0.1) }
-                scheduler.shutdown.set()
-            }.start()
+            // The flag SIGTERM sets is the scheduler's own shutdown flag.
+            let scheduler = runner.scheduler(
+                store: store, shutdown: stopping, heartbeat: runner.heartbeat(kind: "daemon", tickSeconds: Int64(maxSleep.rounded(.up))))
             print("\(SQLTimestampText.now()) breakout runner \(scheduler.owner) started")
             // A tick that fails (the store restarted, the network dropped) is logged and tried
             // again with a backoff; the daemon never exits for it.
-            var backoff = 1.0
+            var backoff = Backoff(initial: 1, cap: 30)
             var failing: String?
             while !scheduler.shutdown.isSet {
                 var sleep = maxSleep
@@ -241,7 +238,7 @@ struct RunDaemon: ParsableCommand {
                     printTick(try scheduler.tick(wait: false))
                     if failing != nil { logger.notice("state store reachable again; scheduling resumed") }
                     failing = nil
-                    backoff = 1
+                    backoff.reset()
                     if let next = try scheduler.secondsUntilNextDue() { sleep = max(0.2, min(maxSleep, next + 0.05)) }
                 } catch {
                     let reason = "\(error)"
@@ -249,8 +246,7 @@ struct RunDaemon: ParsableCommand {
                         logger.error("tick failed; retrying with a backoff up to 30 s", metadata: ["error": "\(reason)"])
                     }
                     failing = reason
-                    sleep = backoff
-                    backoff = min(backoff * 2, 30)
+                    sleep = backoff.next()
                 }
                 let until = Scheduler.uptimeNow + sleep
                 while Scheduler.uptimeNow < until, !scheduler.shutdown.isSet { Thread.sleep(forTimeInterval: min(0.2, sleep)) }
@@ -417,8 +413,7 @@ struct RunJobProcess: ParsableCommand {
                 RunProcess.report(outcome)
             }
             if orphaned.isSet, runID > 0 {
-                let scheduler = Scheduler(store: store, owner: owner, clock: StoreClock(), executor: runner.executor)
-                scheduler.logger = logger
+                let scheduler = Scheduler(store: store, owner: owner, clock: StoreClock(), executor: runner.executor, logger: logger)
                 scheduler.recordOrphan(jobID: jobID, runID: runID, parent: parentPID, outcome: outcome)
             }
         }

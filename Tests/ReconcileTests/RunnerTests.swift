@@ -57,11 +57,14 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
 
     func sandbox(_ backend: StateBackend, jobs: String) throws -> Sandbox { try Sandbox.applied(backend, jobs: jobs) }
 
-    func scheduler(_ s: Sandbox, clock: any Clock, executor: any JobExecutor, owner: String) throws -> Scheduler {
-        let sch = Scheduler(
+    func scheduler(
+        _ s: Sandbox, clock: any Clock, executor: any JobExecutor, owner: String, operatorAlerts: Alerts? = nil
+    ) throws
+        -> Scheduler
+    {
+        Scheduler(
             store: StateStore(connection: try s.connectState()), owner: owner, clock: clock, executor: executor, leaseSeconds: 120,
-            retryBackoff: 0.01)
-        return sch
+            retryBackoff: 0.01, operatorAlerts: operatorAlerts)
     }
 
     /// Two daemons and a crontab tick, an hour of minute-level schedules: every due fire runs exactly once.
@@ -219,9 +222,10 @@ final class RecordingExecutor: JobExecutor, @unchecked Sendable {
         let clock = SimulatedClock(Self.base)
         let executor = RecordingExecutor(clock: clock)
         executor.result = .failed
-        let a = try scheduler(s, clock: clock, executor: executor, owner: "runner-a")
+        let a = try scheduler(
+            s, clock: clock, executor: executor, owner: "runner-a",
+            operatorAlerts: Alerts(command: "cat >> \(commandOut); env >> \(environmentOut)", onRecovery: true))
         defer { a.store.connection.close() }
-        a.operatorAlerts = Alerts(command: "cat >> \(commandOut); env >> \(environmentOut)", onRecovery: true)
         // A command written into the row by hand is never run.
         let settings = try #require(try a.store.snapshot().jobs[0].settings)
         let forged = settings.replacingOccurrences(of: "\"alerts\":{", with: "\"alerts\":{\"command\":\"touch \(handMade)\",")

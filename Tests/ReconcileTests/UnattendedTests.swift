@@ -74,10 +74,11 @@ final class FixedExecutor: JobExecutor, @unchecked Sendable {
             try DashboardData(store, now: Self.base).liveness.warning?.hasPrefix("no runner has ever run against these control tables")
                 == true)
         let clock = SimulatedClock(Self.base)
-        let a = Scheduler(store: store, owner: "a", clock: clock, executor: FixedExecutor(JobOutcome(status: .success, output: "ok")))
-        a.heartbeat = RunnerRow(
-            name: "host-a cron", host: "host-a", kind: "cron", pid: 42, version: "test", startedAt: nil, lastTickAt: nil,
-            tickSeconds: 60, clockOffsetMilliseconds: 0)
+        let a = Scheduler(
+            store: store, owner: "a", clock: clock, executor: FixedExecutor(JobOutcome(status: .success, output: "ok")),
+            heartbeat: RunnerRow(
+                name: "host-a cron", host: "host-a", kind: "cron", pid: 42, version: "test", startedAt: nil, lastTickAt: nil,
+                tickSeconds: 60, clockOffsetMilliseconds: 0))
         try a.tick()
         let runners = try store.runners()
         #expect(runners.map(\.name) == ["host-a cron"] && runners[0].pid == 42)
