@@ -365,11 +365,11 @@ public struct ConfigLoader {
         if let type = typed.string("type", required: true) {
             engine = DatabaseEngine(name: type.value)
             if engine == nil {
-                let names = ["postgresql", "mysql", "sqlserver", "sqlite"] + DatabaseEngine.aliases.keys.sorted()
+                let names = DatabaseEngine.allCases.map(\.rawValue) + DatabaseEngine.aliases.keys.sorted()
                 let hint = suggestion(for: type.value, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
                 sink.error(
                     type.location,
-                    "\(what): unknown type \"\(type.value)\"; expected postgresql, mysql, sqlserver or sqlite (or pdo_pgsql, pdo_mysql, pdo_sqlsrv, sqlsrv, pdo_sqlite)\(hint)"
+                    "\(what): unknown type \"\(type.value)\"; expected \(DatabaseEngine.names) (or pdo_pgsql, pdo_mysql, pdo_sqlsrv, sqlsrv, pdo_sqlite)\(hint)"
                 )
             }
         }

@@ -69,7 +69,7 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
         guard let engine = DatabaseEngine(name: scheme) else {
             throw DatabaseError(
                 .configuration, engine: nil,
-                "unknown database type \"\(scheme)\" in connection URL; expected postgresql, mysql, sqlserver or sqlite")
+                "unknown database type \"\(scheme)\" in connection URL; expected \(DatabaseEngine.names)")
         }
         var rest = url[url.index(after: colon)...]
         if engine == .sqlite {

@@ -45,8 +45,12 @@ public enum DatabaseEngine: String, Sendable, CaseIterable, Hashable {
     /// Whether the database is a file on this host (a path, not a server to connect to).
     public var isEmbedded: Bool { defaultPort == nil }
 
-    /// The engines' names as configuration writes them, for messages ("use postgresql, mysql, …").
-    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+    /// The engines' names as configuration writes them, for messages: `postgresql, mysql,
+    /// sqlserver or sqlite`.
+    public static var names: String {
+        let names = allCases.map(\.rawValue)
+        return names.dropLast().joined(separator: ", ") + " or " + names[names.count - 1]
+    }
 
     /// The dialect that renders SQL for this engine.
     public var dialect: any SQLDialect {

@@ -64,7 +64,7 @@ struct DBTest: ParsableCommand {
         guard let type else { throw ValidationError("Give ORG/CONNECTION, or --type with --host, --database and --user.") }
         guard database != nil else { throw ValidationError("--database is required with --type.") }
         guard let engine = DatabaseEngine(name: type) else {
-            throw ValidationError("Unknown database type \"\(type)\"; expected postgresql, mysql, sqlserver or sqlite.")
+            throw ValidationError("Unknown database type \"\(type)\"; expected \(DatabaseEngine.names).")
         }
         if engine != .sqlite && host == nil {
             throw ValidationError("--host is required for \(engine.rawValue).")

@@ -40,7 +40,7 @@ struct DictionaryCommand: ParsableCommand {
         func run() throws {
             try reportingErrors {
                 guard let engine = DatabaseEngine(name: dialect) else {
-                    throw CLIError("unknown dialect \"\(dialect)\"", hint: "use postgresql, mysql, sqlserver or sqlite")
+                    throw CLIError("unknown dialect \"\(dialect)\"", hint: "use \(DatabaseEngine.names)")
                 }
                 guard let naming = Naming(rawValue: naming) else {
                     throw CLIError("unknown naming \"\(naming)\"", hint: "use csweb or sql")
