@@ -952,3 +952,38 @@ struct CLI {
         }
     }
 }
+
+/// docs/reference.md is generated from the code; it must say what the code does.
+@Suite struct ReferenceTests {
+    @Test func referenceMatchesTheCode() throws {
+        let repository = ConfigCLITests.repository
+        let fresh = FileManager.default.temporaryDirectory.appendingPathComponent("reference-\(UUID().uuidString).md")
+        defer { try? FileManager.default.removeItem(at: fresh) }
+        let generated = try CLI.execute(
+            "/usr/bin/env",
+            ["python3", repository.appendingPathComponent("scripts/generate-reference.py").path, "--out", fresh.path, CLI.binary.path])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let committed = try String(contentsOf: repository.appendingPathComponent("docs/reference.md"), encoding: .utf8)
+        let current = try String(contentsOf: fresh, encoding: .utf8)
+        let differing = zip(
+            committed.split(separator: "\n", omittingEmptySubsequences: false),
+            current.split(separator: "\n", omittingEmptySubsequences: false)
+        )
+        .enumerated().first { $0.element.0 != $0.element.1 }
+        #expect(
+            committed == current,
+            "docs/reference.md differs from the code\(differing.map { " at line \($0.offset + 1): \"\($0.element.0)\" vs \"\($0.element.1)\"" } ?? " in length"); run scripts/generate-reference.py"
+        )
+        // The page covers every visible command and both configuration files.
+        let help = try CLI.run(["--help"]).stdout
+        for line in help.split(separator: "\n") where line.hasPrefix("  ") && !line.hasPrefix("   ") {
+            // Subcommand lines: "  name   what it does" (not options, not "  See 'breakout help …'").
+            guard let name = line.split(separator: " ").first, !name.hasPrefix("-"), name.allSatisfy({ $0.isLowercase || $0 == "-" }) else {
+                continue
+            }
+            #expect(current.contains("### `breakout \(name)`"), "no section for breakout \(name)")
+        }
+        #expect(current.contains("| `connections[].database` |") && current.contains("| `state.url` |"))
+        #expect(current.contains("- `mt_cron_jobs`: "))
+    }
+}
