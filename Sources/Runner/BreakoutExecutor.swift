@@ -8,37 +8,38 @@ import Logging
 import SQL
 import Secrets
 import State
+import Synchronization
 
 /// Runs a job as the control tables describe it (managed and hand-made rows alike): its
 /// organization, connection (`db_connection_id`, the command's `--connection`, or the
 /// organization's default), dictionaries, threads, chunk size, include/exclude; the source from
 /// breakout.yaml. Passwords are decrypted in memory with the state key.
-public struct BreakoutExecutor: JobExecutor {
+package struct BreakoutExecutor: JobExecutor {
     let resolver: Resolver
     let stateKeys: Keyring
     let stateConfig: ConnectionConfig
 
-    public init(resolver: Resolver, stateKeys: Keyring, stateConfig: ConnectionConfig) {
+    package init(resolver: Resolver, stateKeys: Keyring, stateConfig: ConnectionConfig) {
         self.resolver = resolver
         self.stateKeys = stateKeys
         self.stateConfig = stateConfig
     }
 
     /// Where and how a job row runs: its organization, destination, dictionaries and options.
-    public struct JobTarget {
-        public var organization: OrganizationRow
-        public var connectionName: String
-        public var engine: DatabaseEngine
-        public var destination: ConnectionConfig
-        public var dictionaries: [String]
-        public var naming: Naming
-        public var selection: RecordSelection
-        public var threads: Int
-        public var chunk: Int
+    package struct JobTarget {
+        package var organization: OrganizationRow
+        package var connectionName: String
+        package var engine: DatabaseEngine
+        package var destination: ConnectionConfig
+        package var dictionaries: [String]
+        package var naming: Naming
+        package var selection: RecordSelection
+        package var threads: Int
+        package var chunk: Int
         var settings: JobSettings
     }
 
-    public func target(_ job: JobRow) throws -> JobTarget {
+    package func target(_ job: JobRow) throws -> JobTarget {
         let store = StateStore(connection: try Databases.connect(stateConfig))
         defer { store.connection.close() }
         let snapshot = try store.snapshot()
@@ -156,11 +157,11 @@ public struct BreakoutExecutor: JobExecutor {
             naming: naming, selection: selection, threads: threads, chunk: chunk, settings: settings)
     }
 
-    public func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+    package func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
         execute(job, logger: logger, progress: { _ in }, stop: stop)
     }
 
-    public func execute(
+    package func execute(
         _ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool
     ) -> JobOutcome {
         do {
@@ -213,14 +214,15 @@ public struct BreakoutExecutor: JobExecutor {
                     feed: feed, dialect: engine.dialect, options: SchemaOptions(naming: naming, selection: selection),
                     connect: { try Databases.connectForWriting(destination.forBulkLoad) })
                 let progressLog = ProgressLog(logger: logger)
-                breakout.progress = { p in
-                    progressLog.report(p)
-                    progress(
-                        "\(p.dictionary) \(p.done)/\(p.total) cases"
-                            + (p.elapsed > 0 ? " (\(Int(Double(p.done) / p.elapsed)) cases/s)" : ""))
-                }
                 let summary = try breakout.run(
-                    RunOptions(threads: threads, chunkSize: chunk, shouldStop: stop, destinationWait: destinationWait))
+                    RunOptions(
+                        threads: threads, chunkSize: chunk, shouldStop: stop, destinationWait: destinationWait,
+                        progress: { p in
+                            progressLog.report(p)
+                            progress(
+                                "\(p.dictionary) \(p.done)/\(p.total) cases"
+                                    + (p.elapsed > 0 ? " (\(Int(Double(p.done) / p.elapsed)) cases/s)" : ""))
+                        }))
                 texts.append(summary.text)
                 cases += Int64(summary.cases)
                 rows += Int64(summary.rows.values.reduce(0, +))
@@ -276,18 +278,21 @@ public struct BreakoutExecutor: JobExecutor {
 }
 
 /// Progress lines during a run: at most one every 10 seconds, plus the last.
-final class ProgressLog: @unchecked Sendable {
+final class ProgressLog: Sendable {
     let logger: Logger
-    private let lock = NSLock()
-    private var last = Date.distantPast
+    /// Uptime of the last line written.
+    private let last = Mutex<Double>(-.infinity)
 
     init(logger: Logger) { self.logger = logger }
 
     func report(_ p: BreakoutProgress) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard Date().timeIntervalSince(last) >= 10 || p.done == p.total else { return }
-        last = Date()
+        let now = Scheduler.uptime
+        let due = last.withLock { last in
+            guard now - last >= 10 || p.done == p.total else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
         let rate = p.elapsed > 0 ? Double(p.done) / p.elapsed : 0
         logger.info(
             "progress",

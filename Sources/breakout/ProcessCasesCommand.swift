@@ -88,7 +88,7 @@ struct ProcessCases: ParsableCommand {
                 chunkSize: maxCasesPerChunk ?? configuration.settings.defaults.maxCasesPerChunk,
                 shouldStop: { stop.isSet })
             let options = SchemaOptions(
-                naming: destination.naming == .sql ? .sql : .csweb,
+                naming: destination.naming,
                 selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)))
             let sources = try SourceOpener(resolver: resolver)
             let destinationConfig = try resolver.connectionConfig(destination, of: organization.slug.value)
@@ -104,8 +104,9 @@ struct ProcessCases: ParsableCommand {
                     continue
                 }
                 let bar = ProgressReporter()
-                engine.progress = { bar.update($0) }
-                let summary = try engine.run(run)
+                var options = run
+                options.progress = { bar.update($0) }
+                let summary = try engine.run(options)
                 bar.finish()
                 summaries.append(summary)
                 if format != .json { print(summary.text) }
@@ -136,7 +137,8 @@ struct ProcessCases: ParsableCommand {
     }
 }
 
-/// A progress bar on a terminal (stderr), a line every 10 seconds otherwise.
+/// A progress bar on a terminal (stderr), a line every 10 seconds otherwise. `@unchecked`: the
+/// engine calls it from the run's coordinating thread only, one chunk after another.
 final class ProgressReporter: @unchecked Sendable {
     let terminal = isatty(STDERR_FILENO) == 1
     var lastLine = Date.distantPast
@@ -217,7 +219,7 @@ struct JobPlan: Encodable {
                         let engine = try BreakoutEngine(
                             feed: feed, dialect: connection.engine.dialect,
                             options: SchemaOptions(
-                                naming: connection.naming == .sql ? .sql : .csweb,
+                                naming: connection.naming,
                                 selection: RecordSelection(include: job.include, exclude: job.exclude)),
                             connect: { try Databases.connectForWriting(settings) })
                         let reader: (any DatabaseConnection)?

@@ -1,0 +1,128 @@
+import CSPro
+import DatabaseDriver
+import Foundation
+import SQL
+
+/// What the next run would do, as SQL in the destination's dialect; nothing is written anywhere.
+package struct DryRunReport: Sendable {
+    package struct Step: Sendable {
+        /// One line saying what the statements do.
+        package var comment: String
+        /// The statements, as the run executes them.
+        package var statements: [SQLStatement]
+        /// The statements in the destination's dialect, values inline.
+        package var sql: [String]
+        /// Comment lines printed after the statements (a bulk load's first rows).
+        package var notes: [String] = []
+
+        /// The statements, then the notes commented out.
+        package var lines: [String] { sql + notes.map { "-- " + $0 } }
+    }
+
+    package var dictionary: String
+    package var source: String
+    package var destination: String
+    package var schema: String
+    package var mark: Mark
+
+    package var pendingCases: Int
+    package var chunks: Int
+    package var steps: [Step]
+
+    /// Text for a terminal: what happens, then every statement.
+    package var text: String {
+        var out =
+            "\(dictionary): \(pendingCases) case\(pendingCases == 1 ? "" : "s") pending after \(mark) in \(source) "
+            + "(\(chunks) chunk\(chunks == 1 ? "" : "s")); destination \(destination); schema: \(schema)\n"
+        for step in steps {
+            out += "  -- \(step.comment)\n"
+            for sql in step.sql {
+                out += sql.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + ";\n"
+            }
+            for note in step.notes { out += "  -- \(note)\n" }
+        }
+        return out
+    }
+
+    /// A script a DBA can review and run.
+    package var sql: String {
+        var out =
+            "-- breakout dry run for dictionary \(dictionary): \(pendingCases) pending case(s) after \(mark); destination \(destination)\n"
+        for step in steps {
+            out += "\n-- \(step.comment)\n"
+            for sql in step.sql { out += sql + ";\n" }
+            for note in step.notes { out += "-- \(note)\n" }
+        }
+        return out
+    }
+}
+
+extension BreakoutEngine {
+    /// Builds the dry run: DDL to create or migrate, then the first chunk's statements with a
+    /// sample of its rows. `connection` is nil for a destination that does not exist yet; it is
+    /// only read from.
+    package func dryRun(connection: (any DatabaseConnection)?, chunkSize: Int, sampleRows: Int = 3) throws -> DryRunReport {
+        let renderer = SQLRenderer(schema.dialect, inlineValues: true)
+        func render(_ statements: [SQLStatement]) throws -> [String] { try statements.flatMap { try renderer.render($0) }.map(\.sql) }
+        func step(_ comment: String, _ statements: [SQLStatement]) throws -> DryRunReport.Step {
+            DryRunReport.Step(comment: comment, statements: statements, sql: try render(statements))
+        }
+        let state = try connection.flatMap { try readState($0) }
+        let change = try schemaChange(state)
+        var steps: [DryRunReport.Step] = []
+        if !change.rebuildReasons.isEmpty, let old = change.old {
+            // Everything is loaded again into the shadow namespace, then swapped in.
+            let shadow = try shadowEngine()
+            var report = try shadow.dryRun(connection: connection, chunkSize: chunkSize, sampleRows: sampleRows)
+            report.steps.insert(
+                try step(
+                    "the dictionary changed in a way that cannot migrate in place: "
+                        + change.rebuildReasons.joined(separator: "; ")
+                        + ". Every case is loaded into \(shadowNamespace) while the live tables stay queryable", []), at: 0)
+            report.steps.append(
+                try step(
+                    "when the shadow tables have caught up: swap them in, in one transaction",
+                    [.begin, swap(from: shadow, replacing: old), .commit]))
+            report.schema = change.description
+            return report
+        }
+        let setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
+        if !setup.isEmpty {
+            steps.append(
+                try step(
+                    state == nil
+                        ? "create the tables (\(schema.dialect.namespacing == .schema ? "schema" : "table prefix") \(schema.namespace))"
+                        : "schema: \(change.description)",
+                    [.begin] + setup + [.commit]))
+        }
+        var mark = try readMark(connection, state: state)
+        let reset = (state?.fingerprint ?? "") != feed.fingerprint
+        if reset { mark = .start }
+        let pending = try feed.pendingCount(after: mark)
+        let first = try feed.cases(after: mark, limit: chunkSize)
+        if !first.isEmpty || reset {
+            // The same statements `load` runs, from the same functions; the reads run here, read-only.
+            let chunk = Chunk(after: mark, through: first.last?.position ?? mark, cases: first, reset: reset)
+            let (rows, loaded, failed) = decode(chunk, inflater: try ZlibInflater())
+            let reads = chunkReads(chunk, loaded: loaded)
+            let prior = try connection.map { c in state == nil ? ChunkPrior() : try readPrior(reads, on: c) } ?? ChunkPrior()
+            let body = [reads.existing, reads.errors] + chunkWrites(chunk, rows: rows, failed: failed, prior: prior, now: Date())
+            steps.append(try step("first chunk: \(first.count) case(s) in one transaction", [.begin]))
+            for part in body where !part.statements.isEmpty {
+                var printed = try step(part.comment, part.statements)
+                for case .bulkLoad(let load) in part.statements {
+                    let sample = Array(load.rows.prefix(sampleRows))
+                    printed.notes.append("the first \(sample.count) row(s), as an INSERT would write them:")
+                    printed.notes += try render([.insert(Insert(into: load.table, columns: load.columns, rows: sample))])
+                }
+                steps.append(printed)
+            }
+            steps.append(try step("end of the first chunk", [.commit]))
+        }
+        let chunks = (pending + chunkSize - 1) / chunkSize
+        return DryRunReport(
+            dictionary: feed.dictionary.name, source: feed.description,
+            destination: destinationDescription,
+            schema: change.description, mark: mark, pendingCases: pending, chunks: chunks, steps: steps)
+    }
+}

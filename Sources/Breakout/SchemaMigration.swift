@@ -1,0 +1,183 @@
+import CSPro
+import DatabaseDriver
+import Foundation
+import SQL
+
+// The destination's stored state (breakout_state) and what its tables need before loading:
+// nothing, creation, an in-place migration, or a rebuild in a shadow namespace.
+
+extension BreakoutEngine {
+    // MARK: - Stored state
+
+    struct StoredState {
+        var digest: String
+        var model: String
+        var options: String
+        var fingerprint: String
+        var mark: Mark
+    }
+
+    func readState(_ connection: any DatabaseConnection) throws -> StoredState? {
+        // No bookkeeping table yet: a new destination. Any other failure is one.
+        guard try connection.tableExists(schema.state.name) else { return nil }
+        let rows = try connection.query(.select(Select(from: schema.state.name, where: .equals("dictionary", .text(feed.dictionary.name)))))
+        guard let row = rows.first else { return nil }
+        return StoredState(
+            digest: row["dictionary_digest"]?.string ?? "", model: row["dictionary_model"]?.string ?? "",
+            options: row["schema_options"]?.string ?? "", fingerprint: row["source_fingerprint"]?.string ?? "",
+            mark: Mark(revision: row["mark_revision"]?.int64 ?? 0, id: row["mark_id"]?.int64 ?? 0))
+    }
+
+    var modelJSON: String { Self.json(feed.dictionary) }
+    var optionsJSON: String {
+        Self.json([
+            "naming": schema.options.naming.rawValue, "include": schema.options.selection.include.joined(separator: ","),
+            "exclude": schema.options.selection.exclude.joined(separator: ","),
+        ])
+    }
+    package var digest: String {
+        var h = FNV64()
+        h.combine(modelJSON.utf8)
+        return h.hex
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    // MARK: - Schema
+
+    /// What the destination needs before loading: nothing, creation, or an in-place migration.
+    package struct SchemaChange: Sendable {
+        package var description: String
+        package var statements: [SQLStatement]
+        /// Whether the value labels are rewritten.
+        package var reloadLabels: Bool
+        /// Why the tables cannot migrate in place (empty when they can): they are rebuilt in a
+        /// shadow namespace and swapped in.
+        package var rebuildReasons: [String] = []
+        /// The schema the destination holds now (nil when new).
+        var old: BreakoutSchema?
+    }
+
+    /// Whether a column can go from `a` to `b` in place without losing anything.
+    static func widens(_ a: SQLType, to b: SQLType) -> Bool {
+        switch (a, b) {
+        case (.varchar(let x), .varchar(let y)): return y >= x
+        case (.integer, .bigint): return true
+        case (.integer, .decimal(let p, 0)): return p >= 10
+        case (.bigint, .decimal(let p, 0)): return p >= 19
+        case (.decimal(let p1, let s1), .decimal(let p2, let s2)): return s1 == s2 && p2 >= p1
+        default: return a == b
+        }
+    }
+
+    func schemaChange(_ state: StoredState?) throws -> SchemaChange {
+        guard let state else {
+            return SchemaChange(description: "created", statements: schema.createStatements(), reloadLabels: true)
+        }
+        if state.model == modelJSON, state.options == optionsJSON {
+            return SchemaChange(description: "unchanged", statements: [], reloadLabels: false)
+        }
+        guard let oldDictionary = try? JSONDecoder().decode(CSProDictionary.self, from: Data(state.model.utf8)) else {
+            throw BreakoutError("the destination's breakout_state for \(feed.dictionary.name) holds a dictionary this version cannot read")
+        }
+        let old = try BreakoutSchema(
+            dictionary: oldDictionary, dialect: schema.dialect, options: Self.options(state.options) ?? schema.options,
+            namespace: schema.namespace)
+        var statements: [SQLStatement] = []
+        var changes: [String] = []
+        var incompatible: [String] = []
+        let oldTables = Dictionary(old.allTables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for table in schema.allTables {
+            guard let before = oldTables[table.name] else {
+                statements.append(.createTable(table))
+                changes.append("new table \(table.name.name)")
+                continue
+            }
+            let beforeColumns = Dictionary(before.columns.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            for column in table.columns {
+                guard let was = beforeColumns[column.name] else {
+                    var added = column
+                    added.nullable = true
+                    statements.append(.addColumn(table.name, added))
+                    changes.append("new column \(table.name.name).\(column.name)")
+                    continue
+                }
+                if was.type != column.type {
+                    if Self.widens(was.type, to: column.type) {
+                        statements.append(.alterColumnType(table.name, column))
+                        changes.append("\(table.name.name).\(column.name) widened to \(schema.dialect.typeName(column.type))")
+                    } else {
+                        incompatible.append(
+                            "\(table.name.name).\(column.name) changes type from \(schema.dialect.typeName(was.type)) to \(schema.dialect.typeName(column.type))"
+                        )
+                    }
+                }
+            }
+            let now = Set(table.columns.map(\.name))
+            for column in before.columns where !now.contains(column.name) {
+                incompatible.append("\(table.name.name).\(column.name) is no longer in the dictionary")
+            }
+        }
+        let newNames = Set(schema.allTables.map(\.name))
+        for table in old.allTables where !newNames.contains(table.name) {
+            incompatible.append("table \(table.name.name) is no longer in the dictionary")
+        }
+        if !incompatible.isEmpty {
+            return SchemaChange(
+                description: "rebuilt in \(shadowNamespace) and swapped in (" + incompatible.prefix(5).joined(separator: "; ")
+                    + (incompatible.count > 5 ? "; …" : "") + ")",
+                statements: [], reloadLabels: true, rebuildReasons: incompatible, old: old)
+        }
+        let description = changes.isEmpty ? "options changed (no table change)" : "migrated in place: " + changes.joined(separator: ", ")
+        return SchemaChange(description: description, statements: statements, reloadLabels: true, old: old)
+    }
+
+    static func options(_ json: String) -> SchemaOptions? {
+        guard let d = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8)),
+            let naming = Naming(rawValue: d["naming"] ?? "")
+        else { return nil }
+        func list(_ s: String?) -> [String] { (s ?? "").split(separator: ",").map(String.init) }
+        return SchemaOptions(naming: naming, selection: RecordSelection(include: list(d["include"]), exclude: list(d["exclude"])))
+    }
+
+    /// Rows of the value labels table: every value of every value set of every kept item.
+    func labelRows() -> [[SQLValue]] { BreakoutEngineLabels(schema: schema, dictionary: feed.dictionary).rows() }
+
+    func statementsForSchema(_ change: SchemaChange, state: StoredState?, mark: Mark) -> [SQLStatement] {
+        var out = change.statements
+        if change.reloadLabels {
+            out.append(.delete(Delete(from: schema.valueLabels.name)))
+            let rows = labelRows()
+            if !rows.isEmpty {
+                out.append(.insert(Insert(into: schema.valueLabels.name, columns: schema.valueLabels.columns.map(\.name), rows: rows)))
+            }
+        }
+        let now = SQLValue.timestamp(Date())
+        if state == nil {
+            out.append(
+                .insert(
+                    Insert(
+                        into: schema.state.name, columns: schema.state.columns.map(\.name),
+                        rows: [
+                            [
+                                .text(feed.dictionary.name), .text(digest), .text(modelJSON), .text(optionsJSON), .text(""), .integer(0),
+                                .integer(0), now,
+                            ]
+                        ])))
+        } else if !change.statements.isEmpty || change.reloadLabels {
+            out.append(
+                .update(
+                    Update(
+                        schema.state.name,
+                        set: [
+                            Assignment("dictionary_digest", .text(digest)), Assignment("dictionary_model", .text(modelJSON)),
+                            Assignment("schema_options", .text(optionsJSON)), Assignment("updated_at", now),
+                        ], where: .equals("dictionary", .text(feed.dictionary.name)))))
+        }
+        return out
+    }
+}
