@@ -2,50 +2,42 @@ import CSPro
 import Diagnostics
 import SQL
 
-/// How destination tables and columns are named.
-public enum Naming: String, Sendable, CaseIterable, Codable {
-    /// CSWeb's and CSPro's own names: `level-1`, `level-1-id`, `case-id`, `occ`, `item(1)`, lowercase records.
-    case csweb
-    /// Plain identifiers that need no quoting in ad-hoc SQL: `level_1`, `level_1_id`, `item_1`.
-    case sql
-}
-
 /// Which records and items a breakout keeps, with CSWeb's `processCasesOptions` semantics: an empty
 /// `include` keeps everything; a record named in `include` keeps all its items; an item named in
 /// `include` keeps its record with only the named items (ids always stay); `exclude` removes
 /// records or items after that. Names are compared without case.
-public struct RecordSelection: Sendable, Hashable, Codable {
-    public var include: [String]
-    public var exclude: [String]
+package struct RecordSelection: Sendable, Hashable, Codable {
+    package var include: [String]
+    package var exclude: [String]
 
-    public init(include: [String] = [], exclude: [String] = []) {
+    package init(include: [String] = [], exclude: [String] = []) {
         self.include = include
         self.exclude = exclude
     }
 
-    public static let everything = RecordSelection()
+    package static let everything = RecordSelection()
 }
 
 /// Options that shape a dictionary's destination tables.
-public struct SchemaOptions: Sendable, Hashable {
-    public var naming: Naming
-    public var selection: RecordSelection
+package struct SchemaOptions: Sendable, Hashable {
+    package var naming: Naming
+    package var selection: RecordSelection
 
-    public init(naming: Naming = .csweb, selection: RecordSelection = .everything) {
+    package init(naming: Naming = .csweb, selection: RecordSelection = .everything) {
         self.naming = naming
         self.selection = selection
     }
 }
 
 /// A selection naming a record or item the dictionary does not have.
-public struct SchemaError: UserFacingError, Sendable {
-    public var message: String
-    public var hint: String?
-    public init(_ message: String, hint: String? = nil) {
+package struct SchemaError: UserFacingError, Sendable {
+    package var message: String
+    package var hint: String?
+    package init(_ message: String, hint: String? = nil) {
         self.message = message
         self.hint = hint
     }
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// The destination tables of one dictionary in one dialect, and where every value goes.
@@ -58,55 +50,55 @@ public struct SchemaError: UserFacingError, Sendable {
 /// `breakout_chunks` (committed chunks not yet folded into the mark) and `breakout_errors`.
 /// On PostgreSQL and SQL Server the tables live in a schema named after the dictionary; on MySQL
 /// and SQLite their names carry the dictionary as a prefix.
-public struct BreakoutSchema: Sendable {
-    public let dictionary: CSProDictionary
-    public let namespace: String
-    public let dialect: any SQLDialect
-    public let options: SchemaOptions
-    public let cases: TableDefinition
-    public let notes: TableDefinition
-    public let levels: [LevelTable]
-    public let records: [RecordTable]
-    public let valueLabels: TableDefinition
-    public let state: TableDefinition
-    public let chunks: TableDefinition
-    public let errors: TableDefinition
+package struct BreakoutSchema: Sendable {
+    package let dictionary: CSProDictionary
+    package let namespace: String
+    package let dialect: any SQLDialect
+    package let options: SchemaOptions
+    package let cases: TableDefinition
+    package let notes: TableDefinition
+    package let levels: [LevelTable]
+    package let records: [RecordTable]
+    package let valueLabels: TableDefinition
+    package let state: TableDefinition
+    package let chunks: TableDefinition
+    package let errors: TableDefinition
 
     /// One level's node table.
-    public struct LevelTable: Sendable {
-        public var level: Int
-        public var table: TableDefinition
-        public var idColumn: String
+    package struct LevelTable: Sendable {
+        package var level: Int
+        package var table: TableDefinition
+        package var idColumn: String
         /// The parent level's id column (nil for level 1, which has `case-id`).
-        public var parentColumn: String?
+        package var parentColumn: String?
         /// Id items in column order.
-        public var ids: [Column]
+        package var ids: [Column]
     }
 
     /// One record's table.
-    public struct RecordTable: Sendable {
-        public var level: Int
+    package struct RecordTable: Sendable {
+        package var level: Int
         /// Index of the record in ``CaseLayout/records``.
-        public var recordIndex: Int
-        public var recordName: String
-        public var table: TableDefinition
-        public var idColumn: String
-        public var parentColumn: String
-        public var hasOccurrence: Bool
-        public var columns: [Column]
+        package var recordIndex: Int
+        package var recordName: String
+        package var table: TableDefinition
+        package var idColumn: String
+        package var parentColumn: String
+        package var hasOccurrence: Bool
+        package var columns: [Column]
     }
 
     /// A column holding one occurrence of one item.
-    public struct Column: Sendable {
-        public var name: String
-        public var item: Item
-        public var occurrence: Int
+    package struct Column: Sendable {
+        package var name: String
+        package var item: Item
+        package var occurrence: Int
         /// Index of the value in the record's slots (``RecordLayout/shape``); -1 for id items.
-        public var slot: Int
-        public var type: SQLType
+        package var slot: Int
+        package var type: SQLType
     }
 
-    public init(
+    package init(
         dictionary: CSProDictionary, dialect: any SQLDialect, options: SchemaOptions = SchemaOptions(),
         namespace: String? = nil
     ) throws {
@@ -308,13 +300,13 @@ public struct BreakoutSchema: Sendable {
     }
 
     /// Every table in creation order (parents before children).
-    public var allTables: [TableDefinition] { [state, chunks, errors] + dataTables + [valueLabels] }
+    package var allTables: [TableDefinition] { [state, chunks, errors] + dataTables + [valueLabels] }
 
     /// Data tables in the order rows must be loaded (parents first).
-    public let dataTables: [TableDefinition]
+    package let dataTables: [TableDefinition]
 
     /// The statements that create every table (and the schema, where the engine has one per dictionary).
-    public func createStatements() -> [SQLStatement] {
+    package func createStatements() -> [SQLStatement] {
         var out: [SQLStatement] = []
         if dialect.namespacing == .schema { out.append(.createSchema(namespace, ifNotExists: true)) }
         out += allTables.map { .createTable($0) }

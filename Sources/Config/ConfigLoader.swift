@@ -7,10 +7,10 @@ import Yams
 
 /// Reads and validates a config directory. Every problem is reported (not only the first), each
 /// with the file, line and column of the offending value; nothing is returned when any is an error.
-public struct ConfigLoader {
-    public let directory: String
-    public let keyring: Keyring
-    public let environment: [String: String]
+package struct ConfigLoader {
+    package let directory: String
+    package let keyring: Keyring
+    package let environment: [String: String]
 
     static let settingsKeys = ["version", "state", "source", "defaults", "serve", "alerts", "data_root", "tenant_hosts"]
     static let stateKeys = ["url", "password", "key_file", "password_format"]
@@ -25,11 +25,11 @@ public struct ConfigLoader {
         "name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
         "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts", "output",
     ]
-    public static let threadsRange = 1...64
-    public static let chunkRange = 1...100_000
-    public static let retriesRange = 0...10
+    package static let threadsRange = 1...64
+    package static let chunkRange = 1...100_000
+    package static let retriesRange = 0...10
 
-    public init(directory: String, keyring: Keyring, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    package init(directory: String, keyring: Keyring, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.directory = directory
         self.keyring = keyring
         self.environment = environment
@@ -43,13 +43,13 @@ public struct ConfigLoader {
     }
 
     /// The result of a load: the configuration when there is no error, and every diagnostic, sorted.
-    public struct Result: Sendable {
-        public var configuration: Configuration?
-        public var diagnostics: [Diagnostic]
-        public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
+    package struct Result: Sendable {
+        package var configuration: Configuration?
+        package var diagnostics: [Diagnostic]
+        package var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
     }
 
-    public func load() -> Result {
+    package func load() -> Result {
         let sink = DiagnosticSink()
         let settings = loadSettings(sink)
         var organizations: [Organization] = []
@@ -75,7 +75,7 @@ public struct ConfigLoader {
 
     /// breakout.yaml alone, for the scheduling commands (which run what the control tables say):
     /// the configuration has no organizations, and an organization file's errors do not matter.
-    public func loadSettingsOnly() -> Result {
+    package func loadSettingsOnly() -> Result {
         let sink = DiagnosticSink()
         let settings = loadSettings(sink)
         let diagnostics = sink.diagnostics.sorted()
@@ -164,7 +164,12 @@ public struct ConfigLoader {
             let path = s.string("path", required: kind == .csdb || kind == .dat)
             let dictionary = s.string("dictionary", required: kind == .dat)
             let password = secret(s, "password", what: "source password")
-            if let kind { source = SourceSettings(kind: kind, url: url, password: password, path: path, dictionary: dictionary) }
+            switch kind {
+            case .csweb: if let url { source = .csweb(url: url, password: password) }
+            case .csdb: if let path { source = .csdb(path: path) }
+            case .dat: if let path, let dictionary { source = .dat(path: path, dictionary: dictionary) }
+            case nil: break
+            }
         }
         var serveToken: SecretReference?
         if let s = top.child("serve", what: "serve", allowedKeys: ["token"]) {
@@ -398,9 +403,9 @@ public struct ConfigLoader {
                 sink.error(database.location, "\(what): database \"\(database.value)\" \(problem)")
             }
         }
-        var naming = TableNaming.csweb
+        var naming = Naming.csweb
         if let n = typed.string("naming") {
-            if let parsed = TableNaming(rawValue: n.value) {
+            if let parsed = Naming(rawValue: n.value) {
                 naming = parsed
             } else {
                 sink.error(

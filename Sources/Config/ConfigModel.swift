@@ -2,70 +2,80 @@ import Cron
 import SQL
 
 /// The whole configuration: `breakout.yaml` plus every `organizations/*.yaml`, validated.
-public struct Configuration: Sendable {
+package struct Configuration: Sendable {
     /// The config directory as given.
-    public var directory: String
-    public var settings: Settings
-    public var organizations: [Organization]
+    package var directory: String
+    package var settings: Settings
+    package var organizations: [Organization]
 }
 
 /// `breakout.yaml`.
-public struct Settings: Sendable {
-    public var version: Int
-    public var state: StateSettings
-    public var source: SourceSettings?
-    public var defaults: Defaults
+package struct Settings: Sendable {
+    package var version: Int
+    package var state: StateSettings
+    package var source: SourceSettings?
+    package var defaults: Defaults
     /// `serve.token`: who may press "Run now" on the dashboard (an encrypted secret).
-    public var serveToken: SecretReference?
+    package var serveToken: SecretReference?
     /// `alerts`: the operator's alerts, for every job's failures; the only alerts that may run a
     /// command (organization files may name webhooks only).
-    public var alerts: Alerts?
+    package var alerts: Alerts?
     /// `data_root`: the folder under which each organization's SQLite files and exports live
     /// (`data_root/<organization>/`); relative to the config directory.
-    public var dataRoot: Located<String>?
+    package var dataRoot: Located<String>?
     /// `tenant_hosts`: when set, the only database hosts organizations may point at (names,
     /// addresses, or `*.domain`); unset, any host.
-    public var tenantHosts: [String]?
+    package var tenantHosts: [String]?
 }
 
 /// Where the `mt_*` control tables live.
-public struct StateSettings: Sendable {
+package struct StateSettings: Sendable {
     /// A connection URL; relative SQLite paths are resolved against the config directory.
-    public var url: Located<String>
-    public var password: SecretReference?
-    public var keyFile: Located<String>?
+    package var url: Located<String>
+    package var password: SecretReference?
+    package var keyFile: Located<String>?
     /// `enc-v1` (default) or `php-openssl` (the layout the guide's PHP UI reads).
-    public var passwordFormat: PasswordFormat
+    package var passwordFormat: PasswordFormat
 }
 
-public enum PasswordFormat: String, Sendable, CaseIterable {
+package enum PasswordFormat: String, Sendable, CaseIterable {
     case encV1 = "enc-v1"
     case phpOpenSSL = "php-openssl"
 }
 
 /// Where cases come from.
-public struct SourceSettings: Sendable {
-    public enum Kind: String, Sendable, CaseIterable { case csweb, csdb, dat }
-    public var kind: Kind
-    public var url: Located<String>?
-    public var password: SecretReference?
-    public var path: Located<String>?
-    public var dictionary: Located<String>?
+package enum SourceSettings: Sendable {
+    package enum Kind: String, Sendable, CaseIterable { case csweb, csdb, dat }
+
+    /// A CSWeb database: its URL (no password inside) and the password's reference.
+    case csweb(url: Located<String>, password: SecretReference?)
+    /// `.csdb` files (a glob, relative to the config directory).
+    case csdb(path: Located<String>)
+    /// One `.dat` file and the dictionary that reads it.
+    case dat(path: Located<String>, dictionary: Located<String>)
+
+    package var kind: Kind {
+        switch self {
+        case .csweb: .csweb
+        case .csdb: .csdb
+        case .dat: .dat
+        }
+    }
 }
 
-public struct Defaults: Sendable {
-    public var threads: Int = 3
-    public var maxCasesPerChunk: Int = 1000
-    public var timeZone: String = "UTC"
+package struct Defaults: Sendable {
+    package var threads: Int = 3
+    package var maxCasesPerChunk: Int = 1000
+    package var timeZone: String = "UTC"
 }
 
 /// A secret as written in configuration: an `enc:v2:…` (or old `enc:v1:…`) value or an `${env:VAR}` reference. A
 /// plaintext secret never becomes one of these (validation refuses it).
-public enum SecretReference: Sendable, Hashable {
+package enum SecretReference: Sendable, Hashable {
     case encrypted(Located<String>)
     case environment(variable: String, at: SourceLocation)
 
-    public var location: SourceLocation {
+    package var location: SourceLocation {
         switch self {
         case .encrypted(let v): v.location
         case .environment(_, let at): at
@@ -74,79 +84,74 @@ public enum SecretReference: Sendable, Hashable {
 }
 
 /// `organizations/<slug>.yaml`.
-public struct Organization: Sendable {
-    public var slug: Located<String>
-    public var name: String
-    public var dictionaries: [Located<String>]
-    public var connections: [Connection]
-    public var jobs: [Job]
-    public var file: String
+package struct Organization: Sendable {
+    package var slug: Located<String>
+    package var name: String
+    package var dictionaries: [Located<String>]
+    package var connections: [Connection]
+    package var jobs: [Job]
+    package var file: String
     /// Alerts for every job of the organization that has none of its own.
-    public var alerts: Alerts?
+    package var alerts: Alerts?
 
     /// The connection jobs use when they name none: the one marked default, or the only one.
-    public var defaultConnection: Connection? {
+    package var defaultConnection: Connection? {
         connections.first { $0.isDefault } ?? (connections.count == 1 ? connections[0] : nil)
     }
 }
 
 /// A destination database of an organization.
-public struct Connection: Sendable {
-    public var name: Located<String>
-    public var engine: DatabaseEngine
-    public var host: String?
-    public var port: Int?
-    public var database: String
-    public var username: String?
-    public var password: SecretReference?
-    public var isDefault: Bool
-    public var isActive: Bool
-    public var options: [String: String]
+package struct Connection: Sendable {
+    package var name: Located<String>
+    package var engine: DatabaseEngine
+    package var host: String?
+    package var port: Int?
+    package var database: String
+    package var username: String?
+    package var password: SecretReference?
+    package var isDefault: Bool
+    package var isActive: Bool
+    package var options: [String: String]
     /// How breakout names the tables and columns it creates in this database.
-    public var naming: TableNaming
-}
-
-/// `naming:` of a connection: CSWeb/CSPro names (`level-1`, `item(1)`) or plain SQL names (`level_1`, `item_1`).
-public enum TableNaming: String, Sendable, CaseIterable {
-    case csweb, sql
+    package var naming: Naming
 }
 
 /// A scheduled job of an organization.
-public struct Job: Sendable {
-    public enum Kind: String, Sendable, CaseIterable { case breakout, export }
+package struct Job: Sendable {
+    package enum Kind: String, Sendable, CaseIterable { case breakout, export }
 
-    public var name: Located<String>
-    public var kind: Kind
-    public var schedule: CronExpression
-    public var scheduleLocation: SourceLocation
-    public var timeZone: String
+    package var name: Located<String>
+    package var kind: Kind
+    package var schedule: CronExpression
+    package var scheduleLocation: SourceLocation
+    package var timeZone: String
     /// Resolved: the job's connection, or the organization's default.
-    public var connection: String
-    public var dictionaries: [String]
-    public var threads: Int
-    public var maxCasesPerChunk: Int
-    public var isActive: Bool
+    package var connection: String
+    package var dictionaries: [String]
+    package var threads: Int
+    package var maxCasesPerChunk: Int
+    package var isActive: Bool
     /// Seconds; `nil` for no limit.
-    public var timeout: Int?
-    public var retries: Int
+    package var timeout: Int?
+    package var retries: Int
     /// Seconds after a missed fire within which it still runs (default one hour).
-    public var startingDeadline: Int
-    public var include: [String]
-    public var exclude: [String]
+    package var startingDeadline: Int
+    package var include: [String]
+    package var exclude: [String]
     /// The job's alerts, or its organization's.
-    public var alerts: Alerts?
+    package var alerts: Alerts?
     /// Export jobs: the folder dated exports go to.
-    public var output: String?
+    package var output: String?
 }
 
 /// Where a failed run (with `onRecovery`, the next successful one; with `onFailedCases`, a
 /// successful run that set cases aside as undecodable) is reported.
-public struct Alerts: Sendable, Hashable {
-    public var webhook: String?
-    public var command: String?
-    public var onRecovery = false
-    public var onFailedCases = false
-    public init(webhook: String? = nil, command: String? = nil, onRecovery: Bool = false, onFailedCases: Bool = false) {
+package struct Alerts: Sendable, Hashable {
+    package var webhook: String?
+    package var command: String?
+    package var onRecovery = false
+    package var onFailedCases = false
+    package init(webhook: String? = nil, command: String? = nil, onRecovery: Bool = false, onFailedCases: Bool = false) {
         self.webhook = webhook
         self.command = command
         self.onRecovery = onRecovery

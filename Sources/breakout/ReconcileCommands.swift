@@ -257,8 +257,8 @@ struct ImportCommand: ParsableCommand {
             defer { store.connection.close() }
             let importer = Importer(reconciler: access.reconciler(store), masterKey: masterKey)
             var output = try importer.unmanaged()
-            if let source = access.configuration.settings.source, source.kind == .csweb, let url = source.url {
-                let settings = try access.resolver.connectionConfig(url: url.value, password: source.password)
+            if case .csweb(let url, let password) = access.configuration.settings.source {
+                let settings = try access.resolver.connectionConfig(url: url.value, password: password)
                 if settings.engine == .mysql {
                     let csweb = try Databases.connect(settings)
                     defer { csweb.close() }
