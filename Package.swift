@@ -26,6 +26,10 @@ let package = Package(
         // The one protocol every user-facing error adopts (message, hint, location).
         .target(name: "Diagnostics"),
 
+        // Generated CSPro data and CSWeb-shaped databases: for the tests, the bench and the demo's
+        // source only; the product binary does not link it.
+        .target(name: "Generators", dependencies: ["CSPro", "CaseSources", "DatabaseDriver", "SQL"]),
+
         // Encrypted secrets (enc:v1 values) and master keys.
         .target(name: "Secrets", dependencies: ["COpenSSL", "Diagnostics"]),
 
@@ -43,7 +47,8 @@ let package = Package(
 
         // Checking a breakout: expected tables computed from cases (not through the row builder), a
         // destination read back by logical paths, and the manifest of a generated source.
-        .target(name: "Verification", dependencies: ["Breakout", "CSPro", "CaseSources", "DatabaseDriver", "Drivers", "SQL"]),
+        .target(
+            name: "Verification", dependencies: ["Breakout", "CSPro", "CaseSources", "DatabaseDriver", "Drivers", "SQL", "Generators"]),
 
         // The control tables (mt_*): migrations, rows, the apply lock.
         .target(name: "State", dependencies: ["DatabaseDriver", "SQL", "Diagnostics"]),
@@ -102,23 +107,26 @@ let package = Package(
         // Benchmarks (run by `make bench`, never part of the tests).
         .executableTarget(
             name: "breakout-bench",
-            dependencies: ["DatabaseDriver", "Drivers", "SQL", "CSPro", "CaseSources", "Breakout", "Verification", "Secrets"]),
+            dependencies: ["DatabaseDriver", "Drivers", "SQL", "CSPro", "CaseSources", "Breakout", "Verification", "Secrets", "Generators"]),
 
         .testTarget(name: "SQLTests", dependencies: ["SQL", "DatabaseDriver"]),
         .testTarget(name: "DriverTests", dependencies: ["Drivers", "SQL"]),
         .testTarget(name: "SecretsTests", dependencies: ["Secrets"]),
         .testTarget(
-            name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL"],
+            name: "CSProTests", dependencies: ["CSPro", "CaseSources", "SQLiteDriver", "DatabaseDriver", "SQL", "Generators"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Cron", "Secrets"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "BreakoutTests",
-            dependencies: ["DatabaseDriver", "SQLiteDriver", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL", "Verification"],
+            dependencies: [
+                "DatabaseDriver", "SQLiteDriver", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL", "Verification", "Generators",
+            ],
             exclude: ["Golden"]),
         .testTarget(
             name: "ReconcileTests",
             dependencies: [
                 "DatabaseDriver", "Reconcile", "State", "Config", "Secrets", "Drivers", "SQL", "Runner", "Cron", "CaseSources", "Dashboard",
+                "Generators",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "CLITests", dependencies: []),

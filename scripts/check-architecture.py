@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Fails when an import crosses the module boundaries of docs/architecture.md.
 
+`--write-table` rewrites the table's "depends on" column from Package.swift instead.
+
 Three checks, from the one table in docs/architecture.md ("depends on"), Package.swift
 (`swift package dump-package`) and the sources:
 
@@ -11,7 +13,7 @@ Three checks, from the one table in docs/architecture.md ("depends on"), Package
 3. Rules that hold whatever the table says: only the drivers touch the C modules; only `Drivers`,
    `CaseSources` (the CSWeb-shaped SQLite databases it writes), the bench and the tests name a
    concrete driver; the product modules never import the CLI's layers (Reconcile, Runner, Dashboard)
-   from below.
+   from below; the generated-data modules (Generators, Verification) are not in the product binary.
 """
 import json, os, re, subprocess, sys
 
@@ -29,6 +31,24 @@ def deps(t):
     return out
 
 problems = []
+
+if sys.argv[1:] == ["--write-table"]:
+    # Rewrites the "depends on" column from Package.swift (our modules first, then external products).
+    lines = open("docs/architecture.md", encoding="utf-8").read().split("\n")
+    for i, line in enumerate(lines):
+        if not line.startswith("| `"):
+            continue
+        cells = line.strip().strip("|").split("|")
+        names = re.findall(r"`([^`]+)`", cells[0])
+        if len(names) != 1 or names[0] not in targets or cells[-1].strip() == "everything above":
+            continue
+        declared = [d[next(iter(d))][0] for d in targets[names[0]]["dependencies"]]
+        mine = [f"`{d}`" for d in declared if d in ours]
+        external = [d for d in declared if d not in ours]
+        cells[-1] = " " + (", ".join(mine + external) or "—") + " "
+        lines[i] = "|" + "|".join(cells) + "|"
+    open("docs/architecture.md", "w", encoding="utf-8").write("\n".join(lines))
+    sys.exit(0)
 
 # 1. The table.
 table = {}
@@ -89,7 +109,20 @@ concrete = {"PostgresDriver", "MySQLDriver", "SQLServerDriver", "SQLiteDriver"}
 owners = {"CLibPQ": {"PostgresDriver"}, "CMariaDB": {"MySQLDriver"}, "CFreeTDS": {"SQLServerDriver"},
           "CSQLite3": {"SQLiteDriver"}, "CLibdeflate": {"CSPro"}, "COpenSSL": {"Secrets"}}
 upper = {"Reconcile", "Runner", "Dashboard", "breakout"}
-lower = {"Diagnostics", "SQL", "Cron", "Secrets", "CSPro", "DatabaseDriver", "Config", "State", "CaseSources", "Breakout", "Verification"} | concrete | {"Drivers"}
+lower = {"Diagnostics", "SQL", "Cron", "Secrets", "CSPro", "DatabaseDriver", "Config", "State", "CaseSources", "Breakout", "Verification",
+         "Generators"} | concrete | {"Drivers"}
+test_only = {"Generators", "Verification"}
+
+def closure(name, seen=None):
+    seen = set() if seen is None else seen
+    for d in deps(targets[name]) & ours:
+        if d not in seen:
+            seen.add(d)
+            closure(d, seen)
+    return seen
+
+for name in test_only & closure("breakout"):
+    problems.append(f"Package.swift: the breakout executable links {name}, which is for tests and the bench only")
 for name, t in targets.items():
     declared = deps(t)
     if t["type"] == "test":

@@ -1,17 +1,17 @@
 /// One questionnaire: its key, flags and the tree of level nodes holding record values.
-public struct Case: Sendable, Hashable {
+package struct Case: Sendable, Hashable {
     /// The case UUID (`cases.id` in CSWeb and .csdb); nil when read from text without one.
-    public var id: String?
+    package var id: String?
     /// The level-1 id text (`caseids`).
-    public var key: String
-    public var label: String?
-    public var deleted: Bool
-    public var verified: Bool
-    public var notes: [Note]
-    public var partialSave: PartialSave?
-    public var root: CaseNode
+    package var key: String
+    package var label: String?
+    package var deleted: Bool
+    package var verified: Bool
+    package var notes: [Note]
+    package var partialSave: PartialSave?
+    package var root: CaseNode
 
-    public init(
+    package init(
         id: String? = nil, key: String, label: String? = nil, deleted: Bool = false, verified: Bool = false,
         notes: [Note] = [], partialSave: PartialSave? = nil, root: CaseNode
     ) {
@@ -25,17 +25,17 @@ public struct Case: Sendable, Hashable {
         self.root = root
     }
 
-    public struct Note: Sendable, Hashable {
-        public var content: String
-        public var field: String
-        public var levelKey: String
-        public var recordOccurrence: Int
-        public var itemOccurrence: Int
-        public var subitemOccurrence: Int
-        public var operatorId: String
-        public var modifiedTime: String
+    package struct Note: Sendable, Hashable {
+        package var content: String
+        package var field: String
+        package var levelKey: String
+        package var recordOccurrence: Int
+        package var itemOccurrence: Int
+        package var subitemOccurrence: Int
+        package var operatorId: String
+        package var modifiedTime: String
 
-        public init(
+        package init(
             content: String, field: String, levelKey: String, recordOccurrence: Int, itemOccurrence: Int,
             subitemOccurrence: Int, operatorId: String, modifiedTime: String
         ) {
@@ -50,15 +50,15 @@ public struct Case: Sendable, Hashable {
         }
     }
 
-    public struct PartialSave: Sendable, Hashable {
-        public var mode: String
-        public var field: String
-        public var levelKey: String
-        public var recordOccurrence: Int
-        public var itemOccurrence: Int
-        public var subitemOccurrence: Int
+    package struct PartialSave: Sendable, Hashable {
+        package var mode: String
+        package var field: String
+        package var levelKey: String
+        package var recordOccurrence: Int
+        package var itemOccurrence: Int
+        package var subitemOccurrence: Int
 
-        public init(mode: String, field: String, levelKey: String, recordOccurrence: Int, itemOccurrence: Int, subitemOccurrence: Int) {
+        package init(mode: String, field: String, levelKey: String, recordOccurrence: Int, itemOccurrence: Int, subitemOccurrence: Int) {
             self.mode = mode
             self.field = field
             self.levelKey = levelKey
@@ -70,17 +70,17 @@ public struct Case: Sendable, Hashable {
 }
 
 /// A node of the case tree: the id values of its level, its records and its child nodes.
-public struct CaseNode: Sendable, Hashable {
+package struct CaseNode: Sendable, Hashable {
     /// 0 for level 1.
-    public var level: Int
-    public var ids: [String: CaseValue]
+    package var level: Int
+    package var ids: [String: CaseValue]
     /// The id field texts, when read from text (see ``RecordValues/written``).
-    public var writtenIds: [String: String] = [:]
+    package var writtenIds: [String: String] = [:]
     /// Record name → occurrences, in the order read.
-    public var records: [String: [RecordValues]]
-    public var children: [CaseNode]
+    package var records: [String: [RecordValues]]
+    package var children: [CaseNode]
 
-    public init(level: Int, ids: [String: CaseValue] = [:], records: [String: [RecordValues]] = [:], children: [CaseNode] = []) {
+    package init(level: Int, ids: [String: CaseValue] = [:], records: [String: [RecordValues]] = [:], children: [CaseNode] = []) {
         self.level = level
         self.ids = ids
         self.records = records
@@ -93,14 +93,14 @@ public struct CaseNode: Sendable, Hashable {
 /// Values live in one flat array in field order (occurrences consecutive), addressed through a
 /// shared ``RecordShape``: the decoders on the breakout's hot path fill slots without building a
 /// dictionary per record. `values` gives (and takes) the same content keyed by item name.
-public struct RecordValues: Sendable, Hashable {
-    public private(set) var shape: RecordShape
-    public var slots: [CaseValue]
+package struct RecordValues: Sendable, Hashable {
+    package private(set) var shape: RecordShape
+    package var slots: [CaseValue]
     /// The field texts the values were read from (text sources only), so that writing an unchanged
     /// value gives back the same text even where the data disagree with the dictionary's zero fill.
-    public var written: [String: [String]]
+    package var written: [String: [String]]
 
-    public init(values: [String: [CaseValue]] = [:], written: [String: [String]] = [:]) {
+    package init(values: [String: [CaseValue]] = [:], written: [String: [String]] = [:]) {
         let names = values.keys.sorted()
         shape = RecordShape(names: names, counts: names.map { values[$0]!.count })
         slots = names.flatMap { values[$0]! }
@@ -108,7 +108,7 @@ public struct RecordValues: Sendable, Hashable {
     }
 
     /// Blank values in the layout of `shape`.
-    public init(shape: RecordShape) {
+    package init(shape: RecordShape) {
         self.shape = shape
         // Appending into reserved capacity rather than `Array(repeating:count:)`, whose storage is
         // allocated through the runtime's generic metadata lookup on every call.
@@ -126,7 +126,7 @@ public struct RecordValues: Sendable, Hashable {
     }
 
     /// Item name → its values, one per occurrence.
-    public var values: [String: [CaseValue]] {
+    package var values: [String: [CaseValue]] {
         get {
             var out = [String: [CaseValue]](minimumCapacity: shape.names.count)
             for (i, name) in shape.names.enumerated() { out[name] = Array(slots[shape.offsets[i]..<shape.offsets[i] + shape.counts[i]]) }
@@ -137,29 +137,29 @@ public struct RecordValues: Sendable, Hashable {
         }
     }
 
-    public subscript(item: String, occurrence: Int = 0) -> CaseValue {
+    package subscript(item: String, occurrence: Int = 0) -> CaseValue {
         guard let i = shape.index[item], occurrence < shape.counts[i] else { return .blank }
         return slots[shape.offsets[i] + occurrence]
     }
 
-    public static func == (a: RecordValues, b: RecordValues) -> Bool {
+    package static func == (a: RecordValues, b: RecordValues) -> Bool {
         a.shape === b.shape ? a.slots == b.slots : a.values == b.values
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         for name in shape.names.sorted() { hasher.combine(name); hasher.combine(values[name]) }
     }
 }
 
 /// The slot layout of a record's values: item names in order, where each starts and how many occurrences.
-public final class RecordShape: Sendable {
-    public let names: [String]
-    public let counts: [Int]
-    public let offsets: [Int]
-    public let index: [String: Int]
-    public let total: Int
+package final class RecordShape: Sendable {
+    package let names: [String]
+    package let counts: [Int]
+    package let offsets: [Int]
+    package let index: [String: Int]
+    package let total: Int
 
-    public init(names: [String], counts: [Int]) {
+    package init(names: [String], counts: [Int]) {
         self.names = names
         self.counts = counts
         var offsets: [Int] = []
@@ -172,7 +172,7 @@ public final class RecordShape: Sendable {
 }
 
 /// An item value as CSPro distinguishes them.
-public enum CaseValue: Sendable, Hashable {
+package enum CaseValue: Sendable, Hashable {
     /// Blank: CSPro's NOTAPPL.
     case blank
     case number(Double)
@@ -183,10 +183,10 @@ public enum CaseValue: Sendable, Hashable {
     /// Text in a numeric field that is not a number (CSPro reads it as DEFAULT); the raw field is kept.
     case invalid(String)
 
-    public var isBlank: Bool { self == .blank }
+    package var isBlank: Bool { self == .blank }
 
     /// Alpha text, right-trimmed; all blank is blank (CSPro's alpha fields are space-padded).
-    public init(alpha text: String) {
+    package init(alpha text: String) {
         var text = text
         self = text.withUTF8 { CaseValue.alpha($0) }
     }
@@ -203,7 +203,7 @@ public enum CaseValue: Sendable, Hashable {
     /// A JSON string value as CSPro's sync JSON means it: alpha text right-trimmed (all blank is
     /// blank); for a numeric item `""` is blank, a special value's name is that special value, a
     /// number in quotes is the number, anything else is DEFAULT with its text kept.
-    public init(jsonString s: String, numeric: Bool) {
+    package init(jsonString s: String, numeric: Bool) {
         if !numeric {
             self = CaseValue(alpha: s)
         } else if s.isEmpty {

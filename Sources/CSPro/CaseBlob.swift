@@ -3,12 +3,12 @@ import Foundation
 /// CSWeb's `questionnaire` column: 4 header bytes (the gzip magic `1F 8B 08 00` or the
 /// little-endian uncompressed length) then a zlib stream (PHP `gzcompress`). Inside: the `level-1`
 /// JSON (CSPro 7.5+ clients) or the case's text lines joined by `\n` (7.4 clients).
-public enum CaseBlob {
+package enum CaseBlob {
     /// Decodes a blob into a case (`id` and `key` come from the table row).
     ///
     /// - Throws: ``CaseDecodingError`` with the reason (short blob, corrupt or truncated zlib, bad JSON, …).
     /// Pass a ``ZlibInflater`` per worker to reuse its state and output buffer from case to case.
-    public static func decode(
+    package static func decode(
         _ blob: [UInt8], layout: CaseLayout, id: String? = nil, key: String? = nil,
         inflater: ZlibInflater? = nil
     ) throws -> Case {
@@ -32,7 +32,7 @@ public enum CaseBlob {
     }
 
     /// The uncompressed content of a blob.
-    public static func inflate(_ blob: [UInt8], inflater: ZlibInflater? = nil) throws -> [UInt8] {
+    package static func inflate(_ blob: [UInt8], inflater: ZlibInflater? = nil) throws -> [UInt8] {
         let inflater = try inflater ?? ZlibInflater()
         return try withExtendedLifetime(inflater) { Array(try inflate(blob, into: inflater)) }
     }
@@ -54,7 +54,7 @@ public enum CaseBlob {
     }
 
     /// Builds a blob as CSWeb does (little-endian length header + zlib), for tests and generated sources.
-    public static func encode(_ content: [UInt8]) throws -> [UInt8] {
+    package static func encode(_ content: [UInt8]) throws -> [UInt8] {
         let n = UInt32(content.count)
         return [UInt8(n & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 24)] + (try Zlib.deflate(content))
     }

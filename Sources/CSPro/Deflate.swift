@@ -28,11 +28,11 @@ enum Zlib {
 /// inflate into a buffer the inflater keeps (a buffer over 1 MiB, for an unusually large case, is
 /// given back at the next smaller one).
 /// Not thread-safe; not Sendable.
-public final class ZlibInflater {
+package final class ZlibInflater {
     private let decompressor: OpaquePointer
     private var buffer: UnsafeMutableRawBufferPointer
 
-    public init() throws {
+    package init() throws {
         guard let d = libdeflate_alloc_decompressor() else { throw Zlib.Failure(description: "libdeflate_alloc_decompressor failed") }
         decompressor = d
         buffer = .allocate(byteCount: 64 * 1024, alignment: 16)
@@ -45,7 +45,7 @@ public final class ZlibInflater {
 
     /// The most a case may inflate to. A CSPro case is kilobytes; anything past this is not a case
     /// (a compression bomb or garbage), and refusing it keeps a worker's memory bounded.
-    public static let maximumOutput = 64 * 1_048_576
+    package static let maximumOutput = 64 * 1_048_576
     /// The largest output buffer kept for smaller cases.
     static let keptBuffer = 1_048_576
 

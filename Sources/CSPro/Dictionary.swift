@@ -4,27 +4,27 @@ import Diagnostics
 ///
 /// Item starts are absolute (1-based columns), computed for relative positions, so a record's
 /// fixed-width text can be read without looking back at the file format.
-public struct CSProDictionary: Sendable, Hashable, Codable {
-    public var name: String
-    public var labels: [Label]
-    public var recordTypeStart: Int
+package struct CSProDictionary: Sendable, Hashable, Codable {
+    package var name: String
+    package var labels: [Label]
+    package var recordTypeStart: Int
     /// 0 when the dictionary has a single record type.
-    public var recordTypeLength: Int
-    public var relativePositions: Bool
+    package var recordTypeLength: Int
+    package var relativePositions: Bool
     /// Dictionary-wide defaults, as written (items carry their resolved values).
-    public var defaultZeroFill: Bool
-    public var defaultDecimalMark: Bool
+    package var defaultZeroFill: Bool
+    package var defaultDecimalMark: Bool
     /// Language codes, in label order (empty for a single-language dictionary).
-    public var languages: [Language]
-    public var levels: [Level]
+    package var languages: [Language]
+    package var levels: [Level]
 
-    public struct Language: Sendable, Hashable, Codable {
-        public var name: String
-        public var label: String
-        public init(name: String, label: String) { (self.name, self.label) = (name, label) }
+    package struct Language: Sendable, Hashable, Codable {
+        package var name: String
+        package var label: String
+        package init(name: String, label: String) { (self.name, self.label) = (name, label) }
     }
 
-    public init(
+    package init(
         name: String, labels: [Label], recordTypeStart: Int, recordTypeLength: Int, relativePositions: Bool,
         defaultZeroFill: Bool, defaultDecimalMark: Bool, languages: [Language], levels: [Level]
     ) {
@@ -57,71 +57,71 @@ public struct CSProDictionary: Sendable, Hashable, Codable {
     }
 
     /// Every record of every level, in order.
-    public var allRecords: [(level: Int, record: Record)] {
+    package var allRecords: [(level: Int, record: Record)] {
         levels.enumerated().flatMap { index, level in level.records.map { (index, $0) } }
     }
 }
 
 /// A label in one language (`language` nil in a single-language dictionary).
-public struct Label: Sendable, Hashable, Codable {
-    public var text: String
-    public var language: String?
+package struct Label: Sendable, Hashable, Codable {
+    package var text: String
+    package var language: String?
 
-    public init(_ text: String, language: String? = nil) {
+    package init(_ text: String, language: String? = nil) {
         self.text = text
         self.language = language
     }
 }
 
-public struct Level: Sendable, Hashable, Codable {
-    public var name: String
-    public var labels: [Label]
-    public var ids: [Item]
-    public var records: [Record]
+package struct Level: Sendable, Hashable, Codable {
+    package var name: String
+    package var labels: [Label]
+    package var ids: [Item]
+    package var records: [Record]
 
-    public init(name: String, labels: [Label], ids: [Item], records: [Record]) {
+    package init(name: String, labels: [Label], ids: [Item], records: [Record]) {
         (self.name, self.labels, self.ids, self.records) = (name, labels, ids, records)
     }
 }
 
-public struct Record: Sendable, Hashable, Codable {
-    public var name: String
-    public var labels: [Label]
+package struct Record: Sendable, Hashable, Codable {
+    package var name: String
+    package var labels: [Label]
     /// The record type value as written (`"1"`); empty when the dictionary has one record type.
-    public var typeValue: String
-    public var required: Bool
-    public var maxOccurrences: Int
-    public var items: [Item]
+    package var typeValue: String
+    package var required: Bool
+    package var maxOccurrences: Int
+    package var items: [Item]
 
-    public init(name: String, labels: [Label], typeValue: String, required: Bool, maxOccurrences: Int, items: [Item]) {
+    package init(name: String, labels: [Label], typeValue: String, required: Bool, maxOccurrences: Int, items: [Item]) {
         (self.name, self.labels, self.typeValue, self.required, self.maxOccurrences, self.items) = (
             name, labels, typeValue, required, maxOccurrences, items
         )
     }
 }
 
-public struct Item: Sendable, Hashable, Codable {
-    public enum ContentType: String, Sendable, Hashable, Codable, CaseIterable {
+package struct Item: Sendable, Hashable, Codable {
+    package enum ContentType: String, Sendable, Hashable, Codable, CaseIterable {
         case numeric, alpha, audio, document, geometry, image
-        public var isBinary: Bool { ![.numeric, .alpha].contains(self) }
+        package var isBinary: Bool { ![.numeric, .alpha].contains(self) }
     }
 
-    public var name: String
-    public var labels: [Label]
-    public var contentType: ContentType
+    package var name: String
+    package var labels: [Label]
+    package var contentType: ContentType
     /// Absolute, 1-based column of the first occurrence.
-    public var start: Int
-    public var length: Int
-    public var decimals: Int
+    package var start: Int
+    package var length: Int
+    package var decimals: Int
     /// Whether the decimal point is written in the data (only meaningful when `decimals > 0`).
-    public var decimalMark: Bool
-    public var zeroFill: Bool
-    public var occurrences: Int
+    package var decimalMark: Bool
+    package var zeroFill: Bool
+    package var occurrences: Int
     /// The name of the item this one is a subitem of; nil for ordinary items.
-    public var parent: String?
-    public var valueSets: [ValueSet]
+    package var parent: String?
+    package var valueSets: [ValueSet]
 
-    public init(
+    package init(
         name: String, labels: [Label], contentType: ContentType, start: Int, length: Int, decimals: Int, decimalMark: Bool,
         zeroFill: Bool, occurrences: Int, parent: String?, valueSets: [ValueSet]
     ) {
@@ -133,31 +133,49 @@ public struct Item: Sendable, Hashable, Codable {
         )
     }
 
-    public var isSubitem: Bool { parent != nil }
+    package var isSubitem: Bool { parent != nil }
 }
 
-public struct ValueSet: Sendable, Hashable, Codable {
-    public var name: String
-    public var labels: [Label]
-    public var values: [Value]
+package struct ValueSet: Sendable, Hashable, Codable {
+    package var name: String
+    package var labels: [Label]
+    package var values: [Value]
     /// Value sets sharing a link share their values; the first one in the file carries them.
-    public var link: String?
+    package var link: String?
 
-    public struct Value: Sendable, Hashable, Codable {
-        public var labels: [Label]
-        public var pieces: [Piece]
-        public var special: Special?
+    package init(name: String, labels: [Label], values: [Value], link: String?) {
+        self.name = name
+        self.labels = labels
+        self.values = values
+        self.link = link
+    }
+
+    package struct Value: Sendable, Hashable, Codable {
+        package var labels: [Label]
+        package var pieces: [Piece]
+        package var special: Special?
+
+        package init(labels: [Label], pieces: [Piece], special: Special?) {
+            self.labels = labels
+            self.pieces = pieces
+            self.special = special
+        }
     }
 
     /// One value, or a range `from…to` (alpha values are kept as written, blank as "").
-    public struct Piece: Sendable, Hashable, Codable {
-        public var from: String
-        public var to: String?
+    package struct Piece: Sendable, Hashable, Codable {
+        package var from: String
+        package var to: String?
+
+        package init(from: String, to: String?) {
+            self.from = from
+            self.to = to
+        }
     }
 }
 
 /// CSPro's special values.
-public enum Special: String, Sendable, Hashable, Codable, CaseIterable {
+package enum Special: String, Sendable, Hashable, Codable, CaseIterable {
     case missing = "MISSING"
     case refused = "REFUSED"
     case notApplicable = "NOTAPPL"
@@ -165,17 +183,17 @@ public enum Special: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// A dictionary file that cannot be read: where (line for legacy text, JSON path for JSON) and why.
-public struct DictionaryError: UserFacingError, Sendable, Hashable {
-    public var file: String
+package struct DictionaryError: UserFacingError, Sendable, Hashable {
+    package var file: String
     /// `line 12` or `levels[0].records[2].items[5].length`.
-    public var position: String
-    public var message: String
+    package var position: String
+    package var message: String
 
-    public init(file: String, location: String, message: String) {
+    package init(file: String, location: String, message: String) {
         self.file = file
         position = location
         self.message = message
     }
 
-    public var description: String { "\(file): \(position): \(message)" }
+    package var description: String { "\(file): \(position): \(message)" }
 }

@@ -4,7 +4,7 @@ extension CSProDictionary {
     /// Reads a dictionary in either format (JSON when the text starts with `{`, legacy text otherwise).
     ///
     /// - Throws: ``DictionaryError`` naming the line (legacy) or JSON path of the problem.
-    public static func parse(_ data: Data, file: String) throws -> CSProDictionary {
+    package static func parse(_ data: Data, file: String) throws -> CSProDictionary {
         var bytes = data[...]
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
         let firstSignificant = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
@@ -16,7 +16,7 @@ extension CSProDictionary {
     }
 
     /// Reads a dictionary file.
-    public static func load(path: String) throws -> CSProDictionary {
+    package static func load(path: String) throws -> CSProDictionary {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DictionaryError(file: path, location: "file", message: "cannot read the file")
         }

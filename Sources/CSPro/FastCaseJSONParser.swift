@@ -430,7 +430,7 @@ let powersOfTen: [Double] = [
 ]
 
 /// A list of names stored once as UTF-8 in one buffer, for matching JSON keys in place.
-/// Immutable after init.
+/// Immutable after init, hence `@unchecked`: the buffer is written in init and only read after.
 final class KeyNames: @unchecked Sendable {
     let count: Int
     private let storage: UnsafeMutablePointer<UInt8>

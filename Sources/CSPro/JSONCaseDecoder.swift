@@ -2,24 +2,24 @@ import Diagnostics
 import Foundation
 
 /// Why a case could not be decoded; the breakout records it with the case id and revision and skips the case.
-public struct CaseDecodingError: UserFacingError, Sendable, Hashable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct CaseDecodingError: UserFacingError, Sendable, Hashable {
+    package var message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// Cases in CSPro's sync JSON (`CaseJsonWriter`): the whole case object with `level-1` (CSPro 7.5+)
 /// or `data` text lines (7.4 clients), or just the `level-1` object as CSWeb stores it.
-public enum JSONCaseDecoder {
+package enum JSONCaseDecoder {
     /// Decodes a whole case object (`id`, `caseids`, `label`, `deleted`, `verified`, `notes`,
     /// `partialSave`, and `level-1` or `data`).
-    public static func decodeCase(_ data: Data, layout: CaseLayout) throws -> Case {
+    package static func decodeCase(_ data: Data, layout: CaseLayout) throws -> Case {
         guard let object = try parse(data) as? [String: Any] else { throw CaseDecodingError("a case must be a JSON object") }
         return try decodeCase(object, layout: layout)
     }
 
     /// Decodes a JSON array of case objects.
-    public static func decodeCases(_ data: Data, layout: CaseLayout) throws -> [Case] {
+    package static func decodeCases(_ data: Data, layout: CaseLayout) throws -> [Case] {
         guard let array = try parse(data) as? [Any] else { throw CaseDecodingError("expected a JSON array of cases") }
         return try array.enumerated().map { i, entry in
             guard let object = entry as? [String: Any] else { throw CaseDecodingError("case \(i + 1) is not a JSON object") }
@@ -74,7 +74,7 @@ public enum JSONCaseDecoder {
     }
 
     /// Decodes just a `level-1` object (what CSWeb stores in its questionnaire blobs for 7.5+ clients).
-    public static func decodeLevel(_ data: Data, layout: CaseLayout) throws -> CaseNode {
+    package static func decodeLevel(_ data: Data, layout: CaseLayout) throws -> CaseNode {
         guard let object = try parse(data) as? [String: Any] else { throw CaseDecodingError("the questionnaire must be a JSON object") }
         return try node(object, level: 0, layout: layout)
     }

@@ -3,9 +3,9 @@ import Foundation
 /// Writes cases as CSPro's sync JSON (`CaseJsonWriter`): keys in dictionary order, blank items
 /// omitted, repeating items as arrays up to the last non-blank entry with `""` for blanks,
 /// records with more than one allowed occurrence as arrays, child levels as `level-N` arrays.
-public enum JSONCaseEncoder {
+package enum JSONCaseEncoder {
     /// The whole case object.
-    public static func encode(_ c: Case, layout: CaseLayout) -> String {
+    package static func encode(_ c: Case, layout: CaseLayout) -> String {
         var out = "{"
         var fields: [String] = []
         if let id = c.id { fields.append("\"id\":\(quote(id))") }
@@ -19,7 +19,7 @@ public enum JSONCaseEncoder {
     }
 
     /// One level node (what CSWeb stores for the root).
-    public static func encode(_ node: CaseNode, layout: CaseLayout) -> String {
+    package static func encode(_ node: CaseNode, layout: CaseLayout) -> String {
         let dictionary = layout.dictionary
         var fields: [String] = []
         let ids = dictionary.levels[node.level].ids.compactMap { id -> String? in

@@ -2,8 +2,8 @@ import Foundation
 
 /// Writes a dictionary in CSPro's JSON format (7.7+), with absolute item positions, so that a
 /// generated CSWeb database carries a dictionary every reader (CSWeb, CSPro, this tool) accepts.
-public enum JSONDictionaryWriter {
-    public static func text(_ d: CSProDictionary) -> String {
+package enum JSONDictionaryWriter {
+    package static func text(_ d: CSProDictionary) -> String {
         func labels(_ l: [Label]) -> [[String: Any]] {
             l.map { label -> [String: Any] in
                 var o: [String: Any] = ["text": label.text]

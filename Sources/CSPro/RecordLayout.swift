@@ -1,24 +1,24 @@
 /// Where every item of a record sits on its text line, precomputed once per dictionary.
-public struct RecordLayout: Sendable {
-    public struct Field: Sendable {
-        public var item: Item
+package struct RecordLayout: Sendable {
+    package struct Field: Sendable {
+        package var item: Item
         /// 0-based column of occurrence 0.
-        public var offset: Int
-        public var occurrences: Int
+        package var offset: Int
+        package var occurrences: Int
         /// Columns between occurrences (the parent's length for a subitem of a repeating parent).
-        public var stride: Int
+        package var stride: Int
     }
 
-    public var level: Int
+    package var level: Int
     /// Position among the dictionary's records.
-    public var index: Int
-    public var record: Record
+    package var index: Int
+    package var record: Record
     /// Every item, parents before their subitems.
-    public var fields: [Field]
+    package var fields: [Field]
     /// The line length when every item is written.
-    public var length: Int
+    package var length: Int
     /// Value slots of this record's non-binary items, in field order.
-    public let shape: RecordShape
+    package let shape: RecordShape
 
     init(level: Int, index: Int, record: Record, dictionary: CSProDictionary) {
         self.level = level
@@ -47,14 +47,14 @@ public struct RecordLayout: Sendable {
 }
 
 /// Lookup tables for reading and writing a dictionary's text lines.
-public struct CaseLayout: Sendable {
-    public let dictionary: CSProDictionary
-    public let records: [RecordLayout]
+package struct CaseLayout: Sendable {
+    package let dictionary: CSProDictionary
+    package let records: [RecordLayout]
     let byType: [String: Int]
     /// The byte-level parser for this dictionary's case JSON, built once.
     let fastParser: FastCaseJSONParser
 
-    public init(_ dictionary: CSProDictionary) {
+    package init(_ dictionary: CSProDictionary) {
         self.dictionary = dictionary
         var records: [RecordLayout] = []
         var byType: [String: Int] = [:]

@@ -4,16 +4,16 @@ import Foundation
 /// read and written as CSPro's `TextToCaseConverter` does: one line per record occurrence, the ids of
 /// its level and the levels above on every line, a new case when the level-1 ids change, a new
 /// child node when that level's ids change, `~` lines skipped as deleted records.
-public enum TextCaseCodec {
-    public struct Warning: Sendable, Hashable, CustomStringConvertible {
-        public var line: Int
-        public var message: String
-        public var description: String { "line \(line): \(message)" }
+package enum TextCaseCodec {
+    package struct Warning: Sendable, Hashable, CustomStringConvertible {
+        package var line: Int
+        package var message: String
+        package var description: String { "line \(line): \(message)" }
     }
 
     /// Splits file bytes into lines: UTF-8 with a BOM (or valid UTF-8) else Windows-1252/Latin-1;
     /// `\n`, `\r\n` or `\r` endings.
-    public static func lines(of data: Data) -> [String] {
+    package static func lines(of data: Data) -> [String] {
         var bytes = data[...]
         var text: String
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
@@ -30,7 +30,7 @@ public enum TextCaseCodec {
     }
 
     /// Reads every case of a sequence of lines.
-    public static func decode(_ lines: [String], layout: CaseLayout) -> (cases: [Case], warnings: [Warning]) {
+    package static func decode(_ lines: [String], layout: CaseLayout) -> (cases: [Case], warnings: [Warning]) {
         var cases: [Case] = []
         var warnings: [Warning] = []
         let dictionary = layout.dictionary
@@ -143,7 +143,7 @@ public enum TextCaseCodec {
     /// A field's value: numbers per `NumberConverter` (leading blanks skipped, all blank = NOTAPPL,
     /// optional sign, `.` or `,` as decimal mark, implied decimals without a mark, anything else
     /// DEFAULT); alpha verbatim, right-trimmed, all blank = blank.
-    public static func value(_ text: String, _ item: Item) -> CaseValue {
+    package static func value(_ text: String, _ item: Item) -> CaseValue {
         if item.contentType != .numeric { return CaseValue(alpha: text) }
         if let fast = fastNumber(text, decimals: item.decimals) { return fast }
         var s = Substring(text)
@@ -214,7 +214,7 @@ public enum TextCaseCodec {
 
     /// The lines of one case: each node's records in dictionary order, one line per occurrence,
     /// then its children; lines right-trimmed as CSPro writes them.
-    public static func encode(_ c: Case, layout: CaseLayout) -> [String] {
+    package static func encode(_ c: Case, layout: CaseLayout) -> [String] {
         var out: [String] = []
         encode(c.root, ancestors: [], layout: layout, into: &out)
         return out
@@ -266,7 +266,7 @@ public enum TextCaseCodec {
     }
 
     /// A value as its field text (exactly `item.length` characters).
-    public static func text(_ value: CaseValue, _ item: Item) -> String {
+    package static func text(_ value: CaseValue, _ item: Item) -> String {
         let n = item.length
         func pad(_ s: String, zero: Bool) -> String {
             if s.count > n { return String(repeating: "*", count: n) }

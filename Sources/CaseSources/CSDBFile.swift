@@ -7,16 +7,16 @@ import SQLiteDriver
 /// A CSPro data file (`.csdb`, SQLite): the dictionary from `meta`, cases from
 /// `cases.questionnaire` text or, when that is empty (CSPro 7.4+ files keep the data broken out),
 /// read back from the `level-N` and record tables.
-public final class CSDBFile {
+package final class CSDBFile {
     let connection: SQLiteConnection
-    public let path: String
-    public let dictionary: CSProDictionary
-    public let layout: CaseLayout
+    package let path: String
+    package let dictionary: CSProDictionary
+    package let layout: CaseLayout
 
     /// Opens a `.csdb` read-only and parses its embedded dictionary.
     ///
     /// - Throws: ``DatabaseError`` when the file is not SQLite, ``DictionaryError`` for a bad dictionary.
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         connection = try SQLiteConnection(path: path, readOnly: true)
         let meta = try connection.query("SELECT dictionary FROM meta LIMIT 1")
@@ -31,7 +31,7 @@ public final class CSDBFile {
     deinit { connection.close() }
 
     /// Every case (or the one with `key`), in file order, deleted ones included (flagged).
-    public func cases(key: String? = nil) throws -> [Case] {
+    package func cases(key: String? = nil) throws -> [Case] {
         var sql =
             "SELECT id, \"key\", label, questionnaire, deleted, verified, partial_save_mode, partial_save_field_name, partial_save_level_key, "
             + "partial_save_record_occurrence, partial_save_item_occurrence, partial_save_subitem_occurrence FROM cases"

@@ -2,26 +2,27 @@ import CSPro
 import DatabaseDriver
 import Foundation
 import SQL
+import Synchronization
 
 /// CSWeb's database as a case source: `cspro_dictionaries` and one table per dictionary whose
 /// `questionnaire` column holds compressed cases (MySQL in production; an SQLite file with the same
 /// tables for the embedded demo and tests).
-public struct CSWebSource {
-    public let connection: any DatabaseConnection
+package struct CSWebSource {
+    package let connection: any DatabaseConnection
     /// The ids of the revision being read, by table: a sync batch's are read once.
     let revisionIDCache = RevisionCache()
 
-    public init(connection: any DatabaseConnection) {
+    package init(connection: any DatabaseConnection) {
         self.connection = connection
     }
 
     /// The dictionary names CSWeb holds.
-    public func dictionaryNames() throws -> [String] {
+    package func dictionaryNames() throws -> [String] {
         try connection.query("SELECT dictionary_name FROM cspro_dictionaries ORDER BY dictionary_name").compactMap { $0[0].string }
     }
 
     /// A dictionary as uploaded (JSON or legacy text).
-    public func dictionary(named name: String) throws -> CSProDictionary {
+    package func dictionary(named name: String) throws -> CSProDictionary {
         let rows = try connection.query(
             .select(
                 Select(
@@ -40,18 +41,18 @@ public struct CSWebSource {
     }
 
     /// One row of a dictionary table, not yet decoded.
-    public struct StoredCase: Sendable {
-        public var rowID: Int64
-        public var guid: String
+    package struct StoredCase: Sendable {
+        package var rowID: Int64
+        package var guid: String
         /// The `guid` column as stored (16 bytes in CSWeb), for looking up the case's notes.
-        public var guidValue: SQLValue
-        public var key: String
-        public var label: String?
-        public var revision: Int64
-        public var deleted: Bool
-        public var verified: Bool
-        public var partialSave: Case.PartialSave?
-        public var questionnaire: [UInt8]
+        package var guidValue: SQLValue
+        package var key: String
+        package var label: String?
+        package var revision: Int64
+        package var deleted: Bool
+        package var verified: Bool
+        package var partialSave: Case.PartialSave?
+        package var questionnaire: [UInt8]
     }
 
     static let caseColumns = [
@@ -61,7 +62,7 @@ public struct CSWebSource {
     ]
 
     /// Stored cases of a dictionary in (revision, id) order, optionally only those with `key`.
-    public func storedCases(
+    package func storedCases(
         dictionary name: String, key: String? = nil, afterRevision: Int64? = nil, limit: Int? = nil
     ) throws -> [StoredCase] {
         var conditions: [SQLPredicate] = []
@@ -88,7 +89,7 @@ public struct CSWebSource {
     ///    revision.
     ///
     /// The order and the cases returned are exactly those of the plain keyset query.
-    public func storedCases(dictionary name: String, after revision: Int64, id: Int64, limit: Int) throws -> [StoredCase] {
+    package func storedCases(dictionary name: String, after revision: Int64, id: Int64, limit: Int) throws -> [StoredCase] {
         if let rest = try restOfRevisionQuery(name, revision: revision, after: id, limit: limit) {
             let found = try storedCases(rest.select)
             // Cases of revision r remain: this chunk ends inside it. (One re-synced meanwhile has
@@ -106,7 +107,7 @@ public struct CSWebSource {
 
     /// Step 1: the next cases of revision `revision` after id `id`, by id, and whether they are
     /// its last; nil when none is left.
-    public func restOfRevisionQuery(_ name: String, revision: Int64, after id: Int64, limit: Int) throws -> (select: Select, last: Bool)? {
+    package func restOfRevisionQuery(_ name: String, revision: Int64, after id: Int64, limit: Int) throws -> (select: Select, last: Bool)? {
         guard id > 0 else { return nil }
         let ids = try revisionIDs(name, revision: revision)
         var low = 0, high = ids.count
@@ -135,7 +136,7 @@ public struct CSWebSource {
     }
 
     /// Steps 2 and 3: later revisions, up to the bound.
-    public func laterPredicate(_ name: String, after revision: Int64, limit: Int) throws -> SQLPredicate {
+    package func laterPredicate(_ name: String, after revision: Int64, limit: Int) throws -> SQLPredicate {
         var range: [SQLPredicate] = [.compare("revision", .greater, .integer(revision))]
         if let bound = try revisionBound(name, after: revision, rows: limit) {
             range.append(.compare("revision", .lessOrEqual, .integer(bound)))
@@ -146,18 +147,18 @@ public struct CSWebSource {
     /// The revision of the `rows`-th case whose revision is above `revision` (nil when fewer are
     /// left): `SELECT revision … WHERE revision > r ORDER BY revision LIMIT 1 OFFSET rows-1`,
     /// answered from the `revision` index without reading a row.
-    public func revisionBound(_ name: String, after revision: Int64, rows: Int) throws -> Int64? {
+    package func revisionBound(_ name: String, after revision: Int64, rows: Int) throws -> Int64? {
         try connection.query(.select(revisionBoundQuery(name, after: revision, rows: rows))).first?[0].int64
     }
 
-    public func revisionBoundQuery(_ name: String, after revision: Int64, rows: Int) -> Select {
+    package func revisionBoundQuery(_ name: String, after revision: Int64, rows: Int) -> Select {
         Select(
             from: QualifiedName(name), columns: ["revision"], where: .compare("revision", .greater, .integer(revision)),
             orderBy: [SortKey("revision")], limit: 1, offset: max(rows, 1) - 1)
     }
 
     /// The statement that reads cases in (revision, id) order.
-    public func chunkQuery(_ name: String, where predicate: SQLPredicate?, limit: Int?) -> Select {
+    package func chunkQuery(_ name: String, where predicate: SQLPredicate?, limit: Int?) -> Select {
         Select(
             from: QualifiedName(name), columns: Self.caseColumns, where: predicate,
             orderBy: [SortKey("revision"), SortKey("id")], limit: limit)
@@ -165,7 +166,7 @@ public struct CSWebSource {
 
     /// How many cases lie after the position (revision, id): the cases of later revisions (counted
     /// on the `revision` index alone) plus the rest of revision `revision`.
-    public func countCases(dictionary name: String, after revision: Int64, id: Int64) throws -> Int {
+    package func countCases(dictionary name: String, after revision: Int64, id: Int64) throws -> Int {
         let later = try connection.query(
             .select(.count(from: QualifiedName(name), where: .compare("revision", .greater, .integer(revision)))))
         let same = try connection.query(
@@ -180,7 +181,7 @@ public struct CSWebSource {
     }
 
     /// The plain keyset condition "after (revision, id)".
-    public static func after(_ revision: Int64, _ id: Int64) -> SQLPredicate {
+    package static func after(_ revision: Int64, _ id: Int64) -> SQLPredicate {
         .or([
             .compare("revision", .greater, .integer(revision)),
             .and([.equals("revision", .integer(revision)), .compare("id", .greater, .integer(id))]),
@@ -212,12 +213,12 @@ public struct CSWebSource {
 
     /// Whether CSWeb has a notes table for the dictionary (`<DICT>_notes`). Throws when the
     /// catalog cannot be read, rather than reading a lost connection as "no notes".
-    public func hasNotes(dictionary name: String) throws -> Bool {
+    package func hasNotes(dictionary name: String) throws -> Bool {
         try connection.tableExists(QualifiedName(name + "_notes"))
     }
 
     /// The notes of the given cases, by case UUID text.
-    public func notes(dictionary name: String, cases: [StoredCase]) throws -> [String: [Case.Note]] {
+    package func notes(dictionary name: String, cases: [StoredCase]) throws -> [String: [Case.Note]] {
         var out: [String: [Case.Note]] = [:]
         for batch in stride(from: 0, to: cases.count, by: 500) {
             let slice = cases[batch..<min(batch + 500, cases.count)]
@@ -269,7 +270,7 @@ public struct CSWebSource {
     }
 
     /// Decodes a stored case; a case that cannot be decoded throws ``CaseDecodingError`` with the reason.
-    public static func decode(_ stored: StoredCase, layout: CaseLayout) throws -> Case {
+    package static func decode(_ stored: StoredCase, layout: CaseLayout) throws -> Case {
         var c = try CaseBlob.decode(stored.questionnaire, layout: layout, id: stored.guid, key: stored.key)
         c.label = stored.label
         c.deleted = stored.deleted
@@ -280,18 +281,15 @@ public struct CSWebSource {
 }
 
 /// The sorted ids of the revision a source is reading, per table (only the current one is kept).
-final class RevisionCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [String: (revision: Int64, ids: [Int64])] = [:]
+final class RevisionCache: Sendable {
+    private let values = Mutex<[String: (revision: Int64, ids: [Int64])]>([:])
 
     func ids(_ table: String, _ revision: Int64) -> [Int64]? {
-        lock.lock(); defer { lock.unlock() }
-        guard let v = values[table], v.revision == revision else { return nil }
-        return v.ids
+        values.withLock { values in
+            guard let v = values[table], v.revision == revision else { return nil }
+            return v.ids
+        }
     }
 
-    func set(_ table: String, _ revision: Int64, _ ids: [Int64]) {
-        lock.lock(); defer { lock.unlock() }
-        values[table] = (revision, ids)
-    }
+    func set(_ table: String, _ revision: Int64, _ ids: [Int64]) { values.withLock { $0[table] = (revision, ids) } }
 }

@@ -6,15 +6,15 @@ import SQL
 /// Writes a CSWeb-shaped database (MySQL/MariaDB as CSWeb does, or SQLite with the same tables):
 /// `cspro_dictionaries`, one table per dictionary with compressed `questionnaire` blobs, and its
 /// `_notes` table. Used to build the demo source and the end-to-end tests' sources.
-public final class CSWebDatabaseWriter {
-    public let connection: any DatabaseConnection
+package final class CSWebDatabaseWriter {
+    package let connection: any DatabaseConnection
 
-    public init(connection: any DatabaseConnection) {
+    package init(connection: any DatabaseConnection) {
         self.connection = connection
     }
 
     /// Creates the tables for `dictionary` (dropping earlier ones of the same name) and registers it.
-    public func createTables(for dictionary: CSProDictionary) throws {
+    package func createTables(for dictionary: CSProDictionary) throws {
         let name = dictionary.name
         let d = connection.dialect
         let table = try d.quote(name), notes = try d.quote(name + "_notes")
@@ -79,14 +79,14 @@ public final class CSWebDatabaseWriter {
     }
 
     /// The blob CSWeb stores for a case: its sync JSON (`level-1` form), or the text lines of a CSPro 7.4 client.
-    public static func blob(_ c: Case, layout: CaseLayout, textForm: Bool = false) throws -> [UInt8] {
+    package static func blob(_ c: Case, layout: CaseLayout, textForm: Bool = false) throws -> [UInt8] {
         let content =
             textForm ? TextCaseCodec.encode(c, layout: layout).joined(separator: "\n") : JSONCaseEncoder.encode(c.root, layout: layout)
         return try CaseBlob.encode(Array(content.utf8))
     }
 
     /// Stores a case as a sync does: a new row, or the existing row (same guid) with a new revision.
-    public func put(
+    package func put(
         dictionary: String, guid: String, key: String, label: String? = nil, blob: [UInt8], revision: Int64,
         deleted: Bool = false, partialSave: Case.PartialSave? = nil
     ) throws {
@@ -110,7 +110,7 @@ public final class CSWebDatabaseWriter {
     }
 
     /// Adds a note to a case.
-    public func addNote(dictionary: String, guid: String, _ note: Case.Note) throws {
+    package func addNote(dictionary: String, guid: String, _ note: Case.Note) throws {
         try connection.execute(
             .insert(
                 Insert(
@@ -130,7 +130,7 @@ public final class CSWebDatabaseWriter {
     }
 
     /// A UUID's 16 bytes (CSWeb's `binary(16)` guid).
-    public static func guidBytes(_ uuid: String) -> [UInt8] {
+    package static func guidBytes(_ uuid: String) -> [UInt8] {
         let hex = Array(uuid.utf8.filter { $0 != UInt8(ascii: "-") })
         func nibble(_ c: UInt8) -> UInt8 {
             switch c {

@@ -4,20 +4,20 @@ import Foundation
 /// The two generated dictionaries a source can hold: the two-level household ``SyntheticSurvey``
 /// (every shape a breakout must handle) and the one-level ``SyntheticCensus`` (a housing record of
 /// 13 items and about 5 person records of 20 items, the shape CSWeb's breakout was measured on).
-public enum SyntheticShape: String, Sendable, CaseIterable, Codable {
+package enum SyntheticShape: String, Sendable, CaseIterable, Codable {
     case survey, census
 
-    public func dictionary(name: String? = nil) -> CSProDictionary {
+    package func dictionary(name: String? = nil) -> CSProDictionary {
         if self == .survey { return SyntheticSurvey.dictionary(name: name ?? SyntheticSurvey.name) }
         var d = SyntheticCensus.dictionary()
         if let name { d.name = name }
         return d
     }
 
-    public var defaultName: String { self == .survey ? SyntheticSurvey.name : "CENSUS" }
+    package var defaultName: String { self == .survey ? SyntheticSurvey.name : "CENSUS" }
 
     /// Case `n`, and with `edit` > 0 its `edit`-th re-synced version.
-    public func makeCase(_ n: Int, edit: Int = 0) -> Case {
+    package func makeCase(_ n: Int, edit: Int = 0) -> Case {
         switch self {
         case .survey: SyntheticSurvey.makeCase(n, edit: edit)
         case .census: SyntheticCensus.makeCase(n, edit: edit)
@@ -25,82 +25,82 @@ public enum SyntheticShape: String, Sendable, CaseIterable, Codable {
     }
 
     /// The item partial saves and notes point at.
-    public var ageField: String { self == .survey ? "P03_AGE" : "P04_AGE" }
+    package var ageField: String { self == .survey ? "P03_AGE" : "P04_AGE" }
 }
 
 /// A generated CSWeb source with what real ones hold: sync batches of uneven size (1–120 cases per
 /// revision), cases from CSPro 7.4 clients (text lines instead of JSON), partial saves, notes (with
 /// 4-byte UTF-8), cases re-synced later with changed values, deleted cases and corrupt blobs.
 /// Deterministic: the same options always write the same source.
-public enum SyntheticCSWebSource {
-    public struct Options: Sendable, Codable {
-        public var shape: SyntheticShape
-        public var cases: Int
+package enum SyntheticCSWebSource {
+    package struct Options: Sendable, Codable {
+        package var shape: SyntheticShape
+        package var cases: Int
         /// Every `corruptEvery`-th case's blob is cut in half; nil writes none.
-        public var corruptEvery: Int?
-        public var dictionaryName: String?
+        package var corruptEvery: Int?
+        package var dictionaryName: String?
 
-        public init(shape: SyntheticShape = .survey, cases: Int, corruptEvery: Int? = 97, dictionaryName: String? = nil) {
+        package init(shape: SyntheticShape = .survey, cases: Int, corruptEvery: Int? = 97, dictionaryName: String? = nil) {
             self.shape = shape
             self.cases = cases
             self.corruptEvery = corruptEvery
             self.dictionaryName = dictionaryName
         }
 
-        public var name: String { dictionaryName ?? shape.defaultName }
+        package var name: String { dictionaryName ?? shape.defaultName }
     }
 
-    public static let noteText = "Respondent asked to come back — rappel à 18h 📞"
+    package static let noteText = "Respondent asked to come back — rappel à 18h 📞"
 
     /// What was written, for tests and manifests to check a breakout against.
-    public struct Contents: Sendable {
-        public var options: Options
-        public var cases: Int { options.cases }
-        public var textForm: [Int] = []
-        public var corrupt: [Int] = []
-        public var partialSave: [Int] = []
-        public var notes: [Int] = []
-        public var resynced: [Int] = []
-        public var deleted: [Int] = []
-        public var lastRevision: Int64 = 0
+    package struct Contents: Sendable {
+        package var options: Options
+        package var cases: Int { options.cases }
+        package var textForm: [Int] = []
+        package var corrupt: [Int] = []
+        package var partialSave: [Int] = []
+        package var notes: [Int] = []
+        package var resynced: [Int] = []
+        package var deleted: [Int] = []
+        package var lastRevision: Int64 = 0
         /// The revision each case has in the source now (index `n`; index 0 unused).
-        public var revisions: [Int64] = [0]
+        package var revisions: [Int64] = [0]
         /// The version each case has now, when it is not the first (`makeCase(n, edit:)`).
-        public var edits: [Int: Int] = [:]
+        package var edits: [Int: Int] = [:]
 
-        public var shape: SyntheticShape { options.shape }
-        public var dictionary: CSProDictionary { options.shape.dictionary(name: options.name) }
+        package var shape: SyntheticShape { options.shape }
+        package var dictionary: CSProDictionary { options.shape.dictionary(name: options.name) }
 
         /// Whether the generator writes case `n` with a corrupt blob.
-        public func writtenCorrupt(_ n: Int) -> Bool { options.corruptEvery.map { n % $0 == 0 } ?? false }
-        public func revision(_ n: Int) -> Int64 { revisions[n] }
+        package func writtenCorrupt(_ n: Int) -> Bool { options.corruptEvery.map { n % $0 == 0 } ?? false }
+        package func revision(_ n: Int) -> Int64 { revisions[n] }
 
         /// The version of case `n` the source holds now, as its blob says it: a CSPro 7.4 client's
         /// text lines write a special value that a value set maps to a code as that code (REFUSED → 999).
-        public func current(_ n: Int) -> Case {
+        package func current(_ n: Int) -> Case {
             let c = shape.makeCase(n, edit: edits[n] ?? 0)
             return isTextForm(n) ? SyntheticCSWebSource.asText(c, shape: shape) : c
         }
 
-        public func label(_ c: Case) -> String { "Household \(c.key)" }
+        package func label(_ c: Case) -> String { "Household \(c.key)" }
 
-        public func partialSaveValue(_ n: Int) -> Case.PartialSave? {
+        package func partialSaveValue(_ n: Int) -> Case.PartialSave? {
             n % 53 == 0
                 ? Case.PartialSave(
                     mode: "add", field: shape.ageField, levelKey: "1", recordOccurrence: 1, itemOccurrence: 1, subitemOccurrence: 0) : nil
         }
 
-        public func note(_ n: Int) -> Case.Note {
+        package func note(_ n: Int) -> Case.Note {
             Case.Note(
                 content: SyntheticCSWebSource.noteText, field: shape.ageField, levelKey: "1", recordOccurrence: 1, itemOccurrence: 1,
                 subitemOccurrence: 0, operatorId: "enumerator\(n % 7)", modifiedTime: "2026-11-0\(n % 9 + 1) 10:00:00")
         }
     }
 
-    public static func isTextForm(_ n: Int) -> Bool { n % 41 == 0 }
+    package static func isTextForm(_ n: Int) -> Bool { n % 41 == 0 }
 
     /// A case as it reads back from its text lines.
-    public static func asText(_ c: Case, shape: SyntheticShape = .survey) -> Case {
+    package static func asText(_ c: Case, shape: SyntheticShape = .survey) -> Case {
         let layout = shape == .survey ? SyntheticSurvey.layout : SyntheticCensus.layout
         var back = TextCaseCodec.decode(TextCaseCodec.encode(c, layout: layout), layout: layout).cases[0]
         back.id = c.id
@@ -111,12 +111,12 @@ public enum SyntheticCSWebSource {
     static func batchSize(_ revision: Int64) -> Int { 1 + Int(revision &* 7_919 % 120) }
 
     /// Writes `cases` cases of ``SyntheticSurvey`` into a CSWeb database.
-    public static func write(_ writer: CSWebDatabaseWriter, cases: Int, dictionaryName: String = SyntheticSurvey.name) throws -> Contents {
+    package static func write(_ writer: CSWebDatabaseWriter, cases: Int, dictionaryName: String = SyntheticSurvey.name) throws -> Contents {
         try write(writer, Options(shape: .survey, cases: cases, dictionaryName: dictionaryName))
     }
 
     /// Writes a generated source; `progress` is told the number of cases written so far.
-    public static func write(_ writer: CSWebDatabaseWriter, _ options: Options, progress: ((Int) -> Void)? = nil) throws -> Contents {
+    package static func write(_ writer: CSWebDatabaseWriter, _ options: Options, progress: ((Int) -> Void)? = nil) throws -> Contents {
         let shape = options.shape
         let dictionary = options.shape.dictionary(name: options.name)
         let layout = CaseLayout(dictionary)
@@ -190,7 +190,7 @@ public enum SyntheticCSWebSource {
     }
 
     /// A new sync batch: `cases` come back with their next version (one revision for the batch).
-    public static func resync(_ writer: CSWebDatabaseWriter, _ contents: inout Contents, cases: [Int]) throws {
+    package static func resync(_ writer: CSWebDatabaseWriter, _ contents: inout Contents, cases: [Int]) throws {
         let layout = CaseLayout(contents.dictionary)
         let revision = contents.lastRevision + 1
         try writer.connection.transaction {
@@ -212,7 +212,7 @@ public enum SyntheticCSWebSource {
 
     /// A new sync batch in which case `n` comes back with a corrupt blob (its rows in a destination
     /// must stay as they were). The contents do not change: the source's newest version cannot be read.
-    public static func corruptResync(_ writer: CSWebDatabaseWriter, _ contents: inout Contents, case n: Int) throws {
+    package static func corruptResync(_ writer: CSWebDatabaseWriter, _ contents: inout Contents, case n: Int) throws {
         let layout = CaseLayout(contents.dictionary)
         let c = contents.shape.makeCase(n, edit: (contents.edits[n] ?? 0) + 1)
         let blob = try CSWebDatabaseWriter.blob(c, layout: layout)

@@ -1,10 +1,11 @@
+import CSPro
 import Foundation
 
 /// A census-like dictionary and deterministic cases for benchmarks and generated sources: one
 /// level, a housing record of 13 items and a person record of 20 items (up to 30 persons), about
 /// 5 persons per household, some non-ASCII names, blanks and decimals.
-public enum SyntheticCensus {
-    public static func dictionary() -> CSProDictionary {
+package enum SyntheticCensus {
+    package static func dictionary() -> CSProDictionary {
         func item(_ name: String, _ start: Int, _ length: Int, alpha: Bool = false, decimals: Int = 0) -> Item {
             Item(
                 name: name, labels: [Label(name.capitalized)], contentType: alpha ? .alpha : .numeric, start: start, length: length,
@@ -48,7 +49,7 @@ public enum SyntheticCensus {
     ]
 
     /// Case number `n`, and with `edit` > 0 its `edit`-th re-synced version (deterministic).
-    public static func makeCase(_ n: Int, edit: Int = 0) -> Case {
+    package static func makeCase(_ n: Int, edit: Int = 0) -> Case {
         var root = CaseNode(
             level: 0,
             ids: [
@@ -96,7 +97,7 @@ public enum SyntheticCensus {
     static let dictionaryIDs = dictionary().levels[0].ids
 
     // Records are filled through the layout's shapes (slot offsets computed once), not by name.
-    public static let layout = CaseLayout(dictionary())
+    package static let layout = CaseLayout(dictionary())
     static let housingNames = [
         "H01_TYPE", "H02_WALL", "H03_ROOF", "H04_FLOOR", "H05_ROOMS", "H06_TENURE", "H07_RENT", "H08_TOILET", "H09_WATER",
         "H10_LIGHT", "H11_FUEL", "H12_PERSONS", "H13_DEATHS",
@@ -112,7 +113,7 @@ public enum SyntheticCensus {
     static let personSlots = personNames.map { personShape.offsets[personShape.index[$0]!] }
 
     /// A UUID-shaped id derived from `n`.
-    public static func uuid(_ n: Int) -> String {
+    package static func uuid(_ n: Int) -> String {
         let a = UInt64(truncatingIfNeeded: n) &* 0x9E37_79B9_7F4A_7C15
         let b = (a ^ 0xDEAD_BEEF_CAFE_F00D) &* 0xBF58_476D_1CE4_E5B9
         let h = Array(String(format: "%016llx%016llx", a, b))

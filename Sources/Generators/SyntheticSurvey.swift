@@ -1,3 +1,4 @@
+import CSPro
 import Foundation
 
 /// A two-level household survey with every shape a breakout must handle, for the demo source and
@@ -5,11 +6,11 @@ import Foundation
 /// occurrences), level 2 (one node per person: PERSON once, BIRTHS up to 3 times), value sets
 /// with labels in two languages and special values, alpha text with non-ASCII letters, decimals,
 /// blanks and special values in the data. Deterministic: case `n` is always the same.
-public enum SyntheticSurvey {
-    public static let name = "CENSUS"
+package enum SyntheticSurvey {
+    package static let name = "CENSUS"
 
     /// The survey's dictionary; `name` lets one source hold it under several names.
-    public static func dictionary(name: String = SyntheticSurvey.name) -> CSProDictionary {
+    package static func dictionary(name: String = SyntheticSurvey.name) -> CSProDictionary {
         func label(_ en: String, _ fr: String) -> [Label] { [Label(en, language: "EN"), Label(fr, language: "FR")] }
         func item(
             _ name: String, _ start: Int, _ length: Int, alpha: Bool = false, decimals: Int = 0, occurrences: Int = 1,
@@ -81,10 +82,10 @@ public enum SyntheticSurvey {
         "Awa Ndiaye", "Moussa Diop", "Fatou Sall", "Aïssatou Bâ", "Cheikh Guèye", "Ndèye Mbaye", "Oumar Touré", "Rokhaya Niang",
     ]
 
-    public static let layout = CaseLayout(dictionary())
+    package static let layout = CaseLayout(dictionary())
 
     /// Case `n`, and (with `edit` > 0) its `edit`-th re-synced version, which changes some values.
-    public static func makeCase(_ n: Int, edit: Int = 0) -> Case {
+    package static func makeCase(_ n: Int, edit: Int = 0) -> Case {
         let layout = Self.layout
         func record(_ name: String, _ values: [String: [CaseValue]]) -> RecordValues {
             let shape = layout.records.first { $0.record.name == name }!.shape

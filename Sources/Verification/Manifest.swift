@@ -3,33 +3,34 @@ import CSPro
 import CaseSources
 import DatabaseDriver
 import Foundation
+import Generators
 import SQL
 
 /// Row count and an order-independent checksum of one table's lines (``TableLines``): the sum of
 /// a 64-bit hash of every line, so a missing, extra, duplicated or changed row changes it.
-public struct TableDigest: Codable, Equatable, Sendable {
-    public var rows = 0
+package struct TableDigest: Codable, Equatable, Sendable {
+    package var rows = 0
     var sum: UInt64 = 0
 
     enum CodingKeys: String, CodingKey { case rows, checksum }
 
-    public init() {}
+    package init() {}
 
-    public var checksum: String { String(sum, radix: 16).leftPadded(to: 16) }
+    package var checksum: String { String(sum, radix: 16).leftPadded(to: 16) }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         rows = try c.decode(Int.self, forKey: .rows)
         sum = UInt64(try c.decode(String.self, forKey: .checksum), radix: 16) ?? 0
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(rows, forKey: .rows)
         try c.encode(checksum, forKey: .checksum)
     }
 
-    public mutating func add(_ line: String) {
+    package mutating func add(_ line: String) {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in line.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         // splitmix64 finaliser: sums of FNV values alone cancel too easily.
@@ -48,17 +49,17 @@ extension String {
 /// What a breakout of a generated source must hold: per-table row counts and checksums, computed
 /// from the generator's cases. `breakout-bench generate` writes it next to the source; the
 /// benchmark and the fault-injection suite compare destinations against it.
-public struct Manifest: Codable, Equatable, Sendable {
-    public var shape: SyntheticShape
-    public var dictionary: String
-    public var cases: Int
+package struct Manifest: Codable, Equatable, Sendable {
+    package var shape: SyntheticShape
+    package var dictionary: String
+    package var cases: Int
     /// Cases that must arrive (not corrupt), deleted ones included (flagged).
-    public var decodable: Int
-    public var corrupt: Int
-    public var lastRevision: Int64
-    public var tables: [String: TableDigest]
+    package var decodable: Int
+    package var corrupt: Int
+    package var lastRevision: Int64
+    package var tables: [String: TableDigest]
 
-    public init(_ contents: SyntheticCSWebSource.Contents) {
+    package init(_ contents: SyntheticCSWebSource.Contents) {
         shape = contents.shape
         dictionary = contents.options.name
         cases = contents.cases
@@ -73,7 +74,7 @@ public struct Manifest: Codable, Equatable, Sendable {
     }
 
     /// The digests of what a destination holds.
-    public static func digests(_ c: any DatabaseConnection, _ schema: BreakoutSchema) throws -> [String: TableDigest] {
+    package static func digests(_ c: any DatabaseConnection, _ schema: BreakoutSchema) throws -> [String: TableDigest] {
         var tables: [String: TableDigest] = [:]
         for name in TableLines.tableNames(schema) { tables[name] = TableDigest() }
         try TableLines.actual(c, schema) { tables[$0, default: TableDigest()].add($1) }
@@ -81,7 +82,7 @@ public struct Manifest: Codable, Equatable, Sendable {
     }
 
     /// One line per table that differs, empty when the destination holds exactly the manifest.
-    public func differences(_ actual: [String: TableDigest]) -> [String] {
+    package func differences(_ actual: [String: TableDigest]) -> [String] {
         Set(tables.keys).union(actual.keys).sorted().compactMap { name in
             let want = tables[name], got = actual[name]
             if want == got { return nil }
@@ -90,15 +91,15 @@ public struct Manifest: Codable, Equatable, Sendable {
         }
     }
 
-    public var totalRows: Int { tables.values.reduce(0) { $0 + $1.rows } }
+    package var totalRows: Int { tables.values.reduce(0) { $0 + $1.rows } }
 
-    public func write(to path: String) throws {
+    package func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(self).write(to: URL(fileURLWithPath: path))
     }
 
-    public static func read(_ path: String) throws -> Manifest {
+    package static func read(_ path: String) throws -> Manifest {
         try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
 }

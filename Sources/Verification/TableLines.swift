@@ -4,21 +4,22 @@ import CaseSources
 import DatabaseDriver
 import Drivers
 import Foundation
+import Generators
 import SQL
 
 /// What a breakout of one case must hold, as the source says it (the case's data comes from the
 /// case model and the dictionary alone, never through the engine's row builder).
-public struct ExpectedCase: Sendable {
-    public var guid: String
-    public var key: String
-    public var label: String?
-    public var revision: Int64
-    public var deleted: Bool
-    public var partialSave: Case.PartialSave?
-    public var notes: [Case.Note]
-    public var data: Case?
+package struct ExpectedCase: Sendable {
+    package var guid: String
+    package var key: String
+    package var label: String?
+    package var revision: Int64
+    package var deleted: Bool
+    package var partialSave: Case.PartialSave?
+    package var notes: [Case.Note]
+    package var data: Case?
 
-    public init(
+    package init(
         guid: String, key: String, label: String?, revision: Int64, deleted: Bool, partialSave: Case.PartialSave? = nil,
         notes: [Case.Note] = [], data: Case?
     ) {
@@ -31,9 +32,9 @@ public struct ExpectedCase: Sendable {
 /// node is named by its logical path (case UUID, then the occurrence of each node below), each
 /// record row by its node's path. Two breakouts with the same content give the same lines; the
 /// expected lines are computed from cases, the actual ones read back from a destination.
-public enum TableLines {
+package enum TableLines {
     /// A value as compared: NULL as ∅, numbers by value, text as is.
-    public static func normalized(_ v: SQLValue) -> String {
+    package static func normalized(_ v: SQLValue) -> String {
         switch v {
         case .null: return "∅"
         case .integer(let i): return String(i)
@@ -46,13 +47,13 @@ public enum TableLines {
     }
 
     /// Table names of the lines: `cases`, `notes`, `level-1`…, then each record's name in lower case.
-    public static func tableNames(_ dictionary: CSProDictionary) -> [String] {
+    package static func tableNames(_ dictionary: CSProDictionary) -> [String] {
         ["cases", "notes"] + dictionary.levels.indices.map { "level-\($0 + 1)" } + dictionary.allRecords.map { $0.1.name.lowercased() }
     }
 
     /// Every row of a table, a page at a time, in the order of its first column (keyset paging: no
     /// OFFSET, so a large table is read in linear time with bounded memory).
-    public static func forEachPage(
+    package static func forEachPage(
         _ c: any DatabaseConnection, _ t: TableDefinition, pageSize: Int = 20_000, _ body: ([Row]) throws -> Void
     ) throws {
         let key = t.columns[0].name
@@ -67,12 +68,12 @@ public enum TableLines {
     }
 
     /// The same names for a schema (only the records it keeps).
-    public static func tableNames(_ schema: BreakoutSchema) -> [String] {
+    package static func tableNames(_ schema: BreakoutSchema) -> [String] {
         ["cases", "notes"] + schema.levels.map { "level-\($0.level + 1)" } + schema.records.map { $0.recordName.lowercased() }
     }
 
     /// The lines one case must produce.
-    public static func expected(_ e: ExpectedCase, dictionary: CSProDictionary, emit: (String, String) -> Void) {
+    package static func expected(_ e: ExpectedCase, dictionary: CSProDictionary, emit: (String, String) -> Void) {
         func value(_ v: CaseValue, _ item: Item) -> String {
             switch v {
             case .number(let d): return SQLDecimal.format(d)
@@ -120,7 +121,7 @@ public enum TableLines {
     }
 
     /// The lines a destination holds, read page by page (keyset on each table's first column).
-    public static func actual(
+    package static func actual(
         _ c: any DatabaseConnection, _ schema: BreakoutSchema, pageSize: Int = 20_000,
         emit: (String, String) -> Void
     ) throws {
@@ -151,7 +152,7 @@ public enum TableLines {
 }
 
 /// Every table as sorted lines (for readable differences in tests).
-public func logicalDump(_ c: any DatabaseConnection, _ schema: BreakoutSchema) throws -> [String: [String]] {
+package func logicalDump(_ c: any DatabaseConnection, _ schema: BreakoutSchema) throws -> [String: [String]] {
     var out: [String: [String]] = [:]
     for name in TableLines.tableNames(schema) { out[name] = [] }
     try TableLines.actual(c, schema) { out[$0, default: []].append($1) }
@@ -159,7 +160,7 @@ public func logicalDump(_ c: any DatabaseConnection, _ schema: BreakoutSchema) t
 }
 
 /// What a breakout of `cases` must hold, as sorted lines.
-public func expectedDump(_ cases: [ExpectedCase], dictionary: CSProDictionary) -> [String: [String]] {
+package func expectedDump(_ cases: [ExpectedCase], dictionary: CSProDictionary) -> [String: [String]] {
     var out: [String: [String]] = [:]
     for name in TableLines.tableNames(dictionary) { out[name] = [] }
     for e in cases { TableLines.expected(e, dictionary: dictionary) { out[$0, default: []].append($1) } }
@@ -167,7 +168,7 @@ public func expectedDump(_ cases: [ExpectedCase], dictionary: CSProDictionary) -
 }
 
 /// Lines that differ between two dumps (for readable failures).
-public func differences(_ a: [String: [String]], _ b: [String: [String]], limit: Int = 8) -> [String] {
+package func differences(_ a: [String: [String]], _ b: [String: [String]], limit: Int = 8) -> [String] {
     var out: [String] = []
     for table in Set(a.keys).union(b.keys).sorted() {
         let x = a[table] ?? [], y = b[table] ?? []
@@ -183,7 +184,7 @@ public func differences(_ a: [String: [String]], _ b: [String: [String]], limit:
 
 extension SyntheticCSWebSource.Contents {
     /// Every case a breakout of the whole source must hold (corrupt cases are not loaded), in order.
-    public func expectedCases() -> some Sequence<ExpectedCase> {
+    package func expectedCases() -> some Sequence<ExpectedCase> {
         let corrupt = Set(self.corrupt), deleted = Set(self.deleted)
         return (1...Swift.max(cases, 1)).lazy.filter { $0 <= cases && !corrupt.contains($0) }.map { n -> ExpectedCase in
             let c = current(n)
@@ -194,12 +195,12 @@ extension SyntheticCSWebSource.Contents {
     }
 
     /// What a breakout of the whole source must hold, as sorted lines.
-    public var expected: [String: [String]] { expectedDump(Array(expectedCases()), dictionary: dictionary) }
+    package var expected: [String: [String]] { expectedDump(Array(expectedCases()), dictionary: dictionary) }
 }
 
 /// Removes a breakout's tables (its schema on PostgreSQL, its prefixed tables elsewhere); for
 /// tests and benchmarks that break out into throw-away namespaces.
-public func dropNamespace(_ schema: BreakoutSchema, _ config: ConnectionConfig) {
+package func dropNamespace(_ schema: BreakoutSchema, _ config: ConnectionConfig) {
     guard let c = try? Databases.connect(config) else { return }
     defer { c.close() }
     if schema.dialect.namespacing == .schema {

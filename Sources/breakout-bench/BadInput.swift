@@ -4,6 +4,7 @@ import CaseSources
 import DatabaseDriver
 import Drivers
 import Foundation
+import Generators
 import SQL
 import Verification
 

@@ -1,5 +1,6 @@
 import CSPro
 import Foundation
+import Generators
 
 /// Decodes synthetic census blobs (level-1 JSON in a zlib stream behind CSWeb's 4-byte header) on one core and
 /// reports cases/s and memory; then doubles the count to show memory stays flat.

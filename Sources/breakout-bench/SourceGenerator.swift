@@ -2,6 +2,7 @@ import CSPro
 import CaseSources
 import Drivers
 import Foundation
+import Generators
 import Verification
 
 /// `breakout-bench generate` (alias `source`): writes a generated CSWeb source into a new SQLite file

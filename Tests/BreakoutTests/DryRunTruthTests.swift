@@ -3,6 +3,7 @@ import CaseSources
 import DatabaseDriver
 import Drivers
 import Foundation
+import Generators
 import SQL
 import Testing
 

@@ -1,6 +1,7 @@
 import CaseSources
 import Drivers
 import Foundation
+import Generators
 import SQL
 import Testing
 import Verification

@@ -1,6 +1,7 @@
 import Breakout
 import CSPro
 import Foundation
+import Generators
 import SQL
 import Testing
 import Verification

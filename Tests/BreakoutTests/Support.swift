@@ -2,6 +2,7 @@ import CSPro
 import CaseSources
 import Drivers
 import Foundation
+import Generators
 import SQL
 import Testing
 import Verification

@@ -1,5 +1,6 @@
 import DatabaseDriver
 import Foundation
+import Generators
 import SQL
 import SQLiteDriver
 import Testing

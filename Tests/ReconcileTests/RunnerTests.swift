@@ -4,6 +4,7 @@ import Cron
 import DatabaseDriver
 import Drivers
 import Foundation
+import Generators
 import Logging
 import Reconcile
 import SQL
