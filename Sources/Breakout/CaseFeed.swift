@@ -4,7 +4,7 @@ import DatabaseDriver
 import Foundation
 
 /// Where a breakout reads one dictionary's cases from, in (revision, id) order.
-public protocol CaseFeed: AnyObject {
+package protocol CaseFeed: AnyObject {
     var dictionary: CSProDictionary { get }
     /// Identifies the source's content for snapshot sources (files): when it changes, the
     /// destination is reloaded from the start. Incremental sources (CSWeb) return a constant.
@@ -18,23 +18,23 @@ public protocol CaseFeed: AnyObject {
 }
 
 /// One dictionary of CSWeb's database: `<DICT>` rows (compressed blobs) and `<DICT>_notes`.
-public final class CSWebFeed: CaseFeed {
+package final class CSWebFeed: CaseFeed {
     let source: CSWebSource
     let name: String
     let withNotes: Bool
-    public let dictionary: CSProDictionary
+    package let dictionary: CSProDictionary
 
-    public init(source: CSWebSource, dictionary name: String) throws {
+    package init(source: CSWebSource, dictionary name: String) throws {
         self.source = source
         self.name = name
         dictionary = try source.dictionary(named: name)
         withNotes = try source.hasNotes(dictionary: name)
     }
 
-    public var fingerprint: String { "csweb" }
-    public var description: String { "CSWeb table \(name)" }
+    package var fingerprint: String { "csweb" }
+    package var description: String { "CSWeb table \(name)" }
 
-    public func cases(after mark: Mark, limit: Int) throws -> [SourceCase] {
+    package func cases(after mark: Mark, limit: Int) throws -> [SourceCase] {
         let stored = try source.storedCases(dictionary: name, after: mark.revision, id: mark.id, limit: limit)
         let notes = withNotes && !stored.isEmpty ? try source.notes(dictionary: name, cases: stored) : [:]
         return stored.map { s in
@@ -44,20 +44,20 @@ public final class CSWebFeed: CaseFeed {
         }
     }
 
-    public func pendingCount(after mark: Mark) throws -> Int {
+    package func pendingCount(after mark: Mark) throws -> Int {
         try source.countCases(dictionary: name, after: mark.revision, id: mark.id)
     }
 }
 
 /// A file source (`.csdb` or `.dat` with its dictionary) read as a snapshot: every case has
 /// revision 1 and its position in the file as row number; a changed file reloads from the start.
-public final class SnapshotFeed: CaseFeed {
-    public let dictionary: CSProDictionary
-    public let fingerprint: String
-    public let description: String
+package final class SnapshotFeed: CaseFeed {
+    package let dictionary: CSProDictionary
+    package let fingerprint: String
+    package let description: String
     let all: [SourceCase]
 
-    public init(dictionary: CSProDictionary, cases: [Case], fingerprint: String, description: String) {
+    package init(dictionary: CSProDictionary, cases: [Case], fingerprint: String, description: String) {
         self.dictionary = dictionary
         self.fingerprint = fingerprint
         self.description = description
@@ -69,7 +69,7 @@ public final class SnapshotFeed: CaseFeed {
     }
 
     /// Every `.csdb` file matching, in name order, as one feed (their dictionaries must be the same).
-    public static func csdb(paths: [String]) throws -> SnapshotFeed {
+    package static func csdb(paths: [String]) throws -> SnapshotFeed {
         guard let first = paths.first else { throw BreakoutError("no .csdb file matches the source path") }
         var dictionary: CSProDictionary?
         var cases: [Case] = []
@@ -91,7 +91,7 @@ public final class SnapshotFeed: CaseFeed {
     }
 
     /// A fixed-width `.dat` file with its dictionary; lines CSPro would reject stop the run.
-    public static func dat(path: String, dictionary: CSProDictionary) throws -> SnapshotFeed {
+    package static func dat(path: String, dictionary: CSProDictionary) throws -> SnapshotFeed {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let (cases, warnings) = TextCaseCodec.decode(TextCaseCodec.lines(of: data), layout: CaseLayout(dictionary))
         if let w = warnings.first {
@@ -102,11 +102,11 @@ public final class SnapshotFeed: CaseFeed {
         return SnapshotFeed(dictionary: dictionary, cases: cases, fingerprint: hasher.hex, description: "file \(path)")
     }
 
-    public func cases(after mark: Mark, limit: Int) throws -> [SourceCase] {
+    package func cases(after mark: Mark, limit: Int) throws -> [SourceCase] {
         Array(all.lazy.filter { $0.position > mark }.prefix(limit))
     }
 
-    public func pendingCount(after mark: Mark) throws -> Int {
+    package func pendingCount(after mark: Mark) throws -> Int {
         all.lazy.filter { $0.position > mark }.count
     }
 }

@@ -4,9 +4,9 @@ import Foundation
 import SQL
 
 /// A group of statements and the one line that says what they do.
-public struct ChunkStep: Sendable {
-    public var comment: String
-    public var statements: [SQLStatement]
+package struct ChunkStep: Sendable {
+    package var comment: String
+    package var statements: [SQLStatement]
 }
 
 /// What a chunk's transaction found before writing: which of its cases are loaded already, and

@@ -6,26 +6,26 @@ import SQL
 /// (Frictionless Data: field types, the value labels as a resource), in a folder named after the
 /// export time. Written into a hidden temporary folder next to it and renamed at the end, so a
 /// reader never sees a half-written export.
-public struct Exporter {
-    public let feed: any CaseFeed
-    public let schema: BreakoutSchema
+package struct Exporter {
+    package let feed: any CaseFeed
+    package let schema: BreakoutSchema
     let layout: CaseLayout
 
-    public init(feed: any CaseFeed, options: SchemaOptions) throws {
+    package init(feed: any CaseFeed, options: SchemaOptions) throws {
         self.feed = feed
         schema = try BreakoutSchema(dictionary: feed.dictionary, dialect: SQLiteDialect(), options: options, namespace: "export")
         layout = CaseLayout(feed.dictionary)
     }
 
-    public struct Result: Sendable {
-        public var folder: URL
-        public var cases: Int
-        public var rows: [String: Int]
-        public var failed: Int
+    package struct Result: Sendable {
+        package var folder: URL
+        package var cases: Int
+        package var rows: [String: Int]
+        package var failed: Int
     }
 
     /// Writes `<directory>/<DICT>/<yyyy-MM-ddTHHmmssZ>/`.
-    public func export(
+    package func export(
         to directory: URL, at date: Date = Date(), chunkSize: Int = 1000, stop: @Sendable () -> Bool = { false }
     ) throws -> Result {
         let f = DateFormatter()

@@ -5,26 +5,26 @@ import SQL
 
 /// A case as a source hands it over: its row number, revision, flags and either the stored blob or
 /// an already decoded case.
-public struct SourceCase: Sendable {
-    public enum Payload: Sendable {
+package struct SourceCase: Sendable {
+    package enum Payload: Sendable {
         case blob([UInt8])
         case decoded(Case)
     }
 
     /// The source's stable row number (CSWeb's `id`; the position in a file). Row ids in the
     /// destination derive from it, so reloading a case gives it the same ids.
-    public var number: Int64
-    public var revision: Int64
-    public var guid: String
-    public var key: String
-    public var label: String?
-    public var deleted: Bool
-    public var verified: Bool
-    public var partialSave: Case.PartialSave?
-    public var notes: [Case.Note]
-    public var payload: Payload
+    package var number: Int64
+    package var revision: Int64
+    package var guid: String
+    package var key: String
+    package var label: String?
+    package var deleted: Bool
+    package var verified: Bool
+    package var partialSave: Case.PartialSave?
+    package var notes: [Case.Note]
+    package var payload: Payload
 
-    public init(
+    package init(
         number: Int64, revision: Int64, guid: String, key: String, label: String? = nil, deleted: Bool = false,
         verified: Bool = false, partialSave: Case.PartialSave? = nil, notes: [Case.Note] = [], payload: Payload
     ) {
@@ -41,22 +41,22 @@ public struct SourceCase: Sendable {
     }
 
     /// The (revision, number) position of this case in the source's order.
-    public var position: Mark { Mark(revision: revision, id: number) }
+    package var position: Mark { Mark(revision: revision, id: number) }
 }
 
 /// A position in a source's (revision, id) order: everything at or before it has been loaded.
-public struct Mark: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var revision: Int64
-    public var id: Int64
+package struct Mark: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package var revision: Int64
+    package var id: Int64
 
-    public init(revision: Int64, id: Int64) {
+    package init(revision: Int64, id: Int64) {
         self.revision = revision
         self.id = id
     }
 
-    public static let start = Mark(revision: 0, id: 0)
-    public static func < (a: Mark, b: Mark) -> Bool { (a.revision, a.id) < (b.revision, b.id) }
-    public var description: String { "revision \(revision), id \(id)" }
+    package static let start = Mark(revision: 0, id: 0)
+    package static func < (a: Mark, b: Mark) -> Bool { (a.revision, a.id) < (b.revision, b.id) }
+    package var description: String { "revision \(revision), id \(id)" }
 }
 
 /// Rows of one chunk, per data table, in ``BreakoutSchema/dataTables`` order.
@@ -242,35 +242,35 @@ struct RowBuilder {
 }
 
 /// A breakout failure that stops the run (not a single case's decoding problem).
-public struct BreakoutError: UserFacingError, Sendable {
-    public var message: String
-    public var hint: String?
-    public init(_ message: String, hint: String? = nil) {
+package struct BreakoutError: UserFacingError, Sendable {
+    package var message: String
+    package var hint: String?
+    package init(_ message: String, hint: String? = nil) {
         self.message = message
         self.hint = hint
     }
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// Another run holds the destination's session lock (the same dictionary into the same
 /// connection) and did not release it within the wait: this run did not start.
-public struct DestinationBusy: UserFacingError, Sendable {
-    public var dictionary: String
+package struct DestinationBusy: UserFacingError, Sendable {
+    package var dictionary: String
     /// Engine and namespace, e.g. `postgresql rgph`.
-    public var destination: String
-    public var waited: Double
+    package var destination: String
+    package var waited: Double
 
-    public init(dictionary: String, destination: String, waited: Double) {
+    package init(dictionary: String, destination: String, waited: Double) {
         self.dictionary = dictionary
         self.destination = destination
         self.waited = waited
     }
 
-    public var description: String {
+    package var description: String {
         "destination busy: another run is writing \(dictionary) into \(destination) and did not finish within \(Int(waited)) s; this run did not start"
     }
 
-    public var hint: String? {
+    package var hint: String? {
         "two jobs (or two runners) write the same tables: give them different dictionaries or connections, or schedules that do not overlap"
     }
 }

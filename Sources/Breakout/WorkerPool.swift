@@ -3,6 +3,8 @@ import Foundation
 
 /// Worker threads, each with its own destination connection, taking chunks from a bounded queue:
 /// at most `count` chunks wait, so memory stays within workers × chunk size.
+///
+/// `@unchecked`: every mutable field is read and written under `condition`.
 final class WorkerPool: @unchecked Sendable {
     typealias Job = @Sendable (any DatabaseConnection) throws -> Void
 
@@ -81,7 +83,8 @@ final class WorkerPool: @unchecked Sendable {
     }
 }
 
-/// A connection handed to exactly one worker thread.
+/// A connection handed to exactly one worker thread (connections are not `Sendable`; this one
+/// crosses to its thread once and stays there, hence `@unchecked`).
 final class ConnectionBox: @unchecked Sendable {
     let connection: any DatabaseConnection
     init(_ connection: any DatabaseConnection) { self.connection = connection }

@@ -1,7 +1,7 @@
 /// Durations as users write them: `90s`, `30m`, `2h`, `1d`, and combinations like `1h30m`.
-public enum DurationParser {
+package enum DurationParser {
     /// Seconds, or nil when the text is not a duration (or is zero).
-    public static func seconds(_ text: String) -> Int? {
+    package static func seconds(_ text: String) -> Int? {
         var total = 0
         var number = ""
         var sawUnit = false

@@ -6,19 +6,19 @@ import Secrets
 
 /// Turning validated configuration into what a run needs: plaintext secrets (in memory only) and
 /// connection settings with paths resolved against the config directory.
-public struct Resolver: Sendable {
-    public let configuration: Configuration
-    public let keyring: Keyring
-    public let environment: [String: String]
+package struct Resolver: Sendable {
+    package let configuration: Configuration
+    package let keyring: Keyring
+    package let environment: [String: String]
 
-    public init(_ configuration: Configuration, keyring: Keyring, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    package init(_ configuration: Configuration, keyring: Keyring, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.configuration = configuration
         self.keyring = keyring
         self.environment = environment
     }
 
     /// The plaintext of a secret reference.
-    public func plaintext(_ secret: SecretReference) throws -> String {
+    package func plaintext(_ secret: SecretReference) throws -> String {
         switch secret {
         case .encrypted(let value):
             do {
@@ -37,13 +37,13 @@ public struct Resolver: Sendable {
     }
 
     /// A relative SQLite path resolved against the config directory.
-    public func resolve(_ path: String) -> String {
+    package func resolve(_ path: String) -> String {
         if path.hasPrefix("/") || path == ":memory:" { return path }
         return URL(fileURLWithPath: configuration.directory).appendingPathComponent(path).standardizedFileURL.path
     }
 
     /// Settings for a URL plus an optional password reference (state store, CSWeb source).
-    public func connectionConfig(url: String, password: SecretReference?) throws -> ConnectionConfig {
+    package func connectionConfig(url: String, password: SecretReference?) throws -> ConnectionConfig {
         var config = try ConnectionConfig.parse(url: url)
         if config.engine == .sqlite { config.database = resolve(config.database) }
         if let password { config.password = try plaintext(password) }
@@ -52,7 +52,7 @@ public struct Resolver: Sendable {
 
     /// Settings for an organization's connection: an SQLite file and TLS files inside the
     /// organization's data folder, options checked against the allow-list.
-    public func connectionConfig(_ connection: Connection, of organization: String) throws -> ConnectionConfig {
+    package func connectionConfig(_ connection: Connection, of organization: String) throws -> ConnectionConfig {
         ConnectionConfig(
             engine: connection.engine, host: connection.host, port: connection.port,
             database: connection.engine == .sqlite ? try organizationPath(organization, connection.database) : connection.database,
@@ -61,7 +61,7 @@ public struct Resolver: Sendable {
     }
 
     /// The organization with this slug, or an error listing the ones that exist.
-    public func organization(_ slug: String) throws -> Organization {
+    package func organization(_ slug: String) throws -> Organization {
         guard let org = configuration.organizations.first(where: { $0.slug.value == slug }) else {
             let known = configuration.organizations.map(\.slug.value).sorted()
             throw ConfigError(
@@ -72,7 +72,7 @@ public struct Resolver: Sendable {
     }
 
     /// The named connection of an organization, or its default one.
-    public func connection(of org: Organization, named name: String?) throws -> Connection {
+    package func connection(of org: Organization, named name: String?) throws -> Connection {
         if let name {
             guard let c = org.connections.first(where: { $0.name.value == name }) else {
                 throw ConfigError(
@@ -91,12 +91,12 @@ public struct Resolver: Sendable {
 }
 
 /// A configuration problem found when using it (not when validating it).
-public struct ConfigError: UserFacingError, Sendable {
-    public var message: String
-    public var hint: String?
-    public init(_ message: String, hint: String? = nil) {
+package struct ConfigError: UserFacingError, Sendable {
+    package var message: String
+    package var hint: String?
+    package init(_ message: String, hint: String? = nil) {
         self.message = message
         self.hint = hint
     }
-    public var description: String { message }
+    package var description: String { message }
 }

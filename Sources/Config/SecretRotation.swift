@@ -6,19 +6,19 @@ import Yams
 /// `breakout secrets rotate`: re-encrypts every `enc:v2`/`enc:v1` value of a config tree under a new key (as `enc:v2`, bound to its file),
 /// rewriting only those scalars in place (comments, order and formatting untouched). Nothing is
 /// written unless every value decrypts.
-public enum SecretRotation {
-    public struct Rotated: Sendable {
-        public var file: String
-        public var values: Int
+package enum SecretRotation {
+    package struct Rotated: Sendable {
+        package var file: String
+        package var values: Int
     }
 
-    public enum RotationError: UserFacingError {
+    package enum RotationError: UserFacingError {
         case cannotRead(String)
         case yaml(String)
         case secret(SourceLocation, SecretError)
         case locate(SourceLocation)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .cannotRead(let file): "\(file):1:1: error: cannot read the file"
             case .yaml(let message): message
@@ -29,7 +29,7 @@ public enum SecretRotation {
     }
 
     /// The YAML files of a config tree, relative to it: `breakout.yaml`, `organizations/*.y(a)ml`.
-    public static func files(in directory: String) -> [String] {
+    package static func files(in directory: String) -> [String] {
         var out = ["breakout.yaml"]
         let folder = (directory as NSString).appendingPathComponent("organizations")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
@@ -38,7 +38,7 @@ public enum SecretRotation {
     }
 
     /// Rotates every value not already under `newKey`; returns what changed per file.
-    public static func rotate(directory: String, keyring: Keyring, to newKey: MasterKey) throws -> [Rotated] {
+    package static func rotate(directory: String, keyring: Keyring, to newKey: MasterKey) throws -> [Rotated] {
         var rewritten: [(path: String, text: String, count: Int)] = []
         for relative in files(in: directory) {
             let path = (directory as NSString).appendingPathComponent(relative)

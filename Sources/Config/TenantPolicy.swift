@@ -4,10 +4,10 @@ import SQL
 /// What an organization may declare about its connections and files (docs/security.md). One
 /// place, used by `validate` for organization files and by the runner for the rows it reads (which
 /// may have been written by hand), so both refuse the same things.
-public enum TenantPolicy {
+package enum TenantPolicy {
     /// Driver options an organization may set, per engine. Nothing here names a credential or a
     /// file outside the organization's data folder (TLS files are paths inside it).
-    public static func allowedOptions(_ engine: DatabaseEngine) -> [String] {
+    package static func allowedOptions(_ engine: DatabaseEngine) -> [String] {
         switch engine {
         case .postgresql:
             [
@@ -21,10 +21,10 @@ public enum TenantPolicy {
     }
 
     /// Options whose value is a file: resolved inside the organization's data folder.
-    public static let fileOptions: Set<String> = ["sslrootcert", "sslcert", "sslkey", "sslcrl", "ssl_ca", "ssl_cert", "ssl_key"]
+    package static let fileOptions: Set<String> = ["sslrootcert", "sslcert", "sslkey", "sslcrl", "ssl_ca", "ssl_cert", "ssl_key"]
 
     /// Why an option may not be set by an organization, or nil when it may.
-    public static func optionProblem(_ key: String, engine: DatabaseEngine) -> String? {
+    package static func optionProblem(_ key: String, engine: DatabaseEngine) -> String? {
         let allowed = allowedOptions(engine)
         if allowed.contains(key) { return nil }
         let credential = ["password", "passfile", "service", "servicefile", "user", "krbsrvname", "gsslib", "pwd", "uid"].contains(
@@ -36,7 +36,7 @@ public enum TenantPolicy {
 
     /// Why a path written by an organization (an SQLite database, an export folder, a TLS file) may
     /// not be used, or nil: it must be relative, inside the organization's data folder, with no `..`.
-    public static func pathProblem(_ path: String) -> String? {
+    package static func pathProblem(_ path: String) -> String? {
         if path.isEmpty { return "is empty" }
         if path == ":memory:" { return nil }
         if path.hasPrefix("/") || path.hasPrefix("~") {
@@ -50,7 +50,7 @@ public enum TenantPolicy {
     }
 
     /// Whether `host` is one of the operator's `tenant_hosts` (exact, case-insensitive, or `*.domain`).
-    public static func hostAllowed(_ host: String?, _ allowed: [String]?) -> Bool {
+    package static func hostAllowed(_ host: String?, _ allowed: [String]?) -> Bool {
         guard let allowed else { return true }
         let h = (host ?? "localhost").lowercased()
         return allowed.contains { pattern in
@@ -60,7 +60,7 @@ public enum TenantPolicy {
     }
 
     /// A server destination's identity: two organizations may not both declare it.
-    public static func destinationKey(engine: DatabaseEngine, host: String?, port: Int?, database: String) -> String? {
+    package static func destinationKey(engine: DatabaseEngine, host: String?, port: Int?, database: String) -> String? {
         guard engine != .sqlite else { return nil }
         let h = (host ?? "localhost").lowercased()
         let normalizedHost = ["localhost", "127.0.0.1", "::1", "[::1]"].contains(h) ? "loopback" : h
@@ -71,10 +71,10 @@ public enum TenantPolicy {
 
 extension Resolver {
     /// The operator's data root (`data_root` in breakout.yaml), absolute.
-    public var dataRoot: String? { configuration.settings.dataRoot.map { resolve($0.value) } }
+    package var dataRoot: String? { configuration.settings.dataRoot.map { resolve($0.value) } }
 
     /// The folder an organization's SQLite files and exports live in: `data_root/<organization>`.
-    public func organizationFolder(_ organization: String) throws -> String {
+    package func organizationFolder(_ organization: String) throws -> String {
         guard let root = dataRoot else {
             throw ConfigError(
                 "breakout.yaml sets no data_root, so organization \(organization) has nowhere to keep SQLite files and exports",
@@ -89,7 +89,7 @@ extension Resolver {
     /// A path an organization wrote (its SQLite database, export folder or TLS file), inside its
     /// data folder. Refused when it escapes the folder, by `..`, an absolute path, or a symbolic
     /// link below the folder.
-    public func organizationPath(_ organization: String, _ path: String) throws -> String {
+    package func organizationPath(_ organization: String, _ path: String) throws -> String {
         if path == ":memory:" { return path }
         if let problem = TenantPolicy.pathProblem(path) {
             throw ConfigError(
@@ -120,7 +120,7 @@ extension Resolver {
 
     /// An organization's driver options checked against the allow-list, file options resolved
     /// inside its data folder.
-    public func organizationOptions(_ organization: String, engine: DatabaseEngine, _ options: [String: String]) throws -> [String: String]
+    package func organizationOptions(_ organization: String, engine: DatabaseEngine, _ options: [String: String]) throws -> [String: String]
     {
         var out: [String: String] = [:]
         for (key, value) in options {

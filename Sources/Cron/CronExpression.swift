@@ -6,30 +6,30 @@ import Diagnostics
 /// lists, month names `JAN`…`DEC`, weekday names `SUN`…`SAT`, `0` and `7` for Sunday, and the
 /// macros `@yearly` (`@annually`), `@monthly`, `@weekly`, `@daily` (`@midnight`), `@hourly`.
 /// When both day fields are restricted, a day matches if either matches (the Vixie OR rule).
-public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
+package struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     /// The text as written.
-    public let source: String
+    package let source: String
     /// Allowed values per field, as bit sets.
-    public let minutes: UInt64
-    public let hours: UInt64
-    public let daysOfMonth: UInt64
-    public let months: UInt64
+    package let minutes: UInt64
+    package let hours: UInt64
+    package let daysOfMonth: UInt64
+    package let months: UInt64
     /// Bit 0 is Sunday; `7` is folded into `0`.
-    public let daysOfWeek: UInt64
+    package let daysOfWeek: UInt64
     /// Whether the day-of-month / day-of-week field was `*` (or started with `*`), which decides the OR rule.
-    public let dayOfMonthIsWildcard: Bool
-    public let dayOfWeekIsWildcard: Bool
+    package let dayOfMonthIsWildcard: Bool
+    package let dayOfWeekIsWildcard: Bool
     /// Neither the minute nor the hour field starts with `*`: the job runs at fixed local times, so
     /// across DST changes it runs once per local day (see ``nextFire(after:in:)``).
-    public let isFixedTime: Bool
+    package let isFixedTime: Bool
 
-    public var description: String { source }
+    package var description: String { source }
 
     /// The five fields, with their ranges and names.
-    public enum Field: Int, Sendable, CaseIterable, CustomStringConvertible {
+    package enum Field: Int, Sendable, CaseIterable, CustomStringConvertible {
         case minute, hour, dayOfMonth, month, dayOfWeek
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .minute: "minute"
             case .hour: "hour"
@@ -73,7 +73,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Throws: ``CronError`` naming the field and the offending text, with its character offset
     ///   in `text` so a caller can point at it.
-    public init(_ text: String) throws {
+    package init(_ text: String) throws {
         source = text
         let trimmed = text.trimmingSpaces()
         var expanded = trimmed
@@ -183,7 +183,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether the expression fires at this local calendar minute (weekday 0 = Sunday).
-    public func matches(minute: Int, hour: Int, day: Int, month: Int, weekday: Int) -> Bool {
+    package func matches(minute: Int, hour: Int, day: Int, month: Int, weekday: Int) -> Bool {
         guard minutes & (1 << UInt64(minute)) != 0, hours & (1 << UInt64(hour)) != 0,
             months & (1 << UInt64(month)) != 0
         else { return false }
@@ -191,7 +191,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The day rule alone: with both day fields restricted, either may match.
-    public func matchesDay(day: Int, weekday: Int) -> Bool {
+    package func matchesDay(day: Int, weekday: Int) -> Bool {
         let domMatch = daysOfMonth & (1 << UInt64(day)) != 0
         let dowMatch = daysOfWeek & (1 << UInt64(weekday)) != 0
         if dayOfMonthIsWildcard || dayOfWeekIsWildcard { return domMatch && dowMatch }
@@ -200,14 +200,14 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A cron expression that does not parse: which field, where, and why.
-public struct CronError: UserFacingError, Sendable, Hashable {
+package struct CronError: UserFacingError, Sendable, Hashable {
     /// `nil` when the problem is the whole expression (field count, macro).
-    public var field: CronExpression.Field?
+    package var field: CronExpression.Field?
     /// Character offset in the expression text where the offending part starts.
-    public var offset: Int
-    public var message: String
+    package var offset: Int
+    package var message: String
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 extension String {

@@ -10,7 +10,7 @@ import Foundation
 extension CronExpression {
     /// The first fire strictly after `date`, or nil when none comes within `horizonDays` local days
     /// (an expression such as `0 0 30 2 *` never fires).
-    public func nextFire(after date: Date, in timeZone: TimeZone, horizonDays: Int = 366 * 5) -> Date? {
+    package func nextFire(after date: Date, in timeZone: TimeZone, horizonDays: Int = 366 * 5) -> Date? {
         var utc = Calendar(identifier: .gregorian)
         utc.timeZone = TimeZone(identifier: "UTC")!
         // Wall-clock time of `date` in the zone, written as if it were UTC.
@@ -42,7 +42,7 @@ extension CronExpression {
     }
 
     /// The next `count` fires after `date`.
-    public func nextFires(after date: Date, in timeZone: TimeZone, count: Int) -> [Date] {
+    package func nextFires(after date: Date, in timeZone: TimeZone, count: Int) -> [Date] {
         var out: [Date] = []
         var from = date
         while out.count < count, let next = nextFire(after: from, in: timeZone) {

@@ -4,68 +4,68 @@ import SQL
 import State
 
 /// What the dashboard and `breakout status` show, read from the control tables for each request.
-public struct DashboardData {
-    public struct Job {
-        public var id: Int64
-        public var organization: String
-        public var name: String
-        public var type: String
-        public var schedule: String
-        public var timeZone: String
-        public var active: Bool
-        public var managed: Bool
-        public var running: Bool
-        public var runner: String?
-        public var lastRunAt: Date?
-        public var lastStatus: String?
-        public var nextRunAt: Date?
-        public var connection: String?
-        public var progress: String?
+package struct DashboardData {
+    package struct Job {
+        package var id: Int64
+        package var organization: String
+        package var name: String
+        package var type: String
+        package var schedule: String
+        package var timeZone: String
+        package var active: Bool
+        package var managed: Bool
+        package var running: Bool
+        package var runner: String?
+        package var lastRunAt: Date?
+        package var lastStatus: String?
+        package var nextRunAt: Date?
+        package var connection: String?
+        package var progress: String?
         /// The last finished run (success or failed) in `mt_job_runs`, and the job's last output.
-        public var lastFinished: Run?
-        public var lastOutput: String?
+        package var lastFinished: Run?
+        package var lastOutput: String?
         /// Cases the last run set aside as undecodable (`breakout_errors`).
-        public var lastFailedCases: Int64?
+        package var lastFailedCases: Int64?
         /// The fire that passed without any runner claiming it (two minutes of grace).
-        public var overdueSince: Date?
+        package var overdueSince: Date?
     }
 
     /// Whether any runner is ticking: what `status`, the dashboard and `/metrics` warn about.
-    public struct Liveness {
-        public var runners: [RunnerRow]
+    package struct Liveness {
+        package var runners: [RunnerRow]
         /// The most recent tick of any runner.
-        public var lastTick: Date?
+        package var lastTick: Date?
         /// Set when no runner ticked within its interval (and there are active jobs).
-        public var warning: String?
+        package var warning: String?
     }
 
-    public struct Run {
-        public var id: Int64
-        public var jobID: Int64
-        public var trigger: String
-        public var status: String
-        public var startedAt: Date?
-        public var finishedAt: Date?
-        public var runner: String?
-        public var cases: Int64?
-        public var rows: Int64?
-        public var failedCases: Int64?
-        public var output: String
+    package struct Run {
+        package var id: Int64
+        package var jobID: Int64
+        package var trigger: String
+        package var status: String
+        package var startedAt: Date?
+        package var finishedAt: Date?
+        package var runner: String?
+        package var cases: Int64?
+        package var rows: Int64?
+        package var failedCases: Int64?
+        package var output: String
         /// The job's names when the run was recorded (kept after an apply deletes the job).
-        public var organization: String?
-        public var job: String?
+        package var organization: String?
+        package var job: String?
     }
 
-    public var snapshot: StateSnapshot
-    public var jobs: [Job]
-    public var organizations: [OrganizationRow] { snapshot.organizations }
+    package var snapshot: StateSnapshot
+    package var jobs: [Job]
+    package var organizations: [OrganizationRow] { snapshot.organizations }
     /// The state store's time when this was read (the clock leases use).
-    public var now: Date
-    public var liveness: Liveness
+    package var now: Date
+    package var liveness: Liveness
     /// A fire this much past with nobody claiming it is overdue (seconds).
-    public static let overdueGrace: Double = 120
+    package static let overdueGrace: Double = 120
 
-    public init(_ store: StateStore, now given: Date? = nil) throws {
+    package init(_ store: StateStore, now given: Date? = nil) throws {
         let now = given ?? (try? store.serverTime()) ?? Date()
         self.now = now
         snapshot = try store.snapshot()
@@ -120,7 +120,7 @@ public struct DashboardData {
     }
 
     /// "4 min ago", "3 h ago", "2 days ago".
-    public static func ago(_ seconds: Double) -> String {
+    package static func ago(_ seconds: Double) -> String {
         let s = max(0, Int(seconds))
         if s < 120 { return "\(s) s ago" }
         if s < 7200 { return "\(s / 60) min ago" }

@@ -10,7 +10,7 @@ import State
 
 /// `breakout serve`: the guide's dashboard as read-only pages over the control tables, plus Run now
 /// for holders of `serve.token`, a JSON API, `/metrics` and `/healthz`.
-public struct DashboardServer: Sendable {
+package struct DashboardServer: Sendable {
     let stateConfig: ConnectionConfig
     let token: String?
     /// Makes the scheduler that runs a job when Run now is pressed.
@@ -18,7 +18,7 @@ public struct DashboardServer: Sendable {
     /// Each dictionary's lag behind the source, for /metrics.
     let lags: (@Sendable () -> [LagProbe.Lag])?
 
-    public init(
+    package init(
         stateConfig: ConnectionConfig, token: String?, lags: (@Sendable () -> [LagProbe.Lag])? = nil,
         makeScheduler: @escaping @Sendable (StateStore) -> Scheduler
     ) {
@@ -71,7 +71,7 @@ public struct DashboardServer: Sendable {
         return out
     }
 
-    public func router() -> Router<BasicRequestContext> {
+    package func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ -> Response in
             do {
@@ -241,12 +241,13 @@ public struct DashboardServer: Sendable {
     }
 
     /// Serves until the task is cancelled.
-    public func run(host: String, port: Int, logger: Logger) async throws {
+    package func run(host: String, port: Int, logger: Logger) async throws {
         let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
         try await app.runService()
     }
 }
 
+/// `@unchecked`: a `DispatchSemaphore` is thread-safe, but not marked `Sendable` on Linux.
 final class StartedBox: @unchecked Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     func signal() { semaphore.signal() }

@@ -1,24 +1,24 @@
 import SQL
 
 /// Where and how to connect to a database. The password is kept out of every description.
-public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
-    public var engine: DatabaseEngine
-    public var host: String?
-    public var port: Int?
+package struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
+    package var engine: DatabaseEngine
+    package var host: String?
+    package var port: Int?
     /// The database name; for SQLite, the file path (`:memory:` for a private in-memory database).
-    public var database: String
-    public var user: String?
-    public var password: String?
+    package var database: String
+    package var user: String?
+    package var password: String?
     /// Engine-specific options, e.g. `sslmode` (PostgreSQL), `ssl_ca`, `connect_timeout`, `local_infile`.
-    public var options: [String: String]
+    package var options: [String: String]
     /// Whether this connection loads rows in bulk (a breakout's destination). Only then may a MySQL
     /// connection offer `LOAD DATA LOCAL INFILE` to the server, and even then it serves nothing but
     /// the current load's own stream from memory. Every other connection (sources, the state
     /// store, `db test`, plan, the lag probe) offers no local file at all: a database server a
     /// tenant points at is untrusted.
-    public var bulkLoad = false
+    package var bulkLoad = false
 
-    public init(
+    package init(
         engine: DatabaseEngine, host: String? = nil, port: Int? = nil, database: String,
         user: String? = nil, password: String? = nil, options: [String: String] = [:]
     ) {
@@ -33,16 +33,16 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
 
     /// The same settings for a connection that loads rows in bulk (see ``bulkLoad``).
     /// A database file on this host (not SQLite's `:memory:`).
-    public var isFile: Bool { engine.isEmbedded && database != ":memory:" && !database.isEmpty }
+    package var isFile: Bool { engine.isEmbedded && database != ":memory:" && !database.isEmpty }
 
-    public var forBulkLoad: ConnectionConfig {
+    package var forBulkLoad: ConnectionConfig {
         var config = self
         config.bulkLoad = true
         return config
     }
 
     /// `engine://user@host:port/database?options`, never with the password.
-    public var description: String {
+    package var description: String {
         if engine == .sqlite { return "sqlite:\(database)" }
         var out = "\(engine.rawValue)://"
         if let user { out += "\(user)@" }
@@ -60,7 +60,7 @@ public struct ConnectionConfig: Sendable, Hashable, CustomStringConvertible {
     /// may be percent-encoded.
     ///
     /// - Throws: ``DatabaseError`` with kind `.configuration` when the URL cannot be read.
-    public static func parse(url: String) throws -> ConnectionConfig {
+    package static func parse(url: String) throws -> ConnectionConfig {
         guard let colon = url.firstIndex(of: ":") else {
             throw DatabaseError(
                 .configuration, engine: nil, "connection URL has no scheme (expected e.g. postgresql://host/db or sqlite:path)")

@@ -6,7 +6,7 @@ import SQL
 ///
 /// Connections are not `Sendable`: use one from one thread at a time, and lend it to work for the
 /// duration of that work.
-public protocol DatabaseConnection: AnyObject {
+package protocol DatabaseConnection: AnyObject {
     var engine: DatabaseEngine { get }
     var dialect: any SQLDialect { get }
 
@@ -42,7 +42,7 @@ public protocol DatabaseConnection: AnyObject {
 
 extension DatabaseConnection {
     /// Asks `attempt` every 0.2 s until it is true or `timeout` seconds have passed.
-    public func polling(timeout: Double, _ attempt: () throws -> Bool) throws -> Bool {
+    package func polling(timeout: Double, _ attempt: () throws -> Bool) throws -> Bool {
         var waited = 0.0
         while true {
             if try attempt() { return true }
@@ -54,7 +54,7 @@ extension DatabaseConnection {
 }
 
 /// Receives rows for one table and loads them by the engine's bulk path.
-public protocol BulkLoader: AnyObject {
+package protocol BulkLoader: AnyObject {
     /// Adds one row (values in the loader's column order).
     func append(_ row: [SQLValue]) throws
     /// Sends what is buffered, ends the load and returns the number of rows loaded.
@@ -65,21 +65,21 @@ public protocol BulkLoader: AnyObject {
 
 extension DatabaseConnection {
     @discardableResult
-    public func execute(_ sql: String) throws -> Int { try execute(sql, []) }
+    package func execute(_ sql: String) throws -> Int { try execute(sql, []) }
 
-    public func query(_ sql: String) throws -> [Row] { try query(sql, []) }
+    package func query(_ sql: String) throws -> [Row] { try query(sql, []) }
 
     @discardableResult
-    public func execute(_ rendered: RenderedSQL) throws -> Int { try execute(rendered.sql, rendered.binds) }
+    package func execute(_ rendered: RenderedSQL) throws -> Int { try execute(rendered.sql, rendered.binds) }
 
-    public func query(_ rendered: RenderedSQL) throws -> [Row] { try query(rendered.sql, rendered.binds) }
+    package func query(_ rendered: RenderedSQL) throws -> [Row] { try query(rendered.sql, rendered.binds) }
 
     /// Renders a statement in this connection's dialect and runs every resulting statement.
     /// Transaction statements go through ``beginTransaction()`` and ``commit()`` (which send the
     /// dialect's text), and a bulk load through the connection's bulk loader; the count returned
     /// is then the rows loaded.
     @discardableResult
-    public func execute(_ statement: SQLStatement) throws -> Int {
+    package func execute(_ statement: SQLStatement) throws -> Int {
         switch statement {
         case .begin: try beginTransaction(); return 0
         case .commit: try commit(); return 0
@@ -92,7 +92,7 @@ extension DatabaseConnection {
     }
 
     /// Renders a query in this connection's dialect and returns its rows.
-    public func query(_ statement: SQLStatement) throws -> [Row] {
+    package func query(_ statement: SQLStatement) throws -> [Row] {
         var rows: [Row] = []
         for rendered in try SQLRenderer(dialect).render(statement) { rows += try query(rendered) }
         return rows
@@ -100,12 +100,12 @@ extension DatabaseConnection {
 
     /// Whether the table exists, from the engine's catalog. Throws when the catalog cannot be read
     /// (a lost connection is not "no table").
-    public func tableExists(_ table: QualifiedName) throws -> Bool {
+    package func tableExists(_ table: QualifiedName) throws -> Bool {
         (try query(dialect.tableExistsQuery(table)).first?[0].int64 ?? 0) > 0
     }
 
     /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    package func transaction<T>(_ body: () throws -> T) throws -> T {
         try beginTransaction()
         do {
             let result = try body()
@@ -119,7 +119,7 @@ extension DatabaseConnection {
 
     /// Loads `rows` into `table` by the bulk path and returns how many were loaded.
     @discardableResult
-    public func bulkLoad<S: Sequence>(into table: QualifiedName, columns: [String], rows: S) throws -> Int where S.Element == [SQLValue] {
+    package func bulkLoad<S: Sequence>(into table: QualifiedName, columns: [String], rows: S) throws -> Int where S.Element == [SQLValue] {
         let loader = try makeBulkLoader(into: table, columns: columns)
         for row in rows { try loader.append(row) }
         return try loader.finish()

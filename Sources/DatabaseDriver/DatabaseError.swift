@@ -4,40 +4,40 @@ import SQL
 /// An error from a database driver: which engine, what kind, the engine's code and message, and
 /// the statement that failed. Passwords never appear in it: drivers scrub them from server
 /// messages and statements are shown without their bound values.
-public struct DatabaseError: UserFacingError, Sendable {
+package struct DatabaseError: UserFacingError, Sendable {
     /// What went wrong, coarsely, for callers that react differently (retry, report, refuse).
-    public struct Kind: Sendable, Hashable, CustomStringConvertible {
+    package struct Kind: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable { case configuration, connection, authentication, statement, bulkLoad, unsupported }
         private let base: Base
         private init(_ base: Base) { self.base = base }
 
         /// The connection settings themselves are wrong (bad URL, missing database name).
-        public static let configuration = Kind(.configuration)
+        package static let configuration = Kind(.configuration)
         /// The server could not be reached or the connection broke.
-        public static let connection = Kind(.connection)
+        package static let connection = Kind(.connection)
         /// The server refused the user or password.
-        public static let authentication = Kind(.authentication)
+        package static let authentication = Kind(.authentication)
         /// The server rejected a statement.
-        public static let statement = Kind(.statement)
+        package static let statement = Kind(.statement)
         /// A bulk load failed.
-        public static let bulkLoad = Kind(.bulkLoad)
+        package static let bulkLoad = Kind(.bulkLoad)
         /// The driver cannot do what was asked on this engine.
-        public static let unsupported = Kind(.unsupported)
+        package static let unsupported = Kind(.unsupported)
 
-        public var description: String { base.rawValue }
+        package var description: String { base.rawValue }
     }
 
-    public var kind: Kind
-    public var engine: DatabaseEngine?
+    package var kind: Kind
+    package var engine: DatabaseEngine?
     /// SQLSTATE (PostgreSQL), error number (MySQL, SQL Server) or result code (SQLite).
-    public var code: String?
-    public var message: String
+    package var code: String?
+    package var message: String
     /// The statement text (placeholders, never bound values), when a statement failed.
-    public var sql: String?
+    package var sql: String?
 
     /// A deadlock, lock timeout or serialization failure: the transaction was rolled back and
     /// running it again may succeed.
-    public var isTransient: Bool {
+    package var isTransient: Bool {
         guard let code, let engine else { return false }
         switch engine {
         case .postgresql: return code == "40P01" || code == "40001"
@@ -47,7 +47,7 @@ public struct DatabaseError: UserFacingError, Sendable {
         }
     }
 
-    public init(_ kind: Kind, engine: DatabaseEngine?, code: String? = nil, _ message: String, sql: String? = nil) {
+    package init(_ kind: Kind, engine: DatabaseEngine?, code: String? = nil, _ message: String, sql: String? = nil) {
         self.kind = kind
         self.engine = engine
         self.code = code
@@ -57,7 +57,7 @@ public struct DatabaseError: UserFacingError, Sendable {
 
     /// The next step, for the kinds of failure where there is a general one. Commands that know
     /// the connection's settings give a more precise hint of their own.
-    public var hint: String? {
+    package var hint: String? {
         switch kind {
         case .authentication: "check the connection's user, and its password (or the environment variable or encrypted value it comes from)"
         case .connection where engine != .sqlite: "check that the server runs and accepts connections on the connection's host and port"
@@ -67,7 +67,7 @@ public struct DatabaseError: UserFacingError, Sendable {
     }
 
     /// `postgresql error 42P01: relation "x" does not exist (in: SELECT …)`.
-    public var description: String {
+    package var description: String {
         var out = engine.map { "\($0.rawValue) " } ?? ""
         out += kind == .statement || kind == .bulkLoad ? "error" : "\(kind) error"
         if let code { out += " \(code)" }
@@ -80,7 +80,7 @@ public struct DatabaseError: UserFacingError, Sendable {
     }
 
     /// Removes every occurrence of each secret from a server message.
-    public static func scrub(_ message: String, secrets: [String?]) -> String {
+    package static func scrub(_ message: String, secrets: [String?]) -> String {
         var out = message.trimmingTrailingWhitespace()
         for case let secret? in secrets where secret.count >= 1 {
             out = out.replacingAll(secret, with: "********")

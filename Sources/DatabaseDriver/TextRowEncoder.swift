@@ -3,18 +3,18 @@ import SQL
 /// Encodes rows as tab-separated text with backslash escapes and `\N` for NULL: the format that
 /// both PostgreSQL's `COPY … FROM STDIN` (text) and MySQL's `LOAD DATA` (default field options)
 /// read.
-public struct TextRowEncoder: Sendable {
+package struct TextRowEncoder: Sendable {
     /// How bytes are written: PostgreSQL wants `\x` hex for `bytea`, MySQL the raw bytes escaped.
-    public enum BlobStyle: Sendable { case postgresHex, raw }
+    package enum BlobStyle: Sendable { case postgresHex, raw }
 
-    public let blobStyle: BlobStyle
+    package let blobStyle: BlobStyle
 
-    public init(blobStyle: BlobStyle) {
+    package init(blobStyle: BlobStyle) {
         self.blobStyle = blobStyle
     }
 
     /// Appends one row and its line terminator to `buffer`.
-    public func encode(_ row: [SQLValue], into buffer: inout [UInt8]) {
+    package func encode(_ row: [SQLValue], into buffer: inout [UInt8]) {
         for (i, value) in row.enumerated() {
             if i > 0 { buffer.append(0x09) }
             switch value {

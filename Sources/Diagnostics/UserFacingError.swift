@@ -1,12 +1,12 @@
 /// Where a problem is: a file, and when known the line and column in it, and the object there.
-public struct ErrorLocation: Sendable, Hashable, CustomStringConvertible {
-    public var file: String
-    public var line: Int?
-    public var column: Int?
+package struct ErrorLocation: Sendable, Hashable, CustomStringConvertible {
+    package var file: String
+    package var line: Int?
+    package var column: Int?
     /// What is at that place: `job acme/hourly`, `levels[0].records[2]`.
-    public var object: String?
+    package var object: String?
 
-    public init(file: String, line: Int? = nil, column: Int? = nil, object: String? = nil) {
+    package init(file: String, line: Int? = nil, column: Int? = nil, object: String? = nil) {
         self.file = file
         self.line = line
         self.column = column
@@ -14,7 +14,7 @@ public struct ErrorLocation: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `organizations/acme.yaml:12:5 (job hourly)`.
-    public var description: String {
+    package var description: String {
         var out = file
         if let line { out += ":\(line)" + (column.map { ":\($0)" } ?? "") }
         if let object { out += " (\(object))" }
@@ -27,29 +27,29 @@ public struct ErrorLocation: Sendable, Hashable, CustomStringConvertible {
 /// (``UserFacing/lines(_:)``), so no hint is lost on the way up.
 ///
 /// The message is the error's `description`: one sentence saying what is wrong, naming the object.
-public protocol UserFacingError: Error, CustomStringConvertible {
+package protocol UserFacingError: Error, CustomStringConvertible {
     /// What to do about it, when something can be done.
     var hint: String? { get }
     var location: ErrorLocation? { get }
 }
 
 extension UserFacingError {
-    public var hint: String? { nil }
-    public var location: ErrorLocation? { nil }
+    package var hint: String? { nil }
+    package var location: ErrorLocation? { nil }
 }
 
 /// How any error is shown to a person.
-public enum UserFacing {
+package enum UserFacing {
     /// The message (prefixed by its location), and the hint when there is one. Errors that do not
     /// adopt ``UserFacingError`` are shown by their description.
-    public static func lines(_ error: any Error) -> (message: String, hint: String?) {
+    package static func lines(_ error: any Error) -> (message: String, hint: String?) {
         guard let error = error as? any UserFacingError else { return ("\(error)", nil) }
         let message = error.location.map { "\($0): " + error.description } ?? error.description
         return (message, error.hint)
     }
 
     /// `message`, then `hint: …` on its own line when there is a hint.
-    public static func text(_ error: any Error) -> String {
+    package static func text(_ error: any Error) -> String {
         let (message, hint) = lines(error)
         return message + (hint.map { "\nhint: \($0)" } ?? "")
     }

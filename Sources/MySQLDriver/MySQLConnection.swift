@@ -15,9 +15,9 @@ import SQL
 /// ``InfileGate``: it serves the stream of the `LOAD DATA` running at that moment, under the name
 /// that statement gave, and refuses everything else. Connections not made for bulk loads
 /// (``ConnectionConfig/bulkLoad``) do not even offer local files.
-public final class MySQLConnection: DatabaseConnection {
-    public let engine = DatabaseEngine.mysql
-    public let dialect: any SQLDialect = MySQLDialect()
+package final class MySQLConnection: DatabaseConnection {
+    package let engine = DatabaseEngine.mysql
+    package let dialect: any SQLDialect = MySQLDialect()
     private var mysql: UnsafeMutablePointer<MYSQL>?
     private let password: String?
     /// Whether this session may try `LOAD DATA LOCAL INFILE`: a bulk-load connection
@@ -35,7 +35,7 @@ public final class MySQLConnection: DatabaseConnection {
     /// server that does not offer TLS is refused instead of talked to in plain text).
     ///
     /// - Throws: ``DatabaseError`` `.authentication` (errors 1044, 1045, 1698) or `.connection`.
-    public init(_ config: ConnectionConfig) throws {
+    package init(_ config: ConnectionConfig) throws {
         _ = Self.libraryInitialized
         password = config.password
         localInfileAllowed = config.bulkLoad && config.options["local_infile"] != "0"
@@ -76,12 +76,12 @@ public final class MySQLConnection: DatabaseConnection {
     deinit { close() }
 
     /// `GET_LOCK` (names are at most 64 characters; longer ones are cut), as one text statement.
-    public func lockSession(_ name: String, timeout: Double) throws -> Bool {
+    package func lockSession(_ name: String, timeout: Double) throws -> Bool {
         let literal = String(name.prefix(64)).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''")
         return try query("SELECT GET_LOCK('\(literal)', \(Int(timeout.rounded(.up))))").first?[0].int64 == 1
     }
 
-    public func close() {
+    package func close() {
         if let mysql { mysql_close(mysql) }
         mysql = nil
     }
@@ -107,7 +107,7 @@ public final class MySQLConnection: DatabaseConnection {
             code: String(code), message, sql: sql)
     }
 
-    public func serverVersion() throws -> String {
+    package func serverVersion() throws -> String {
         let version = String(cString: mysql_get_server_info(try handle()))
         return (version.lowercased().contains("mariadb") ? "MariaDB " : "MySQL ") + version
     }
@@ -192,23 +192,23 @@ public final class MySQLConnection: DatabaseConnection {
     }
 
     @discardableResult
-    public func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int {
+    package func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int {
         if binds.isEmpty { return try runText(sql).changed }
         let statement = try MySQLStatement(connection: self, mysql: try handle(), sql: sql)
         return try statement.execute(binds).changed
     }
 
-    public func query(_ sql: String, _ binds: [SQLValue]) throws -> [Row] {
+    package func query(_ sql: String, _ binds: [SQLValue]) throws -> [Row] {
         if binds.isEmpty { return try runText(sql).rows }
         let statement = try MySQLStatement(connection: self, mysql: try handle(), sql: sql)
         return try statement.execute(binds).rows
     }
 
-    public func beginTransaction() throws { try execute(dialect.beginTransaction) }
-    public func commit() throws { try execute(dialect.commitTransaction) }
-    public func rollback() throws { try execute("ROLLBACK") }
+    package func beginTransaction() throws { try execute(dialect.beginTransaction) }
+    package func commit() throws { try execute(dialect.commitTransaction) }
+    package func rollback() throws { try execute("ROLLBACK") }
 
-    public func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {
+    package func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {
         try MySQLBulkLoader(connection: self, table: table, columns: columns)
     }
 
@@ -232,7 +232,7 @@ public final class MySQLConnection: DatabaseConnection {
     }
 
     /// How many times the server asked this connection for a local file it was not loading (each refused).
-    public var refusedFileRequests: Int { gate.refused }
+    package var refusedFileRequests: Int { gate.refused }
 
     /// The server's first few warnings, as one line.
     func warnings() -> String {

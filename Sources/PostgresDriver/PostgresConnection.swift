@@ -7,9 +7,9 @@ import SQL
 ///
 /// Statements with binds go through `PQexecParams` in text format; bulk loads through
 /// `COPY … FROM STDIN`. Server notices are discarded rather than printed on stderr.
-public final class PostgresConnection: DatabaseConnection {
-    public let engine = DatabaseEngine.postgresql
-    public let dialect: any SQLDialect = PostgreSQLDialect()
+package final class PostgresConnection: DatabaseConnection {
+    package let engine = DatabaseEngine.postgresql
+    package let dialect: any SQLDialect = PostgreSQLDialect()
     private var conn: OpaquePointer?
     private let password: String?
 
@@ -18,7 +18,7 @@ public final class PostgresConnection: DatabaseConnection {
     ///
     /// - Throws: ``DatabaseError`` `.authentication` when the server refuses the credentials,
     ///   `.connection` when it cannot be reached.
-    public init(_ config: ConnectionConfig) throws {
+    package init(_ config: ConnectionConfig) throws {
         password = config.password
         var params: [(String, String)] = [
             ("dbname", config.database), ("application_name", "breakout"),
@@ -71,14 +71,14 @@ public final class PostgresConnection: DatabaseConnection {
     deinit { close() }
 
     /// A session advisory lock on the name's 64-bit hash.
-    public func lockSession(_ name: String, timeout: Double) throws -> Bool {
+    package func lockSession(_ name: String, timeout: Double) throws -> Bool {
         try polling(timeout: timeout) {
             try query("SELECT CASE WHEN pg_try_advisory_lock(hashtextextended($1, 0)) THEN 1 ELSE 0 END", [.text(name)]).first?[0].int64
                 == 1
         }
     }
 
-    public func close() {
+    package func close() {
         if let conn { PQfinish(conn) }
         conn = nil
     }
@@ -88,7 +88,7 @@ public final class PostgresConnection: DatabaseConnection {
         return conn
     }
 
-    public func serverVersion() throws -> String {
+    package func serverVersion() throws -> String {
         let rows = try query("SHOW server_version")
         return "PostgreSQL " + (rows.first?[0].string ?? "?")
     }
@@ -147,13 +147,13 @@ public final class PostgresConnection: DatabaseConnection {
     }
 
     @discardableResult
-    public func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int {
+    package func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int {
         let result = try run(sql, binds)
         defer { PQclear(result) }
         return Int(String(cString: PQcmdTuples(result))) ?? 0
     }
 
-    public func query(_ sql: String, _ binds: [SQLValue]) throws -> [Row] {
+    package func query(_ sql: String, _ binds: [SQLValue]) throws -> [Row] {
         let result = try run(sql, binds)
         defer { PQclear(result) }
         let columnCount = PQnfields(result)
@@ -207,11 +207,11 @@ public final class PostgresConnection: DatabaseConnection {
         }
     }
 
-    public func beginTransaction() throws { try execute(dialect.beginTransaction) }
-    public func commit() throws { try execute(dialect.commitTransaction) }
-    public func rollback() throws { try execute("ROLLBACK") }
+    package func beginTransaction() throws { try execute(dialect.beginTransaction) }
+    package func commit() throws { try execute(dialect.commitTransaction) }
+    package func rollback() throws { try execute("ROLLBACK") }
 
-    public func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {
+    package func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {
         try PostgresCopyLoader(connection: self, table: table, columns: columns)
     }
 

@@ -6,15 +6,15 @@ import Secrets
 import State
 
 /// Who applies, from where, and how long to wait for another apply.
-public struct ApplyOptions: Sendable {
-    public var lockTimeout: Double
+package struct ApplyOptions: Sendable {
+    package var lockTimeout: Double
     /// A lock older than this is taken over (its holder died).
-    public var staleLockAfter: Double
-    public var allowDestroy: Bool
-    public var user: String
-    public var host: String
+    package var staleLockAfter: Double
+    package var allowDestroy: Bool
+    package var user: String
+    package var host: String
 
-    public init(
+    package init(
         lockTimeout: Double = 0, staleLockAfter: Double = 600, allowDestroy: Bool = false,
         user: String = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName,
         host: String = ProcessInfo.processInfo.hostName
@@ -29,9 +29,9 @@ public struct ApplyOptions: Sendable {
     var owner: String { "\(user)@\(host) pid \(ProcessInfo.processInfo.processIdentifier)" }
 }
 
-public struct ApplyResult: Sendable {
-    public var plan: Plan
-    public var migrated: [Int]
+package struct ApplyResult: Sendable {
+    package var plan: Plan
+    package var migrated: [Int]
 }
 
 extension Reconciler {
@@ -55,7 +55,7 @@ extension Reconciler {
     /// Makes the control tables equal to the configuration: migrates them, takes the lock, plans
     /// again inside it (refusing a saved plan made against another state or config), and writes
     /// every change plus the apply log in one transaction.
-    public func apply(saved: Plan? = nil, options: ApplyOptions, confirm: (Plan) throws -> Bool) throws -> ApplyResult? {
+    package func apply(saved: Plan? = nil, options: ApplyOptions, confirm: (Plan) throws -> Bool) throws -> ApplyResult? {
         let migrated = try store.migrate(owner: options.owner, timeout: options.lockTimeout, staleAfter: options.staleLockAfter)
         try store.acquireLock("apply", owner: options.owner, timeout: options.lockTimeout, staleAfter: options.staleLockAfter)
         defer { store.releaseLock("apply", owner: options.owner) }

@@ -7,21 +7,21 @@ import State
 
 /// `breakout import`: YAML for rows apply does not manage (hand-made or made by the PHP UI) and
 /// for CSWeb's legacy per-dictionary breakout settings, so that a following apply adopts them.
-public struct Importer {
-    public let reconciler: Reconciler
+package struct Importer {
+    package let reconciler: Reconciler
     /// The key new `enc:v1` values are written with (the master key).
     let masterKey: MasterKey
 
-    public init(reconciler: Reconciler, masterKey: MasterKey) {
+    package init(reconciler: Reconciler, masterKey: MasterKey) {
         self.reconciler = reconciler
         self.masterKey = masterKey
     }
 
-    public struct Output {
+    package struct Output {
         /// Relative path (`organizations/ansd.yaml`) → file text.
-        public var files: [String: String] = [:]
-        public var warnings: [String] = []
-        public var rows = 0
+        package var files: [String: String] = [:]
+        package var warnings: [String] = []
+        package var rows = 0
     }
 
     // MARK: YAML
@@ -153,7 +153,7 @@ public struct Importer {
 
     /// One file per organization that has unmanaged rows, holding the whole organization (its managed
     /// rows too), values exactly as stored, passwords re-encrypted with the master key.
-    public func unmanaged() throws -> Output {
+    package func unmanaged() throws -> Output {
         var out = Output()
         let snapshot = try reconciler.store.snapshot()
         let defaults = reconciler.configuration.settings.defaults
@@ -224,7 +224,7 @@ public struct Importer {
     /// CSWeb's `cspro_dictionaries_schema` (one MySQL target per dictionary, password stored with
     /// MySQL's `AES_ENCRYPT(pw, 'cspro')`) as one organization: a connection and a job per dictionary,
     /// `processCasesOptions` as include/exclude. The jobs are written inactive: CSWeb had no schedule.
-    public func legacy(from csweb: any DatabaseConnection, organization slug: String) throws -> Output {
+    package func legacy(from csweb: any DatabaseConnection, organization slug: String) throws -> Output {
         var out = Output()
         guard csweb.engine == .mysql else {
             throw StateError("CSWeb's legacy settings are read from its MySQL database; the source is \(csweb.engine.rawValue)")

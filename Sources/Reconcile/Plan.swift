@@ -2,34 +2,34 @@ import Foundation
 
 /// What apply would do, as plan prints it and `--out` saves it (JSON, `format_version` 1; see
 /// docs/plan-format.md).
-public struct Plan: Codable, Sendable {
-    public var formatVersion = 1
+package struct Plan: Codable, Sendable {
+    package var formatVersion = 1
     /// Digest of the managed tables the plan was made against; a saved plan is refused when it changed.
-    public var stateDigest: String
+    package var stateDigest: String
     /// Digest of the config files the plan was made from.
-    public var configDigest: String
-    public var changes: [Change]
-    public var unmanaged: [UnmanagedRow]
-    public var warnings: [String]
+    package var configDigest: String
+    package var changes: [Change]
+    package var unmanaged: [UnmanagedRow]
+    package var warnings: [String]
 
-    public enum Action: String, Codable, Sendable {
+    package enum Action: String, Codable, Sendable {
         case create, update, delete
         /// A hand-made row taken over: `managed_by` set, plus any field changes listed.
         case adopt
     }
 
-    public enum Kind: String, Codable, Sendable {
+    package enum Kind: String, Codable, Sendable {
         case organization, connection, job
     }
 
-    public struct FieldChange: Codable, Sendable, Hashable {
-        public var field: String
+    package struct FieldChange: Codable, Sendable, Hashable {
+        package var field: String
         /// Display values; nil for NULL. Never a secret: sensitive fields show `(sensitive)`.
-        public var old: String?
-        public var new: String?
-        public var sensitive: Bool
+        package var old: String?
+        package var new: String?
+        package var sensitive: Bool
 
-        public init(field: String, old: String?, new: String?, sensitive: Bool) {
+        package init(field: String, old: String?, new: String?, sensitive: Bool) {
             self.field = field
             self.old = old
             self.new = new
@@ -39,7 +39,7 @@ public struct Plan: Codable, Sendable {
         enum CodingKeys: String, CodingKey { case field, old, new, sensitive }
 
         /// Nulls are written, not left out: the format is documented with every key present.
-        public func encode(to encoder: Encoder) throws {
+        package func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(field, forKey: .field)
             try c.encode(old, forKey: .old)
@@ -48,19 +48,19 @@ public struct Plan: Codable, Sendable {
         }
     }
 
-    public struct Change: Codable, Sendable {
-        public var action: Action
-        public var kind: Kind
-        public var organization: String
-        public var name: String
-        public var fields: [FieldChange]
+    package struct Change: Codable, Sendable {
+        package var action: Action
+        package var kind: Kind
+        package var organization: String
+        package var name: String
+        package var fields: [FieldChange]
         /// Needs `--allow-destroy` (deleting an organization whose jobs have run).
-        public var destructive: Bool
-        public var note: String?
+        package var destructive: Bool
+        package var note: String?
 
-        public var address: String { kind == .organization ? "organization \(organization)" : "\(kind.rawValue) \(organization)/\(name)" }
+        package var address: String { kind == .organization ? "organization \(organization)" : "\(kind.rawValue) \(organization)/\(name)" }
 
-        public init(
+        package init(
             action: Action, kind: Kind, organization: String, name: String, fields: [FieldChange], destructive: Bool, note: String? = nil
         ) {
             self.action = action
@@ -74,7 +74,7 @@ public struct Plan: Codable, Sendable {
 
         enum CodingKeys: String, CodingKey { case action, kind, organization, name, fields, destructive, note }
 
-        public func encode(to encoder: Encoder) throws {
+        package func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(action, forKey: .action)
             try c.encode(kind, forKey: .kind)
@@ -86,13 +86,13 @@ public struct Plan: Codable, Sendable {
         }
     }
 
-    public struct UnmanagedRow: Codable, Sendable {
-        public var kind: Kind
-        public var id: Int64
-        public var organization: String
-        public var name: String
+    package struct UnmanagedRow: Codable, Sendable {
+        package var kind: Kind
+        package var id: Int64
+        package var organization: String
+        package var name: String
         /// What adopting it takes (`breakout import` writes the YAML).
-        public var note: String
+        package var note: String
     }
 
     enum CodingKeys: String, CodingKey {
@@ -100,22 +100,22 @@ public struct Plan: Codable, Sendable {
             summary
     }
 
-    public struct Summary: Codable, Sendable, Hashable {
-        public var add: Int
-        public var change: Int
-        public var destroy: Int
+    package struct Summary: Codable, Sendable, Hashable {
+        package var add: Int
+        package var change: Int
+        package var destroy: Int
     }
 
-    public var summary: Summary {
+    package var summary: Summary {
         Summary(
             add: changes.filter { $0.action == .create }.count,
             change: changes.filter { $0.action == .update || $0.action == .adopt }.count,
             destroy: changes.filter { $0.action == .delete }.count)
     }
 
-    public var hasChanges: Bool { !changes.isEmpty }
+    package var hasChanges: Bool { !changes.isEmpty }
 
-    public init(stateDigest: String, configDigest: String, changes: [Change], unmanaged: [UnmanagedRow], warnings: [String]) {
+    package init(stateDigest: String, configDigest: String, changes: [Change], unmanaged: [UnmanagedRow], warnings: [String]) {
         self.stateDigest = stateDigest
         self.configDigest = configDigest
         self.changes = changes
@@ -123,7 +123,7 @@ public struct Plan: Codable, Sendable {
         self.warnings = warnings
     }
 
-    public init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         formatVersion = try c.decode(Int.self, forKey: .formatVersion)
         stateDigest = try c.decode(String.self, forKey: .stateDigest)
@@ -133,7 +133,7 @@ public struct Plan: Codable, Sendable {
         warnings = try c.decode([String].self, forKey: .warnings)
     }
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(formatVersion, forKey: .formatVersion)
         try c.encode(stateDigest, forKey: .stateDigest)
@@ -145,7 +145,7 @@ public struct Plan: Codable, Sendable {
     }
 
     /// `Plan: 3 to add, 1 to change, 0 to destroy.` or `No changes.`
-    public var summaryLine: String {
+    package var summaryLine: String {
         hasChanges
             ? "Plan: \(summary.add) to add, \(summary.change) to change, \(summary.destroy) to destroy."
             : "No changes. The control tables match the configuration."
@@ -176,7 +176,7 @@ public struct Plan: Codable, Sendable {
     }
 
     /// Terraform-style text, grouped by organization; `color` adds ANSI colors for a terminal.
-    public func text(color: Bool = false) -> String {
+    package func text(color: Bool = false) -> String {
         func paint(_ s: String, _ a: Action) -> String {
             guard color else { return s }
             let code = a == .create ? "32" : a == .delete ? "31" : "33"
@@ -208,7 +208,7 @@ public struct Plan: Codable, Sendable {
 
     /// Markdown for a pull-request comment: a summary, then one collapsible section per
     /// organization; kept under `limit` characters by summarising the longest sections.
-    public func markdown(limit: Int = 60_000) -> String {
+    package func markdown(limit: Int = 60_000) -> String {
         var head = "### breakout plan\n\n**\(summaryLine)**\n\n"
         for w in warnings { head += "> ⚠️ \(w)\n" }
         if !warnings.isEmpty { head += "\n" }

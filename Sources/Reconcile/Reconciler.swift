@@ -6,17 +6,17 @@ import Secrets
 import State
 
 /// Compares the configuration with the control tables (plan) and makes them equal (apply).
-public final class Reconciler {
-    public static let managedBy = "breakout"
+package final class Reconciler {
+    package static let managedBy = "breakout"
 
-    public let configuration: Configuration
-    public let resolver: Resolver
-    public let store: StateStore
+    package let configuration: Configuration
+    package let resolver: Resolver
+    package let store: StateStore
     /// The key passwords are written with in `mt_database_connections` (`state.key_file`, else the master key).
     let stateKeys: Keyring
     let format: PasswordFormat
 
-    public init(configuration: Configuration, resolver: Resolver, store: StateStore, stateKeys: Keyring) {
+    package init(configuration: Configuration, resolver: Resolver, store: StateStore, stateKeys: Keyring) {
         self.configuration = configuration
         self.resolver = resolver
         self.store = store
@@ -206,7 +206,7 @@ public final class Reconciler {
 
     // MARK: Plan
 
-    public func configDigest() -> String {
+    package func configDigest() -> String {
         var h = FNV()
         let dir = URL(fileURLWithPath: configuration.directory)
         var files = ["breakout.yaml"]
@@ -219,7 +219,7 @@ public final class Reconciler {
         return h.hex
     }
 
-    public func plan() throws -> Plan {
+    package func plan() throws -> Plan {
         try store.checkVersion()
         let snapshot = try store.snapshot()
         let migrated = try store.version() >= 2

@@ -4,6 +4,7 @@ import State
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
+import Synchronization
 #endif
 
 /// Failure (and recovery) alerts: a JSON POST to a webhook and/or a shell command with the JSON on
@@ -94,11 +95,10 @@ enum AlertSender {
     }
 }
 
-final class ProblemBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var text: String?
-    func set(_ s: String) { lock.lock(); text = s; lock.unlock() }
-    var value: String? { lock.lock(); defer { lock.unlock() }; return text }
+final class ProblemBox: Sendable {
+    private let text = Mutex<String?>(nil)
+    func set(_ s: String) { text.withLock { $0 = s } }
+    var value: String? { text.withLock { $0 } }
 }
 
 extension Scheduler {

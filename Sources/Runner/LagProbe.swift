@@ -5,24 +5,24 @@ import Foundation
 import State
 
 /// How far each job's destination is behind the source: the cases a run would load now.
-public struct LagProbe: Sendable {
+package struct LagProbe: Sendable {
     let executor: BreakoutExecutor
 
-    public init(executor: BreakoutExecutor) {
+    package init(executor: BreakoutExecutor) {
         self.executor = executor
     }
 
-    public struct Lag: Sendable {
-        public var organization: String
-        public var connection: String
-        public var dictionary: String
+    package struct Lag: Sendable {
+        package var organization: String
+        package var connection: String
+        package var dictionary: String
         /// nil when the source or the destination could not be read (`error` says why).
-        public var pending: Int?
-        public var error: String?
+        package var pending: Int?
+        package var error: String?
     }
 
     /// One entry per (organization, connection, dictionary) that an active breakout job loads. Reads only.
-    public func lags() -> [Lag] {
+    package func lags() -> [Lag] {
         guard let store = try? StateStore(connection: Databases.connect(executor.stateConfig)) else { return [] }
         defer { store.connection.close() }
         guard let jobs = try? store.snapshot().jobs.filter({ $0.isActive && $0.kind == .breakout }) else { return [] }

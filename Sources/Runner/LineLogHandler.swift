@@ -4,16 +4,16 @@ import Logging
 /// Log lines on stderr, as text (`2026-11-29T02:00:01Z info ansd/breakout-quotidien run=42: …`) or
 /// as one JSON object per line with the metadata as fields (`organization`, `job`, `run_id`, …).
 /// Messages are built by breakout itself and never carry secrets.
-public struct LineLogHandler: LogHandler {
-    public enum Format: String, Sendable, CaseIterable { case text, json }
+package struct LineLogHandler: LogHandler {
+    package enum Format: String, Sendable, CaseIterable { case text, json }
 
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level
     let label: String
     let format: Format
     let sink: @Sendable (String) -> Void
 
-    public init(
+    package init(
         label: String, format: Format, level: Logger.Level,
         sink: @escaping @Sendable (String) -> Void = { StandardStream.error($0 + "\n") }
     ) {
@@ -23,12 +23,12 @@ public struct LineLogHandler: LogHandler {
         self.sink = sink
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { $1 } }
         let time = ISO8601DateFormatter().string(from: Date())

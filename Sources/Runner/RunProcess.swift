@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import State
+import Synchronization
 
 /// Each run in its own process (docs/runner.md, "Process model"): a trap, a crash or a kill in one
 /// run ends that run only. The parent (the daemon, `cron run`, `jobs run --wait`, the dashboard)
@@ -12,25 +13,25 @@ import State
 ///
 /// Its standard error (log lines, and a crash's message) is passed through to the parent's and
 /// the last lines are kept, so a run that dies says why.
-public struct ChildProcessExecutor: JobExecutor {
+package struct ChildProcessExecutor: JobExecutor {
     /// This very executable, by its real path: never argv[0] (a bare name on PATH, resolved
     /// against the current directory) and never a PATH lookup.
-    public let executable: String
+    package let executable: String
     /// Options every child gets: the config directory, the key options, the log options.
-    public let arguments: [String]
+    package let arguments: [String]
     /// The lease owner of the parent, for the child to release if the parent dies.
-    public var owner: String = ""
+    package var owner: String = ""
     /// Lines of the child's standard error kept for a run that dies.
     static let tailLines = 20
 
-    public init(executable: String = ChildProcessExecutor.currentExecutable(), arguments: [String]) {
+    package init(executable: String = ChildProcessExecutor.currentExecutable(), arguments: [String]) {
         self.executable = executable
         self.arguments = arguments
     }
 
     /// `/proc/self/exe`, read as a link. After a package upgrade replaced the binary the kernel
     /// shows the old inode as "PATH (deleted)": the new binary at PATH is the one to start.
-    public static func currentExecutable() -> String {
+    package static func currentExecutable() -> String {
         // Without /proc (not Linux as we know it), argv[0] made absolute is the best there is.
         guard var path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
             return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
@@ -42,11 +43,11 @@ public struct ChildProcessExecutor: JobExecutor {
     static let progressPrefix = "breakout-run:progress "
     static let outcomePrefix = "breakout-run:outcome "
 
-    public func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
+    package func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
         execute(job, logger: logger, progress: { _ in }, stop: stop)
     }
 
-    public func execute(
+    package func execute(
         _ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool
     ) -> JobOutcome {
         let runID = logger[metadataKey: "run_id"].map { "\($0)" } ?? "0"
@@ -138,32 +139,34 @@ public struct ChildProcessExecutor: JobExecutor {
 /// What the parent collected from one child: its outcome, the lines that say why it died (a
 /// Swift runtime "Fatal error", the backtracer's "crashed", an `error:` line) and the last lines
 /// it wrote (a crash's register dump would otherwise hide the cause).
-final class ChildOutput: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    private var notable: [String] = []
-    private var _outcome: JobOutcome?
+final class ChildOutput: Sendable {
+    private struct State {
+        var lines: [String] = []
+        var notable: [String] = []
+        var outcome: JobOutcome?
+    }
+    private let state = Mutex(State())
     static let markers = ["Fatal error", "crashed", "error:", "Illegal instruction", "Segmentation fault"]
 
     var outcome: JobOutcome? {
-        get { lock.lock(); defer { lock.unlock() }; return _outcome }
-        set { lock.lock(); _outcome = newValue; lock.unlock() }
+        get { state.withLock { $0.outcome } }
+        set { state.withLock { $0.outcome = newValue } }
     }
 
     func keep(_ line: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        if notable.count < 5, Self.markers.contains(where: { line.contains($0) }) { notable.append(line) }
-        lines.append(line)
-        if lines.count > ChildProcessExecutor.tailLines { lines.removeFirst(lines.count - ChildProcessExecutor.tailLines) }
+        state.withLock { s in
+            if s.notable.count < 5, Self.markers.contains(where: { line.contains($0) }) { s.notable.append(line) }
+            s.lines.append(line)
+            if s.lines.count > ChildProcessExecutor.tailLines { s.lines.removeFirst(s.lines.count - ChildProcessExecutor.tailLines) }
+        }
     }
 
     /// The notable lines, then the last lines not already shown.
     var tail: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        let first = notable.filter { !lines.contains($0) }
-        return first + (first.isEmpty ? [] : ["…"]) + lines
+        state.withLock { s in
+            let first = s.notable.filter { !s.lines.contains($0) }
+            return first + (first.isEmpty ? [] : ["…"]) + s.lines
+        }
     }
 }
 
@@ -195,10 +198,10 @@ struct LineReader {
 }
 
 /// The child's side: runs one job and reports its progress and outcome on standard output.
-public enum RunProcess {
+package enum RunProcess {
     /// Runs `job` and writes the protocol lines. `stop` is set by SIGTERM (the parent's request)
     /// or by the parent's death; `orphaned` tells which, so that an orphan records its own outcome.
-    public static func serve(_ job: JobRow, executor: any JobExecutor, logger: Logger, stop: StopFlag) -> JobOutcome {
+    package static func serve(_ job: JobRow, executor: any JobExecutor, logger: Logger, stop: StopFlag) -> JobOutcome {
         let outcome = executor.execute(
             job, logger: logger,
             progress: { line in
@@ -209,7 +212,7 @@ public enum RunProcess {
     }
 
     /// The outcome line the parent reads.
-    public static func report(_ outcome: JobOutcome) {
+    package static func report(_ outcome: JobOutcome) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         // JobOutcome has only strings and integers: encoding it cannot fail.
@@ -220,7 +223,7 @@ public enum RunProcess {
 
     /// Sets `flag` when the parent process is gone (the child is re-parented): the run stops at
     /// its next chunk boundary instead of writing on with nobody holding its lease.
-    public static func watchParent(_ parent: pid_t, _ flag: StopFlag, orphaned: StopFlag) {
+    package static func watchParent(_ parent: pid_t, _ flag: StopFlag, orphaned: StopFlag) {
         Thread {
             while !flag.isSet {
                 if getppid() != parent {

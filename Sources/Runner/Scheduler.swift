@@ -9,33 +9,28 @@ import Synchronization
 
 /// Where "now" comes from: the state store's clock (runners), the system clock, or a test's
 /// simulated one.
-public protocol Clock: Sendable {
+package protocol Clock: Sendable {
     func now() -> Date
 }
 
-public struct SystemClock: Clock {
-    public init() {}
-    public func now() -> Date { Date() }
+package struct SystemClock: Clock {
+    package init() {}
+    package func now() -> Date { Date() }
 }
 
 /// The state store's time, as this host's clock plus the offset measured at each tick: leases,
 /// fires and "runner lost" decisions of every runner use the same clock, whatever each host's
 /// own says (docs/runner.md, "One clock").
-public final class StoreClock: Clock, @unchecked Sendable {
-    private let lock = NSLock()
-    private var offset: Double = 0
-    private var measured = false
+package final class StoreClock: Clock, Sendable {
+    /// The offset, and whether it was measured yet.
+    private let offset = Mutex<(seconds: Double, measured: Bool)>((0, false))
 
-    public init() {}
+    package init() {}
 
-    public func now() -> Date {
-        lock.lock()
-        defer { lock.unlock() }
-        return Date().addingTimeInterval(offset)
-    }
+    package func now() -> Date { Date().addingTimeInterval(storeOffset) }
 
     /// The store's time minus this host's, in seconds (positive: this host is behind).
-    public var storeOffset: Double { lock.lock(); defer { lock.unlock() }; return offset }
+    package var storeOffset: Double { offset.withLock { $0.seconds } }
 
     /// Measures the offset with one query, taking the middle of its round trip. Returns the
     /// previous offset (nil the first time).
@@ -45,28 +40,27 @@ public final class StoreClock: Clock, @unchecked Sendable {
         let server = try store.serverTime()
         let after = Date()
         let local = before.addingTimeInterval(after.timeIntervalSince(before) / 2)
-        lock.lock()
-        defer { lock.unlock() }
-        let previous = measured ? offset : nil
-        offset = server.timeIntervalSince(local)
-        measured = true
-        return previous
+        return offset.withLock { o in
+            let previous = o.measured ? o.seconds : nil
+            o = (server.timeIntervalSince(local), true)
+            return previous
+        }
     }
 }
 
 /// What running one job produced. The first line of `output` says what happened: for a failed
 /// or stopped run, its cause.
-public struct JobOutcome: Sendable, Codable {
+package struct JobOutcome: Sendable, Codable {
     /// `skipped`: the run did not start (its destination was busy with another run).
-    public enum Status: String, Sendable, Codable { case success, failed, skipped }
-    public var status: Status
-    public var output: String
-    public var cases: Int64
-    public var rows: Int64
+    package enum Status: String, Sendable, Codable { case success, failed, skipped }
+    package var status: Status
+    package var output: String
+    package var cases: Int64
+    package var rows: Int64
     /// Cases that could not be decoded (in `breakout_errors`); the run can still be a success.
-    public var failedCases: Int64
+    package var failedCases: Int64
 
-    public init(status: Status, output: String, cases: Int64 = 0, rows: Int64 = 0, failedCases: Int64 = 0) {
+    package init(status: Status, output: String, cases: Int64 = 0, rows: Int64 = 0, failedCases: Int64 = 0) {
         self.status = status
         self.output = output
         self.cases = cases
@@ -76,7 +70,7 @@ public struct JobOutcome: Sendable, Codable {
 }
 
 /// Runs one job row (the breakout engine in production, a recorder in tests).
-public protocol JobExecutor: Sendable {
+package protocol JobExecutor: Sendable {
     /// `stop` turns true when the run must end at the next chunk boundary (timeout, shutdown);
     /// `logger` carries the run's organization, job and run id.
     func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome
@@ -87,7 +81,7 @@ public protocol JobExecutor: Sendable {
 }
 
 extension JobExecutor {
-    public func execute(
+    package func execute(
         _ job: JobRow, logger: Logger, progress: @escaping @Sendable (String) -> Void, stop: @escaping @Sendable () -> Bool
     ) -> JobOutcome {
         execute(job, logger: logger, stop: stop)
@@ -95,13 +89,13 @@ extension JobExecutor {
 }
 
 /// How one scheduler pass went.
-public struct TickReport: Sendable {
-    public var ran: [String] = []
-    public var skipped: [String] = []
-    public var missed: [String] = []
-    public var lost: [String] = []
-    public var scheduled: [String] = []
-    public var recomputed: [String] = []
+package struct TickReport: Sendable {
+    package var ran: [String] = []
+    package var skipped: [String] = []
+    package var missed: [String] = []
+    package var lost: [String] = []
+    package var scheduled: [String] = []
+    package var recomputed: [String] = []
 }
 
 /// The scheduler and runner: claims due fires with a lease in the state store (a conditional
@@ -111,39 +105,41 @@ public struct TickReport: Sendable {
 /// The store connection is reopened when it breaks (server restart, network), a run that cannot
 /// renew its lease for a whole lease period stops at its next chunk boundary, and a run's outcome
 /// is written once the store answers again (docs/runner.md, "State-store outages").
-public final class Scheduler: @unchecked Sendable {
-    public let store: StateStore
-    public let owner: String
+///
+/// `@unchecked`: its settings are constants, its counters atomics, and the one thing threads
+/// share that is not `Sendable` — the store's connection — is used only under `lock` (`locked`).
+package final class Scheduler: @unchecked Sendable {
+    package let store: StateStore
+    package let owner: String
     let clock: any Clock
     let executor: any JobExecutor
     /// Seconds a lease lasts without renewal; renewed every third of it while a job runs.
-    public let leaseSeconds: Double
+    package let leaseSeconds: Double
     /// Base of the exponential backoff between retries (seconds).
-    public let retryBackoff: Double
+    package let retryBackoff: Double
     /// Set by SIGTERM/SIGINT (or whoever owns the flag): no new claims; running jobs stop at their
     /// next chunk boundary.
-    public let shutdown: StopFlag
+    package let shutdown: StopFlag
     /// Serialises use of the store connection between the scheduler and lease renewals.
     let lock = NSLock()
     /// The operator's alerts (breakout.yaml `alerts`): a command, and/or a webhook, for every job.
-    public let operatorAlerts: Alerts?
+    package let operatorAlerts: Alerts?
     /// Where run events go (`--log-format`, `--log-level`).
-    public let logger: Logger
+    package let logger: Logger
     /// This runner's heartbeat row (`mt_runners`), written at each tick; nil writes none.
-    public let heartbeat: RunnerRow?
+    package let heartbeat: RunnerRow?
     /// When the first heartbeat was written (the row's `started_at` from then on).
     private let heartbeatStarted = Mutex<Date?>(nil)
     /// A host clock further than this from the store's is logged (seconds).
-    public let clockTolerance: Double
+    package let clockTolerance: Double
     /// Longest time a finished run's outcome is retried while the store is unreachable (seconds).
-    public let persistWindow: Double
+    package let persistWindow: Double
     /// Runs started by ticks that did not wait for them (the daemon).
     let active = DispatchGroup()
-    private let activeLock = NSLock()
-    private var activeCount = 0
+    private let activeCount = Atomic<Int>(0)
 
     /// Everything is fixed here, for the scheduler's life: its threads read it without locks.
-    public init(
+    package init(
         store: StateStore, owner: String = Scheduler.defaultOwner(), clock: any Clock = SystemClock(), executor: any JobExecutor,
         leaseSeconds: Double = 60, retryBackoff: Double = 30, shutdown: StopFlag = StopFlag(), operatorAlerts: Alerts? = nil,
         logger: Logger = Logger(label: "breakout.runner"), heartbeat: RunnerRow? = nil, clockTolerance: Double = 5,
@@ -163,7 +159,7 @@ public final class Scheduler: @unchecked Sendable {
         self.persistWindow = persistWindow
     }
 
-    public static func defaultOwner() -> String {
+    package static func defaultOwner() -> String {
         "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
     }
 
@@ -187,7 +183,7 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Seconds of process uptime: a clock no time change moves, for waits and renewal ages.
     static var uptime: Double { ProcessInfo.processInfo.systemUptime }
-    public static var uptimeNow: Double { uptime }
+    package static var uptimeNow: Double { uptime }
 
     /// Writes `what` (a finished run's outcome, a lease release), retrying with backoff while the
     /// store is unreachable, for at most `persistWindow` seconds (two minutes once stopping).
@@ -263,7 +259,7 @@ public final class Scheduler: @unchecked Sendable {
     /// ones and run them in parallel. `cron run` waits for them; the daemon (`wait: false`) ticks
     /// again while they run, so a long run never holds up another organization's fire.
     @discardableResult
-    public func tick(wait: Bool = true) throws -> TickReport {
+    package func tick(wait: Bool = true) throws -> TickReport {
         var report = TickReport()
         try syncClockAndBeat()
         let claims = try locked { try claimDue(&report) }
@@ -271,10 +267,10 @@ public final class Scheduler: @unchecked Sendable {
         for claim in claims {
             group.enter()
             active.enter()
-            activeLock.lock(); activeCount += 1; activeLock.unlock()
+            activeCount.add(1, ordering: .relaxed)
             Thread { [self] in
                 defer {
-                    activeLock.lock(); activeCount -= 1; activeLock.unlock()
+                    activeCount.subtract(1, ordering: .relaxed)
                     active.leave()
                     group.leave()
                 }
@@ -287,10 +283,10 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     /// Runs started by ticks and not finished yet.
-    public var runningCount: Int { activeLock.lock(); defer { activeLock.unlock() }; return activeCount }
+    package var runningCount: Int { activeCount.load(ordering: .relaxed) }
 
     /// Waits for every run started by a tick (the daemon, stopping).
-    public func waitForRuns() { active.wait() }
+    package func waitForRuns() { active.wait() }
 
     func jobRows() throws -> [JobRow] { try store.snapshot().jobs }
 
@@ -515,7 +511,7 @@ public final class Scheduler: @unchecked Sendable {
 
     /// The guide's Play button: runs the job now unless it is running. Returns nil when it is.
     /// A run left `running` by a runner that died is recorded lost first.
-    public func runNow(_ job: JobRow, onClaimed: (() -> Void)? = nil) throws -> JobOutcome? {
+    package func runNow(_ job: JobRow, onClaimed: (() -> Void)? = nil) throws -> JobOutcome? {
         if clock is StoreClock { try syncClockAndBeat() }
         let now = clock.now()
         let won = try locked {
@@ -708,7 +704,7 @@ public final class Scheduler: @unchecked Sendable {
 
     /// A run whose parent process died (`breakout run-job` orphaned): the child records the
     /// outcome itself and releases the parent's lease, so the run is never left `running`.
-    public func recordOrphan(jobID: Int64, runID: Int64, parent: Int32, outcome: JobOutcome) {
+    package func recordOrphan(jobID: Int64, runID: Int64, parent: Int32, outcome: JobOutcome) {
         var final = outcome
         if final.status == .success {
             final.output = "finished after the process that started it (pid \(parent)) died\n" + final.output
@@ -735,7 +731,7 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     /// Seconds until the earliest `next_run_at` of the active jobs (store time), for the daemon's sleep.
-    public func secondsUntilNextDue() throws -> Double? {
+    package func secondsUntilNextDue() throws -> Double? {
         let next = try locked {
             try c.query("SELECT MIN(next_run_at) FROM mt_cron_jobs WHERE is_active = 1").first.flatMap { StateStore.date($0[0]) }
         }
@@ -744,22 +740,22 @@ public final class Scheduler: @unchecked Sendable {
 }
 
 /// A thread-safe boolean that only goes from false to true.
-public final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    public init() {}
-    public func set() { lock.lock(); value = true; lock.unlock() }
-    public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+package final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    package init() {}
+    package func set() { value.store(true, ordering: .releasing) }
+    package var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
-/// At most one progress write every two seconds.
-final class ProgressThrottle: @unchecked Sendable {
-    private let lock = NSLock()
-    private var last = Date.distantPast
+/// At most one progress write every two seconds (of uptime: a clock no time change moves).
+final class ProgressThrottle: Sendable {
+    private let last = Mutex<Double>(-.infinity)
     func due() -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        guard Date().timeIntervalSince(last) >= 2 else { return false }
-        last = Date()
-        return true
+        let now = Scheduler.uptime
+        return last.withLock { last in
+            guard now - last >= 2 else { return false }
+            last = now
+            return true
+        }
     }
 }

@@ -3,9 +3,9 @@ import Foundation
 /// Writes to standard output and error that never trap. A follower whose terminal was closed
 /// (EIO) or whose pipe reader went away (EPIPE, with SIGPIPE ignored) carries on without its
 /// output instead of crashing in the middle of a run, which `FileHandle.write` would do.
-public enum StandardStream {
-    public static func error(_ text: String) { write(2, text) }
-    public static func output(_ text: String) { write(1, text) }
+package enum StandardStream {
+    package static func error(_ text: String) { write(2, text) }
+    package static func output(_ text: String) { write(1, text) }
 
     static func write(_ fd: Int32, _ text: String) {
         let bytes = Array(text.utf8)

@@ -2,14 +2,14 @@
 ///
 /// Parsed from the names users write in configuration, including the PDO driver names
 /// that CSWeb's multi-tenant tables use (`pdo_pgsql`, `pdo_mysql`, `pdo_sqlsrv`, `pdo_sqlite`).
-public enum DatabaseEngine: String, Sendable, CaseIterable, Hashable {
+package enum DatabaseEngine: String, Sendable, CaseIterable, Hashable {
     case postgresql
     case mysql
     case sqlserver
     case sqlite
 
     /// Every accepted spelling, mapped to its engine. Keys are lowercase.
-    public static let aliases: [String: DatabaseEngine] = [
+    package static let aliases: [String: DatabaseEngine] = [
         "postgresql": .postgresql, "postgres": .postgresql, "pgsql": .postgresql, "pdo_pgsql": .postgresql,
         "mysql": .mysql, "mariadb": .mysql, "pdo_mysql": .mysql,
         "sqlserver": .sqlserver, "mssql": .sqlserver, "sqlsrv": .sqlserver, "pdo_sqlsrv": .sqlserver,
@@ -17,13 +17,13 @@ public enum DatabaseEngine: String, Sendable, CaseIterable, Hashable {
     ]
 
     /// Parses a user-written engine name or alias, case-insensitively.
-    public init?(name: String) {
+    package init?(name: String) {
         guard let engine = Self.aliases[name.lowercased()] else { return nil }
         self = engine
     }
 
     /// The PDO driver name stored in `mt_database_connections.db_type`.
-    public var pdoName: String {
+    package var pdoName: String {
         switch self {
         case .postgresql: "pdo_pgsql"
         case .mysql: "pdo_mysql"
@@ -33,7 +33,7 @@ public enum DatabaseEngine: String, Sendable, CaseIterable, Hashable {
     }
 
     /// The server's usual TCP port; `nil` for the embedded engine.
-    public var defaultPort: Int? {
+    package var defaultPort: Int? {
         switch self {
         case .postgresql: 5432
         case .mysql: 3306
@@ -43,17 +43,17 @@ public enum DatabaseEngine: String, Sendable, CaseIterable, Hashable {
     }
 
     /// Whether the database is a file on this host (a path, not a server to connect to).
-    public var isEmbedded: Bool { defaultPort == nil }
+    package var isEmbedded: Bool { defaultPort == nil }
 
     /// The engines' names as configuration writes them, for messages: `postgresql, mysql,
     /// sqlserver or sqlite`.
-    public static var names: String {
+    package static var names: String {
         let names = allCases.map(\.rawValue)
         return names.dropLast().joined(separator: ", ") + " or " + names[names.count - 1]
     }
 
     /// The dialect that renders SQL for this engine.
-    public var dialect: any SQLDialect {
+    package var dialect: any SQLDialect {
         switch self {
         case .postgresql: PostgreSQLDialect()
         case .mysql: MySQLDialect()

@@ -1,20 +1,20 @@
 /// MySQL 8 and MariaDB 10.5 and later.
-public struct MySQLDialect: SQLDialect {
-    public var currentTimeQuery: String { "SELECT UNIX_TIMESTAMP(NOW(6))" }
-    public init() {}
-    public var engine: DatabaseEngine { .mysql }
-    public var identifierQuotes: (open: String, close: String) { ("`", "`") }
-    public var maxIdentifierLength: (count: Int, inBytes: Bool)? { (64, false) }
-    public var bindStyle: BindStyle { .questionMark }
-    public var namespacing: Namespacing { .prefix }
-    public var bulkLoadMethod: BulkLoadMethod { .loadDataLocalInfile }
-    public var maxBindsPerStatement: Int { 65_535 }
+package struct MySQLDialect: SQLDialect {
+    package var currentTimeQuery: String { "SELECT UNIX_TIMESTAMP(NOW(6))" }
+    package init() {}
+    package var engine: DatabaseEngine { .mysql }
+    package var identifierQuotes: (open: String, close: String) { ("`", "`") }
+    package var maxIdentifierLength: (count: Int, inBytes: Bool)? { (64, false) }
+    package var bindStyle: BindStyle { .questionMark }
+    package var namespacing: Namespacing { .prefix }
+    package var bulkLoadMethod: BulkLoadMethod { .loadDataLocalInfile }
+    package var maxBindsPerStatement: Int { 65_535 }
     /// InnoDB's limit (MySQL itself allows 4,096).
-    public var maxColumnsPerTable: Int { 1_017 }
-    public var indexesInline: Bool { true }
-    public var beginTransaction: String { "START TRANSACTION" }
+    package var maxColumnsPerTable: Int { 1_017 }
+    package var indexesInline: Bool { true }
+    package var beginTransaction: String { "START TRANSACTION" }
 
-    public func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
+    package func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
         .raw(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
@@ -22,18 +22,18 @@ public struct MySQLDialect: SQLDialect {
 
     /// `LOAD DATA LOCAL INFILE` of tab-separated text (the driver's `TextRowEncoder`), which the
     /// client feeds from memory under the name `stream`.
-    public func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
+    package func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
         "LOAD DATA LOCAL INFILE '\(stream)' INTO TABLE \(quotedTable) CHARACTER SET utf8mb4 "
             + "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
             + "(\(quotedColumns.joined(separator: ", ")))"
     }
     /// utf8mb4 keeps 4-byte UTF-8 text; the binary collation keeps every distinction CSPro makes.
-    public var tableOptions: String { " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" }
+    package var tableOptions: String { " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" }
 
     /// Longest `VARCHAR` that fits MySQL's 65,535-byte row limit in utf8mb4; longer text is `LONGTEXT`.
-    public static let maxVarcharLength = 16_383
+    package static let maxVarcharLength = 16_383
 
-    public func identifierProblem(_ name: String) -> String? {
+    package func identifierProblem(_ name: String) -> String? {
         if name.last == " " { return "ends with a space, which MySQL does not allow" }
         if name.unicodeScalars.contains(where: { $0.value > 0xFFFF }) {
             return "contains a character outside the Basic Multilingual Plane, which MySQL does not allow in names"
@@ -41,7 +41,7 @@ public struct MySQLDialect: SQLDialect {
         return nil
     }
 
-    public func typeName(_ type: SQLType) -> String {
+    package func typeName(_ type: SQLType) -> String {
         switch type {
         case .integer: "INT"
         case .bigint: "BIGINT"
@@ -54,34 +54,34 @@ public struct MySQLDialect: SQLDialect {
         }
     }
 
-    public func autoIncrementColumn(_ quotedName: String, _ type: SQLType) -> String {
+    package func autoIncrementColumn(_ quotedName: String, _ type: SQLType) -> String {
         "\(quotedName) \(typeName(type)) NOT NULL AUTO_INCREMENT PRIMARY KEY"
     }
 
     /// MySQL strings treat `\` as an escape character unless `NO_BACKSLASH_ESCAPES` is set.
-    public func literal(_ value: SQLValue) -> String {
+    package func literal(_ value: SQLValue) -> String {
         standardLiteral(value, stringPrefix: "", escapeBackslash: true)
     }
 
-    public func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
+    package func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
         "CREATE DATABASE \(ifNotExists ? "IF NOT EXISTS " : "")\(quotedName) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
     }
 
     /// Plain `CREATE INDEX`: MySQL 8 has no `IF NOT EXISTS` here (indexes normally come inline with the table).
-    public func createIndex(
+    package func createIndex(
         _ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
         columns: String, unique: Bool, ifNotExists: Bool
     ) -> String {
         "CREATE \(unique ? "UNIQUE " : "")INDEX \(quotedIndex) ON \(quotedTable) (\(columns))"
     }
 
-    public func alterColumnType(_ quotedTable: String, column: String, type: String, nullable: Bool) -> String? {
+    package func alterColumnType(_ quotedTable: String, column: String, type: String, nullable: Bool) -> String? {
         "ALTER TABLE \(quotedTable) MODIFY \(column) \(type)\(nullable ? "" : " NOT NULL")"
     }
 
     /// DDL commits implicitly in MySQL, so the swap is one `RENAME TABLE` (atomic: readers see the
     /// old tables or the new ones, never neither), then the retired tables are dropped.
-    public func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String] {
+    package func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String] {
         let retired = swap.live.map { QualifiedName("\(swap.liveNamespace)__old_" + $0.name.dropFirst(swap.liveNamespace.count + 1)) }
         var pairs = try zip(swap.live, retired).map { "\(try quote($0)) TO \(try quote($1))" }
         pairs += try zip(swap.shadow, swap.target).map { "\(try quote($0.name)) TO \(try quote($1.name))" }
@@ -92,14 +92,14 @@ public struct MySQLDialect: SQLDialect {
         return out
     }
 
-    public func paging(limit: Int?, offset: Int?, orderBy: String) -> String {
+    package func paging(limit: Int?, offset: Int?, orderBy: String) -> String {
         var out = ""
         if let limit { out += " LIMIT \(limit)" } else if let offset, offset > 0 { out += " LIMIT 18446744073709551615" }
         if let offset, offset > 0 { out += " OFFSET \(offset)" }
         return out
     }
 
-    public func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
+    package func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
         let others = columns.filter { !keyColumns.contains($0) }
         let updates = others.isEmpty ? ["\(keyColumns[0]) = \(keyColumns[0])"] : others.map { "\($0) = VALUES(\($0))" }
         return

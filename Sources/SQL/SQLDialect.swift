@@ -1,5 +1,5 @@
 /// How bound values reach the server.
-public enum BindStyle: Sendable, Hashable {
+package enum BindStyle: Sendable, Hashable {
     /// `$1`, `$2`, … (PostgreSQL).
     case dollarNumbered
     /// `?` (MySQL, SQLite).
@@ -9,7 +9,7 @@ public enum BindStyle: Sendable, Hashable {
 }
 
 /// How several dictionaries share one destination database without name collisions.
-public enum Namespacing: Sendable, Hashable {
+package enum Namespacing: Sendable, Hashable {
     /// One schema per dictionary (`"rgph"."cases"`).
     case schema
     /// A table-name prefix per dictionary (`rgph_cases`).
@@ -17,7 +17,7 @@ public enum Namespacing: Sendable, Hashable {
 }
 
 /// The fastest way each engine takes many rows.
-public enum BulkLoadMethod: String, Sendable, Hashable {
+package enum BulkLoadMethod: String, Sendable, Hashable {
     case copyFromStdin = "COPY FROM STDIN"
     case loadDataLocalInfile = "LOAD DATA LOCAL INFILE"
     case bcp = "bcp"
@@ -29,7 +29,7 @@ public enum BulkLoadMethod: String, Sendable, Hashable {
 ///
 /// Defaults (in the extension below) follow standard SQL and PostgreSQL; an engine overrides what
 /// it does differently.
-public protocol SQLDialect: Sendable {
+package protocol SQLDialect: Sendable {
     var engine: DatabaseEngine { get }
     /// Characters that open and close a quoted identifier; the closing one is doubled inside.
     var identifierQuotes: (open: String, close: String) { get }
@@ -97,20 +97,20 @@ public protocol SQLDialect: Sendable {
 
 extension SQLDialect {
     /// PostgreSQL's limit; engines with another one override it.
-    public var maxColumnsPerTable: Int { 1_600 }
+    package var maxColumnsPerTable: Int { 1_600 }
 
-    public var name: String { engine.rawValue }
-    public var beginTransaction: String { "BEGIN" }
-    public var commitTransaction: String { "COMMIT" }
-    public var concurrentWriters: Bool { true }
-    public var maxRowsPerValues: Int? { nil }
+    package var name: String { engine.rawValue }
+    package var beginTransaction: String { "BEGIN" }
+    package var commitTransaction: String { "COMMIT" }
+    package var concurrentWriters: Bool { true }
+    package var maxRowsPerValues: Int? { nil }
 
     /// PostgreSQL's `COPY … FROM STDIN`; the rows follow in COPY's text format.
-    public func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
+    package func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
         "COPY \(quotedTable) (\(quotedColumns.joined(separator: ", "))) FROM STDIN"
     }
 
-    public func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
+    package func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
         .raw(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2",
             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
@@ -118,19 +118,19 @@ extension SQLDialect {
 
     /// How many rows one multi-row `INSERT` of `columns` columns carries: the bind limit, the
     /// `VALUES` limit and `cap`, whichever is smallest (at least one).
-    public func rowsPerInsert(columns: Int, cap: Int = .max) -> Int {
+    package func rowsPerInsert(columns: Int, cap: Int = .max) -> Int {
         max(1, min(cap, maxRowsPerValues ?? .max, maxBindsPerStatement / max(1, columns)))
     }
-    public var identifierQuotes: (open: String, close: String) { ("\"", "\"") }
-    public var indexesInline: Bool { false }
-    public var tableOptions: String { "" }
-    public func identifierProblem(_ name: String) -> String? { nil }
+    package var identifierQuotes: (open: String, close: String) { ("\"", "\"") }
+    package var indexesInline: Bool { false }
+    package var tableOptions: String { "" }
+    package func identifierProblem(_ name: String) -> String? { nil }
 
     /// Quotes one identifier so that any name survives: the closing quote character is doubled.
     ///
     /// - Throws: ``SQLError`` for an empty name, a NUL character, a name longer than the engine
     ///   keeps (PostgreSQL would silently truncate it) or one the engine refuses.
-    public func quote(_ identifier: String) throws -> String {
+    package func quote(_ identifier: String) throws -> String {
         if identifier.isEmpty { throw SQLError(dialect: name, "an identifier cannot be empty") }
         if identifier.utf8.contains(0) {
             throw SQLError(dialect: name, "identifier \"\(identifier.debugDescription.dropFirst().dropLast())\" contains a NUL character")
@@ -151,58 +151,58 @@ extension SQLDialect {
     }
 
     /// Quotes a possibly schema-qualified table name.
-    public func quote(_ name: QualifiedName) throws -> String {
+    package func quote(_ name: QualifiedName) throws -> String {
         if let schema = name.schema { return try quote(schema) + "." + quote(name.name) }
         return try quote(name.name)
     }
 
     /// The table `table` of the namespace `namespace` (a dictionary), as this engine separates them.
-    public func namespaced(_ table: String, in namespace: String) -> QualifiedName {
+    package func namespaced(_ table: String, in namespace: String) -> QualifiedName {
         switch namespacing {
         case .schema: QualifiedName(table, schema: namespace)
         case .prefix: QualifiedName("\(namespace)_\(table)")
         }
     }
 
-    public func autoIncrementColumn(_ quotedName: String, _ type: SQLType) -> String {
+    package func autoIncrementColumn(_ quotedName: String, _ type: SQLType) -> String {
         "\(quotedName) \(typeName(type)) GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
     }
 
-    public func alterColumnType(_ quotedTable: String, column: String, type: String, nullable: Bool) -> String? {
+    package func alterColumnType(_ quotedTable: String, column: String, type: String, nullable: Bool) -> String? {
         "ALTER TABLE \(quotedTable) ALTER COLUMN \(column) TYPE \(type)"
     }
 
     /// PostgreSQL: transactional DDL, one schema per dictionary: drop the live schema, rename the shadow one.
-    public func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String] {
+    package func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String] {
         [
             "DROP SCHEMA IF EXISTS \(try quote(swap.liveNamespace)) CASCADE",
             "ALTER SCHEMA \(try quote(swap.shadowNamespace)) RENAME TO \(try quote(swap.liveNamespace))",
         ]
     }
 
-    public func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
+    package func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
         "CREATE SCHEMA \(ifNotExists ? "IF NOT EXISTS " : "")\(quotedName)"
     }
 
-    public func createTable(_ quotedTable: String, rawTable: QualifiedName, body: String, ifNotExists: Bool) -> String {
+    package func createTable(_ quotedTable: String, rawTable: QualifiedName, body: String, ifNotExists: Bool) -> String {
         "CREATE TABLE \(ifNotExists ? "IF NOT EXISTS " : "")\(quotedTable) (\(body))\(tableOptions)"
     }
 
-    public func createIndex(
+    package func createIndex(
         _ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
         columns: String, unique: Bool, ifNotExists: Bool
     ) -> String {
         "CREATE \(unique ? "UNIQUE " : "")INDEX \(ifNotExists ? "IF NOT EXISTS " : "")\(quotedIndex) ON \(quotedTable) (\(columns))"
     }
 
-    public func paging(limit: Int?, offset: Int?, orderBy: String) -> String {
+    package func paging(limit: Int?, offset: Int?, orderBy: String) -> String {
         var out = ""
         if let limit { out += " LIMIT \(limit)" }
         if let offset, offset > 0 { out += limit == nil ? " LIMIT -1 OFFSET \(offset)" : " OFFSET \(offset)" }
         return out
     }
 
-    public func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
+    package func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
         let others = columns.filter { !keyColumns.contains($0) }
         let action =
             others.isEmpty
@@ -213,7 +213,7 @@ extension SQLDialect {
     }
 
     /// Standard SQL literal: `'…'` with doubled quotes, `X'…'` bytes.
-    public func literal(_ value: SQLValue) -> String {
+    package func literal(_ value: SQLValue) -> String {
         standardLiteral(value, stringPrefix: "")
     }
 

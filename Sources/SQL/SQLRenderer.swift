@@ -1,25 +1,25 @@
 /// SQL text and the values bound to its placeholders, ready to execute or to print.
-public struct RenderedSQL: Sendable, Hashable, CustomStringConvertible {
-    public var sql: String
-    public var binds: [SQLValue]
+package struct RenderedSQL: Sendable, Hashable, CustomStringConvertible {
+    package var sql: String
+    package var binds: [SQLValue]
 
-    public init(_ sql: String, _ binds: [SQLValue] = []) {
+    package init(_ sql: String, _ binds: [SQLValue] = []) {
         self.sql = sql
         self.binds = binds
     }
 
-    public var description: String { sql }
+    package var description: String { sql }
 }
 
 /// Turns ``SQLStatement`` values into a dialect's SQL text.
 ///
 /// Identifiers are quoted only through ``SQLDialect/quote(_:)-swift.method``. With `inlineValues` (or a dialect
 /// whose ``BindStyle`` is `.inline`) values are rendered as literals, which is what a dry run prints.
-public struct SQLRenderer: Sendable {
-    public let dialect: any SQLDialect
-    public let inlineValues: Bool
+package struct SQLRenderer: Sendable {
+    package let dialect: any SQLDialect
+    package let inlineValues: Bool
 
-    public init(_ dialect: any SQLDialect, inlineValues: Bool = false) {
+    package init(_ dialect: any SQLDialect, inlineValues: Bool = false) {
         self.dialect = dialect
         self.inlineValues = inlineValues || dialect.bindStyle == .inline
     }
@@ -28,7 +28,7 @@ public struct SQLRenderer: Sendable {
     /// insert larger than one statement may carry).
     ///
     /// - Throws: ``SQLError`` when a name or construct cannot be expressed in the dialect.
-    public func render(_ statement: SQLStatement) throws -> [RenderedSQL] {
+    package func render(_ statement: SQLStatement) throws -> [RenderedSQL] {
         switch statement {
         case .createSchema(let name, let ifNotExists):
             return [RenderedSQL(try dialect.createSchema(try dialect.quote(name), rawName: name, ifNotExists: ifNotExists))]
@@ -106,7 +106,7 @@ public struct SQLRenderer: Sendable {
     }
 
     /// Renders several statements in order.
-    public func render(_ statements: [SQLStatement]) throws -> [RenderedSQL] {
+    package func render(_ statements: [SQLStatement]) throws -> [RenderedSQL] {
         try statements.flatMap { try render($0) }
     }
 

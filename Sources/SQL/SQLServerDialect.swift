@@ -1,37 +1,37 @@
 /// Microsoft SQL Server 2016 and later (and Azure SQL), through FreeTDS db-lib.
 ///
 /// db-lib sends plain SQL text, so values are rendered as `N'…'` literals (``BindStyle/inline``).
-public struct SQLServerDialect: SQLDialect {
-    public var currentTimeQuery: String { "SELECT CAST(DATEDIFF_BIG(millisecond, '1970-01-01', SYSUTCDATETIME()) AS float) / 1000.0" }
-    public init() {}
-    public var engine: DatabaseEngine { .sqlserver }
-    public var identifierQuotes: (open: String, close: String) { ("[", "]") }
-    public var maxIdentifierLength: (count: Int, inBytes: Bool)? { (128, false) }
-    public var bindStyle: BindStyle { .inline }
-    public var namespacing: Namespacing { .schema }
-    public var bulkLoadMethod: BulkLoadMethod { .bcp }
-    public var maxBindsPerStatement: Int { 2_100 }
+package struct SQLServerDialect: SQLDialect {
+    package var currentTimeQuery: String { "SELECT CAST(DATEDIFF_BIG(millisecond, '1970-01-01', SYSUTCDATETIME()) AS float) / 1000.0" }
+    package init() {}
+    package var engine: DatabaseEngine { .sqlserver }
+    package var identifierQuotes: (open: String, close: String) { ("[", "]") }
+    package var maxIdentifierLength: (count: Int, inBytes: Bool)? { (128, false) }
+    package var bindStyle: BindStyle { .inline }
+    package var namespacing: Namespacing { .schema }
+    package var bulkLoadMethod: BulkLoadMethod { .bcp }
+    package var maxBindsPerStatement: Int { 2_100 }
     /// SQL Server's limit for a non-sparse table.
-    public var maxColumnsPerTable: Int { 1_024 }
+    package var maxColumnsPerTable: Int { 1_024 }
     /// A table value constructor holds at most 1,000 rows.
-    public var maxRowsPerValues: Int? { 1_000 }
-    public var beginTransaction: String { "BEGIN TRANSACTION" }
+    package var maxRowsPerValues: Int? { 1_000 }
+    package var beginTransaction: String { "BEGIN TRANSACTION" }
 
     /// Literals, not binds: db-lib sends plain text.
-    public func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
+    package func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
         .raw(
             "SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = \(table.schema.map { literal(.text($0)) } ?? "SCHEMA_NAME()") "
                 + "AND TABLE_NAME = \(literal(.text(table.name)))", [])
     }
-    public var commitTransaction: String { "COMMIT TRANSACTION" }
+    package var commitTransaction: String { "COMMIT TRANSACTION" }
 
     /// The request db-lib's bcp sends before the rows (`bcp_init` … `bcp_done`): the rows follow
     /// in TDS's bulk format.
-    public func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
+    package func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
         "INSERT BULK \(quotedTable) (\(quotedColumns.joined(separator: ", ")))"
     }
 
-    public func typeName(_ type: SQLType) -> String {
+    package func typeName(_ type: SQLType) -> String {
         switch type {
         case .integer: "INT"
         case .bigint: "BIGINT"
@@ -44,30 +44,30 @@ public struct SQLServerDialect: SQLDialect {
         }
     }
 
-    public func autoIncrementColumn(_ quotedName: String, _ type: SQLType) -> String {
+    package func autoIncrementColumn(_ quotedName: String, _ type: SQLType) -> String {
         "\(quotedName) \(typeName(type)) IDENTITY(1,1) PRIMARY KEY"
     }
 
-    public func literal(_ value: SQLValue) -> String {
+    package func literal(_ value: SQLValue) -> String {
         switch value {
         case .blob(let bytes): "0x\(hex(bytes))"
         default: standardLiteral(value, stringPrefix: "N")
         }
     }
 
-    public func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
+    package func createSchema(_ quotedName: String, rawName: String, ifNotExists: Bool) throws -> String {
         let create = "CREATE SCHEMA \(quotedName)"
         guard ifNotExists else { return create }
         return "IF SCHEMA_ID(\(literal(.text(rawName)))) IS NULL EXEC(\(literal(.text(create))))"
     }
 
-    public func createTable(_ quotedTable: String, rawTable: QualifiedName, body: String, ifNotExists: Bool) -> String {
+    package func createTable(_ quotedTable: String, rawTable: QualifiedName, body: String, ifNotExists: Bool) -> String {
         let create = "CREATE TABLE \(quotedTable) (\(body))"
         guard ifNotExists else { return create }
         return "IF OBJECT_ID(\(literal(.text(quotedTable))), N'U') IS NULL \(create)"
     }
 
-    public func createIndex(
+    package func createIndex(
         _ quotedIndex: String, rawIndex: String, on quotedTable: String, rawTable: QualifiedName,
         columns: String, unique: Bool, ifNotExists: Bool
     ) -> String {
@@ -78,7 +78,7 @@ public struct SQLServerDialect: SQLDialect {
     }
 
     /// `OFFSET … FETCH` needs an `ORDER BY`; without one, `ORDER BY (SELECT NULL)` is added.
-    public func paging(limit: Int?, offset: Int?, orderBy: String) -> String {
+    package func paging(limit: Int?, offset: Int?, orderBy: String) -> String {
         guard limit != nil || (offset ?? 0) > 0 else { return "" }
         var out = orderBy.isEmpty ? " ORDER BY (SELECT NULL)" : ""
         out += " OFFSET \(offset ?? 0) ROWS"
@@ -86,7 +86,7 @@ public struct SQLServerDialect: SQLDialect {
         return out
     }
 
-    public func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
+    package func upsert(table: String, columns: [String], keyColumns: [String], values: String) -> String {
         let others = columns.filter { !keyColumns.contains($0) }
         let on = keyColumns.map { "target.\($0) = source.\($0)" }.joined(separator: " AND ")
         var sql =
@@ -99,13 +99,13 @@ public struct SQLServerDialect: SQLDialect {
         return sql
     }
 
-    public func alterColumnType(_ quotedTable: String, column: String, type: String, nullable: Bool) -> String? {
+    package func alterColumnType(_ quotedTable: String, column: String, type: String, nullable: Bool) -> String? {
         "ALTER TABLE \(quotedTable) ALTER COLUMN \(column) \(type)\(nullable ? " NULL" : " NOT NULL")"
     }
 
     /// Transactional DDL, but schemas cannot be renamed: drop the live tables (children first), move
     /// each shadow table into the live schema, drop the empty shadow schema.
-    public func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String] {
+    package func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String] {
         var out = try swap.live.reversed().map { "DROP TABLE \(try quote($0))" }
         out += try swap.shadow.map { "ALTER SCHEMA \(try quote(swap.liveNamespace)) TRANSFER \(try quote($0.name))" }
         out.append("DROP SCHEMA \(try quote(swap.shadowNamespace))")

@@ -1,6 +1,6 @@
 /// A SQL statement as a value. Rendering it for a dialect is a separate, throwing step
 /// (``SQLRenderer``), so a dry run can print exactly what a real run executes.
-public enum SQLStatement: Sendable, Hashable {
+package enum SQLStatement: Sendable, Hashable {
     case createSchema(String, ifNotExists: Bool)
     case createTable(TableDefinition)
     case createIndex(IndexDefinition, ifNotExists: Bool)
@@ -27,36 +27,37 @@ public enum SQLStatement: Sendable, Hashable {
 }
 
 /// Rows for one table, loaded by the engine's fastest path (COPY, LOAD DATA, bcp, prepared batches).
-public struct BulkLoad: Sendable, Hashable {
-    public var table: QualifiedName
-    public var columns: [String]
-    public var rows: [[SQLValue]]
+package struct BulkLoad: Sendable, Hashable {
+    package var table: QualifiedName
+    package var columns: [String]
+    package var rows: [[SQLValue]]
 
-    public init(into table: QualifiedName, columns: [String], rows: [[SQLValue]]) {
+    package init(into table: QualifiedName, columns: [String], rows: [[SQLValue]]) {
         self.table = table
         self.columns = columns
         self.rows = rows
     }
 
     /// The name a rendered `LOAD DATA LOCAL INFILE` reads in a dry run; a real load uses its own.
-    public static let printedStream = "breakout-bulk-stream"
+    package static let printedStream = "breakout-bulk-stream"
 }
 
 /// Shadow tables that take the place of live ones. `live` and `shadow` are in creation order
 /// (parents first); `shadow[i]` takes the name of `target[i]`. Schema-namespaced engines move the
 /// whole shadow schema; prefix-namespaced ones rename tables.
-public struct TableSwap: Sendable, Hashable {
+package struct TableSwap: Sendable, Hashable {
     /// The tables that exist now and are dropped.
-    public var live: [QualifiedName]
+    package var live: [QualifiedName]
     /// The new tables, with their definitions (indexes are recreated under their final names where the engine needs it).
-    public var shadow: [TableDefinition]
+    package var shadow: [TableDefinition]
     /// The final definitions (same order as `shadow`).
-    public var target: [TableDefinition]
-    public var liveNamespace: String
-    public var shadowNamespace: String
+    package var target: [TableDefinition]
+    package var liveNamespace: String
+    package var shadowNamespace: String
 
-    public init(live: [QualifiedName], shadow: [TableDefinition], target: [TableDefinition], liveNamespace: String, shadowNamespace: String)
-    {
+    package init(
+        live: [QualifiedName], shadow: [TableDefinition], target: [TableDefinition], liveNamespace: String, shadowNamespace: String
+    ) {
         self.live = live
         self.shadow = shadow
         self.target = target
@@ -66,12 +67,12 @@ public struct TableSwap: Sendable, Hashable {
 }
 
 /// `INSERT INTO table (columns) VALUES (…), (…)`.
-public struct Insert: Sendable, Hashable {
-    public var table: QualifiedName
-    public var columns: [String]
-    public var rows: [[SQLValue]]
+package struct Insert: Sendable, Hashable {
+    package var table: QualifiedName
+    package var columns: [String]
+    package var rows: [[SQLValue]]
 
-    public init(into table: QualifiedName, columns: [String], rows: [[SQLValue]]) {
+    package init(into table: QualifiedName, columns: [String], rows: [[SQLValue]]) {
         self.table = table
         self.columns = columns
         self.rows = rows
@@ -79,13 +80,13 @@ public struct Insert: Sendable, Hashable {
 }
 
 /// Insert, or update the non-key columns of the row with the same key.
-public struct Upsert: Sendable, Hashable {
-    public var table: QualifiedName
-    public var columns: [String]
-    public var keyColumns: [String]
-    public var rows: [[SQLValue]]
+package struct Upsert: Sendable, Hashable {
+    package var table: QualifiedName
+    package var columns: [String]
+    package var keyColumns: [String]
+    package var rows: [[SQLValue]]
 
-    public init(into table: QualifiedName, columns: [String], keyColumns: [String], rows: [[SQLValue]]) {
+    package init(into table: QualifiedName, columns: [String], keyColumns: [String], rows: [[SQLValue]]) {
         self.table = table
         self.columns = columns
         self.keyColumns = keyColumns
@@ -94,18 +95,18 @@ public struct Upsert: Sendable, Hashable {
 }
 
 /// A single-table `SELECT`.
-public struct Select: Sendable, Hashable {
-    public var table: QualifiedName
+package struct Select: Sendable, Hashable {
+    package var table: QualifiedName
     /// Empty means every column (`*`).
-    public var columns: [String]
+    package var columns: [String]
     /// `SELECT COUNT(*)` of the matching rows instead of the columns.
-    public var countOnly = false
-    public var predicate: SQLPredicate?
-    public var orderBy: [SortKey]
-    public var limit: Int?
-    public var offset: Int?
+    package var countOnly = false
+    package var predicate: SQLPredicate?
+    package var orderBy: [SortKey]
+    package var limit: Int?
+    package var offset: Int?
 
-    public init(
+    package init(
         from table: QualifiedName, columns: [String] = [], where predicate: SQLPredicate? = nil,
         orderBy: [SortKey] = [], limit: Int? = nil, offset: Int? = nil
     ) {
@@ -118,57 +119,57 @@ public struct Select: Sendable, Hashable {
     }
 
     /// `SELECT COUNT(*) FROM table WHERE …`.
-    public static func count(from table: QualifiedName, where predicate: SQLPredicate? = nil) -> Select {
+    package static func count(from table: QualifiedName, where predicate: SQLPredicate? = nil) -> Select {
         var s = Select(from: table, where: predicate)
         s.countOnly = true
         return s
     }
 }
 
-public struct SortKey: Sendable, Hashable {
-    public var column: String
-    public var descending: Bool
-    public init(_ column: String, descending: Bool = false) {
+package struct SortKey: Sendable, Hashable {
+    package var column: String
+    package var descending: Bool
+    package init(_ column: String, descending: Bool = false) {
         self.column = column
         self.descending = descending
     }
 }
 
 /// `UPDATE table SET … WHERE …`.
-public struct Update: Sendable, Hashable {
-    public var table: QualifiedName
-    public var assignments: [Assignment]
-    public var predicate: SQLPredicate?
+package struct Update: Sendable, Hashable {
+    package var table: QualifiedName
+    package var assignments: [Assignment]
+    package var predicate: SQLPredicate?
 
-    public init(_ table: QualifiedName, set assignments: [Assignment], where predicate: SQLPredicate? = nil) {
+    package init(_ table: QualifiedName, set assignments: [Assignment], where predicate: SQLPredicate? = nil) {
         self.table = table
         self.assignments = assignments
         self.predicate = predicate
     }
 }
 
-public struct Assignment: Sendable, Hashable {
-    public var column: String
-    public var value: SQLValue
-    public init(_ column: String, _ value: SQLValue) {
+package struct Assignment: Sendable, Hashable {
+    package var column: String
+    package var value: SQLValue
+    package init(_ column: String, _ value: SQLValue) {
         self.column = column
         self.value = value
     }
 }
 
 /// `DELETE FROM table WHERE …`.
-public struct Delete: Sendable, Hashable {
-    public var table: QualifiedName
-    public var predicate: SQLPredicate?
+package struct Delete: Sendable, Hashable {
+    package var table: QualifiedName
+    package var predicate: SQLPredicate?
 
-    public init(from table: QualifiedName, where predicate: SQLPredicate? = nil) {
+    package init(from table: QualifiedName, where predicate: SQLPredicate? = nil) {
         self.table = table
         self.predicate = predicate
     }
 }
 
 /// A `WHERE` condition over columns and bound values.
-public indirect enum SQLPredicate: Sendable, Hashable {
+package indirect enum SQLPredicate: Sendable, Hashable {
     case compare(String, ComparisonOperator, SQLValue)
     case isNull(String)
     case isNotNull(String)
@@ -177,10 +178,10 @@ public indirect enum SQLPredicate: Sendable, Hashable {
     case or([SQLPredicate])
     case not(SQLPredicate)
 
-    public static func equals(_ column: String, _ value: SQLValue) -> SQLPredicate { .compare(column, .equal, value) }
+    package static func equals(_ column: String, _ value: SQLValue) -> SQLPredicate { .compare(column, .equal, value) }
 }
 
-public enum ComparisonOperator: String, Sendable, Hashable {
+package enum ComparisonOperator: String, Sendable, Hashable {
     case equal = "="
     case notEqual = "<>"
     case less = "<"

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Decimals are carried as exact text (``SQLDecimal``) so that no value loses a digit between
 /// CSPro's fixed-width text and the destination's `DECIMAL(p,s)` column.
-public enum SQLValue: Sendable, Hashable {
+package enum SQLValue: Sendable, Hashable {
     case null
     case integer(Int64)
     case decimal(SQLDecimal)
@@ -14,11 +14,11 @@ public enum SQLValue: Sendable, Hashable {
     /// A point in time, written as UTC `YYYY-MM-DD HH:MM:SS[.ffffff]`.
     case timestamp(Date)
 
-    public var isNull: Bool { if case .null = self { true } else { false } }
+    package var isNull: Bool { if case .null = self { true } else { false } }
 
     /// The value as an integer when it is one exactly (integers, integral decimals and doubles,
     /// and text holding an integer, as drivers return it).
-    public var int64: Int64? {
+    package var int64: Int64? {
         switch self {
         case .integer(let v): return v
         case .decimal(let d): return Int64(d.description)
@@ -29,7 +29,7 @@ public enum SQLValue: Sendable, Hashable {
     }
 
     /// The value as text, as a user would read it; `nil` for NULL and blobs.
-    public var string: String? {
+    package var string: String? {
         switch self {
         case .null, .blob: return nil
         case .integer(let v): return String(v)
@@ -42,18 +42,18 @@ public enum SQLValue: Sendable, Hashable {
 }
 
 extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByNilLiteral {
-    public init(stringLiteral value: String) { self = .text(value) }
-    public init(integerLiteral value: Int64) { self = .integer(value) }
-    public init(nilLiteral: ()) { self = .null }
+    package init(stringLiteral value: String) { self = .text(value) }
+    package init(integerLiteral value: Int64) { self = .integer(value) }
+    package init(nilLiteral: ()) { self = .null }
 }
 
 /// An exact decimal number kept as its canonical text: optional `-`, digits, optional `.` digits.
-public struct SQLDecimal: Sendable, Hashable, CustomStringConvertible, Comparable {
+package struct SQLDecimal: Sendable, Hashable, CustomStringConvertible, Comparable {
     /// Canonical text: no `+`, no leading zeros before the point (except a single `0`), `-0` is `0`.
-    public let description: String
+    package let description: String
 
     /// Parses `[+-]digits[.digits]` (also `.5` and `5.`); returns `nil` for anything else.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         var s = Substring(text)
         var negative = false
         if s.first == "-" { negative = true; s = s.dropFirst() } else if s.first == "+" { s = s.dropFirst() }
@@ -74,7 +74,7 @@ public struct SQLDecimal: Sendable, Hashable, CustomStringConvertible, Comparabl
     }
 
     /// `units × 10^-scale` (`12345`, scale 2 → `123.45`), without parsing text: the breakout's hot path.
-    public init(units: Int64, scale: Int) {
+    package init(units: Int64, scale: Int) {
         let negative = units < 0
         var digits = String(units.magnitude)
         if scale > 0 {
@@ -85,7 +85,7 @@ public struct SQLDecimal: Sendable, Hashable, CustomStringConvertible, Comparabl
     }
 
     /// The same number with trailing fractional zeros removed (`1.500` → `1.5`, `2.00` → `2`).
-    public var normalized: SQLDecimal {
+    package var normalized: SQLDecimal {
         guard description.contains(".") else { return self }
         var s = Substring(description)
         while s.last == "0" { s = s.dropLast() }
@@ -94,17 +94,17 @@ public struct SQLDecimal: Sendable, Hashable, CustomStringConvertible, Comparabl
     }
 
     /// Number of digits after the decimal point.
-    public var scale: Int {
+    package var scale: Int {
         guard let dot = description.firstIndex(of: ".") else { return 0 }
         return description.distance(from: dot, to: description.endIndex) - 1
     }
 
-    public var doubleValue: Double { Double(description)! }
+    package var doubleValue: Double { Double(description)! }
 
-    public static func < (lhs: SQLDecimal, rhs: SQLDecimal) -> Bool { lhs.doubleValue < rhs.doubleValue }
+    package static func < (lhs: SQLDecimal, rhs: SQLDecimal) -> Bool { lhs.doubleValue < rhs.doubleValue }
 
     /// Shortest text that reads back as the same double (`0.1` stays `0.1`).
-    public static func format(_ d: Double) -> String {
+    package static func format(_ d: Double) -> String {
         if d.rounded() == d, abs(d) < 1e15 { return String(Int64(d)) }
         return "\(d)"
     }
@@ -115,9 +115,9 @@ extension Character {
 }
 
 /// Timestamp text in the form every engine accepts.
-public enum SQLTimestamp {
+package enum SQLTimestamp {
     /// `YYYY-MM-DD HH:MM:SS` in UTC, with `.ffffff` when the date has a fractional second.
-    public static func format(_ date: Date) -> String {
+    package static func format(_ date: Date) -> String {
         let t = date.timeIntervalSince1970
         var seconds = t.rounded(.down)
         var micros = Int(((t - seconds) * 1_000_000).rounded())
@@ -133,7 +133,7 @@ public enum SQLTimestamp {
 
     /// Parses `YYYY-MM-DD[ T]HH:MM:SS[.f…][Z|±HH[:MM]]` as written by any of the four engines; a time
     /// without an offset is UTC.
-    public static func parse(_ text: String) -> Date? {
+    package static func parse(_ text: String) -> Date? {
         let chars = Array(text.utf8)
         func num(_ from: Int, _ len: Int) -> Int? {
             guard from + len <= chars.count else { return nil }

@@ -11,9 +11,9 @@ import Synchronization
 /// `execute(_:_:)` refuses non-empty binds. Bulk loads go through db-lib's bcp API. No SQL Server
 /// runs on the machines this was built on: the driver compiles and links, its SQL is covered by
 /// golden tests, and it has not been run against a server (see docs/databases.md).
-public final class SQLServerConnection: DatabaseConnection {
-    public let engine = DatabaseEngine.sqlserver
-    public let dialect: any SQLDialect = SQLServerDialect()
+package final class SQLServerConnection: DatabaseConnection {
+    package let engine = DatabaseEngine.sqlserver
+    package let dialect: any SQLDialect = SQLServerDialect()
     private var proc: OpaquePointer?
     private let password: String?
 
@@ -56,7 +56,7 @@ public final class SQLServerConnection: DatabaseConnection {
     /// Connects to `host:port` and uses `database`. TDS 7.4, UTF-8 client character set, bcp enabled.
     ///
     /// - Throws: ``DatabaseError`` `.authentication` (server error 18456) or `.connection`.
-    public init(_ config: ConnectionConfig) throws {
+    package init(_ config: ConnectionConfig) throws {
         guard Self.initialized else { throw DatabaseError(.connection, engine: .sqlserver, "dbinit failed") }
         password = config.password
         guard let login = dblogin() else { throw DatabaseError(.connection, engine: .sqlserver, "dblogin failed: out of memory") }
@@ -82,7 +82,7 @@ public final class SQLServerConnection: DatabaseConnection {
     deinit { close() }
 
     /// `sp_getapplock` owned by the session (verified by golden text only: no SQL Server here).
-    public func lockSession(_ name: String, timeout: Double) throws -> Bool {
+    package func lockSession(_ name: String, timeout: Double) throws -> Bool {
         let resource = name.replacingOccurrences(of: "'", with: "''")
         let sql =
             "DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'\(resource)', @LockMode = 'Exclusive', @LockOwner = 'Session', "
@@ -90,7 +90,7 @@ public final class SQLServerConnection: DatabaseConnection {
         return (try query(sql, []).last?[0].int64 ?? -1) >= 0
     }
 
-    public func close() {
+    package func close() {
         if let proc {
             dbclose(proc)
             _ = Self.take(proc)
@@ -117,7 +117,7 @@ public final class SQLServerConnection: DatabaseConnection {
             DatabaseError.scrub(message, secrets: [password]), sql: sql)
     }
 
-    public func serverVersion() throws -> String {
+    package func serverVersion() throws -> String {
         let rows = try query("SELECT CAST(SERVERPROPERTY('ProductVersion') AS NVARCHAR(128))")
         return "SQL Server " + (rows.first?[0].string ?? "?")
     }
@@ -188,15 +188,15 @@ public final class SQLServerConnection: DatabaseConnection {
     }
 
     @discardableResult
-    public func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int { try run(sql, binds).changed }
+    package func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int { try run(sql, binds).changed }
 
-    public func query(_ sql: String, _ binds: [SQLValue]) throws -> [Row] { try run(sql, binds).rows }
+    package func query(_ sql: String, _ binds: [SQLValue]) throws -> [Row] { try run(sql, binds).rows }
 
-    public func beginTransaction() throws { try execute(dialect.beginTransaction) }
-    public func commit() throws { try execute(dialect.commitTransaction) }
-    public func rollback() throws { try execute("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION") }
+    package func beginTransaction() throws { try execute(dialect.beginTransaction) }
+    package func commit() throws { try execute(dialect.commitTransaction) }
+    package func rollback() throws { try execute("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION") }
 
-    public func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {
+    package func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {
         try SQLServerBulkLoader(connection: self, proc: try handle(), table: table, columns: columns)
     }
 }

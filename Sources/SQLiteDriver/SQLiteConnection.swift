@@ -11,9 +11,9 @@ import Glibc
 ///
 /// Opens with foreign keys on, a 10 s busy timeout and, for files, WAL journaling so readers do
 /// not block the writer.
-public final class SQLiteConnection: DatabaseConnection {
-    public let engine = DatabaseEngine.sqlite
-    public let dialect: any SQLDialect = SQLiteDialect()
+package final class SQLiteConnection: DatabaseConnection {
+    package let engine = DatabaseEngine.sqlite
+    package let dialect: any SQLDialect = SQLiteDialect()
     private var db: OpaquePointer?
     private var cache: [String: SQLiteStatement] = [:]
     private let path: String
@@ -23,7 +23,7 @@ public final class SQLiteConnection: DatabaseConnection {
     /// Opens (creating if needed) the database file at `path`.
     ///
     /// - Throws: ``DatabaseError`` (`.connection`) when the file cannot be opened.
-    public init(path: String, readOnly: Bool = false) throws {
+    package init(path: String, readOnly: Bool = false) throws {
         self.path = path
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         // A new database file is created 0600 (its journal and WAL files take its mode): it holds
@@ -50,7 +50,7 @@ public final class SQLiteConnection: DatabaseConnection {
     }
 
     /// Opens the database named by a connection config (`database` is the file path).
-    public convenience init(_ config: ConnectionConfig) throws {
+    package convenience init(_ config: ConnectionConfig) throws {
         guard !config.database.isEmpty else {
             throw DatabaseError(.configuration, engine: .sqlite, "an SQLite connection needs a database file path")
         }
@@ -60,7 +60,7 @@ public final class SQLiteConnection: DatabaseConnection {
     deinit { close() }
 
     /// An exclusive `flock` on a file next to the database (`<file>.<name>.lock`).
-    public func lockSession(_ name: String, timeout: Double) throws -> Bool {
+    package func lockSession(_ name: String, timeout: Double) throws -> Bool {
         guard path != ":memory:", !path.isEmpty else { return true }
         let safe = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
         let fd = open(path + "." + safe + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
@@ -73,7 +73,7 @@ public final class SQLiteConnection: DatabaseConnection {
         return false
     }
 
-    public func close() {
+    package func close() {
         for fd in lockFiles { _ = Glibc.close(fd) }
         lockFiles = []
         cache.removeAll()
@@ -81,7 +81,7 @@ public final class SQLiteConnection: DatabaseConnection {
         db = nil
     }
 
-    public func serverVersion() throws -> String { "SQLite " + String(cString: sqlite3_libversion()) }
+    package func serverVersion() throws -> String { "SQLite " + String(cString: sqlite3_libversion()) }
 
     func handle() throws -> OpaquePointer {
         guard let db else { throw DatabaseError(.connection, engine: .sqlite, "the connection is closed") }
@@ -107,7 +107,7 @@ public final class SQLiteConnection: DatabaseConnection {
     }
 
     @discardableResult
-    public func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int {
+    package func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int {
         let db = try handle()
         if binds.isEmpty {
             // Possibly several statements: let SQLite walk them.
@@ -126,7 +126,7 @@ public final class SQLiteConnection: DatabaseConnection {
         return Int(sqlite3_changes(db))
     }
 
-    public func query(_ sql: String, _ binds: [SQLValue]) throws -> [Row] {
+    package func query(_ sql: String, _ binds: [SQLValue]) throws -> [Row] {
         let statement = try prepared(sql)
         try statement.bind(binds)
         let columns = statement.columnNames
@@ -138,13 +138,13 @@ public final class SQLiteConnection: DatabaseConnection {
         return rows
     }
 
-    public func beginTransaction() throws { try execute(dialect.beginTransaction) }
-    public func commit() throws { try execute(dialect.commitTransaction) }
-    public func rollback() throws { try execute("ROLLBACK") }
+    package func beginTransaction() throws { try execute(dialect.beginTransaction) }
+    package func commit() throws { try execute(dialect.commitTransaction) }
+    package func rollback() throws { try execute("ROLLBACK") }
 
     var inTransaction: Bool { db.map { sqlite3_get_autocommit($0) == 0 } ?? false }
 
-    public func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {
+    package func makeBulkLoader(into table: QualifiedName, columns: [String]) throws -> any BulkLoader {
         try SQLiteBulkLoader(connection: self, table: table, columns: columns)
     }
 }

@@ -1,26 +1,26 @@
 import Foundation
 
 /// The master keys loaded for this run, found by key id. The first key encrypts; every key decrypts.
-public struct Keyring: Sendable {
-    public private(set) var keys: [MasterKey] = []
+package struct Keyring: Sendable {
+    package private(set) var keys: [MasterKey] = []
 
-    public init(_ keys: [MasterKey] = []) {
+    package init(_ keys: [MasterKey] = []) {
         for key in keys { add(key) }
     }
 
-    public mutating func add(_ key: MasterKey) {
+    package mutating func add(_ key: MasterKey) {
         if !keys.contains(where: { $0.kid == key.kid }) { keys.append(key) }
     }
 
     /// The key new values are encrypted with.
-    public var primary: MasterKey? { keys.first }
+    package var primary: MasterKey? { keys.first }
 
-    public func key(kid: String) -> MasterKey? { keys.first { $0.kid == kid } }
+    package func key(kid: String) -> MasterKey? { keys.first { $0.kid == kid } }
 
     /// Keys from a key file: one base64 key per line; blank lines and `#` comments ignored.
     ///
     /// - Throws: ``SecretError/badKey(_:)`` naming the file and line of a bad key.
-    public static func keys(fromFile path: String) throws -> [MasterKey] {
+    package static func keys(fromFile path: String) throws -> [MasterKey] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SecretError.badKey("cannot read key file \(path)")
         }
@@ -41,7 +41,7 @@ public struct Keyring: Sendable {
     }
 
     /// The keyring from `--key-file` paths, `BREAKOUT_MASTER_KEY` and `BREAKOUT_KEY_FILE`, in that order.
-    public static func load(keyFiles: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Keyring
+    package static func load(keyFiles: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Keyring
     {
         var ring = Keyring()
         for path in keyFiles { for key in try keys(fromFile: path) { ring.add(key) } }

@@ -1,15 +1,15 @@
 import Foundation
 
 /// A 32-byte master key, and the two keys derived from it for the `enc:v1` format.
-public struct MasterKey: Sendable, Hashable {
+package struct MasterKey: Sendable, Hashable {
     let bytes: [UInt8]
     /// First 8 hex digits of SHA-256(key): names the key inside every value it encrypted.
-    public let kid: String
+    package let kid: String
     let encryptionKey: [UInt8]
     let macKey: [UInt8]
 
     /// - Throws: ``SecretError`` when the bytes are not exactly 32.
-    public init(bytes: [UInt8]) throws {
+    package init(bytes: [UInt8]) throws {
         guard bytes.count == 32 else { throw SecretError.badKey("a master key must be 32 bytes, got \(bytes.count)") }
         self.bytes = bytes
         kid = LibCrypto.sha256(bytes).prefix(4).map { String(format: "%02x", $0) }.joined()
@@ -18,7 +18,7 @@ public struct MasterKey: Sendable, Hashable {
     }
 
     /// Reads a base64 key (surrounding white space ignored).
-    public init(base64 text: String) throws {
+    package init(base64 text: String) throws {
         guard let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw SecretError.badKey("a master key must be base64 (make one with `breakout secrets keygen`)")
         }
@@ -26,12 +26,12 @@ public struct MasterKey: Sendable, Hashable {
     }
 
     /// A new random key.
-    public static func generate() throws -> MasterKey { try MasterKey(bytes: LibCrypto.randomBytes(32)) }
+    package static func generate() throws -> MasterKey { try MasterKey(bytes: LibCrypto.randomBytes(32)) }
 
-    public var base64: String { Data(bytes).base64EncodedString() }
+    package var base64: String { Data(bytes).base64EncodedString() }
 }
 
 extension MasterKey: CustomStringConvertible {
     /// Only the key id: the key itself is never printed.
-    public var description: String { "master key \(kid)" }
+    package var description: String { "master key \(kid)" }
 }

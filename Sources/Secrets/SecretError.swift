@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// Why a secret could not be read or written. Messages never contain the secret or the key.
-public enum SecretError: UserFacingError, Equatable {
+package enum SecretError: UserFacingError, Equatable {
     /// A key (from the environment or a key file) is not a 32-byte base64 value.
     case badKey(String)
     /// No key is loaded at all.
@@ -15,7 +15,7 @@ public enum SecretError: UserFacingError, Equatable {
     /// An `enc:v2` value written for another organization (or breakout.yaml) than where it is used.
     case wrongScope(expected: String, found: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .badKey(let why): return why
         case .noKey: return "no master key loaded: set BREAKOUT_MASTER_KEY or BREAKOUT_KEY_FILE (or pass --key-file)"

@@ -3,19 +3,19 @@ import Foundation
 /// Whom an encrypted value belongs to: breakout.yaml (the operator) or one organization. A value
 /// written for one scope does not decrypt in another, so an organization cannot copy another's
 /// encrypted password into its own file (docs/security.md).
-public enum SecretScope: Sendable, Hashable, CustomStringConvertible {
+package enum SecretScope: Sendable, Hashable, CustomStringConvertible {
     case settings
     case organization(String)
 
     /// What the tag covers after the header: `settings` or `organization:<slug>`.
-    public var text: String {
+    package var text: String {
         switch self {
         case .settings: "settings"
         case .organization(let slug): "organization:\(slug)"
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .settings: "breakout.yaml"
         case .organization(let slug): "organization \(slug)"
@@ -23,7 +23,7 @@ public enum SecretScope: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The scope of a configuration file: `breakout.yaml`, or `organizations/<slug>.yaml`.
-    public static func of(file: String) -> SecretScope {
+    package static func of(file: String) -> SecretScope {
         let name = (file as NSString).lastPathComponent
         guard (file as NSString).deletingLastPathComponent.hasSuffix("organizations") else { return .settings }
         return .organization((name as NSString).deletingPathExtension)
@@ -36,18 +36,18 @@ public enum SecretScope: Sendable, Hashable, CustomStringConvertible {
 /// decrypted). `enc:v1` values (no scope in the tag) still decrypt, anywhere; `validate` warns
 /// about them and `secrets rotate` upgrades them. PHP reads both with `hash_hkdf`, `hash_hmac`
 /// and `openssl_decrypt` (docs/secrets.md, docs/decrypt.php).
-public enum SecretValue {
-    public static let prefix = "enc:v2:"
-    public static let legacyPrefix = "enc:v1:"
+package enum SecretValue {
+    package static let prefix = "enc:v2:"
+    package static let legacyPrefix = "enc:v1:"
 
     /// Whether a configuration string is an encrypted value (rather than plaintext or `${env:…}`).
-    public static func isEncrypted(_ text: String) -> Bool { text.hasPrefix(prefix) || text.hasPrefix(legacyPrefix) }
+    package static func isEncrypted(_ text: String) -> Bool { text.hasPrefix(prefix) || text.hasPrefix(legacyPrefix) }
 
     /// Whether a value is of the old, unscoped `enc:v1` form.
-    public static func isLegacy(_ text: String) -> Bool { text.hasPrefix(legacyPrefix) }
+    package static func isLegacy(_ text: String) -> Bool { text.hasPrefix(legacyPrefix) }
 
     /// Encrypts `plaintext` under `key` for `scope`, with a fresh random IV.
-    public static func encrypt(_ plaintext: String, with key: MasterKey, scope: SecretScope) throws -> String {
+    package static func encrypt(_ plaintext: String, with key: MasterKey, scope: SecretScope) throws -> String {
         try encrypt(plaintext, with: key, scope: scope, iv: LibCrypto.randomBytes(16))
     }
 
@@ -59,7 +59,7 @@ public enum SecretValue {
     }
 
     /// The old, unscoped form; only for tests of the upgrade path.
-    public static func encryptLegacy(_ plaintext: String, with key: MasterKey) throws -> String {
+    package static func encryptLegacy(_ plaintext: String, with key: MasterKey) throws -> String {
         try encrypt(plaintext, with: key, scope: nil, iv: LibCrypto.randomBytes(16))
     }
 
@@ -68,7 +68,7 @@ public enum SecretValue {
     }
 
     /// The key id a value names, without decrypting it.
-    public static func kid(of value: String) throws -> String {
+    package static func kid(of value: String) throws -> String {
         try parse(value).kid
     }
 
@@ -78,7 +78,7 @@ public enum SecretValue {
     ///
     /// - Throws: ``SecretError`` `.malformed`, `.unknownKey`, `.wrongScope` or `.tampered`
     ///   (distinct, so a user can tell a wrong key or a copied value from an altered one).
-    public static func decrypt(
+    package static func decrypt(
         _ value: String, with ring: Keyring, scope: SecretScope,
         candidates: @autoclosure () -> [SecretScope] = []
     ) throws -> String {
@@ -129,13 +129,13 @@ public enum SecretValue {
 }
 
 /// Keyed digests for session cookies and CSRF tokens (the dashboard): HMAC-SHA256, hex.
-public enum KeyedDigest {
-    public static func hex(key: String, message: String) -> String {
+package enum KeyedDigest {
+    package static func hex(key: String, message: String) -> String {
         LibCrypto.hmacSHA256(key: Array(key.utf8), data: Array(message.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Equal in constant time.
-    public static func same(_ a: String, _ b: String) -> Bool {
+    package static func same(_ a: String, _ b: String) -> Bool {
         LibCrypto.constantTimeEqual(Array(a.utf8), Array(b.utf8))
     }
 }

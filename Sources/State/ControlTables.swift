@@ -6,33 +6,33 @@ import SQL
 /// `mt_database_connections`, `mt_cron_jobs`), so a state store that UI already made is adopted
 /// as version 1 and upgraded in place. Version 2 adds what breakout needs: `managed_by`, time
 /// zones, leases, run history, the apply log and the apply lock.
-public enum ControlTables {
-    public static let organizations = QualifiedName("mt_organizations")
-    public static let connections = QualifiedName("mt_database_connections")
-    public static let jobs = QualifiedName("mt_cron_jobs")
-    public static let runs = QualifiedName("mt_job_runs")
-    public static let applyLog = QualifiedName("mt_apply_log")
-    public static let migrationsTable = QualifiedName("mt_schema_migrations")
-    public static let locks = QualifiedName("mt_locks")
-    public static let runners = QualifiedName("mt_runners")
+package enum ControlTables {
+    package static let organizations = QualifiedName("mt_organizations")
+    package static let connections = QualifiedName("mt_database_connections")
+    package static let jobs = QualifiedName("mt_cron_jobs")
+    package static let runs = QualifiedName("mt_job_runs")
+    package static let applyLog = QualifiedName("mt_apply_log")
+    package static let migrationsTable = QualifiedName("mt_schema_migrations")
+    package static let locks = QualifiedName("mt_locks")
+    package static let runners = QualifiedName("mt_runners")
 
     /// One step of a migration: a statement, or a column added only when it is missing (so that
     /// tables made by hand or by the PHP UI, with some columns already there, upgrade too).
-    public enum Step: Sendable {
+    package enum Step: Sendable {
         case statement(SQLStatement)
         case addColumnIfMissing(QualifiedName, ColumnDefinition)
     }
 
-    public struct Migration: Sendable {
-        public var version: Int
-        public var description: String
-        public var steps: [Step]
+    package struct Migration: Sendable {
+        package var version: Int
+        package var description: String
+        package var steps: [Step]
     }
 
     static func id() -> ColumnDefinition { ColumnDefinition("id", .integer, nullable: false, autoIncrement: true) }
     static func time(_ name: String) -> ColumnDefinition { ColumnDefinition(name, .timestamp) }
 
-    public static let migrations: [Migration] = [
+    package static let migrations: [Migration] = [
         Migration(
             version: 1, description: "control tables as the guide's PHP UI created them",
             steps: [
@@ -158,7 +158,7 @@ public enum ControlTables {
             ColumnDefinition("acquired_at", .timestamp, nullable: false), ColumnDefinition("expires_at", .timestamp, nullable: false),
         ], primaryKey: ["name"])
 
-    public static var latestVersion: Int { migrations.last!.version }
+    package static var latestVersion: Int { migrations.last!.version }
 
     static let migrationsDefinition = TableDefinition(
         migrationsTable,

@@ -6,15 +6,15 @@
 /// Rows apply writes carry the equivalent breakout line:
 ///
 ///     breakout process-cases --org ansd --connection pg --threads 3 --max-cases-per-chunk 1000 RGPH
-public struct JobCommand: Sendable, Hashable {
-    public var organization: String?
-    public var connection: String?
-    public var threads: Int?
-    public var maxCasesPerChunk: Int?
+package struct JobCommand: Sendable, Hashable {
+    package var organization: String?
+    package var connection: String?
+    package var threads: Int?
+    package var maxCasesPerChunk: Int?
     /// Empty: every dictionary of the organization.
-    public var dictionaries: [String]
+    package var dictionaries: [String]
 
-    public init(
+    package init(
         organization: String? = nil, connection: String? = nil, threads: Int? = nil, maxCasesPerChunk: Int? = nil,
         dictionaries: [String] = []
     ) {
@@ -26,7 +26,7 @@ public struct JobCommand: Sendable, Hashable {
     }
 
     /// Reads either form; nil for anything else (the runner reports such a job as failed).
-    public static func parse(_ line: String) -> JobCommand? {
+    package static func parse(_ line: String) -> JobCommand? {
         let words = tokens(line)
         guard let verb = words.firstIndex(where: { ["csweb:process-cases", "csweb:process-cases-by-dict", "process-cases"].contains($0) })
         else { return nil }
@@ -69,7 +69,7 @@ public struct JobCommand: Sendable, Hashable {
     }
 
     /// The breakout command line, words quoted where needed.
-    public var line: String {
+    package var line: String {
         var words = ["breakout", "process-cases"]
         if let organization { words += ["--org", organization] }
         if let connection { words += ["--connection", connection] }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a job does (`mt_cron_jobs.job_type`).
-public enum JobKind: String, Sendable, CaseIterable {
+package enum JobKind: String, Sendable, CaseIterable {
     case breakout, export
 }
 
@@ -9,19 +9,19 @@ public enum JobKind: String, Sendable, CaseIterable {
 /// alerts, the lag probe and `import`. Its defaults live here and nowhere else. Adding a job key
 /// means a field here (with its JSON key in `init(stored:)` and `stored`), the YAML key in
 /// Config's loader, and its use.
-public struct JobSettings: Sendable, Equatable {
+package struct JobSettings: Sendable, Equatable {
     /// A fire missed by more than this runs no more (seconds).
-    public static let defaultStartingDeadline = 3600
+    package static let defaultStartingDeadline = 3600
 
     /// The alerts of one job: a webhook (commands only from breakout.yaml, see docs/security.md).
-    public struct Alerts: Sendable, Equatable {
-        public var webhook: String?
+    package struct Alerts: Sendable, Equatable {
+        package var webhook: String?
         /// Read so that `import` can say it was not imported; never run (docs/security.md).
-        public var command: String?
-        public var onRecovery: Bool
-        public var onFailedCases: Bool
+        package var command: String?
+        package var onRecovery: Bool
+        package var onFailedCases: Bool
 
-        public init(webhook: String? = nil, command: String? = nil, onRecovery: Bool = false, onFailedCases: Bool = false) {
+        package init(webhook: String? = nil, command: String? = nil, onRecovery: Bool = false, onFailedCases: Bool = false) {
             self.webhook = webhook
             self.command = command
             self.onRecovery = onRecovery
@@ -30,16 +30,16 @@ public struct JobSettings: Sendable, Equatable {
     }
 
     /// Seconds before the run is stopped at a chunk boundary; nil for none.
-    public var timeout: Int?
-    public var retries: Int
-    public var startingDeadline: Int
-    public var include: [String]
-    public var exclude: [String]
+    package var timeout: Int?
+    package var retries: Int
+    package var startingDeadline: Int
+    package var include: [String]
+    package var exclude: [String]
     /// An export job's folder, inside the organization's data folder.
-    public var output: String?
-    public var alerts: Alerts?
+    package var output: String?
+    package var alerts: Alerts?
 
-    public init(
+    package init(
         timeout: Int? = nil, retries: Int = 0, startingDeadline: Int = JobSettings.defaultStartingDeadline, include: [String] = [],
         exclude: [String] = [], output: String? = nil, alerts: Alerts? = nil
     ) {
@@ -54,7 +54,7 @@ public struct JobSettings: Sendable, Equatable {
 
     /// Reads the stored JSON. Rows made by hand may hold anything: a value of the wrong type
     /// reads as absent (its default), never as a crash.
-    public init(stored: String?) {
+    package init(stored: String?) {
         let o = StoredValue.object(stored)
         self.init(
             timeout: o["timeout"] as? Int, retries: o["retries"] as? Int ?? 0,
@@ -70,7 +70,7 @@ public struct JobSettings: Sendable, Equatable {
 
     /// The JSON `apply` stores: sorted keys, the same bytes earlier versions wrote for the same
     /// settings (so an upgrade plans no change).
-    public var stored: String {
+    package var stored: String {
         var o: [String: Any] = ["retries": retries, "starting_deadline": startingDeadline, "include": include, "exclude": exclude]
         if let output { o["output"] = output }
         if let timeout { o["timeout"] = timeout }
@@ -90,8 +90,8 @@ public struct JobSettings: Sendable, Equatable {
 
 extension JobRow {
     /// The job's kind; nil for a `job_type` this version does not know (a hand-made row).
-    public var kind: JobKind? { JobKind(rawValue: jobType) }
+    package var kind: JobKind? { JobKind(rawValue: jobType) }
 
     /// The job's settings, typed.
-    public var jobSettings: JobSettings { JobSettings(stored: settings) }
+    package var jobSettings: JobSettings { JobSettings(stored: settings) }
 }

@@ -5,20 +5,20 @@ import SQL
 /// A runner's heartbeat row in `mt_runners`: one per host and kind (`daemon`, `cron`), written at
 /// every tick, so `status`, the dashboard and `/metrics` can say when a runner last ticked and
 /// that none has (docs/runner.md, "Liveness").
-public struct RunnerRow: Sendable {
-    public var name: String
-    public var host: String
-    public var kind: String
-    public var pid: Int64
-    public var version: String
-    public var startedAt: Date?
-    public var lastTickAt: Date?
+package struct RunnerRow: Sendable {
+    package var name: String
+    package var host: String
+    package var kind: String
+    package var pid: Int64
+    package var version: String
+    package var startedAt: Date?
+    package var lastTickAt: Date?
     /// Longest expected gap between two ticks (the daemon's --max-sleep, 60 for cron).
-    public var tickSeconds: Int64
+    package var tickSeconds: Int64
     /// This host's clock minus the store's, in milliseconds, at its last tick.
-    public var clockOffsetMilliseconds: Int64
+    package var clockOffsetMilliseconds: Int64
 
-    public init(
+    package init(
         name: String, host: String, kind: String, pid: Int64, version: String, startedAt: Date?, lastTickAt: Date?,
         tickSeconds: Int64, clockOffsetMilliseconds: Int64
     ) {
@@ -34,7 +34,7 @@ public struct RunnerRow: Sendable {
     }
 
     /// The runner is late: no tick for three of its intervals (and at least three minutes).
-    public func isLate(at now: Date) -> Bool {
+    package func isLate(at now: Date) -> Bool {
         guard let lastTickAt else { return true }
         return now.timeIntervalSince(lastTickAt) > max(180, 3 * Double(tickSeconds))
     }
@@ -42,7 +42,7 @@ public struct RunnerRow: Sendable {
 
 extension StateStore {
     /// Records a tick: updates the runner's row, or inserts it the first time.
-    public func heartbeat(_ runner: RunnerRow) throws {
+    package func heartbeat(_ runner: RunnerRow) throws {
         guard try exists(ControlTables.runners) else { return }
         let values: [(String, SQLValue)] = [
             ("host", .text(runner.host)), ("kind", .text(runner.kind)), ("pid", .integer(runner.pid)), ("version", .text(runner.version)),
@@ -73,7 +73,7 @@ extension StateStore {
     }
 
     /// Every runner that has ticked, most recent first (empty on a store older than version 3).
-    public func runners() throws -> [RunnerRow] {
+    package func runners() throws -> [RunnerRow] {
         guard try exists(ControlTables.runners) else { return [] }
         return try connection.query(.select(Select(from: ControlTables.runners, orderBy: [SortKey("last_tick_at", descending: true)]))).map
         { row in

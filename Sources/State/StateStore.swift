@@ -5,28 +5,28 @@ import SQL
 
 /// The state store: the database holding the `mt_*` control tables (SQLite by default; CSWeb's
 /// MySQL/MariaDB database in the guide's setup; PostgreSQL).
-public final class StateStore {
-    public private(set) var connection: any DatabaseConnection
+package final class StateStore {
+    package private(set) var connection: any DatabaseConnection
     /// How to open the connection again after the server restarted or the network broke.
     private let connect: (() throws -> any DatabaseConnection)?
 
-    public init(connection: any DatabaseConnection) {
+    package init(connection: any DatabaseConnection) {
         self.connection = connection
         connect = nil
     }
 
     /// A store that can reconnect (`reconnect()`): the runners use this one.
-    public init(connect: @escaping () throws -> any DatabaseConnection) throws {
+    package init(connect: @escaping () throws -> any DatabaseConnection) throws {
         connection = try connect()
         self.connect = connect
     }
 
     /// Whether the connection still answers a trivial query.
-    public func isAlive() -> Bool { (try? connection.query("SELECT 1")) != nil }
+    package func isAlive() -> Bool { (try? connection.query("SELECT 1")) != nil }
 
     /// Replaces the connection with a new one. Throws (the store stays unusable) while the server
     /// cannot be reached, or for a store opened without a way to reconnect.
-    public func reconnect() throws {
+    package func reconnect() throws {
         guard let connect else { throw StateError("the state store connection broke and cannot be reopened") }
         let fresh = try connect()
         connection.close()
@@ -34,7 +34,7 @@ public final class StateStore {
     }
 
     /// The state store's own time: the one clock every runner uses for leases and fires.
-    public func serverTime() throws -> Date {
+    package func serverTime() throws -> Date {
         let row = try connection.query(connection.dialect.currentTimeQuery).first
         guard let seconds = row?[0].string.flatMap(Double.init) else {
             throw StateError("the state store did not return its time (\(connection.dialect.currentTimeQuery))")
@@ -45,7 +45,7 @@ public final class StateStore {
     // MARK: Migrations
 
     /// The highest migration applied (0 when the store is new).
-    public func version() throws -> Int {
+    package func version() throws -> Int {
         guard try exists(ControlTables.migrationsTable) else { return 0 }
         let rows = try connection.query(.select(Select(from: ControlTables.migrationsTable, columns: ["version"])))
         return rows.compactMap { $0[0].int64 }.map(Int.init).max() ?? 0
@@ -68,7 +68,7 @@ public final class StateStore {
     /// every step is idempotent, so an interrupted migration is finished by the next run). Returns
     /// the versions applied.
     @discardableResult
-    public func migrate() throws -> [Int] {
+    package func migrate() throws -> [Int] {
         try createIfMissing(ControlTables.migrationsDefinition)
         let current = try version()
         var applied: [Int] = []
@@ -96,7 +96,7 @@ public final class StateStore {
     /// Migrates under the apply lock: two `apply` (or an `apply` and a runner starting) on a new
     /// or older store never run the same migration at once. The lock table comes first.
     @discardableResult
-    public func migrate(owner: String, timeout: Double, staleAfter: Double = 600) throws -> [Int] {
+    package func migrate(owner: String, timeout: Double, staleAfter: Double = 600) throws -> [Int] {
         try createIfMissing(ControlTables.locksDefinition)
         try createIfMissing(ControlTables.migrationsDefinition)
         guard try version() < ControlTables.latestVersion else { return [] }
@@ -118,7 +118,7 @@ public final class StateStore {
     }
 
     /// Refuses to work on a store that a newer breakout migrated.
-    public func checkVersion() throws {
+    package func checkVersion() throws {
         let v = try version()
         if v > ControlTables.latestVersion {
             throw StateError(
@@ -130,7 +130,7 @@ public final class StateStore {
     // MARK: Rows
 
     /// Every row of the three managed tables, as read (run-time columns included).
-    public func snapshot() throws -> StateSnapshot {
+    package func snapshot() throws -> StateSnapshot {
         guard try exists(ControlTables.organizations) else { return StateSnapshot(organizations: [], connections: [], jobs: []) }
         let migrated = try version() >= 2
         func rows(_ table: QualifiedName) throws -> [Row] {
@@ -144,7 +144,7 @@ public final class StateStore {
     }
 
     /// Jobs whose lease is held now (store time), with the runner holding it.
-    public func runningJobs() throws -> [Int64: String] {
+    package func runningJobs() throws -> [Int64: String] {
         let now = (try? serverTime()) ?? Date()
         var out: [Int64: String] = [:]
         for row in try connection.query(
@@ -160,7 +160,7 @@ public final class StateStore {
     }
 
     /// Ids of jobs that have run (a `last_run_at`, or rows in `mt_job_runs`).
-    public func jobsWithHistory() throws -> Set<Int64> {
+    package func jobsWithHistory() throws -> Set<Int64> {
         var ids = Set(try snapshot().jobs.filter { $0.lastRunAt != nil }.map(\.id))
         if try exists(ControlTables.runs) {
             for row in try connection.query("SELECT DISTINCT job_id FROM mt_job_runs") { if let id = row[0].int64 { ids.insert(id) } }
@@ -172,7 +172,7 @@ public final class StateStore {
 
     /// Takes the named lock, waiting up to `timeout` seconds for its holder; a lock older than its
     /// expiry (its holder died) is taken over. Each step commits on its own.
-    public func acquireLock(_ name: String, owner: String, timeout: Double, staleAfter: Double) throws {
+    package func acquireLock(_ name: String, owner: String, timeout: Double, staleAfter: Double) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let now = Date()
@@ -219,12 +219,12 @@ public final class StateStore {
         }
     }
 
-    public func releaseLock(_ name: String, owner: String) {
+    package func releaseLock(_ name: String, owner: String) {
         _ = try? connection.execute(
             .delete(Delete(from: ControlTables.locks, where: .and([.equals("name", .text(name)), .equals("owner", .text(owner))]))))
     }
 
-    public static func date(_ value: SQLValue) -> Date? {
+    package static func date(_ value: SQLValue) -> Date? {
         switch value {
         case .timestamp(let d): d
         case .text(let s): SQLTimestamp.parse(s)
@@ -234,24 +234,24 @@ public final class StateStore {
 }
 
 /// A problem with the state store, with a hint.
-public struct StateError: UserFacingError, Sendable {
-    public var message: String
-    public var hint: String?
-    public init(_ message: String, hint: String? = nil) {
+package struct StateError: UserFacingError, Sendable {
+    package var message: String
+    package var hint: String?
+    package init(_ message: String, hint: String? = nil) {
         self.message = message
         self.hint = hint
     }
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// The managed tables' rows.
-public struct StateSnapshot: Sendable {
-    public var organizations: [OrganizationRow]
-    public var connections: [ConnectionRow]
-    public var jobs: [JobRow]
+package struct StateSnapshot: Sendable {
+    package var organizations: [OrganizationRow]
+    package var connections: [ConnectionRow]
+    package var jobs: [JobRow]
 
     /// A digest of everything apply manages (run-time columns excluded), to refuse stale saved plans.
-    public var digest: String {
+    package var digest: String {
         var h = Hasher64()
         for o in organizations { h.add(o.fields.map { "\($0.0)=\($0.1)" }.joined(separator: "|")) }
         for c in connections { h.add(c.fields.map { "\($0.0)=\($0.1)" }.joined(separator: "|")) }
@@ -267,13 +267,13 @@ func int(_ v: SQLValue?) -> Int64? {
     return v.string.flatMap { Int64($0) }
 }
 
-public struct OrganizationRow: Sendable {
-    public var id: Int64
-    public var name: String
-    public var displayName: String?
-    public var dictionaries: String?
-    public var isActive: Bool
-    public var managedBy: String?
+package struct OrganizationRow: Sendable {
+    package var id: Int64
+    package var name: String
+    package var displayName: String?
+    package var dictionaries: String?
+    package var isActive: Bool
+    package var managedBy: String?
 
     init(_ row: Row) {
         id = int(row["id"]) ?? 0
@@ -292,20 +292,20 @@ public struct OrganizationRow: Sendable {
     }
 }
 
-public struct ConnectionRow: Sendable {
-    public var id: Int64
-    public var organizationID: Int64
-    public var name: String
-    public var dbType: String
-    public var host: String?
-    public var port: Int64?
-    public var database: String?
-    public var username: String?
-    public var passwordEncrypted: String?
-    public var isDefault: Bool
-    public var isActive: Bool
-    public var options: String?
-    public var managedBy: String?
+package struct ConnectionRow: Sendable {
+    package var id: Int64
+    package var organizationID: Int64
+    package var name: String
+    package var dbType: String
+    package var host: String?
+    package var port: Int64?
+    package var database: String?
+    package var username: String?
+    package var passwordEncrypted: String?
+    package var isDefault: Bool
+    package var isActive: Bool
+    package var options: String?
+    package var managedBy: String?
 
     init(_ row: Row) {
         id = int(row["id"]) ?? 0
@@ -334,25 +334,25 @@ public struct ConnectionRow: Sendable {
     }
 }
 
-public struct JobRow: Sendable {
-    public var id: Int64
-    public var organizationID: Int64
-    public var name: String
-    public var jobType: String
-    public var command: String?
-    public var cronExpression: String
-    public var timeZone: String?
-    public var connectionID: Int64?
-    public var dictionaries: String?
-    public var threads: Int64?
-    public var maxCasesPerChunk: Int64?
-    public var settings: String?
-    public var isActive: Bool
-    public var managedBy: String?
-    public var lastRunAt: Date?
-    public var lastRunStatus: String?
-    public var lastRunFailedCases: Int64?
-    public var nextRunAt: Date?
+package struct JobRow: Sendable {
+    package var id: Int64
+    package var organizationID: Int64
+    package var name: String
+    package var jobType: String
+    package var command: String?
+    package var cronExpression: String
+    package var timeZone: String?
+    package var connectionID: Int64?
+    package var dictionaries: String?
+    package var threads: Int64?
+    package var maxCasesPerChunk: Int64?
+    package var settings: String?
+    package var isActive: Bool
+    package var managedBy: String?
+    package var lastRunAt: Date?
+    package var lastRunStatus: String?
+    package var lastRunFailedCases: Int64?
+    package var nextRunAt: Date?
 
     init(_ row: Row) {
         id = int(row["id"]) ?? 0

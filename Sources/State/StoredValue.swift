@@ -2,16 +2,16 @@ import Foundation
 
 /// Reading the JSON columns of the control tables (`dictionaries`, `connection_options`,
 /// `settings`), including what people wrote there by hand.
-public enum StoredValue {
+package enum StoredValue {
     /// A list stored as JSON (`["A","B"]`) or, by hand, as `A,B`; empty for NULL or blank.
-    public static func list(_ text: String?) -> [String] {
+    package static func list(_ text: String?) -> [String] {
         guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return [] }
         if let data = text.data(using: .utf8), let list = try? JSONSerialization.jsonObject(with: data) as? [String] { return list }
         return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// A JSON object; empty for NULL or anything else.
-    public static func object(_ text: String?) -> [String: Any] {
+    package static func object(_ text: String?) -> [String: Any] {
         guard let text, let data = text.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             return [:]
         }
@@ -19,5 +19,5 @@ public enum StoredValue {
     }
 
     /// A JSON object with every value as text (connection options).
-    public static func strings(_ text: String?) -> [String: String] { object(text).mapValues { "\($0)" } }
+    package static func strings(_ text: String?) -> [String: String] { object(text).mapValues { "\($0)" } }
 }

@@ -3,6 +3,7 @@ import Dashboard
 import Foundation
 import Logging
 import Runner
+import Synchronization
 
 /// `breakout serve`.
 struct ServeCommand: ParsableCommand {
@@ -54,9 +55,8 @@ struct ServeCommand: ParsableCommand {
     }
 }
 
-final class ErrorBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Error?
-    func set(_ e: Error) { lock.lock(); value = e; lock.unlock() }
-    var error: Error? { lock.lock(); defer { lock.unlock() }; return value }
+final class ErrorBox: Sendable {
+    private let value = Mutex<(any Error)?>(nil)
+    func set(_ e: any Error) { value.withLock { $0 = e } }
+    var error: (any Error)? { value.withLock { $0 } }
 }
