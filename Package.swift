@@ -94,6 +94,8 @@ let package = Package(
             ]),
 
         // Command-line front end: thin.
+        // In Sources/CLI: a folder named `breakout` would collide with `Breakout` on a
+        // case-insensitive file system.
         .executableTarget(
             name: "breakout",
             dependencies: [
@@ -102,7 +104,8 @@ let package = Package(
                 "Diagnostics", "DatabaseDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            path: "Sources/CLI"),
 
         // Benchmarks (run by `make bench`, never part of the tests).
         .executableTarget(

@@ -10,7 +10,7 @@ root=$(pwd)
 out=${1:-$root/.build-package}
 mkdir -p "$out"
 
-number=$(sed -n 's/^    static let number = "\(.*\)"$/\1/p' Sources/breakout/Breakout.swift)
+number=$(sed -n 's/^    static let number = "\(.*\)"$/\1/p' Sources/CLI/Breakout.swift)
 commit=$(git rev-parse --short=12 HEAD)
 dirty=""
 git diff --quiet HEAD -- Sources Package.swift Package.resolved || dirty="-dirty"
@@ -20,7 +20,7 @@ arch=$(dpkg --print-architecture)
 echo "package: breakout $version ($arch)" >&2
 
 # The commit goes into the binary for `breakout --version`; the file is restored afterwards.
-info=Sources/breakout/BuildInfo.swift
+info=Sources/CLI/BuildInfo.swift
 cp "$info" "$out/BuildInfo.swift.orig"
 restore() { cp "$out/BuildInfo.swift.orig" "$info"; }
 trap restore EXIT
