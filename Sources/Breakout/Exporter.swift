@@ -37,6 +37,7 @@ package struct Exporter {
         let temporary = parent.appendingPathComponent(".\(f.string(from: date)).partial-\(ProcessInfo.processInfo.processIdentifier)")
         try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
         var completed = false
+        // A failed export leaves no partial folder; if even that fails, the hidden temporary folder stays.
         defer { if !completed { try? FileManager.default.removeItem(at: temporary) } }
 
         let tables = schema.dataTables
@@ -49,6 +50,7 @@ package struct Exporter {
             handles.append(try FileHandle(forWritingTo: url))
             try handles.last!.seekToEnd()
         }
+        // Closing after the last write: the writes themselves reported any failure.
         defer { for h in handles { try? h.close() } }
         var rowsPerTable = Array(repeating: 0, count: tables.count)
         let builder = RowBuilder(schema: schema, layout: layout)

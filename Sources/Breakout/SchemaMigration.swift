@@ -44,6 +44,7 @@ extension BreakoutEngine {
     static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        // Encodes dictionaries and string maps only; encoding cannot fail.
         return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
     }
 
@@ -81,6 +82,8 @@ extension BreakoutEngine {
         if state.model == modelJSON, state.options == optionsJSON {
             return SchemaChange(description: "unchanged", statements: [], reloadLabels: false)
         }
+        // A stored model that does not decode (written by hand, or truncated) means the tables are rebuilt, which is
+        // safe.
         guard let oldDictionary = try? JSONDecoder().decode(CSProDictionary.self, from: Data(state.model.utf8)) else {
             throw BreakoutError("the destination's breakout_state for \(feed.dictionary.name) holds a dictionary this version cannot read")
         }
@@ -137,6 +140,7 @@ extension BreakoutEngine {
     }
 
     static func options(_ json: String) -> SchemaOptions? {
+        // As above: unreadable stored options mean a rebuild.
         guard let d = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8)),
             let naming = Naming(rawValue: d["naming"] ?? "")
         else { return nil }

@@ -224,6 +224,7 @@ enum JSONValue: Decodable {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() {
             self = .null
+            // Trying each JSON type in turn: a failed decode only means "not this type".
         } else if let b = try? c.decode(Bool.self) {
             self = .bool(b)
         } else if let i = try? c.decode(Int.self) {

@@ -56,6 +56,7 @@ package enum JSONDictionaryWriter {
                 ]
             },
         ]
+        // The object is built here from strings, numbers and arrays only; serialisation cannot fail.
         let data = (try? JSONSerialization.data(withJSONObject: top, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

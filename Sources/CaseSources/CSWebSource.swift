@@ -29,6 +29,7 @@ package struct CSWebSource {
                     from: QualifiedName("cspro_dictionaries"), columns: ["dictionary_full_content"],
                     where: .equals("dictionary_name", .text(name)))))
         guard let content = rows.first?[0] else {
+            // Only lists the known names in the error being thrown; that error is the one to report.
             let known = (try? dictionaryNames()) ?? []
             throw CaseDecodingError("CSWeb has no dictionary \(name); it has: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
         }

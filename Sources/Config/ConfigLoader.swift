@@ -38,6 +38,7 @@ package struct ConfigLoader {
     /// The scopes a copied value may come from, to name its owner: every organization file's.
     var scopeCandidates: [SecretScope] {
         let folder = (directory as NSString).appendingPathComponent("organizations")
+        // Only names a copied value's owner in a message; organizationFiles reports an unlistable folder.
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { SecretScope.of(file: "organizations/" + $0) }
     }
@@ -85,6 +86,8 @@ package struct ConfigLoader {
 
     // MARK: Files
 
+    /// The file's text, or nil when it is missing, unreadable or not UTF-8: each caller reports
+    /// that at the file's line 1.
     func read(_ relative: String) -> String? {
         try? String(contentsOfFile: (directory as NSString).appendingPathComponent(relative), encoding: .utf8)
     }
@@ -92,7 +95,17 @@ package struct ConfigLoader {
     /// `organizations/*.yaml` (and `.yml`), sorted by name.
     func organizationFiles(_ sink: DiagnosticSink) -> [(String, String)] {
         let folder = (directory as NSString).appendingPathComponent("organizations")
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        // No folder: no organizations. A folder that cannot be listed is an error, not "none".
+        guard FileManager.default.fileExists(atPath: folder) else { return [] }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            sink.error(
+                SourceLocation(file: "organizations", line: 1, column: 1),
+                "cannot list the folder: \((error as NSError).localizedDescription); check its permissions")
+            return []
+        }
         return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().compactMap { name in
             let path = "organizations/\(name)"
             guard let text = read(path) else {

@@ -32,6 +32,7 @@ package enum SecretRotation {
     package static func files(in directory: String) -> [String] {
         var out = ["breakout.yaml"]
         let folder = (directory as NSString).appendingPathComponent("organizations")
+        // No organizations folder: only breakout.yaml is rotated. validate reports a folder it cannot list.
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         out += names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { "organizations/\($0)" }
         return out.filter { FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent($0)) }
@@ -42,6 +43,7 @@ package enum SecretRotation {
         var rewritten: [(path: String, text: String, count: Int)] = []
         for relative in files(in: directory) {
             let path = (directory as NSString).appendingPathComponent(relative)
+            // Missing and unreadable files get the same error, naming the file.
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RotationError.cannotRead(relative) }
             let sink = DiagnosticSink()
             guard let file = YAMLFile.parse(path: relative, text: text, sink: sink) else {
@@ -50,6 +52,7 @@ package enum SecretRotation {
             var replacements: [(line: Int, column: Int, old: String, new: String)] = []
             for scalar in scalars(file.root) where SecretValue.isEncrypted(scalar.string) {
                 let at = file.location(.scalar(scalar))
+                // Not an encrypted value (a plaintext or ${env:…} reference): nothing to rotate.
                 let kid = try? SecretValue.kid(of: scalar.string)
                 if kid == newKey.kid, !SecretValue.isLegacy(scalar.string) { continue }
                 do {
@@ -73,6 +76,7 @@ package enum SecretRotation {
         // An atomic write makes a new file with the umask's mode; each file keeps the mode it had.
         for item in rewritten {
             let path = (directory as NSString).appendingPathComponent(item.path)
+            // The file was just read; without its mode the rewritten file gets 0600.
             let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int
             try item.text.write(toFile: path, atomically: true, encoding: .utf8)
             if let mode { try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path) }

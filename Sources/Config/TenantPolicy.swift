@@ -108,6 +108,8 @@ extension Resolver {
         var current = folder
         for component in full.dropFirst(folder.count + 1).split(separator: "/") {
             current += "/" + component
+            // A path component that does not exist yet is not a symbolic link; missing ones are created later inside
+            // the folder.
             let type = (try? FileManager.default.attributesOfItem(atPath: current))?[.type] as? FileAttributeType
             if type == .typeSymbolicLink {
                 throw ConfigError(

@@ -66,6 +66,7 @@ package struct DashboardData {
     package static let overdueGrace: Double = 120
 
     package init(_ store: StateStore, now given: Date? = nil) throws {
+        // The store's clock where it answers; the queries that follow report a lost store.
         let now = given ?? (try? store.serverTime()) ?? Date()
         self.now = now
         snapshot = try store.snapshot()

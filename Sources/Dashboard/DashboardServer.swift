@@ -198,6 +198,8 @@ package struct DashboardServer: Sendable {
         let started = StartedBox()
         let thread = Thread {
             defer { scheduler.store.connection.close() }
+            // Run now answers as soon as the run starts; a run that cannot start is recorded as a failed run, which
+            // the page shows.
             _ = try? scheduler.runNow(row) { started.signal() }
             started.signal()
         }

@@ -112,6 +112,8 @@ extension DatabaseConnection {
             try commit()
             return result
         } catch {
+            // The body's error is the one to report; a failed rollback leaves a connection the next statement reports
+            // as broken.
             try? rollback()
             throw error
         }

@@ -236,6 +236,7 @@ package final class MySQLConnection: DatabaseConnection {
 
     /// The server's first few warnings, as one line.
     func warnings() -> String {
+        // Only details a load that already failed; the failure is reported either way.
         guard let rows = try? runText("SHOW WARNINGS LIMIT 5").rows else { return "(warnings unavailable)" }
         return rows.map { "\($0["Code"]?.string ?? "?"): \($0["Message"]?.string ?? "")" }.joined(separator: "; ")
     }

@@ -129,7 +129,9 @@ extension Reconciler {
                     ? ControlTables.organizations : change.kind == .connection ? ControlTables.connections : ControlTables.jobs
                 let nameColumn =
                     change.kind == .organization ? "organization_name" : change.kind == .connection ? "connection_name" : "job_name"
-                let org = change.kind == .organization ? nil : try? orgID(change.organization)
+                // A connection's or job's change is scoped to its organization: if that cannot be
+                // found, the apply fails (and rolls back) rather than touch a namesake elsewhere.
+                let org = change.kind == .organization ? nil : try orgID(change.organization)
                 var scope: [SQLPredicate] = [.equals(nameColumn, .text(change.name))]
                 if let org { scope.append(.equals("organization_id", .integer(org))) }
                 switch change.action {
@@ -150,7 +152,8 @@ extension Reconciler {
                     values += [("managed_by", .text(Self.managedBy)), ("modified_time", now)]
                     try c.execute(.update(Update(table, set: values.map { Assignment($0.0, $0.1) }, where: .and(scope))))
                 case .delete:
-                    if change.kind == .organization, let id = try? orgID(change.organization) {
+                    if change.kind == .organization {
+                        let id = try orgID(change.organization)
                         let handMade =
                             snapshot.jobs.filter { $0.organizationID == id && $0.managedBy == nil }.map(\.name)
                             + snapshot.connections.filter { $0.organizationID == id && $0.managedBy == nil }.map(\.name)
@@ -188,6 +191,7 @@ extension Reconciler {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
+        // No git, or not a repository: the apply log records no commit.
         guard (try? process.run()) != nil else { return nil }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

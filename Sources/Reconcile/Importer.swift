@@ -139,7 +139,15 @@ package struct Importer {
     func reencrypt(_ stored: String?, what: String, organization: String, slug: String, _ out: inout Output) -> (String?, String?) {
         guard let stored, !stored.isEmpty else { return (nil, nil) }
         if let plain = reconciler.decrypt(stored, organization: organization) {
-            return ((try? SecretValue.encrypt(plain, with: masterKey, scope: .organization(slug))), nil)
+            do {
+                return (try SecretValue.encrypt(plain, with: masterKey, scope: .organization(slug)), nil)
+            } catch {
+                out.warnings.append("\(what): the password could not be encrypted again (\(error)); the YAML asks for it")
+                return (
+                    nil,
+                    "the stored password could not be encrypted again: set it here (enc:v2 value from `breakout secrets encrypt --org ORG`)"
+                )
+            }
         }
         out.warnings.append(
             "\(what): the stored password cannot be decrypted with the loaded keys; the YAML asks for it from the environment")
@@ -267,6 +275,7 @@ package struct Importer {
             // CSWeb's additional_config is free-form JSON: anything else than its documented
             // processCasesOptions reads as no options.
             if let config = row["additional_config"]?.string, let data = config.data(using: .utf8),
+                // CSWeb's settings column is free text: one that is not a JSON object is reported as not imported.
                 let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                 let options = o["processCasesOptions"] as? [String: Any]
             {

@@ -43,6 +43,7 @@ package final class Reconciler {
     }
 
     static func jsonObject(_ map: [String: String]) -> String {
+        // The map holds strings only; serialisation cannot fail.
         let data = (try? JSONSerialization.data(withJSONObject: map, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
@@ -182,6 +183,7 @@ package final class Reconciler {
     }
 
     func normalizedSettings(_ text: String) -> String {
+        // A hand-written value that is not a JSON object is compared as text.
         guard let data = text.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let back = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
         else { return text }
@@ -191,6 +193,8 @@ package final class Reconciler {
     /// A stored password's plaintext, or nil when no loaded key opens it.
     func decrypt(_ stored: String?, organization: String) -> String? {
         guard let stored, !stored.isEmpty else { return nil }
+        // A stored password that does not decrypt with the loaded keys counts as different, so the plan shows it
+        // rewritten.
         return try? StoredSecret.decrypt(stored, with: stateKeys, organization: organization)
     }
 
@@ -200,6 +204,7 @@ package final class Reconciler {
         switch format {
         // An enc:v1 value (not bound to its organization) is rewritten as enc:v2 by the next apply.
         case .encV1: return (try? SecretValue.kid(of: stored)) == key.kid && !SecretValue.isLegacy(stored)
+        // Not decryptable with this key: not in the current form, so apply rewrites it.
         case .phpOpenSSL: return !SecretValue.isEncrypted(stored) && (try? PHPOpenSSLValue.decrypt(stored, with: Keyring([key]))) != nil
         }
     }
@@ -210,10 +215,12 @@ package final class Reconciler {
         var h = FNV()
         let dir = URL(fileURLWithPath: configuration.directory)
         var files = ["breakout.yaml"]
+        // The digest only labels the apply log; validate has already reported an unlistable folder.
         let orgs = (try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("organizations").path)) ?? []
         files += orgs.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { "organizations/\($0)" }
         for f in files {
             h.add(Array(f.utf8))
+            // As above: the files were read by validate a moment ago; the digest labels the apply log.
             h.add(Array((try? Data(contentsOf: dir.appendingPathComponent(f))) ?? Data()))
         }
         return h.hex

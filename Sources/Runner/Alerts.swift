@@ -47,6 +47,7 @@ enum AlertSender {
     static func send(_ payload: Payload, webhook: String?, command: String?) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        // The payload is plain strings and numbers; encoding cannot fail.
         guard let body = try? encoder.encode(payload) else { return }
         if let webhook, let url = URL(string: webhook) {
             var request = URLRequest(url: url, timeoutInterval: 10)
@@ -78,6 +79,7 @@ enum AlertSender {
             // The payload reaches stdin from a file: a pipe's write end can leak into the child and
             // keep a reader such as `cat` waiting for an end of file that never comes.
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-alert-\(UUID().uuidString).json")
+            // A temporary file; if it cannot be removed, it stays in the temporary folder.
             defer { try? FileManager.default.removeItem(at: file) }
             do {
                 try body.write(to: file)
@@ -122,6 +124,7 @@ extension Scheduler {
             event = "failed_cases"
         } else if onRecovery {
             let previous =
+                // The previous outcome only decides on_recovery; without it the alert is sent as for a first failure.
                 (try? locked {
                     try c.query(
                         .select(
@@ -136,6 +139,7 @@ extension Scheduler {
         }
         guard let event else { return }
         let organization =
+            // The organization's name only labels the alert; without it the alert still goes out, with the job's id.
             (try? locked {
                 try c.query(
                     .select(

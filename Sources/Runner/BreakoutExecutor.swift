@@ -232,6 +232,7 @@ package struct BreakoutExecutor: JobExecutor {
                         "\(dictionary): stopped at a chunk boundary after \(summary.cases) cases; the next run continues from the mark")
                 }
             } catch let error as DestinationBusy {
+                // The holder only adds a name to the "destination busy" message; the run is skipped either way.
                 let holder = (try? busyHolder(job, target: t, dictionary: dictionary, logger: logger)) ?? nil
                 busy.append(
                     "destination busy: " + (holder.map { "\($0) is writing" } ?? "another run is writing")
@@ -269,6 +270,7 @@ package struct BreakoutExecutor: JobExecutor {
         for row in rows {
             guard let runID = row[0].int64, let jobID = row[1].int64, "\(runID)" != ownRun,
                 let other = snapshot.jobs.first(where: { $0.id == jobID }), other.organizationID == job.organizationID,
+                // A job whose row does not resolve cannot be the holder; it is skipped in this search.
                 let theirs = try? target(other), theirs.connectionName == mine.connectionName, theirs.dictionaries.contains(dictionary)
             else { continue }
             return "\(mine.organization.name)/\(other.name) run \(runID)"

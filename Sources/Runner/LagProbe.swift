@@ -23,13 +23,17 @@ package struct LagProbe: Sendable {
 
     /// One entry per (organization, connection, dictionary) that an active breakout job loads. Reads only.
     package func lags() -> [Lag] {
+        // The lag is a metric: without a store, no lag lines, and /healthz and status report the store itself.
         guard let store = try? StateStore(connection: Databases.connect(executor.stateConfig)) else { return [] }
         defer { store.connection.close() }
+        // As above: a store that cannot be read gives no lag lines; status reports it.
         guard let jobs = try? store.snapshot().jobs.filter({ $0.isActive && $0.kind == .breakout }) else { return [] }
+        // A source that cannot be opened is reported per job below (lag.error).
         let sources = try? SourceOpener(resolver: executor.resolver)
         var seen = Set<String>()
         var out: [Lag] = []
         for job in jobs {
+            // A job that does not resolve has no destination to measure; its runs report why.
             guard let t = try? executor.target(job) else { continue }
             for dictionary in t.dictionaries where seen.insert("\(t.organization.name)\u{0}\(t.connectionName)\u{0}\(dictionary)").inserted
             {

@@ -38,6 +38,8 @@ package struct LineLogHandler: LogHandler {
                 "time": time, "level": event.level.rawValue, "message": event.message.description, "logger": label,
             ]
             for (k, v) in all { object[k] = "\(v)" }
+            // The object holds only strings; a log line that cannot be encoded is dropped rather than crash the
+            // logger.
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
                 sink(String(decoding: data, as: UTF8.self))
             }

@@ -65,6 +65,7 @@ package struct ChildProcessExecutor: JobExecutor {
         }
         // The child has its copies; closing ours can only fail if already closed.
         try? out.fileHandleForWriting.close()
+        // Closing the parent's copy of a pipe end cannot fail in a way that matters: the child holds its own.
         try? err.fileHandleForWriting.close()
 
         let collected = ChildOutput()
@@ -107,6 +108,7 @@ package struct ChildProcessExecutor: JobExecutor {
         readers.wait()
         // Both readers are done; a failed close leaks nothing we still use.
         try? out.fileHandleForReading.close()
+        // The child has exited and its output is read; a failed close leaks nothing more than the descriptor.
         try? err.fileHandleForReading.close()
 
         let status = process.terminationStatus

@@ -726,6 +726,8 @@ package final class Scheduler: @unchecked Sendable {
             try c.query(
                 .select(Select(from: ControlTables.organizations, columns: ["organization_name"], where: .equals("id", .integer(id)))))
         }
+        // Only for the next-due hint: when the store does not answer, the daemon sleeps its maximum and the next tick
+        // reports the failure.
         let rows = useLock ? try? locked(query) : try? query()
         return rows?.first?[0].string ?? "#\(id)"
     }

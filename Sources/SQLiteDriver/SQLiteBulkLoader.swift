@@ -27,6 +27,7 @@ final class SQLiteBulkLoader: BulkLoader {
     }
 
     deinit {
+        // Abandoned mid-way: the error that abandoned it is the one reported.
         if ownsTransaction && !finished { try? connection.rollback() }
     }
 

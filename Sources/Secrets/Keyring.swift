@@ -21,6 +21,7 @@ package struct Keyring: Sendable {
     ///
     /// - Throws: ``SecretError/badKey(_:)`` naming the file and line of a bad key.
     package static func keys(fromFile path: String) throws -> [MasterKey] {
+        // Missing and unreadable key files get the same error below, naming the path.
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SecretError.badKey("cannot read key file \(path)")
         }

@@ -22,6 +22,7 @@ package enum PHPOpenSSLValue {
         }
         let iv = Array(outer.prefix(16))
         for key in ring.keys {
+            // A wrong key or a damaged value fails the same way: both mean "not this key", and the next key is tried.
             if let plain = try? LibCrypto.aes256CBC(encrypt: false, key: key.bytes, iv: iv, input: Array(inner)),
                 let text = String(bytes: plain, encoding: .utf8)
             {

@@ -60,7 +60,10 @@ package final class StateStore {
     /// double-quoted name as a string literal, but not a qualified one.
     func hasColumn(_ table: QualifiedName, _ column: String) -> Bool {
         let d = connection.dialect
+        // Names from ControlTables, which always quote; a probe that cannot be written means "no such column".
         guard let t = try? d.quote(table), let c = try? d.quote(column) else { return false }
+        // Used only by migrations, outside transactions, after the table is known to exist: a failed probe means the
+        // column is missing.
         return (try? connection.query("SELECT \(t).\(c) FROM \(t) WHERE 1 = 0")) != nil
     }
 
@@ -145,6 +148,7 @@ package final class StateStore {
 
     /// Jobs whose lease is held now (store time), with the runner holding it.
     package func runningJobs() throws -> [Int64: String] {
+        // The store's clock where it answers; this host's otherwise (the query that follows reports a lost store).
         let now = (try? serverTime()) ?? Date()
         var out: [Int64: String] = [:]
         for row in try connection.query(
@@ -220,6 +224,7 @@ package final class StateStore {
     }
 
     package func releaseLock(_ name: String, owner: String) {
+        // Releasing the apply lock: if the store is gone, the lock expires on its own (expires_at).
         _ = try? connection.execute(
             .delete(Delete(from: ControlTables.locks, where: .and([.equals("name", .text(name)), .equals("owner", .text(owner))]))))
     }
