@@ -355,7 +355,7 @@ struct JobsCommand: ParsableCommand {
                 let scheduler = runner.scheduler(store: store)
                 Signals.onTerminate(scheduler.shutdown)
                 guard let outcome = try scheduler.runNow(job) else {
-                    let row = try store.connection.query("SELECT lease_owner, last_run_at FROM mt_cron_jobs WHERE id = \(job.id)").first
+                    let row = try store.connection.query(ControlStatements.leaseAndLastRun(ofJob: job.id)).first
                     throw CLIError(
                         "\(target) is running (runner \(row?["lease_owner"]?.string ?? "?"), since \(row?["last_run_at"]?.string ?? "?")); not started again",
                         hint: "wait for it to finish; `breakout jobs list` shows its last run")

@@ -206,32 +206,23 @@ struct LogsCommand: ParsableCommand {
             let store = try runner.openStore()
             defer { store.connection.close() }
             // A job deleted by an apply keeps its history: its runs carry its names.
-            let owner: SQLPredicate
+            var jobID: Int64?
+            var names: (organization: String, job: String)?
             do {
-                owner = .equals("job_id", .integer(try RunnerAccess.job(target, in: try store.snapshot()).id))
+                jobID = try RunnerAccess.job(target, in: try store.snapshot()).id
             } catch {
                 let parts = target.split(separator: "/", maxSplits: 1).map(String.init)
-                let byName: SQLPredicate = .and([
-                    .equals("organization_name", .text(parts.first ?? "")), .equals("job_name", .text(parts.count > 1 ? parts[1] : "")),
-                ])
-                guard parts.count == 2,
-                    try !store.connection.query(.select(Select(from: ControlTables.runs, columns: ["id"], where: byName, limit: 1))).isEmpty
+                guard parts.count == 2, try !store.connection.query(ControlStatements.runs(names: (parts[0], parts[1]), limit: 1)).isEmpty
                 else {
                     throw error
                 }
                 print("\(target) is no longer in the control tables (an apply deleted it); its run history:\n")
-                owner = byName
+                names = (parts[0], parts[1])
             }
-            let runs = try store.connection.query(
-                .select(
-                    Select(
-                        from: ControlTables.runs, where: owner,
-                        orderBy: [SortKey("id", descending: true)], limit: max(history, 1))))
+            let runs = try store.connection.query(ControlStatements.runs(names: names, job: jobID, limit: max(history, 1)))
             let chosen: Row?
             if let runID {
-                chosen = try store.connection.query(
-                    .select(Select(from: ControlTables.runs, where: .and([owner, .equals("id", .integer(runID))])))
-                ).first
+                chosen = try store.connection.query(ControlStatements.runs(names: names, job: jobID, run: runID, limit: nil)).first
                 if chosen == nil {
                     throw CLIError(
                         "job \(target) has no run \(runID)",

@@ -71,15 +71,15 @@ package struct DashboardData {
         self.now = now
         snapshot = try store.snapshot()
         var live: [Int64: Row] = [:]
-        for row in try store.connection.query("SELECT id, next_run_at, lease_owner, lease_expires_at, last_run_output FROM mt_cron_jobs") {
+        for row in try store.connection.query(ControlStatements.liveJobColumns) {
             if let id = row[0].int64 { live[id] = row }
         }
         // Progress only from the run of the runner that holds the lease: a dead run's last line
         // never shows as the progress of the next one.
         var progress: [Int64: String] = [:]
-        for row in try store.connection.query("SELECT job_id, output, runner FROM mt_job_runs WHERE status = 'running' ORDER BY id") {
-            if let id = row[0].int64, let text = row[1].string, text.hasPrefix("running: "),
-                row[2].string == live[id]?["lease_owner"]?.string
+        for row in try store.connection.query(ControlStatements.runningRuns) {
+            if let id = row["job_id"]?.int64, let text = row["output"]?.string, text.hasPrefix("running: "),
+                row["runner"]?.string == live[id]?["lease_owner"]?.string
             {
                 progress[id] = String(text.dropFirst(9))
             }
@@ -133,16 +133,8 @@ package struct DashboardData {
         _ store: StateStore, jobID: Int64? = nil, id: Int64? = nil, names: (String, String)? = nil, finishedOnly: Bool = false,
         limit: Int? = 20
     ) throws -> [Run] {
-        var conditions: [SQLPredicate] = []
-        if let names { conditions += [.equals("organization_name", .text(names.0)), .equals("job_name", .text(names.1))] }
-        if finishedOnly { conditions.append(.isIn("status", [.text("success"), .text("failed")])) }
-        if let jobID { conditions.append(.equals("job_id", .integer(jobID))) }
-        if let id { conditions.append(.equals("id", .integer(id))) }
         let rows = try store.connection.query(
-            .select(
-                Select(
-                    from: ControlTables.runs, where: conditions.isEmpty ? nil : .and(conditions),
-                    orderBy: [SortKey("id", descending: true)], limit: limit)))
+            ControlStatements.runs(names: names.map { ($0.0, $0.1) }, finishedOnly: finishedOnly, job: jobID, run: id, limit: limit))
         return rows.map { r in
             Run(
                 id: r["id"]?.int64 ?? 0, jobID: r["job_id"]?.int64 ?? 0, trigger: r["trigger_type"]?.string ?? "",

@@ -20,8 +20,7 @@ enum Metrics {
             let (o, j) = jobName[id] ?? ("?", "#\(id)")
             return "{" + ([("organization", o), ("job", j)] + extra).map { "\($0.0)=\"\(label($0.1))\"" }.joined(separator: ",") + "}"
         }
-        let rows = try store.connection.query(
-            "SELECT job_id, status, started_at, finished_at, cases_loaded, rows_loaded, failed_cases FROM mt_job_runs")
+        let rows = try store.connection.query(ControlStatements.runCounters)
         var counts: [Int64: [String: Int]] = [:]
         var durations: [Int64: (sum: Double, count: Int)] = [:]
         var cases: [Int64: Int64] = [:], loaded: [Int64: Int64] = [:], undecodable: [Int64: Int64] = [:]

@@ -124,21 +124,16 @@ extension Reconciler {
             }
             for change in plan.changes {
                 let k = "\(change.kind.rawValue)\u{0}\(change.organization)\u{0}\(change.name)"
-                let table =
-                    change.kind == .organization
-                    ? ControlTables.organizations : change.kind == .connection ? ControlTables.connections : ControlTables.jobs
-                let nameColumn =
-                    change.kind == .organization ? "organization_name" : change.kind == .connection ? "connection_name" : "job_name"
+                let managed: ControlStatements.Managed =
+                    change.kind == .organization ? .organization : change.kind == .connection ? .connection : .job
                 // A connection's or job's change is scoped to its organization: if that cannot be
                 // found, the apply fails (and rolls back) rather than touch a namesake elsewhere.
                 let org = change.kind == .organization ? nil : try orgID(change.organization)
-                var scope: [SQLPredicate] = [.equals(nameColumn, .text(change.name))]
-                if let org { scope.append(.equals("organization_id", .integer(org))) }
                 switch change.action {
                 case .create:
                     var values = try row(wanted[k]!, org: org)
                     values += [("managed_by", .text(Self.managedBy)), ("created_time", now), ("modified_time", now)]
-                    try c.execute(.insert(Insert(into: table, columns: values.map(\.0), rows: [values.map(\.1)])))
+                    try c.execute(ControlStatements.insert(managed, values: values))
                 case .update, .adopt:
                     let r = wanted[k]!
                     let changed = Set(change.fields.map(\.field))
@@ -150,7 +145,7 @@ extension Reconciler {
                         values.append(("next_run_at", .null))  // the runner computes it for the new schedule
                     }
                     values += [("managed_by", .text(Self.managedBy)), ("modified_time", now)]
-                    try c.execute(.update(Update(table, set: values.map { Assignment($0.0, $0.1) }, where: .and(scope))))
+                    try c.execute(ControlStatements.update(managed, name: change.name, organization: org, values: values))
                 case .delete:
                     if change.kind == .organization {
                         let id = try orgID(change.organization)
@@ -163,22 +158,15 @@ extension Reconciler {
                                 hint: "adopt them (breakout import) or delete them by hand first")
                         }
                     }
-                    try c.execute(.delete(Delete(from: table, where: .and(scope))))
+                    try c.execute(ControlStatements.delete(managed, name: change.name, organization: org))
                 }
             }
             let after = try store.snapshot()
             let commit = gitCommit()
             try c.execute(
-                .insert(
-                    Insert(
-                        into: ControlTables.applyLog,
-                        columns: ["applied_at", "applied_by", "host", "config_digest", "state_digest", "git_commit", "summary"],
-                        rows: [
-                            [
-                                now, .text(options.user), .text(options.host), .text(plan.configDigest), .text(after.digest),
-                                commit.map { .text($0) } ?? .null, .text(plan.summaryLine),
-                            ]
-                        ])))
+                ControlStatements.applyLogEntry(
+                    at: now, user: options.user, host: options.host, configDigest: plan.configDigest, stateDigest: after.digest,
+                    commit: commit, summary: plan.summaryLine))
         }
         return ApplyResult(plan: plan, migrated: migrated)
     }

@@ -125,28 +125,13 @@ extension Scheduler {
         } else if onRecovery {
             let previous =
                 // The previous outcome only decides on_recovery; without it the alert is sent as for a first failure.
-                (try? locked {
-                    try c.query(
-                        .select(
-                            Select(
-                                from: ControlTables.runs, columns: ["status"],
-                                where: .and([
-                                    .equals("job_id", .integer(claim.job.id)), .compare("id", .less, .integer(runID)),
-                                    .isIn("status", [.text("success"), .text("failed")]),
-                                ]), orderBy: [SortKey("id", descending: true)], limit: 1)))
-                })?.first?[0].string
+                (try? locked { try c.query(ControlStatements.previousOutcome(ofJob: claim.job.id, before: runID)) })?.first?[0].string
             if previous == "failed" { event = "recovered" }
         }
         guard let event else { return }
         let organization =
             // The organization's name only labels the alert; without it the alert still goes out, with the job's id.
-            (try? locked {
-                try c.query(
-                    .select(
-                        Select(
-                            from: ControlTables.organizations, columns: ["organization_name"],
-                            where: .equals("id", .integer(claim.job.organizationID)))))
-            })?.first?[0].string ?? "?"
+            (try? locked { try c.query(ControlStatements.organizationName(claim.job.organizationID)) })?.first?[0].string ?? "?"
         let f = ISO8601DateFormatter()
         let payload = AlertSender.Payload(
             event: event, organization: organization, job: claim.job.name, runID: runID, status: outcome.status.rawValue,

@@ -290,8 +290,6 @@ package final class Scheduler: @unchecked Sendable {
 
     func jobRows() throws -> [JobRow] { try store.snapshot().jobs }
 
-    func value(_ d: Date?) -> SQLValue { d.map { .timestamp(Self.seconds($0)) } ?? .null }
-
     /// Marks a job's run lost when its runner stopped renewing the lease (or released it without
     /// recording the run); returns whether a lease was taken over.
     func recoverLost(
@@ -305,41 +303,16 @@ package final class Scheduler: @unchecked Sendable {
                 "runner lost: \(leaseOwner) stopped renewing its lease (expired \(SQLTimestamp.format(leaseExpires)) UTC, store time); "
                 + "the run is recorded failed and the next run continues from the last committed chunk"
             let won = try c.execute(
-                .update(
-                    Update(
-                        ControlTables.jobs,
-                        set: [
-                            Assignment("lease_owner", .null), Assignment("lease_expires_at", .null),
-                            Assignment("last_run_status", .text("failed")),
-                            Assignment("last_run_output", .text(message)),
-                        ],
-                        where: .and([
-                            .equals("id", .integer(job.id)), .equals("lease_owner", .text(leaseOwner)),
-                            .equals("lease_expires_at", row["lease_expires_at"]!),
-                        ]))))
+                ControlStatements.takeOverExpiredLease(
+                    job: job.id, owner: leaseOwner, expiresAt: row["lease_expires_at"] ?? .null, message: message))
             if won == 1 {
-                try c.execute(
-                    .update(
-                        Update(
-                            ControlTables.runs,
-                            set: [
-                                Assignment("status", .text("failed")), Assignment("finished_at", .timestamp(now)),
-                                Assignment("output", .text(message)),
-                            ],
-                            where: .and([
-                                .equals("job_id", .integer(job.id)), .equals("runner", .text(leaseOwner)),
-                                .equals("status", .text("running")),
-                            ]))))
+                try c.execute(ControlStatements.failRuns(ofJob: job.id, runner: leaseOwner, at: now, message: message))
                 report.lost.append(job.name)
                 logger.error("run lost", metadata: ["job": "\(job.name)", "runner": "\(leaseOwner)"])
                 let retries = job.jobSettings.retries
                 if retries > 0, try failedAttempts(job.id) <= retries {
                     // Due again now, as a retry.
-                    try c.execute(
-                        .update(
-                            Update(
-                                ControlTables.jobs, set: [Assignment("next_run_at", .timestamp(Self.seconds(now)))],
-                                where: .equals("id", .integer(job.id)))))
+                    try c.execute(ControlStatements.dueAgain(job: job.id, at: now))
                 }
                 return true
             }
@@ -350,15 +323,7 @@ package final class Scheduler: @unchecked Sendable {
             let message =
                 "runner lost: \(run.runner) no longer holds the job's lease and never recorded this run's outcome; "
                 + "the next run continues from the last committed chunk"
-            if try c.execute(
-                .update(
-                    Update(
-                        ControlTables.runs,
-                        set: [
-                            Assignment("status", .text("failed")), Assignment("finished_at", .timestamp(now)),
-                            Assignment("output", .text(message)),
-                        ], where: .and([.equals("id", .integer(run.id)), .equals("status", .text("running"))])))) == 1
-            {
+            if try c.execute(ControlStatements.failRun(run.id, at: now, message: message)) == 1 {
                 report.lost.append(job.name)
             }
         }
@@ -368,9 +333,7 @@ package final class Scheduler: @unchecked Sendable {
     /// Runs still `running`, by job.
     func runningRuns() throws -> [Int64: [(id: Int64, runner: String)]] {
         var out: [Int64: [(id: Int64, runner: String)]] = [:]
-        for row in try c.query(
-            .select(Select(from: ControlTables.runs, columns: ["id", "job_id", "runner"], where: .equals("status", .text("running")))))
-        {
+        for row in try c.query(ControlStatements.runningRuns) {
             guard let id = row[0].int64, let job = row[1].int64 else { continue }
             out[job, default: []].append((id, row[2].string ?? ""))
         }
@@ -382,11 +345,7 @@ package final class Scheduler: @unchecked Sendable {
         var claims: [Claim] = []
         let running = try runningRuns()
         for job in try jobRows() {
-            let raw = try c.query(
-                .select(
-                    Select(
-                        from: ControlTables.jobs, columns: ["next_run_at", "lease_owner", "lease_expires_at", "last_run_status"],
-                        where: .equals("id", .integer(job.id)))))
+            let raw = try c.query(ControlStatements.schedule(ofJob: job.id))
             guard let row = raw.first else { continue }
             if try recoverLost(job, row: row, runningRuns: running[job.id] ?? [], now: now, report: &report) { continue }
             let leaseOwner = row["lease_owner"]?.string
@@ -399,23 +358,14 @@ package final class Scheduler: @unchecked Sendable {
             guard let due = StateStore.date(nextRaw) else {
                 // New or rescheduled job: its first fire after now.
                 let first = cron.nextFire(after: now, in: zone)
-                try c.execute(
-                    .update(
-                        Update(
-                            ControlTables.jobs, set: [Assignment("next_run_at", value(first))],
-                            where: .and([.equals("id", .integer(job.id)), .isNull("next_run_at")]))))
+                try c.execute(ControlStatements.scheduleFirstFire(job: job.id, at: first))
                 report.scheduled.append(job.name)
                 continue
             }
             // A next fire later than the schedule's next one after now cannot be right: it was
             // computed by a clock that was ahead (or the clock went back). Recompute it.
             if let expected = cron.nextFire(after: now, in: zone), Self.seconds(due) > Self.seconds(expected) {
-                if try c.execute(
-                    .update(
-                        Update(
-                            ControlTables.jobs, set: [Assignment("next_run_at", value(expected))],
-                            where: .and([.equals("id", .integer(job.id)), .equals("next_run_at", nextRaw)])))) == 1
-                {
+                if try c.execute(ControlStatements.moveNextFire(job: job.id, from: nextRaw, to: expected)) == 1 {
                     let text =
                         "next_run_at recomputed: \(SQLTimestamp.format(due)) UTC cannot follow schedule \(job.cronExpression) at "
                         + "\(SQLTimestamp.format(now)) UTC (store time); the next fire is \(SQLTimestamp.format(expected)) UTC. "
@@ -430,11 +380,9 @@ package final class Scheduler: @unchecked Sendable {
             let isRetry = cron.nextFire(after: due.addingTimeInterval(-1), in: zone).map { Self.seconds($0) != Self.seconds(due) } ?? true
             let deadline = Double(job.jobSettings.startingDeadline)
             let busy = leaseOwner != nil && (leaseExpires ?? .distantPast) >= now
-            let moveOn = Update(
-                ControlTables.jobs, set: [Assignment("next_run_at", value(following))],
-                where: .and([.equals("id", .integer(job.id)), .equals("next_run_at", nextRaw)]))
+            let moveOn = ControlStatements.moveNextFire(job: job.id, from: nextRaw, to: following)
             if now.timeIntervalSince(due) > deadline && !isRetry {
-                if try c.execute(.update(moveOn)) == 1 {
+                if try c.execute(moveOn) == 1 {
                     try insertRun(
                         job, trigger: "schedule", scheduledFor: due, started: now, finished: now, status: "skipped",
                         output:
@@ -445,7 +393,7 @@ package final class Scheduler: @unchecked Sendable {
                 continue
             }
             if busy {
-                if try c.execute(.update(moveOn)) == 1 {
+                if try c.execute(moveOn) == 1 {
                     try insertRun(
                         job, trigger: "schedule", scheduledFor: due, started: now, finished: now, status: "skipped",
                         output: "skipped: the previous run (runner \(leaseOwner!)) was still running")
@@ -454,18 +402,7 @@ package final class Scheduler: @unchecked Sendable {
                 continue
             }
             let won = try c.execute(
-                .update(
-                    Update(
-                        ControlTables.jobs,
-                        set: [
-                            Assignment("next_run_at", value(following)), Assignment("lease_owner", .text(owner)),
-                            Assignment("lease_expires_at", .timestamp(now.addingTimeInterval(leaseSeconds))),
-                            Assignment("last_run_status", .text("running")), Assignment("last_run_at", .timestamp(now)),
-                        ],
-                        where: .and([
-                            .equals("id", .integer(job.id)), .equals("next_run_at", nextRaw),
-                            .or([.isNull("lease_owner"), .compare("lease_expires_at", .less, .timestamp(now))]),
-                        ]))))
+                ControlStatements.claim(job: job.id, owner: owner, now: now, leaseSeconds: leaseSeconds, fire: (nextRaw, following)))
             if won == 1 { claims.append(Claim(job: job, trigger: isRetry ? "retry" : "schedule", scheduledFor: due)) }
         }
         return claims
@@ -473,11 +410,7 @@ package final class Scheduler: @unchecked Sendable {
 
     func failedAttempts(_ jobID: Int64) throws -> Int {
         // Consecutive failures at the end of the job's history.
-        let rows = try c.query(
-            .select(
-                Select(
-                    from: ControlTables.runs, columns: ["status"], where: .equals("job_id", .integer(jobID)),
-                    orderBy: [SortKey("id", descending: true)], limit: 20)))
+        let rows = try c.query(ControlStatements.recentStatuses(ofJob: jobID))
         return rows.prefix { $0[0].string == "failed" }.count
     }
 
@@ -486,26 +419,15 @@ package final class Scheduler: @unchecked Sendable {
     func insertRun(
         _ job: JobRow, trigger: String, scheduledFor: Date?, started: Date, finished: Date?, status: String, output: String
     ) throws -> Int64 {
-        let columns = [
-            "job_id", "trigger_type", "scheduled_for", "started_at", "finished_at", "status", "runner", "output", "organization_name",
-            "job_name",
-        ]
-        let values: [SQLValue] = [
-            .integer(job.id), .text(trigger), value(scheduledFor), .timestamp(started), finished.map { .timestamp($0) } ?? .null,
-            .text(status), .text(owner), .text(Self.cap(output)), .text(organizationName(job.organizationID, locked: false)),
-            .text(job.name),
-        ]
-        try c.execute(.insert(Insert(into: ControlTables.runs, columns: columns, rows: [values])))
-        let rows = try c.query(
-            .select(
-                Select(
-                    from: ControlTables.runs, columns: ["id"],
-                    where: .and([.equals("job_id", .integer(job.id)), .equals("runner", .text(owner))]),
-                    orderBy: [SortKey("id", descending: true)], limit: 1)))
+        try c.execute(
+            ControlStatements.insertRun(
+                job: job.id, jobName: job.name, organizationName: organizationName(job.organizationID, locked: false), trigger: trigger,
+                scheduledFor: scheduledFor, started: started, finished: finished, status: status, runner: owner, output: output))
+        let rows = try c.query(ControlStatements.newestRun(ofJob: job.id, runner: owner))
         return rows.first?[0].int64 ?? 0
     }
 
-    static func cap(_ s: String) -> String { s.count > 65_000 ? String(s.prefix(65_000)) + "\n… (output cut at 65,000 characters)" : s }
+    static func cap(_ s: String) -> String { ControlStatements.cap(s) }
 
     // MARK: Manual runs
 
@@ -516,27 +438,10 @@ package final class Scheduler: @unchecked Sendable {
         let now = clock.now()
         let won = try locked {
             var report = TickReport()
-            if let row = try c.query(
-                .select(
-                    Select(
-                        from: ControlTables.jobs, columns: ["lease_owner", "lease_expires_at"],
-                        where: .equals("id", .integer(job.id))))
-            ).first {
+            if let row = try c.query(ControlStatements.schedule(ofJob: job.id)).first {
                 _ = try recoverLost(job, row: row, runningRuns: try runningRuns()[job.id] ?? [], now: now, report: &report)
             }
-            return try c.execute(
-                .update(
-                    Update(
-                        ControlTables.jobs,
-                        set: [
-                            Assignment("lease_owner", .text(owner)),
-                            Assignment("lease_expires_at", .timestamp(now.addingTimeInterval(leaseSeconds))),
-                            Assignment("last_run_status", .text("running")), Assignment("last_run_at", .timestamp(now)),
-                        ],
-                        where: .and([
-                            .equals("id", .integer(job.id)),
-                            .or([.isNull("lease_owner"), .compare("lease_expires_at", .less, .timestamp(now))]),
-                        ]))))
+            return try c.execute(ControlStatements.claim(job: job.id, owner: owner, now: now, leaseSeconds: leaseSeconds, fire: nil))
         }
         guard won == 1 else { return nil }
         onClaimed?()
@@ -582,11 +487,8 @@ package final class Scheduler: @unchecked Sendable {
                     do {
                         try locked {
                             try c.execute(
-                                .update(
-                                    Update(
-                                        ControlTables.jobs,
-                                        set: [Assignment("lease_expires_at", .timestamp(clock.now().addingTimeInterval(leaseSeconds)))],
-                                        where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))
+                                ControlStatements.renewLease(job: job.id, owner: owner, until: clock.now().addingTimeInterval(leaseSeconds))
+                            )
                         }
                         renewed = Self.uptime
                     } catch {
@@ -609,13 +511,7 @@ package final class Scheduler: @unchecked Sendable {
                 progress: { [self] line in
                     guard throttle.due() else { return }
                     // A progress line is cosmetic: one lost while the store is away is not retried.
-                    _ = try? locked {
-                        try c.execute(
-                            .update(
-                                Update(
-                                    ControlTables.runs, set: [Assignment("output", .text("running: " + line))],
-                                    where: .and([.equals("id", .integer(id)), .equals("status", .text("running"))]))))
-                    }
+                    _ = try? locked { try c.execute(ControlStatements.runProgress(id, line: line)) }
                 }
             ) { [shutdown] in shutdown.isSet || timedOut.isSet || leaseLost.isSet }
             renewing.set()
@@ -664,11 +560,7 @@ package final class Scheduler: @unchecked Sendable {
                 // A failed renewal is tried again a second later; the lease lasts a minute.
                 _ = try? locked {
                     try c.execute(
-                        .update(
-                            Update(
-                                ControlTables.jobs,
-                                set: [Assignment("lease_expires_at", .timestamp(clock.now().addingTimeInterval(leaseSeconds)))],
-                                where: .and([.equals("id", .integer(job.id)), .equals("lease_owner", .text(owner))]))))
+                        ControlStatements.renewLease(job: job.id, owner: owner, until: clock.now().addingTimeInterval(leaseSeconds)))
                 }
             }
         }
@@ -680,26 +572,17 @@ package final class Scheduler: @unchecked Sendable {
     /// A run's outcome in its `mt_job_runs` row; with `onlyIfRunning`, not over an outcome another
     /// runner recorded meanwhile.
     func record(_ outcome: JobOutcome, runID: Int64, finished: Date, onlyIfRunning: Bool = false) throws {
-        let set = [
-            Assignment("finished_at", .timestamp(finished)), Assignment("status", .text(outcome.status.rawValue)),
-            Assignment("cases_loaded", .integer(outcome.cases)), Assignment("rows_loaded", .integer(outcome.rows)),
-            Assignment("failed_cases", .integer(outcome.failedCases)), Assignment("output", .text(Self.cap(outcome.output))),
-        ]
-        let run: SQLPredicate = .equals("id", .integer(runID))
         try c.execute(
-            .update(Update(ControlTables.runs, set: set, where: onlyIfRunning ? .and([run, .equals("status", .text("running"))]) : run)))
+            ControlStatements.recordOutcome(
+                runID, finished: finished, status: outcome.status.rawValue, cases: outcome.cases, rows: outcome.rows,
+                failedCases: outcome.failedCases, output: outcome.output, onlyIfRunning: onlyIfRunning))
     }
 
     /// The job's last outcome, and its lease released (only if this runner still holds it).
     func release(_ jobID: Int64, outcome: JobOutcome) throws {
-        var set = [
-            Assignment("last_run_status", .text(outcome.status.rawValue)), Assignment("last_run_output", .text(Self.cap(outcome.output))),
-            Assignment("lease_owner", .null), Assignment("lease_expires_at", .null),
-        ]
-        set.append(Assignment("last_run_failed_cases", .integer(outcome.failedCases)))
         try c.execute(
-            .update(
-                Update(ControlTables.jobs, set: set, where: .and([.equals("id", .integer(jobID)), .equals("lease_owner", .text(owner))]))))
+            ControlStatements.releaseLease(
+                job: jobID, owner: owner, status: outcome.status.rawValue, output: outcome.output, failedCases: outcome.failedCases))
     }
 
     /// A run whose parent process died (`breakout run-job` orphaned): the child records the
@@ -722,12 +605,8 @@ package final class Scheduler: @unchecked Sendable {
     }
 
     func organizationName(_ id: Int64, locked useLock: Bool = true) -> String {
-        let query = { [self] in
-            try c.query(
-                .select(Select(from: ControlTables.organizations, columns: ["organization_name"], where: .equals("id", .integer(id)))))
-        }
-        // Only for the next-due hint: when the store does not answer, the daemon sleeps its maximum and the next tick
-        // reports the failure.
+        let query = { [self] in try c.query(ControlStatements.organizationName(id)) }
+        // The name only labels log lines and run rows: "#id" stands in when the store does not answer.
         let rows = useLock ? try? locked(query) : try? query()
         return rows?.first?[0].string ?? "#\(id)"
     }
@@ -735,7 +614,7 @@ package final class Scheduler: @unchecked Sendable {
     /// Seconds until the earliest `next_run_at` of the active jobs (store time), for the daemon's sleep.
     package func secondsUntilNextDue() throws -> Double? {
         let next = try locked {
-            try c.query("SELECT MIN(next_run_at) FROM mt_cron_jobs WHERE is_active = 1").first.flatMap { StateStore.date($0[0]) }
+            try c.query(ControlStatements.earliestNextFire).first.flatMap { StateStore.date($0[0]) }
         }
         return next.map { $0.timeIntervalSince(clock.now()) }
     }
