@@ -53,7 +53,7 @@ enum ConnectionProbe {
         switch error.kind {
         case .authentication:
             return "check --user and the BREAKOUT_DB_PASSWORD environment variable\(config.password == nil ? " (it is not set)" : "")"
-        case .connection where config.engine != .sqlite:
+        case .connection where !config.engine.isEmbedded:
             return
                 "check that the server runs and accepts TCP connections on \(config.host ?? "localhost"):\(config.port.map(String.init) ?? "default port")"
         case .connection:

@@ -66,7 +66,7 @@ struct DBTest: ParsableCommand {
         guard let engine = DatabaseEngine(name: type) else {
             throw ValidationError("Unknown database type \"\(type)\"; expected \(DatabaseEngine.names).")
         }
-        if engine != .sqlite && host == nil {
+        if !engine.isEmbedded && host == nil {
             throw ValidationError("--host is required for \(engine.rawValue).")
         }
         if let port, !(1...65535).contains(port) {

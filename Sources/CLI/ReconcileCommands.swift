@@ -28,22 +28,18 @@ struct StateAccess {
     /// The store; for a read-only use of an SQLite file that does not exist yet, an empty in-memory one.
     func open(forWriting: Bool) throws -> StateStore {
         let state = configuration.settings.state
-        var config = try resolver.connectionConfig(url: state.url.value, password: state.password)
-        if config.engine == .sqlite {
-            if !FileManager.default.fileExists(atPath: config.database) {
-                if forWriting {
-                    try FileManager.default.createDirectory(
-                        atPath: (config.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                } else {
-                    config.database = ":memory:"
-                }
-            } else if !forWriting {
-                config.options["mode"] = "ro"
+        let config = try resolver.connectionConfig(url: state.url.value, password: state.password)
+        let connect: @Sendable () throws -> any DatabaseConnection
+        if forWriting {
+            connect = { try Databases.connectForWriting(config) }
+        } else {
+            // Reading a file store that does not exist yet: an empty one in memory, so plan works before any apply.
+            connect = {
+                try Databases.connectForReading(config) ?? Databases.connect(ConnectionConfig(engine: config.engine, database: ":memory:"))
             }
         }
         do {
-            let connectionConfig = config
-            return try StateStore(connect: { try Databases.connect(connectionConfig) })
+            return try StateStore(connect: connect)
         } catch let error as DatabaseError {
             throw CLIError(
                 "\(state.url.location): cannot open the state store \(config): \(error.message)",

@@ -391,7 +391,7 @@ package struct ConfigLoader {
                 )
             }
         }
-        let server = engine.map { $0 != .sqlite } ?? false
+        let server = engine.map { !$0.isEmbedded } ?? false
         let host = typed.string("host", required: server)
         let port = typed.int("port", range: 1...65535)
         let database = typed.string("database", required: true)
@@ -412,7 +412,7 @@ package struct ConfigLoader {
                     sink.error(at, "\(what): option \"\(key)\" \"\(value)\" \(problem)")
                 }
             }
-            if engine == .sqlite, let database, let problem = TenantPolicy.pathProblem(database.value) {
+            if engine.isEmbedded, let database, let problem = TenantPolicy.pathProblem(database.value) {
                 sink.error(database.location, "\(what): database \"\(database.value)\" \(problem)")
             }
         }
@@ -670,7 +670,7 @@ extension ConfigLoader {
     func checkFilesAndDestinations(_ organizations: [Organization], settings: Settings?, _ sink: DiagnosticSink) {
         if let settings, settings.dataRoot == nil {
             for org in organizations {
-                for c in org.connections where c.engine == .sqlite && c.database != ":memory:" {
+                for c in org.connections where c.engine.isEmbedded && c.database != ":memory:" {
                     sink.error(
                         c.name.location,
                         "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" is an SQLite file, and breakout.yaml sets no "
@@ -688,7 +688,7 @@ extension ConfigLoader {
         }
         if let allowed = settings?.tenantHosts {
             for org in organizations {
-                for c in org.connections where c.engine != .sqlite && !TenantPolicy.hostAllowed(c.host, allowed) {
+                for c in org.connections where !c.engine.isEmbedded && !TenantPolicy.hostAllowed(c.host, allowed) {
                     sink.error(
                         c.name.location,
                         "connection \"\(c.name.value)\" of organization \"\(org.slug.value)\" targets host \"\(c.host ?? "localhost")\", "

@@ -45,7 +45,7 @@ package struct Resolver: Sendable {
     /// Settings for a URL plus an optional password reference (state store, CSWeb source).
     package func connectionConfig(url: String, password: SecretReference?) throws -> ConnectionConfig {
         var config = try ConnectionConfig.parse(url: url)
-        if config.engine == .sqlite { config.database = resolve(config.database) }
+        if config.engine.isEmbedded { config.database = resolve(config.database) }
         if let password { config.password = try plaintext(password) }
         return config
     }
@@ -55,7 +55,7 @@ package struct Resolver: Sendable {
     package func connectionConfig(_ connection: Connection, of organization: String) throws -> ConnectionConfig {
         ConnectionConfig(
             engine: connection.engine, host: connection.host, port: connection.port,
-            database: connection.engine == .sqlite ? try organizationPath(organization, connection.database) : connection.database,
+            database: connection.engine.isEmbedded ? try organizationPath(organization, connection.database) : connection.database,
             user: connection.username, password: try connection.password.map(plaintext),
             options: try organizationOptions(organization, engine: connection.engine, connection.options))
     }

@@ -61,7 +61,7 @@ package enum TenantPolicy {
 
     /// A server destination's identity: two organizations may not both declare it.
     package static func destinationKey(engine: DatabaseEngine, host: String?, port: Int?, database: String) -> String? {
-        guard engine != .sqlite else { return nil }
+        guard !engine.isEmbedded else { return nil }
         let h = (host ?? "localhost").lowercased()
         let normalizedHost = ["localhost", "127.0.0.1", "::1", "[::1]"].contains(h) ? "loopback" : h
         let db = engine == .postgresql ? database : database.lowercased()

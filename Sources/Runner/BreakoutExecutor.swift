@@ -87,7 +87,7 @@ package struct BreakoutExecutor: JobExecutor {
         guard let engine = DatabaseEngine(name: connection.dbType) else {
             throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)")
         }
-        if engine != .sqlite, !TenantPolicy.hostAllowed(connection.host, resolver.configuration.settings.tenantHosts) {
+        if !engine.isEmbedded, !TenantPolicy.hostAllowed(connection.host, resolver.configuration.settings.tenantHosts) {
             throw StateError(
                 "job \(org.name)/\(job.name): connection \(connection.name) targets host \(connection.host ?? "localhost"), which tenant_hosts in "
                     + "breakout.yaml does not allow; the run is refused")
@@ -118,7 +118,7 @@ package struct BreakoutExecutor: JobExecutor {
         let naming: Naming = options.removeValue(forKey: "naming") == "sql" ? .sql : .csweb
         // The row may have been written by hand: the same allow-list and data folder as validate.
         options = try resolver.organizationOptions(org.name, engine: engine, options)
-        let database = engine == .sqlite ? try resolver.organizationPath(org.name, connection.database ?? "") : (connection.database ?? "")
+        let database = engine.isEmbedded ? try resolver.organizationPath(org.name, connection.database ?? "") : (connection.database ?? "")
         let destination = ConnectionConfig(
             engine: engine, host: connection.host, port: connection.port.map(Int.init) ?? engine.defaultPort,
             database: database, user: connection.username, password: password, options: options)
@@ -262,11 +262,7 @@ package struct BreakoutExecutor: JobExecutor {
         defer { store.connection.close() }
         let ownRun = logger[metadataKey: "run_id"].map { "\($0)" }
         let snapshot = try store.snapshot()
-        let rows = try store.connection.query(
-            .select(
-                Select(
-                    from: ControlTables.runs, columns: ["id", "job_id"], where: .equals("status", .text("running")),
-                    orderBy: [SortKey("id")])))
+        let rows = try store.connection.query(ControlStatements.runningRuns)
         for row in rows {
             guard let runID = row[0].int64, let jobID = row[1].int64, "\(runID)" != ownRun,
                 let other = snapshot.jobs.first(where: { $0.id == jobID }), other.organizationID == job.organizationID,
