@@ -18,9 +18,16 @@ extension BreakoutEngine {
     }
 
     func readState(_ connection: any DatabaseConnection) throws -> StoredState? {
-        // No bookkeeping table yet: a new destination. Any other failure is one.
-        guard try connection.tableExists(schema.state.name) else { return nil }
-        let rows = try connection.query(.select(Select(from: schema.state.name, where: .equals("dictionary", .text(feed.dictionary.name)))))
+        let rows: [Row]
+        do {
+            rows = try connection.query(.select(Select(from: schema.state.name, where: .equals("dictionary", .text(feed.dictionary.name)))))
+        } catch {
+            // Only when the catalog says the bookkeeping table is not there is this a new
+            // destination; a lost connection or a refused query is the error it is. (Asked after
+            // a failure only, so a run's folds pay nothing for it.)
+            guard (try? connection.tableExists(schema.state.name)) == false else { throw error }
+            return nil
+        }
         guard let row = rows.first else { return nil }
         return StoredState(
             digest: row["dictionary_digest"]?.string ?? "", model: row["dictionary_model"]?.string ?? "",
