@@ -229,7 +229,8 @@ struct ImportCommand: ParsableCommand {
             INSERT INTO mt_cron_jobs …), values as stored, passwords re-encrypted with the master key; and,
             when the source is CSWeb's MySQL database, its cspro_dictionaries_schema settings as one more
             organization (--legacy-org). Review the files, copy them into the config, commit, then
-            `breakout apply` adopts the rows without changing their data.
+            `breakout apply` adopts the rows without changing their data. A file that exists with other
+            content is not overwritten without --force: import says which ones, and writes nothing.
             """
     )
 
@@ -240,6 +241,9 @@ struct ImportCommand: ParsableCommand {
 
     @Option(name: .customLong("legacy-org"), help: "Organization slug for CSWeb's legacy per-dictionary settings.")
     var legacyOrg: String = "csweb"
+
+    @Flag(help: "Overwrite files in OUT that exist with other content.")
+    var force = false
 
     func run() throws {
         try reportingErrors {
@@ -269,8 +273,30 @@ struct ImportCommand: ParsableCommand {
                 print("Nothing to import: every row of the control tables is managed by the configuration.")
                 return
             }
-            for (path, text) in output.files.sorted(by: { $0.key < $1.key }) {
-                let url = URL(fileURLWithPath: out).appendingPathComponent(path)
+            let files = output.files.sorted(by: { $0.key < $1.key }).map {
+                (URL(fileURLWithPath: out).appendingPathComponent($0.key), $0.value)
+            }
+            // Nothing is written when one file would replace other content, unless --force. An
+            // existing file that cannot be read counts as other content.
+            let clashing = files.filter { url, text in
+                FileManager.default.fileExists(atPath: url.path) && (try? Data(contentsOf: url)) != Data(text.utf8)
+            }
+            if !clashing.isEmpty && !force {
+                for (url, text) in files {
+                    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count - 1
+                    let state = clashing.contains { $0.0 == url } ? "exists with other content" : "new or unchanged"
+                    print("would write \(url.path) (\(lines) lines; \(state))")
+                }
+                throw CLIError(
+                    "\(clashing.count) file(s) in \(out) exist with other content: \(clashing.map(\.0.lastPathComponent).joined(separator: ", ")); nothing was written",
+                    hint: "review or move them, or pass --force to overwrite them")
+            }
+            for (url, text) in files {
+                // Missing or unreadable: written below (a write that fails says why).
+                if (try? Data(contentsOf: url)) == Data(text.utf8) {
+                    print("unchanged \(url.path)")
+                    continue
+                }
                 try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try Data(text.utf8).write(to: url)
                 print("wrote \(url.path)")

@@ -322,6 +322,38 @@ import Testing
         }
     }
 
+    /// `import --out` never replaces a file with other content unless --force; it says what it
+    /// would write and writes nothing. (Passwords are encrypted afresh each time, so a second
+    /// import of a file with a password is other content too.)
+    @Test func importNeverOverwritesWithoutForce() throws {
+        let s = try Sandbox(.sqlite)
+        try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("x"))))
+        try s.apply()
+        try s.execute(
+            """
+            INSERT INTO mt_cron_jobs (organization_id, job_name, job_type, command, cron_expression, is_active, created_time, modified_time)
+            VALUES (1, 'fait main', 'breakout', 'php bin/console csweb:process-cases-by-dict', '0 2 * * *', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
+            """)
+        var env = s.environment
+        env["BREAKOUT_KEY_FILE"] = demoKeyFile
+        let out = s.dir.appendingPathComponent("imported")
+        let file = out.appendingPathComponent("organizations/ansd.yaml")
+        var r = try runCLI(["import", "-c", s.dir.path, "--out", out.path], environment: env)
+        #expect(r.status == 0 && r.out.contains("wrote \(file.path)"), "\(r.err)")
+        let first = try String(contentsOf: file, encoding: .utf8)  // as imported
+        #expect(first.contains("fait main"))
+        // Edited since: refused, nothing written, and it says what it would write.
+        try Data("# reviewed by hand\n".utf8).write(to: file)
+        r = try runCLI(["import", "-c", s.dir.path, "--out", out.path], environment: env)
+        #expect(r.status == 1 && r.err.contains("exist with other content: ansd.yaml; nothing was written"), "\(r.err)")
+        #expect(r.err.contains("--force") && r.out.contains("would write \(file.path)"))
+        #expect(try String(contentsOf: file, encoding: .utf8) == "# reviewed by hand\n")
+        r = try runCLI(["import", "-c", s.dir.path, "--out", out.path, "--force"], environment: env)
+        #expect(r.status == 0 && r.out.contains("wrote \(file.path)"), "\(r.err)")
+        let forced = try String(contentsOf: file, encoding: .utf8)
+        #expect(forced.contains("fait main") && !forced.contains("reviewed by hand"))
+    }
+
     /// With `state.key_file`, passwords in the tables are under the state key, not the config's key;
     /// plan compares them by value, so nothing is rewritten on the next plan.
     @Test func stateKeyDiffersFromTheConfigKey() throws {
