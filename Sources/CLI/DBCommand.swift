@@ -2,6 +2,7 @@ import ArgumentParser
 import Config
 import Drivers
 import Foundation
+import Runner
 import SQL
 
 /// `breakout db …`: destination database checks.
@@ -19,8 +20,9 @@ struct DBTest: ParsableCommand {
         commandName: "test",
         abstract: "Connect to a database and report its version, round-trip latency and whether tables can be created.",
         discussion: """
-            With ORG/CONNECTION, the connection comes from the configuration (its password decrypted with the
-            loaded key). Otherwise the password is read from the BREAKOUT_DB_PASSWORD environment variable,
+            With ORG/CONNECTION, the connection is the one applied to the control tables, as the runner
+            will use it (its stored password decrypted with the state key); --from-config tests the
+            organization file's values instead, before they are applied. Otherwise the password is read from the BREAKOUT_DB_PASSWORD environment variable,
             never from the command line; for SQLite, only --database FILE is needed.
             Examples:
               breakout db test ansd/postgres-ansd -c /etc/breakout/config
@@ -28,8 +30,11 @@ struct DBTest: ParsableCommand {
             """
     )
 
-    @Argument(help: "ORG/CONNECTION: a connection of the configuration.")
+    @Argument(help: "ORG/CONNECTION: a connection of the control tables (or, with --from-config, of the configuration).")
     var target: String?
+
+    @Flag(name: .customLong("from-config"), help: "With ORG/CONNECTION: test the organization file's values, not the applied row.")
+    var fromConfig = false
 
     @OptionGroup var config: ConfigOptions
 
@@ -61,6 +66,7 @@ struct DBTest: ParsableCommand {
             }
             return
         }
+        if fromConfig { throw ValidationError("--from-config goes with ORG/CONNECTION.") }
         guard let type else { throw ValidationError("Give ORG/CONNECTION, or --type with --host, --database and --user.") }
         guard database != nil else { throw ValidationError("--database is required with --type.") }
         guard let engine = DatabaseEngine(name: type) else {
@@ -83,21 +89,29 @@ struct DBTest: ParsableCommand {
 
     private func probe() throws {
         if let target {
-            let configuration = try config.load()
-            let resolver = Resolver(configuration, keyring: try config.keyring())
             let slash = target.firstIndex(of: "/")!
-            let org = try resolver.organization(String(target[..<slash]))
-            let connection = try resolver.connection(of: org, named: String(target[target.index(after: slash)...]))
-            let settings = try resolver.connectionConfig(connection, of: org.slug.value)
+            let (orgName, connectionName) = (String(target[..<slash]), String(target[target.index(after: slash)...]))
+            let settings: ConnectionConfig
+            let defined: String
+            if fromConfig {
+                let configuration = try config.load()
+                let resolver = Resolver(configuration, keyring: try config.keyring())
+                let org = try resolver.organization(orgName)
+                let connection = try resolver.connection(of: org, named: connectionName)
+                settings = try resolver.connectionConfig(connection, of: org.slug.value)
+                defined = "\(org.file) line \(connection.name.location.line)"
+                print("Testing \(target) as \(defined) declares it (not necessarily applied).")
+            } else {
+                (settings, defined) = try applied(orgName, connectionName)
+                print("Testing \(target) as applied (\(defined)); --from-config tests the organization file's values.")
+            }
             let report: ConnectionProbe.Report
             do {
                 report = try ConnectionProbe.run(settings)
             } catch let error as DatabaseError {
                 throw CLIError(
                     "cannot use \(target) (\(settings))", cause: error,
-                    hint: ConnectionProbe.hint(for: error, config: settings).map {
-                        $0 + "; the connection is defined in \(org.file) line \(connection.name.location.line)"
-                    })
+                    hint: ConnectionProbe.hint(for: error, config: settings).map { $0 + "; the connection is \(defined)" })
             }
             print(report.text)
             return
@@ -120,5 +134,31 @@ struct DBTest: ParsableCommand {
             throw CLIError("cannot use \(config)", cause: error, hint: ConnectionProbe.hint(for: error, config: config))
         }
         print(report.text)
+    }
+
+    /// The applied row of ORG/CONNECTION as the runner would connect to it (the same checks as a
+    /// run), and where it is: `mt_database_connections row 3`.
+    private func applied(_ orgName: String, _ connectionName: String) throws -> (ConnectionConfig, String) {
+        let runner = try RunnerAccess(config)
+        let store = try runner.access.open(forWriting: false)
+        defer { store.connection.close() }
+        let snapshot = try store.snapshot()
+        guard let org = snapshot.organizations.first(where: { $0.name == orgName }) else {
+            throw CLIError(
+                "no organization \"\(orgName)\" in the control tables",
+                hint: snapshot.organizations.isEmpty
+                    ? "run `breakout apply` first, or pass --from-config to test the organization file's values"
+                    : "known: \(snapshot.organizations.map(\.name).joined(separator: ", "))")
+        }
+        let connections = snapshot.connections.filter { $0.organizationID == org.id }
+        guard let connection = connections.first(where: { $0.name == connectionName }) else {
+            throw CLIError(
+                "organization \(orgName) has no connection \"\(connectionName)\" in the control tables",
+                hint: "its connections: \(connections.map(\.name).joined(separator: ", ")); a new one is there after `breakout apply` "
+                    + "(--from-config tests it before)")
+        }
+        let (_, settings, _) = try runner.executor.destination(
+            connection, of: org, in: snapshot, for: "connection \(orgName)/\(connectionName)", refusing: "it is not tested")
+        return (settings, "mt_database_connections row \(connection.id)")
     }
 }

@@ -84,44 +84,7 @@ package struct BreakoutExecutor: JobExecutor {
         guard let connection else {
             throw StateError("job \(org.name)/\(job.name): no connection (none set and the organization has no default)")
         }
-        guard let engine = DatabaseEngine(name: connection.dbType) else {
-            throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)")
-        }
-        if !engine.isEmbedded, !TenantPolicy.hostAllowed(connection.host, resolver.configuration.settings.tenantHosts) {
-            throw StateError(
-                "job \(org.name)/\(job.name): connection \(connection.name) targets host \(connection.host ?? "localhost"), which tenant_hosts in "
-                    + "breakout.yaml does not allow; the run is refused")
-        }
-        // Two organizations never share a server destination, hand-made rows included.
-        let key = TenantPolicy.destinationKey(
-            engine: engine, host: connection.host, port: connection.port.map(Int.init), database: connection.database ?? "")
-        if let key,
-            let other = snapshot.connections.first(where: { c in
-                c.organizationID != org.id
-                    && DatabaseEngine(name: c.dbType).flatMap {
-                        TenantPolicy.destinationKey(engine: $0, host: c.host, port: c.port.map(Int.init), database: c.database ?? "")
-                    } == key
-            })
-        {
-            let owner = snapshot.organizations.first { $0.id == other.organizationID }?.name ?? "#\(other.organizationID)"
-            throw StateError(
-                "job \(org.name)/\(job.name): connection \(connection.name) is the destination of \(owner)'s connection \(other.name) (\(key)); "
-                    + "two organizations never share a destination, so the run is refused",
-                hint: "give \(org.name) its own database")
-        }
-        var password: String?
-        if let stored = connection.passwordEncrypted, !stored.isEmpty {
-            // Bound to its organization: a value copied from another organization's row does not decrypt.
-            password = try StoredSecret.decrypt(stored, with: stateKeys, organization: org.name)
-        }
-        var options = StoredValue.strings(connection.options)
-        let naming: Naming = options.removeValue(forKey: "naming") == "sql" ? .sql : .csweb
-        // The row may have been written by hand: the same allow-list and data folder as validate.
-        options = try resolver.organizationOptions(org.name, engine: engine, options)
-        let database = engine.isEmbedded ? try resolver.organizationPath(org.name, connection.database ?? "") : (connection.database ?? "")
-        let destination = ConnectionConfig(
-            engine: engine, host: connection.host, port: connection.port.map(Int.init) ?? engine.defaultPort,
-            database: database, user: connection.username, password: password, options: options)
+        let (engine, destination, naming) = try destination(connection, of: org, in: snapshot, for: "job \(org.name)/\(job.name)")
         // The job's own list, else its command line's, else every dictionary of the organization.
         let dictionaries =
             [StoredValue.list(job.dictionaries), command?.dictionaries ?? [], StoredValue.list(org.dictionaries)].first { !$0.isEmpty }
@@ -155,6 +118,55 @@ package struct BreakoutExecutor: JobExecutor {
         return JobTarget(
             organization: org, connectionName: connection.name, engine: engine, destination: destination, dictionaries: dictionaries,
             naming: naming, selection: selection, threads: threads, chunk: chunk, settings: settings)
+    }
+
+    /// An applied connection row as the runner connects to it, after the checks that hold for
+    /// hand-made rows too: a known engine, a host tenant_hosts allows, a destination no other
+    /// organization declares, a password bound to this organization, options from the allow-list
+    /// and SQLite files inside its data folder. `what` starts the messages (`job ansd/daily`).
+    package func destination(
+        _ connection: ConnectionRow, of org: OrganizationRow, in snapshot: StateSnapshot, for what: String,
+        refusing: String = "the run is refused"
+    ) throws -> (DatabaseEngine, ConnectionConfig, Naming) {
+        guard let engine = DatabaseEngine(name: connection.dbType) else {
+            throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)")
+        }
+        if !engine.isEmbedded, !TenantPolicy.hostAllowed(connection.host, resolver.configuration.settings.tenantHosts) {
+            throw StateError(
+                "\(what): connection \(connection.name) targets host \(connection.host ?? "localhost"), which tenant_hosts in "
+                    + "breakout.yaml does not allow; \(refusing)")
+        }
+        // Two organizations never share a server destination, hand-made rows included.
+        let key = TenantPolicy.destinationKey(
+            engine: engine, host: connection.host, port: connection.port.map(Int.init), database: connection.database ?? "")
+        if let key,
+            let other = snapshot.connections.first(where: { c in
+                c.organizationID != org.id
+                    && DatabaseEngine(name: c.dbType).flatMap {
+                        TenantPolicy.destinationKey(engine: $0, host: c.host, port: c.port.map(Int.init), database: c.database ?? "")
+                    } == key
+            })
+        {
+            let owner = snapshot.organizations.first { $0.id == other.organizationID }?.name ?? "#\(other.organizationID)"
+            throw StateError(
+                "\(what): connection \(connection.name) is the destination of \(owner)'s connection \(other.name) (\(key)); "
+                    + "two organizations never share a destination, so \(refusing)",
+                hint: "give \(org.name) its own database")
+        }
+        var password: String?
+        if let stored = connection.passwordEncrypted, !stored.isEmpty {
+            // Bound to its organization: a value copied from another organization's row does not decrypt.
+            password = try StoredSecret.decrypt(stored, with: stateKeys, organization: org.name)
+        }
+        var options = StoredValue.strings(connection.options)
+        let naming: Naming = options.removeValue(forKey: "naming") == "sql" ? .sql : .csweb
+        // The row may have been written by hand: the same allow-list and data folder as validate.
+        options = try resolver.organizationOptions(org.name, engine: engine, options)
+        let database = engine.isEmbedded ? try resolver.organizationPath(org.name, connection.database ?? "") : (connection.database ?? "")
+        let destination = ConnectionConfig(
+            engine: engine, host: connection.host, port: connection.port.map(Int.init) ?? engine.defaultPort,
+            database: database, user: connection.username, password: password, options: options)
+        return (engine, destination, naming)
     }
 
     package func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {

@@ -215,7 +215,8 @@ func runIsolationSuite() throws {
         let hostile = try hostileTenancy(s, jobs: "  - name: daily\n    schedule: \"@daily\"\n")
         defer { hostile.destroy() }
         var commands: [[String]] = [
-            ["db", "test", "ansd/local"], ["plan"], ["process-cases", "--org", "ansd", "--dry-run"], ["process-cases", "--org", "ansd"],
+            ["db", "test", "ansd/local", "--from-config"], ["plan"], ["process-cases", "--org", "ansd", "--dry-run"],
+            ["process-cases", "--org", "ansd"],
         ]
         try hostile.breakout(["apply", "--auto-approve"])
         commands += [["jobs", "run", "ansd/daily", "--wait"]]
@@ -408,7 +409,8 @@ func runIsolationSuite() throws {
                     "insd", dictionaries: ["OTHER"],
                     connections: "  - name: local\n    type: sqlite\n    database: insd.db\n    default: true\n")
             }
-            let r = try t.breakout(["db", "test", "insd/server"], env: ["PGPASSWORD": password, "MYSQL_PWD": password, "HOME": home.path])
+            let r = try t.breakout(
+                ["db", "test", "insd/server", "--from-config"], env: ["PGPASSWORD": password, "MYSQL_PWD": password, "HOME": home.path])
             try require(r.status == 1 && r.stderr.contains("authentication"), "db test: exit \(r.status): \(r.text.prefix(300))")
             return "refused by the server: " + (r.stderr.split(separator: "\n").first.map(String.init) ?? "").prefix(100)
         }

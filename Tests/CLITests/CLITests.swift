@@ -343,6 +343,26 @@ struct CLI {
         #expect(try Self.sqlite(db, "SELECT COUNT(*) FROM census_breakout_errors") == "4\n")
     }
 
+    /// `db test ORG/CONNECTION` tests the applied row by default, and says so; --from-config tests
+    /// the organization file's values before they are applied.
+    @Test func dbTestTestsTheAppliedConnection() throws {
+        let dir = try Self.quickstartCopy()
+        #expect(try CLI.run(["apply", "-c", dir.path, "--auto-approve"]).status == 0)
+        #expect(try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"]).status == 0)  // makes the destination's folder
+        let file = dir.appendingPathComponent("organizations/demo.yaml")
+        let yaml = try String(contentsOf: file, encoding: .utf8)
+        try Data(yaml.replacingOccurrences(of: "database: demo-output.db", with: "database: edited.db").utf8).write(to: file)
+        let applied = try CLI.run(["db", "test", "demo/local", "-c", dir.path])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(applied.stdout.contains("Testing demo/local as applied (mt_database_connections row 1)"), "\(applied.stdout)")
+        #expect(applied.stdout.contains("demo-output.db") && !applied.stdout.contains("edited.db"))
+        let declared = try CLI.run(["db", "test", "demo/local", "-c", dir.path, "--from-config"])
+        #expect(declared.status == 0, "\(declared.stderr)")
+        #expect(declared.stdout.contains("as organizations/demo.yaml line") && declared.stdout.contains("edited.db"), "\(declared.stdout)")
+        let missing = try CLI.run(["db", "test", "demo/other", "-c", dir.path])
+        #expect(missing.status == 1 && missing.stderr.contains("has no connection \"other\" in the control tables"))
+    }
+
     @Test func dryRunPrintsSQLAndCreatesNothing() throws {
         let dir = try Self.quickstartCopy()
         let plan = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo", "--dry-run", "--format", "sql"])
@@ -418,8 +438,8 @@ struct CLI {
         r = try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("\(dictName): 55 cases loaded (55 new"))
-        // db test of a configured connection.
-        let probe = try CLI.run(["db", "test", "demo/local", "-c", dir.path])
+        // db test of a configured connection (not applied: its values from the organization file).
+        let probe = try CLI.run(["db", "test", "demo/local", "-c", dir.path, "--from-config"])
         #expect(probe.status == 0, "\(probe.stderr)")
         #expect(probe.stdout.contains("create tables: yes"))
     }

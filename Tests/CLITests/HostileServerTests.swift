@@ -130,7 +130,7 @@ struct FakeMySQLServer {
             "db test",
             ["db", "test", "--type", "mysql", "--host", "127.0.0.1", "--port", String(server.port), "--database", "x", "--user", "u"])
         let destination = try Self.config(port: server.port)
-        try attempt("db test ORG/CONN", ["db", "test", "demo/local", "-c", destination.path])
+        try attempt("db test ORG/CONN", ["db", "test", "demo/local", "-c", destination.path, "--from-config"])
         try attempt("plan", ["plan", "-c", destination.path])
         try attempt("process-cases --dry-run", ["process-cases", "-c", destination.path, "--org", "demo", "--dry-run"])
         try attempt("process-cases", ["process-cases", "-c", destination.path, "--org", "demo"])
