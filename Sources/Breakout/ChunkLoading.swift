@@ -66,8 +66,8 @@ extension BreakoutEngine {
         let (rows, loaded, failed) = decoded
         var result = ChunkResult()
         result.invalidValues = rows.invalidValues
-        try connection.execute(.begin)
-        do {
+        // `transaction` sends the dialect's begin and commit, the `.begin`/`.commit` the dry run prints.
+        try connection.transaction {
             let prior = try readPrior(chunkReads(chunk, loaded: loaded), on: connection)
             for step in chunkWrites(chunk, rows: rows, failed: failed, prior: prior, now: Date()) {
                 for statement in step.statements {
@@ -80,13 +80,7 @@ extension BreakoutEngine {
                     }
                 }
             }
-            try connection.execute(.commit)
             result.updated = prior.existing.count
-        } catch {
-            // The error that stopped the chunk is the one to report; a failed rollback leaves the
-            // connection unusable, and the worker's next statement says so.
-            try? connection.rollback()
-            throw error
         }
         result.new = loaded.count - result.updated
         result.deleted = loaded.filter(\.deleted).count

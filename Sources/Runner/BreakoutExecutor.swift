@@ -8,7 +8,6 @@ import Logging
 import SQL
 import Secrets
 import State
-import Synchronization
 
 /// Runs a job as the control tables describe it (managed and hand-made rows alike): its
 /// organization, connection (`db_connection_id`, the command's `--connection`, or the
@@ -290,19 +289,12 @@ package struct BreakoutExecutor: JobExecutor {
 /// Progress lines during a run: at most one every 10 seconds, plus the last.
 final class ProgressLog: Sendable {
     let logger: Logger
-    /// Uptime of the last line written.
-    private let last = Mutex<Double>(-.infinity)
+    private let throttle = Throttle(every: 10)
 
     init(logger: Logger) { self.logger = logger }
 
     func report(_ p: BreakoutProgress) {
-        let now = Scheduler.uptime
-        let due = last.withLock { last in
-            guard now - last >= 10 || p.done == p.total else { return false }
-            last = now
-            return true
-        }
-        guard due else { return }
+        guard throttle.due(force: p.done == p.total) else { return }
         let rate = p.elapsed > 0 ? Double(p.done) / p.elapsed : 0
         logger.info(
             "progress",

@@ -427,8 +427,6 @@ package final class Scheduler: @unchecked Sendable {
         return rows.first?[0].int64 ?? 0
     }
 
-    static func cap(_ s: String) -> String { ControlStatements.cap(s) }
-
     // MARK: Manual runs
 
     /// The guide's Play button: runs the job now unless it is running. Returns nil when it is.
@@ -505,7 +503,7 @@ package final class Scheduler: @unchecked Sendable {
                 }
             }
             renewer.start()
-            let throttle = ProgressThrottle()
+            let throttle = Throttle(every: 2)
             outcome = executor.execute(
                 job, logger: log,
                 progress: { [self] line in
@@ -628,13 +626,19 @@ package final class StopFlag: Sendable {
     package var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
-/// At most one progress write every two seconds (of uptime: a clock no time change moves).
-final class ProgressThrottle: Sendable {
+/// "At most once every N seconds" (of uptime: a clock no time change moves), for progress writes and lines.
+final class Throttle: Sendable {
+    let interval: Double
+    /// Uptime of the last time `due` said yes.
     private let last = Mutex<Double>(-.infinity)
-    func due() -> Bool {
+
+    init(every interval: Double) { self.interval = interval }
+
+    /// True at most once per interval; always when `force`.
+    func due(force: Bool = false) -> Bool {
         let now = Scheduler.uptime
         return last.withLock { last in
-            guard now - last >= 2 else { return false }
+            guard force || now - last >= interval else { return false }
             last = now
             return true
         }
