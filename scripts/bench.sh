@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make bench: release build, throw-away servers (Debian durability defaults), every benchmark. Not part
 # of the tests. With arguments, runs that breakout-bench subcommand instead (make soak: faults).
+# BENCH_LARGE=1 adds N = 2,000,000 to the end-to-end breakout (about an hour more on two cores).
+# The breakout's lines are also written to .build/bench/breakout.json (scripts/plot-bench.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --servers
@@ -18,4 +20,7 @@ bin="$(swift build -c release --show-bin-path)"
 if [[ $# -gt 0 ]]; then "$bin/breakout-bench" "$@"; exit; fi
 "$bin/breakout-bench" bulk
 "$bin/breakout-bench" decode
-"$bin/breakout-bench" breakout
+sizes=20000,200000
+if [[ "${BENCH_LARGE:-0}" == 1 ]]; then sizes=20000,200000,2000000; fi
+mkdir -p .build/bench
+"$bin/breakout-bench" breakout --cases "$sizes" --json .build/bench/breakout.json

@@ -85,14 +85,33 @@ package final class CSWebDatabaseWriter {
         return try CaseBlob.encode(Array(content.utf8))
     }
 
-    /// Stores a case as a sync does: a new row, or the existing row (same guid) with a new revision.
-    package func put(
-        dictionary: String, guid: String, key: String, label: String? = nil, blob: [UInt8], revision: Int64,
-        deleted: Bool = false, partialSave: Case.PartialSave? = nil
-    ) throws {
-        let guidValue = SQLValue.blob(Self.guidBytes(guid))
-        let table = QualifiedName(dictionary)
-        let values: [(String, SQLValue)] = [
+    /// A case that is not in the table yet, for ``insertNew(dictionary:_:)``.
+    package struct NewCase {
+        package var guid: String
+        package var key: String
+        package var label: String?
+        package var blob: [UInt8]
+        package var revision: Int64
+        package var partialSave: Case.PartialSave?
+    }
+
+    /// Stores cases that are not in the table yet, many rows to a statement (a generated source's
+    /// first sync: 2,000,000 cases in minutes, not in millions of round trips).
+    package func insertNew(dictionary: String, _ cases: [NewCase]) throws {
+        for start in stride(from: 0, to: cases.count, by: 200) {
+            let rows: [[SQLValue]] = cases[start..<min(start + 200, cases.count)].map { c in
+                let values = Self.values(key: c.key, label: c.label, blob: c.blob, revision: c.revision, deleted: false, c.partialSave)
+                return [.blob(Self.guidBytes(c.guid))] + values.map(\.1)
+            }
+            let columns = ["guid"] + Self.values(key: "", label: nil, blob: [], revision: 0, deleted: false, nil).map(\.0)
+            try connection.execute(.insert(Insert(into: QualifiedName(dictionary), columns: columns, rows: rows)))
+        }
+    }
+
+    static func values(
+        key: String, label: String?, blob: [UInt8], revision: Int64, deleted: Bool, _ partialSave: Case.PartialSave?
+    ) -> [(String, SQLValue)] {
+        [
             ("caseids", .text(key)), ("label", label.map { .text($0) } ?? .null), ("questionnaire", .blob(blob)),
             ("revision", .integer(revision)), ("deleted", .integer(deleted ? 1 : 0)),
             ("partial_save_mode", partialSave.map { .text($0.mode) } ?? .null),
@@ -102,6 +121,16 @@ package final class CSWebDatabaseWriter {
             ("partial_save_item_occurrence", partialSave.map { .integer(Int64($0.itemOccurrence)) } ?? .null),
             ("partial_save_subitem_occurrence", partialSave.map { .integer(Int64($0.subitemOccurrence)) } ?? .null),
         ]
+    }
+
+    /// Stores a case as a sync does: a new row, or the existing row (same guid) with a new revision.
+    package func put(
+        dictionary: String, guid: String, key: String, label: String? = nil, blob: [UInt8], revision: Int64,
+        deleted: Bool = false, partialSave: Case.PartialSave? = nil
+    ) throws {
+        let guidValue = SQLValue.blob(Self.guidBytes(guid))
+        let table = QualifiedName(dictionary)
+        let values = Self.values(key: key, label: label, blob: blob, revision: revision, deleted: deleted, partialSave)
         let changed = try connection.execute(
             .update(Update(table, set: values.map { Assignment($0.0, $0.1) }, where: .equals("guid", guidValue))))
         if changed == 0 {

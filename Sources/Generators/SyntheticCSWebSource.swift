@@ -132,6 +132,8 @@ package enum SyntheticCSWebSource {
         while n <= cases {
             try writer.connection.transaction {
                 let end = min(cases, n + 4_999)
+                var batch: [CSWebDatabaseWriter.NewCase] = []
+                var noted: [(Int, String)] = []
                 while n <= end {
                     let c = shape.makeCase(n)
                     var blob = try CSWebDatabaseWriter.blob(c, layout: layout, textForm: isTextForm(n))
@@ -141,12 +143,13 @@ package enum SyntheticCSWebSource {
                         contents.corrupt.append(n)
                     }
                     if n % 53 == 0 { contents.partialSave.append(n) }
-                    try writer.put(
-                        dictionary: name, guid: c.id!, key: c.key, label: contents.label(c), blob: blob, revision: revision,
-                        partialSave: contents.partialSaveValue(n))
+                    batch.append(
+                        .init(
+                            guid: c.id!, key: c.key, label: contents.label(c), blob: blob, revision: revision,
+                            partialSave: contents.partialSaveValue(n)))
                     if n % 31 == 0 {
-                        try writer.addNote(dictionary: name, guid: c.id!, contents.note(n))
                         contents.notes.append(n)
+                        noted.append((n, c.id!))
                     }
                     contents.revisions[n] = revision
                     contents.lastRevision = revision
@@ -157,6 +160,9 @@ package enum SyntheticCSWebSource {
                     }
                     n += 1
                 }
+                // Every case of the first sync is new (each has its own guid); notes after their cases.
+                try writer.insertNew(dictionary: name, batch)
+                for (noted, guid) in noted { try writer.addNote(dictionary: name, guid: guid, contents.note(noted)) }
             }
             progress?(n - 1)
         }

@@ -11,7 +11,7 @@ import Verification
 // End-to-end breakout against the physical limit, measured in one run (issue 9).
 //
 //   breakout-bench breakout [--cases 20000,200000] [--shape census|survey] [--settings 3x1000,2x1000,2x5000]
-//                           [--sources mariadb,sqlite]
+//                           [--sources mariadb,sqlite] [--json FILE]
 //
 // For each N and each source: a generated CSWeb source and its manifest, in MariaDB with CSWeb's
 // own schema (`guid` primary key, `id` unique, an index on `revision` alone: the production setup,
@@ -21,7 +21,10 @@ import Verification
 // (threads × cases per chunk; the first is breakout's default) in a child process, so that its peak
 // RSS and CPU time are its own; each destination checked against the manifest; the same rows
 // loaded by the raw client (psql \copy, mariadb LOAD DATA LOCAL INFILE) into the same tables with
-// the same indexes; and a re-run after 1% of the cases were re-synced.
+// the same indexes; and a re-run after 1% of the cases were re-synced. Every run also reports the
+// CPU seconds of the database servers (ServerCPU). At a million cases and more only the default and
+// the fastest setting of the previous N run. The growth of the rate with N ends the output; with
+// --json, every line is also written there (scripts/plot-bench.py draws it).
 
 struct OnceResult: Codable {
     var seconds: Double
@@ -58,6 +61,48 @@ func runBreakoutOnce() throws {
     print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
 }
 
+/// One line of the benchmark's table, also written to the `--json` file (scripts/plot-bench.py
+/// draws the growth of the rate with N from it).
+struct BenchLine: Codable {
+    enum Kind: String, Codable { case raw, breakout, rerun }
+    var n: Int
+    var destination: String
+    var source: String
+    var kind: Kind
+    var what: String
+    /// threads × cases per chunk; nil for the raw load.
+    var threads: Int?
+    var chunk: Int?
+    var isDefault: Bool
+    var seconds: Double
+    var cases: Int
+    var rows: Int
+    var raw: Double?
+    var rss: Double?
+    var cpu: Double?
+    /// CPU seconds of the database servers (source and destination) during the run.
+    var serverCPU: Double?
+    var check: String
+    var matches: Bool
+
+    var casesPerSecond: Double { Double(cases) / seconds }
+    var label: String { destination + " ← " + source }
+}
+
+/// The settings measured at N: all of `settings` below a million cases; at a million and more, the
+/// default and the fastest one at the largest smaller N (per destination), to keep a run short.
+func settingsFor(
+    _ n: Int, _ settings: [(threads: Int, chunk: Int)], lines: [BenchLine], label: String
+) -> [(threads: Int, chunk: Int)] {
+    guard n >= 1_000_000 else { return settings }
+    let earlier = lines.filter { $0.label == label && $0.kind == .breakout && $0.n < n && $0.matches }
+    guard let previous = earlier.map(\.n).max(),
+        let fastest = earlier.filter({ $0.n == previous }).min(by: { $0.seconds < $1.seconds }),
+        let t = fastest.threads, let c = fastest.chunk, (t, c) != (settings[0].threads, settings[0].chunk)
+    else { return [settings[0]] }
+    return [settings[0], (t, c)]
+}
+
 func runBreakoutBenchmark() throws {
     let environment = ProcessInfo.processInfo.environment
     let sizes = (stringOption("--cases") ?? "20000,200000").split(separator: ",").compactMap { Int($0) }
@@ -66,6 +111,8 @@ func runBreakoutBenchmark() throws {
         let p = $0.split(separator: "x").compactMap { Int($0) }
         return (p[0], p[1])
     }
+    let jsonPath = stringOption("--json")
+    let serverCPU = ServerCPU()
     var destinations: [(String, ConnectionConfig, String)] = []
     if let url = environment["BREAKOUT_TEST_POSTGRES_URL"] {
         destinations.append(("PostgreSQL", try ConnectionConfig.parse(url: url), url))
@@ -82,17 +129,26 @@ func runBreakoutBenchmark() throws {
     try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: temporary) }
 
-    struct Line {
-        var n: Int; var destination: String; var what: String; var seconds: Double; var cases: Int; var rows: Int
-        var raw: Double?; var rss: Double?; var cpu: Double?; var check: String
-    }
-    var lines: [Line] = []
-    func show(_ l: Line) {
+    var lines: [BenchLine] = []
+    func show(_ l: BenchLine) {
         func f(_ x: Double?, _ format: String) -> String { x.map { String(format: format, $0) } ?? "–" }
         print(
-            "| \(l.n) | \(l.destination) | \(l.what) | \(f(l.seconds, "%.2f")) | \(f(Double(l.cases) / l.seconds, "%.0f")) | \(f(Double(l.rows) / l.seconds, "%.0f")) | "
-                + "\(f(l.raw.map { l.seconds / $0 }, "%.2f×")) | \(f(l.rss, "%.0f")) | \(f(l.cpu, "%.1f")) | \(l.check) |")
+            "| \(l.n) | \(l.label) | \(l.what) | \(f(l.seconds, "%.2f")) | \(f(l.casesPerSecond, "%.0f")) | \(f(Double(l.rows) / l.seconds, "%.0f")) | "
+                + "\(f(l.raw.map { l.seconds / $0 }, "%.2f×")) | \(f(l.rss, "%.0f")) | \(f(l.cpu, "%.1f")) | \(f(l.serverCPU, "%.1f")) | \(l.check) |"
+        )
         lines.append(l)
+        if let jsonPath {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            if let data = try? encoder.encode(lines) { FileManager.default.createFile(atPath: jsonPath, contents: data) }
+        }
+    }
+    /// Runs `body` and returns its wall seconds and the servers' CPU seconds meanwhile.
+    func measured(_ body: () throws -> Void) throws -> (wall: Double, server: Double?) {
+        let before = serverCPU.seconds()
+        let wall = try elapsed(body)
+        let after = serverCPU.seconds()
+        return (wall, before.flatMap { b in after.map { $0 - b } })
     }
 
     let sourceKinds = (stringOption("--sources") ?? "mariadb,sqlite").split(separator: ",").map(String.init)
@@ -143,22 +199,30 @@ func runBreakoutBenchmark() throws {
                 try printChunkReadProfile(sourceConnection, dictionary: contents.options.name, chunk: settings[0].chunk)
             }
             print("")
-            print("| cases | destination | run | wall s | cases/s | rows/s | ÷ raw load | peak RSS MiB | CPU s | check |")
-            print("|---|---|---|---|---|---|---|---|---|---|")
+            print(
+                "| cases | destination ← source | run | wall s | cases/s | rows/s | ÷ raw load | peak RSS MiB | CPU s | server CPU s | check |"
+            )
+            print("|---|---|---|---|---|---|---|---|---|---|---|")
             for (name, config, url) in destinations {
                 let schemaFor = { (ns: String) throws -> BreakoutSchema in
                     try BreakoutSchema(
                         dictionary: contents.dictionary, dialect: config.engine.dialect, options: SchemaOptions(), namespace: ns)
                 }
+                let label = name + " ← " + sourceLabel
+                let measuredSettings = settingsFor(n, settings, lines: lines, label: label)
                 // The raw load first, so every breakout line can show its ratio: the rows come from a
                 // breakout at the default setting, written out in the raw client's text format.
                 var rawSeconds: Double?
-                var runs: [(String, OnceResult, Double, String, BreakoutSchema)] = []
-                for (t, s) in settings.enumerated() {
+                var runs:
+                    [(
+                        setting: (threads: Int, chunk: Int), result: OnceResult, wall: Double, server: Double?, check: String,
+                        schema: BreakoutSchema
+                    )] = []
+                for (t, s) in measuredSettings.enumerated() {
                     let ns = "bench\(n)_\(t)_\(UInt32.random(in: 0...UInt32.max))"
                     let schema = try schemaFor(ns)
                     var result: OnceResult!
-                    let wall = try elapsed {
+                    let (wall, server) = try measured {
                         let out = try runChecked(
                             me,
                             [
@@ -171,75 +235,102 @@ func runBreakoutBenchmark() throws {
                     let differences = manifest.differences(try Manifest.digests(c, schema))
                     c.close()
                     let check = differences.isEmpty ? "= manifest" : "MISMATCH: " + differences.joined(separator: "; ")
-                    runs.append(("\(s.threads) threads × \(s.chunk)" + (t == 0 ? " (default)" : ""), result, wall, check, schema))
+                    runs.append((s, result, wall, server, check, schema))
                 }
                 do {
-                    let (files, rawSchema) = try exportForRawLoad(from: runs[0].4, config: config, into: temporary, schemaFor: schemaFor)
-                    rawSeconds = try rawLoad(files, schema: rawSchema, config: config)
+                    let (files, rawSchema) = try exportForRawLoad(
+                        from: runs[0].schema, config: config, into: temporary, schemaFor: schemaFor)
+                    var seconds = 0.0
+                    let (_, server) = try measured { seconds = try rawLoad(files, schema: rawSchema, config: config) }
+                    rawSeconds = seconds
                     let c = try Databases.connect(config)
                     let rawDifferences = manifest.differences(try Manifest.digests(c, rawSchema))
                     c.close()
                     dropNamespace(rawSchema, config)
                     show(
-                        Line(
-                            n: n, destination: name + " ← " + sourceLabel,
+                        BenchLine(
+                            n: n, destination: name, source: sourceLabel, kind: .raw,
                             what: config.engine == .postgresql ? "raw: psql \\copy, 1 stream" : "raw: mariadb LOAD DATA LOCAL, 1 stream",
-                            seconds: rawSeconds!, cases: manifest.decodable, rows: manifest.totalRows, raw: rawSeconds, rss: nil, cpu: nil,
-                            check: rawDifferences.isEmpty ? "= manifest" : "MISMATCH"))
+                            threads: nil, chunk: nil, isDefault: false, seconds: seconds, cases: manifest.decodable,
+                            rows: manifest.totalRows, raw: seconds, rss: nil, cpu: nil, serverCPU: server,
+                            check: rawDifferences.isEmpty ? "= manifest" : "MISMATCH", matches: rawDifferences.isEmpty))
                     for f in files { try? FileManager.default.removeItem(atPath: f.path) }
                 } catch {
-                    print("| \(n) | \(name) | raw load failed: \(error) |")
+                    print("| \(n) | \(label) | raw load failed: \(error) |")
                 }
-                for (what, r, wall, check, _) in runs {
+                for (i, run) in runs.enumerated() {
+                    let isDefault = i == 0 && (run.setting.threads, run.setting.chunk) == (settings[0].threads, settings[0].chunk)
                     show(
-                        Line(
-                            n: n, destination: name + " ← " + sourceLabel, what: what, seconds: wall, cases: r.cases, rows: r.rows,
-                            raw: rawSeconds, rss: r.rssMiB, cpu: r.cpu, check: check))
+                        BenchLine(
+                            n: n, destination: name, source: sourceLabel, kind: .breakout,
+                            what: "\(run.setting.threads) threads × \(run.setting.chunk)" + (isDefault ? " (default)" : ""),
+                            threads: run.setting.threads, chunk: run.setting.chunk, isDefault: isDefault, seconds: run.wall,
+                            cases: run.result.cases, rows: run.result.rows, raw: rawSeconds, rss: run.result.rssMiB, cpu: run.result.cpu,
+                            serverCPU: run.server, check: run.check, matches: run.check == "= manifest"))
                 }
                 // Incremental: 1% of the cases re-synced, then the best setting's namespace run again.
-                let best = runs.min { $0.2 < $1.2 }!
-                let bestSetting = settings[runs.firstIndex { $0.0 == best.0 }!]
+                let best = runs.min { $0.wall < $1.wall }!
                 let changed = stride(from: 7, through: n, by: 100).map { $0 }
                 let writer = CSWebDatabaseWriter(connection: try Databases.connect(sourceConnection))
                 try SyntheticCSWebSource.resync(writer, &contents, cases: changed)
                 writer.connection.close()
                 manifest = Manifest(contents)
                 var again: OnceResult!
-                let wall = try elapsed {
+                let (wall, server) = try measured {
                     let out = try runChecked(
                         me,
                         [
                             "breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
-                            "--namespace", best.4.namespace, "--threads", String(bestSetting.threads), "--chunk", String(bestSetting.chunk),
+                            "--namespace", best.schema.namespace, "--threads", String(best.setting.threads), "--chunk",
+                            String(best.setting.chunk),
                         ])
                     again = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
                 }
                 let c = try Databases.connect(config)
-                let differences = manifest.differences(try Manifest.digests(c, best.4))
+                let differences = manifest.differences(try Manifest.digests(c, best.schema))
                 c.close()
                 show(
-                    Line(
-                        n: n, destination: name + " ← " + sourceLabel, what: "re-run after \(changed.count) re-synced (1%), \(best.0)",
-                        seconds: wall, cases: again.cases,
-                        rows: again.rows, raw: nil, rss: again.rssMiB, cpu: again.cpu,
+                    BenchLine(
+                        n: n, destination: name, source: sourceLabel, kind: .rerun,
+                        what: "re-run after \(changed.count) re-synced (1%), \(best.setting.threads) threads × \(best.setting.chunk)",
+                        threads: best.setting.threads, chunk: best.setting.chunk, isDefault: false, seconds: wall, cases: again.cases,
+                        rows: again.rows, raw: nil, rss: again.rssMiB, cpu: again.cpu, serverCPU: server,
                         check: (differences.isEmpty ? "= manifest" : "MISMATCH")
-                            + String(format: "; %.1f%% of the full run's time", 100 * wall / best.2)))
-                for run in runs { dropNamespace(run.4, config) }
+                            + String(format: "; %.1f%% of the full run's time", 100 * wall / best.wall),
+                        matches: differences.isEmpty))
+                for run in runs { dropNamespace(run.schema, config) }
             }
         }
     }
+    printGrowth(lines, sizes: sizes)
+}
 
-    print("\nTargets: breakout wall time ≤ 1.25 × the raw load of the same rows; cases/s at the largest N ≥ at the smallest;")
-    print("peak RSS < 150 MiB and flat in N; a re-run after 1% re-synced costs about 1% of a full run.")
-    for destination in Set(lines.map(\.destination)).sorted() {
-        let mine = lines.filter { $0.destination == destination && $0.rss != nil && !$0.what.hasPrefix("re-run") }
-        guard let small = sizes.min(), let large = sizes.max(), small != large else { continue }
-        func bestRate(_ n: Int) -> Double { mine.filter { $0.n == n }.map { Double($0.cases) / $0.seconds }.max() ?? 0 }
-        print(
-            String(
-                format: "%@: best cases/s %.0f at N=%d, %.0f at N=%d (%.2f×); peak RSS %.0f–%.0f MiB", destination, bestRate(small), small,
-                bestRate(large), large, bestRate(large) / max(bestRate(small), 1), mine.compactMap(\.rss).min() ?? 0,
-                mine.compactMap(\.rss).max() ?? 0))
+/// The growth of the cost with N, per destination and source: the default and the fastest
+/// setting's rate, their ratio to the raw load, and the rate against the smallest N's.
+func printGrowth(_ lines: [BenchLine], sizes: [Int]) {
+    print("\nTargets: breakout wall time ≤ 1.0 × the raw load of the same rows (first bar 1.1×); the rate at the largest N")
+    print("≥ 0.9 × the rate at the smallest; peak RSS < 150 MiB at every N; a re-run after 1% re-synced about 1% of a full run.")
+    print("\nGrowth with N (rate ÷ the smallest N's rate, for the same setting kind):\n")
+    print(
+        "| destination ← source | cases | raw cases/s | default cases/s | ÷ raw | best setting | best cases/s | ÷ raw | default rate ÷ first N | peak RSS MiB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for label in Set(lines.map(\.label)).sorted() {
+        let mine = lines.filter { $0.label == label }
+        var firstRate: Double?
+        for n in sizes.sorted() {
+            let here = mine.filter { $0.n == n }
+            guard let def = here.first(where: { $0.kind == .breakout && $0.isDefault }) else { continue }
+            let best = here.filter { $0.kind == .breakout }.min { $0.seconds < $1.seconds }!
+            let raw = here.first { $0.kind == .raw }
+            if firstRate == nil { firstRate = def.casesPerSecond }
+            func f(_ x: Double?, _ format: String) -> String { x.map { String(format: format, $0) } ?? "–" }
+            let rss = here.compactMap(\.rss)
+            print(
+                "| \(label) | \(n) | \(f(raw?.casesPerSecond, "%.0f")) | \(f(def.casesPerSecond, "%.0f")) | \(f(raw.map { def.seconds / $0.seconds }, "%.2f×")) | "
+                    + "\(best.threads ?? 0)×\(best.chunk ?? 0) | \(f(best.casesPerSecond, "%.0f")) | \(f(raw.map { best.seconds / $0.seconds }, "%.2f×")) | "
+                    + "\(f(firstRate.map { def.casesPerSecond / $0 }, "%.2f×")) | \(f(rss.min(), "%.0f"))–\(f(rss.max(), "%.0f")) |")
+        }
     }
 }
 
