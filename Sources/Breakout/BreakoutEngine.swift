@@ -19,6 +19,13 @@ package struct RunOptions: Sendable {
     package var destinationWait: Double
     /// Told after each committed chunk (on the run's coordinating thread).
     package var progress: (@Sendable (BreakoutProgress) -> Void)?
+    /// Each table's rows of a chunk sorted by primary key before they are loaded. Off: measured
+    /// slower on both engines (docs/performance.md, `make bench` with `--compare-order` measures it
+    /// again), as the rows come nearly in key order already.
+    package var primaryKeyOrder = false
+    /// A first load of at least this many cases reads the source in its stored order when that
+    /// is faster (``CaseFeed/storedOrderSnapshot()``); nil never does.
+    package var storedOrderFrom: Int? = BreakoutEngine.storedOrderFrom
 
     package init(
         threads: Int = 1, chunkSize: Int = 1000, maxChunks: Int? = nil, shouldStop: (@Sendable () -> Bool)? = nil,
@@ -197,6 +204,7 @@ package final class BreakoutEngine: @unchecked Sendable {
         let reset = (state?.fingerprint ?? "") != feed.fingerprint
         if reset { mark = .start }
         let total = try feed.pendingCount(after: mark)
+        var scan = try storedOrderScan(mark: mark, pending: total, from: options.storedOrderFrom)
         let threads = schema.dialect.concurrentWriters ? options.threads : 1
         let pool = threads > 1 ? try WorkerPool(count: threads, connect: connect) : nil
         var chunkIndex = 0
@@ -210,9 +218,32 @@ package final class BreakoutEngine: @unchecked Sendable {
                 summary.stopped = true
                 break
             }
-            let cases = try feed.cases(after: after, limit: options.chunkSize)
+            var cases: [SourceCase]
+            let scanning = scan != nil
+            if let s = scan {
+                (cases, scan!.cursor) = try feed.storedOrderCases(through: s.through, after: s.cursor, limit: options.chunkSize)
+                if cases.isEmpty && !needsReset {
+                    // Every case of the snapshot is loaded (or recorded as failed): the mark moves
+                    // to it, and the run goes on in (revision, id) order with what came after.
+                    if let pool {
+                        do { try pool.drain() } catch {
+                            firstError = error
+                            break
+                        }
+                    }
+                    try control.transaction { try control.execute(markUpdate(s.through, now: Date())) }
+                    mark = s.through
+                    after = s.through
+                    scan = nil
+                    continue
+                }
+            } else {
+                cases = try feed.cases(after: after, limit: options.chunkSize)
+            }
             if cases.isEmpty && !needsReset { break }
-            let chunk = Chunk(after: after, through: cases.last?.position ?? after, cases: cases, reset: needsReset)
+            let chunk = Chunk(
+                after: after, through: scanning ? after : cases.last?.position ?? after, cases: cases, reset: needsReset,
+                primaryKeyOrder: options.primaryKeyOrder, storedOrder: scanning)
             needsReset = false
             after = chunk.through
             chunkIndex += 1
@@ -225,7 +256,7 @@ package final class BreakoutEngine: @unchecked Sendable {
             } else {
                 results.add(try process(chunk, on: control))
             }
-            mark = try fold(control, discardStray: false)
+            if !scanning { mark = try fold(control, discardStray: false) }
             done += cases.count
             options.progress?(
                 BreakoutProgress(

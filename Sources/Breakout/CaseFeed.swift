@@ -2,6 +2,7 @@ import CSPro
 import CaseSources
 import DatabaseDriver
 import Foundation
+import SQL
 
 /// Where a breakout reads one dictionary's cases from, in (revision, id) order.
 package protocol CaseFeed: AnyObject {
@@ -15,6 +16,23 @@ package protocol CaseFeed: AnyObject {
     func cases(after mark: Mark, limit: Int) throws -> [SourceCase]
     /// How many cases lie after `mark`.
     func pendingCount(after mark: Mark) throws -> Int
+    /// For a first load: the position of the newest case now in the source, when the source is
+    /// faster to read in its stored order than in (revision, id) order (CSWeb in MySQL/MariaDB,
+    /// stored by `guid`); nil otherwise. Everything up to it is then read with
+    /// ``storedOrderCases(through:after:limit:)``.
+    func storedOrderSnapshot() throws -> Mark?
+    /// Cases at or before `snapshot`, in the source's stored order after `cursor` (nil: from the
+    /// start), at most `limit`, and the cursor after the last of them.
+    func storedOrderCases(through snapshot: Mark, after cursor: SQLValue?, limit: Int) throws -> (cases: [SourceCase], cursor: SQLValue?)
+}
+
+extension CaseFeed {
+    package func storedOrderSnapshot() throws -> Mark? { nil }
+    package func storedOrderCases(
+        through snapshot: Mark, after cursor: SQLValue?, limit: Int
+    ) throws -> (
+        cases: [SourceCase], cursor: SQLValue?
+    ) { ([], nil) }
 }
 
 /// One dictionary of CSWeb's database: `<DICT>` rows (compressed blobs) and `<DICT>_notes`.
@@ -35,7 +53,24 @@ package final class CSWebFeed: CaseFeed {
     package var description: String { "CSWeb table \(name)" }
 
     package func cases(after mark: Mark, limit: Int) throws -> [SourceCase] {
-        let stored = try source.storedCases(dictionary: name, after: mark.revision, id: mark.id, limit: limit)
+        try sourceCases(try source.storedCases(dictionary: name, after: mark.revision, id: mark.id, limit: limit))
+    }
+
+    package func storedOrderSnapshot() throws -> Mark? {
+        guard source.scansInStoredOrder, let newest = try source.snapshot(dictionary: name) else { return nil }
+        return Mark(revision: newest.revision, id: newest.id)
+    }
+
+    package func storedOrderCases(
+        through snapshot: Mark, after cursor: SQLValue?, limit: Int
+    ) throws -> (
+        cases: [SourceCase], cursor: SQLValue?
+    ) {
+        let stored = try source.scanCases(dictionary: name, through: snapshot.revision, afterGUID: cursor, limit: limit)
+        return (try sourceCases(stored), stored.last?.guidValue)
+    }
+
+    func sourceCases(_ stored: [CSWebSource.StoredCase]) throws -> [SourceCase] {
         let notes = withNotes && !stored.isEmpty ? try source.notes(dictionary: name, cases: stored) : [:]
         return stored.map { s in
             SourceCase(

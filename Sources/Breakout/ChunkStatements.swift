@@ -115,7 +115,7 @@ extension BreakoutEngine {
                                 }))
                     ]))
         }
-        if !chunk.cases.isEmpty {
+        if !chunk.cases.isEmpty && !chunk.storedOrder {
             steps.append(
                 ChunkStep(
                     comment: "the chunk's bookkeeping row, folded into the progress mark once earlier chunks are in",

@@ -61,7 +61,9 @@ extension BreakoutEngine {
     /// Builds the dry run: DDL to create or migrate, then the first chunk's statements with a
     /// sample of its rows. `connection` is nil for a destination that does not exist yet; it is
     /// only read from.
-    package func dryRun(connection: (any DatabaseConnection)?, chunkSize: Int, sampleRows: Int = 3) throws -> DryRunReport {
+    package func dryRun(
+        connection: (any DatabaseConnection)?, chunkSize: Int, sampleRows: Int = 3, storedOrderFrom: Int? = BreakoutEngine.storedOrderFrom
+    ) throws -> DryRunReport {
         let renderer = SQLRenderer(schema.dialect, inlineValues: true)
         func render(_ statements: [SQLStatement]) throws -> [String] { try statements.flatMap { try renderer.render($0) }.map(\.sql) }
         func step(_ comment: String, _ statements: [SQLStatement]) throws -> DryRunReport.Step {
@@ -99,14 +101,25 @@ extension BreakoutEngine {
         let reset = (state?.fingerprint ?? "") != feed.fingerprint
         if reset { mark = .start }
         let pending = try feed.pendingCount(after: mark)
-        let first = try feed.cases(after: mark, limit: chunkSize)
+        let scan = try storedOrderScan(mark: mark, pending: pending, from: storedOrderFrom)
+        let first =
+            try scan.map { try feed.storedOrderCases(through: $0.through, after: nil, limit: chunkSize).cases }
+            ?? feed.cases(after: mark, limit: chunkSize)
         if !first.isEmpty || reset {
             // The same statements `load` runs, from the same functions; the reads run here, read-only.
-            let chunk = Chunk(after: mark, through: first.last?.position ?? mark, cases: first, reset: reset)
+            let chunk = Chunk(
+                after: mark, through: scan != nil ? mark : first.last?.position ?? mark, cases: first, reset: reset,
+                storedOrder: scan != nil)
             let (rows, loaded, failed) = decode(chunk, inflater: try ZlibInflater())
             let reads = chunkReads(chunk, loaded: loaded)
             let prior = try connection.map { c in state == nil ? ChunkPrior() : try readPrior(reads, on: c) } ?? ChunkPrior()
             let body = [reads.existing, reads.errors] + chunkWrites(chunk, rows: rows, failed: failed, prior: prior, now: Date())
+            if let scan {
+                steps.append(
+                    try step(
+                        "a first load of \(pending) cases: read in the source's stored order up to revision \(scan.through.revision), "
+                            + "id \(scan.through.id) (the newest case now), then the cases after it in (revision, id) order", []))
+            }
             steps.append(try step("first chunk: \(first.count) case(s) in one transaction", [.begin]))
             for part in body where !part.statements.isEmpty {
                 var printed = try step(part.comment, part.statements)
@@ -118,6 +131,12 @@ extension BreakoutEngine {
                 steps.append(printed)
             }
             steps.append(try step("end of the first chunk", [.commit]))
+            if let scan {
+                steps.append(
+                    try step(
+                        "once every chunk up to revision \(scan.through.revision) is in: the progress mark moves there",
+                        [.begin, markUpdate(scan.through, now: Date()), .commit]))
+            }
         }
         let chunks = (pending + chunkSize - 1) / chunkSize
         return DryRunReport(

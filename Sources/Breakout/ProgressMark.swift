@@ -25,18 +25,20 @@ extension BreakoutEngine {
                                 .equals("after_revision", .integer(key.revision)), .equals("after_id", .integer(key.id)),
                             ]))))
             }
-            if mark != state.mark {
-                try connection.execute(
-                    .update(
-                        Update(
-                            schema.state.name,
-                            set: [
-                                Assignment("mark_revision", .integer(mark.revision)), Assignment("mark_id", .integer(mark.id)),
-                                Assignment("updated_at", .timestamp(Date())),
-                            ], where: .equals("dictionary", .text(feed.dictionary.name)))))
-            }
+            if mark != state.mark { try connection.execute(markUpdate(mark, now: Date())) }
             return mark
         }
+    }
+
+    /// The statement that sets the progress mark in `breakout_state`.
+    func markUpdate(_ mark: Mark, now: Date) -> SQLStatement {
+        .update(
+            Update(
+                schema.state.name,
+                set: [
+                    Assignment("mark_revision", .integer(mark.revision)), Assignment("mark_id", .integer(mark.id)),
+                    Assignment("updated_at", .timestamp(now)),
+                ], where: .equals("dictionary", .text(feed.dictionary.name))))
     }
 
     /// The progress mark as a run would start from it (committed chunks folded in), read only.

@@ -11,7 +11,7 @@ import Verification
 // End-to-end breakout against the physical limit, measured in one run (issue 9).
 //
 //   breakout-bench breakout [--cases 20000,200000] [--shape census|survey] [--settings 3x1000,2x1000,2x5000]
-//                           [--sources mariadb,sqlite] [--json FILE]
+//                           [--sources mariadb,sqlite] [--json FILE] [--compare-order]
 //
 // For each N and each source: a generated CSWeb source and its manifest, in MariaDB with CSWeb's
 // own schema (`guid` primary key, `id` unique, an index on `revision` alone: the production setup,
@@ -51,7 +51,9 @@ func runBreakoutOnce() throws {
     let engine = try BreakoutEngine(
         feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
         connect: { try Databases.connect(config.forBulkLoad) })
-    let summary = try engine.run(RunOptions(threads: option("--threads", 3), chunkSize: option("--chunk", 1000)))
+    var options = RunOptions(threads: option("--threads", 3), chunkSize: option("--chunk", 1000))
+    options.primaryKeyOrder = arguments.contains("--primary-key-order")
+    let summary = try engine.run(options)
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
@@ -64,7 +66,8 @@ func runBreakoutOnce() throws {
 /// One line of the benchmark's table, also written to the `--json` file (scripts/plot-bench.py
 /// draws the growth of the rate with N from it).
 struct BenchLine: Codable {
-    enum Kind: String, Codable { case raw, breakout, rerun }
+    /// `variant`: the default setting with one more technique (`--compare-order`: rows sorted by key).
+    enum Kind: String, Codable { case raw, rawDeferred, breakout, variant, rerun }
     var n: Int
     var destination: String
     var source: String
@@ -132,7 +135,7 @@ func runBreakoutBenchmark() throws {
     var lines: [BenchLine] = []
     func show(_ l: BenchLine) {
         func f(_ x: Double?, _ format: String) -> String { x.map { String(format: format, $0) } ?? "–" }
-        print(
+        say(
             "| \(l.n) | \(l.label) | \(l.what) | \(f(l.seconds, "%.2f")) | \(f(l.casesPerSecond, "%.0f")) | \(f(Double(l.rows) / l.seconds, "%.0f")) | "
                 + "\(f(l.raw.map { l.seconds / $0 }, "%.2f×")) | \(f(l.rss, "%.0f")) | \(f(l.cpu, "%.1f")) | \(f(l.serverCPU, "%.1f")) | \(l.check) |"
         )
@@ -192,17 +195,17 @@ func runBreakoutBenchmark() throws {
             }
             var contents = generated!
             var manifest = Manifest(contents)
-            print(
+            say(
                 "\nN = \(n), source \(sourceLabel): \(shape.rawValue) source generated in \(String(format: "%.0f", generateSeconds)) s "
                     + "(\(manifest.totalRows) rows expected, \(String(format: "%.1f", Double(manifest.totalRows) / Double(n))) per case)")
             if sourceConnection.engine == .mysql {
                 try printChunkReadProfile(sourceConnection, dictionary: contents.options.name, chunk: settings[0].chunk)
             }
-            print("")
-            print(
+            say("")
+            say(
                 "| cases | destination ← source | run | wall s | cases/s | rows/s | ÷ raw load | peak RSS MiB | CPU s | server CPU s | check |"
             )
-            print("|---|---|---|---|---|---|---|---|---|---|---|")
+            say("|---|---|---|---|---|---|---|---|---|---|---|")
             for (name, config, url) in destinations {
                 let schemaFor = { (ns: String) throws -> BreakoutSchema in
                     try BreakoutSchema(
@@ -254,9 +257,23 @@ func runBreakoutBenchmark() throws {
                             threads: nil, chunk: nil, isDefault: false, seconds: seconds, cases: manifest.decodable,
                             rows: manifest.totalRows, raw: seconds, rss: nil, cpu: nil, serverCPU: server,
                             check: rawDifferences.isEmpty ? "= manifest" : "MISMATCH", matches: rawDifferences.isEmpty))
+                    var deferred: (seconds: Double, schema: BreakoutSchema)!
+                    let (_, deferredServer) = try measured { deferred = try deferredRawLoad(files, config: config, schemaFor: schemaFor) }
+                    let (deferredSeconds, deferredSchema) = deferred!
+                    let c2 = try Databases.connect(config)
+                    let deferredDifferences = manifest.differences(try Manifest.digests(c2, deferredSchema))
+                    c2.close()
+                    dropNamespace(deferredSchema, config)
+                    show(
+                        BenchLine(
+                            n: n, destination: name, source: sourceLabel, kind: .rawDeferred,
+                            what: "raw, indexes and foreign keys after the rows", threads: nil, chunk: nil, isDefault: false,
+                            seconds: deferredSeconds, cases: manifest.decodable, rows: manifest.totalRows, raw: seconds, rss: nil, cpu: nil,
+                            serverCPU: deferredServer, check: deferredDifferences.isEmpty ? "= manifest" : "MISMATCH",
+                            matches: deferredDifferences.isEmpty))
                     for f in files { try? FileManager.default.removeItem(atPath: f.path) }
                 } catch {
-                    print("| \(n) | \(label) | raw load failed: \(error) |")
+                    say("| \(n) | \(label) | raw load failed: \(error) |")
                 }
                 for (i, run) in runs.enumerated() {
                     let isDefault = i == 0 && (run.setting.threads, run.setting.chunk) == (settings[0].threads, settings[0].chunk)
@@ -267,6 +284,33 @@ func runBreakoutBenchmark() throws {
                             threads: run.setting.threads, chunk: run.setting.chunk, isDefault: isDefault, seconds: run.wall,
                             cases: run.result.cases, rows: run.result.rows, raw: rawSeconds, rss: run.result.rssMiB, cpu: run.result.cpu,
                             serverCPU: run.server, check: run.check, matches: run.check == "= manifest"))
+                }
+                // The default setting with each table's rows sorted by primary key (RunOptions.primaryKeyOrder).
+                if arguments.contains("--compare-order") {
+                    let ns = "bench\(n)_order_\(UInt32.random(in: 0...UInt32.max))"
+                    let schema = try schemaFor(ns)
+                    var result: OnceResult!
+                    let s = settings[0]
+                    let (wall, server) = try measured {
+                        let out = try runChecked(
+                            me,
+                            [
+                                "breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
+                                "--namespace", ns, "--threads", String(s.threads), "--chunk", String(s.chunk), "--primary-key-order",
+                            ])
+                        result = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
+                    }
+                    let c = try Databases.connect(config)
+                    let differences = manifest.differences(try Manifest.digests(c, schema))
+                    c.close()
+                    dropNamespace(schema, config)
+                    show(
+                        BenchLine(
+                            n: n, destination: name, source: sourceLabel, kind: .variant,
+                            what: "\(s.threads) threads × \(s.chunk), rows sorted by primary key", threads: s.threads,
+                            chunk: s.chunk, isDefault: false, seconds: wall, cases: result.cases, rows: result.rows, raw: rawSeconds,
+                            rss: result.rssMiB, cpu: result.cpu, serverCPU: server,
+                            check: differences.isEmpty ? "= manifest" : "MISMATCH", matches: differences.isEmpty))
                 }
                 // Incremental: 1% of the cases re-synced, then the best setting's namespace run again.
                 let best = runs.min { $0.wall < $1.wall }!
@@ -308,13 +352,13 @@ func runBreakoutBenchmark() throws {
 /// The growth of the cost with N, per destination and source: the default and the fastest
 /// setting's rate, their ratio to the raw load, and the rate against the smallest N's.
 func printGrowth(_ lines: [BenchLine], sizes: [Int]) {
-    print("\nTargets: breakout wall time ≤ 1.0 × the raw load of the same rows (first bar 1.1×); the rate at the largest N")
-    print("≥ 0.9 × the rate at the smallest; peak RSS < 150 MiB at every N; a re-run after 1% re-synced about 1% of a full run.")
-    print("\nGrowth with N (rate ÷ the smallest N's rate, for the same setting kind):\n")
-    print(
+    say("\nTargets: breakout wall time ≤ 1.0 × the raw load of the same rows (first bar 1.1×); the rate at the largest N")
+    say("≥ 0.9 × the rate at the smallest; peak RSS < 150 MiB at every N; a re-run after 1% re-synced about 1% of a full run.")
+    say("\nGrowth with N (rate ÷ the smallest N's rate, for the same setting kind):\n")
+    say(
         "| destination ← source | cases | raw cases/s | default cases/s | ÷ raw | best setting | best cases/s | ÷ raw | default rate ÷ first N | peak RSS MiB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    say("|---|---|---|---|---|---|---|---|---|---|")
     for label in Set(lines.map(\.label)).sorted() {
         let mine = lines.filter { $0.label == label }
         var firstRate: Double?
@@ -326,7 +370,7 @@ func printGrowth(_ lines: [BenchLine], sizes: [Int]) {
             if firstRate == nil { firstRate = def.casesPerSecond }
             func f(_ x: Double?, _ format: String) -> String { x.map { String(format: format, $0) } ?? "–" }
             let rss = here.compactMap(\.rss)
-            print(
+            say(
                 "| \(label) | \(n) | \(f(raw?.casesPerSecond, "%.0f")) | \(f(def.casesPerSecond, "%.0f")) | \(f(raw.map { def.seconds / $0.seconds }, "%.2f×")) | "
                     + "\(best.threads ?? 0)×\(best.chunk ?? 0) | \(f(best.casesPerSecond, "%.0f")) | \(f(raw.map { best.seconds / $0.seconds }, "%.2f×")) | "
                     + "\(f(firstRate.map { def.casesPerSecond / $0 }, "%.2f×")) | \(f(rss.min(), "%.0f"))–\(f(rss.max(), "%.0f")) |")
@@ -349,11 +393,31 @@ func printChunkReadProfile(_ config: ConnectionConfig, dictionary: String, chunk
         guard let last = stored.last else { break }
         mark = (last.revision, last.rowID)
     }
+    if arguments.contains("--scan"), let snapshot = try source.snapshot(dictionary: dictionary) {
+        var scanTimes: [Double] = []
+        var after: SQLValue?
+        var cases = 0
+        while scanTimes.count < 100_000 {
+            var stored: [CSWebSource.StoredCase] = []
+            scanTimes.append(
+                try elapsed {
+                    stored = try source.scanCases(dictionary: dictionary, through: snapshot.revision, afterGUID: after, limit: chunk)
+                })
+            guard let last = stored.last else { break }
+            cases += stored.count
+            after = last.guidValue
+        }
+        say(
+            String(
+                format: "source scan in guid order (%d cases, %d chunks): %.1f s, median %.1f ms a chunk", cases, scanTimes.count - 1,
+                scanTimes.reduce(0, +), (scanTimes.sorted()[scanTimes.count / 2]) * 1000))
+    }
+    say(String(format: "source reads in (revision, id) order: %.1f s in all", times.reduce(0, +)))
     let plain = try elapsed { _ = try c.query(.select(source.chunkQuery(dictionary, where: CSWebSource.after(0, 0), limit: chunk))) }
     func median(_ xs: ArraySlice<Double>) -> Double { let s = xs.sorted(); return s.isEmpty ? 0 : s[s.count / 2] * 1000 }
     let k = max(1, min(10, times.count / 3))
     let first = median(times.prefix(k)), last = median(times.dropLast().suffix(k))
-    print(
+    say(
         String(
             format: "source chunk reads (%d × %d cases): first %d median %.1f ms, last %d median %.1f ms (%.2f×); "
                 + "the plain keyset query for the first chunk: %.1f ms", times.count - 1, chunk, k, first, k, last,
@@ -424,4 +488,67 @@ func rawLoad(_ files: [(table: TableDefinition, path: String)], schema: Breakout
                 config.database, "-e", statements,
             ], env: ["MYSQL_PWD": config.password ?? ""])
     }
+}
+
+/// The raw load again, into tables created with their primary keys only; the unique keys, indexes
+/// and foreign keys are added once the rows are in (issue 16's "secondary indexes and foreign keys
+/// after the rows", measured on the raw path before the product takes it). On MariaDB the foreign
+/// keys are added with `foreign_key_checks = 0` (checked, InnoDB copies the table) and then
+/// validated by a query. Returns the seconds of load and DDL together, and the schema.
+func deferredRawLoad(
+    _ files: [(table: TableDefinition, path: String)], config: ConnectionConfig, schemaFor: (String) throws -> BreakoutSchema
+) throws -> (seconds: Double, schema: BreakoutSchema) {
+    let schema = try schemaFor("rawd\(UInt32.random(in: 0...UInt32.max))")
+    let d = schema.dialect
+    let c = try Databases.connect(config)
+    defer { c.close() }
+    if d.namespacing == .schema { try c.execute(.createSchema(schema.namespace, ifNotExists: true)) }
+    for table in schema.allTables {
+        var bare = table
+        bare.uniqueKeys = []
+        bare.foreignKeys = []
+        bare.indexes = []
+        try c.execute(.createTable(bare))
+    }
+    let mapped = zip(files, schema.dataTables).map { (table: $1, path: $0.path) }
+    var seconds = try rawLoad(mapped, schema: schema, config: config)
+    seconds += try elapsed {
+        let mysql = config.engine == .mysql
+        if mysql { try c.execute("SET SESSION foreign_key_checks = 0") }
+        for table in schema.dataTables {
+            let t = try d.quote(table.name)
+            var clauses: [String] = []
+            for unique in table.uniqueKeys { clauses.append("ADD UNIQUE (\(try unique.map { try d.quote($0) }.joined(separator: ", ")))") }
+            for fk in table.foreignKeys {
+                clauses.append(
+                    "ADD FOREIGN KEY (\(try fk.columns.map { try d.quote($0) }.joined(separator: ", "))) REFERENCES \(try d.quote(fk.references)) "
+                        + "(\(try fk.referencedColumns.map { try d.quote($0) }.joined(separator: ", ")))"
+                        + (fk.onDeleteCascade ? " ON DELETE CASCADE" : ""))
+            }
+            if mysql {
+                for index in table.indexes {
+                    clauses.append(
+                        "ADD INDEX \(try d.quote(index.name)) (\(try index.columns.map { try d.quote($0) }.joined(separator: ", ")))")
+                }
+                if !clauses.isEmpty { try c.execute("ALTER TABLE \(t) " + clauses.joined(separator: ", ")) }
+            } else {
+                for index in table.indexes { try c.execute(.createIndex(index, ifNotExists: false)) }
+                if !clauses.isEmpty { try c.execute("ALTER TABLE \(t) " + clauses.joined(separator: ", ")) }
+            }
+        }
+        if mysql {
+            try c.execute("SET SESSION foreign_key_checks = 1")
+            for table in schema.dataTables {
+                for fk in table.foreignKeys {
+                    let child = try fk.columns.map { "c." + (try d.quote($0)) },
+                        parent = try fk.referencedColumns.map { "p." + (try d.quote($0)) }
+                    let orphans = try c.query(
+                        "SELECT COUNT(*) FROM \(try d.quote(table.name)) c LEFT JOIN \(try d.quote(fk.references)) p ON "
+                            + zip(child, parent).map { "\($0) = \($1)" }.joined(separator: " AND ") + " WHERE \(parent[0]) IS NULL")
+                    guard orphans.first?[0].int64 == 0 else { throw BreakoutError("\(table.name): rows without their parent") }
+                }
+            }
+        }
+    }
+    return (seconds, schema)
 }

@@ -566,4 +566,6 @@ struct SplitMix: RandomNumberGenerator {
 }
 
 /// A line on standard output, written at once (the suite's lines appear as scenarios finish).
-func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+/// A line on standard output, written at once (not held in a buffer when the output is a file),
+/// so that a long run can be followed with `tail -f`.
+func say(_ line: String = "") { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }

@@ -1,3 +1,4 @@
+import DatabaseDriver
 import Foundation
 
 // Benchmarks, run by `make bench`; never part of the tests. Numbers are measured in one run.
@@ -32,6 +33,12 @@ case "decode": try runDecodeBenchmark()
 case "source", "generate": try runSourceGenerator()
 case "breakout": try runBreakoutBenchmark()
 case "breakout-once": try runBreakoutOnce()
+case "read-profile":
+    // breakout-bench read-profile --url mysql://… --dictionary NAME [--chunk 1000]: every chunk of a
+    // CSWeb source read as a breakout reads it (no decoding), first chunks against last.
+    try printChunkReadProfile(
+        try ConnectionConfig.parse(url: stringOption("--url") ?? ""), dictionary: stringOption("--dictionary") ?? "CENSUS",
+        chunk: option("--chunk", 1000))
 case "faults": try runFaultSuite()
 case "isolation": try runIsolationSuite()
 default:

@@ -392,6 +392,60 @@ extension EngineTests {
         }
     }
 
+    /// Issue 16: a first load reads CSWeb's InnoDB table in its stored (`guid`) order, one range of
+    /// the primary key a chunk, and stays exactly once: interrupted in the middle, with cases
+    /// re-synced before it resumes (some loaded already, some not), it ends with exactly the
+    /// source's cases, and a later run loads nothing.
+    @Test(.enabled(if: Destination.servers.contains(.mysql)))
+    func storedOrderFirstLoadIsExactlyOnce() throws {
+        try Self.withCSWebInMariaDB(cases: 300) { sourceConfig, written in
+            var contents = written
+            let destination = ConnectionConfig(engine: .sqlite, database: temporaryPath("dest.db"))
+            let sourceConnection = try Databases.connect(sourceConfig)
+            defer { sourceConnection.close() }
+            let feed = try CSWebFeed(source: CSWebSource(connection: sourceConnection), dictionary: SyntheticSurvey.name)
+            let engine = try BreakoutEngine(
+                feed: feed, dialect: destination.engine.dialect, options: SchemaOptions(), connect: { try Databases.connect(destination) })
+            var options = RunOptions(chunkSize: 40)
+            options.storedOrderFrom = 1
+
+            // The plan says so, and its scan is a range of the primary key, with no sort.
+            let report = try engine.dryRun(connection: nil, chunkSize: 40, storedOrderFrom: 1)
+            #expect(report.text.contains("read in the source's stored order"), "\(report.text)")
+            let snapshot = try #require(try feed.storedOrderSnapshot())
+            let scan = CSWebSource(connection: sourceConnection).scanQuery(
+                SyntheticSurvey.name, through: snapshot.revision, afterGUID: .blob(Array(repeating: 0x80, count: 16)), limit: 40)
+            let sql = try SQLRenderer(sourceConnection.dialect, inlineValues: true).render(.select(scan))[0].sql
+            let plan = try sourceConnection.query("EXPLAIN " + sql)
+            #expect(plan.count == 1 && plan[0]["key"]?.string == "PRIMARY" && plan[0]["type"]?.string == "range", "\(plan)")
+            #expect(plan[0]["Extra"]?.string?.contains("filesort") != true, "\(plan)")
+
+            options.maxChunks = 3
+            let first = try engine.run(options)
+            #expect(first.newCases == 120)
+            let d = try Databases.connect(destination)
+            defer { d.close() }
+            // Stopped inside the scan: the mark stays at the start; the rows loaded stay.
+            #expect(try engine.readState(d)?.mark == .start)
+
+            // Re-synced before the next run: all of them (loaded or not) move past the snapshot.
+            let writer = CSWebDatabaseWriter(connection: try Databases.connect(sourceConfig))
+            try SyntheticCSWebSource.resync(writer, &contents, cases: Array(stride(from: 3, through: 300, by: 7)))
+            writer.connection.close()
+
+            options.maxChunks = nil
+            let second = try engine.run(options)
+            #expect(second.failedCases == contents.corrupt.count)
+            #expect(differences(try logicalDump(d, engine.schema), contents.expected) == [])
+            let mark = try #require(try engine.readState(d)?.mark)
+            #expect(mark.revision == contents.lastRevision)
+
+            let third = try engine.run(options)
+            #expect(third.newCases == 0 && third.updatedCases == 0)
+            #expect(differences(try logicalDump(d, engine.schema), contents.expected) == [])
+        }
+    }
+
     /// Issue 16: on CSWeb's own schema (`guid` primary key, `id` unique, an index on `revision`
     /// alone) a chunk's read costs the same at the first chunk and the last. Rows the server reads
     /// are counted with its handler counters (deterministic, unlike time), and the plans are
