@@ -38,7 +38,7 @@ lint:
 
 ## Benchmarks (release build, servers with Debian's durability defaults; not part of the tests):
 ## bulk-load paths, blob decoding, and the end-to-end breakout of 20,000 and 200,000 generated
-## census cases against the raw load of the same rows. See docs/performance.md.
+## census cases (BENCH_LARGE=1 adds 2,000,000) against the raw load of the same rows. See docs/performance.md.
 bench:
 	scripts/bench.sh
 
