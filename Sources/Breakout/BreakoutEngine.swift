@@ -19,10 +19,6 @@ package struct RunOptions: Sendable {
     package var destinationWait: Double
     /// Told after each committed chunk (on the run's coordinating thread).
     package var progress: (@Sendable (BreakoutProgress) -> Void)?
-    /// Each table's rows of a chunk sorted by primary key before they are loaded. Off: measured
-    /// slower on both engines (docs/performance.md, `make bench` with `--compare-order` measures it
-    /// again), as the rows come nearly in key order already.
-    package var primaryKeyOrder = false
     /// A first load of at least this many cases reads the source in its stored order when that
     /// is faster (``CaseFeed/storedOrderSnapshot()``); nil never does.
     package var storedOrderFrom: Int? = BreakoutEngine.storedOrderFrom
@@ -243,7 +239,7 @@ package final class BreakoutEngine: @unchecked Sendable {
             if cases.isEmpty && !needsReset { break }
             let chunk = Chunk(
                 after: after, through: scanning ? after : cases.last?.position ?? after, cases: cases, reset: needsReset,
-                primaryKeyOrder: options.primaryKeyOrder, storedOrder: scanning)
+                storedOrder: scanning)
             needsReset = false
             after = chunk.through
             chunkIndex += 1

@@ -13,8 +13,6 @@ extension BreakoutEngine {
         var cases: [SourceCase]
         /// First chunk after the source's content changed (file sources): empty the tables first.
         var reset: Bool
-        /// Rows sorted by each table's primary key before they are loaded (``RunOptions/primaryKeyOrder``).
-        var primaryKeyOrder = false
         /// Part of a first load read in the source's stored order (StoredOrder.swift): it has no
         /// bookkeeping row; the mark moves once every such chunk is in.
         var storedOrder = false
@@ -43,7 +41,6 @@ extension BreakoutEngine {
                 failed.append((source, "\(error)"))
             }
         }
-        if chunk.primaryKeyOrder { rows.sortByPrimaryKey(schema.dataTables) }
         return (rows, loaded, failed)
     }
 

@@ -68,27 +68,6 @@ struct ChunkRows {
 
     var rowCount: Int { tables.reduce(0) { $0 + $1.count } }
 
-    /// Puts each table's rows in the order of its one-column primary key, where they are not in it
-    /// already (``RunOptions/primaryKeyOrder``, off by default: measured slower, docs/performance.md).
-    /// Row ids follow the cases' source order and are nearly sorted already; the `cases` table is
-    /// keyed by the case's UUID, which a chunk read in (revision, id) order brings at random.
-    mutating func sortByPrimaryKey(_ definitions: [TableDefinition]) {
-        for (t, table) in definitions.enumerated() where table.primaryKey.count == 1 && tables[t].count > 1 {
-            guard let k = table.columns.firstIndex(where: { $0.name == table.primaryKey[0] }) else { continue }
-            let inOrder = zip(tables[t], tables[t].dropFirst()).allSatisfy { !Self.less($1[k], $0[k]) }
-            if !inOrder { tables[t].sort { Self.less($0[k], $1[k]) } }
-        }
-    }
-
-    /// Integers by value, text by UTF-8 bytes (UUID text sorts the same under any collation: its
-    /// hyphens are at the same places).
-    static func less(_ a: SQLValue, _ b: SQLValue) -> Bool {
-        switch (a, b) {
-        case (.integer(let x), .integer(let y)): x < y
-        case (.text(let x), .text(let y)): x.utf8.lexicographicallyPrecedes(y.utf8)
-        default: false
-        }
-    }
 }
 
 /// Turns decoded cases into destination rows. Ids are `number × 2^20 + n`, n counting the case's

@@ -11,7 +11,7 @@ import Verification
 // End-to-end breakout against the physical limit, measured in one run (issue 9).
 //
 //   breakout-bench breakout [--cases 20000,200000] [--shape census|survey] [--settings 3x1000,2x1000,2x5000]
-//                           [--sources mariadb,sqlite] [--json FILE] [--compare-order]
+//                           [--sources mariadb,sqlite] [--json FILE]
 //
 // For each N and each source: a generated CSWeb source and its manifest, in MariaDB with CSWeb's
 // own schema (`guid` primary key, `id` unique, an index on `revision` alone: the production setup,
@@ -51,9 +51,7 @@ func runBreakoutOnce() throws {
     let engine = try BreakoutEngine(
         feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
         connect: { try Databases.connect(config.forBulkLoad) })
-    var options = RunOptions(threads: option("--threads", 3), chunkSize: option("--chunk", 1000))
-    options.primaryKeyOrder = arguments.contains("--primary-key-order")
-    let summary = try engine.run(options)
+    let summary = try engine.run(RunOptions(threads: option("--threads", 3), chunkSize: option("--chunk", 1000)))
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
@@ -66,8 +64,7 @@ func runBreakoutOnce() throws {
 /// One line of the benchmark's table, also written to the `--json` file (scripts/plot-bench.py
 /// draws the growth of the rate with N from it).
 struct BenchLine: Codable {
-    /// `variant`: the default setting with one more technique (`--compare-order`: rows sorted by key).
-    enum Kind: String, Codable { case raw, rawDeferred, breakout, variant, rerun }
+    enum Kind: String, Codable { case raw, rawDeferred, breakout, rerun }
     var n: Int
     var destination: String
     var source: String
@@ -212,6 +209,20 @@ func runBreakoutBenchmark() throws {
                         dictionary: contents.dictionary, dialect: config.engine.dialect, options: SchemaOptions(), namespace: ns)
                 }
                 let label = name + " ← " + sourceLabel
+                /// One breakout into `namespace` in a child process (its own RSS and CPU), timed.
+                func once(_ namespace: String, _ setting: (threads: Int, chunk: Int)) throws -> (OnceResult, Double, Double?) {
+                    var result: OnceResult!
+                    let (wall, server) = try measured {
+                        let out = try runChecked(
+                            me,
+                            [
+                                "breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
+                                "--namespace", namespace, "--threads", String(setting.threads), "--chunk", String(setting.chunk),
+                            ])
+                        result = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
+                    }
+                    return (result, wall, server)
+                }
                 let measuredSettings = settingsFor(n, settings, lines: lines, label: label)
                 // The raw load first, so every breakout line can show its ratio: the rows come from a
                 // breakout at the default setting, written out in the raw client's text format.
@@ -224,16 +235,7 @@ func runBreakoutBenchmark() throws {
                 for (t, s) in measuredSettings.enumerated() {
                     let ns = "bench\(n)_\(t)_\(UInt32.random(in: 0...UInt32.max))"
                     let schema = try schemaFor(ns)
-                    var result: OnceResult!
-                    let (wall, server) = try measured {
-                        let out = try runChecked(
-                            me,
-                            [
-                                "breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
-                                "--namespace", ns, "--threads", String(s.threads), "--chunk", String(s.chunk),
-                            ])
-                        result = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
-                    }
+                    let (result, wall, server) = try once(ns, s)
                     let c = try Databases.connect(config)
                     let differences = manifest.differences(try Manifest.digests(c, schema))
                     c.close()
@@ -285,33 +287,6 @@ func runBreakoutBenchmark() throws {
                             cases: run.result.cases, rows: run.result.rows, raw: rawSeconds, rss: run.result.rssMiB, cpu: run.result.cpu,
                             serverCPU: run.server, check: run.check, matches: run.check == "= manifest"))
                 }
-                // The default setting with each table's rows sorted by primary key (RunOptions.primaryKeyOrder).
-                if arguments.contains("--compare-order") {
-                    let ns = "bench\(n)_order_\(UInt32.random(in: 0...UInt32.max))"
-                    let schema = try schemaFor(ns)
-                    var result: OnceResult!
-                    let s = settings[0]
-                    let (wall, server) = try measured {
-                        let out = try runChecked(
-                            me,
-                            [
-                                "breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
-                                "--namespace", ns, "--threads", String(s.threads), "--chunk", String(s.chunk), "--primary-key-order",
-                            ])
-                        result = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
-                    }
-                    let c = try Databases.connect(config)
-                    let differences = manifest.differences(try Manifest.digests(c, schema))
-                    c.close()
-                    dropNamespace(schema, config)
-                    show(
-                        BenchLine(
-                            n: n, destination: name, source: sourceLabel, kind: .variant,
-                            what: "\(s.threads) threads × \(s.chunk), rows sorted by primary key", threads: s.threads,
-                            chunk: s.chunk, isDefault: false, seconds: wall, cases: result.cases, rows: result.rows, raw: rawSeconds,
-                            rss: result.rssMiB, cpu: result.cpu, serverCPU: server,
-                            check: differences.isEmpty ? "= manifest" : "MISMATCH", matches: differences.isEmpty))
-                }
                 // Incremental: 1% of the cases re-synced, then the best setting's namespace run again.
                 let best = runs.min { $0.wall < $1.wall }!
                 let changed = stride(from: 7, through: n, by: 100).map { $0 }
@@ -319,17 +294,7 @@ func runBreakoutBenchmark() throws {
                 try SyntheticCSWebSource.resync(writer, &contents, cases: changed)
                 writer.connection.close()
                 manifest = Manifest(contents)
-                var again: OnceResult!
-                let (wall, server) = try measured {
-                    let out = try runChecked(
-                        me,
-                        [
-                            "breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
-                            "--namespace", best.schema.namespace, "--threads", String(best.setting.threads), "--chunk",
-                            String(best.setting.chunk),
-                        ])
-                    again = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
-                }
+                let (again, wall, server) = try once(best.schema.namespace, best.setting)
                 let c = try Databases.connect(config)
                 let differences = manifest.differences(try Manifest.digests(c, best.schema))
                 c.close()
