@@ -13,7 +13,14 @@ import Testing
     /// A script standing in for `breakout run-job`; `$@` are the arguments the parent passes.
     func child(_ body: String) throws -> String {
         let path = temporaryFile("child.sh")
-        try Data("#!/bin/sh\n\(body)\n".utf8).write(to: URL(fileURLWithPath: path))
+        // Written through a close-on-exec descriptor: a process another test forks meanwhile must
+        // not keep the script open for writing, or executing it fails with ETXTBSY.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o700)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        let bytes = Array("#!/bin/sh\n\(body)\n".utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else { throw POSIXError(.EIO) }
         chmod(path, 0o700)
         return path
     }
