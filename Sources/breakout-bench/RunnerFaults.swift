@@ -41,6 +41,21 @@ func runProcesses(of pid: Int32) -> [(pid: Int32, job: Int64)] {
 }
 
 /// Waits (bounded) until `condition` holds; returns whether it did.
+/// Pids and states (`/proc/PID/stat`'s third field) of `breakout run-job` processes whose command
+/// line names `dir`: the diagnosis of a run left running.
+func runJobProcesses(under dir: String) -> String {
+    let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int32($0) != nil }
+    let found = pids.compactMap { pid -> String? in
+        guard let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        let args = String(decoding: cmd, as: UTF8.self).split(separator: "\0")
+        guard args.contains("run-job"), args.contains(where: { $0.contains(dir) }) else { return nil }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let state = stat.split(separator: ")").last?.split(separator: " ").first.map(String.init) ?? "?"
+        return "\(pid) (\(state))"
+    }
+    return found.isEmpty ? "none" : found.joined(separator: ", ")
+}
+
 func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
@@ -317,16 +332,24 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario outer: (String, () t
     }
 
     scenario("kill -9 of a follower → its run stops at a chunk boundary and is recorded, never left running") {
-        let w = try Workspace(.sqlite, source: x.source, dictionary: x.dictionary, bin: x.bin, job: slow)
+        // 3 cases a chunk: the run lasts far longer than the poll that sees it start, so the kill
+        // lands mid-run. (With 15 a slow poll could see the child finish first; the parent then
+        // dies before recording the outcome, a case the next runner's lease recovery handles.)
+        let w = try Workspace(
+            .sqlite, source: x.source, dictionary: x.dictionary, bin: x.bin, job: "    threads: 1\n    max_cases_per_chunk: 3\n")
         defer { w.destroy() }
         try require(try w.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
         let p = try w.spawn(["jobs", "run", "f/j", "--wait"])
         try require(eventually(60) { w.committedCases() > 30 }, "the run did not start")
         kill(p.pid, SIGKILL)
         _ = p.wait(timeout: 10)
+        let atKill = w.committedCases()
+        try require(
+            atKill < x.cases - x.manifest.corrupt, "the run had finished before the kill (\(atKill) cases): the scenario tests nothing")
         try require(
             eventually(30) { ((try? w.runs()) ?? []).last?.status == "failed" },
-            "the run stayed \(((try? w.runs()) ?? []).last?.status ?? "?")")
+            "the run stayed \(((try? w.runs()) ?? []).last?.status ?? "?") (\(atKill) cases at the kill, \(w.committedCases()) now; "
+                + "run-job processes alive: \(runJobProcesses(under: w.dir.path)))")
         let run = try w.runs().last!
         try require(run.output.hasPrefix("stopped: the process that started this run"), "output: \(run.output.prefix(200))")
         try require(eventually(10) { ((try? w.leaseOwners()) ?? ["?"]).isEmpty }, "the lease is still held")
