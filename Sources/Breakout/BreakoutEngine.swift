@@ -22,6 +22,8 @@ package struct RunOptions: Sendable {
     /// A first load of at least this many cases reads the source in its stored order when that
     /// is faster (``CaseFeed/storedOrderSnapshot()``); nil never does.
     package var storedOrderFrom: Int? = BreakoutEngine.storedOrderFrom
+    /// Such a first load into tables it creates builds their keys after the rows (DeferredKeys.swift).
+    package var deferKeys = true
 
     package init(
         threads: Int = 1, chunkSize: Int = 1000, maxChunks: Int? = nil, shouldStop: (@Sendable () -> Bool)? = nil,
@@ -184,7 +186,16 @@ package final class BreakoutEngine: @unchecked Sendable {
     func run(_ options: RunOptions, control: any DatabaseConnection, state: StoredState?, change: SchemaChange) throws -> DictionarySummary
     {
         let started = Date()
-        let setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
+        // A first load into tables this run creates, read in stored order, creates the data
+        // tables keyless and adds their keys after the rows (DeferredKeys.swift).
+        var firstLoad: (pending: Int, scan: (through: Mark, cursor: SQLValue?))?
+        if state == nil, options.deferKeys, addsKeysLater {
+            let pending = try feed.pendingCount(after: .start)
+            if let scan = try storedOrderScan(mark: .start, pending: pending, from: options.storedOrderFrom) { firstLoad = (pending, scan) }
+        }
+        var keysDeferred = firstLoad != nil
+        var setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
+        if keysDeferred { setup = keylessCreates(setup) }
         if !setup.isEmpty {
             // DDL commits implicitly on MySQL; every statement is idempotent (IF NOT EXISTS) so a
             // crash here is repaired by the next run.
@@ -199,8 +210,18 @@ package final class BreakoutEngine: @unchecked Sendable {
         var mark = try fold(control, discardStray: true)
         let reset = (state?.fingerprint ?? "") != feed.fingerprint
         if reset { mark = .start }
-        let total = try feed.pendingCount(after: mark)
-        var scan = try storedOrderScan(mark: mark, pending: total, from: options.storedOrderFrom)
+        let total = try firstLoad?.pending ?? feed.pendingCount(after: mark)
+        var scan = try firstLoad.map(\.scan) ?? storedOrderScan(mark: mark, pending: total, from: options.storedOrderFrom)
+        if !keysDeferred, mark == .start, addsKeysLater {
+            // Keys missing at the start: a first load with deferred keys was stopped before they were in.
+            let missing = try missingKeys(control)
+            if !missing.isEmpty, scan != nil, options.deferKeys {
+                try startKeylessLoadOver(on: control)
+                keysDeferred = true
+            } else {
+                try completeKeys(missing, on: control)
+            }
+        }
         let threads = schema.dialect.concurrentWriters ? options.threads : 1
         let pool = threads > 1 ? try WorkerPool(count: threads, connect: connect) : nil
         var chunkIndex = 0
@@ -227,6 +248,10 @@ package final class BreakoutEngine: @unchecked Sendable {
                             break
                         }
                     }
+                    if keysDeferred {
+                        try addKeys(try missingKeys(control), on: control)
+                        keysDeferred = false
+                    }
                     try control.transaction { try control.execute(markUpdate(s.through, now: Date())) }
                     mark = s.through
                     after = s.through
@@ -239,7 +264,7 @@ package final class BreakoutEngine: @unchecked Sendable {
             if cases.isEmpty && !needsReset { break }
             let chunk = Chunk(
                 after: after, through: scanning ? after : cases.last?.position ?? after, cases: cases, reset: needsReset,
-                storedOrder: scanning)
+                storedOrder: scanning, keyless: keysDeferred)
             needsReset = false
             after = chunk.through
             chunkIndex += 1

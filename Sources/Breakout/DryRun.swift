@@ -88,12 +88,19 @@ extension BreakoutEngine {
             report.schema = change.description
             return report
         }
-        let setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
+        // As `run` decides it: a first load into new tables, in stored order, defers their keys.
+        var keysLater = false
+        if state == nil, addsKeysLater {
+            keysLater = try storedOrderScan(mark: .start, pending: feed.pendingCount(after: .start), from: storedOrderFrom) != nil
+        }
+        var setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
+        if keysLater { setup = keylessCreates(setup) }
         if !setup.isEmpty {
             steps.append(
                 try step(
                     state == nil
                         ? "create the tables (\(schema.dialect.namespacing == .schema ? "schema" : "table prefix") \(schema.namespace))"
+                            + (keysLater ? "; the data tables with their primary keys only, their other keys come after the rows" : "")
                         : "schema: \(change.description)",
                     [.begin] + setup + [.commit]))
         }
@@ -102,6 +109,22 @@ extension BreakoutEngine {
         if reset { mark = .start }
         let pending = try feed.pendingCount(after: mark)
         let scan = try storedOrderScan(mark: mark, pending: pending, from: storedOrderFrom)
+        if !keysLater, mark == .start, addsKeysLater, let connection, state != nil {
+            let missing = try missingKeys(connection)
+            if !missing.isEmpty, scan != nil {
+                keysLater = true
+                steps.append(
+                    try step(
+                        "a first load was stopped before its keys were built: it starts over, into empty tables without their keys",
+                        [.begin] + startOverStatements() + [.commit]))
+            } else if !missing.isEmpty {
+                steps.append(
+                    try step(
+                        "keys missing since a first load was stopped before they were built: "
+                            + missing.map(\.name.name).joined(separator: ", ") + "; added before loading",
+                        schema.dataTables.map { .createTable(Self.keyless($0)) } + addKeysStatements(missing)))
+            }
+        }
         let first =
             try scan.map { try feed.storedOrderCases(through: $0.through, after: nil, limit: chunkSize).cases }
             ?? feed.cases(after: mark, limit: chunkSize)
@@ -109,7 +132,7 @@ extension BreakoutEngine {
             // The same statements `load` runs, from the same functions; the reads run here, read-only.
             let chunk = Chunk(
                 after: mark, through: scan != nil ? mark : first.last?.position ?? mark, cases: first, reset: reset,
-                storedOrder: scan != nil)
+                storedOrder: scan != nil, keyless: keysLater)
             let (rows, loaded, failed) = decode(chunk, inflater: try ZlibInflater())
             let reads = chunkReads(chunk, loaded: loaded)
             let prior = try connection.map { c in state == nil ? ChunkPrior() : try readPrior(reads, on: c) } ?? ChunkPrior()
@@ -132,6 +155,12 @@ extension BreakoutEngine {
             }
             steps.append(try step("end of the first chunk", [.commit]))
             if let scan {
+                if keysLater {
+                    steps.append(
+                        try step(
+                            "once every chunk up to revision \(scan.through.revision) is in: the tables' keys, built and validated",
+                            addKeysStatements(schema.dataTables.filter { Self.keyless($0) != $0 })))
+                }
                 steps.append(
                     try step(
                         "once every chunk up to revision \(scan.through.revision) is in: the progress mark moves there",

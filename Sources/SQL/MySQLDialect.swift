@@ -20,6 +20,24 @@ package struct MySQLDialect: SQLDialect {
             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
     }
 
+    /// Unique and foreign keys from `table_constraints`, indexes from `statistics` (a foreign key's
+    /// own index carries the key's name and is listed as an index too).
+    package func keysQuery(_ table: QualifiedName) -> SQLStatement? {
+        let schema = table.schema.map(SQLValue.text) ?? .null
+        return .raw(
+            "SELECT CASE constraint_type WHEN 'UNIQUE' THEN 'unique' ELSE 'foreign' END, constraint_name "
+                + "FROM information_schema.table_constraints WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? "
+                + "AND constraint_type IN ('UNIQUE', 'FOREIGN KEY') "
+                + "UNION ALL SELECT DISTINCT 'index', index_name FROM information_schema.statistics "
+                + "WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND index_name <> 'PRIMARY'",
+            [schema, .text(table.name), schema, .text(table.name)])
+    }
+
+    /// InnoDB adds a checked foreign key by copying the whole table; unchecked, in place.
+    package var foreignKeyChecks: (off: String, on: String)? {
+        ("SET SESSION foreign_key_checks = 0", "SET SESSION foreign_key_checks = 1")
+    }
+
     /// `LOAD DATA LOCAL INFILE` of tab-separated text (the driver's `TextRowEncoder`), which the
     /// client feeds from memory under the name `stream`.
     package func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {

@@ -93,6 +93,19 @@ package protocol SQLDialect: Sendable {
     /// session's current one): the catalog's answer, so a missing table and a failed query are
     /// never confused.
     func tableExistsQuery(_ table: QualifiedName) -> SQLStatement
+    /// A query listing the unique keys, foreign keys and secondary indexes `table` has now, one row
+    /// each: its kind (``TableKeyKind``'s raw value) and its name. Nil where a first load never
+    /// adds keys after its rows (``SQLStatement/addKeys(_:)``).
+    func keysQuery(_ table: QualifiedName) -> SQLStatement?
+    /// The statements around ``SQLStatement/addKeys(_:)`` when the engine checks foreign keys by
+    /// copying the table (InnoDB): checks off for the session, then on again; the rows are then
+    /// validated by ``SQLStatement/countOrphans(_:_:)``. Nil where adding a key validates it in place.
+    var foreignKeyChecks: (off: String, on: String)? { get }
+}
+
+/// A key or index as the catalog lists it (``SQLDialect/keysQuery(_:)``).
+package enum TableKeyKind: String, Sendable {
+    case unique, foreign, index
 }
 
 extension SQLDialect {
@@ -123,6 +136,8 @@ extension SQLDialect {
     }
     package var identifierQuotes: (open: String, close: String) { ("\"", "\"") }
     package var indexesInline: Bool { false }
+    package func keysQuery(_ table: QualifiedName) -> SQLStatement? { nil }
+    package var foreignKeyChecks: (off: String, on: String)? { nil }
     package var tableOptions: String { "" }
     package func identifierProblem(_ name: String) -> String? { nil }
 

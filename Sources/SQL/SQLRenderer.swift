@@ -92,6 +92,19 @@ package struct SQLRenderer: Sendable {
             return [RenderedSQL(dialect.beginTransaction)]
         case .commit:
             return [RenderedSQL(dialect.commitTransaction)]
+        case .addKeys(let table):
+            return try renderAddKeys(table)
+        case .countOrphans(let table, let key):
+            let child = try key.columns.map { "c." + (try dialect.quote($0)) }
+            let parent = try key.referencedColumns.map { "p." + (try dialect.quote($0)) }
+            guard !child.isEmpty, child.count == parent.count else {
+                throw SQLError(dialect: dialect.name, "a foreign key of \"\(table)\" has \(child.count) columns for \(parent.count)")
+            }
+            return [
+                RenderedSQL(
+                    "SELECT COUNT(*) FROM \(try dialect.quote(table)) c LEFT JOIN \(try dialect.quote(key.references)) p ON "
+                        + zip(child, parent).map { "\($0) = \($1)" }.joined(separator: " AND ") + " WHERE \(parent[0]) IS NULL")
+            ]
         case .bulkLoad(let load):
             guard !load.columns.isEmpty else {
                 throw SQLError(dialect: dialect.name, "a bulk load into \"\(load.table)\" names no columns")
@@ -153,6 +166,30 @@ package struct SQLRenderer: Sendable {
         if !dialect.indexesInline {
             out += try table.indexes.map { try renderIndex($0, ifNotExists: table.ifNotExists) }
         }
+        return out
+    }
+
+    /// `CREATE INDEX` for each index, then one `ALTER TABLE` adding the unique and foreign keys;
+    /// one `ALTER TABLE` with everything where indexes are inline (MySQL: one rebuild, not three).
+    func renderAddKeys(_ table: TableDefinition) throws -> [RenderedSQL] {
+        let quotedTable = try dialect.quote(table.name)
+        var clauses: [String] = []
+        var out: [RenderedSQL] = []
+        for index in table.indexes {
+            if dialect.indexesInline {
+                clauses.append(
+                    "ADD \(index.unique ? "UNIQUE " : "")INDEX \(try dialect.quote(index.name)) (\(try quoteList(index.columns)))")
+            } else {
+                out.append(try renderIndex(index, ifNotExists: false))
+            }
+        }
+        for unique in table.uniqueKeys { clauses.append("ADD UNIQUE (\(try quoteList(unique)))") }
+        for fk in table.foreignKeys {
+            clauses.append(
+                "ADD FOREIGN KEY (\(try quoteList(fk.columns))) REFERENCES \(try dialect.quote(fk.references)) (\(try quoteList(fk.referencedColumns)))"
+                    + (fk.onDeleteCascade ? " ON DELETE CASCADE" : ""))
+        }
+        if !clauses.isEmpty { out.append(RenderedSQL("ALTER TABLE \(quotedTable) " + clauses.joined(separator: ", "))) }
         return out
     }
 

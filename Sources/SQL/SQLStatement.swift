@@ -24,6 +24,11 @@ package enum SQLStatement: Sendable, Hashable {
     /// Rows loaded by the dialect's bulk path (``SQLDialect/bulkLoadStatement(_:columns:rows:stream:)``).
     /// A connection runs it through its bulk loader; the renderer gives the statement that starts it.
     case bulkLoad(BulkLoad)
+    /// Adds the unique keys, foreign keys and secondary indexes of a table created with its
+    /// primary key only (a first load's keys, built after its rows: docs/performance.md).
+    case addKeys(TableDefinition)
+    /// A one-row count of the rows of `table` whose foreign key `key` finds no parent row.
+    case countOrphans(QualifiedName, ForeignKey)
 }
 
 /// Rows for one table, loaded by the engine's fastest path (COPY, LOAD DATA, bcp, prepared batches).

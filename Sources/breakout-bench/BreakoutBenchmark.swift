@@ -51,7 +51,9 @@ func runBreakoutOnce() throws {
     let engine = try BreakoutEngine(
         feed: feed, dialect: config.engine.dialect, options: SchemaOptions(), namespace: namespace,
         connect: { try Databases.connect(config.forBulkLoad) })
-    let summary = try engine.run(RunOptions(threads: option("--threads", 3), chunkSize: option("--chunk", 1000)))
+    var options = RunOptions(threads: option("--threads", 3), chunkSize: option("--chunk", 1000))
+    options.deferKeys = !CommandLine.arguments.contains("--keys-with-rows")
+    let summary = try engine.run(options)
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
@@ -64,7 +66,7 @@ func runBreakoutOnce() throws {
 /// One line of the benchmark's table, also written to the `--json` file (scripts/plot-bench.py
 /// draws the growth of the rate with N from it).
 struct BenchLine: Codable {
-    enum Kind: String, Codable { case raw, rawDeferred, breakout, rerun }
+    enum Kind: String, Codable { case raw, rawDeferred, breakout, keysWithRows, rerun }
     var n: Int
     var destination: String
     var source: String
@@ -210,7 +212,9 @@ func runBreakoutBenchmark() throws {
                 }
                 let label = name + " ← " + sourceLabel
                 /// One breakout into `namespace` in a child process (its own RSS and CPU), timed.
-                func once(_ namespace: String, _ setting: (threads: Int, chunk: Int)) throws -> (OnceResult, Double, Double?) {
+                func once(
+                    _ namespace: String, _ setting: (threads: Int, chunk: Int), keysWithRows: Bool = false
+                ) throws -> (OnceResult, Double, Double?) {
                     var result: OnceResult!
                     let (wall, server) = try measured {
                         let out = try runChecked(
@@ -218,7 +222,7 @@ func runBreakoutBenchmark() throws {
                             [
                                 "breakout-once", "--source", sourceLocation, "--dictionary", contents.options.name, "--url", url,
                                 "--namespace", namespace, "--threads", String(setting.threads), "--chunk", String(setting.chunk),
-                            ])
+                            ] + (keysWithRows ? ["--keys-with-rows"] : []))
                         result = try JSONDecoder().decode(OnceResult.self, from: Data(out.split(separator: "\n").last!.utf8))
                     }
                     return (result, wall, server)
@@ -286,6 +290,25 @@ func runBreakoutBenchmark() throws {
                             threads: run.setting.threads, chunk: run.setting.chunk, isDefault: isDefault, seconds: run.wall,
                             cases: run.result.cases, rows: run.result.rows, raw: rawSeconds, rss: run.result.rssMiB, cpu: run.result.cpu,
                             serverCPU: run.server, check: run.check, matches: run.check == "= manifest"))
+                }
+                // The default setting once more with the keys maintained row by row (as before issue
+                // 16's deferred keys), where a first load defers them: the technique's effect.
+                if sourceConnection.engine == .mysql, n >= BreakoutEngine.storedOrderFrom {
+                    let ns = "benchk\(n)_\(UInt32.random(in: 0...UInt32.max))"
+                    let schema = try schemaFor(ns)
+                    let (result, wall, server) = try once(ns, settings[0], keysWithRows: true)
+                    let c = try Databases.connect(config)
+                    let differences = manifest.differences(try Manifest.digests(c, schema))
+                    c.close()
+                    dropNamespace(schema, config)
+                    show(
+                        BenchLine(
+                            n: n, destination: name, source: sourceLabel, kind: .keysWithRows,
+                            what: "\(settings[0].threads) threads × \(settings[0].chunk), keys maintained with the rows",
+                            threads: settings[0].threads, chunk: settings[0].chunk, isDefault: false, seconds: wall, cases: result.cases,
+                            rows: result.rows, raw: rawSeconds, rss: result.rssMiB, cpu: result.cpu, serverCPU: server,
+                            check: differences.isEmpty ? "= manifest" : "MISMATCH: " + differences.joined(separator: "; "),
+                            matches: differences.isEmpty))
                 }
                 // Incremental: 1% of the cases re-synced, then the best setting's namespace run again.
                 let best = runs.min { $0.wall < $1.wall }!
