@@ -45,8 +45,14 @@ package struct Exporter {
         var handles: [FileHandle] = []
         for (table, name) in zip(tables, names) {
             let url = temporary.appendingPathComponent(name)
-            FileManager.default.createFile(
-                atPath: url.path, contents: Data((table.columns.map { Self.csv($0.name) }.joined(separator: ",") + "\r\n").utf8))
+            guard
+                FileManager.default.createFile(
+                    atPath: url.path, contents: Data((table.columns.map { Self.csv($0.name) }.joined(separator: ",") + "\r\n").utf8))
+            else {
+                throw BreakoutError(
+                    "the export of \(feed.dictionary.name) cannot create \(url.path) (a full disk, or no permission there); nothing was published"
+                )
+            }
             handles.append(try FileHandle(forWritingTo: url))
             try handles.last!.seekToEnd()
         }
@@ -73,7 +79,12 @@ package struct Exporter {
             for t in rows.tables.indices where !rows.tables[t].isEmpty {
                 var text = ""
                 for row in rows.tables[t] { text += row.map(Self.csv).joined(separator: ",") + "\r\n" }
-                handles[t].write(Data(text.utf8))
+                // `write(contentsOf:)` throws on a full disk where `write(_:)` would trap.
+                do { try handles[t].write(contentsOf: Data(text.utf8)) } catch {
+                    throw BreakoutError(
+                        "the export of \(feed.dictionary.name) could not write \(names[t]) in \(temporary.path): "
+                            + "\(error.localizedDescription) (a full disk?); nothing was published")
+                }
                 rowsPerTable[t] += rows.tables[t].count
             }
         }

@@ -359,6 +359,40 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario outer: (String, () t
         return "recorded: \(run.output.prefix(70))…; Play works; destination = manifest"
     }
 
+    // A full disk: the export's folder on a 64 KiB tmpfs (mounting one needs root; CI runs as root).
+    if getuid() == 0 {
+        scenario("full disk during an export → the run fails saying so, nothing is published, the next run and other jobs work") {
+            let export = "  - name: e\n    type: export\n    schedule: \"@daily\"\n    output: exports\n"
+            let w = try Workspace(.sqlite, source: x.source, dictionary: x.dictionary, bin: x.bin, job: export)
+            defer { w.destroy() }
+            try require(try w.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
+            let exports = w.dir.appendingPathComponent("data/f/exports")
+            try FileManager.default.createDirectory(at: exports, withIntermediateDirectories: true)
+            let mount = try run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", exports.path])
+            try require(mount.status == 0, "mount: \(mount.text)")
+            var mounted = true
+            defer { if mounted { _ = try? run("/bin/umount", ["-l", exports.path]) } }
+            let full = try w.breakout(["jobs", "run", "f/e", "--wait"])
+            try require(full.status == 1, "the export on a full disk exited \(full.status): \(full.text.suffix(300))")
+            let run1 = try w.runs().last!
+            try require(
+                run1.status == "failed" && run1.output.contains("could not write") && run1.output.contains("nothing was published"),
+                "run: \(run1.status) \(run1.output.prefix(300))")
+            let left = FileManager.default.subpaths(atPath: exports.path) ?? []
+            try require(left.allSatisfy { !$0.contains("/") }, "left on the full disk: \(left)")
+            let other = try w.breakout(["jobs", "run", "f/j", "--wait"])
+            try require(other.status == 0, "the breakout job after the full disk: \(other.text.suffix(300))")
+            try x.exact(w)
+            _ = try run("/bin/umount", [exports.path])
+            mounted = false
+            let again = try w.breakout(["jobs", "run", "f/e", "--wait"])
+            try require(again.status == 0, "the export with room again: \(again.text.suffix(300))")
+            let published = (FileManager.default.subpaths(atPath: exports.path) ?? []).filter { $0.hasSuffix("datapackage.json") }
+            try require(published.count == 1, "published: \(published)")
+            return "\(run1.output.split(separator: "\n").first.map { String($0.prefix(90)) } ?? "")…; then j exact, e published"
+        }
+    }
+
     scenario("no runner at all → status says so, names the overdue job and what to check") {
         let w = try Workspace(.sqlite, source: x.source, dictionary: x.dictionary, bin: x.bin)
         defer { w.destroy() }
