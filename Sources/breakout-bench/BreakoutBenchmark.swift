@@ -211,6 +211,12 @@ func runBreakoutBenchmark() throws {
                         dictionary: contents.dictionary, dialect: config.engine.dialect, options: SchemaOptions(), namespace: ns)
                 }
                 let label = name + " ← " + sourceLabel
+                /// How the tables of `schema` differ from the manifest (empty when they match it).
+                func differencesFromManifest(_ schema: BreakoutSchema) throws -> [String] {
+                    let c = try Databases.connect(config)
+                    defer { c.close() }
+                    return manifest.differences(try Manifest.digests(c, schema))
+                }
                 /// One breakout into `namespace` in a child process (its own RSS and CPU), timed.
                 func once(
                     _ namespace: String, _ setting: (threads: Int, chunk: Int), keysWithRows: Bool = false
@@ -240,9 +246,7 @@ func runBreakoutBenchmark() throws {
                     let ns = "bench\(n)_\(t)_\(UInt32.random(in: 0...UInt32.max))"
                     let schema = try schemaFor(ns)
                     let (result, wall, server) = try once(ns, s)
-                    let c = try Databases.connect(config)
-                    let differences = manifest.differences(try Manifest.digests(c, schema))
-                    c.close()
+                    let differences = try differencesFromManifest(schema)
                     let check = differences.isEmpty ? "= manifest" : "MISMATCH: " + differences.joined(separator: "; ")
                     runs.append((s, result, wall, server, check, schema))
                 }
@@ -252,9 +256,7 @@ func runBreakoutBenchmark() throws {
                     var seconds = 0.0
                     let (_, server) = try measured { seconds = try rawLoad(files, schema: rawSchema, config: config) }
                     rawSeconds = seconds
-                    let c = try Databases.connect(config)
-                    let rawDifferences = manifest.differences(try Manifest.digests(c, rawSchema))
-                    c.close()
+                    let rawDifferences = try differencesFromManifest(rawSchema)
                     dropNamespace(rawSchema, config)
                     show(
                         BenchLine(
@@ -266,9 +268,7 @@ func runBreakoutBenchmark() throws {
                     var deferred: (seconds: Double, schema: BreakoutSchema)!
                     let (_, deferredServer) = try measured { deferred = try deferredRawLoad(files, config: config, schemaFor: schemaFor) }
                     let (deferredSeconds, deferredSchema) = deferred!
-                    let c2 = try Databases.connect(config)
-                    let deferredDifferences = manifest.differences(try Manifest.digests(c2, deferredSchema))
-                    c2.close()
+                    let deferredDifferences = try differencesFromManifest(deferredSchema)
                     dropNamespace(deferredSchema, config)
                     show(
                         BenchLine(
@@ -297,9 +297,7 @@ func runBreakoutBenchmark() throws {
                     let ns = "benchk\(n)_\(UInt32.random(in: 0...UInt32.max))"
                     let schema = try schemaFor(ns)
                     let (result, wall, server) = try once(ns, settings[0], keysWithRows: true)
-                    let c = try Databases.connect(config)
-                    let differences = manifest.differences(try Manifest.digests(c, schema))
-                    c.close()
+                    let differences = try differencesFromManifest(schema)
                     dropNamespace(schema, config)
                     show(
                         BenchLine(
@@ -318,9 +316,7 @@ func runBreakoutBenchmark() throws {
                 writer.connection.close()
                 manifest = Manifest(contents)
                 let (again, wall, server) = try once(best.schema.namespace, best.setting)
-                let c = try Databases.connect(config)
-                let differences = manifest.differences(try Manifest.digests(c, best.schema))
-                c.close()
+                let differences = try differencesFromManifest(best.schema)
                 show(
                     BenchLine(
                         n: n, destination: name, source: sourceLabel, kind: .rerun,
