@@ -185,9 +185,12 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario outer: (String, () t
     }
 
     scenario("two jobs overlap on one destination → the second is skipped, naming the first; validate warned") {
+        // 3 cases a chunk: the first run lasts far longer than the second takes to start and wait
+        // its 1 s (with 15, a slow start of the second could find the first finished: both succeed).
+        let slowest = "    threads: 1\n    max_cases_per_chunk: 3\n"
         let w = try Workspace(
             mainKind, source: x.source, dictionary: x.dictionary, bin: x.bin,
-            job: slow + "  - name: k\n    type: breakout\n    schedule: \"@hourly\"\n" + slow)
+            job: slowest + "  - name: k\n    type: breakout\n    schedule: \"@hourly\"\n" + slowest)
         defer { w.destroy() }
         let validate = try w.breakout(["validate"])
         try require(validate.stderr.contains("both break out \(x.dictionary.name)"), "validate did not warn: \(validate.text)")
