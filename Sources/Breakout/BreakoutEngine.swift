@@ -188,11 +188,7 @@ package final class BreakoutEngine: @unchecked Sendable {
         let started = Date()
         // A first load into tables this run creates, read in stored order, creates the data
         // tables keyless and adds their keys after the rows (DeferredKeys.swift).
-        var firstLoad: (pending: Int, scan: (through: Mark, cursor: SQLValue?))?
-        if state == nil, options.deferKeys, addsKeysLater {
-            let pending = try feed.pendingCount(after: .start)
-            if let scan = try storedOrderScan(mark: .start, pending: pending, from: options.storedOrderFrom) { firstLoad = (pending, scan) }
-        }
+        let firstLoad = options.deferKeys ? try keylessFirstLoad(state: state, storedOrderFrom: options.storedOrderFrom) : nil
         var keysDeferred = firstLoad != nil
         var setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
         if keysDeferred { setup = keylessCreates(setup) }

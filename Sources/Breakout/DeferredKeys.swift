@@ -25,8 +25,18 @@ extension BreakoutEngine {
     /// Whether this engine's destination can take its keys after its rows (PostgreSQL, MySQL/MariaDB).
     var addsKeysLater: Bool { schema.dialect.keysQuery(schema.cases.name) != nil }
 
+    /// The pending cases and stored-order scan of a first load into the tables this run creates
+    /// (no state yet), when it builds their keys after the rows; nil otherwise.
+    func keylessFirstLoad(
+        state: StoredState?, storedOrderFrom: Int?
+    ) throws -> (pending: Int, scan: (through: Mark, cursor: SQLValue?))? {
+        guard state == nil, addsKeysLater else { return nil }
+        let pending = try feed.pendingCount(after: .start)
+        return try storedOrderScan(mark: .start, pending: pending, from: storedOrderFrom).map { (pending, $0) }
+    }
+
     /// `table` with its primary key only.
-    static func keyless(_ table: TableDefinition) -> TableDefinition {
+    package static func keyless(_ table: TableDefinition) -> TableDefinition {
         var bare = table
         bare.uniqueKeys = []
         bare.foreignKeys = []

@@ -89,10 +89,8 @@ extension BreakoutEngine {
             return report
         }
         // As `run` decides it: a first load into new tables, in stored order, defers their keys.
-        var keysLater = false
-        if state == nil, addsKeysLater {
-            keysLater = try storedOrderScan(mark: .start, pending: feed.pendingCount(after: .start), from: storedOrderFrom) != nil
-        }
+        let firstLoad = try keylessFirstLoad(state: state, storedOrderFrom: storedOrderFrom)
+        var keysLater = firstLoad != nil
         var setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
         if keysLater { setup = keylessCreates(setup) }
         if !setup.isEmpty {
@@ -107,8 +105,8 @@ extension BreakoutEngine {
         var mark = try readMark(connection, state: state)
         let reset = (state?.fingerprint ?? "") != feed.fingerprint
         if reset { mark = .start }
-        let pending = try feed.pendingCount(after: mark)
-        let scan = try storedOrderScan(mark: mark, pending: pending, from: storedOrderFrom)
+        let pending = try firstLoad?.pending ?? feed.pendingCount(after: mark)
+        let scan = try firstLoad.map(\.scan) ?? storedOrderScan(mark: mark, pending: pending, from: storedOrderFrom)
         if !keysLater, mark == .start, addsKeysLater, let connection, state != nil {
             let missing = try missingKeys(connection)
             if !missing.isEmpty, scan != nil {

@@ -10,17 +10,14 @@ package struct PostgreSQLDialect: SQLDialect {
     package var bulkLoadMethod: BulkLoadMethod { .copyFromStdin }
     package var maxBindsPerStatement: Int { 65_535 }
 
-    /// Unique and foreign keys from `pg_constraint`, indexes from `pg_indexes` (a unique key's own
-    /// index is listed as an index too).
+    /// Unique and foreign keys from `pg_constraint`, indexes from `pg_indexes` (the primary and
+    /// unique keys' own indexes are listed as indexes too).
     package func keysQuery(_ table: QualifiedName) -> SQLStatement? {
         .raw(
             "SELECT CASE c.contype WHEN 'u' THEN 'unique' ELSE 'foreign' END, c.conname FROM pg_constraint c "
                 + "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
                 + "WHERE n.nspname = COALESCE($1, current_schema()) AND t.relname = $2 AND c.contype IN ('u', 'f') "
-                + "UNION ALL SELECT 'index', indexname FROM pg_indexes WHERE schemaname = COALESCE($1, current_schema()) "
-                + "AND tablename = $2 AND indexname NOT IN (SELECT conname FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
-                + "JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = COALESCE($1, current_schema()) AND t.relname = $2 "
-                + "AND c.contype IN ('p', 'u'))",
+                + "UNION ALL SELECT 'index', indexname FROM pg_indexes WHERE schemaname = COALESCE($1, current_schema()) AND tablename = $2",
             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
     }
 

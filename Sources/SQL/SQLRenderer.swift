@@ -146,17 +146,7 @@ package struct SQLRenderer: Sendable {
         if !table.primaryKey.isEmpty && !hasIdentity {
             parts.append("PRIMARY KEY (\(try quoteList(table.primaryKey)))")
         }
-        for unique in table.uniqueKeys { parts.append("UNIQUE (\(try quoteList(unique)))") }
-        for fk in table.foreignKeys {
-            parts.append(
-                "FOREIGN KEY (\(try quoteList(fk.columns))) REFERENCES \(try dialect.quote(fk.references)) (\(try quoteList(fk.referencedColumns)))"
-                    + (fk.onDeleteCascade ? " ON DELETE CASCADE" : ""))
-        }
-        if dialect.indexesInline {
-            for index in table.indexes {
-                parts.append("\(index.unique ? "UNIQUE " : "")INDEX \(try dialect.quote(index.name)) (\(try quoteList(index.columns)))")
-            }
-        }
+        parts += try keyClauses(table)
         var out = [
             RenderedSQL(
                 dialect.createTable(
@@ -169,27 +159,31 @@ package struct SQLRenderer: Sendable {
         return out
     }
 
+    /// A table's unique keys, foreign keys and (where they are inline) indexes as table clauses:
+    /// the same text in `CREATE TABLE` and, after `ADD`, in `ALTER TABLE`.
+    func keyClauses(_ table: TableDefinition) throws -> [String] {
+        var clauses = try table.uniqueKeys.map { "UNIQUE (\(try quoteList($0)))" }
+        for fk in table.foreignKeys {
+            clauses.append(
+                "FOREIGN KEY (\(try quoteList(fk.columns))) REFERENCES \(try dialect.quote(fk.references)) (\(try quoteList(fk.referencedColumns)))"
+                    + (fk.onDeleteCascade ? " ON DELETE CASCADE" : ""))
+        }
+        if dialect.indexesInline {
+            for index in table.indexes {
+                clauses.append("\(index.unique ? "UNIQUE " : "")INDEX \(try dialect.quote(index.name)) (\(try quoteList(index.columns)))")
+            }
+        }
+        return clauses
+    }
+
     /// `CREATE INDEX` for each index, then one `ALTER TABLE` adding the unique and foreign keys;
     /// one `ALTER TABLE` with everything where indexes are inline (MySQL: one rebuild, not three).
     func renderAddKeys(_ table: TableDefinition) throws -> [RenderedSQL] {
-        let quotedTable = try dialect.quote(table.name)
-        var clauses: [String] = []
-        var out: [RenderedSQL] = []
-        for index in table.indexes {
-            if dialect.indexesInline {
-                clauses.append(
-                    "ADD \(index.unique ? "UNIQUE " : "")INDEX \(try dialect.quote(index.name)) (\(try quoteList(index.columns)))")
-            } else {
-                out.append(try renderIndex(index, ifNotExists: false))
-            }
+        var out = dialect.indexesInline ? [] : try table.indexes.map { try renderIndex($0, ifNotExists: false) }
+        let clauses = try keyClauses(table)
+        if !clauses.isEmpty {
+            out.append(RenderedSQL("ALTER TABLE \(try dialect.quote(table.name)) " + clauses.map { "ADD " + $0 }.joined(separator: ", ")))
         }
-        for unique in table.uniqueKeys { clauses.append("ADD UNIQUE (\(try quoteList(unique)))") }
-        for fk in table.foreignKeys {
-            clauses.append(
-                "ADD FOREIGN KEY (\(try quoteList(fk.columns))) REFERENCES \(try dialect.quote(fk.references)) (\(try quoteList(fk.referencedColumns)))"
-                    + (fk.onDeleteCascade ? " ON DELETE CASCADE" : ""))
-        }
-        if !clauses.isEmpty { out.append(RenderedSQL("ALTER TABLE \(quotedTable) " + clauses.joined(separator: ", "))) }
         return out
     }
 

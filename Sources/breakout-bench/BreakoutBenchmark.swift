@@ -476,9 +476,9 @@ func rawLoad(_ files: [(table: TableDefinition, path: String)], schema: Breakout
 
 /// The raw load again, into tables created with their primary keys only; the unique keys, indexes
 /// and foreign keys are added once the rows are in (issue 16's "secondary indexes and foreign keys
-/// after the rows", measured on the raw path before the product takes it). On MariaDB the foreign
-/// keys are added with `foreign_key_checks = 0` (checked, InnoDB copies the table) and then
-/// validated by a query. Returns the seconds of load and DDL together, and the schema.
+/// after the rows, on the raw path). The keys are added by the statements a first load uses
+/// (`.addKeys`; on MariaDB with `foreign_key_checks = 0`, then validated by `.countOrphans`).
+/// Returns the seconds of load and DDL together, and the schema.
 func deferredRawLoad(
     _ files: [(table: TableDefinition, path: String)], config: ConnectionConfig, schemaFor: (String) throws -> BreakoutSchema
 ) throws -> (seconds: Double, schema: BreakoutSchema) {
@@ -487,49 +487,21 @@ func deferredRawLoad(
     let c = try Databases.connect(config)
     defer { c.close() }
     if d.namespacing == .schema { try c.execute(.createSchema(schema.namespace, ifNotExists: true)) }
-    for table in schema.allTables {
-        var bare = table
-        bare.uniqueKeys = []
-        bare.foreignKeys = []
-        bare.indexes = []
-        try c.execute(.createTable(bare))
-    }
+    for table in schema.allTables { try c.execute(.createTable(BreakoutEngine.keyless(table))) }
     let mapped = zip(files, schema.dataTables).map { (table: $1, path: $0.path) }
     var seconds = try rawLoad(mapped, schema: schema, config: config)
     seconds += try elapsed {
-        let mysql = config.engine == .mysql
-        if mysql { try c.execute("SET SESSION foreign_key_checks = 0") }
-        for table in schema.dataTables {
-            let t = try d.quote(table.name)
-            var clauses: [String] = []
-            for unique in table.uniqueKeys { clauses.append("ADD UNIQUE (\(try unique.map { try d.quote($0) }.joined(separator: ", ")))") }
-            for fk in table.foreignKeys {
-                clauses.append(
-                    "ADD FOREIGN KEY (\(try fk.columns.map { try d.quote($0) }.joined(separator: ", "))) REFERENCES \(try d.quote(fk.references)) "
-                        + "(\(try fk.referencedColumns.map { try d.quote($0) }.joined(separator: ", ")))"
-                        + (fk.onDeleteCascade ? " ON DELETE CASCADE" : ""))
-            }
-            if mysql {
-                for index in table.indexes {
-                    clauses.append(
-                        "ADD INDEX \(try d.quote(index.name)) (\(try index.columns.map { try d.quote($0) }.joined(separator: ", ")))")
-                }
-                if !clauses.isEmpty { try c.execute("ALTER TABLE \(t) " + clauses.joined(separator: ", ")) }
-            } else {
-                for index in table.indexes { try c.execute(.createIndex(index, ifNotExists: false)) }
-                if !clauses.isEmpty { try c.execute("ALTER TABLE \(t) " + clauses.joined(separator: ", ")) }
-            }
-        }
-        if mysql {
-            try c.execute("SET SESSION foreign_key_checks = 1")
+        // The product's own statements for a first load's keys (SQLStatement.addKeys, .countOrphans).
+        let checks = d.foreignKeyChecks
+        if let checks { try c.execute(checks.off) }
+        for table in schema.dataTables { try c.execute(.addKeys(table)) }
+        if let checks {
+            try c.execute(checks.on)
             for table in schema.dataTables {
                 for fk in table.foreignKeys {
-                    let child = try fk.columns.map { "c." + (try d.quote($0)) },
-                        parent = try fk.referencedColumns.map { "p." + (try d.quote($0)) }
-                    let orphans = try c.query(
-                        "SELECT COUNT(*) FROM \(try d.quote(table.name)) c LEFT JOIN \(try d.quote(fk.references)) p ON "
-                            + zip(child, parent).map { "\($0) = \($1)" }.joined(separator: " AND ") + " WHERE \(parent[0]) IS NULL")
-                    guard orphans.first?[0].int64 == 0 else { throw BreakoutError("\(table.name): rows without their parent") }
+                    guard try c.query(.countOrphans(table.name, fk)).first?[0].int64 == 0 else {
+                        throw BreakoutError("\(table.name): rows without their parent")
+                    }
                 }
             }
         }

@@ -127,6 +127,8 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario outer: (String, () t
         }
     }
     let slow = "    threads: 1\n    max_cases_per_chunk: 15\n"
+    /// For scenarios that must act while a run is still going: 3 cases a chunk outlasts any poll.
+    let slower = "    threads: 1\n    max_cases_per_chunk: 3\n"
     let second = "  - name: second\n    type: sqlite\n    database: second.db\n"
     let mainKind = x.servers.first ?? .sqlite
 
@@ -187,10 +189,9 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario outer: (String, () t
     scenario("two jobs overlap on one destination → the second is skipped, naming the first; validate warned") {
         // 3 cases a chunk: the first run lasts far longer than the second takes to start and wait
         // its 1 s (with 15, a slow start of the second could find the first finished: both succeed).
-        let slowest = "    threads: 1\n    max_cases_per_chunk: 3\n"
         let w = try Workspace(
             mainKind, source: x.source, dictionary: x.dictionary, bin: x.bin,
-            job: slowest + "  - name: k\n    type: breakout\n    schedule: \"@hourly\"\n" + slowest)
+            job: slower + "  - name: k\n    type: breakout\n    schedule: \"@hourly\"\n" + slower)
         defer { w.destroy() }
         let validate = try w.breakout(["validate"])
         try require(validate.stderr.contains("both break out \(x.dictionary.name)"), "validate did not warn: \(validate.text)")
@@ -208,7 +209,6 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario outer: (String, () t
 
     if let restart = x.restart, x.servers.contains(.postgresql) {
         scenario("state store (PostgreSQL) restarted mid-run → the run's real outcome is recorded") {
-            let slower = "    threads: 1\n    max_cases_per_chunk: 3\n"
             let w = try Workspace(.sqlite, source: x.source, dictionary: x.dictionary, bin: x.bin, job: slower, stateOnServer: true)
             defer { w.destroy() }
             try require(try w.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
@@ -339,7 +339,7 @@ func runnerFaultScenarios(_ x: RunnerFaultContext, scenario outer: (String, () t
         // lands mid-run. (With 15 a slow poll could see the child finish first; the parent then
         // dies before recording the outcome, a case the next runner's lease recovery handles.)
         let w = try Workspace(
-            .sqlite, source: x.source, dictionary: x.dictionary, bin: x.bin, job: "    threads: 1\n    max_cases_per_chunk: 3\n")
+            .sqlite, source: x.source, dictionary: x.dictionary, bin: x.bin, job: slower)
         defer { w.destroy() }
         try require(try w.breakout(["apply", "--auto-approve"]).status == 0, "apply failed")
         let p = try w.spawn(["jobs", "run", "f/j", "--wait"])
