@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "CSPro", dependencies: ["CLibdeflate", "Diagnostics"]),
 
         // Where cases come from: .csdb files, .dat files, CSWeb's database.
-        .target(name: "CaseSources", dependencies: ["CSPro", "DatabaseDriver", "SQL", "SQLiteDriver"]),
+        .target(name: "CaseSources", dependencies: ["CSPro", "DatabaseDriver", "SQL", "SQLiteDriver", "Diagnostics"]),
 
         // The breakout: destination schema from a dictionary, rows from cases, exactly-once chunked loading.
         .target(name: "Breakout", dependencies: ["CSPro", "CaseSources", "DatabaseDriver", "SQL", "Diagnostics"]),

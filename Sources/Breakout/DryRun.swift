@@ -23,6 +23,9 @@ package struct DryRunReport: Sendable {
     package var source: String
     package var destination: String
     package var schema: String
+    /// What the run does to the tables, and the changes (or the reasons for a rebuild).
+    package var schemaAction: SchemaAction
+    package var schemaChanges: [String]
     package var mark: Mark
 
     package var pendingCases: Int
@@ -86,6 +89,8 @@ extension BreakoutEngine {
                     "when the shadow tables have caught up: swap them in, in one transaction",
                     [.begin, swap(from: shadow, replacing: old), .commit]))
             report.schema = change.description
+            report.schemaAction = .rebuild
+            report.schemaChanges = change.rebuildReasons
             return report
         }
         // As `run` decides it: a first load into new tables, in stored order, defers their keys.
@@ -169,6 +174,7 @@ extension BreakoutEngine {
         return DryRunReport(
             dictionary: feed.dictionary.name, source: feed.description,
             destination: destinationDescription,
-            schema: change.description, mark: mark, pendingCases: pending, chunks: chunks, steps: steps)
+            schema: change.description, schemaAction: change.action, schemaChanges: change.changes, mark: mark, pendingCases: pending,
+            chunks: chunks, steps: steps)
     }
 }

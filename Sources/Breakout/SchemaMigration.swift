@@ -6,6 +6,21 @@ import SQL
 // The destination's stored state (breakout_state) and what its tables need before loading:
 // nothing, creation, an in-place migration, or a rebuild in a shadow namespace.
 
+/// What the next run does to the destination's tables, for a plan to gate on.
+package enum SchemaAction: String, Sendable, Codable {
+    /// Nothing (or only breakout's own bookkeeping).
+    case none
+    /// New tables in a destination that has none for the dictionary.
+    case create
+    /// Columns added or widened, tables added, in place.
+    case migrate
+    /// Loaded again into a shadow namespace and swapped in.
+    case rebuild
+
+    /// Whether existing tables change: what `plan --detailed-exitcode` reports as 2.
+    package var altersExistingTables: Bool { self == .migrate || self == .rebuild }
+}
+
 extension BreakoutEngine {
     // MARK: - Stored state
 
@@ -59,6 +74,9 @@ extension BreakoutEngine {
 
     /// What the destination needs before loading: nothing, creation, or an in-place migration.
     package struct SchemaChange: Sendable {
+        package var action: SchemaAction
+        /// For a migration, the changes made (`new column census_person.p99`); for a rebuild, why.
+        package var changes: [String] = []
         package var description: String
         package var statements: [SQLStatement]
         /// Whether the value labels are rewritten.
@@ -84,10 +102,10 @@ extension BreakoutEngine {
 
     func schemaChange(_ state: StoredState?) throws -> SchemaChange {
         guard let state else {
-            return SchemaChange(description: "created", statements: schema.createStatements(), reloadLabels: true)
+            return SchemaChange(action: .create, description: "created", statements: schema.createStatements(), reloadLabels: true)
         }
         if state.model == modelJSON, state.options == optionsJSON {
-            return SchemaChange(description: "unchanged", statements: [], reloadLabels: false)
+            return SchemaChange(action: .none, description: "unchanged", statements: [], reloadLabels: false)
         }
         // A stored model that does not decode (written by hand, or truncated) means the tables are rebuilt, which is
         // safe.
@@ -138,12 +156,16 @@ extension BreakoutEngine {
         }
         if !incompatible.isEmpty {
             return SchemaChange(
+                action: .rebuild, changes: incompatible,
                 description: "rebuilt in \(shadowNamespace) and swapped in (" + incompatible.prefix(5).joined(separator: "; ")
                     + (incompatible.count > 5 ? "; …" : "") + ")",
                 statements: [], reloadLabels: true, rebuildReasons: incompatible, old: old)
         }
         let description = changes.isEmpty ? "options changed (no table change)" : "migrated in place: " + changes.joined(separator: ", ")
-        return SchemaChange(description: description, statements: statements, reloadLabels: true, old: old)
+        return SchemaChange(
+            action: changes.isEmpty ? .none : .migrate, changes: changes, description: description, statements: statements,
+            reloadLabels: true,
+            old: old)
     }
 
     static func options(_ json: String) -> SchemaOptions? {

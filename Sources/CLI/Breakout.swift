@@ -9,7 +9,9 @@ struct Breakout: ParsableCommand {
         abstract: "Break out CSPro/CSWeb cases into relational tables in PostgreSQL, MySQL/MariaDB, SQL Server or SQLite.",
         discussion: """
             Organizations, connections and jobs are declared in YAML kept in git; see README.md.
-            Exit codes: 0 ok, 1 error, 2 plan has changes (with --detailed-exitcode).
+            Exit codes: 0 ok, 1 error (or a warning, with plan --fail-on-warnings),
+            2 changes to review (plan --detailed-exitcode: config changes, or a job
+            whose next run migrates or rebuilds a destination's tables).
             """,
         version: BreakoutVersion.current,
         subcommands: [

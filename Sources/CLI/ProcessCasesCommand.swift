@@ -5,6 +5,7 @@ import CaseSources
 import Config
 import Drivers
 import Foundation
+import Reconcile
 import Runner
 import SQL
 
@@ -173,13 +174,19 @@ struct JobPlan: Encodable {
     var dictionary: String?
     var destination: String
     var schema: String?
+    /// none / create / migrate / rebuild; nil when the job could not be planned.
+    var schemaAction: SchemaAction?
+    var schemaChanges: [String] = []
     var pendingCases: Int?
     var sql: [String]
     var error: String?
+    /// Why it could not be planned, as a plan warning with its code.
+    var warning: Plan.Warning?
     var report: DryRunReport?
 
     enum CodingKeys: String, CodingKey {
-        case organization, job, dictionary, destination, schema, pendingCases = "pending_cases", sql, error
+        case organization, job, dictionary, destination, schema, schemaAction = "schema_action", schemaChanges = "schema_changes",
+            pendingCases = "pending_cases", sql, error
     }
 
     func encode(to encoder: Encoder) throws {
@@ -189,9 +196,27 @@ struct JobPlan: Encodable {
         try c.encode(dictionary, forKey: .dictionary)
         try c.encode(destination, forKey: .destination)
         try c.encode(schema, forKey: .schema)
+        try c.encode(schemaAction, forKey: .schemaAction)
+        try c.encode(schemaChanges, forKey: .schemaChanges)
         try c.encode(pendingCases, forKey: .pendingCases)
         try c.encode(sql, forKey: .sql)
         try c.encode(error, forKey: .error)
+    }
+
+    /// The job could not be planned: `error` for the reader, a warning with its code for scripts.
+    mutating func failed(_ code: Plan.Warning.Code, _ message: String) {
+        error = message
+        warning = Plan.Warning(
+            code, (dictionary.map { "dictionary \($0): " } ?? "") + message + "; its next run would fail", organization: organization,
+            job: job)
+    }
+
+    /// What a job-level failure is, for its warning code.
+    static func code(of error: Error) -> Plan.Warning.Code {
+        switch error {
+        case is UnknownDictionaryError: .dictionaryMissing
+        default: .jobNotPlanned
+        }
     }
 
     /// Dry runs for every active breakout job of the configuration. Reads only.
@@ -209,7 +234,7 @@ struct JobPlan: Encodable {
                     var plan = JobPlan(
                         organization: org.slug.value, job: job.name.value, dictionary: dictionary, destination: destination, sql: [])
                     guard let sources else {
-                        plan.error = "the source cannot be read: \(sourceError ?? "?")"
+                        plan.failed(.sourceUnreachable, "the source cannot be read: \(sourceError ?? "?")")
                         out.append(plan)
                         continue
                     }
@@ -224,16 +249,20 @@ struct JobPlan: Encodable {
                             connect: { try Databases.connectForWriting(settings) })
                         let reader: (any DatabaseConnection)?
                         do { reader = try ProcessCases.readOnlyConnection(settings) } catch {
-                            throw CLIError("the destination cannot be reached", cause: error)
+                            plan.failed(.destinationUnreachable, "\(CLIError("the destination cannot be reached", cause: error))")
+                            out.append(plan)
+                            continue
                         }
                         defer { reader?.close() }
                         let report = try engine.dryRun(connection: reader, chunkSize: job.maxCasesPerChunk)
                         plan.schema = report.schema
+                        plan.schemaAction = report.schemaAction
+                        plan.schemaChanges = report.schemaChanges
                         plan.pendingCases = report.pendingCases
                         plan.sql = report.steps.flatMap { ["-- " + $0.comment] + $0.lines }
                         plan.report = report
                     } catch {
-                        plan.error = "\(error)"
+                        plan.failed(Self.code(of: error), "\(error)")
                     }
                     out.append(plan)
                 }

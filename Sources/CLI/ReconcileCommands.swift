@@ -1,8 +1,10 @@
 import ArgumentParser
+import Breakout
 import Config
 import Drivers
 import Foundation
 import Reconcile
+import Runner
 import Secrets
 import State
 
@@ -12,8 +14,8 @@ struct StateAccess {
     let resolver: Resolver
     let stateKeys: Keyring
 
-    init(_ options: ConfigOptions, settingsOnly: Bool = false) throws {
-        configuration = try options.load(settingsOnly: settingsOnly)
+    init(_ options: ConfigOptions, settingsOnly: Bool = false, printWarnings: Bool = true) throws {
+        configuration = try options.load(settingsOnly: settingsOnly, printWarnings: printWarnings)
         let keyring = try options.keyring()
         resolver = Resolver(configuration, keyring: keyring)
         if let keyFile = configuration.settings.state.keyFile {
@@ -58,9 +60,12 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Show what apply would change in the control tables (creates, field-level updates, deletes), writing nothing.",
         discussion: """
-            Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes.
-            --out FILE saves the plan (JSON, docs/plan-format.md) for `breakout apply FILE`, which refuses it
-            if the control tables or the configuration changed in between.
+            Exit codes with --detailed-exitcode: 0 nothing to review, 1 error, 2 config
+            changes or a job whose next run migrates or rebuilds a destination's tables.
+            --fail-on-warnings: exit 1 when the plan has any warning; each warning has a
+            stable code (docs/control-tables.md, "Warnings").
+            --out FILE saves the plan (JSON, docs/control-tables.md) for `breakout apply
+            FILE`, which refuses it if the control tables or the configuration changed.
             """
     )
 
@@ -68,8 +73,15 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var config: ConfigOptions
 
-    @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when there are changes, 0 when there are none.")
+    @Flag(
+        name: .customLong("detailed-exitcode"),
+        help: "Exit 2 when the config changes or a job's next run migrates or rebuilds a destination's tables, 0 when neither.")
     var detailedExitCode = false
+
+    @Flag(
+        name: .customLong("fail-on-warnings"),
+        help: "Exit 1 when the plan has warnings (missing dictionaries, jobs that can overlap, unreachable destinations, …).")
+    var failOnWarnings = false
 
     @Option(help: "text (default), json (stable, documented), markdown (for a pull-request comment) or sql (the jobs' SQL as a script).")
     var format: Format = .text
@@ -81,20 +93,23 @@ struct PlanCommand: ParsableCommand {
     var out: String?
 
     func run() throws {
-        var plan: Plan?
+        var gate = Gate.clean
         try reportingErrors {
-            let access = try StateAccess(config)
+            let access = try StateAccess(config, printWarnings: false)
             let store = try access.open(forWriting: false)
             defer { store.connection.close() }
-            let p = try access.reconciler(store).plan()
-            plan = p
+            var p = try access.reconciler(store).plan()
             let jobs = offline ? [] : JobPlan.all(access.configuration, resolver: access.resolver)
+            p.warnings += jobs.compactMap(\.warning)
+            let altering = jobs.filter { $0.schemaAction?.altersExistingTables == true }
+            gate = Gate(configChanges: p.hasChanges, schemaChanges: altering.count, warnings: p.warnings.count)
             switch format {
             case .text:
                 print(p.text(color: isatty(STDOUT_FILENO) == 1), terminator: "")
                 if !jobs.isEmpty {
                     print("\nWhat each job's next run would execute (nothing is written):\n")
                     for j in jobs { print(j.text) }
+                    print(Self.schemaLine(altering))
                 }
             case .json:
                 var object = try JSONSerialization.jsonObject(with: Data(try Self.json(p).utf8)) as! [String: Any]
@@ -119,6 +134,8 @@ struct PlanCommand: ParsableCommand {
                 print(md, terminator: "")
             case .sql:
                 print("-- breakout plan: \(p.summaryLine)")
+                for w in p.warnings { print("-- warning \(w.text)") }
+                if !jobs.isEmpty { print("-- \(Self.schemaLine(altering))") }
                 for j in jobs {
                     print("\n-- ===== job \(j.organization)/\(j.job) · \(j.dictionary ?? "") → \(j.destination)")
                     if let error = j.error { print("-- cannot plan this job: \(error)") }
@@ -131,7 +148,33 @@ struct PlanCommand: ParsableCommand {
                     Data("Saved the plan to \(out); apply it with: breakout apply -c \(config.directory) \(out)\n".utf8))
             }
         }
-        if detailedExitCode, plan?.hasChanges == true { throw ExitCode(2) }
+        if offline, detailedExitCode {
+            StandardStream.error("note: --offline plans no job, so destination schema changes are not part of the exit code\n")
+        }
+        if failOnWarnings, gate.warnings > 0 {
+            StandardStream.error("error: the plan has \(gate.warnings) warning(s) and --fail-on-warnings was given\n")
+            throw ExitCode(1)
+        }
+        if detailedExitCode, gate.configChanges || gate.schemaChanges > 0 { throw ExitCode(2) }
+    }
+
+    /// What the exit code is decided on.
+    struct Gate {
+        var configChanges: Bool
+        /// Jobs (per dictionary) whose next run migrates or rebuilds a destination's tables.
+        var schemaChanges: Int
+        var warnings: Int
+        static let clean = Gate(configChanges: false, schemaChanges: 0, warnings: 0)
+    }
+
+    /// `Destination schema: no job alters existing tables.` or which jobs do, and how.
+    static func schemaLine(_ altering: [JobPlan]) -> String {
+        guard !altering.isEmpty else { return "Destination schema: no job alters existing tables." }
+        return "Destination schema: \(altering.count) job run(s) alter existing tables: "
+            + altering.map { j in
+                "\(j.organization)/\(j.job) · \(j.dictionary ?? "?") \(j.schemaAction?.rawValue ?? "?")"
+                    + (j.schemaAction == .migrate ? " (\(j.schemaChanges.count) change\(j.schemaChanges.count == 1 ? "" : "s"))" : "")
+            }.joined(separator: ", ") + "."
     }
 
     static func json(_ plan: Plan) throws -> String {

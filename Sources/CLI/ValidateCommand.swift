@@ -16,10 +16,11 @@ struct ConfigOptions: ParsableArguments {
     /// Loads and validates the configuration; prints every diagnostic (stderr) and fails on errors.
     /// With `settingsOnly` (the scheduling commands), only breakout.yaml is read: the runner works
     /// from the control tables, so one organization's broken file stops nobody's jobs.
-    func load(settingsOnly: Bool = false) throws -> Configuration {
+    /// `plan` reports the warnings itself (`printWarnings: false`), with their codes.
+    func load(settingsOnly: Bool = false, printWarnings: Bool = true) throws -> Configuration {
         let loader = ConfigLoader(directory: directory, keyring: try keyring())
         let result = settingsOnly ? loader.loadSettingsOnly() : loader.load()
-        for diagnostic in result.diagnostics {
+        for diagnostic in result.diagnostics where printWarnings || diagnostic.severity == .error {
             StandardStream.error("\(diagnostic)\n")
         }
         guard let configuration = result.configuration else {

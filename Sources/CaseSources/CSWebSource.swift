@@ -1,8 +1,23 @@
 import CSPro
 import DatabaseDriver
+import Diagnostics
 import Foundation
 import SQL
 import Synchronization
+
+/// A dictionary the source does not hold (not uploaded to CSWeb yet, or misspelt).
+package struct UnknownDictionaryError: UserFacingError, Sendable, Hashable {
+    package var name: String
+    package var known: [String]
+
+    package init(name: String, known: [String]) {
+        self.name = name
+        self.known = known
+    }
+
+    package var description: String { "CSWeb has no dictionary \(name); it has: \(known.isEmpty ? "none" : known.joined(separator: ", "))" }
+    package var hint: String? { "upload the dictionary to CSWeb, or correct the name in the organization's \"dictionaries\"" }
+}
 
 /// CSWeb's database as a case source: `cspro_dictionaries` and one table per dictionary whose
 /// `questionnaire` column holds compressed cases (MySQL in production; an SQLite file with the same
@@ -31,7 +46,7 @@ package struct CSWebSource {
         guard let content = rows.first?[0] else {
             // Only lists the known names in the error being thrown; that error is the one to report.
             let known = (try? dictionaryNames()) ?? []
-            throw CaseDecodingError("CSWeb has no dictionary \(name); it has: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
+            throw UnknownDictionaryError(name: name, known: known)
         }
         let data: Data =
             switch content {

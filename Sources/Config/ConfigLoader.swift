@@ -71,7 +71,10 @@ package struct ConfigLoader {
         let diagnostics = sink.diagnostics.sorted()
         guard sink.errorCount == 0, let settings else { return Result(configuration: nil, diagnostics: diagnostics) }
         return Result(
-            configuration: Configuration(directory: directory, settings: settings, organizations: organizations), diagnostics: diagnostics)
+            configuration: Configuration(
+                directory: directory, settings: settings, organizations: organizations,
+                warnings: diagnostics.filter { $0.severity == .warning }),
+            diagnostics: diagnostics)
     }
 
     /// breakout.yaml alone, for the scheduling commands (which run what the control tables say):
@@ -235,7 +238,7 @@ package struct ConfigLoader {
                 _ = try SecretValue.decrypt(text, with: keyring, scope: scope, candidates: scopeCandidates)
                 if SecretValue.isLegacy(text) {
                     reader.sink.warning(
-                        location,
+                        location, code: "legacy_secret",
                         "the \(what) is an enc:v1 value, which is not bound to \(scope) and could be copied into another "
                             + "organization's file; run `breakout secrets rotate` to upgrade it to enc:v2 (docs/security.md)")
                 }
@@ -655,7 +658,7 @@ extension ConfigLoader {
                     let shared = (later.dictionaries.isEmpty ? owned : later.dictionaries).filter(a.contains)
                     guard !shared.isEmpty else { continue }
                     sink.warning(
-                        later.name.location,
+                        later.name.location, code: "jobs_overlap",
                         "jobs \"\(earlier.name.value)\" and \"\(later.name.value)\" both break out \(shared.joined(separator: ", ")) "
                             + "into connection \"\(later.connection)\": when their runs overlap, the second waits up to 60 s for the first, "
                             + "then is recorded skipped as destination busy (docs/runner.md); give them schedules that do not overlap, or one job"

@@ -7,6 +7,8 @@ package struct Configuration: Sendable {
     package var directory: String
     package var settings: Settings
     package var organizations: [Organization]
+    /// The loader's warnings (each with its code), for `plan` to report with the rest.
+    package var warnings: [Diagnostic] = []
 }
 
 /// `breakout.yaml`.

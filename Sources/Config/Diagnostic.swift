@@ -24,11 +24,14 @@ package struct Diagnostic: Sendable, Hashable, Comparable, CustomStringConvertib
     package var location: SourceLocation
     package var severity: Severity
     package var message: String
+    /// A warning's stable code (`jobs_overlap`), as `plan` reports it; nil for errors.
+    package var code: String?
 
-    package init(_ location: SourceLocation, _ message: String, severity: Severity = .error) {
+    package init(_ location: SourceLocation, _ message: String, severity: Severity = .error, code: String? = nil) {
         self.location = location
         self.message = message
         self.severity = severity
+        self.code = code
     }
 
     package var description: String { "\(location): \(severity.rawValue): \(message)" }
@@ -57,8 +60,8 @@ final class DiagnosticSink {
         diagnostics.append(Diagnostic(location, message))
     }
 
-    func warning(_ location: SourceLocation, _ message: String) {
-        diagnostics.append(Diagnostic(location, message, severity: .warning))
+    func warning(_ location: SourceLocation, code: String, _ message: String) {
+        diagnostics.append(Diagnostic(location, message, severity: .warning, code: code))
     }
 
     var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }

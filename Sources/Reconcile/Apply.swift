@@ -61,8 +61,9 @@ extension Reconciler {
         defer { store.releaseLock("apply", owner: options.owner) }
         let plan = try self.plan()
         if let saved {
-            guard saved.formatVersion == 1 else {
-                throw StateError("the saved plan has format_version \(saved.formatVersion); this breakout reads 1")
+            guard (1...Plan.currentFormat).contains(saved.formatVersion) else {
+                throw StateError(
+                    "the saved plan has format_version \(saved.formatVersion); this breakout reads 1 to \(Plan.currentFormat)")
             }
             if saved.stateDigest != plan.stateDigest {
                 throw StateError(

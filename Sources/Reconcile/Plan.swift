@@ -1,16 +1,74 @@
 import Foundation
 
-/// What apply would do, as plan prints it and `--out` saves it (JSON, `format_version` 1; see
-/// docs/plan-format.md).
+/// What apply would do, as plan prints it and `--out` saves it (JSON, `format_version` 2; see
+/// docs/control-tables.md, "plan").
 package struct Plan: Codable, Sendable {
-    package var formatVersion = 1
+    /// 2 since warnings are objects with a code; `apply` still reads a format 1 file.
+    package static let currentFormat = 2
+    package var formatVersion = Plan.currentFormat
     /// Digest of the managed tables the plan was made against; a saved plan is refused when it changed.
     package var stateDigest: String
     /// Digest of the config files the plan was made from.
     package var configDigest: String
     package var changes: [Change]
     package var unmanaged: [UnmanagedRow]
-    package var warnings: [String]
+    package var warnings: [Warning]
+
+    /// Something a reviewer should know that does not stop the plan; `plan --fail-on-warnings`
+    /// exits 1 when there is any.
+    package struct Warning: Codable, Sendable, Hashable {
+        /// Stable: scripts match on it (docs/control-tables.md lists them all).
+        package enum Code: String, Codable, Sendable, CaseIterable {
+            /// A job's dictionary is not in the source: its runs fail until it is.
+            case dictionaryMissing = "dictionary_missing"
+            /// The source cannot be read, so no job was planned.
+            case sourceUnreachable = "source_unreachable"
+            /// A job's destination cannot be reached (read-only).
+            case destinationUnreachable = "destination_unreachable"
+            /// A job could not be planned for another reason, given in the message.
+            case jobNotPlanned = "job_not_planned"
+            /// Two active jobs break out one dictionary into one connection: their runs can overlap.
+            case jobsOverlap = "jobs_overlap"
+            /// An `enc:v1` value, not bound to its file.
+            case legacySecret = "legacy_secret"
+            /// `state.password_format: php-openssl`: passwords written without an integrity check.
+            case unauthenticatedPasswordFormat = "unauthenticated_password_format"
+            /// Any other warning `validate` prints about a file.
+            case configuration = "config_warning"
+        }
+
+        package var code: Code
+        package var message: String
+        /// `organizations/ansd.yaml:12:5` when the warning is about something written there.
+        package var location: String?
+        package var organization: String?
+        package var job: String?
+
+        package init(_ code: Code, _ message: String, location: String? = nil, organization: String? = nil, job: String? = nil) {
+            self.code = code
+            self.message = message
+            self.location = location
+            self.organization = organization
+            self.job = job
+        }
+
+        enum CodingKeys: String, CodingKey { case code, message, location, organization, job }
+
+        package func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(code, forKey: .code)
+            try c.encode(message, forKey: .message)
+            try c.encode(location, forKey: .location)
+            try c.encode(organization, forKey: .organization)
+            try c.encode(job, forKey: .job)
+        }
+
+        /// `[jobs_overlap] organizations/ansd.yaml:12:5: jobs "a" and "b" …`
+        package var text: String {
+            "[\(code.rawValue)] " + (location.map { "\($0): " } ?? "")
+                + (job.map { "job \(organization ?? "?")/\($0): " } ?? organization.map { "organization \($0): " } ?? "") + message
+        }
+    }
 
     package enum Action: String, Codable, Sendable {
         case create, update, delete
@@ -115,7 +173,7 @@ package struct Plan: Codable, Sendable {
 
     package var hasChanges: Bool { !changes.isEmpty }
 
-    package init(stateDigest: String, configDigest: String, changes: [Change], unmanaged: [UnmanagedRow], warnings: [String]) {
+    package init(stateDigest: String, configDigest: String, changes: [Change], unmanaged: [UnmanagedRow], warnings: [Warning]) {
         self.stateDigest = stateDigest
         self.configDigest = configDigest
         self.changes = changes
@@ -126,11 +184,17 @@ package struct Plan: Codable, Sendable {
     package init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        guard (1...Self.currentFormat).contains(formatVersion) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .formatVersion, in: c,
+                debugDescription: "format_version \(formatVersion) is newer than this breakout reads (up to \(Self.currentFormat))")
+        }
         stateDigest = try c.decode(String.self, forKey: .stateDigest)
         configDigest = try c.decode(String.self, forKey: .configDigest)
         changes = try c.decode([Change].self, forKey: .changes)
         unmanaged = try c.decode([UnmanagedRow].self, forKey: .unmanaged)
-        warnings = try c.decode([String].self, forKey: .warnings)
+        // Format 1 wrote warnings as sentences; apply does not use them, so they are not carried over.
+        warnings = formatVersion == 1 ? [] : try c.decode([Warning].self, forKey: .warnings)
     }
 
     package func encode(to encoder: Encoder) throws {
@@ -183,7 +247,7 @@ package struct Plan: Codable, Sendable {
             return "\u{1B}[\(code)m\(s)\u{1B}[0m"
         }
         var lines: [String] = []
-        for w in warnings { lines.append("Warning: \(w)") }
+        for w in warnings { lines.append("Warning \(w.text)") }
         if !warnings.isEmpty { lines.append("") }
         let orgs = changes.map(\.organization).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         for org in orgs {
@@ -210,7 +274,7 @@ package struct Plan: Codable, Sendable {
     /// organization; kept under `limit` characters by summarising the longest sections.
     package func markdown(limit: Int = 60_000) -> String {
         var head = "### breakout plan\n\n**\(summaryLine)**\n\n"
-        for w in warnings { head += "> ⚠️ \(w)\n" }
+        for w in warnings { head += "> ⚠️ \(w.text)\n" }
         if !warnings.isEmpty { head += "\n" }
         let orgs = changes.map(\.organization).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         var sections: [(org: String, full: String, short: String)] = []

@@ -324,11 +324,15 @@ package final class Reconciler {
             if a.element.organization != b.element.organization { return a.element.organization < b.element.organization }
             return (rank(a.element), a.offset) < (rank(b.element), b.offset)
         }.map(\.element)
-        var warnings: [String] = []
+        var warnings: [Plan.Warning] = configuration.warnings.map { d in
+            Plan.Warning(Plan.Warning.Code(rawValue: d.code ?? "") ?? .configuration, d.message, location: d.location.description)
+        }
         if format == .phpOpenSSL, changes.contains(where: { $0.fields.contains { $0.field == "password_encrypted" } }) {
             warnings.append(
-                "state.password_format is php-openssl: passwords are written without an integrity check, in the layout the guide's PHP UI reads"
-            )
+                Plan.Warning(
+                    .unauthenticatedPasswordFormat,
+                    "state.password_format is php-openssl: passwords are written without an integrity check, in the layout the guide's PHP UI reads",
+                    location: configuration.settings.state.url.location.description))
         }
         return Plan(stateDigest: snapshot.digest, configDigest: configDigest(), changes: changes, unmanaged: unmanaged, warnings: warnings)
     }

@@ -44,7 +44,17 @@ package final class SQLiteConnection: DatabaseConnection {
         sqlite3_busy_timeout(handle, 10_000)
         try execute("PRAGMA foreign_keys = ON")
         if !readOnly && path != ":memory:" && !path.isEmpty {
-            _ = try query("PRAGMA journal_mode = WAL")
+            // Switching a new file to WAL takes an exclusive lock for which SQLite does not call
+            // the busy handler: when another process opens the same new file at that moment, the
+            // pragma fails with SQLITE_BUSY. Retry for as long as the busy timeout (bounded).
+            for attempt in 0... {
+                do {
+                    _ = try query("PRAGMA journal_mode = WAL")
+                    break
+                } catch let error as DatabaseError where Int(error.code ?? "").map({ $0 & 0xff == SQLITE_BUSY }) == true && attempt < 200 {
+                    usleep(50_000)
+                }
+            }
             try execute("PRAGMA synchronous = NORMAL")
         }
     }

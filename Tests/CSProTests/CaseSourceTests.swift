@@ -85,7 +85,7 @@ import Testing
         #expect(TextCaseCodec.encode(c, layout: layout) == TextCaseCodec.lines(of: Data(text.utf8)))
         let error = #expect(throws: CaseDecodingError.self) { try CSWebSource.decode(stored[1], layout: layout) }
         #expect(error?.message.hasPrefix("questionnaire blob:") == true)
-        #expect(throws: CaseDecodingError.self) { try source.dictionary(named: "NOPE") }
+        #expect(throws: UnknownDictionaryError.self) { try source.dictionary(named: "NOPE") }
         #expect(try source.storedCases(dictionary: dictionary.name, afterRevision: 3).count == 1)
     }
 }

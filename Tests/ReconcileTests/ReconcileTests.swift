@@ -296,7 +296,7 @@ import Testing
         try s.writeSettings()
         try s.write("organizations/ansd.yaml", org("ansd", connections: pgConnection("pg", password: try s.encrypt("pa$$ wörd"))))
         let plan = try s.plan()
-        #expect(plan.warnings.contains { $0.contains("php-openssl") })
+        #expect(plan.warnings.contains { $0.code == .unauthenticatedPasswordFormat && $0.message.contains("php-openssl") })
         try s.apply()
         let stored = try #require(try s.query("SELECT password_encrypted FROM mt_database_connections")[0][0].string)
         #expect(!SecretValue.isEncrypted(stored))
@@ -529,7 +529,7 @@ func runCLI(_ arguments: [String], environment: [String: String]) throws -> (sta
         #expect(!FileManager.default.fileExists(atPath: String(s.state.url.dropFirst("sqlite:".count))), "plan wrote the state store")
         r = try runCLI(["plan", "-c", s.dir.path, "--format", "json"], environment: env)
         let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
-        #expect(json?["format_version"] as? Int == 1)
+        #expect(json?["format_version"] as? Int == 2)
         #expect((json?["summary"] as? [String: Int])?["add"] == 3)
         r = try runCLI(["plan", "-c", s.dir.path, "--format", "markdown"], environment: env)
         #expect(r.out.contains("<details><summary><b>ansd</b>: 3 to add, 0 to change, 0 to destroy</summary>"))
@@ -550,6 +550,25 @@ func runCLI(_ arguments: [String], environment: [String: String]) throws -> (sta
         #expect(r.status == 1 && r.err.contains("cannot use ansd/pg") && !r.err.contains("very-secret"))
         r = try runCLI(["db", "test", "ansd/nope", "-c", s.dir.path], environment: env)
         #expect(r.status == 1 && r.err.contains("has no connection \"nope\""))
+    }
+
+    /// Plan files: format 2 round-trips its coded warnings, format 1 files (string warnings) still
+    /// load for apply, and a newer format is refused rather than misread.
+    @Test func planFileFormats() throws {
+        let warning = Plan.Warning(.jobsOverlap, "both break out CENSUS", location: "organizations/demo.yaml:17:11")
+        let plan = Plan(stateDigest: "s", configDigest: "c", changes: [], unmanaged: [], warnings: [warning])
+        let data = try JSONEncoder().encode(plan)
+        let decoded = try JSONDecoder().decode(Plan.self, from: data)
+        #expect(decoded.warnings == [warning] && decoded.formatVersion == 2)
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        object["format_version"] = 1
+        object["warnings"] = ["jobs overlap"]
+        let v1 = try JSONDecoder().decode(Plan.self, from: try JSONSerialization.data(withJSONObject: object))
+        #expect(v1.warnings.isEmpty && v1.stateDigest == "s" && v1.formatVersion == 1)
+        object["format_version"] = 3
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(Plan.self, from: try JSONSerialization.data(withJSONObject: object))
+        }
     }
 
     @Test func markdownStaysUnderTheCommentLimit() throws {

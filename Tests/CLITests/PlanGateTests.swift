@@ -1,0 +1,233 @@
+import Foundation
+import Testing
+
+/// `plan` as a deploy pipeline's gate (issue 19): `--detailed-exitcode` exits 2 when a job's next
+/// run would alter a destination's existing tables, `--fail-on-warnings` exits 1 on any warning, and
+/// every warning carries a stable code in the JSON. Run against each destination engine the test
+/// servers provide: the schema comparison reads the live destination.
+@Suite(.serialized) struct PlanGateTests {
+    enum Engine: String, CaseIterable, CustomTestStringConvertible {
+        case sqlite, postgresql, mysql
+        var testDescription: String { rawValue }
+
+        var urlVariable: String? {
+            switch self {
+            case .sqlite: nil
+            case .postgresql: "BREAKOUT_TEST_POSTGRES_URL"
+            case .mysql: "BREAKOUT_TEST_MYSQL_URL"
+            }
+        }
+
+        /// The test server's URL; nil when it is not configured (a failure under CI=true).
+        var serverURL: URL? {
+            get throws {
+                guard let variable = urlVariable else { return nil }
+                if let value = ProcessInfo.processInfo.environment[variable], let url = URL(string: value) { return url }
+                if ProcessInfo.processInfo.environment["CI"] == "true" {
+                    Issue.record("\(variable) is not set under CI=true: scripts/test-servers.sh start")
+                }
+                return nil
+            }
+        }
+    }
+
+    static var password: String { ProcessInfo.processInfo.environment["BREAKOUT_TEST_PASSWORD"] ?? "" }
+
+    /// Creates an empty database on the engine's test server and returns the organization
+    /// file's connection for it; nil when the server is not configured.
+    static func connection(_ engine: Engine) throws -> String? {
+        if engine == .sqlite {
+            return """
+                  - name: local
+                    type: sqlite
+                    database: demo-output.db
+                    default: true
+                """
+        }
+        guard let url = try engine.serverURL else { return nil }
+        let name = "plangate_\(UUID().uuidString.prefix(8).lowercased())"
+        let created: CLI.Result
+        if engine == .postgresql {
+            created = try CLI.execute("/usr/bin/psql", [url.absoluteString, "-v", "ON_ERROR_STOP=1", "-c", "CREATE DATABASE \(name)"])
+        } else {
+            created = try CLI.execute(
+                "/usr/bin/mariadb",
+                [
+                    "--no-defaults", "-h", "127.0.0.1", "-P", String(url.port ?? 3306), "-u", "breakout", "-p\(password)", "-e",
+                    "CREATE DATABASE \(name)",
+                ])
+        }
+        try #require(created.status == 0, "\(created.stderr)")
+        return """
+              - name: local
+                type: \(engine.rawValue)
+                host: 127.0.0.1
+                port: \(url.port ?? 0)
+                database: \(name)
+                username: breakout
+                password: ${env:TENANT_PASSWORD}
+                default: true
+            """
+    }
+
+    /// The quickstart, its organization pointed at a fresh destination of `engine`.
+    static func sandbox(_ engine: Engine, dictionaries: String = "[CENSUS]", jobs: String? = nil) throws -> URL? {
+        guard let connection = try connection(engine) else { return nil }
+        let dir = try BreakoutCLITests.quickstartCopy()
+        let org = """
+            organization: demo
+            name: Demo statistics office
+            dictionaries: \(dictionaries)
+            connections:
+            \(connection)
+            jobs:
+            \(jobs ?? "  - name: breakout-hourly\n    type: breakout\n    schedule: \"@hourly\"")
+
+            """
+        try Data(org.utf8).write(to: dir.appendingPathComponent("organizations/demo.yaml"))
+        return dir
+    }
+
+    /// The tenant's password is stored encrypted in the control tables, under this run's key.
+    static let environment = [
+        "TENANT_PASSWORD": password, "BREAKOUT_KEY_FILE": "",
+        "BREAKOUT_MASTER_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(),
+    ]
+
+    static func run(_ dir: URL, _ arguments: [String]) throws -> CLI.Result {
+        try CLI.run(arguments + ["-c", dir.path], environment: environment)
+    }
+
+    static func json(_ result: CLI.Result) throws -> [String: Any] {
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        return try #require(object, "not JSON: \(result.stdout.prefix(400)) \(result.stderr)")
+    }
+
+    static func jobs(_ plan: [String: Any]) -> [[String: Any]] { plan["jobs"] as? [[String: Any]] ?? [] }
+    static func warningCodes(_ plan: [String: Any]) -> [String] {
+        (plan["warnings"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
+    }
+
+    /// Edits the CENSUS dictionary CSWeb holds in the bundled source, as a redesign would.
+    static func editDictionary(_ dir: URL, _ edit: (inout [[String: Any]], String) -> Void, record: String) throws {
+        let db = dir.appendingPathComponent("data/csweb-sample.db").path
+        let text = try BreakoutCLITests.sqlite(
+            db, "SELECT dictionary_full_content FROM cspro_dictionaries WHERE dictionary_name = 'CENSUS'")
+        var dictionary = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        var levels = try #require(dictionary["levels"] as? [[String: Any]])
+        var found = false
+        for l in levels.indices {
+            var records = levels[l]["records"] as? [[String: Any]] ?? []
+            for r in records.indices where records[r]["name"] as? String == record {
+                var items = records[r]["items"] as? [[String: Any]] ?? []
+                edit(&items, record)
+                records[r]["items"] = items
+                found = true
+            }
+            levels[l]["records"] = records
+        }
+        try #require(found, "no record \(record)")
+        dictionary["levels"] = levels
+        let file = dir.appendingPathComponent("dictionary.json")
+        try JSONSerialization.data(withJSONObject: dictionary).write(to: file)
+        let updated = try CLI.execute(
+            "/usr/bin/sqlite3",
+            [
+                db,
+                "UPDATE cspro_dictionaries SET dictionary_full_content = CAST(readfile('\(file.path)') AS TEXT) WHERE dictionary_name = 'CENSUS'",
+            ])
+        try #require(updated.status == 0, "\(updated.stderr)")
+    }
+
+    /// Applied and broken out once: the plan then has nothing to review on any engine; a new item
+    /// makes the next run a migration (exit 2, `schema_action: migrate`), a removed one a rebuild.
+    @Test(arguments: Engine.allCases)
+    func schemaChangesGateTheDeploy(_ engine: Engine) throws {
+        guard let dir = try Self.sandbox(engine) else { return }
+        var r = try Self.run(dir, ["apply", "--auto-approve"])
+        try #require(r.status == 0, "\(r.stderr)")
+        r = try Self.run(dir, ["process-cases", "--org", "demo"])
+        try #require(r.status == 0, "\(r.stdout)\(r.stderr)")
+
+        r = try Self.run(dir, ["plan", "--detailed-exitcode"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("Destination schema: no job alters existing tables."), "\(r.stdout)")
+        r = try Self.run(dir, ["plan", "--format", "json", "--fail-on-warnings"])
+        #expect(r.status == 0, "\(r.stderr)")
+        var plan = try Self.json(r)
+        #expect(plan["format_version"] as? Int == 2)
+        #expect(Self.warningCodes(plan) == [])
+        #expect(Self.jobs(plan).first?["schema_action"] as? String == "none")
+
+        // A new item in HOUSING: one column added, every other table untouched.
+        try Self.editDictionary(
+            dir,
+            { items, _ in
+                var item = items[1]
+                item["name"] = "H06_ROOMS"
+                item["start"] = 71
+                item["length"] = 2
+                items.append(item)
+            }, record: "HOUSING")
+        r = try Self.run(dir, ["plan", "--detailed-exitcode"])
+        #expect(r.status == 2, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("alter existing tables: demo/breakout-hourly · CENSUS migrate"), "\(r.stdout)")
+        r = try Self.run(dir, ["plan", "--format", "json"])
+        plan = try Self.json(r)
+        var job = try #require(Self.jobs(plan).first)
+        #expect(job["schema_action"] as? String == "migrate")
+        let changes = job["schema_changes"] as? [String] ?? []
+        #expect(changes.contains { $0.contains("h06_rooms") }, "\(changes)")
+        r = try Self.run(dir, ["plan", "--format", "sql"])
+        #expect(r.stdout.contains("ALTER TABLE"), "\(r.stdout.prefix(2000))")
+
+        // The migration runs; the gate is clean again.
+        r = try Self.run(dir, ["process-cases", "--org", "demo"])
+        try #require(r.status == 0, "\(r.stdout)\(r.stderr)")
+        r = try Self.run(dir, ["plan", "--detailed-exitcode"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+
+        // A removed item: the tables are rebuilt, which the gate reports too.
+        try Self.editDictionary(dir, { items, _ in items.removeAll { $0["name"] as? String == "D02_AGE" } }, record: "DEATHS")
+        r = try Self.run(dir, ["plan", "--format", "json", "--detailed-exitcode"])
+        #expect(r.status == 2, "\(r.stderr)")
+        plan = try Self.json(r)
+        job = try #require(Self.jobs(plan).first)
+        #expect(job["schema_action"] as? String == "rebuild", "\(job)")
+        #expect((job["schema_changes"] as? [String] ?? []).contains { $0.contains("d02_age") }, "\(job)")
+    }
+
+    /// Warnings carry codes in the JSON and fail the gate with `--fail-on-warnings`.
+    @Test(arguments: Engine.allCases)
+    func warningsHaveCodesAndFailTheGate(_ engine: Engine) throws {
+        let jobs = """
+              - name: breakout-hourly
+                type: breakout
+                schedule: "@hourly"
+              - name: breakout-census
+                type: breakout
+                schedule: "*/30 * * * *"
+                dictionaries: [CENSUS]
+            """
+        guard let dir = try Self.sandbox(engine, dictionaries: "[CENSUS, RGPH]", jobs: jobs) else { return }
+        var r = try Self.run(dir, ["apply", "--auto-approve"])
+        try #require(r.status == 0, "\(r.stderr)")
+        r = try Self.run(dir, ["plan", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let plan = try Self.json(r)
+        let codes = Self.warningCodes(plan)
+        #expect(codes.contains("jobs_overlap"), "\(plan["warnings"] ?? "")")
+        #expect(codes.contains("dictionary_missing"), "\(plan["warnings"] ?? "")")
+        let missing = (plan["warnings"] as? [[String: Any]] ?? []).first { $0["code"] as? String == "dictionary_missing" }
+        #expect(missing?["organization"] as? String == "demo")
+        #expect((missing?["message"] as? String ?? "").contains("RGPH"))
+        // Reported once, with its code, and not again as a loader warning on stderr.
+        r = try Self.run(dir, ["plan"])
+        #expect(r.stdout.contains("[jobs_overlap]"), "\(r.stdout)")
+        #expect(!r.stderr.contains("warning:"), "\(r.stderr)")
+
+        r = try Self.run(dir, ["plan", "--fail-on-warnings"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("warning(s) and --fail-on-warnings was given"), "\(r.stderr)")
+    }
+}
