@@ -33,18 +33,33 @@ package struct DryRunReport: Sendable {
     package var steps: [Step]
 
     /// Text for a terminal: what happens, then every statement.
-    package var text: String {
+    package var text: String { text(abbreviatingOver: nil) }
+
+    /// As `text`; with a limit, each statement or note longer than it is cut to its start, its
+    /// size and its digest (a plan a reviewer reads; `--format sql` keeps them whole).
+    package func text(abbreviatingOver limit: Int?) -> String {
+        func shown(_ s: String) -> String { limit.map { Self.abbreviated(s, over: $0) } ?? s }
         var out =
             "\(dictionary): \(pendingCases) case\(pendingCases == 1 ? "" : "s") pending after \(mark) in \(source) "
             + "(\(chunks) chunk\(chunks == 1 ? "" : "s")); destination \(destination); schema: \(schema)\n"
         for step in steps {
-            out += "  -- \(step.comment)\n"
+            out += "  -- \(shown(step.comment))\n"
             for sql in step.sql {
-                out += sql.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + ";\n"
+                out += shown(sql).split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + ";\n"
             }
-            for note in step.notes { out += "  -- \(note)\n" }
+            for note in step.notes { out += "  -- \(shown(note))\n" }
         }
         return out
+    }
+
+    /// `INSERT INTO "census"."value_labels" … [7463 characters, digest 3f2a9c0e1b7d4a55]` when
+    /// longer than `limit` (characters, on any one line); unchanged otherwise.
+    package static func abbreviated(_ s: String, over limit: Int) -> String {
+        guard s.split(separator: "\n", omittingEmptySubsequences: false).contains(where: { $0.count > limit }) else { return s }
+        var digest = FNV64()
+        digest.combine(s.utf8)
+        let head = s.prefix(while: { $0 != "\n" }).prefix(max(limit / 2, 40))
+        return "\(head) … [\(s.count) characters, digest \(digest.hex)]"
     }
 
     /// A script a DBA can review and run.

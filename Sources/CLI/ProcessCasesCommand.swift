@@ -271,11 +271,37 @@ struct JobPlan: Encodable {
         return out
     }
 
-    var text: String {
-        var s = "Job \(organization)/\(job)\(dictionary.map { " · \($0)" } ?? "") → \(destination)\n"
-        if let error { return s + "  cannot plan this job: \(error)\n" }
-        if let report {
-            s += report.text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+    /// `demo/breakout-hourly · CENSUS → postgresql demo/local: 12 cases pending (1 chunk); schema unchanged`
+    var line: String {
+        let head = "\(organization)/\(job)\(dictionary.map { " · \($0)" } ?? "") → \(destination): "
+        if let error { return head + "cannot plan this job: \(error)" }
+        guard let report else { return head + "not planned" }
+        let pending = "\(report.pendingCases) case\(report.pendingCases == 1 ? "" : "s") pending"
+        let chunks = report.chunks > 0 ? " (\(report.chunks) chunk\(report.chunks == 1 ? "" : "s"))" : ""
+        return head + pending + chunks + "; schema " + Self.schemaSummary(report.schemaAction, report.schemaChanges)
+    }
+
+    /// `unchanged`, `create`, `migrate: 2 changes (new column housing.h06_rooms, …)`, `rebuild (…)`:
+    /// at most about 100 characters.
+    static func schemaSummary(_ action: SchemaAction, _ changes: [String]) -> String {
+        let listed = changes.joined(separator: ", ")
+        let detail = listed.isEmpty ? "" : listed.count <= 80 ? " (\(listed))" : " (\(listed.prefix(77))…)"
+        switch action {
+        case .none: return "unchanged"
+        case .create: return "create (new tables)"
+        case .migrate: return "migrate: \(changes.count) change\(changes.count == 1 ? "" : "s")\(detail)"
+        case .rebuild: return "rebuild: the tables are dropped and reloaded\(detail)"
+        }
+    }
+
+    /// The job's line, then (with `showSQL`) every statement its next run executes, statements
+    /// longer than 200 characters abbreviated with their size and digest.
+    func text(showSQL: Bool) -> String {
+        var s = "  " + line + "\n"
+        if showSQL, let report {
+            // The report's first line says what `line` already said.
+            let sql = report.text(abbreviatingOver: 200).split(separator: "\n").dropFirst()
+            s += sql.isEmpty ? "    -- nothing to execute\n" : sql.map { "    " + $0 }.joined(separator: "\n") + "\n"
         }
         return s
     }

@@ -86,8 +86,13 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "text (default), json (stable, documented), markdown (for a pull-request comment) or sql (the jobs' SQL as a script).")
     var format: Format = .text
 
-    @Flag(help: "Skip the per-job SQL (no connection to the source or the destinations).")
+    @Flag(help: "Skip the per-job view (no connection to the source or the destinations).")
     var offline = false
+
+    @Flag(
+        name: .customLong("show-sql"),
+        help: "Print each job's SQL under its line (long statements abbreviated; --format sql prints them whole).")
+    var showSQL = false
 
     @Option(help: "Save the plan to this file for `breakout apply FILE`.")
     var out: String?
@@ -107,8 +112,8 @@ struct PlanCommand: ParsableCommand {
             case .text:
                 print(p.text(color: isatty(STDOUT_FILENO) == 1), terminator: "")
                 if !jobs.isEmpty {
-                    print("\nWhat each job's next run would execute (nothing is written):\n")
-                    for j in jobs { print(j.text) }
+                    print("\nEach job's next run (nothing is written\(showSQL ? "" : "; --show-sql for its SQL")):")
+                    for j in jobs { print(j.text(showSQL: showSQL), terminator: "") }
                     print(Self.schemaLine(altering))
                 }
             case .json:
@@ -122,15 +127,24 @@ struct PlanCommand: ParsableCommand {
                 )
             case .markdown:
                 var md = p.markdown(limit: jobs.isEmpty ? 60_000 : 40_000)
+                if !jobs.isEmpty { md += "#### Each job's next run\n\n" }
+                let budget = 20_000 / max(jobs.count, 1)
                 for j in jobs {
-                    var body = j.error.map { "cannot plan this job: \($0)\n" } ?? "```sql\n" + j.sql.joined(separator: ";\n") + "\n```\n"
-                    if body.count > 20_000 / max(jobs.count, 1) {
-                        body =
-                            String(body.prefix(20_000 / max(jobs.count, 1))) + "\n…```\n_(truncated; run `breakout plan --format sql`)_\n"
+                    // A job with nothing to execute (or that could not be planned) is one line, not an empty block.
+                    guard j.error == nil, !j.sql.isEmpty else {
+                        md += "- `\(j.line.replacingOccurrences(of: "`", with: "'"))`\n"
+                        continue
                     }
-                    md +=
-                        "<details><summary>job <b>\(j.organization)/\(j.job)</b>\(j.dictionary.map { " · \($0)" } ?? ""): \(j.pendingCases.map { "\($0) pending case(s)" } ?? "not planned"), schema \(j.schema ?? "?")</summary>\n\n\(body)\n</details>\n\n"
+                    var body =
+                        "```sql\n"
+                        + j.sql.map { $0.hasPrefix("--") ? $0 : DryRunReport.abbreviated($0, over: 200) + ";" }.joined(separator: "\n")
+                        + "\n```\n"
+                    if body.count > budget {
+                        body = String(body.prefix(budget)) + "\n…\n```\n_(cut to fit the comment; run `breakout plan --format sql`)_\n"
+                    }
+                    md += "<details><summary>\(Self.htmlEscaped(j.line))</summary>\n\n\(body)\n</details>\n\n"
                 }
+                if !jobs.isEmpty { md += "\n\(Self.schemaLine(altering))\n" }
                 print(md, terminator: "")
             case .sql:
                 print("-- breakout plan: \(p.summaryLine)")
@@ -156,6 +170,11 @@ struct PlanCommand: ParsableCommand {
             throw ExitCode(1)
         }
         if detailedExitCode, gate.configChanges || gate.schemaChanges > 0 { throw ExitCode(2) }
+    }
+
+    static func htmlEscaped(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;")
     }
 
     /// What the exit code is decided on.

@@ -115,6 +115,8 @@ package struct Plan: Codable, Sendable {
         /// Needs `--allow-destroy` (deleting an organization whose jobs have run).
         package var destructive: Bool
         package var note: String?
+        /// Where the resource is written (`organizations/ansd.yaml:12`); nil for deletes.
+        package var location: String?
 
         package var address: String { kind == .organization ? "organization \(organization)" : "\(kind.rawValue) \(organization)/\(name)" }
 
@@ -130,7 +132,7 @@ package struct Plan: Codable, Sendable {
             self.note = note
         }
 
-        enum CodingKeys: String, CodingKey { case action, kind, organization, name, fields, destructive, note }
+        enum CodingKeys: String, CodingKey { case action, kind, organization, name, fields, destructive, note, location }
 
         package func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -141,6 +143,7 @@ package struct Plan: Codable, Sendable {
             try c.encode(fields, forKey: .fields)
             try c.encode(destructive, forKey: .destructive)
             try c.encode(note, forKey: .note)
+            try c.encode(location, forKey: .location)
         }
     }
 
@@ -219,15 +222,20 @@ package struct Plan: Codable, Sendable {
 
     static func show(_ v: String?) -> String { v.map { "\"\($0)\"" } ?? "null" }
 
-    func fieldLines(_ change: Change, indent: String) -> [String] {
-        change.fields.map { f in
-            let shown = f.sensitive ? "(sensitive)" : nil
-            switch change.action {
-            case .create: return "\(indent)\(f.field): \(shown ?? Self.show(f.new))"
-            case .delete: return "\(indent)\(f.field): \(shown ?? Self.show(f.old))"
-            case .update, .adopt: return "\(indent)\(f.field): \(shown ?? Self.show(f.old)) → \(shown ?? Self.show(f.new))"
+    /// A long sentence on lines of at most `width` characters (a word longer than that stays whole).
+    static func wrapped(_ text: String, width: Int, indent: String) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+            if !line.isEmpty, line.count + 1 + word.count > width {
+                lines.append(line)
+                line = indent + word
+            } else {
+                line += (line.isEmpty ? "" : " ") + word
             }
         }
+        if !line.isEmpty { lines.append(line) }
+        return lines
     }
 
     static func symbol(_ a: Action) -> String {
@@ -247,7 +255,7 @@ package struct Plan: Codable, Sendable {
             return "\u{1B}[\(code)m\(s)\u{1B}[0m"
         }
         var lines: [String] = []
-        for w in warnings { lines.append("Warning \(w.text)") }
+        for w in warnings { lines += Self.wrapped("Warning \(w.text)", width: 100, indent: "  ") }
         if !warnings.isEmpty { lines.append("") }
         let orgs = changes.map(\.organization).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         for org in orgs {
@@ -256,8 +264,9 @@ package struct Plan: Codable, Sendable {
                 var head = "  \(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.address)"
                 if change.destructive { head += "   # destructive: needs --allow-destroy" }
                 if let note = change.note { head += "   # \(note)" }
+                if let location = change.location { head += "   (\(location))" }
                 lines.append(paint(head, change.action))
-                lines += fieldLines(change, indent: "      ")
+                lines += yamlLines(change, indent: "      ")
             }
             lines.append("")
         }
@@ -285,8 +294,8 @@ package struct Plan: Codable, Sendable {
             var body = "```diff\n"
             for change in mine {
                 body +=
-                    "\(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.address)\(change.destructive ? "   # destructive" : "")\n"
-                body += fieldLines(change, indent: "    ").map { "  " + $0.trimmingCharacters(in: .whitespaces) }.map { $0 + "\n" }.joined()
+                    "\(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.address)\(change.destructive ? "   # destructive" : "")\(change.location.map { "   (\($0))" } ?? "")\n"
+                body += yamlLines(change, indent: "    ", marked: true).map { $0 + "\n" }.joined()
             }
             body += "```\n"
             let full = "<details><summary><b>\(org)</b>: \(counts)</summary>\n\n\(body)\n</details>\n\n"

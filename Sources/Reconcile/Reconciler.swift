@@ -34,6 +34,8 @@ package final class Reconciler {
         var fields: [(String, String?)]
         /// Plaintext password (connections), compared by value.
         var password: String?
+        /// `organizations/ansd.yaml:12` for a resource of the configuration.
+        var location: String?
     }
 
     static func jsonList(_ items: [String]) -> String {
@@ -70,7 +72,7 @@ package final class Reconciler {
                     kind: .organization, organization: slug, name: slug,
                     fields: [
                         ("display_name", org.name), ("dictionaries", Self.jsonList(org.dictionaries.map(\.value))), ("is_active", "1"),
-                    ]))
+                    ], location: Self.line(org.slug.location)))
             for c in org.connections {
                 var options = c.options
                 if c.naming == .sql { options["naming"] = "sql" }
@@ -82,7 +84,7 @@ package final class Reconciler {
                             ("database_name", c.database),
                             ("username", c.username), ("is_default", c.isDefault ? "1" : "0"),
                             ("is_active", c.isActive ? "1" : "0"), ("connection_options", Self.jsonObject(options)),
-                        ], password: try c.password.map { try resolver.plaintext($0) }))
+                        ], password: try c.password.map { try resolver.plaintext($0) }, location: Self.line(c.name.location)))
             }
             for j in org.jobs {
                 let command = JobCommand(
@@ -98,11 +100,14 @@ package final class Reconciler {
                             ("max_cases_per_chunk", String(j.maxCasesPerChunk)),
                             ("settings", jobSettings(j)),
                             ("is_active", j.isActive ? "1" : "0"),
-                        ]))
+                        ], location: Self.line(j.name.location)))
             }
         }
         return out
     }
+
+    /// `organizations/ansd.yaml:12`: the file and line a reviewer opens.
+    static func line(_ l: SourceLocation) -> String { "\(l.file):\(l.line)" }
 
     /// The rows as resources, with the empty columns of hand-made rows read the way the runner
     /// reads them (defaults, the organization's default connection, the command line's options),
@@ -248,8 +253,10 @@ package final class Reconciler {
                 if r.kind == .connection, r.password != nil {
                     fields.append(.init(field: "password_encrypted", old: nil, new: nil, sensitive: true))
                 }
-                changes.append(
-                    .init(action: .create, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false))
+                var change = Plan.Change(
+                    action: .create, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false)
+                change.location = r.location
+                changes.append(change)
                 continue
             }
             claimed.insert(k)
@@ -263,13 +270,16 @@ package final class Reconciler {
                 if !same { fields.append(.init(field: "password_encrypted", old: nil, new: nil, sensitive: true)) }
             }
             if !c.managed {
-                changes.append(
-                    .init(
-                        action: .adopt, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false,
-                        note: "hand-made row \(c.id) becomes managed"))
+                var change = Plan.Change(
+                    action: .adopt, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false,
+                    note: "hand-made row \(c.id) becomes managed")
+                change.location = r.location
+                changes.append(change)
             } else if !fields.isEmpty {
-                changes.append(
-                    .init(action: .update, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false))
+                var change = Plan.Change(
+                    action: .update, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false)
+                change.location = r.location
+                changes.append(change)
             }
         }
         var unmanaged: [Plan.UnmanagedRow] = []

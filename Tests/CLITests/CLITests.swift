@@ -379,9 +379,16 @@ struct CLI {
         let text = try CLI.run(["plan", "-c", dir.path, "--detailed-exitcode"])
         #expect(text.status == 2)
         #expect(text.stdout.contains("Plan: 3 to add, 0 to change, 0 to destroy."))
-        #expect(text.stdout.contains("Job demo/breakout-hourly · CENSUS → sqlite demo/local"))
-        #expect(text.stdout.contains("400 cases pending"))
-        #expect(text.stdout.contains("CREATE TABLE IF NOT EXISTS \"census_level-2\""))
+        #expect(
+            text.stdout.contains(
+                "  demo/breakout-hourly · CENSUS → sqlite demo/local: 400 cases pending (1 chunk); schema create (new tables)\n"))
+        // Concise by default: no SQL, no line a reviewer has to scroll sideways.
+        #expect(!text.stdout.contains("CREATE TABLE"))
+        #expect(text.stdout.split(separator: "\n").allSatisfy { $0.count <= 200 })
+        let withSQL = try CLI.run(["plan", "-c", dir.path, "--show-sql"])
+        #expect(withSQL.stdout.contains("CREATE TABLE IF NOT EXISTS \"census_level-2\""))
+        #expect(withSQL.stdout.split(separator: "\n").allSatisfy { $0.count <= 200 }, "long statements are abbreviated")
+        #expect(withSQL.stdout.contains(" characters, digest "))
         let offline = try CLI.run(["plan", "-c", dir.path, "--offline"])
         #expect(!offline.stdout.contains("CREATE TABLE"))
         let sql = try CLI.run(["plan", "-c", dir.path, "--format", "sql"])
@@ -397,7 +404,11 @@ struct CLI {
         #expect(try CLI.run(["process-cases", "-c", dir.path, "--org", "demo"]).status == 0)
         let after = try CLI.run(["plan", "-c", dir.path, "--detailed-exitcode"])
         #expect(after.status == 0)
-        #expect(after.stdout.contains("0 cases pending") && after.stdout.contains("schema: unchanged"))
+        #expect(after.stdout.contains(": 0 cases pending; schema unchanged"), "\(after.stdout)")
+        // The markdown comment: no empty SQL block for a job with nothing to execute.
+        let md = try CLI.run(["plan", "-c", dir.path, "--format", "markdown"])
+        #expect(md.stdout.contains("- `demo/breakout-hourly · CENSUS → sqlite demo/local: 0 cases pending; schema unchanged`"))
+        #expect(!md.stdout.contains("```sql\n\n```"))
     }
 
     /// `.csdb` and `.dat` sources declared in breakout.yaml.

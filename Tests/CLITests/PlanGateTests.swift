@@ -230,4 +230,33 @@ import Testing
         #expect(r.status == 1)
         #expect(r.stderr.contains("warning(s) and --fail-on-warnings was given"), "\(r.stderr)")
     }
+
+    /// The multi-tenant example's first plan (9 rows to add, 4 jobs) as a reviewer reads it:
+    /// under 6 KB, no line over 200 characters, YAML keys with their file and line.
+    @Test func theMultiTenantPlanIsConcise() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-mt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let example = ConfigCLITests.repository.appendingPathComponent("examples/multi-tenant")
+        try FileManager.default.copyItem(
+            at: example.appendingPathComponent("organizations"), to: dir.appendingPathComponent("organizations"))
+        // The example's state and source are CSWeb's MySQL database; here, a new SQLite store and the bundled sample.
+        var settings = try String(contentsOf: example.appendingPathComponent("breakout.yaml"), encoding: .utf8)
+        let state = try #require(settings.range(of: "state:\n  url: mysql://csweb@127.0.0.1:3306/cspro\n  password: "))
+        let stateEnd = try #require(settings[state.upperBound...].firstIndex(of: "\n"))
+        settings.replaceSubrange(state.lowerBound...stateEnd, with: "state:\n  url: sqlite:state.db\n")
+        let source = try #require(settings.range(of: "  url: mysql://csweb@127.0.0.1:3306/cspro\n  password: "))
+        let sourceEnd = try #require(settings[source.upperBound...].firstIndex(of: "\n"))
+        let sample = BreakoutCLITests.quickstart.appendingPathComponent("data/csweb-sample.db").path
+        settings.replaceSubrange(source.lowerBound...sourceEnd, with: "  url: sqlite:\(sample)\n")
+        try Data(settings.utf8).write(to: dir.appendingPathComponent("breakout.yaml"))
+
+        let r = try CLI.run(["plan", "-c", dir.path], environment: ["BREAKOUT_KEY_FILE": ConfigCLITests.demoKeyFile])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Plan: 9 to add, 0 to change, 0 to destroy."))
+        #expect(r.stdout.utf8.count < 6_000, "\(r.stdout.utf8.count) bytes")
+        #expect(r.stdout.split(separator: "\n").allSatisfy { $0.count <= 200 }, "\(r.stdout)")
+        #expect(r.stdout.contains("  + job ansd/breakout-rgph   (organizations/ansd.yaml:29)\n"))
+        #expect(r.stdout.contains("      timeout: 25m\n") && r.stdout.contains("      options.sslmode: prefer\n"))
+        #expect(!r.stdout.contains("is_active") && !r.stdout.contains("cron_expression") && !r.stdout.contains("{"))
+    }
 }

@@ -27,7 +27,7 @@ import Testing
         var plan = try s.plan()
         #expect(plan.summaryLine == "Plan: 5 to add, 0 to change, 0 to destroy.")
         #expect(!plan.text().contains("first-secret"))
-        #expect(plan.text().contains("password_encrypted: (sensitive)"))
+        #expect(plan.text().contains("password: (sensitive)"))
         try s.apply()
         #expect(try s.plan().hasChanges == false)
         // Passwords are stored encrypted under the state key.
@@ -569,6 +569,57 @@ func runCLI(_ arguments: [String], environment: [String: String]) throws -> (sta
         #expect(throws: DecodingError.self) {
             try JSONDecoder().decode(Plan.self, from: try JSONSerialization.data(withJSONObject: object))
         }
+    }
+
+    /// Text and markdown show the organization file's keys and values, not the columns.
+    @Test func changesReadInYAMLTerms() throws {
+        func field(_ f: String, _ old: String?, _ new: String?) -> Plan.FieldChange {
+            Plan.FieldChange(field: f, old: old, new: new, sensitive: false)
+        }
+        var change = Plan.Change(
+            action: .update, kind: .job, organization: "ansd", name: "rgph",
+            fields: [
+                field("is_active", "1", "0"), field("dictionaries", #"["RGPH"]"#, #"["RGPH","EHCVM"]"#),
+                field("cron_expression", "@hourly", "0 2 * * *"), field("command", "breakout process-cases …", "breakout …"),
+                field("threads", "3", "5"),
+                field(
+                    "settings", #"{"exclude":[],"include":[],"retries":0,"starting_deadline":3600}"#,
+                    #"{"exclude":["DEATHS"],"include":[],"retries":2,"starting_deadline":3600,"timeout":5400}"#),
+                Plan.FieldChange(field: "password_encrypted", old: nil, new: nil, sensitive: true),
+            ], destructive: false)
+        change.location = "organizations/ansd.yaml:29"
+        let plan = Plan(stateDigest: "s", configDigest: "c", changes: [change], unmanaged: [], warnings: [])
+        let text = plan.text()
+        #expect(
+            text == """
+                Organization ansd:
+                  ~ job ansd/rgph   (organizations/ansd.yaml:29)
+                      active: true → false
+                      dictionaries: [RGPH] → [RGPH, EHCVM]
+                      schedule: "@hourly" → 0 2 * * *
+                      threads: 3 → 5
+                      exclude: [] → [DEATHS]
+                      retries: 0 → 2
+                      timeout: null → 1h30m
+                      password: (sensitive, changed)
+
+                Plan: 0 to add, 1 to change, 0 to destroy.
+
+                """, "\(text)")
+        let md = plan.markdown()
+        #expect(md.contains("-     active: true\n+     active: false\n"), "\(md)")
+        #expect(!md.contains("is_active") && !md.contains("settings"))
+        // Connections: engines by name, options one key each; values YAML would misread are quoted.
+        let connection = Plan.Change(
+            action: .create, kind: .connection, organization: "ansd", name: "pg",
+            fields: [
+                field("db_type", nil, "pdo_pgsql"), field("port", nil, "5432"), field("username", nil, "yes"),
+                field("connection_options", nil, #"{"naming":"sql","sslmode":"require"}"#),
+            ], destructive: false)
+        #expect(
+            Plan(stateDigest: "s", configDigest: "c", changes: [connection], unmanaged: [], warnings: []).yamlChanges(connection).map {
+                "\($0.key): \($0.new ?? "")"
+            } == ["type: postgresql", "port: 5432", "username: \"yes\"", "naming: sql", "options.sslmode: require"])
     }
 
     @Test func markdownStaysUnderTheCommentLimit() throws {
