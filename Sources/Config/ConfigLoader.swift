@@ -16,7 +16,7 @@ package struct ConfigLoader {
     static let stateKeys = ["url", "password", "key_file", "password_format"]
     static let sourceKeys = ["type", "url", "password", "path", "dictionary"]
     static let defaultsKeys = ["threads", "max_cases_per_chunk", "time_zone"]
-    static let organizationKeys = ["organization", "name", "dictionaries", "connections", "jobs", "alerts"]
+    static let organizationKeys = ["organization", "name", "dictionaries", "connections", "jobs", "alerts", "moved"]
     static let alertKeys = ["webhook", "command", "on_recovery", "on_failed_cases"]
     static let connectionKeys = [
         "name", "type", "host", "port", "database", "username", "password", "default", "active", "options", "naming",
@@ -372,7 +372,66 @@ package struct ConfigLoader {
             }
             org.jobs.append(job)
         }
+        org.moved = readMoved(top, org: org, file: file, sink: sink)
         return org
+    }
+
+    /// `moved:` entries. Errors: a malformed address, a move between kinds, a target this file
+    /// does not declare, a source it still declares, or two entries for one name. Whether the
+    /// move is still to be done is for `plan` to say (it reads the control tables).
+    func readMoved(_ top: MappingReader, org: Organization, file: YAMLFile, sink: DiagnosticSink) -> [Moved] {
+        let what = "organization \"\(org.slug.value)\""
+        var out: [Moved] = []
+        for node in top.sequence("moved") ?? [] {
+            guard let r = MappingReader(node, in: file, what: "a moved entry of \(what)", allowedKeys: ["from", "to"], sink: sink),
+                let from = r.string("from", required: true), let to = r.string("to", required: true)
+            else { continue }
+            func address(_ a: Located<String>) -> (Moved.Kind, String)? {
+                let parts = a.value.split(separator: "/", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let kind = Moved.Kind(rawValue: parts[0]), !parts[1].isEmpty else {
+                    sink.error(a.location, "\(what): moved \"\(a.value)\" is not an address; write job/NAME or connection/NAME")
+                    return nil
+                }
+                return (kind, parts[1])
+            }
+            guard let (fromKind, fromName) = address(from), let (toKind, toName) = address(to) else { continue }
+            guard fromKind == toKind else {
+                sink.error(to.location, "\(what): cannot move \(from.value) to \(to.value): a move keeps the kind (job/… to job/…)")
+                continue
+            }
+            let declared = Set(fromKind == .job ? org.jobs.map(\.name.value) : org.connections.map(\.name.value))
+            guard fromName != toName else {
+                sink.error(to.location, "\(what): moved from \(from.value) to itself; remove the entry")
+                continue
+            }
+            guard declared.contains(toName) else {
+                sink.error(
+                    to.location, "\(what): moved to \(to.value), which this file does not declare; declare it or correct the entry")
+                continue
+            }
+            guard !declared.contains(fromName) else {
+                sink.error(
+                    from.location,
+                    "\(what): \(from.value) is still declared, so it cannot also be moved to \(to.value); remove the old \(fromKind.rawValue) or this entry"
+                )
+                continue
+            }
+            if let first = out.first(where: { $0.kind == fromKind && ($0.from == fromName || $0.to == toName) }) {
+                sink.error(
+                    r.location,
+                    "\(what): two moved entries for \(fromKind.rawValue) \(first.from == fromName ? fromName : toName) (first at line \(first.location.line)); keep one"
+                )
+                continue
+            }
+            if out.contains(where: { $0.kind == fromKind && ($0.to == fromName || $0.from == toName) }) {
+                sink.error(
+                    r.location,
+                    "\(what): moved entries form a chain through \(fromKind.rawValue) \(fromName); move straight to the final name")
+                continue
+            }
+            out.append(Moved(kind: fromKind, from: fromName, to: toName, location: r.location))
+        }
+        return out
     }
 
     func readConnection(_ node: Node, file: YAMLFile, org: String, sink: DiagnosticSink) -> Connection? {

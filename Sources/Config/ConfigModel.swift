@@ -95,6 +95,9 @@ package struct Organization: Sendable {
     package var file: String
     /// Alerts for every job of the organization that has none of its own.
     package var alerts: Alerts?
+    /// `moved:`: renames that keep the row (its id, run history and lease), as Terraform's
+    /// `moved` blocks.
+    package var moved: [Moved] = []
 
     /// The connection jobs use when they name none: the one marked default, or the only one.
     package var defaultConnection: Connection? {
@@ -158,5 +161,21 @@ package struct Alerts: Sendable, Hashable {
         self.command = command
         self.onRecovery = onRecovery
         self.onFailedCases = onFailedCases
+    }
+}
+
+/// One entry of an organization's `moved:` list: `{from: job/OLD, to: job/NEW}`.
+package struct Moved: Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable { case job, connection }
+    package var kind: Kind
+    package var from: String
+    package var to: String
+    package var location: SourceLocation
+
+    package init(kind: Kind, from: String, to: String, location: SourceLocation) {
+        self.kind = kind
+        self.from = from
+        self.to = to
+        self.location = location
     }
 }

@@ -146,7 +146,17 @@ extension Reconciler {
                         values.append(("next_run_at", .null))  // the runner computes it for the new schedule
                     }
                     values += [("managed_by", .text(Self.managedBy)), ("modified_time", now)]
-                    try c.execute(ControlStatements.update(managed, name: change.name, organization: org, values: values))
+                    // A `moved:` rename: the same row (id, run history, lease) takes the new name.
+                    if change.movedFrom != nil {
+                        values.append((change.kind == .job ? "job_name" : "connection_name", .text(change.name)))
+                    }
+                    try c.execute(
+                        ControlStatements.update(managed, name: change.movedFrom ?? change.name, organization: org, values: values))
+                    if change.kind == .job, let old = change.movedFrom,
+                        let id = snapshot.jobs.first(where: { $0.organizationID == org && $0.name == old })?.id
+                    {
+                        try c.execute(ControlStatements.renameRuns(job: id, to: change.name))
+                    }
                 case .delete:
                     if change.kind == .organization {
                         let id = try orgID(change.organization)

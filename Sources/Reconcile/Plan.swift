@@ -33,6 +33,8 @@ package struct Plan: Codable, Sendable {
             case legacySecret = "legacy_secret"
             /// `state.password_format: php-openssl`: passwords written without an integrity check.
             case unauthenticatedPasswordFormat = "unauthenticated_password_format"
+            /// A `moved:` entry with nothing left to move (already applied): it can be removed.
+            case movedStale = "moved_stale"
             /// Any other warning `validate` prints about a file.
             case configuration = "config_warning"
         }
@@ -117,8 +119,16 @@ package struct Plan: Codable, Sendable {
         package var note: String?
         /// Where the resource is written (`organizations/ansd.yaml:12`); nil for deletes.
         package var location: String?
+        /// The row's name before a `moved:` entry renames it (same id, history and lease).
+        package var movedFrom: String?
 
         package var address: String { kind == .organization ? "organization \(organization)" : "\(kind.rawValue) \(organization)/\(name)" }
+
+        /// `job ansd/a → ansd/b (moved)` for a rename, else the address.
+        package var heading: String {
+            guard let movedFrom else { return address }
+            return "\(kind.rawValue) \(organization)/\(movedFrom) → \(organization)/\(name) (moved)"
+        }
 
         package init(
             action: Action, kind: Kind, organization: String, name: String, fields: [FieldChange], destructive: Bool, note: String? = nil
@@ -132,7 +142,9 @@ package struct Plan: Codable, Sendable {
             self.note = note
         }
 
-        enum CodingKeys: String, CodingKey { case action, kind, organization, name, fields, destructive, note, location }
+        enum CodingKeys: String, CodingKey {
+            case action, kind, organization, name, fields, destructive, note, location, movedFrom = "moved_from"
+        }
 
         package func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -144,6 +156,7 @@ package struct Plan: Codable, Sendable {
             try c.encode(destructive, forKey: .destructive)
             try c.encode(note, forKey: .note)
             try c.encode(location, forKey: .location)
+            try c.encode(movedFrom, forKey: .movedFrom)
         }
     }
 
@@ -261,7 +274,7 @@ package struct Plan: Codable, Sendable {
         for org in orgs {
             lines.append("Organization \(org):")
             for change in changes where change.organization == org {
-                var head = "  \(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.address)"
+                var head = "  \(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.heading)"
                 if change.destructive { head += "   # destructive: needs --allow-destroy" }
                 if let note = change.note { head += "   # \(note)" }
                 if let location = change.location { head += "   (\(location))" }
@@ -294,14 +307,14 @@ package struct Plan: Codable, Sendable {
             var body = "```diff\n"
             for change in mine {
                 body +=
-                    "\(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.address)\(change.destructive ? "   # destructive" : "")\(change.location.map { "   (\($0))" } ?? "")\n"
+                    "\(Self.symbol(change.action)) \(change.action == .adopt ? "adopt " : "")\(change.heading)\(change.destructive ? "   # destructive" : "")\(change.location.map { "   (\($0))" } ?? "")\n"
                 body += yamlLines(change, indent: "    ", marked: true).map { $0 + "\n" }.joined()
             }
             body += "```\n"
             let full = "<details><summary><b>\(org)</b>: \(counts)</summary>\n\n\(body)\n</details>\n\n"
             let short =
                 "<details><summary><b>\(org)</b>: \(counts)</summary>\n\n"
-                + mine.map { "- `\(Self.symbol($0.action))` \($0.address)\($0.destructive ? " **(destructive)**" : "")\n" }.joined()
+                + mine.map { "- `\(Self.symbol($0.action))` \($0.heading)\($0.destructive ? " **(destructive)**" : "")\n" }.joined()
                 + "\n_(field details left out to fit a comment; run `breakout plan` for them)_\n</details>\n\n"
             sections.append((org, full, short))
         }

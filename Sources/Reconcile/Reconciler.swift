@@ -246,6 +246,34 @@ package final class Reconciler {
         for c in have where haveByKey[key(c.resource)] == nil { haveByKey[key(c.resource)] = c }
         var changes: [Plan.Change] = []
         var claimed = Set<String>()
+        // `moved:` entries: the row under the old name is the new name's row (same id, history
+        // and lease) when the new name has none yet.
+        var movedFrom: [String: String] = [:]
+        var movedWarnings: [Plan.Warning] = []
+        for org in configuration.organizations {
+            for m in org.moved {
+                let kind: Plan.Kind = m.kind == .job ? .job : .connection
+                let from = key(Resource(kind: kind, organization: org.slug.value, name: m.from, fields: []))
+                let to = key(Resource(kind: kind, organization: org.slug.value, name: m.to, fields: []))
+                switch (haveByKey[from], haveByKey[to]) {
+                case (let old?, nil):
+                    haveByKey[to] = old
+                    haveByKey[from] = nil
+                    claimed.insert(from)
+                    movedFrom[to] = m.from
+                case (.some, .some):
+                    throw StateError(
+                        "\(m.location): moved \(m.kind.rawValue)/\(m.from) to \(m.kind.rawValue)/\(m.to), but the control tables have both",
+                        hint: "remove the entry (the two stay separate), or delete \(m.kind.rawValue) \(m.to) first")
+                case (nil, _):
+                    movedWarnings.append(
+                        Plan.Warning(
+                            .movedStale,
+                            "\(m.kind.rawValue) \(m.from) has no row to move to \(m.to) (already applied?); the entry can be removed",
+                            location: m.location.description, organization: org.slug.value))
+                }
+            }
+        }
         for r in want {
             let k = key(r)
             guard let c = haveByKey[k] else {
@@ -274,11 +302,14 @@ package final class Reconciler {
                     action: .adopt, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false,
                     note: "hand-made row \(c.id) becomes managed")
                 change.location = r.location
+                change.movedFrom = movedFrom[k]
                 changes.append(change)
-            } else if !fields.isEmpty {
+            } else if !fields.isEmpty || movedFrom[k] != nil {
                 var change = Plan.Change(
-                    action: .update, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false)
+                    action: .update, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false,
+                    note: movedFrom[k].map { _ in "row \(c.id) keeps its id, run history and lease" })
                 change.location = r.location
+                change.movedFrom = movedFrom[k]
                 changes.append(change)
             }
         }
@@ -334,9 +365,10 @@ package final class Reconciler {
             if a.element.organization != b.element.organization { return a.element.organization < b.element.organization }
             return (rank(a.element), a.offset) < (rank(b.element), b.offset)
         }.map(\.element)
-        var warnings: [Plan.Warning] = configuration.warnings.map { d in
-            Plan.Warning(Plan.Warning.Code(rawValue: d.code ?? "") ?? .configuration, d.message, location: d.location.description)
-        }
+        var warnings: [Plan.Warning] =
+            configuration.warnings.map { d in
+                Plan.Warning(Plan.Warning.Code(rawValue: d.code ?? "") ?? .configuration, d.message, location: d.location.description)
+            } + movedWarnings
         if format == .phpOpenSSL, changes.contains(where: { $0.fields.contains { $0.field == "password_encrypted" } }) {
             warnings.append(
                 Plan.Warning(

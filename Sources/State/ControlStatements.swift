@@ -278,6 +278,11 @@ package enum ControlStatements {
         .update(Update(kind.table, set: values.map { Assignment($0.0, $0.1) }, where: scope(kind, name: name, organization: organization)))
     }
 
+    /// A job renamed by a `moved:` entry: its runs carry the new name (they are the same job's).
+    package static func renameRuns(job: Int64, to name: String) -> SQLStatement {
+        .update(Update(runs, set: [Assignment("job_name", .text(name))], where: .equals("job_id", .integer(job))))
+    }
+
     package static func delete(_ kind: Managed, name: String, organization: Int64?) -> SQLStatement {
         .delete(Delete(from: kind.table, where: scope(kind, name: name, organization: organization)))
     }
