@@ -26,6 +26,9 @@ package struct DryRunReport: Sendable {
     /// What the run does to the tables, and the changes (or the reasons for a rebuild).
     package var schemaAction: SchemaAction
     package var schemaChanges: [String]
+    /// Drift: what breakout's bookkeeping says exists in the destination and does not (a data
+    /// table dropped or renamed by hand); empty when none was found.
+    package var drift: [String] = []
     package var mark: Mark
 
     package var pendingCases: Int
@@ -186,10 +189,17 @@ extension BreakoutEngine {
             }
         }
         let chunks = (pending + chunkSize - 1) / chunkSize
-        return DryRunReport(
+        var report = DryRunReport(
             dictionary: feed.dictionary.name, source: feed.description,
             destination: destinationDescription,
             schema: change.description, schemaAction: change.action, schemaChanges: change.changes, mark: mark, pendingCases: pending,
             chunks: chunks, steps: steps)
+        // The bookkeeping says the tables are there and unchanged: check that they are.
+        if let connection, state != nil, change.action == .none {
+            for table in schema.dataTables where try !connection.tableExists(table.name) {
+                report.drift.append("table \(table.name) is missing (dropped or renamed?)")
+            }
+        }
+        return report
     }
 }

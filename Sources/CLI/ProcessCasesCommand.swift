@@ -186,7 +186,7 @@ struct JobPlan: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case organization, job, dictionary, destination, schema, schemaAction = "schema_action", schemaChanges = "schema_changes",
-            pendingCases = "pending_cases", sql, error
+            pendingCases = "pending_cases", sql, error, drift
     }
 
     func encode(to encoder: Encoder) throws {
@@ -201,6 +201,7 @@ struct JobPlan: Encodable {
         try c.encode(pendingCases, forKey: .pendingCases)
         try c.encode(sql, forKey: .sql)
         try c.encode(error, forKey: .error)
+        try c.encode(report?.drift ?? [], forKey: .drift)
     }
 
     /// The job could not be planned: `error` for the reader, a warning with its code for scripts.
@@ -261,6 +262,14 @@ struct JobPlan: Encodable {
                         plan.pendingCases = report.pendingCases
                         plan.sql = report.steps.flatMap { ["-- " + $0.comment] + $0.lines }
                         plan.report = report
+                        if !report.drift.isEmpty {
+                            plan.warning = Plan.Warning(
+                                .destinationDrift,
+                                "dictionary \(dictionary): " + report.drift.joined(separator: "; ")
+                                    + "; its next run fails on it. Rename the table back, or drop the dictionary's tables"
+                                    + " (breakout_state included) so that the next run creates them and loads every case again",
+                                organization: org.slug.value, job: job.name.value)
+                        }
                     } catch {
                         plan.failed(Self.code(of: error), "\(error)")
                     }
@@ -278,7 +287,8 @@ struct JobPlan: Encodable {
         guard let report else { return head + "not planned" }
         let pending = "\(report.pendingCases) case\(report.pendingCases == 1 ? "" : "s") pending"
         let chunks = report.chunks > 0 ? " (\(report.chunks) chunk\(report.chunks == 1 ? "" : "s"))" : ""
-        return head + pending + chunks + "; schema " + Self.schemaSummary(report.schemaAction, report.schemaChanges)
+        let drift = report.drift.isEmpty ? "" : "; DRIFT: \(report.drift.count) table(s) missing"
+        return head + pending + chunks + "; schema " + Self.schemaSummary(report.schemaAction, report.schemaChanges) + drift
     }
 
     /// `unchanged`, `create`, `migrate: 2 changes (new column housing.h06_rooms, …)`, `rebuild (…)`:

@@ -27,6 +27,8 @@ package struct Plan: Codable, Sendable {
             case destinationUnreachable = "destination_unreachable"
             /// A job could not be planned for another reason, given in the message.
             case jobNotPlanned = "job_not_planned"
+            /// The destination does not hold what breakout committed there (a table dropped or renamed).
+            case destinationDrift = "destination_drift"
             /// Two active jobs break out one dictionary into one connection: their runs can overlap.
             case jobsOverlap = "jobs_overlap"
             /// An `enc:v1` value, not bound to its file.

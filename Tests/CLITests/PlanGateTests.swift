@@ -197,6 +197,62 @@ import Testing
         #expect((job["schema_changes"] as? [String] ?? []).contains { $0.contains("d02_age") }, "\(job)")
     }
 
+    /// Renames a destination's data table behind breakout's back, with the engine's own client.
+    static func renameTable(_ engine: Engine, _ dir: URL, from: String, to: String) throws {
+        let org = try String(contentsOf: dir.appendingPathComponent("organizations/demo.yaml"), encoding: .utf8)
+        let database = org.split(separator: "\n").first { $0.contains("database:") }?.split(separator: " ").last.map(String.init) ?? ""
+        let result: CLI.Result
+        switch engine {
+        case .sqlite:
+            let db = dir.appendingPathComponent(".breakout/demo/demo-output.db").path
+            result = try CLI.execute("/usr/bin/sqlite3", [db, "ALTER TABLE \"census_\(from)\" RENAME TO \"census_\(to)\""])
+        case .postgresql:
+            let server = try #require(try engine.serverURL)
+            var url = try #require(URLComponents(url: server, resolvingAgainstBaseURL: false))
+            url.path = "/\(database)"
+            result = try CLI.execute(
+                "/usr/bin/psql", [url.string!, "-v", "ON_ERROR_STOP=1", "-c", "ALTER TABLE census.\(from) RENAME TO \(to)"])
+        case .mysql:
+            // MySQL keeps a dictionary's tables in the connection's database, prefixed.
+            let url = try #require(try engine.serverURL)
+            result = try CLI.execute(
+                "/usr/bin/mariadb",
+                [
+                    "--no-defaults", "-h", "127.0.0.1", "-P", String(url.port ?? 3306), "-u", "breakout", "-p\(password)", "-e",
+                    "RENAME TABLE `\(database)`.`census_\(from)` TO `\(database)`.`census_\(to)`",
+                ])
+        }
+        try #require(result.status == 0, "\(result.stderr)")
+    }
+
+    /// A data table renamed by hand: the plan says so (code `destination_drift`), where it used to
+    /// say "schema: unchanged" and let the next run fail.
+    @Test(arguments: Engine.allCases)
+    func aRenamedTableIsDrift(_ engine: Engine) throws {
+        guard let dir = try Self.sandbox(engine) else { return }
+        var r = try Self.run(dir, ["apply", "--auto-approve"])
+        try #require(r.status == 0, "\(r.stderr)")
+        r = try Self.run(dir, ["process-cases", "--org", "demo"])
+        try #require(r.status == 0, "\(r.stdout)\(r.stderr)")
+        r = try Self.run(dir, ["plan", "--fail-on-warnings"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+
+        try Self.renameTable(engine, dir, from: "housing", to: "housing_old")
+        r = try Self.run(dir, ["plan", "--format", "json"])
+        let plan = try Self.json(r)
+        let drift = (plan["warnings"] as? [[String: Any]] ?? []).first { $0["code"] as? String == "destination_drift" }
+        #expect((drift?["message"] as? String ?? "").contains("housing is missing"), "\(plan["warnings"] ?? "")")
+        #expect(((Self.jobs(plan).first?["drift"] as? [String]) ?? []).count == 1)
+        r = try Self.run(dir, ["plan"])
+        #expect(r.stdout.contains("DRIFT: 1 table(s) missing"), "\(r.stdout)")
+        r = try Self.run(dir, ["plan", "--fail-on-warnings"])
+        #expect(r.status == 1)
+        // Put back, the plan is clean again.
+        try Self.renameTable(engine, dir, from: "housing_old", to: "housing")
+        r = try Self.run(dir, ["plan", "--fail-on-warnings"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+    }
+
     /// Warnings carry codes in the JSON and fail the gate with `--fail-on-warnings`.
     @Test(arguments: Engine.allCases)
     func warningsHaveCodesAndFailTheGate(_ engine: Engine) throws {
