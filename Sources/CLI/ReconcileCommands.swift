@@ -127,24 +127,7 @@ struct PlanCommand: ParsableCommand {
                 )
             case .markdown:
                 var md = p.markdown(limit: jobs.isEmpty ? 60_000 : 40_000)
-                if !jobs.isEmpty { md += "#### Each job's next run\n\n" }
-                let budget = 20_000 / max(jobs.count, 1)
-                for j in jobs {
-                    // A job with nothing to execute (or that could not be planned) is one line, not an empty block.
-                    guard j.error == nil, !j.sql.isEmpty else {
-                        md += "- `\(j.line.replacingOccurrences(of: "`", with: "'"))`\n"
-                        continue
-                    }
-                    var body =
-                        "```sql\n"
-                        + j.sql.map { $0.hasPrefix("--") ? $0 : DryRunReport.abbreviated($0, over: 200) + ";" }.joined(separator: "\n")
-                        + "\n```\n"
-                    if body.count > budget {
-                        body = String(body.prefix(budget)) + "\n…\n```\n_(cut to fit the comment; run `breakout plan --format sql`)_\n"
-                    }
-                    md += "<details><summary>\(Self.htmlEscaped(j.line))</summary>\n\n\(body)\n</details>\n\n"
-                }
-                if !jobs.isEmpty { md += "\n\(Self.schemaLine(altering))\n" }
+                if !jobs.isEmpty { md += Self.markdown(jobs: jobs, altering: altering, room: 65_000 - md.count) }
                 print(md, terminator: "")
             case .sql:
                 print("-- breakout plan: \(p.summaryLine)")
@@ -170,6 +153,39 @@ struct PlanCommand: ParsableCommand {
             throw ExitCode(1)
         }
         if detailedExitCode, gate.configChanges || gate.schemaChanges > 0 { throw ExitCode(2) }
+    }
+
+    /// Each job's line, with a collapsible SQL block for jobs that have something to execute,
+    /// within `room` characters (GitHub refuses comments over 65,536): what does not fit is
+    /// counted in a note.
+    static func markdown(jobs: [JobPlan], altering: [JobPlan], room: Int) -> String {
+        var out = "#### Each job's next run\n\n"
+        let tail = "\n\(schemaLine(altering))\n"
+        let budget = min(20_000, max(room, 0) / 2) / max(jobs.count, 1)
+        var omitted = 0
+        for j in jobs {
+            var piece: String
+            if j.error != nil || j.sql.isEmpty {
+                // Nothing to execute (or not planned): one line, not an empty block.
+                piece = "- `\(j.line.replacingOccurrences(of: "`", with: "'"))`\n"
+            } else {
+                var body =
+                    "```sql\n"
+                    + j.sql.map { $0.hasPrefix("--") ? $0 : DryRunReport.abbreviated($0, over: 200) + ";" }.joined(separator: "\n")
+                    + "\n```\n"
+                if body.count > budget {
+                    body = String(body.prefix(budget)) + "\n…\n```\n_(cut to fit the comment; run `breakout plan --format sql`)_\n"
+                }
+                piece = "<details><summary>\(htmlEscaped(j.line))</summary>\n\n\(body)\n</details>\n\n"
+            }
+            if out.count + piece.count + tail.count + 200 > room {
+                omitted += 1
+            } else {
+                out += piece
+            }
+        }
+        if omitted > 0 { out += "\n_\(omitted) more job(s) not shown to fit the comment; run `breakout plan` for every job._\n" }
+        return out + tail
     }
 
     static func htmlEscaped(_ s: String) -> String {
