@@ -57,12 +57,49 @@ package struct DryRunReport: Sendable {
 
     /// `INSERT INTO "census"."value_labels" … [7463 characters, digest 3f2a9c0e1b7d4a55]` when
     /// longer than `limit` (characters, on any one line); unchanged otherwise.
+    /// A long `CREATE TABLE` is laid out one column per line instead: its columns are what a
+    /// reviewer reads.
     package static func abbreviated(_ s: String, over limit: Int) -> String {
         guard s.split(separator: "\n", omittingEmptySubsequences: false).contains(where: { $0.count > limit }) else { return s }
+        if s.hasPrefix("CREATE TABLE"), let columns = columnsLaidOut(s),
+            !columns.split(separator: "\n").contains(where: { $0.count > limit })
+        {
+            return columns
+        }
         var digest = FNV64()
         digest.combine(s.utf8)
         let head = s.prefix(while: { $0 != "\n" }).prefix(max(limit / 2, 40))
         return "\(head) … [\(s.count) characters, digest \(digest.hex)]"
+    }
+
+    /// `CREATE TABLE t (a …, b …, PRIMARY KEY (a))` as `CREATE TABLE t (` + one element per line +
+    /// `)`; nil when the statement is not that shape. Commas inside parentheses or quotes stay.
+    static func columnsLaidOut(_ s: String) -> String? {
+        guard let open = s.firstIndex(of: "("), s.hasSuffix(")") else { return nil }
+        let inner = s[s.index(after: open)..<s.index(before: s.endIndex)]
+        var parts: [String] = []
+        var current = ""
+        var depth = 0
+        var quote: Character?
+        for ch in inner {
+            if let q = quote {
+                if ch == q || (q == "[" && ch == "]") { quote = nil }
+            } else if ch == "'" || ch == "\"" || ch == "`" || ch == "[" {
+                quote = ch
+            } else if ch == "(" {
+                depth += 1
+            } else if ch == ")" {
+                depth -= 1
+            } else if ch == ",", depth == 0 {
+                parts.append(current.trimmingCharacters(in: .whitespaces))
+                current = ""
+                continue
+            }
+            current.append(ch)
+        }
+        guard depth == 0, quote == nil else { return nil }
+        parts.append(current.trimmingCharacters(in: .whitespaces))
+        return s[...open] + "\n" + parts.map { "  " + $0 }.joined(separator: ",\n") + "\n)"
     }
 
     /// A script a DBA can review and run.

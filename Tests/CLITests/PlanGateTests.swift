@@ -287,25 +287,66 @@ import Testing
         #expect(r.stderr.contains("warning(s) and --fail-on-warnings was given"), "\(r.stderr)")
     }
 
-    /// The multi-tenant example's first plan (9 rows to add, 4 jobs) as a reviewer reads it:
-    /// under 6 KB, no line over 200 characters, YAML keys with their file and line.
-    @Test func theMultiTenantPlanIsConcise() throws {
+    /// examples/multi-tenant with its state in a new SQLite store and the bundled sample as its
+    /// source (the example's are CSWeb's MySQL database).
+    static func multiTenant() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("breakout-mt-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let example = ConfigCLITests.repository.appendingPathComponent("examples/multi-tenant")
         try FileManager.default.copyItem(
             at: example.appendingPathComponent("organizations"), to: dir.appendingPathComponent("organizations"))
-        // The example's state and source are CSWeb's MySQL database; here, a new SQLite store and the bundled sample.
         var settings = try String(contentsOf: example.appendingPathComponent("breakout.yaml"), encoding: .utf8)
         let state = try #require(settings.range(of: "state:\n  url: mysql://csweb@127.0.0.1:3306/cspro\n  password: "))
         let stateEnd = try #require(settings[state.upperBound...].firstIndex(of: "\n"))
         settings.replaceSubrange(state.lowerBound...stateEnd, with: "state:\n  url: sqlite:state.db\n")
         let source = try #require(settings.range(of: "  url: mysql://csweb@127.0.0.1:3306/cspro\n  password: "))
         let sourceEnd = try #require(settings[source.upperBound...].firstIndex(of: "\n"))
-        let sample = BreakoutCLITests.quickstart.appendingPathComponent("data/csweb-sample.db").path
-        settings.replaceSubrange(source.lowerBound...sourceEnd, with: "  url: sqlite:\(sample)\n")
+        try FileManager.default.copyItem(
+            at: BreakoutCLITests.quickstart.appendingPathComponent("data"), to: dir.appendingPathComponent("data"))
+        settings.replaceSubrange(source.lowerBound...sourceEnd, with: "  url: sqlite:data/csweb-sample.db\n")
         try Data(settings.utf8).write(to: dir.appendingPathComponent("breakout.yaml"))
+        return dir
+    }
 
+    /// Every format of the quickstart's and the multi-tenant example's first plans, against
+    /// Tests/CLITests/Golden/ (times and digests masked). After an intended change:
+    /// `BREAKOUT_UPDATE_GOLDEN=1 swift test --filter PlanGateTests`, then review the diff.
+    @Test(arguments: ["quickstart", "multi-tenant"])
+    func plansMatchGolden(_ example: String) throws {
+        let dir = example == "quickstart" ? try BreakoutCLITests.quickstartCopy() : try Self.multiTenant()
+        let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+        for (format, ext) in [("text", "txt"), ("markdown", "md"), ("json", "json"), ("sql", "sql")] {
+            let r = try CLI.run(
+                ["plan", "-c", dir.path, "--format", format], environment: ["BREAKOUT_KEY_FILE": ConfigCLITests.demoKeyFile])
+            #expect(r.status == 0, "\(format): \(r.stderr)")
+            let text = Self.masked(r.stdout, dir: dir.path)
+            let file = golden.appendingPathComponent("plan-\(example).\(ext)")
+            if ProcessInfo.processInfo.environment["BREAKOUT_UPDATE_GOLDEN"] == "1" {
+                try FileManager.default.createDirectory(at: golden, withIntermediateDirectories: true)
+                try Data(text.utf8).write(to: file)
+            }
+            let expected = try String(contentsOf: file, encoding: .utf8)
+            #expect(text == expected, "plan --format \(format) of \(example) differs from \(file.lastPathComponent)")
+        }
+    }
+
+    /// Run times, content digests and the sandbox's path, which change from run to run.
+    static func masked(_ s: String, dir: String) -> String {
+        var out = s.replacingOccurrences(of: dir, with: "<dir>")
+        for (pattern, replacement) in [
+            (#"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?"#, "<time>"),
+            (#"digest [0-9a-f]{16}"#, "digest <digest>"),
+            (#""(state|config)_digest" : "[0-9a-f]+""#, "\"$1_digest\" : \"<digest>\""),
+        ] {
+            out = out.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
+        }
+        return out
+    }
+
+    /// The multi-tenant example's first plan (9 rows to add, 4 jobs) as a reviewer reads it:
+    /// under 6 KB, no line over 200 characters, YAML keys with their file and line.
+    @Test func theMultiTenantPlanIsConcise() throws {
+        let dir = try Self.multiTenant()
         let r = try CLI.run(["plan", "-c", dir.path], environment: ["BREAKOUT_KEY_FILE": ConfigCLITests.demoKeyFile])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("Plan: 9 to add, 0 to change, 0 to destroy."))
