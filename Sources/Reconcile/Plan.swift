@@ -133,7 +133,8 @@ package struct Plan: Codable, Sendable {
         }
 
         package init(
-            action: Action, kind: Kind, organization: String, name: String, fields: [FieldChange], destructive: Bool, note: String? = nil
+            action: Action, kind: Kind, organization: String, name: String, fields: [FieldChange], destructive: Bool, note: String? = nil,
+            location: String? = nil, movedFrom: String? = nil
         ) {
             self.action = action
             self.kind = kind
@@ -142,6 +143,8 @@ package struct Plan: Codable, Sendable {
             self.fields = fields
             self.destructive = destructive
             self.note = note
+            self.location = location
+            self.movedFrom = movedFrom
         }
 
         enum CodingKeys: String, CodingKey {

@@ -13,9 +13,9 @@ extension Plan {
         package var sensitive: Bool
     }
 
-    /// Column → YAML key, per kind; nil drops the column from the YAML view (`command` is derived
+    /// Column → YAML key (the names do not collide across kinds); nil drops the column from the YAML view (`command` is derived
     /// from the other keys).
-    static func yamlKey(_ column: String, kind: Kind) -> String? {
+    static func yamlKey(_ column: String) -> String? {
         switch column {
         case "display_name": "name"
         case "db_type", "job_type": "type"
@@ -31,8 +31,8 @@ extension Plan {
 
     /// The YAML view of one field change: JSON columns (`settings`, `connection_options`) become
     /// one entry per key that differs.
-    static func yamlChanges(_ f: FieldChange, kind: Kind) -> [YAMLChange] {
-        guard let key = yamlKey(f.field, kind: kind) else { return [] }
+    static func yamlChanges(_ f: FieldChange) -> [YAMLChange] {
+        guard let key = yamlKey(f.field) else { return [] }
         if f.sensitive { return [YAMLChange(key: key, old: nil, new: nil, sensitive: true)] }
         switch f.field {
         case "settings", "connection_options":
@@ -67,7 +67,7 @@ extension Plan {
 
     /// The YAML view of a change, in order.
     package func yamlChanges(_ change: Change) -> [YAMLChange] {
-        change.fields.flatMap { Self.yamlChanges($0, kind: change.kind) }
+        change.fields.flatMap(Self.yamlChanges)
     }
 
     /// A JSON value with booleans kept apart from numbers (JSONSerialization gives both as NSNumber).

@@ -281,10 +281,10 @@ package final class Reconciler {
                 if r.kind == .connection, r.password != nil {
                     fields.append(.init(field: "password_encrypted", old: nil, new: nil, sensitive: true))
                 }
-                var change = Plan.Change(
-                    action: .create, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false)
-                change.location = r.location
-                changes.append(change)
+                changes.append(
+                    .init(
+                        action: .create, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false,
+                        location: r.location))
                 continue
             }
             claimed.insert(k)
@@ -297,20 +297,15 @@ package final class Reconciler {
                 let same = r.password == c.resource.password && (r.password == nil || storedInCurrentForm(c.passwordEncrypted))
                 if !same { fields.append(.init(field: "password_encrypted", old: nil, new: nil, sensitive: true)) }
             }
-            if !c.managed {
-                var change = Plan.Change(
-                    action: .adopt, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false,
-                    note: "hand-made row \(c.id) becomes managed")
-                change.location = r.location
-                change.movedFrom = movedFrom[k]
-                changes.append(change)
-            } else if !fields.isEmpty || movedFrom[k] != nil {
-                var change = Plan.Change(
-                    action: .update, kind: r.kind, organization: r.organization, name: r.name, fields: fields, destructive: false,
-                    note: movedFrom[k].map { _ in "row \(c.id) keeps its id, run history and lease" })
-                change.location = r.location
-                change.movedFrom = movedFrom[k]
-                changes.append(change)
+            if !c.managed || !fields.isEmpty || movedFrom[k] != nil {
+                changes.append(
+                    .init(
+                        action: c.managed ? .update : .adopt, kind: r.kind, organization: r.organization, name: r.name, fields: fields,
+                        destructive: false,
+                        note: c.managed
+                            ? movedFrom[k].map { _ in "row \(c.id) keeps its id, run history and lease" }
+                            : "hand-made row \(c.id) becomes managed",
+                        location: r.location, movedFrom: movedFrom[k]))
             }
         }
         var unmanaged: [Plan.UnmanagedRow] = []

@@ -46,18 +46,7 @@ import Testing
         }
         guard let url = try engine.serverURL else { return nil }
         let name = "plangate_\(UUID().uuidString.prefix(8).lowercased())"
-        let created: CLI.Result
-        if engine == .postgresql {
-            created = try CLI.execute("/usr/bin/psql", [url.absoluteString, "-v", "ON_ERROR_STOP=1", "-c", "CREATE DATABASE \(name)"])
-        } else {
-            created = try CLI.execute(
-                "/usr/bin/mariadb",
-                [
-                    "--no-defaults", "-h", "127.0.0.1", "-P", String(url.port ?? 3306), "-u", "breakout", "-p\(password)", "-e",
-                    "CREATE DATABASE \(name)",
-                ])
-        }
-        try #require(created.status == 0, "\(created.stderr)")
+        try client(engine, url, "CREATE DATABASE \(name)")
         return """
               - name: local
                 type: \(engine.rawValue)
@@ -201,27 +190,31 @@ import Testing
     static func renameTable(_ engine: Engine, _ dir: URL, from: String, to: String) throws {
         let org = try String(contentsOf: dir.appendingPathComponent("organizations/demo.yaml"), encoding: .utf8)
         let database = org.split(separator: "\n").first { $0.contains("database:") }?.split(separator: " ").last.map(String.init) ?? ""
-        let result: CLI.Result
         switch engine {
         case .sqlite:
             let db = dir.appendingPathComponent(".breakout/demo/demo-output.db").path
-            result = try CLI.execute("/usr/bin/sqlite3", [db, "ALTER TABLE \"census_\(from)\" RENAME TO \"census_\(to)\""])
+            let result = try CLI.execute("/usr/bin/sqlite3", [db, "ALTER TABLE \"census_\(from)\" RENAME TO \"census_\(to)\""])
+            try #require(result.status == 0, "\(result.stderr)")
         case .postgresql:
             let server = try #require(try engine.serverURL)
             var url = try #require(URLComponents(url: server, resolvingAgainstBaseURL: false))
             url.path = "/\(database)"
-            result = try CLI.execute(
-                "/usr/bin/psql", [url.string!, "-v", "ON_ERROR_STOP=1", "-c", "ALTER TABLE census.\(from) RENAME TO \(to)"])
+            try client(engine, try #require(url.url), "ALTER TABLE census.\(from) RENAME TO \(to)")
         case .mysql:
             // MySQL keeps a dictionary's tables in the connection's database, prefixed.
-            let url = try #require(try engine.serverURL)
-            result = try CLI.execute(
-                "/usr/bin/mariadb",
-                [
-                    "--no-defaults", "-h", "127.0.0.1", "-P", String(url.port ?? 3306), "-u", "breakout", "-p\(password)", "-e",
-                    "RENAME TABLE `\(database)`.`census_\(from)` TO `\(database)`.`census_\(to)`",
-                ])
+            try client(
+                engine, try #require(try engine.serverURL), "RENAME TABLE `\(database)`.`census_\(from)` TO `\(database)`.`census_\(to)`")
         }
+    }
+
+    /// Runs one statement with the server's own client (`psql`, `mariadb`), as a DBA would.
+    static func client(_ engine: Engine, _ url: URL, _ sql: String) throws {
+        let result =
+            engine == .postgresql
+            ? try CLI.execute("/usr/bin/psql", [url.absoluteString, "-v", "ON_ERROR_STOP=1", "-c", sql])
+            : try CLI.execute(
+                "/usr/bin/mariadb",
+                ["--no-defaults", "-h", "127.0.0.1", "-P", String(url.port ?? 3306), "-u", "breakout", "-p\(password)", "-e", sql])
         try #require(result.status == 0, "\(result.stderr)")
     }
 
