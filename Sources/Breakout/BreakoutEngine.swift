@@ -24,6 +24,11 @@ package struct RunOptions: Sendable {
     package var storedOrderFrom: Int? = BreakoutEngine.storedOrderFrom
     /// Such a first load into tables it creates builds their keys after the rows (DeferredKeys.swift).
     package var deferKeys = true
+    /// Put drift right first (``BreakoutEngine/drift(on:)``): rows deleted or added by hand are
+    /// restored by reloading every case in place; a missing table or column by a rebuild.
+    package var repair = false
+    /// Rebuild the tables in the shadow namespace and swap them in, whatever the bookkeeping says.
+    package var rebuild = false
 
     package init(
         threads: Int = 1, chunkSize: Int = 1000, maxChunks: Int? = nil, shouldStop: (@Sendable () -> Bool)? = nil,
@@ -123,10 +128,10 @@ package final class BreakoutEngine: @unchecked Sendable {
         return shadow
     }
 
-    func swap(from shadow: BreakoutEngine, replacing old: BreakoutSchema) -> SQLStatement {
+    func swap(from shadow: BreakoutEngine, replacing live: [TableDefinition]) -> SQLStatement {
         .swapTables(
             TableSwap(
-                live: old.allTables.map(\.name), shadow: shadow.schema.allTables, target: schema.allTables,
+                live: live.map(\.name), shadow: shadow.schema.allTables, target: schema.allTables,
                 liveNamespace: schema.namespace, shadowNamespace: shadow.schema.namespace))
     }
 
@@ -151,7 +156,21 @@ package final class BreakoutEngine: @unchecked Sendable {
                 waited: options.destinationWait)
         }
         let state = try readState(control)
-        let change = try schemaChange(state)
+        var change = try schemaChange(state)
+        var repaired: String?
+        if state != nil, change.rebuildReasons.isEmpty, options.rebuild || options.repair {
+            let drift = options.repair ? try drift(on: control) : []
+            if options.rebuild || drift.contains(where: \.needsRebuild) {
+                let reasons = options.rebuild ? ["requested with --rebuild"] : drift.filter(\.needsRebuild).map(\.description)
+                change.rebuildReasons = reasons
+                change.description = "rebuilt in \(shadowNamespace) and swapped in (" + reasons.joined(separator: "; ") + ")"
+            } else if !drift.isEmpty {
+                try startReloadInPlace(on: control)
+                repaired = "repaired in place: every case reloaded (" + drift.map(\.description).joined(separator: "; ") + ")"
+            } else {
+                repaired = "no drift found; nothing to repair"
+            }
+        }
         if !change.rebuildReasons.isEmpty {
             let shadow = try shadowEngine()
             var summary = try shadow.run(options, startingOver: true)
@@ -159,12 +178,27 @@ package final class BreakoutEngine: @unchecked Sendable {
                 summary.schema = "rebuilding in \(shadowNamespace) (interrupted; the live tables are unchanged)"
                 return summary
             }
-            try control.transaction { try control.execute(swap(from: shadow, replacing: change.old!)) }
+            // Only the live tables that exist are retired: a table dropped by hand is drift a rebuild repairs.
+            let live = try (change.old ?? schema).allTables.filter { try control.tableExists($0.name) }
+            try control.transaction { _ = try control.execute(swap(from: shadow, replacing: live)) }
             summary.schema = change.description
             summary.destination = destinationDescription
             return summary
         }
-        return try run(options, control: control, state: state, change: change)
+        var summary = try run(options, control: control, state: state, change: change)
+        if let repaired { summary.schema = repaired }
+        return summary
+    }
+
+    /// A repair's first step: the ledger restarted from the rows there are, and the mark back at
+    /// the start, so the run reloads every case in place (each chunk replaces its cases' rows). An
+    /// interrupted repair is finished by the next run, which starts from that mark.
+    func startReloadInPlace(on control: any DatabaseConnection) throws {
+        try control.transaction {
+            for statement in try ledgerBaselineStatements(on: control, now: Date()) { try control.execute(statement) }
+            try control.execute(.delete(Delete(from: schema.chunks.name)))
+            try control.execute(markUpdate(.start, now: Date()))
+        }
     }
 
     /// Loads into this engine's namespace; with `startingOver`, tables of an older layout there are dropped first.
@@ -192,10 +226,18 @@ package final class BreakoutEngine: @unchecked Sendable {
         var keysDeferred = firstLoad != nil
         var setup = statementsForSchema(change, state: state, mark: state?.mark ?? .start)
         if keysDeferred { setup = keylessCreates(setup) }
+        // Tables loaded by a version without the row ledger get one, counted from what they hold.
+        let ledgerMissing = try state != nil && !control.tableExists(schema.counts.name)
+        if ledgerMissing { setup.append(.createTable(schema.counts)) }
         if !setup.isEmpty {
             // DDL commits implicitly on MySQL; every statement is idempotent (IF NOT EXISTS) so a
             // crash here is repaired by the next run.
             try control.transaction { for statement in setup { try control.execute(statement) } }
+        }
+        if ledgerMissing {
+            try control.transaction {
+                for statement in try ledgerBaselineStatements(on: control, now: Date()) { try control.execute(statement) }
+            }
         }
         var summary = DictionarySummary(
             dictionary: feed.dictionary.name, source: feed.description,
@@ -287,6 +329,7 @@ package final class BreakoutEngine: @unchecked Sendable {
         for r in results.all { summary.merge(r) }
         _ = try fold(control, discardStray: false)
         if let firstError { throw firstError }
+        try compactLedger(on: control)
         summary.seconds = Date().timeIntervalSince(started)
         return summary
     }

@@ -46,8 +46,9 @@ package struct SchemaError: UserFacingError, Sendable {
 /// flags and partial save), `notes`, `level-1` … `level-N` (one row per level node; `level-1` has
 /// `case-id`, deeper levels the parent's id and `occ`), one table per record (`<record>-id`, the
 /// level's id, `occ` when the record repeats, one column per item occurrence), `value_labels`, and
-/// three bookkeeping tables: `breakout_state` (dictionary, digest, progress mark),
-/// `breakout_chunks` (committed chunks not yet folded into the mark) and `breakout_errors`.
+/// four bookkeeping tables: `breakout_state` (dictionary, digest, progress mark),
+/// `breakout_chunks` (committed chunks not yet folded into the mark), `breakout_errors` and
+/// `breakout_counts` (the row ledger).
 /// On PostgreSQL and SQL Server the tables live in a schema named after the dictionary; on MySQL
 /// and SQLite their names carry the dictionary as a prefix.
 package struct BreakoutSchema: Sendable {
@@ -63,6 +64,9 @@ package struct BreakoutSchema: Sendable {
     package let state: TableDefinition
     package let chunks: TableDefinition
     package let errors: TableDefinition
+    /// The row ledger: rows each data table gained or lost, one row per table and committed chunk
+    /// (folded into one per table at the end of a run); drift is a count that differs (RowLedger.swift).
+    package let counts: TableDefinition
 
     /// One level's node table.
     package struct LevelTable: Sendable {
@@ -157,6 +161,7 @@ package struct BreakoutSchema: Sendable {
         var usedNames: [String: String] = [
             "cases": "the cases table", "notes": "the notes table", "value_labels": "the value labels table",
             "breakout_state": "bookkeeping", "breakout_chunks": "bookkeeping", "breakout_errors": "bookkeeping",
+            "breakout_counts": "bookkeeping",
         ]
         for (l, level) in dictionary.levels.enumerated() {
             let name = table(levelName(l))
@@ -297,10 +302,17 @@ package struct BreakoutSchema: Sendable {
                 ColumnDefinition("reason", .text, nullable: false),
                 ColumnDefinition("recorded_at", .timestamp, nullable: false),
             ], primaryKey: ["case_id"])
+        counts = TableDefinition(
+            table("breakout_counts"),
+            columns: [
+                ColumnDefinition("table_name", .varchar(191), nullable: false),
+                ColumnDefinition("row_delta", .bigint, nullable: false),
+                ColumnDefinition("recorded_at", .timestamp, nullable: false),
+            ])
     }
 
     /// Every table in creation order (parents before children).
-    package var allTables: [TableDefinition] { [state, chunks, errors] + dataTables + [valueLabels] }
+    package var allTables: [TableDefinition] { [state, chunks, errors, counts] + dataTables + [valueLabels] }
 
     /// Data tables in the order rows must be loaded (parents first).
     package let dataTables: [TableDefinition]

@@ -14,6 +14,10 @@ package struct ChunkStep: Sendable {
 struct ChunkPrior {
     var existing: Set<String> = []
     var recordedErrors: [SQLValue] = []
+    /// Rows of the existing cases per data table (the row ledger's removals), and the reads that
+    /// counted them.
+    var removed: [Int] = []
+    var removedReads: [SQLStatement] = []
 }
 
 /// The statements of one chunk, as values. `load` runs them; the dry run prints them. Both build
@@ -54,6 +58,7 @@ extension BreakoutEngine {
             for row in try connection.query(statement) { if let id = row[0].string { prior.existing.insert(id) } }
         }
         for statement in reads.errors.statements { prior.recordedErrors += try connection.query(statement).map { $0[0] } }
+        (prior.removed, prior.removedReads) = try removedRows(prior.existing, on: connection)
         return prior
     }
 
@@ -68,7 +73,7 @@ extension BreakoutEngine {
                     comment: "the source is new or changed (\(feed.description)): empty the tables and start from its first case",
                     statements: [
                         .delete(Delete(from: schema.cases.name)), .delete(Delete(from: schema.errors.name)),
-                        .delete(Delete(from: schema.chunks.name)),
+                        .delete(Delete(from: schema.chunks.name)), .delete(Delete(from: schema.counts.name)),
                         .update(
                             Update(
                                 schema.state.name,
@@ -131,6 +136,9 @@ extension BreakoutEngine {
                                     ]
                                 ]))
                     ]))
+        }
+        if let entries = ledgerEntries(loaded: rows, removed: prior.removed, now: now) {
+            steps.append(ChunkStep(comment: "the row ledger: rows each table gained or lost in this chunk", statements: [entries]))
         }
         return steps
     }

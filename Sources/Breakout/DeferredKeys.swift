@@ -125,7 +125,10 @@ extension BreakoutEngine {
     func startOverStatements() -> [SQLStatement] {
         schema.dataTables.reversed().map { SQLStatement.dropTable($0.name, ifExists: true) }
             + schema.dataTables.map { SQLStatement.createTable(Self.keyless($0)) }
-            + [.delete(Delete(from: schema.errors.name)), .delete(Delete(from: schema.chunks.name))]
+            + [
+                .delete(Delete(from: schema.errors.name)), .delete(Delete(from: schema.chunks.name)),
+                .delete(Delete(from: schema.counts.name)),
+            ]
     }
 
     func startKeylessLoadOver(on connection: any DatabaseConnection) throws {

@@ -26,9 +26,13 @@ package struct DryRunReport: Sendable {
     /// What the run does to the tables, and the changes (or the reasons for a rebuild).
     package var schemaAction: SchemaAction
     package var schemaChanges: [String]
-    /// Drift: what breakout's bookkeeping says exists in the destination and does not (a data
-    /// table dropped or renamed by hand); empty when none was found.
-    package var drift: [String] = []
+    /// Drift: what breakout's bookkeeping says the destination holds and it does not (a data table
+    /// or column dropped or renamed by hand, rows deleted or added by hand); empty when none was found.
+    package var drift: [Drift] = []
+
+    /// The `process-cases` option that puts the drift right: `--repair` (missing or extra rows are
+    /// reloaded in place; missing tables or columns rebuilt); nil when there is none.
+    package var repairOption: String? { drift.isEmpty ? nil : "--repair" }
     package var mark: Mark
 
     package var pendingCases: Int
@@ -45,6 +49,7 @@ package struct DryRunReport: Sendable {
         var out =
             "\(dictionary): \(pendingCases) case\(pendingCases == 1 ? "" : "s") pending after \(mark) in \(source) "
             + "(\(chunks) chunk\(chunks == 1 ? "" : "s")); destination \(destination); schema: \(schema)\n"
+        for d in drift { out += "  DRIFT: \(d); process-cases --repair puts it right\n" }
         for step in steps {
             out += "  -- \(shown(step.comment))\n"
             for sql in step.sql {
@@ -142,7 +147,10 @@ extension BreakoutEngine {
             report.steps.append(
                 try step(
                     "when the shadow tables have caught up: swap them in, in one transaction",
-                    [.begin, swap(from: shadow, replacing: old), .commit]))
+                    [
+                        .begin, swap(from: shadow, replacing: try old.allTables.filter { try connection?.tableExists($0.name) ?? true }),
+                        .commit,
+                    ]))
             report.schema = change.description
             report.schemaAction = .rebuild
             report.schemaChanges = change.rebuildReasons
@@ -194,7 +202,10 @@ extension BreakoutEngine {
             let (rows, loaded, failed) = decode(chunk, inflater: try ZlibInflater())
             let reads = chunkReads(chunk, loaded: loaded)
             let prior = try connection.map { c in state == nil ? ChunkPrior() : try readPrior(reads, on: c) } ?? ChunkPrior()
-            let body = [reads.existing, reads.errors] + chunkWrites(chunk, rows: rows, failed: failed, prior: prior, now: Date())
+            let removals = ChunkStep(
+                comment: "the rows the chunk's loaded cases have now, per table (the row ledger counts what the cascade removes)",
+                statements: prior.removedReads)
+            let body = [reads.existing, reads.errors, removals] + chunkWrites(chunk, rows: rows, failed: failed, prior: prior, now: Date())
             if let scan {
                 steps.append(
                     try step(
@@ -232,11 +243,7 @@ extension BreakoutEngine {
             schema: change.description, schemaAction: change.action, schemaChanges: change.changes, mark: mark, pendingCases: pending,
             chunks: chunks, steps: steps)
         // The bookkeeping says the tables are there and unchanged: check that they are.
-        if let connection, state != nil, change.action == .none {
-            for table in schema.dataTables where try !connection.tableExists(table.name) {
-                report.drift.append("table \(table.name) is missing (dropped or renamed?)")
-            }
-        }
+        if let connection, state != nil, change.action == .none { report.drift = try drift(on: connection) }
         return report
     }
 }

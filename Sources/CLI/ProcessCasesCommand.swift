@@ -53,6 +53,15 @@ struct ProcessCases: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print the SQL the run would execute, with a sample of rows; write nothing.")
     var dryRun = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Put drift right first (plan's destination_drift): rows deleted or added by hand are restored by reloading "
+                + "every case in place; a table or column dropped or renamed by hand by a rebuild."))
+    var repair = false
+
+    @Flag(help: "Rebuild the tables aside (the shadow namespace) and swap them in, whatever the bookkeeping says.")
+    var rebuild = false
+
     @Option(help: "text, sql (a script to review; with --dry-run) or json (the summary).")
     var format: OutputFormat = .text
 
@@ -84,10 +93,17 @@ struct ProcessCases: ParsableCommand {
                     stop, message: "breakout: stopping: the chunks in flight commit, then the run stops (the next run continues from there)"
                 )
             }
-            let run = RunOptions(
+            if dryRun, repair || rebuild {
+                throw CLIError(
+                    "--dry-run cannot be combined with --\(repair ? "repair" : "rebuild")",
+                    hint: "the dry run (and plan) lists the drift a repair would put right; run without --dry-run to repair")
+            }
+            var run = RunOptions(
                 threads: threads ?? configuration.settings.defaults.threads,
                 chunkSize: maxCasesPerChunk ?? configuration.settings.defaults.maxCasesPerChunk,
                 shouldStop: { stop.isSet })
+            run.repair = repair
+            run.rebuild = rebuild
             let options = SchemaOptions(
                 naming: destination.naming,
                 selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)))
@@ -201,7 +217,7 @@ struct JobPlan: Encodable {
         try c.encode(pendingCases, forKey: .pendingCases)
         try c.encode(sql, forKey: .sql)
         try c.encode(error, forKey: .error)
-        try c.encode(report?.drift ?? [], forKey: .drift)
+        try c.encode(report?.drift.map(\.description) ?? [], forKey: .drift)
     }
 
     /// The job could not be planned: `error` for the reader, a warning with its code for scripts.
@@ -263,11 +279,17 @@ struct JobPlan: Encodable {
                         plan.sql = report.steps.flatMap { ["-- " + $0.comment] + $0.lines }
                         plan.report = report
                         if !report.drift.isEmpty {
+                            let selection =
+                                (job.include.isEmpty ? "" : " --include \(job.include.joined(separator: ","))")
+                                + (job.exclude.isEmpty ? "" : " --exclude \(job.exclude.joined(separator: ","))")
+                            let rebuild = report.drift.contains(where: \.needsRebuild)
                             plan.warning = Plan.Warning(
                                 .destinationDrift,
-                                "dictionary \(dictionary): " + report.drift.joined(separator: "; ")
-                                    + "; its next run fails on it. Rename the table back, or drop the dictionary's tables"
-                                    + " (breakout_state included) so that the next run creates them and loads every case again",
+                                "dictionary \(dictionary): " + report.drift.map(\.description).joined(separator: "; ")
+                                    + (rebuild ? "; the next run fails on it" : "; the next runs do not reload those rows")
+                                    + ". Repair: breakout process-cases --org \(org.slug.value) --connection \(connection.name.value)"
+                                    + selection + " --repair \(dictionary)"
+                                    + (rebuild ? " (rebuilds the tables aside and swaps them in)" : " (reloads every case in place)"),
                                 organization: org.slug.value, job: job.name.value)
                         }
                     } catch {
@@ -287,7 +309,7 @@ struct JobPlan: Encodable {
         guard let report else { return head + "not planned" }
         let pending = "\(report.pendingCases) case\(report.pendingCases == 1 ? "" : "s") pending"
         let chunks = report.chunks > 0 ? " (\(report.chunks) chunk\(report.chunks == 1 ? "" : "s"))" : ""
-        let drift = report.drift.isEmpty ? "" : "; DRIFT: \(report.drift.count) table(s) missing"
+        let drift = report.drift.isEmpty ? "" : "; DRIFT in \(report.drift.count) table\(report.drift.count == 1 ? "" : "s") (--repair)"
         return head + pending + chunks + "; schema " + Self.schemaSummary(report.schemaAction, report.schemaChanges) + drift
     }
 

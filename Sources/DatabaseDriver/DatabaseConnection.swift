@@ -104,6 +104,11 @@ extension DatabaseConnection {
         (try query(dialect.tableExistsQuery(table)).first?[0].int64 ?? 0) > 0
     }
 
+    /// The names of the table's columns, from the engine's catalog (empty when it is missing).
+    package func columnNames(_ table: QualifiedName) throws -> [String] {
+        try query(dialect.columnsQuery(table)).compactMap { $0[0].string }
+    }
+
     /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.
     package func transaction<T>(_ body: () throws -> T) throws -> T {
         try beginTransaction()

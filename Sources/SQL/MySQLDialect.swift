@@ -20,6 +20,12 @@ package struct MySQLDialect: SQLDialect {
             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
     }
 
+    package func columnsQuery(_ table: QualifiedName) -> SQLStatement {
+        .raw(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
+            [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
+    }
+
     /// Unique and foreign keys from `table_constraints`, indexes from `statistics` (a foreign key's
     /// own index carries the key's name and is listed as an index too).
     package func keysQuery(_ table: QualifiedName) -> SQLStatement? {
@@ -103,11 +109,14 @@ package struct MySQLDialect: SQLDialect {
         let retired = swap.live.map { QualifiedName("\(swap.liveNamespace)__old_" + $0.name.dropFirst(swap.liveNamespace.count + 1)) }
         var pairs = try zip(swap.live, retired).map { "\(try quote($0)) TO \(try quote($1))" }
         pairs += try zip(swap.shadow, swap.target).map { "\(try quote($0.name)) TO \(try quote($1.name))" }
-        // Left over by a swap interrupted between its rename and its drops.
-        var out = try retired.reversed().map { "DROP TABLE IF EXISTS \(try quote($0))" }
-        out.append("RENAME TABLE " + pairs.joined(separator: ", "))
-        out += try retired.reversed().map { "DROP TABLE IF EXISTS \(try quote($0))" }
-        return out
+        // Retired tables are dropped with foreign-key checks off for the session: a table renamed
+        // by hand (drift a rebuild repairs) still references them, and keeps its rows.
+        let drops =
+            try ["SET foreign_key_checks = 0"] + retired.reversed().map { "DROP TABLE IF EXISTS \(try quote($0))" } + [
+                "SET foreign_key_checks = 1"
+            ]
+        // The first drops: left over by a swap interrupted between its rename and its drops.
+        return drops + ["RENAME TABLE " + pairs.joined(separator: ", ")] + drops
     }
 
     package func paging(limit: Int?, offset: Int?, orderBy: String) -> String {

@@ -93,6 +93,9 @@ package protocol SQLDialect: Sendable {
     /// session's current one): the catalog's answer, so a missing table and a failed query are
     /// never confused.
     func tableExistsQuery(_ table: QualifiedName) -> SQLStatement
+    /// A query listing the names of `table`'s columns, one row each (none when the table is
+    /// missing): drift detection compares them with the columns breakout created.
+    func columnsQuery(_ table: QualifiedName) -> SQLStatement
     /// A query listing the unique keys, foreign keys and secondary indexes `table` has now, one row
     /// each: its kind (``TableKeyKind``'s raw value) and its name. Nil where a first load never
     /// adds keys after its rows (``SQLStatement/addKeys(_:)``).
@@ -126,6 +129,12 @@ extension SQLDialect {
     package func tableExistsQuery(_ table: QualifiedName) -> SQLStatement {
         .raw(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2",
+            [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
+    }
+
+    package func columnsQuery(_ table: QualifiedName) -> SQLStatement {
+        .raw(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2",
             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
     }
 

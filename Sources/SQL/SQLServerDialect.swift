@@ -23,6 +23,11 @@ package struct SQLServerDialect: SQLDialect {
             "SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = \(table.schema.map { literal(.text($0)) } ?? "SCHEMA_NAME()") "
                 + "AND TABLE_NAME = \(literal(.text(table.name)))", [])
     }
+    package func columnsQuery(_ table: QualifiedName) -> SQLStatement {
+        .raw(
+            "SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = \(table.schema.map { literal(.text($0)) } ?? "SCHEMA_NAME()") "
+                + "AND TABLE_NAME = \(literal(.text(table.name)))", [])
+    }
     package var commitTransaction: String { "COMMIT TRANSACTION" }
 
     /// The request db-lib's bcp sends before the rows (`bcp_init` … `bcp_done`): the rows follow

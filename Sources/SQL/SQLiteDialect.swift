@@ -20,6 +20,10 @@ package struct SQLiteDialect: SQLDialect {
         .raw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [.text(table.name)])
     }
 
+    package func columnsQuery(_ table: QualifiedName) -> SQLStatement {
+        .raw("SELECT name FROM pragma_table_info(?)", [.text(table.name)])
+    }
+
     /// One prepared multi-row `INSERT` with `rows` tuples of placeholders, reused batch after batch.
     package func bulkLoadStatement(_ quotedTable: String, columns quotedColumns: [String], rows: Int, stream: String) -> String {
         let tuple = "(" + Array(repeating: "?", count: quotedColumns.count).joined(separator: ", ") + ")"

@@ -238,6 +238,7 @@ extension EngineTests {
         let expected = expectedDump(
             cases.map { ExpectedCase(guid: $0.id!, key: $0.key, label: nil, revision: 1, deleted: false, data: $0) }, dictionary: v3)
         #expect(differences(try dump(e3, config), expected) == [])
+        #expect(try e3.drift(on: try Databases.connect(config)) == [])
         #expect(try e3.run(RunOptions()).schema == "unchanged")
         // The shadow namespace is gone.
         let c = try Databases.connect(config)
@@ -443,6 +444,8 @@ extension EngineTests {
             let third = try engine.run(options)
             #expect(third.newCases == 0 && third.updatedCases == 0)
             #expect(differences(try logicalDump(d, engine.schema), contents.expected) == [])
+            // The row ledger followed the interrupted scan and the cases it replaced.
+            #expect(try engine.drift(on: d) == [])
         }
     }
 
@@ -519,6 +522,7 @@ extension EngineTests {
             let third = try e.run(options)
             #expect(third.updatedCases > 0)
             #expect(differences(try logicalDump(d, e.schema), contents.expected) == [])
+            #expect(try e.drift(on: d) == [])
 
             // Stopped again on a new first load, then a run that does not defer: it adds the keys first.
             let f = try engine(uniqueNamespace())
@@ -531,6 +535,7 @@ extension EngineTests {
             _ = try f.run(options)
             #expect(try f.missingKeys(d).isEmpty)
             #expect(differences(try logicalDump(d, f.schema), contents.expected) == [])
+            #expect(try f.drift(on: d) == [])
         }
     }
 

@@ -188,22 +188,31 @@ import Testing
 
     /// Renames a destination's data table behind breakout's back, with the engine's own client.
     static func renameTable(_ engine: Engine, _ dir: URL, from: String, to: String) throws {
+        switch engine {
+        case .sqlite, .postgresql:
+            try destinationSQL(engine, dir) { "ALTER TABLE \($0(from)) RENAME TO \(engine == .sqlite ? $0(to) : to)" }
+        case .mysql: try destinationSQL(engine, dir) { "RENAME TABLE \($0(from)) TO \($0(to))" }
+        }
+    }
+
+    /// Runs a statement on the sandbox's destination with the engine's own client, as a DBA would;
+    /// `sql` gets a function naming a CENSUS table there (`census.housing`, `census_housing`).
+    static func destinationSQL(_ engine: Engine, _ dir: URL, _ sql: ((String) -> String) -> String) throws {
         let org = try String(contentsOf: dir.appendingPathComponent("organizations/demo.yaml"), encoding: .utf8)
         let database = org.split(separator: "\n").first { $0.contains("database:") }?.split(separator: " ").last.map(String.init) ?? ""
         switch engine {
         case .sqlite:
             let db = dir.appendingPathComponent(".breakout/demo/demo-output.db").path
-            let result = try CLI.execute("/usr/bin/sqlite3", [db, "ALTER TABLE \"census_\(from)\" RENAME TO \"census_\(to)\""])
+            let result = try CLI.execute("/usr/bin/sqlite3", [db, sql { "\"census_\($0)\"" }])
             try #require(result.status == 0, "\(result.stderr)")
         case .postgresql:
             let server = try #require(try engine.serverURL)
             var url = try #require(URLComponents(url: server, resolvingAgainstBaseURL: false))
             url.path = "/\(database)"
-            try client(engine, try #require(url.url), "ALTER TABLE census.\(from) RENAME TO \(to)")
+            try client(engine, try #require(url.url), sql { "census.\($0)" })
         case .mysql:
             // MySQL keeps a dictionary's tables in the connection's database, prefixed.
-            try client(
-                engine, try #require(try engine.serverURL), "RENAME TABLE `\(database)`.`census_\(from)` TO `\(database)`.`census_\(to)`")
+            try client(engine, try #require(try engine.serverURL), sql { "`\(database)`.`census_\($0)`" })
         }
     }
 
@@ -237,13 +246,47 @@ import Testing
         #expect((drift?["message"] as? String ?? "").contains("housing is missing"), "\(plan["warnings"] ?? "")")
         #expect(((Self.jobs(plan).first?["drift"] as? [String]) ?? []).count == 1)
         r = try Self.run(dir, ["plan"])
-        #expect(r.stdout.contains("DRIFT: 1 table(s) missing"), "\(r.stdout)")
+        #expect(r.stdout.contains("DRIFT in 1 table (--repair)"), "\(r.stdout)")
+        #expect(
+            (drift?["message"] as? String ?? "").contains("Repair: breakout process-cases --org demo --connection local --repair CENSUS"),
+            "\(drift ?? [:])")
         r = try Self.run(dir, ["plan", "--fail-on-warnings"])
         #expect(r.status == 1)
-        // Put back, the plan is clean again.
-        try Self.renameTable(engine, dir, from: "housing_old", to: "housing")
+        // The command the warning names rebuilds the tables aside and swaps them in; the plan is clean again.
+        r = try Self.run(dir, ["process-cases", "--org", "demo", "--connection", "local", "--repair", "CENSUS"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("rebuilt in census__next and swapped in (table"), "\(r.stdout)")
         r = try Self.run(dir, ["plan", "--fail-on-warnings"])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+    }
+
+    /// Rows deleted by hand: the plan counts them against the row ledger, and the repair it names
+    /// reloads them; the person table is back row for row.
+    @Test(arguments: Engine.allCases)
+    func rowsDeletedByHandAreDriftAndRepaired(_ engine: Engine) throws {
+        guard let dir = try Self.sandbox(engine) else { return }
+        var r = try Self.run(dir, ["apply", "--auto-approve"])
+        try #require(r.status == 0, "\(r.stderr)")
+        r = try Self.run(dir, ["process-cases", "--org", "demo"])
+        try #require(r.status == 0, "\(r.stdout)\(r.stderr)")
+        try Self.destinationSQL(engine, dir) { "DELETE FROM \($0("person")) WHERE p02_sex = 2" }
+        r = try Self.run(dir, ["plan", "--format", "json"])
+        let plan = try Self.json(r)
+        let message = (plan["warnings"] as? [[String: Any]] ?? []).first { $0["code"] as? String == "destination_drift" }?["message"]
+        #expect((message as? String ?? "").contains("deleted outside breakout"), "\(plan["warnings"] ?? "")")
+        #expect((message as? String ?? "").contains("(reloads every case in place)"), "\(message ?? "")")
+        // An ordinary run has nothing pending and does not bring them back.
+        r = try Self.run(dir, ["process-cases", "--org", "demo"])
+        #expect(r.stdout.contains("0 cases loaded"), "\(r.stdout)")
+        r = try Self.run(dir, ["plan", "--fail-on-warnings"])
+        #expect(r.status == 1, "\(r.stdout)")
+        r = try Self.run(dir, ["process-cases", "--org", "demo", "--connection", "local", "--repair", "CENSUS"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("repaired in place: every case reloaded"), "\(r.stdout)")
+        r = try Self.run(dir, ["plan", "--fail-on-warnings"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        r = try Self.run(dir, ["process-cases", "--org", "demo", "--dry-run", "--repair"])
+        #expect(r.status != 0 && r.stderr.contains("--dry-run cannot be combined with --repair"), "\(r.stderr)")
     }
 
     /// Warnings carry codes in the JSON and fail the gate with `--fail-on-warnings`.

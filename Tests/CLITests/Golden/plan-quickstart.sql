@@ -9,6 +9,7 @@ BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS "census_breakout_state" ("dictionary" VARCHAR(191) NOT NULL, "dictionary_digest" VARCHAR(64) NOT NULL, "dictionary_model" TEXT NOT NULL, "schema_options" TEXT NOT NULL, "source_fingerprint" VARCHAR(191) NOT NULL, "mark_revision" BIGINT NOT NULL, "mark_id" BIGINT NOT NULL, "updated_at" DATETIME NOT NULL, PRIMARY KEY ("dictionary"));
 CREATE TABLE IF NOT EXISTS "census_breakout_chunks" ("after_revision" BIGINT NOT NULL, "after_id" BIGINT NOT NULL, "through_revision" BIGINT NOT NULL, "through_id" BIGINT NOT NULL, "cases" INTEGER NOT NULL, "committed_at" DATETIME NOT NULL, PRIMARY KEY ("after_revision", "after_id"));
 CREATE TABLE IF NOT EXISTS "census_breakout_errors" ("case_id" VARCHAR(64) NOT NULL, "case_key" VARCHAR(191) NOT NULL, "revision" BIGINT NOT NULL, "reason" TEXT NOT NULL, "recorded_at" DATETIME NOT NULL, PRIMARY KEY ("case_id"));
+CREATE TABLE IF NOT EXISTS "census_breakout_counts" ("table_name" VARCHAR(191) NOT NULL, "row_delta" BIGINT NOT NULL, "recorded_at" DATETIME NOT NULL);
 CREATE TABLE IF NOT EXISTS "census_cases" ("id" VARCHAR(64) NOT NULL, "key" VARCHAR(191) NOT NULL, "label" VARCHAR(255), "last_modified_revision" BIGINT NOT NULL, "deleted" INTEGER NOT NULL, "verified" INTEGER NOT NULL, "partial_save_mode" VARCHAR(16), "partial_save_field_name" VARCHAR(191), "partial_save_level_key" VARCHAR(191), "partial_save_record_occurrence" INTEGER, "partial_save_item_occurrence" INTEGER, "partial_save_subitem_occurrence" INTEGER, PRIMARY KEY ("id"));
 CREATE INDEX IF NOT EXISTS "census_cases-key" ON "census_cases" ("key");
 CREATE TABLE IF NOT EXISTS "census_notes" ("case_id" VARCHAR(64) NOT NULL, "field_name" VARCHAR(191) NOT NULL, "level_key" VARCHAR(191) NOT NULL, "record_occurrence" INTEGER NOT NULL, "item_occurrence" INTEGER NOT NULL, "subitem_occurrence" INTEGER NOT NULL, "content" TEXT NOT NULL, "operator_id" VARCHAR(191) NOT NULL, "modified_time" VARCHAR(32) NOT NULL, FOREIGN KEY ("case_id") REFERENCES "census_cases" ("id") ON DELETE CASCADE);
@@ -37,6 +38,7 @@ BEGIN IMMEDIATE;
 DELETE FROM "census_cases";
 DELETE FROM "census_breakout_errors";
 DELETE FROM "census_breakout_chunks";
+DELETE FROM "census_breakout_counts";
 UPDATE "census_breakout_state" SET "source_fingerprint" = 'csweb', "mark_revision" = 0, "mark_id" = 0 WHERE "dictionary" = 'CENSUS';
 
 -- prepared INSERT batch into census_cases: 396 row(s)
@@ -84,6 +86,9 @@ INSERT INTO "census_breakout_errors" ("case_id", "case_key", "revision", "reason
 
 -- the chunk's bookkeeping row, folded into the progress mark once earlier chunks are in
 INSERT INTO "census_breakout_chunks" ("after_revision", "after_id", "through_revision", "through_id", "cases", "committed_at") VALUES (0, 0, 6, 387, 400, '<time>');
+
+-- the row ledger: rows each table gained or lost in this chunk
+INSERT INTO "census_breakout_counts" ("table_name", "row_delta", "recorded_at") VALUES ('cases', 396, '<time>'), ('notes', 12, '<time>'), ('level-1', 396, '<time>'), ('housing', 396, '<time>'), ('deaths', 111, '<time>'), ('level-2', 1389, '<time>'), ('person', 1389, '<time>'), ('births', 999, '<time>');
 
 -- end of the first chunk
 COMMIT;
