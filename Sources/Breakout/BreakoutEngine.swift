@@ -183,6 +183,10 @@ package final class BreakoutEngine: @unchecked Sendable {
             try control.transaction { _ = try control.execute(swap(from: shadow, replacing: live)) }
             summary.schema = change.description
             summary.destination = destinationDescription
+            // The rows went into the shadow tables, which now carry the live names.
+            let liveName = Dictionary(
+                zip(shadow.schema.dataTables.map(\.name.name), schema.dataTables.map(\.name.name)), uniquingKeysWith: { a, _ in a })
+            summary.rows = Dictionary(summary.rows.map { (liveName[$0.key] ?? $0.key, $0.value) }, uniquingKeysWith: +)
             return summary
         }
         var summary = try run(options, control: control, state: state, change: change)
