@@ -44,11 +44,11 @@ extension BreakoutEngine {
         return bare
     }
 
-    /// `statements` with the data tables created keyless.
+    /// `statements` with the data tables created as a first load with deferred keys creates them.
     func keylessCreates(_ statements: [SQLStatement]) -> [SQLStatement] {
         let data = Set(schema.dataTables.map(\.name))
         return statements.map { statement in
-            if case .createTable(let table) = statement, data.contains(table.name) { return .createTable(Self.keyless(table)) }
+            if case .createTable(let table) = statement, data.contains(table.name) { return .createTable(schema.firstLoadTable(table)) }
             return statement
         }
     }
@@ -60,10 +60,12 @@ extension BreakoutEngine {
         for table in schema.dataTables {
             guard let query = schema.dialect.keysQuery(table.name) else { return [] }
             var indexes = Set<String>()
+            var primary = false
             var unique = 0
             var foreign = 0
             for row in try connection.query(query) {
                 switch TableKeyKind(rawValue: row[0].string ?? "") {
+                case .primary: primary = true
                 case .unique: unique += 1
                 case .foreign: foreign += 1
                 case .index: indexes.insert(row[1].string ?? "")
@@ -71,10 +73,11 @@ extension BreakoutEngine {
                 }
             }
             var missing = Self.keyless(table)
+            missing.primaryKey = schema.defersPrimaryKey(table) && !primary ? table.primaryKey : []
             missing.indexes = table.indexes.filter { !indexes.contains($0.name) }
             if unique < table.uniqueKeys.count { missing.uniqueKeys = table.uniqueKeys }
             if foreign < table.foreignKeys.count { missing.foreignKeys = table.foreignKeys }
-            if !missing.indexes.isEmpty || !missing.uniqueKeys.isEmpty || !missing.foreignKeys.isEmpty { out.append(missing) }
+            if missing.hasKeys { out.append(missing) }
         }
         return out
     }
@@ -124,7 +127,7 @@ extension BreakoutEngine {
     /// chunks recorded: a first load with its keys deferred starting over.
     func startOverStatements() -> [SQLStatement] {
         schema.dataTables.reversed().map { SQLStatement.dropTable($0.name, ifExists: true) }
-            + schema.dataTables.map { SQLStatement.createTable(Self.keyless($0)) }
+            + schema.dataTables.map { SQLStatement.createTable(schema.firstLoadTable($0)) }
             + [
                 .delete(Delete(from: schema.errors.name)), .delete(Delete(from: schema.chunks.name)),
                 .delete(Delete(from: schema.counts.name)),
@@ -142,8 +145,38 @@ extension BreakoutEngine {
     func completeKeys(_ missing: [TableDefinition], on connection: any DatabaseConnection) throws {
         guard !missing.isEmpty else { return }
         try connection.transaction {
-            for table in schema.dataTables { try connection.execute(.createTable(Self.keyless(table))) }
+            for table in schema.dataTables { try connection.execute(.createTable(schema.firstLoadTable(table))) }
         }
         try addKeys(missing, on: connection)
     }
+}
+
+extension BreakoutSchema {
+    /// Whether a first load with deferred keys leaves this table's primary key out too, and adds it
+    /// with the others: on InnoDB, where rows are stored in primary-key order and a load in the
+    /// source's stored order would put each level and record row at a random place of its table
+    /// (their ids follow CSWeb's `id`). `cases` keeps its own: each chunk looks its cases up in it.
+    package func defersPrimaryKey(_ table: TableDefinition) -> Bool {
+        dialect.defersPrimaryKeys && table.name != cases.name && !table.primaryKey.isEmpty
+    }
+
+    /// `table` as such a first load creates it: its primary key only, or no key at all.
+    package func firstLoadTable(_ table: TableDefinition) -> TableDefinition {
+        var bare = BreakoutEngine.keyless(table)
+        if defersPrimaryKey(table) { bare.primaryKey = [] }
+        return bare
+    }
+
+    /// The keys such a load adds after its rows (``SQLStatement/addKeys(_:)``): what
+    /// ``firstLoadTable(_:)`` left out.
+    package func deferredKeys(_ table: TableDefinition) -> TableDefinition {
+        var keys = table
+        if !defersPrimaryKey(table) { keys.primaryKey = [] }
+        return keys
+    }
+}
+
+extension TableDefinition {
+    /// Whether the definition holds any key or index (``SQLStatement/addKeys(_:)`` has work).
+    package var hasKeys: Bool { !primaryKey.isEmpty || !uniqueKeys.isEmpty || !foreignKeys.isEmpty || !indexes.isEmpty }
 }

@@ -166,7 +166,11 @@ extension BreakoutEngine {
                 try step(
                     state == nil
                         ? "create the tables (\(schema.dialect.namespacing == .schema ? "schema" : "table prefix") \(schema.namespace))"
-                            + (keysLater ? "; the data tables with their primary keys only, their other keys come after the rows" : "")
+                            + (keysLater
+                                ? schema.dialect.defersPrimaryKeys
+                                    ? "; the level and record tables without keys, cases with its primary key only: the other keys come after the rows"
+                                    : "; the data tables with their primary keys only, their other keys come after the rows"
+                                : "")
                         : "schema: \(change.description)",
                     [.begin] + setup + [.commit]))
         }
@@ -188,7 +192,7 @@ extension BreakoutEngine {
                     try step(
                         "keys missing since a first load was stopped before they were built: "
                             + missing.map(\.name.name).joined(separator: ", ") + "; added before loading",
-                        schema.dataTables.map { .createTable(Self.keyless($0)) } + addKeysStatements(missing)))
+                        schema.dataTables.map { .createTable(schema.firstLoadTable($0)) } + addKeysStatements(missing)))
             }
         }
         let first =
@@ -228,7 +232,7 @@ extension BreakoutEngine {
                     steps.append(
                         try step(
                             "once every chunk up to revision \(scan.through.revision) is in: the tables' keys, built and validated",
-                            addKeysStatements(schema.dataTables.filter { Self.keyless($0) != $0 })))
+                            addKeysStatements(schema.dataTables.map(schema.deferredKeys).filter(\.hasKeys))))
                 }
                 steps.append(
                     try step(

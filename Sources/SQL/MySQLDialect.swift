@@ -26,14 +26,19 @@ package struct MySQLDialect: SQLDialect {
             [table.schema.map(SQLValue.text) ?? .null, .text(table.name)])
     }
 
-    /// Unique and foreign keys from `table_constraints`, indexes from `statistics` (a foreign key's
+    /// InnoDB stores a table in its primary key's order: rows appended out of that order land at
+    /// random places of a table larger than the buffer pool; added afterwards, the key is built by
+    /// sorting.
+    package var defersPrimaryKeys: Bool { true }
+
+    /// The primary key, unique and foreign keys from `table_constraints`, indexes from `statistics` (a foreign key's
     /// own index carries the key's name and is listed as an index too).
     package func keysQuery(_ table: QualifiedName) -> SQLStatement? {
         let schema = table.schema.map(SQLValue.text) ?? .null
         return .raw(
-            "SELECT CASE constraint_type WHEN 'UNIQUE' THEN 'unique' ELSE 'foreign' END, constraint_name "
-                + "FROM information_schema.table_constraints WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? "
-                + "AND constraint_type IN ('UNIQUE', 'FOREIGN KEY') "
+            "SELECT CASE constraint_type WHEN 'UNIQUE' THEN 'unique' WHEN 'PRIMARY KEY' THEN 'primary' ELSE 'foreign' END, "
+                + "constraint_name FROM information_schema.table_constraints WHERE table_schema = COALESCE(?, DATABASE()) "
+                + "AND table_name = ? AND constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY') "
                 + "UNION ALL SELECT DISTINCT 'index', index_name FROM information_schema.statistics "
                 + "WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND index_name <> 'PRIMARY'",
             [schema, .text(table.name), schema, .text(table.name)])

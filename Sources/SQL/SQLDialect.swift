@@ -104,11 +104,14 @@ package protocol SQLDialect: Sendable {
     /// copying the table (InnoDB): checks off for the session, then on again; the rows are then
     /// validated by ``SQLStatement/countOrphans(_:_:)``. Nil where adding a key validates it in place.
     var foreignKeyChecks: (off: String, on: String)? { get }
+    /// Whether a first load that adds its keys after its rows leaves the primary keys of the tables
+    /// it only appends to out as well (InnoDB, whose tables are stored in primary-key order).
+    var defersPrimaryKeys: Bool { get }
 }
 
 /// A key or index as the catalog lists it (``SQLDialect/keysQuery(_:)``).
 package enum TableKeyKind: String, Sendable {
-    case unique, foreign, index
+    case primary, unique, foreign, index
 }
 
 extension SQLDialect {
@@ -147,6 +150,7 @@ extension SQLDialect {
     package var indexesInline: Bool { false }
     package func keysQuery(_ table: QualifiedName) -> SQLStatement? { nil }
     package var foreignKeyChecks: (off: String, on: String)? { nil }
+    package var defersPrimaryKeys: Bool { false }
     package var tableOptions: String { "" }
     package func identifierProblem(_ name: String) -> String? { nil }
 

@@ -176,11 +176,13 @@ package struct SQLRenderer: Sendable {
         return clauses
     }
 
-    /// `CREATE INDEX` for each index, then one `ALTER TABLE` adding the unique and foreign keys;
+    /// `CREATE INDEX` for each index, then one `ALTER TABLE` adding the primary key (when the
+    /// definition has one: a table created without it), the unique and foreign keys;
     /// one `ALTER TABLE` with everything where indexes are inline (MySQL: one rebuild, not three).
     func renderAddKeys(_ table: TableDefinition) throws -> [RenderedSQL] {
         var out = dialect.indexesInline ? [] : try table.indexes.map { try renderIndex($0, ifNotExists: false) }
-        let clauses = try keyClauses(table)
+        var clauses = try keyClauses(table)
+        if !table.primaryKey.isEmpty { clauses.insert("PRIMARY KEY (\(try quoteList(table.primaryKey)))", at: 0) }
         if !clauses.isEmpty {
             out.append(RenderedSQL("ALTER TABLE \(try dialect.quote(table.name)) " + clauses.map { "ADD " + $0 }.joined(separator: ", ")))
         }

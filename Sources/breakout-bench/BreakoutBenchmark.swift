@@ -487,6 +487,8 @@ func deferredRawLoad(
     let c = try Databases.connect(config)
     defer { c.close() }
     if d.namespacing == .schema { try c.execute(.createSchema(schema.namespace, ifNotExists: true)) }
+    // The raw rows come in primary-key order, so the tables keep their primary keys (a breakout's
+    // stored-order load on InnoDB leaves them out too: its rows do not).
     for table in schema.allTables { try c.execute(.createTable(BreakoutEngine.keyless(table))) }
     let mapped = zip(files, schema.dataTables).map { (table: $1, path: $0.path) }
     var seconds = try rawLoad(mapped, schema: schema, config: config)
@@ -494,7 +496,10 @@ func deferredRawLoad(
         // The product's own statements for a first load's keys (SQLStatement.addKeys, .countOrphans).
         let checks = d.foreignKeyChecks
         if let checks { try c.execute(checks.off) }
-        for table in schema.dataTables { try c.execute(.addKeys(table)) }
+        for var table in schema.dataTables {
+            table.primaryKey = []
+            if table.hasKeys { try c.execute(.addKeys(table)) }
+        }
         if let checks {
             try c.execute(checks.on)
             for table in schema.dataTables {
