@@ -11,7 +11,9 @@ import Verification
 // End-to-end breakout against the physical limit, measured in one run (issue 9).
 //
 //   breakout-bench breakout [--cases 20000,200000] [--shape census|survey] [--settings 3x1000,2x1000,2x5000]
-//                           [--sources mariadb,sqlite] [--json FILE]
+//                           [--sources mariadb,sqlite] [--json FILE] [--lean]
+//
+// --lean leaves out the source read profile and the keys-with-rows comparison (census-size runs).
 //
 // For each N and each source: a generated CSWeb source and its manifest, in MariaDB with CSWeb's
 // own schema (`guid` primary key, `id` unique, an index on `revision` alone: the production setup,
@@ -197,7 +199,9 @@ func runBreakoutBenchmark() throws {
             say(
                 "\nN = \(n), source \(sourceLabel): \(shape.rawValue) source generated in \(String(format: "%.0f", generateSeconds)) s "
                     + "(\(manifest.totalRows) rows expected, \(String(format: "%.1f", Double(manifest.totalRows) / Double(n))) per case)")
-            if sourceConnection.engine == .mysql {
+            // --lean (a census-size run on a budget): no read profile and no keys-with-rows comparison.
+            let lean = CommandLine.arguments.contains("--lean")
+            if sourceConnection.engine == .mysql, !lean {
                 try printChunkReadProfile(sourceConnection, dictionary: contents.options.name, chunk: settings[0].chunk)
             }
             say("")
@@ -293,7 +297,7 @@ func runBreakoutBenchmark() throws {
                 }
                 // The default setting once more with the keys maintained row by row (as before issue
                 // 16's deferred keys), where a first load defers them: the technique's effect.
-                if sourceConnection.engine == .mysql, n >= BreakoutEngine.storedOrderFrom {
+                if sourceConnection.engine == .mysql, n >= BreakoutEngine.storedOrderFrom, !lean {
                     let ns = "benchk\(n)_\(UInt32.random(in: 0...UInt32.max))"
                     let schema = try schemaFor(ns)
                     let (result, wall, server) = try once(ns, settings[0], keysWithRows: true)
