@@ -10,7 +10,7 @@ struct DictionaryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dictionary",
         abstract: "Look at CSPro dictionaries.",
-        subcommands: [Inspect.self, DDL.self]
+        subcommands: [Inspect.self, DDL.self, CodebookCommand.self]
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
@@ -61,6 +61,42 @@ struct DictionaryCommand: ParsableCommand {
                 for statement in schema.createStatements() {
                     for rendered in try renderer.render(statement) { print(rendered.sql + ";") }
                 }
+            }
+        }
+    }
+
+    /// `breakout dictionary codebook FILE [--format markdown|html] [--language L]`.
+    struct CodebookCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "codebook",
+            abstract: "Print a dictionary's codebook: levels, records, items with their labels, value sets with their codes.",
+            discussion: """
+                Markdown (for a repository or a wiki) or one self-contained HTML page (to print or to send).
+                Examples:
+                  breakout dictionary codebook census.dcf > codebook.md
+                  breakout dictionary codebook census.dcf --format html --language FR > codebook.html
+                """
+        )
+
+        enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case markdown, html }
+
+        @Argument(help: "A .dcf file (JSON or legacy text) or a .csdb file.")
+        var file: String
+
+        @Option(help: "markdown or html.")
+        var format: OutputFormat = .markdown
+
+        @Option(help: "The dictionary language whose labels to use (default: its first).")
+        var language: String?
+
+        func run() throws {
+            try reportingErrors {
+                let dictionary = try loadDictionary(file)
+                let codebook: Codebook
+                do { codebook = try Codebook(dictionary, language: language) } catch let error as CodebookError {
+                    throw CLIError("\(file): \(error)", hint: "leave out --language for the dictionary's first language")
+                }
+                print(codebook.render(format == .html ? .html : .markdown), terminator: "")
             }
         }
     }
