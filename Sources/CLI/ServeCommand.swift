@@ -1,4 +1,5 @@
 import ArgumentParser
+import Config
 import Dashboard
 import Foundation
 import Logging
@@ -36,11 +37,19 @@ struct ServeCommand: ParsableCommand {
             let runner = try RunnerAccess(config, log: log)
             let store = try runner.openStore()
             store.connection.close()
-            let token = try runner.access.configuration.settings.serveToken.map { try runner.access.resolver.plaintext($0) }
+            let settings = runner.access.configuration.settings
+            let token = try settings.serveToken.map { try runner.access.resolver.plaintext($0) }
+            // validate checks an encrypted token; one from ${env:…} is only known here.
+            if let token, token.count < ConfigLoader.minimumServeTokenLength {
+                throw CLIError(
+                    "serve.token is \(token.count) characters; the dashboard needs at least \(ConfigLoader.minimumServeTokenLength)",
+                    hint: "make one with `openssl rand -base64 32` and put it in serve.token (encrypted, or ${env:…})")
+            }
             let logger = log.logger()
             let probe = LagProbe(executor: runner.executor)
-            let server = DashboardServer(stateConfig: runner.stateConfig, token: token, lags: { probe.lags() }) { store in
-                runner.scheduler(store: store)
+            let hosts = AllowedHosts(listenHost: host, configured: settings.serveAllowedHosts)
+            let server = DashboardServer(stateConfig: runner.stateConfig, token: token, hosts: hosts, lags: { probe.lags() }) {
+                store in runner.scheduler(store: store)
             }
             print("breakout dashboard on http://\(listen)/\(token == nil ? " (read-only: no serve.token in breakout.yaml)" : "")")
             let done = DispatchSemaphore(value: 0)

@@ -188,8 +188,17 @@ package struct ConfigLoader {
             }
         }
         var serveToken: SecretReference?
-        if let s = top.child("serve", what: "serve", allowedKeys: ["token"]) {
-            serveToken = secret(s, "token", what: "dashboard token")
+        var allowedHosts: [String] = []
+        if let s = top.child("serve", what: "serve", allowedKeys: ["token", "allowed_hosts"]) {
+            serveToken = secret(s, "token", what: "dashboard token", minimumLength: Self.minimumServeTokenLength)
+            for h in s.stringList("allowed_hosts") ?? [] {
+                if h.value.isEmpty || h.value.contains("/") || h.value.contains(" ") || h.value.contains("*") {
+                    sink.error(
+                        h.location, "serve.allowed_hosts: \"\(h.value)\" is not a host name or an address (no scheme, path or wildcard)")
+                } else {
+                    allowedHosts.append(h.value)
+                }
+            }
         }
         // The operator's alerts (for every job): the only place a command may be named.
         let alerts = readAlerts(top, what: "breakout.yaml", commandAllowed: true)
@@ -204,8 +213,11 @@ package struct ConfigLoader {
         guard let state else { return nil }
         return Settings(
             version: version?.value ?? 1, state: state, source: source, defaults: defaults, serveToken: serveToken, alerts: alerts,
-            dataRoot: dataRoot, tenantHosts: tenantHosts?.map(\.value))
+            dataRoot: dataRoot, tenantHosts: tenantHosts?.map(\.value), serveAllowedHosts: allowedHosts)
     }
+
+    /// The shortest `serve.token` accepted: it is all that stands between a network and Run now.
+    package static let minimumServeTokenLength = 32
 
     func checkURL(_ url: Located<String>, what: String, _ sink: DiagnosticSink) {
         do {
@@ -224,7 +236,7 @@ package struct ConfigLoader {
 
     /// Reads a secret-valued key: `enc:v2:…` (or `enc:v1:…`) (must decrypt with a loaded key) or `${env:VAR}`
     /// (must be set). A plaintext value is refused, and never repeated in the message.
-    func secret(_ reader: MappingReader, _ key: String, what: String) -> SecretReference? {
+    func secret(_ reader: MappingReader, _ key: String, what: String, minimumLength: Int? = nil) -> SecretReference? {
         guard let node = reader.value(key) else { return nil }
         let location = reader.file.location(node)
         guard let text = node.scalar?.string else {
@@ -235,7 +247,14 @@ package struct ConfigLoader {
             do {
                 // A value is bound to the file it is written in: breakout.yaml or one organization's.
                 let scope = SecretScope.of(file: reader.file.path)
-                _ = try SecretValue.decrypt(text, with: keyring, scope: scope, candidates: scopeCandidates)
+                let plain = try SecretValue.decrypt(text, with: keyring, scope: scope, candidates: scopeCandidates)
+                if let minimumLength, plain.count < minimumLength {
+                    reader.sink.error(
+                        location,
+                        "the \(what) is \(plain.count) characters; it must be at least \(minimumLength) (make one with "
+                            + "`openssl rand -base64 32`, then encrypt it with `breakout secrets encrypt`)")
+                    return nil
+                }
                 if SecretValue.isLegacy(text) {
                     reader.sink.warning(
                         location, code: "legacy_secret",

@@ -28,6 +28,9 @@ package struct Settings: Sendable {
     /// `tenant_hosts`: when set, the only database hosts organizations may point at (names,
     /// addresses, or `*.domain`); unset, any host.
     package var tenantHosts: [String]?
+    /// `serve.allowed_hosts`: the Host names the dashboard answers to, besides the host it listens on
+    /// and the loopback names (a guard against DNS rebinding).
+    package var serveAllowedHosts: [String] = []
 }
 
 /// Where the `mt_*` control tables live.

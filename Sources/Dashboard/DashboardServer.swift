@@ -13,34 +13,67 @@ import State
 package struct DashboardServer: Sendable {
     let stateConfig: ConnectionConfig
     let token: String?
+    /// The Host names served (DNS rebinding); by default the listen host and the loopback names.
+    let hosts: AllowedHosts
+    let sessions = Sessions()
+    let attempts = AttemptLimiter()
     /// Makes the scheduler that runs a job when Run now is pressed.
     let makeScheduler: @Sendable (StateStore) -> Scheduler
     /// Each dictionary's lag behind the source, for /metrics.
     let lags: (@Sendable () -> [LagProbe.Lag])?
 
     package init(
-        stateConfig: ConnectionConfig, token: String?, lags: (@Sendable () -> [LagProbe.Lag])? = nil,
+        stateConfig: ConnectionConfig, token: String?, hosts: AllowedHosts, lags: (@Sendable () -> [LagProbe.Lag])? = nil,
         makeScheduler: @escaping @Sendable (StateStore) -> Scheduler
     ) {
         self.stateConfig = stateConfig
         self.token = token
+        self.hosts = hosts
         self.lags = lags
         self.makeScheduler = makeScheduler
     }
 
-    var sessionValue: String? { token.map { KeyedDigest.hex(key: $0, message: "breakout dashboard session") } }
-    var csrfValue: String? { token.map { KeyedDigest.hex(key: $0, message: "breakout dashboard csrf") } }
+    /// Who is asking: a browser session (its id), an API call with the token, or nobody.
+    enum Caller {
+        case session(String)
+        case bearer
+        case anonymous
+        /// A wrong bearer token: refused, and counted against the client.
+        case refused
+    }
 
-    func signedIn(_ request: Request) -> Bool {
-        guard let expected = sessionValue else { return false }
-        if let auth = request.headers[.authorization], auth.hasPrefix("Bearer "), let token {
-            return KeyedDigest.same(String(auth.dropFirst(7)), token)
+    func caller(_ request: Request, _ context: DashboardContext) -> Caller {
+        guard let token else { return .anonymous }
+        if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") {
+            if KeyedDigest.same(String(auth.dropFirst(7)), token) { return .bearer }
+            attempts.failed(context.client)
+            return .refused
         }
+        if let id = Self.cookie(request, "breakout_session"), sessions.isValid(id) { return .session(id) }
+        return .anonymous
+    }
+
+    static func cookie(_ request: Request, _ name: String) -> String? {
         for part in (request.headers[.cookie] ?? "").split(separator: ";") {
             let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-            if kv.count == 2, kv[0] == "breakout_session", KeyedDigest.same(String(kv[1]), expected) { return true }
+            if kv.count == 2, kv[0] == name { return String(kv[1]) }
         }
-        return false
+        return nil
+    }
+
+    /// The form value that proves a POST comes from a page of this session.
+    func csrf(_ caller: Caller) -> String? {
+        guard case .session(let id) = caller, let token else { return nil }
+        return KeyedDigest.hex(key: token, message: "breakout dashboard csrf \(id)")
+    }
+
+    /// 429 when the client used up its attempts; nil when it may go on.
+    func tooManyAttempts(_ context: DashboardContext) -> Response? {
+        guard let wait = attempts.retryAfter(context.client) else { return nil }
+        var response = Self.text(
+            "Too many failed sign-in or token attempts from \(context.client); try again in \(wait) s.\n", .tooManyRequests)
+        response.headers[.retryAfter] = String(wait)
+        return response
     }
 
     /// A store per request; one that reconnects, so a Run now outlives a restart of the store.
@@ -71,8 +104,14 @@ package struct DashboardServer: Sendable {
         return out
     }
 
-    package func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    package func router() -> Router<DashboardContext> {
+        let router = Router(context: DashboardContext.self)
+        router.add(middleware: SafetyMiddleware(hosts: hosts))
+        router.get("/style.css") { _, _ -> Response in
+            var response = Self.text(Pages.style, type: "text/css; charset=utf-8")
+            response.headers[.cacheControl] = "max-age=3600"
+            return response
+        }
         router.get("/healthz") { _, _ -> Response in
             do {
                 let s = try self.store()
@@ -83,24 +122,23 @@ package struct DashboardServer: Sendable {
                 return Self.text("state store unreachable: \(error)\n", .serviceUnavailable)
             }
         }
-        router.get("/") { request, _ -> Response in
+        router.get("/") { request, context -> Response in
             let s = try self.store()
             defer { s.connection.close() }
-            let csrf = self.signedIn(request) ? self.csrfValue : nil
-            return Self.html(Pages.overview(try DashboardData(s), csrf: csrf))
+            return Self.html(Pages.overview(try DashboardData(s), csrf: self.csrf(self.caller(request, context))))
         }
         router.get("/org/:org") { request, context -> Response in
-            let name = context.parameters.get("org") ?? ""
+            let name = context.parameter("org")
             let s = try self.store()
             defer { s.connection.close() }
             let data = try DashboardData(s)
             guard let org = data.organizations.first(where: { $0.name == name }) else {
-                return Self.html(Pages.page("Not found", "<p>No organization \(Pages.e(name)).</p>", signedIn: false), .notFound)
+                return Self.html(Pages.page("Not found", "<p>No organization \(Pages.e(name)).</p>", csrf: nil), .notFound)
             }
-            return Self.html(Pages.organization(data, org, csrf: self.signedIn(request) ? self.csrfValue : nil))
+            return Self.html(Pages.organization(data, org, csrf: self.csrf(self.caller(request, context))))
         }
         router.get("/org/:org/jobs/:job") { request, context -> Response in
-            let (orgName, jobName) = (context.parameters.get("org") ?? "", context.parameters.get("job") ?? "")
+            let (orgName, jobName) = (context.parameter("org"), context.parameter("job"))
             let s = try self.store()
             defer { s.connection.close() }
             let data = try DashboardData(s)
@@ -109,39 +147,62 @@ package struct DashboardServer: Sendable {
                 let runs = try DashboardData.runs(s, names: (orgName, jobName), limit: 50)
                 if !runs.isEmpty { return Self.html(Pages.deletedJob(orgName, jobName, runs: runs)) }
                 return Self.html(
-                    Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", signedIn: false), .notFound)
+                    Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", csrf: nil), .notFound)
             }
             return Self.html(
-                Pages.job(job, runs: try DashboardData.runs(s, jobID: job.id), csrf: self.signedIn(request) ? self.csrfValue : nil))
+                Pages.job(job, runs: try DashboardData.runs(s, jobID: job.id), csrf: self.csrf(self.caller(request, context))))
         }
         router.get("/runs/:id") { _, context -> Response in
             let id = Int64(context.parameters.get("id") ?? "") ?? -1
             let s = try self.store()
             defer { s.connection.close() }
             guard let run = try DashboardData.runs(s, id: id, limit: 1).first else {
-                return Self.html(Pages.page("Not found", "<p>No run \(id).</p>", signedIn: false), .notFound)
+                return Self.html(Pages.page("Not found", "<p>No run \(id).</p>", csrf: nil), .notFound)
             }
             return Self.html(Pages.run(run, job: try DashboardData(s).jobs.first { $0.id == run.jobID }))
         }
         router.get("/login") { _, _ -> Response in
             Self.html(Pages.login(error: false))
         }
-        router.post("/login") { request, _ -> Response in
+        router.post("/login") { request, context -> Response in
+            if let refused = self.tooManyAttempts(context) { return refused }
             let form = try await Self.form(request)
-            guard let token = self.token, let given = form["token"], KeyedDigest.same(given, token), let session = self.sessionValue else {
+            guard let token = self.token, let given = form["token"], KeyedDigest.same(given, token) else {
+                self.attempts.failed(context.client)
                 return Self.html(Pages.login(error: true), .forbidden)
             }
+            let id = self.sessions.start()
             return Response(
-                status: .seeOther, headers: [.location: "/", .setCookie: "breakout_session=\(session); Path=/; HttpOnly; SameSite=Strict"])
+                status: .seeOther,
+                headers: [
+                    .location: "/",
+                    .setCookie: "breakout_session=\(id); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Int(self.sessions.lifetime))",
+                ])
+        }
+        router.post("/logout") { request, context -> Response in
+            let form = try await Self.form(request)
+            let caller = self.caller(request, context)
+            if case .session(let id) = caller, let csrf = self.csrf(caller), KeyedDigest.same(form["csrf"] ?? "", csrf) {
+                self.sessions.end(id)
+            }
+            return Response(
+                status: .seeOther, headers: [.location: "/", .setCookie: "breakout_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"])
         }
         router.post("/org/:org/jobs/:job/run") { request, context -> Response in
-            let (orgName, jobName) = (context.parameters.get("org") ?? "", context.parameters.get("job") ?? "")
+            if let refused = self.tooManyAttempts(context) { return refused }
+            let (orgName, jobName) = (context.parameter("org"), context.parameter("job"))
             let form = try await Self.form(request)
-            let bearer = request.headers[.authorization]?.hasPrefix("Bearer ") == true
-            guard self.signedIn(request), let csrf = self.csrfValue, bearer || KeyedDigest.same(form["csrf"] ?? "", csrf) else {
+            let caller = self.caller(request, context)
+            let allowed: Bool
+            switch caller {
+            case .bearer: allowed = true
+            case .session: allowed = self.csrf(caller).map { KeyedDigest.same(form["csrf"] ?? "", $0) } ?? false
+            case .anonymous, .refused: allowed = false
+            }
+            guard allowed else {
                 return Self.html(
                     Pages.page(
-                        "Forbidden", "<p>Run now needs the dashboard token (sign in) and a form from this dashboard.</p>", signedIn: false),
+                        "Forbidden", "<p>Run now needs the dashboard token (sign in) and a form from this dashboard.</p>", csrf: nil),
                     .forbidden)
             }
             return try self.runNow(orgName, jobName)
@@ -184,7 +245,7 @@ package struct DashboardServer: Sendable {
             let row = data.snapshot.jobs.first(where: { $0.id == job.id })
         else {
             s.connection.close()
-            return Self.html(Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", signedIn: true), .notFound)
+            return Self.html(Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", csrf: nil), .notFound)
         }
         if job.running {
             s.connection.close()
@@ -192,7 +253,7 @@ package struct DashboardServer: Sendable {
                 Pages.page(
                     "Already running",
                     "<p>\(Pages.e(orgName))/\(Pages.e(jobName)) is running on \(Pages.e(job.runner ?? "?")); it was not started again.</p>",
-                    signedIn: true), .conflict)
+                    csrf: nil), .conflict)
         }
         let scheduler = makeScheduler(s)
         let started = StartedBox()

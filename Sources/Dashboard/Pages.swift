@@ -25,6 +25,13 @@ enum Pages {
         return parts.enumerated().map { $0.offset % 2 == 1 ? "<code>\($0.element)</code>" : $0.element }.joined()
     }
 
+    /// The CSS class for a run status: one of the statuses the runner writes, or `other`. A status
+    /// comes from the control tables, where a hand-made row can hold anything: it is data, never
+    /// markup or an attribute name.
+    static func statusClass(_ status: String) -> String {
+        ["success", "failed", "running", "skipped", "crashed", "timeout"].contains(status) ? status : "other"
+    }
+
     static func url(_ s: String) -> String {
         s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? s
     }
@@ -32,19 +39,25 @@ enum Pages {
     static let style = """
         body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:70rem}
         table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}
-        th{background:#f4f4f4}.warning{background:#fff4e5;border-left:4px solid #b35c00;padding:.6rem 1rem}.overdue{color:#b35c00;font-weight:bold}.success{color:#17692f}.failed{color:#b00020;font-weight:bold}.running{color:#0b5cad;font-weight:bold}.skipped{color:#777}
-        pre{background:#f7f7f7;padding:1rem;overflow:auto}nav a{margin-right:1rem}button{padding:.2rem .7rem}.muted{color:#777}
+        th{background:#f4f4f4}.warning{background:#fff4e5;border-left:4px solid #b35c00;padding:.6rem 1rem}.overdue{color:#b35c00;font-weight:bold}.success{color:#17692f}.failed,.crashed,.timeout{color:#b00020;font-weight:bold}.running{color:#0b5cad;font-weight:bold}.skipped{color:#777}
+        pre{background:#f7f7f7;padding:1rem;overflow:auto}nav a{margin-right:1rem}button{padding:.2rem .7rem}form.inline{display:inline}.muted{color:#777}
         """
 
-    static func page(_ title: String, _ body: String, signedIn: Bool) -> String {
-        """
-        <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(e(title)) · breakout</title>
-        <meta name="viewport" content="width=device-width, initial-scale=1"><style>\(style)</style></head>
-        <body><nav><a href="/">Overview</a><a href="/api/status">JSON</a><a href="/metrics">Metrics</a>\(signedIn ? "<span class=muted>signed in</span>" : "<a href=\"/login\">Sign in to run jobs</a>")</nav>
-        <h1>\(e(title))</h1>
-        \(body)
-        </body></html>
-        """
+    /// A page; `csrf` is the session's form value when signed in (the nav then offers Sign out).
+    static func page(_ title: String, _ body: String, csrf: String?) -> String {
+        let session =
+            csrf.map {
+                "<form class=\"inline\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"\(e($0))\">"
+                    + "<span class=\"muted\">signed in</span> <button type=\"submit\">Sign out</button></form>"
+            } ?? "<a href=\"/login\">Sign in to run jobs</a>"
+        return """
+                <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(e(title)) · breakout</title>
+                <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/style.css"></head>
+                <body><nav><a href="/">Overview</a><a href="/api/status">JSON</a><a href="/metrics">Metrics</a>\(session)</nav>
+            <h1>\(e(title))</h1>
+            \(body)
+            </body></html>
+            """
     }
 
     static func time(_ d: Date?) -> String {
@@ -57,23 +70,23 @@ enum Pages {
     }
 
     static func status(_ job: DashboardData.Job) -> String {
-        if job.running { return "<span class=running>running</span>" }
-        let overdue = job.overdueSince.map { " <span class=overdue>overdue since \(time($0))</span>" } ?? ""
+        if job.running { return "<span class=\"running\">running</span>" }
+        let overdue = job.overdueSince.map { " <span class=\"overdue\">overdue since \(time($0))</span>" } ?? ""
         guard let s = job.lastStatus else {
-            return (job.active ? "<span class=muted>never run</span>" : "<span class=muted>inactive</span>") + overdue
+            return (job.active ? "<span class=\"muted\">never run</span>" : "<span class=\"muted\">inactive</span>") + overdue
         }
         let setAside =
-            (job.lastFailedCases ?? 0) > 0 ? " <span class=muted>(\(job.lastFailedCases!) undecodable cases set aside)</span>" : ""
-        return "<span class=\(e(s))>\(e(s))</span>" + setAside + overdue
+            (job.lastFailedCases ?? 0) > 0 ? " <span class=\"muted\">(\(job.lastFailedCases!) undecodable cases set aside)</span>" : ""
+        return "<span class=\"\(statusClass(s))\">\(e(s))</span>" + setAside + overdue
     }
 
     /// The no-runner warning and the runners' last ticks.
     static func liveness(_ data: DashboardData) -> String {
-        var b = data.liveness.warning.map { "<p class=warning><strong>No runner.</strong> \(code(e($0)))</p>" } ?? ""
+        var b = data.liveness.warning.map { "<p class=\"warning\"><strong>No runner.</strong> \(code(e($0)))</p>" } ?? ""
         let overdue = data.jobs.filter { $0.overdueSince != nil }
         if !overdue.isEmpty, data.liveness.warning == nil {
             b +=
-                "<p class=warning><strong>Overdue.</strong> "
+                "<p class=\"warning\"><strong>Overdue.</strong> "
                 + overdue.map { "\(e($0.organization))/\(e($0.name)) (due \(time($0.overdueSince)))" }.joined(separator: ", ")
                 + ": the fire passed and no runner claimed it.</p>"
         }
@@ -82,23 +95,23 @@ enum Pages {
 
     static func runners(_ data: DashboardData) -> String {
         var b = "<h2>Runners</h2>"
-        if data.liveness.runners.isEmpty { return b + "<p class=muted>No runner has ever ticked against these control tables.</p>" }
+        if data.liveness.runners.isEmpty { return b + "<p class=\"muted\">No runner has ever ticked against these control tables.</p>" }
         b += "<table><tr><th>Runner</th><th>Last tick</th><th>Version</th><th>Clock</th></tr>"
         for r in data.liveness.runners {
             let late = r.isLate(at: data.now)
             let tick = r.lastTickAt.map { "\(time($0)) (\(DashboardData.ago(data.now.timeIntervalSince($0))))" } ?? "never"
             let offset = Double(r.clockOffsetMilliseconds) / 1000
             b +=
-                "<tr><td>\(e(r.name)) <span class=muted>pid \(r.pid)</span></td><td\(late ? " class=overdue" : "")>\(e(tick))\(late ? " · late" : "")</td>"
+                "<tr><td>\(e(r.name)) <span class=\"muted\">pid \(r.pid)</span></td><td\(late ? " class=\"overdue\"" : "")>\(e(tick))\(late ? " · late" : "")</td>"
             b +=
-                "<td>\(e(r.version))</td><td>\(abs(offset) > 5 ? "<span class=overdue>\(String(format: "%+.0f", offset)) s off the store</span>" : "in step")</td></tr>"
+                "<td>\(e(r.version))</td><td>\(abs(offset) > 5 ? "<span class=\"overdue\">\(String(format: "%+.0f", offset)) s off the store</span>" : "in step")</td></tr>"
         }
         return b + "</table>"
     }
 
     static func runButton(_ job: DashboardData.Job, csrf: String?) -> String {
         guard let csrf, job.active || true else { return "" }
-        if job.running { return "<span class=muted>running</span>" }
+        if job.running { return "<span class=\"muted\">running</span>" }
         return """
             <form method="post" action="/org/\(url(job.organization))/jobs/\(url(job.name))/run"><input type="hidden" name="csrf" value="\(e(csrf))"><button type="submit">Run now</button></form>
             """
@@ -118,7 +131,7 @@ enum Pages {
         let running = data.jobs.filter(\.running)
         b += "<h2>Running now</h2>"
         if running.isEmpty {
-            b += "<p class=muted>No job is running.</p>"
+            b += "<p class=\"muted\">No job is running.</p>"
         } else {
             b += "<table><tr><th>Job</th><th>Since</th><th>Runner</th><th>Progress</th></tr>"
             for j in running {
@@ -137,7 +150,7 @@ enum Pages {
                 },
                 csrf: csrf, withOrganization: true)
         b += runners(data)
-        return page("breakout", b, signedIn: csrf != nil)
+        return page("breakout", b, csrf: csrf)
     }
 
     static func jobsTable(_ jobs: [DashboardData.Job], csrf: String?, withOrganization: Bool) -> String {
@@ -155,14 +168,14 @@ enum Pages {
     }
 
     static func organization(_ data: DashboardData, _ org: OrganizationRow, csrf: String?) -> String {
-        var b = "<p>\(e(org.displayName ?? org.name))\(org.managedBy == nil ? " <span class=muted>(hand-made)</span>" : "")</p>"
+        var b = "<p>\(e(org.displayName ?? org.name))\(org.managedBy == nil ? " <span class=\"muted\">(hand-made)</span>" : "")</p>"
         b += "<h2>Connections</h2><table><tr><th>Name</th><th>Type</th><th>Host</th><th>Database</th><th>User</th><th>Default</th></tr>"
         for c in data.snapshot.connections where c.organizationID == org.id {
             b +=
                 "<tr><td>\(e(c.name))</td><td>\(e(c.dbType))</td><td>\(e(c.host ?? "–"))\(c.port.map { ":\($0)" } ?? "")</td><td>\(e(c.database ?? ""))</td><td>\(e(c.username ?? ""))</td><td>\(c.isDefault ? "yes" : "")</td></tr>"
         }
         b += "</table><h2>Jobs</h2>" + jobsTable(data.jobs.filter { $0.organization == org.name }, csrf: csrf, withOrganization: false)
-        return page("Organization \(org.name)", b, signedIn: csrf != nil)
+        return page("Organization \(org.name)", b, csrf: csrf)
     }
 
     static func job(_ job: DashboardData.Job, runs: [DashboardData.Run], csrf: String?) -> String {
@@ -170,7 +183,7 @@ enum Pages {
             "<p>\(e(job.type)) job · \(e(DashboardData.words(job.schedule, job.timeZone))) · <code>\(e(job.schedule))</code> · connection \(e(job.connection ?? "default"))</p>"
         b += "<p>Status: \(status(job)) · next run \(job.active ? time(job.nextRunAt) : "inactive")</p>" + runButton(job, csrf: csrf)
         b += history(runs)
-        return page("Job \(job.organization)/\(job.name)", b, signedIn: csrf != nil)
+        return page("Job \(job.organization)/\(job.name)", b, csrf: csrf)
     }
 
     static func history(_ runs: [DashboardData.Run]) -> String {
@@ -179,12 +192,13 @@ enum Pages {
         for r in runs {
             let cause =
                 r.status == "success"
-                ? "" : r.output.split(separator: "\n").first.map { "<br><span class=muted>\(e(String($0.prefix(160))))</span>" } ?? ""
+                ? "" : r.output.split(separator: "\n").first.map { "<br><span class=\"muted\">\(e(String($0.prefix(160))))</span>" } ?? ""
             b +=
                 "<tr><td><a href=\"/runs/\(r.id)\">#\(r.id)</a></td><td>\(e(r.trigger))</td><td>\(time(r.startedAt))</td><td>\(time(r.finishedAt))</td>"
-            b += "<td><span class=\(e(r.status))>\(e(r.status))</span>\(cause)</td><td>\(r.cases.map(String.init) ?? "–")</td>"
             b +=
-                "<td>\(r.failedCases.map { $0 > 0 ? "<span class=overdue>\($0)</span>" : "0" } ?? "–")</td><td>\(r.rows.map(String.init) ?? "–")</td></tr>"
+                "<td><span class=\"\(statusClass(r.status))\">\(e(r.status))</span>\(cause)</td><td>\(r.cases.map(String.init) ?? "–")</td>"
+            b +=
+                "<td>\(r.failedCases.map { $0 > 0 ? "<span class=\"overdue\">\($0)</span>" : "0" } ?? "–")</td><td>\(r.rows.map(String.init) ?? "–")</td></tr>"
         }
         return b + "</table>"
     }
@@ -193,21 +207,21 @@ enum Pages {
     static func deletedJob(_ organization: String, _ name: String, runs: [DashboardData.Run]) -> String {
         page(
             "Job \(organization)/\(name)",
-            "<p class=muted>This job is no longer in the control tables (an apply deleted it); its history is kept.</p>"
-                + history(runs), signedIn: false)
+            "<p class=\"muted\">This job is no longer in the control tables (an apply deleted it); its history is kept.</p>"
+                + history(runs), csrf: nil)
     }
 
     static func run(_ run: DashboardData.Run, job: DashboardData.Job?) -> String {
         let deleted =
-            run.organization.flatMap { o in run.job.map { "\(e(o))/\(e($0)) <span class=muted>(deleted)</span>" } } ?? "#\(run.jobID)"
+            run.organization.flatMap { o in run.job.map { "\(e(o))/\(e($0)) <span class=\"muted\">(deleted)</span>" } } ?? "#\(run.jobID)"
         var b =
             "<p>Job \(job.map { "<a href=\"/org/\(url($0.organization))/jobs/\(url($0.name))\">\(e($0.organization))/\(e($0.name))</a>" } ?? deleted)"
         b +=
-            " · trigger \(e(run.trigger)) · <span class=\(e(run.status))>\(e(run.status))</span> · started \(time(run.startedAt)) · finished \(time(run.finishedAt))"
+            " · trigger \(e(run.trigger)) · <span class=\"\(statusClass(run.status))\">\(e(run.status))</span> · started \(time(run.startedAt)) · finished \(time(run.finishedAt))"
         b += " · runner \(e(run.runner ?? "–")) · \(run.cases.map(String.init) ?? "–") cases, \(run.rows.map(String.init) ?? "–") rows"
         b +=
             (run.failedCases ?? 0) > 0
-            ? " · <span class=overdue>\(run.failedCases!) undecodable cases set aside in breakout_errors</span></p>" : "</p>"
+            ? " · <span class=\"overdue\">\(run.failedCases!) undecodable cases set aside in breakout_errors</span></p>" : "</p>"
         let failed = run.output.split(separator: "\n").filter {
             $0.trimmingCharacters(in: .whitespaces).hasPrefix("failed:") || $0.contains(": failed:")
         }
@@ -217,15 +231,15 @@ enum Pages {
                 + failed.map { "<li>\(e(String($0).trimmingCharacters(in: .whitespaces)))</li>" }.joined() + "</ul>"
         }
         b += "<h2>Summary</h2><pre>\(e(run.output))</pre>"
-        return page("Run #\(run.id)", b, signedIn: false)
+        return page("Run #\(run.id)", b, csrf: nil)
     }
 
     static func login(error: Bool) -> String {
         page(
             "Sign in",
-            (error ? "<p class=failed>That token is not valid.</p>" : "") + """
+            (error ? "<p class=\"failed\">That token is not valid.</p>" : "") + """
                 <p>The token is <code>serve.token</code> in breakout.yaml. Signed in, the pages show a Run now button.</p>
                 <form method="post" action="/login"><label>Token <input type="password" name="token" autocomplete="off"></label> <button type="submit">Sign in</button></form>
-                """, signedIn: false)
+                """, csrf: nil)
     }
 }

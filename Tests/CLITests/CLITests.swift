@@ -815,10 +815,13 @@ struct CLI {
     }
 
     /// A tiny HTTP client that does not follow redirects and keeps cookies by hand.
-    static func request(_ url: String, method: String = "GET", form: String? = nil, cookie: String? = nil) throws -> HTTP {
+    static func request(
+        _ url: String, method: String = "GET", form: String? = nil, cookie: String? = nil, headers: [String] = []
+    ) throws -> HTTP {
         var args = ["-s", "-S", "-o", "-", "-D", "/dev/stderr", "-X", method, url]
         if let form { args += ["--data", form] }
         if let cookie { args += ["-H", "Cookie: \(cookie)"] }
+        for header in headers { args += ["-H", header] }
         let curl = try CLI.execute("/usr/bin/curl", args)
         let lines = curl.stderr.split(separator: "\r\n")
         let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
@@ -828,6 +831,136 @@ struct CLI {
             if kv.count == 2 { headers[kv[0].lowercased()] = kv[1].trimmingCharacters(in: .whitespaces) }
         }
         return HTTP(status: status, body: curl.stdout, headers: headers)
+    }
+
+    /// The dashboard token of these tests: at least 32 characters, as serve requires.
+    static let secret = "open-sesame-open-sesame-open-sesame-0"
+
+    /// A served sandbox: `serve` started on a free port with `serve.token` set; returns the base URL
+    /// and the process (killed by the caller).
+    static func serve(_ dir: URL, extra: String = "") throws -> (base: String, server: Process) {
+        let key = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let env = ["BREAKOUT_MASTER_KEY": key]
+        let token = try CLI.run(["secrets", "encrypt"], environment: env, stdin: secret).stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        let settings = dir.appendingPathComponent("breakout.yaml")
+        try Data((try String(contentsOf: settings, encoding: .utf8) + "serve:\n  token: \(token)\n" + extra).utf8).write(to: settings)
+        let port = Int.random(in: 20_000...40_000)
+        let server = Process()
+        server.executableURL = CLI.binary
+        server.arguments = ["serve", "-c", dir.path, "--listen", "127.0.0.1:\(port)"]
+        server.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        let base = "http://127.0.0.1:\(port)"
+        var ready = false
+        for _ in 0..<100 where !ready {
+            Thread.sleep(forTimeInterval: 0.1)
+            ready = (try? request(base + "/healthz"))?.status == 200
+        }
+        #expect(ready)
+        return (base, server)
+    }
+
+    /// Issue 21, points 2 and 3: safe on a network. Security headers on every page, only the
+    /// allowed Host names served, a status from a hand-made row shown as text (not an attribute),
+    /// sessions that can be ended, failed attempts rate-limited, names of any kind in URLs.
+    @Test func dashboardIsSafeOnANetwork() throws {
+        let dir = try RunnerCLITests.prepared(
+            jobExtra: """
+                  - name: Breakout quotidien ANSD é
+                    type: breakout
+                    schedule: "@daily"
+
+                """)
+        let state = dir.appendingPathComponent(".breakout/state.db").path
+        // A hand-made run row whose status is markup.
+        _ = try RunnerCLITests.sqlite(
+            state,
+            "INSERT INTO mt_job_runs (job_id, trigger_type, started_at, finished_at, status, output) "
+                + "SELECT id, 'manual', '2026-12-01 10:00:00', '2026-12-01 10:01:00', 'x onclick=alert(1)', '' FROM mt_cron_jobs "
+                + "WHERE job_name = 'breakout-hourly'; UPDATE mt_cron_jobs SET last_run_status = 'x onclick=alert(1)' "
+                + "WHERE job_name = 'breakout-hourly'")
+        #expect(try RunnerCLITests.sqlite(state, "SELECT COUNT(*) FROM mt_job_runs WHERE status LIKE 'x %'") == "1\n")
+        let (base, server) = try Self.serve(dir, extra: "  allowed_hosts: [dashboard.example.org]\n")
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+
+        // Headers on every response.
+        let overview = try Self.request(base + "/")
+        #expect(overview.status == 200)
+        #expect(overview.headers["content-security-policy"]?.contains("default-src 'none'") == true, "\(overview.headers)")
+        #expect(overview.headers["content-security-policy"]?.contains("frame-ancestors 'none'") == true)
+        #expect(overview.headers["x-frame-options"] == "DENY" && overview.headers["x-content-type-options"] == "nosniff")
+        #expect(overview.headers["referrer-policy"] == "no-referrer")
+        #expect(!overview.body.contains("<style>") && overview.body.contains("href=\"/style.css\""))
+        #expect(try Self.request(base + "/style.css").headers["content-type"]?.hasPrefix("text/css") == true)
+
+        // Host names: the allowed one and loopback; another is refused (DNS rebinding).
+        #expect(try Self.request(base + "/", headers: ["Host: evil.example"]).status == 421)
+        #expect(try Self.request(base + "/metrics", headers: ["Host: evil.example:80"]).status == 421)
+        #expect(try Self.request(base + "/", headers: ["Host: dashboard.example.org"]).status == 200)
+        #expect(try Self.request(base + "/", headers: ["Host: localhost"]).status == 200)
+
+        // The status is text in a fixed class, never an attribute.
+        let job = try Self.request(base + "/org/demo/jobs/breakout-hourly")
+        #expect(job.body.contains("<span class=\"other\">x onclick=alert(1)</span>"), "\(job.body)")
+        #expect(job.body.range(of: "<[^>]*onclick", options: .regularExpression) == nil, "an onclick attribute in a tag")
+
+        // Names needing percent-encoding: the page, and Run now through the API.
+        let encoded = "Breakout%20quotidien%20ANSD%20%C3%A9"
+        let named = try Self.request(base + "/org/demo/jobs/" + encoded)
+        #expect(named.status == 200 && named.body.contains("Breakout quotidien ANSD é"), "\(named.status)")
+        let org = try Self.request(base + "/org/demo")
+        #expect(org.body.contains("/org/demo/jobs/\(encoded)"), "links are percent-encoded")
+        let run = try Self.request(
+            base + "/org/demo/jobs/\(encoded)/run", method: "POST", headers: ["Authorization: Bearer \(Self.secret)"])
+        #expect(run.status == 303 && run.headers["location"] == "/org/demo/jobs/\(encoded)", "\(run.status) \(run.headers)")
+
+        // Sessions: signed in, signed out; the old cookie is worth nothing afterwards.
+        let login = try Self.request(base + "/login", method: "POST", form: "token=\(Self.secret)")
+        #expect(login.status == 303 && login.headers["set-cookie"]?.contains("Max-Age=43200") == true)
+        let cookie = String((login.headers["set-cookie"] ?? "").split(separator: ";").first ?? "")
+        let signedIn = try Self.request(base + "/org/demo", cookie: cookie)
+        #expect(signedIn.body.contains("Sign out") && signedIn.body.contains("Run now"))
+        let csrf = signedIn.body.components(separatedBy: "name=\"csrf\" value=\"").dropFirst().first?.prefix { $0 != "\"" } ?? ""
+        let logout = try Self.request(base + "/logout", method: "POST", form: "csrf=\(csrf)", cookie: cookie)
+        #expect(logout.status == 303 && logout.headers["set-cookie"]?.contains("Max-Age=0") == true)
+        let after = try Self.request(base + "/org/demo", cookie: cookie)
+        #expect(!after.body.contains("Run now") && after.body.contains("Sign in"))
+        #expect(
+            try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=\(csrf)", cookie: cookie).status
+                == 403)
+
+        // Guessing: ten failures a minute per client, then 429 with Retry-After, for the right token too.
+        for _ in 0..<5 { #expect(try Self.request(base + "/login", method: "POST", form: "token=guess").status == 403) }
+        for _ in 0..<5 {
+            #expect(
+                try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", headers: ["Authorization: Bearer guess"])
+                    .status == 403)
+        }
+        let locked = try Self.request(base + "/login", method: "POST", form: "token=\(Self.secret)")
+        #expect(locked.status == 429 && Int(locked.headers["retry-after"] ?? "") ?? 0 > 0, "\(locked.status) \(locked.headers)")
+    }
+
+    /// A token shorter than 32 characters: validate refuses it (encrypted), serve refuses it (${env:}).
+    @Test func shortTokensAreRefused() throws {
+        let dir = try BreakoutCLITests.quickstartCopy()
+        let key = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let env = ["BREAKOUT_MASTER_KEY": key, "BREAKOUT_KEY_FILE": ""]
+        let short = try CLI.run(["secrets", "encrypt"], environment: env, stdin: "open sesame").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        let settings = dir.appendingPathComponent("breakout.yaml")
+        let original = try String(contentsOf: settings, encoding: .utf8)
+        try Data((original + "serve:\n  token: \(short)\n").utf8).write(to: settings)
+        let validate = try CLI.run(["validate", "-c", dir.path], environment: env)
+        #expect(validate.status == 1 && validate.stderr.contains("11 characters; it must be at least 32"), "\(validate.stderr)")
+        try Data((original + "serve:\n  token: ${env:DASH_TOKEN}\n").utf8).write(to: settings)
+        #expect(
+            try CLI.run(["apply", "-c", dir.path, "--auto-approve"], environment: env.merging(["DASH_TOKEN": "short"]) { $1 }).status == 0)
+        let serve = try CLI.run(
+            ["serve", "-c", dir.path, "--listen", "127.0.0.1:1"], environment: env.merging(["DASH_TOKEN": "short"]) { $1 })
+        #expect(serve.status != 0 && serve.stderr.contains("serve.token is 5 characters"), "\(serve.stderr)")
     }
 
     @Test func dashboardRunNowAndMetrics() throws {
@@ -842,7 +975,7 @@ struct CLI {
         #expect(try CLI.run(["apply", "-c", dir.path, "--auto-approve"]).status == 0)
         let key = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let env = ["BREAKOUT_MASTER_KEY": key]
-        let token = try CLI.run(["secrets", "encrypt"], environment: env, stdin: "open sesame").stdout.trimmingCharacters(
+        let token = try CLI.run(["secrets", "encrypt"], environment: env, stdin: Self.secret).stdout.trimmingCharacters(
             in: .whitespacesAndNewlines)
         let settings = dir.appendingPathComponent("breakout.yaml")
         try Data((try String(contentsOf: settings, encoding: .utf8) + "serve:\n  token: \(token)\n").utf8).write(to: settings)
@@ -878,7 +1011,7 @@ struct CLI {
         #expect(try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=x").status == 403)
         #expect(try Self.request(base + "/login", method: "POST", form: "token=wrong").status == 403)
         // Signed in: the button appears; a POST without the page's CSRF value is still refused.
-        let login = try Self.request(base + "/login", method: "POST", form: "token=open%20sesame")
+        let login = try Self.request(base + "/login", method: "POST", form: "token=\(Self.secret)")
         #expect(login.status == 303)
         let cookie = String((login.headers["set-cookie"] ?? "").split(separator: ";").first ?? "")
         #expect(cookie.hasPrefix("breakout_session="))
@@ -903,7 +1036,7 @@ struct CLI {
         #expect(sawRunning && sawProgress)
         #expect(status == "success")
         let jobPage = try Self.request(base + "/org/demo/jobs/breakout-hourly")
-        #expect(jobPage.body.contains("manual") && jobPage.body.contains("<span class=success>success</span>"))
+        #expect(jobPage.body.contains("manual") && jobPage.body.contains("<span class=\"success\">success</span>"))
         let runPage = try Self.request(base + "/runs/1")
         #expect(runPage.body.contains("CENSUS: 2970 cases loaded") && runPage.body.contains("Failed cases and errors"))
 
@@ -965,7 +1098,7 @@ struct CLI {
             let script = ConfigCLITests.repository.appendingPathComponent("scripts/browser-run-now.py").path
             let drive = Process()
             drive.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            drive.arguments = [script, chromium, base, "open sesame", "demo", "breakout-hourly", shots.path]
+            drive.arguments = [script, chromium, base, Self.secret, "demo", "breakout-hourly", shots.path]
             let result = Pipe()
             drive.standardOutput = result
             drive.standardError = FileHandle.nullDevice
