@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "Dashboard",
             dependencies: [
-                "Runner", "State", "Config", "Secrets", "SQL", "DatabaseDriver", "Drivers",
+                "Runner", "State", "Config", "Secrets", "SQL", "DatabaseDriver", "Drivers", "Diagnostics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 /// A dictionary as the codebook an analyst reads: its levels, records and items with their labels,
@@ -143,20 +144,7 @@ package struct Codebook: Sendable {
     // MARK: - HTML
 
     package func html() -> String {
-        func e(_ s: String) -> String {
-            var out = ""
-            for c in s {
-                switch c {
-                case "&": out += "&amp;"
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "\"": out += "&quot;"
-                case "'": out += "&#39;"
-                default: out.append(c)
-                }
-            }
-            return out
-        }
+        func e(_ s: String) -> String { htmlEscaped(s) }
         func items(_ list: [Item]) -> String {
             var out = "<table><thead><tr><th>item</th><th>label</th><th>type</th><th>start</th><th>length</th>"
             out += "<th>occurrences</th><th>value sets</th></tr></thead><tbody>\n"

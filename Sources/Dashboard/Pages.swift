@@ -1,22 +1,10 @@
+import Diagnostics
 import Foundation
 import State
 
 /// Server-rendered HTML: no JavaScript, forms for the one action.
 enum Pages {
-    static func e(_ s: String) -> String {
-        var out = ""
-        for ch in s {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
+    static func e(_ s: String) -> String { htmlEscaped(s) }
 
     /// `text` between backticks as `<code>` (in already escaped text).
     static func code(_ escaped: String) -> String {
