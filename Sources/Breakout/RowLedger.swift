@@ -133,9 +133,17 @@ extension BreakoutEngine {
     /// run committing meanwhile is not mistaken for drift: data tables or columns missing, and row
     /// counts that are not the ledger's.
     package func drift(on connection: any DatabaseConnection) throws -> [Drift] {
-        try connection.beginTransaction()
+        // A read-only snapshot: no lock a running job's chunks would wait for (SQLite's BEGIN IMMEDIATE
+        // would take the write lock).
+        let begin =
+            switch schema.dialect.engine {
+            case .postgresql: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+            case .mysql: "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
+            case .sqlite: "BEGIN DEFERRED"
+            case .sqlserver: schema.dialect.beginTransaction
+            }
+        _ = try connection.execute(begin)
         defer { try? connection.rollback() }
-        if schema.dialect.engine == .postgresql { _ = try connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ") }
         var found: [Drift] = []
         let committed = try committedRows(on: connection)
         for table in schema.dataTables {
