@@ -25,7 +25,7 @@ package struct RunOptions: Sendable {
     /// Such a first load into tables it creates builds their keys after the rows (DeferredKeys.swift).
     package var deferKeys = true
     /// Put drift right first (``BreakoutEngine/drift(on:)``): rows deleted or added by hand are
-    /// restored by reloading every case in place; a missing table or column by a rebuild.
+    /// restored by reloading the cases whose rows differ (Repair.swift); a missing table or column by a rebuild.
     package var repair = false
     /// Rebuild the tables in the shadow namespace and swap them in, whatever the bookkeeping says.
     package var rebuild = false
@@ -158,6 +158,8 @@ package final class BreakoutEngine: @unchecked Sendable {
         let state = try readState(control)
         var change = try schemaChange(state)
         var repaired: String?
+        var rowRepair: RowRepair?
+        let started = Date()
         if state != nil, change.rebuildReasons.isEmpty, options.rebuild || options.repair {
             let drift = options.repair ? try drift(on: control) : []
             if options.rebuild || drift.contains(where: \.needsRebuild) {
@@ -165,8 +167,11 @@ package final class BreakoutEngine: @unchecked Sendable {
                 change.rebuildReasons = reasons
                 change.description = "rebuilt in \(shadowNamespace) and swapped in (" + reasons.joined(separator: "; ") + ")"
             } else if !drift.isEmpty {
-                try startReloadInPlace(on: control)
-                repaired = "repaired in place: every case reloaded (" + drift.map(\.description).joined(separator: "; ") + ")"
+                let repair = try repairRows(options, on: control)
+                repaired =
+                    "repaired in place: \(repair.reloaded) of \(repair.checked) cases reloaded ("
+                    + drift.map(\.description).joined(separator: "; ") + ")"
+                rowRepair = repair
             } else {
                 repaired = "no drift found; nothing to repair"
             }
@@ -191,18 +196,11 @@ package final class BreakoutEngine: @unchecked Sendable {
         }
         var summary = try run(options, control: control, state: state, change: change)
         if let repaired { summary.schema = repaired }
-        return summary
-    }
-
-    /// A repair's first step: the ledger restarted from the rows there are, and the mark back at
-    /// the start, so the run reloads every case in place (each chunk replaces its cases' rows). An
-    /// interrupted repair is finished by the next run, which starts from that mark.
-    func startReloadInPlace(on control: any DatabaseConnection) throws {
-        try control.transaction {
-            for statement in try ledgerBaselineStatements(on: control, now: Date()) { try control.execute(statement) }
-            try control.execute(.delete(Delete(from: schema.chunks.name)))
-            try control.execute(markUpdate(.start, now: Date()))
+        if let rowRepair {
+            summary.merge(rowRepair.result)
+            summary.seconds = Date().timeIntervalSince(started)
         }
+        return summary
     }
 
     /// Loads into this engine's namespace; with `startingOver`, tables of an older layout there are dropped first.

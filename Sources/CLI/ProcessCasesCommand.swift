@@ -56,7 +56,7 @@ struct ProcessCases: ParsableCommand {
     @Flag(
         help: ArgumentHelp(
             "Put drift right first (plan's destination_drift): rows deleted or added by hand are restored by reloading "
-                + "every case in place; a table or column dropped or renamed by hand by a rebuild."))
+                + "the cases whose rows differ, in place; a table or column dropped or renamed by hand by a rebuild."))
     var repair = false
 
     @Flag(help: "Rebuild the tables aside (the shadow namespace) and swap them in, whatever the bookkeeping says.")
@@ -289,7 +289,9 @@ struct JobPlan: Encodable {
                                     + (rebuild ? "; the next run fails on it" : "; the next runs do not reload those rows")
                                     + ". Repair: breakout process-cases --org \(org.slug.value) --connection \(connection.name.value)"
                                     + selection + " --repair \(dictionary)"
-                                    + (rebuild ? " (rebuilds the tables aside and swaps them in)" : " (reloads every case in place)"),
+                                    + (rebuild
+                                        ? " (rebuilds the tables aside and swaps them in)"
+                                        : " (reloads the cases whose rows differ, in place)"),
                                 organization: org.slug.value, job: job.name.value)
                         }
                     } catch {
