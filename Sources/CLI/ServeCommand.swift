@@ -25,6 +25,11 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "HOST:PORT to listen on.")
     var listen: String = "127.0.0.1:8080"
 
+    @Option(
+        name: .customLong("lag-interval"),
+        help: "Seconds between two measurements of each destination's lag (for /metrics; measured in the background).")
+    var lagInterval: Double = 60
+
     @OptionGroup var log: LogOptions
 
     func run() throws {
@@ -48,7 +53,11 @@ struct ServeCommand: ParsableCommand {
             let logger = log.logger()
             let probe = LagProbe(executor: runner.executor)
             let hosts = AllowedHosts(listenHost: host, configured: settings.serveAllowedHosts)
-            let server = DashboardServer(stateConfig: runner.stateConfig, token: token, hosts: hosts, lags: { probe.lags() }) {
+            guard (0.1...86_400).contains(lagInterval) else {
+                throw CLIError("--lag-interval must be between 0.1 and 86400 seconds, got \(lagInterval)")
+            }
+            let lags = LagCache(interval: lagInterval) { probe.lags() }
+            let server = DashboardServer(stateConfig: runner.stateConfig, token: token, hosts: hosts, lags: lags) {
                 store in runner.scheduler(store: store)
             }
             print("breakout dashboard on http://\(listen)/\(token == nil ? " (read-only: no serve.token in breakout.yaml)" : "")")

@@ -19,11 +19,13 @@ package struct DashboardServer: Sendable {
     let attempts = AttemptLimiter()
     /// Makes the scheduler that runs a job when Run now is pressed.
     let makeScheduler: @Sendable (StateStore) -> Scheduler
-    /// Each dictionary's lag behind the source, for /metrics.
-    let lags: (@Sendable () -> [LagProbe.Lag])?
+    /// Each dictionary's lag behind the source, for /metrics: measured in the background.
+    let lags: LagCache?
+    /// Where every handler's database work runs (never on the event loop).
+    let pool = BlockingPool()
 
     package init(
-        stateConfig: ConnectionConfig, token: String?, hosts: AllowedHosts, lags: (@Sendable () -> [LagProbe.Lag])? = nil,
+        stateConfig: ConnectionConfig, token: String?, hosts: AllowedHosts, lags: LagCache? = nil,
         makeScheduler: @escaping @Sendable (StateStore) -> Scheduler
     ) {
         self.stateConfig = stateConfig
@@ -82,6 +84,16 @@ package struct DashboardServer: Sendable {
         return try StateStore(connect: { try Databases.connect(config) })
     }
 
+    /// `body` on the blocking pool within `deadline` seconds; 503 when the databases do not answer
+    /// in time or too many requests wait for them.
+    func blocking(deadline: Double = 10, _ body: @escaping @Sendable () throws -> Response) async throws -> Response {
+        do {
+            return try await pool.run(deadline: deadline, body)
+        } catch let busy as BlockingPool.Busy {
+            return Self.text("\(busy)\n", .serviceUnavailable)
+        }
+    }
+
     static func html(_ s: String, _ status: HTTPResponse.Status = .ok) -> Response {
         Response(
             status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
@@ -113,53 +125,65 @@ package struct DashboardServer: Sendable {
             return response
         }
         router.get("/healthz") { _, _ -> Response in
-            do {
-                let s = try self.store()
-                defer { s.connection.close() }
-                _ = try s.version()
-                return Self.text("ok\n")
-            } catch {
-                return Self.text("state store unreachable: \(error)\n", .serviceUnavailable)
+            try await self.blocking(deadline: 3) {
+                do {
+                    let s = try self.store()
+                    defer { s.connection.close() }
+                    _ = try s.version()
+                    return Self.text("ok\n")
+                } catch {
+                    return Self.text("state store unreachable: \(error)\n", .serviceUnavailable)
+                }
             }
         }
         router.get("/") { request, context -> Response in
-            let s = try self.store()
-            defer { s.connection.close() }
-            return Self.html(Pages.overview(try DashboardData(s), csrf: self.csrf(self.caller(request, context))))
+            let csrf = self.csrf(self.caller(request, context))
+            return try await self.blocking {
+                let s = try self.store()
+                defer { s.connection.close() }
+                return Self.html(Pages.overview(try DashboardData(s), csrf: csrf))
+            }
         }
         router.get("/org/:org") { request, context -> Response in
             let name = context.parameter("org")
-            let s = try self.store()
-            defer { s.connection.close() }
-            let data = try DashboardData(s)
-            guard let org = data.organizations.first(where: { $0.name == name }) else {
-                return Self.html(Pages.page("Not found", "<p>No organization \(Pages.e(name)).</p>", csrf: nil), .notFound)
+            let csrf = self.csrf(self.caller(request, context))
+            return try await self.blocking {
+                let s = try self.store()
+                defer { s.connection.close() }
+                let data = try DashboardData(s)
+                guard let org = data.organizations.first(where: { $0.name == name }) else {
+                    return Self.html(Pages.page("Not found", "<p>No organization \(Pages.e(name)).</p>", csrf: nil), .notFound)
+                }
+                return Self.html(Pages.organization(data, org, csrf: csrf))
             }
-            return Self.html(Pages.organization(data, org, csrf: self.csrf(self.caller(request, context))))
         }
         router.get("/org/:org/jobs/:job") { request, context -> Response in
             let (orgName, jobName) = (context.parameter("org"), context.parameter("job"))
-            let s = try self.store()
-            defer { s.connection.close() }
-            let data = try DashboardData(s)
-            guard let job = data.jobs.first(where: { $0.organization == orgName && $0.name == jobName }) else {
-                // A job an apply deleted: its history stays readable.
-                let runs = try DashboardData.runs(s, names: (orgName, jobName), limit: 50)
-                if !runs.isEmpty { return Self.html(Pages.deletedJob(orgName, jobName, runs: runs)) }
-                return Self.html(
-                    Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", csrf: nil), .notFound)
+            let csrf = self.csrf(self.caller(request, context))
+            return try await self.blocking {
+                let s = try self.store()
+                defer { s.connection.close() }
+                let data = try DashboardData(s)
+                guard let job = data.jobs.first(where: { $0.organization == orgName && $0.name == jobName }) else {
+                    // A job an apply deleted: its history stays readable.
+                    let runs = try DashboardData.runs(s, names: (orgName, jobName), limit: 50)
+                    if !runs.isEmpty { return Self.html(Pages.deletedJob(orgName, jobName, runs: runs)) }
+                    return Self.html(
+                        Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", csrf: nil), .notFound)
+                }
+                return Self.html(Pages.job(job, runs: try DashboardData.runs(s, jobID: job.id), csrf: csrf))
             }
-            return Self.html(
-                Pages.job(job, runs: try DashboardData.runs(s, jobID: job.id), csrf: self.csrf(self.caller(request, context))))
         }
         router.get("/runs/:id") { _, context -> Response in
             let id = Int64(context.parameters.get("id") ?? "") ?? -1
-            let s = try self.store()
-            defer { s.connection.close() }
-            guard let run = try DashboardData.runs(s, id: id, limit: 1).first else {
-                return Self.html(Pages.page("Not found", "<p>No run \(id).</p>", csrf: nil), .notFound)
+            return try await self.blocking {
+                let s = try self.store()
+                defer { s.connection.close() }
+                guard let run = try DashboardData.runs(s, id: id, limit: 1).first else {
+                    return Self.html(Pages.page("Not found", "<p>No run \(id).</p>", csrf: nil), .notFound)
+                }
+                return Self.html(Pages.run(run, job: try DashboardData(s).jobs.first { $0.id == run.jobID }))
             }
-            return Self.html(Pages.run(run, job: try DashboardData(s).jobs.first { $0.id == run.jobID }))
         }
         router.get("/login") { _, _ -> Response in
             Self.html(Pages.login(error: false))
@@ -205,37 +229,46 @@ package struct DashboardServer: Sendable {
                         "Forbidden", "<p>Run now needs the dashboard token (sign in) and a form from this dashboard.</p>", csrf: nil),
                     .forbidden)
             }
-            return try self.runNow(orgName, jobName)
+            return try await self.blocking(deadline: 15) { try self.runNow(orgName, jobName) }
         }
         router.get("/api/status") { _, _ -> Response in
-            let s = try self.store()
-            defer { s.connection.close() }
-            return Self.text(try Self.statusJSON(try DashboardData(s)), type: "application/json")
+            try await self.blocking {
+                let s = try self.store()
+                defer { s.connection.close() }
+                return Self.text(try Self.statusJSON(try DashboardData(s)), type: "application/json")
+            }
         }
         router.get("/api/runs/:id") { _, context -> Response in
-            let s = try self.store()
-            defer { s.connection.close() }
-            guard let run = try DashboardData.runs(s, id: Int64(context.parameters.get("id") ?? "") ?? -1, limit: 1).first else {
-                return Self.text("{}", .notFound, type: "application/json")
-            }
-            let f = ISO8601DateFormatter()
-            let object: [String: Any] = [
-                "id": run.id, "job_id": run.jobID, "trigger": run.trigger, "status": run.status,
-                "started_at": run.startedAt.map { f.string(from: $0) } ?? NSNull(),
-                "finished_at": run.finishedAt.map { f.string(from: $0) } ?? NSNull(),
-                "cases": run.cases ?? NSNull(), "rows": run.rows ?? NSNull(), "failed_cases": run.failedCases ?? NSNull(),
-                "organization": run.organization ?? NSNull(), "job": run.job ?? NSNull(), "output": run.output,
-            ]
-            return Self.text(
-                String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self),
-                type: "application/json")
+            let id = Int64(context.parameters.get("id") ?? "") ?? -1
+            return try await self.blocking { try Self.runJSON(self.store(), id: id) }
         }
         router.get("/metrics") { _, _ -> Response in
-            let s = try self.store()
-            defer { s.connection.close() }
-            return Self.text(try Metrics.text(s, lags: self.lags?() ?? []), type: "text/plain; version=0.0.4; charset=utf-8")
+            let (lags, age) = self.lags?.current ?? ([], nil)
+            return try await self.blocking {
+                let s = try self.store()
+                defer { s.connection.close() }
+                return Self.text(try Metrics.text(s, lags: lags, lagAge: age), type: "text/plain; version=0.0.4; charset=utf-8")
+            }
         }
         return router
+    }
+
+    static func runJSON(_ s: StateStore, id: Int64) throws -> Response {
+        defer { s.connection.close() }
+        guard let run = try DashboardData.runs(s, id: id, limit: 1).first else {
+            return Self.text("{}", .notFound, type: "application/json")
+        }
+        let f = ISO8601DateFormatter()
+        let object: [String: Any] = [
+            "id": run.id, "job_id": run.jobID, "trigger": run.trigger, "status": run.status,
+            "started_at": run.startedAt.map { f.string(from: $0) } ?? NSNull(),
+            "finished_at": run.finishedAt.map { f.string(from: $0) } ?? NSNull(),
+            "cases": run.cases ?? NSNull(), "rows": run.rows ?? NSNull(), "failed_cases": run.failedCases ?? NSNull(),
+            "organization": run.organization ?? NSNull(), "job": run.job ?? NSNull(), "output": run.output,
+        ]
+        return Self.text(
+            String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self),
+            type: "application/json")
     }
 
     func runNow(_ orgName: String, _ jobName: String) throws -> Response {
@@ -305,7 +338,10 @@ package struct DashboardServer: Sendable {
 
     /// Serves until the task is cancelled.
     package func run(host: String, port: Int, logger: Logger) async throws {
-        let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
+        // A connection idle for 30 s is closed: slow or abandoned sockets do not pile up.
+        let app = Application(
+            router: router(), server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            configuration: .init(address: .hostname(host, port: port)), logger: logger)
         try await app.runService()
     }
 }

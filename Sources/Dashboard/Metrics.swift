@@ -11,7 +11,7 @@ enum Metrics {
             of: "\n", with: "\\n")
     }
 
-    static func text(_ store: StateStore, lags: [LagProbe.Lag] = []) throws -> String {
+    static func text(_ store: StateStore, lags: [LagProbe.Lag] = [], lagAge: Double? = nil) throws -> String {
         let data = try DashboardData(store)
         let jobName = Dictionary(data.jobs.map { ($0.id, ($0.organization, $0.name)) }, uniquingKeysWith: { a, _ in a })
         var out = ""
@@ -92,6 +92,12 @@ enum Metrics {
             for x in lags { if let n = x.pending { out += "breakout_dictionary_pending_cases\(l(x)) \(n)\n" } }
             family("breakout_dictionary_lag_probe_up", "gauge", "1 when the source and the destination could be read to measure the lag.")
             for x in lags { out += "breakout_dictionary_lag_probe_up\(l(x)) \(x.pending == nil ? 0 : 1)\n" }
+        }
+        if let lagAge {
+            family(
+                "breakout_dictionary_lag_age_seconds", "gauge",
+                "How old the lag figures are: they are measured in the background, one destination after another.")
+            out += "breakout_dictionary_lag_age_seconds \(Int(lagAge))\n"
         }
         family("breakout_organizations", "gauge", "Organizations in the control tables.")
         out += "breakout_organizations \(data.organizations.count)\n"

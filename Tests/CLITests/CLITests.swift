@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Runs the built `breakout` binary, as users and scripts do.
@@ -833,14 +834,25 @@ struct CLI {
         return HTTP(status: status, body: curl.stdout, headers: headers)
     }
 
+    /// Whether `url`'s body contains `text` within 10 s (figures measured in the background).
+    static func eventually(_ url: String, contains text: String) throws -> Bool {
+        for _ in 0..<100 {
+            if try request(url).body.contains(text) { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
     /// The dashboard token of these tests: at least 32 characters, as serve requires.
     static let secret = "open-sesame-open-sesame-open-sesame-0"
 
     /// A served sandbox: `serve` started on a free port with `serve.token` set; returns the base URL
     /// and the process (killed by the caller).
-    static func serve(_ dir: URL, extra: String = "") throws -> (base: String, server: Process) {
-        let key = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let env = ["BREAKOUT_MASTER_KEY": key]
+    static func serve(_ dir: URL, extra: String = "", environment: [String: String] = [:]) throws -> (base: String, server: Process) {
+        let key =
+            try environment["BREAKOUT_MASTER_KEY"]
+            ?? CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let env = environment.merging(["BREAKOUT_MASTER_KEY": key]) { $1 }
         let token = try CLI.run(["secrets", "encrypt"], environment: env, stdin: secret).stdout.trimmingCharacters(
             in: .whitespacesAndNewlines)
         let settings = dir.appendingPathComponent("breakout.yaml")
@@ -848,7 +860,7 @@ struct CLI {
         let port = Int.random(in: 20_000...40_000)
         let server = Process()
         server.executableURL = CLI.binary
-        server.arguments = ["serve", "-c", dir.path, "--listen", "127.0.0.1:\(port)"]
+        server.arguments = ["serve", "-c", dir.path, "--listen", "127.0.0.1:\(port)", "--lag-interval", "1"]
         server.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
@@ -943,6 +955,57 @@ struct CLI {
         #expect(locked.status == 429 && Int(locked.headers["retry-after"] ?? "") ?? 0 > 0, "\(locked.status) \(locked.headers)")
     }
 
+    /// Issue 21, point 1: a tenant destination that accepts TCP and never answers holds up neither
+    /// /healthz nor /metrics (the lag is measured in the background and served from memory), nor
+    /// the pages: every handler's database work is off the event loop.
+    @Test func aStuckTenantHoldsUpNothing() throws {
+        // The stuck tenant: accepts connections, never says a word.
+        let port = Int.random(in: 41_000...45_000)
+        let listener = Process()
+        listener.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        listener.arguments = [
+            "-c",
+            "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                + "s.bind(('127.0.0.1',\(port)))\ns.listen(200)\nc=[]\nwhile True:\n  c.append(s.accept())",
+        ]
+        try listener.run()
+        defer { kill(listener.processIdentifier, SIGKILL); listener.waitUntilExit() }
+        let dir = try BreakoutCLITests.quickstartCopy()
+        let demo = dir.appendingPathComponent("organizations/demo.yaml")
+        let org =
+            try String(contentsOf: demo, encoding: .utf8)
+            .replacingOccurrences(
+                of: "    default: true\n",
+                with: "    default: true\n  - name: stuck\n    type: postgresql\n    host: 127.0.0.1\n    port: \(port)\n"
+                    + "    database: census\n    username: tenant\n    password: ${env:STUCK_PASSWORD}\n")
+            + "  - name: stuck-hourly\n    type: breakout\n    schedule: \"@hourly\"\n    connection: stuck\n"
+        try Data(org.utf8).write(to: demo)
+        let key = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let env = ["STUCK_PASSWORD": "irrelevant", "BREAKOUT_MASTER_KEY": key, "BREAKOUT_KEY_FILE": ""]
+        let apply = try CLI.run(["apply", "-c", dir.path, "--auto-approve"], environment: env)
+        try #require(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
+        let (base, server) = try Self.serve(dir, environment: env)
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 1)  // the lag probe is now stuck on the tenant
+        // Eight scrapes and a health check at once: each answers at once.
+        let started = Date()
+        let results = Mutex<[(String, Int, Double)]>([])
+        DispatchQueue.concurrentPerform(iterations: 9) { i in
+            let path = i == 8 ? "/healthz" : "/metrics"
+            let t0 = Date()
+            let status = (try? Self.request(base + path))?.status ?? 0
+            results.withLock { $0.append((path, status, Date().timeIntervalSince(t0))) }
+        }
+        for (path, status, seconds) in results.withLock({ $0 }) {
+            #expect(status == 200 && seconds < 3, "\(path): \(status) after \(seconds) s")
+        }
+        #expect(Date().timeIntervalSince(started) < 5)
+        // The measurement is indeed stuck on the tenant: no figures yet, so no age either.
+        #expect(!(try Self.request(base + "/metrics").body.contains("breakout_dictionary_lag_age_seconds")))
+        // The pages too (the state store answers; the tenant is not asked).
+        #expect(try Self.request(base + "/org/demo").status == 200)
+    }
+
     /// A token shorter than 32 characters: validate refuses it (encrypted), serve refuses it (${env:}).
     @Test func shortTokensAreRefused() throws {
         let dir = try BreakoutCLITests.quickstartCopy()
@@ -982,7 +1045,7 @@ struct CLI {
         let port = Int.random(in: 20_000...40_000)
         let server = Process()
         server.executableURL = CLI.binary
-        server.arguments = ["serve", "-c", dir.path, "--listen", "127.0.0.1:\(port)"]
+        server.arguments = ["serve", "-c", dir.path, "--listen", "127.0.0.1:\(port)", "--lag-interval", "1"]
         server.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
@@ -1001,10 +1064,11 @@ struct CLI {
         #expect(
             overview.status == 200 && overview.body.contains("demo/breakout-hourly") && overview.body.contains("every hour at minute 0"))
         #expect(!overview.body.contains("Run now") && !overview.body.contains("<script"))
-        // Before any run the whole source is pending.
+        // Before any run the whole source is pending (measured in the background, every second here).
         #expect(
-            try Self.request(base + "/metrics").body.contains(
-                "breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 3000"))
+            try Self.eventually(
+                base + "/metrics",
+                contains: "breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 3000"))
         let org = try Self.request(base + "/org/demo")
         #expect(org.body.contains("pdo_sqlite") && !org.body.contains("Run now"))
         // A forged POST is refused.
@@ -1045,7 +1109,10 @@ struct CLI {
         #expect(metrics.body.contains("breakout_job_runs_total{organization=\"demo\",job=\"breakout-hourly\",status=\"success\"} 1"))
         #expect(metrics.body.contains("breakout_cases_loaded_total{organization=\"demo\",job=\"breakout-hourly\"} 2970"))
         #expect(
-            metrics.body.contains("breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 0"))
+            try Self.eventually(
+                base + "/metrics",
+                contains: "breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 0"))
+        #expect(metrics.body.contains("breakout_dictionary_lag_age_seconds"))
         let parser = try CLI.execute(
             "/usr/bin/python3",
             [
