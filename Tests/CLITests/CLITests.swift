@@ -1036,28 +1036,8 @@ struct CLI {
             ).utf8
         ).write(to: demo)
         #expect(try CLI.run(["apply", "-c", dir.path, "--auto-approve"]).status == 0)
-        let key = try CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let env = ["BREAKOUT_MASTER_KEY": key]
-        let token = try CLI.run(["secrets", "encrypt"], environment: env, stdin: Self.secret).stdout.trimmingCharacters(
-            in: .whitespacesAndNewlines)
-        let settings = dir.appendingPathComponent("breakout.yaml")
-        try Data((try String(contentsOf: settings, encoding: .utf8) + "serve:\n  token: \(token)\n").utf8).write(to: settings)
-        let port = Int.random(in: 20_000...40_000)
-        let server = Process()
-        server.executableURL = CLI.binary
-        server.arguments = ["serve", "-c", dir.path, "--listen", "127.0.0.1:\(port)", "--lag-interval", "1"]
-        server.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (base, server) = try Self.serve(dir)
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        let base = "http://127.0.0.1:\(port)"
-        var ready = false
-        for _ in 0..<100 where !ready {
-            Thread.sleep(forTimeInterval: 0.1)
-            ready = (try? Self.request(base + "/healthz"))?.status == 200
-        }
-        #expect(ready)
 
         // Overview and organization pages, read-only without the token.
         let overview = try Self.request(base + "/")
