@@ -27,7 +27,7 @@ enum Pages {
     static let style = """
         body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:70rem}
         table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}
-        th{background:#f4f4f4}.warning{background:#fff4e5;border-left:4px solid #b35c00;padding:.6rem 1rem}.overdue{color:#b35c00;font-weight:bold}.success{color:#17692f}.failed,.crashed,.timeout{color:#b00020;font-weight:bold}.running{color:#0b5cad;font-weight:bold}.skipped{color:#777}
+        th{background:#f4f4f4}.warning{background:#fff4e5;border-left:4px solid #b35c00;padding:.6rem 1rem}.overdue{color:#b35c00;font-weight:bold}.success{color:#17692f}.failed,.crashed,.timeout{color:#b00020;font-weight:bold}.running{color:#0b5cad;font-weight:bold}.partial{color:#b35c00;font-weight:bold}.skipped{color:#777}
         pre{background:#f7f7f7;padding:1rem;overflow:auto}nav a{margin-right:1rem}button{padding:.2rem .7rem}form.inline{display:inline}.muted{color:#777}
         """
 
@@ -63,9 +63,29 @@ enum Pages {
         guard let s = job.lastStatus else {
             return (job.active ? "<span class=\"muted\">never run</span>" : "<span class=\"muted\">inactive</span>") + overdue
         }
-        let setAside =
-            (job.lastFailedCases ?? 0) > 0 ? " <span class=\"muted\">(\(job.lastFailedCases!) undecodable cases set aside)</span>" : ""
-        return "<span class=\"\(statusClass(s))\">\(e(s))</span>" + setAside + overdue
+        let failedCases = job.lastFailedCases ?? 0
+        // A run that set cases aside succeeded only in part: a warning, not plain success.
+        let setAside = failedCases > 0 ? " <span class=\"partial\">(\(failedCases) undecodable cases set aside)</span>" : ""
+        let css = s == "success" && failedCases > 0 ? "partial" : statusClass(s)
+        return "<span class=\"\(css)\">\(e(s))</span>" + setAside + overdue + cause(status: s, output: job.lastOutput)
+    }
+
+    /// The first line of a run's output under a status that is not success: why it failed.
+    static func cause(status: String, output: String?) -> String {
+        guard status != "success", let line = output?.split(separator: "\n").first else { return "" }
+        return "<br><span class=\"muted\">\(e(String(line.prefix(160))))</span>"
+    }
+
+    /// Where a job is declared and how to change it: the dashboard shows, the YAML decides.
+    static func declaration(_ job: DashboardData.Job) -> String {
+        if job.managed {
+            return "<p class=\"muted\">Declared in <code>organizations/\(e(job.organization)).yaml</code> as job "
+                + "<code>\(e(job.name))</code>. To change it, edit that file, review <code>breakout plan</code> and run "
+                + "<code>breakout apply</code>; the dashboard does not edit jobs.</p>"
+        }
+        return "<p class=\"muted\">A hand-made row of <code>mt_cron_jobs</code>: no configuration file declares it. "
+            + "<code>breakout import --out DIR</code> writes it into <code>organizations/\(e(job.organization)).yaml</code>, "
+            + "after which <code>breakout plan</code> and <code>breakout apply</code> manage it.</p>"
     }
 
     /// The no-runner warning and the runners' last ticks.
@@ -170,6 +190,7 @@ enum Pages {
         var b =
             "<p>\(e(job.type)) job · \(e(DashboardData.words(job.schedule, job.timeZone))) · <code>\(e(job.schedule))</code> · connection \(e(job.connection ?? "default"))</p>"
         b += "<p>Status: \(status(job)) · next run \(job.active ? time(job.nextRunAt) : "inactive")</p>" + runButton(job, csrf: csrf)
+        b += declaration(job)
         b += history(runs)
         return page("Job \(job.organization)/\(job.name)", b, csrf: csrf)
     }
@@ -178,13 +199,12 @@ enum Pages {
         var b =
             "<h2>History</h2><table><tr><th>Run</th><th>Trigger</th><th>Started</th><th>Finished</th><th>Status</th><th>Cases</th><th>Undecodable</th><th>Rows</th></tr>"
         for r in runs {
-            let cause =
-                r.status == "success"
-                ? "" : r.output.split(separator: "\n").first.map { "<br><span class=\"muted\">\(e(String($0.prefix(160))))</span>" } ?? ""
+            let cause = cause(status: r.status, output: r.output)
+            let css = r.status == "success" && (r.failedCases ?? 0) > 0 ? "partial" : statusClass(r.status)
             b +=
                 "<tr><td><a href=\"/runs/\(r.id)\">#\(r.id)</a></td><td>\(e(r.trigger))</td><td>\(time(r.startedAt))</td><td>\(time(r.finishedAt))</td>"
             b +=
-                "<td><span class=\"\(statusClass(r.status))\">\(e(r.status))</span>\(cause)</td><td>\(r.cases.map(String.init) ?? "–")</td>"
+                "<td><span class=\"\(css)\">\(e(r.status))</span>\(cause)</td><td>\(r.cases.map(String.init) ?? "–")</td>"
             b +=
                 "<td>\(r.failedCases.map { $0 > 0 ? "<span class=\"overdue\">\($0)</span>" : "0" } ?? "–")</td><td>\(r.rows.map(String.init) ?? "–")</td></tr>"
         }

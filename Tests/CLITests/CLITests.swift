@@ -892,7 +892,7 @@ struct CLI {
             state,
             "INSERT INTO mt_job_runs (job_id, trigger_type, started_at, finished_at, status, output) "
                 + "SELECT id, 'manual', '2026-12-01 10:00:00', '2026-12-01 10:01:00', 'x onclick=alert(1)', '' FROM mt_cron_jobs "
-                + "WHERE job_name = 'breakout-hourly'; UPDATE mt_cron_jobs SET last_run_status = 'x onclick=alert(1)' "
+                + "WHERE job_name = 'breakout-hourly'; UPDATE mt_cron_jobs SET last_run_status = 'x onclick=alert(1)', last_run_output = '<b>boom</b>' || char(10) || 'more' "
                 + "WHERE job_name = 'breakout-hourly'")
         #expect(try RunnerCLITests.sqlite(state, "SELECT COUNT(*) FROM mt_job_runs WHERE status LIKE 'x %'") == "1\n")
         let (base, server) = try Self.serve(dir, extra: "  allowed_hosts: [dashboard.example.org]\n")
@@ -919,6 +919,9 @@ struct CLI {
         #expect(job.body.contains("<span class=\"other\">x onclick=alert(1)</span>"), "\(job.body)")
         #expect(job.body.range(of: "<[^>]*onclick", options: .regularExpression) == nil, "an onclick attribute in a tag")
 
+        // The failure's first line next to the status, as text.
+        let orgPage = try Self.request(base + "/org/demo")
+        #expect(orgPage.body.contains("<span class=\"muted\">&lt;b&gt;boom&lt;/b&gt;</span>"), "\(orgPage.body)")
         // Names needing percent-encoding: the page, and Run now through the API.
         let encoded = "Breakout%20quotidien%20ANSD%20%C3%A9"
         let named = try Self.request(base + "/org/demo/jobs/" + encoded)
@@ -1080,7 +1083,11 @@ struct CLI {
         #expect(sawRunning && sawProgress)
         #expect(status == "success")
         let jobPage = try Self.request(base + "/org/demo/jobs/breakout-hourly")
-        #expect(jobPage.body.contains("manual") && jobPage.body.contains("<span class=\"success\">success</span>"))
+        #expect(jobPage.body.contains("manual") && jobPage.body.contains("<span class=\"partial\">success</span>"))
+        // The run set 30 undecodable cases aside: a warning, not plain success; and where the job is declared.
+        #expect(
+            jobPage.body.contains("(30 undecodable cases set aside)")
+                && jobPage.body.contains("Declared in <code>organizations/demo.yaml</code>"))
         let runPage = try Self.request(base + "/runs/1")
         #expect(runPage.body.contains("CENSUS: 2970 cases loaded") && runPage.body.contains("Failed cases and errors"))
 
