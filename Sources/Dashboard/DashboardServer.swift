@@ -147,6 +147,7 @@ package struct DashboardServer: Sendable {
         router.get("/org/:org") { request, context -> Response in
             let name = context.parameter("org")
             let csrf = self.csrf(self.caller(request, context))
+            let (lags, age) = self.lags?.current ?? ([], nil)
             return try await self.blocking {
                 let s = try self.store()
                 defer { s.connection.close() }
@@ -154,7 +155,7 @@ package struct DashboardServer: Sendable {
                 guard let org = data.organizations.first(where: { $0.name == name }) else {
                     return Self.html(Pages.page("Not found", "<p>No organization \(Pages.e(name)).</p>", csrf: nil), .notFound)
                 }
-                return Self.html(Pages.organization(data, org, csrf: csrf))
+                return Self.html(Pages.organization(data, org, csrf: csrf, lags: lags, lagAge: age))
             }
         }
         router.get("/org/:org/jobs/:job") { request, context -> Response in

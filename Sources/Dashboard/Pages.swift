@@ -1,5 +1,6 @@
 import Diagnostics
 import Foundation
+import Runner
 import State
 
 /// Server-rendered HTML: no JavaScript, forms for the one action.
@@ -175,7 +176,24 @@ enum Pages {
         return b + "</table>"
     }
 
-    static func organization(_ data: DashboardData, _ org: OrganizationRow, csrf: String?) -> String {
+    /// Cases waiting per connection and dictionary, from the background measurement, with its age.
+    static func pending(_ lags: [LagProbe.Lag], age: Double?) -> String {
+        var b = "<h2>Cases waiting</h2>"
+        guard let age else { return b + "<p class=\"muted\">Not measured yet (the lag is measured in the background).</p>" }
+        if lags.isEmpty { return b + "<p class=\"muted\">No active breakout job.</p>" }
+        b += "<table><tr><th>Connection</th><th>Dictionary</th><th>Cases waiting</th></tr>"
+        for lag in lags {
+            let value =
+                lag.pending.map { $0 > 0 ? "<span class=\"overdue\">\($0)</span>" : "0" }
+                ?? "<span class=\"failed\">not measured</span> <span class=\"muted\">\(e(String((lag.error ?? "").prefix(160))))</span>"
+            b += "<tr><td>\(e(lag.connection))</td><td>\(e(lag.dictionary))</td><td>\(value)</td></tr>"
+        }
+        return b + "</table><p class=\"muted\">Measured \(DashboardData.ago(age)).</p>"
+    }
+
+    static func organization(
+        _ data: DashboardData, _ org: OrganizationRow, csrf: String?, lags: [LagProbe.Lag] = [], lagAge: Double? = nil
+    ) -> String {
         var b = "<p>\(e(org.displayName ?? org.name))\(org.managedBy == nil ? " <span class=\"muted\">(hand-made)</span>" : "")</p>"
         b += "<h2>Connections</h2><table><tr><th>Name</th><th>Type</th><th>Host</th><th>Database</th><th>User</th><th>Default</th></tr>"
         for c in data.snapshot.connections where c.organizationID == org.id {
@@ -183,6 +201,7 @@ enum Pages {
                 "<tr><td>\(e(c.name))</td><td>\(e(c.dbType))</td><td>\(e(c.host ?? "–"))\(c.port.map { ":\($0)" } ?? "")</td><td>\(e(c.database ?? ""))</td><td>\(e(c.username ?? ""))</td><td>\(c.isDefault ? "yes" : "")</td></tr>"
         }
         b += "</table><h2>Jobs</h2>" + jobsTable(data.jobs.filter { $0.organization == org.name }, csrf: csrf, withOrganization: false)
+        b += pending(lags.filter { $0.organization == org.name }, age: lagAge)
         return page("Organization \(org.name)", b, csrf: csrf)
     }
 

@@ -1054,6 +1054,9 @@ struct CLI {
                 contains: "breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 3000"))
         let org = try Self.request(base + "/org/demo")
         #expect(org.body.contains("pdo_sqlite") && !org.body.contains("Run now"))
+        // The cases waiting, on the organization's page too, with the figure's age.
+        #expect(try Self.eventually(base + "/org/demo", contains: "<td>CENSUS</td><td><span class=\"overdue\">3000</span></td>"))
+        #expect(try Self.request(base + "/org/demo").body.contains("Measured "))
         // A forged POST is refused.
         #expect(try Self.request(base + "/org/demo/jobs/breakout-hourly/run", method: "POST", form: "csrf=x").status == 403)
         #expect(try Self.request(base + "/login", method: "POST", form: "token=wrong").status == 403)
