@@ -30,6 +30,20 @@ extension BreakoutEngine {
         stride(from: 0, to: values.count, by: keysPerStatement).map { Array(values[$0..<min($0 + keysPerStatement, values.count)]) }
     }
 
+    /// Predicates selecting the rows of the cases numbered `numbers` in a table whose ids are
+    /// `number × 2^20 + n` (``RowBuilder``): one OR of id ranges per batch of cases.
+    static func idRanges(of numbers: [Int64], column id: String) -> [SQLPredicate] {
+        stride(from: 0, to: numbers.count, by: keysPerStatement).map { start in
+            .or(
+                numbers[start..<min(start + keysPerStatement, numbers.count)].map { n in
+                    .and([
+                        .compare(id, .greaterOrEqual, .integer(n * RowBuilder.idsPerCase)),
+                        .compare(id, .less, .integer((n + 1) * RowBuilder.idsPerCase)),
+                    ])
+                })
+        }
+    }
+
     /// The reads at the start of the chunk's transaction. None when the chunk starts by emptying
     /// the tables: nothing can be loaded or recorded then.
     func chunkReads(_ chunk: Chunk, loaded: [SourceCase]) -> (existing: ChunkStep, errors: ChunkStep) {

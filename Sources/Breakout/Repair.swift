@@ -83,14 +83,8 @@ extension BreakoutEngine {
         let numbers = cases.map(\.number).sorted()
         for (t, table) in tables.enumerated().dropFirst(2) {
             guard let id = table.primaryKey.first else { continue }
-            for start in stride(from: 0, to: numbers.count, by: Self.keysPerStatement) {
-                let ranges = numbers[start..<min(start + Self.keysPerStatement, numbers.count)].map { n in
-                    SQLPredicate.and([
-                        .compare(id, .greaterOrEqual, .integer(n * RowBuilder.idsPerCase)),
-                        .compare(id, .less, .integer((n + 1) * RowBuilder.idsPerCase)),
-                    ])
-                }
-                for row in try connection.query(.select(Select(from: table.name, columns: [id], where: .or(ranges)))) {
+            for ranges in Self.idRanges(of: numbers, column: id) {
+                for row in try connection.query(.select(Select(from: table.name, columns: [id], where: ranges))) {
                     if let value = row[0].int64, let guid = byNumber[value / RowBuilder.idsPerCase] { add(&actual, guid, t) }
                 }
             }

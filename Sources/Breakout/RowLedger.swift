@@ -57,14 +57,8 @@ extension BreakoutEngine {
         numbers.sort()
         for (t, table) in schema.dataTables.enumerated().dropFirst(2) {
             guard let id = table.primaryKey.first else { continue }
-            for start in stride(from: 0, to: numbers.count, by: Self.keysPerStatement) {
-                let ranges = numbers[start..<min(start + Self.keysPerStatement, numbers.count)].map { n in
-                    SQLPredicate.and([
-                        .compare(id, .greaterOrEqual, .integer(n * RowBuilder.idsPerCase)),
-                        .compare(id, .less, .integer((n + 1) * RowBuilder.idsPerCase)),
-                    ])
-                }
-                rows[t] += try count(.select(.count(from: table.name, where: .or(ranges))))
+            for ranges in Self.idRanges(of: numbers, column: id) {
+                rows[t] += try count(.select(.count(from: table.name, where: ranges)))
             }
         }
         return (rows, reads)
