@@ -105,6 +105,8 @@ package final class BreakoutEngine: @unchecked Sendable {
     package let schema: BreakoutSchema
     package let layout: CaseLayout
     let connect: @Sendable () throws -> any DatabaseConnection
+    /// False for a rebuild's shadow engine, whose tables are renamed afterwards (``viewStatements(replacing:)``).
+    private(set) var createsViews = true
 
     /// - Parameter namespace: the schema or table prefix (default: the dictionary name in lowercase).
     package init(
@@ -125,14 +127,20 @@ package final class BreakoutEngine: @unchecked Sendable {
     func shadowEngine() throws -> BreakoutEngine {
         let shadow = try BreakoutEngine(
             feed: feed, dialect: schema.dialect, options: schema.options, namespace: shadowNamespace, connect: connect)
+        shadow.createsViews = false
         return shadow
     }
 
-    func swap(from shadow: BreakoutEngine, replacing live: [TableDefinition]) -> SQLStatement {
-        .swapTables(
-            TableSwap(
-                live: live.map(\.name), shadow: shadow.schema.allTables, target: schema.allTables,
-                liveNamespace: schema.namespace, shadowNamespace: shadow.schema.namespace))
+    /// The statements of the swap's transaction: the live views dropped, the shadow tables swapped
+    /// in for `live` (the tables of `old` that exist), the views created on them.
+    func swap(from shadow: BreakoutEngine, replacing live: [TableDefinition], old: BreakoutSchema?) -> [SQLStatement] {
+        let views = viewStatements(replacing: old)
+        return views.drop + [
+            .swapTables(
+                TableSwap(
+                    live: live.map(\.name), shadow: shadow.schema.allTables, target: schema.allTables,
+                    liveNamespace: schema.namespace, shadowNamespace: shadow.schema.namespace))
+        ] + views.create
     }
 
     /// Creates or migrates the tables, then loads every pending case. A dictionary change that cannot
@@ -185,7 +193,9 @@ package final class BreakoutEngine: @unchecked Sendable {
             }
             // Only the live tables that exist are retired: a table dropped by hand is drift a rebuild repairs.
             let live = try (change.old ?? schema).allTables.filter { try control.tableExists($0.name) }
-            try control.transaction { _ = try control.execute(swap(from: shadow, replacing: live)) }
+            try control.transaction {
+                for statement in swap(from: shadow, replacing: live, old: change.old ?? schema) { try control.execute(statement) }
+            }
             summary.schema = change.description
             summary.destination = destinationDescription
             // The rows went into the shadow tables, which now carry the live names.

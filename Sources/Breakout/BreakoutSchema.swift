@@ -22,10 +22,18 @@ package struct RecordSelection: Sendable, Hashable, Codable {
 package struct SchemaOptions: Sendable, Hashable {
     package var naming: Naming
     package var selection: RecordSelection
+    /// The language of the labels in the analyst views and comments (a connection's
+    /// `labels_language:`); nil for the dictionary's first.
+    package var labelsLanguage: String?
+    /// Whether the destination has the `variables` table and the analyst views: always for this
+    /// version; false for the stored options of a destination an older version created, so that
+    /// its next run creates them as a migration (``BreakoutEngine/schemaChange(_:)``).
+    package var analystObjects = true
 
-    package init(naming: Naming = .csweb, selection: RecordSelection = .everything) {
+    package init(naming: Naming = .csweb, selection: RecordSelection = .everything, labelsLanguage: String? = nil) {
         self.naming = naming
         self.selection = selection
+        self.labelsLanguage = labelsLanguage
     }
 }
 
@@ -61,6 +69,13 @@ package struct BreakoutSchema: Sendable {
     package let levels: [LevelTable]
     package let records: [RecordTable]
     package let valueLabels: TableDefinition
+    /// The codebook as a table: one row per item and language (AnalystViews.swift).
+    package let variables: TableDefinition
+    /// One analyst view per record (AnalystViews.swift).
+    package let views: [ViewDefinition]
+    /// The language labels are taken from: `labelsLanguage` as the dictionary spells it, or its
+    /// first language (nil for a single-language dictionary).
+    package let language: String?
     package let state: TableDefinition
     package let chunks: TableDefinition
     package let errors: TableDefinition
@@ -160,6 +175,7 @@ package struct BreakoutSchema: Sendable {
         var records: [RecordTable] = []
         var usedNames: [String: String] = [
             "cases": "the cases table", "notes": "the notes table", "value_labels": "the value labels table",
+            "variables": "the variables table",
             "breakout_state": "bookkeeping", "breakout_chunks": "bookkeeping", "breakout_errors": "bookkeeping",
             "breakout_counts": "bookkeeping",
         ]
@@ -260,6 +276,41 @@ package struct BreakoutSchema: Sendable {
         }
         dataTables = data
 
+        if let wanted = options.labelsLanguage {
+            guard let found = dictionary.labelLanguage(named: wanted) else {
+                let known = dictionary.labelLanguages
+                throw SchemaError(
+                    "labels_language: dictionary \(dictionary.name) has no language \"\(wanted)\""
+                        + (known.isEmpty ? " (it has a single, unnamed language)" : "; it has \(known.joined(separator: ", "))"),
+                    hint: "name one of the dictionary's languages, or remove labels_language to use its first")
+            }
+            language = found
+        } else {
+            language = dictionary.labelLanguages.first
+        }
+        views =
+            options.analystObjects
+            ? try Self.analystViews(
+                records: records, levels: levels, cases: cases, namespace: ns, dialect: dialect, language: language,
+                taken: Set(usedNames.keys)) : []
+        variables = TableDefinition(
+            table("variables"),
+            columns: [
+                ColumnDefinition("level", .integer, nullable: false),
+                ColumnDefinition("record", .varchar(191)),
+                ColumnDefinition("item", .varchar(191), nullable: false),
+                ColumnDefinition("language", .varchar(32), nullable: false),
+                ColumnDefinition("label", .text, nullable: false),
+                ColumnDefinition("content_type", .varchar(16), nullable: false),
+                ColumnDefinition("start_position", .integer, nullable: false),
+                ColumnDefinition("length", .integer, nullable: false),
+                ColumnDefinition("decimals", .integer, nullable: false),
+                ColumnDefinition("occurrences", .integer, nullable: false),
+                ColumnDefinition("subitem_of", .varchar(191)),
+                ColumnDefinition("value_set", .varchar(191)),
+                ColumnDefinition("table_columns", .text, nullable: false),
+                ColumnDefinition("view_columns", .text, nullable: false),
+            ])
         valueLabels = TableDefinition(
             table("value_labels"),
             columns: [
@@ -312,7 +363,9 @@ package struct BreakoutSchema: Sendable {
     }
 
     /// Every table in creation order (parents before children).
-    package var allTables: [TableDefinition] { [state, chunks, errors, counts] + dataTables + [valueLabels] }
+    package var allTables: [TableDefinition] {
+        [state, chunks, errors, counts] + dataTables + [valueLabels] + (options.analystObjects ? [variables] : [])
+    }
 
     /// Data tables in the order rows must be loaded (parents first).
     package let dataTables: [TableDefinition]

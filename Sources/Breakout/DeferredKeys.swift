@@ -126,8 +126,9 @@ extension BreakoutEngine {
     /// The statements that drop the data tables and create them keyless, and forget the errors and
     /// chunks recorded: a first load with its keys deferred starting over.
     func startOverStatements() -> [SQLStatement] {
-        schema.dataTables.reversed().map { SQLStatement.dropTable($0.name, ifExists: true) }
-            + schema.dataTables.map { SQLStatement.createTable(schema.firstLoadTable($0)) }
+        let views = viewStatements(replacing: schema)
+        return views.drop + schema.dataTables.reversed().map { SQLStatement.dropTable($0.name, ifExists: true) }
+            + schema.dataTables.map { SQLStatement.createTable(schema.firstLoadTable($0)) } + views.create
             + [
                 .delete(Delete(from: schema.errors.name)), .delete(Delete(from: schema.chunks.name)),
                 .delete(Delete(from: schema.counts.name)),

@@ -148,9 +148,9 @@ extension BreakoutEngine {
                 try step(
                     "when the shadow tables have caught up: swap them in, in one transaction",
                     [
-                        .begin, swap(from: shadow, replacing: try old.allTables.filter { try connection?.tableExists($0.name) ?? true }),
-                        .commit,
-                    ]))
+                        .begin
+                    ] + swap(from: shadow, replacing: try old.allTables.filter { try connection?.tableExists($0.name) ?? true }, old: old)
+                        + [.commit]))
             report.schema = change.description
             report.schemaAction = .rebuild
             report.schemaChanges = change.rebuildReasons

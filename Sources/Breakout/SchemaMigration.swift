@@ -52,10 +52,12 @@ extension BreakoutEngine {
 
     var modelJSON: String { Self.json(feed.dictionary) }
     var optionsJSON: String {
-        Self.json([
+        var options = [
             "naming": schema.options.naming.rawValue, "include": schema.options.selection.include.joined(separator: ","),
-            "exclude": schema.options.selection.exclude.joined(separator: ","),
-        ])
+            "exclude": schema.options.selection.exclude.joined(separator: ","), "analyst": "1",
+        ]
+        if let language = schema.language { options["labels_language"] = language }
+        return Self.json(options)
     }
     package var digest: String {
         var h = FNV64()
@@ -174,11 +176,25 @@ extension BreakoutEngine {
             let naming = Naming(rawValue: d["naming"] ?? "")
         else { return nil }
         func list(_ s: String?) -> [String] { (s ?? "").split(separator: ",").map(String.init) }
-        return SchemaOptions(naming: naming, selection: RecordSelection(include: list(d["include"]), exclude: list(d["exclude"])))
+        var options = SchemaOptions(
+            naming: naming, selection: RecordSelection(include: list(d["include"]), exclude: list(d["exclude"])),
+            labelsLanguage: d["labels_language"])
+        options.analystObjects = d["analyst"] == "1"
+        return options
     }
 
     /// Rows of the value labels table: every value of every value set of every kept item.
     func labelRows() -> [[SQLValue]] { BreakoutEngineLabels(schema: schema, dictionary: feed.dictionary).rows() }
+
+    /// The analyst views dropped (before the tables change: PostgreSQL refuses to change a column
+    /// a view reads, SQLite to rename a table one names) and created again after. None in a
+    /// rebuild's shadow namespace: the views are created once its tables carry the live names.
+    func viewStatements(replacing old: BreakoutSchema?) -> (drop: [SQLStatement], create: [SQLStatement]) {
+        guard createsViews else { return ([], []) }
+        var names: [QualifiedName] = []
+        for view in (old?.views ?? []) + schema.views where !names.contains(view.name) { names.append(view.name) }
+        return (names.map { .dropView($0) }, schema.views.map { .createView($0) })
+    }
 
     func statementsForSchema(_ change: SchemaChange, state: StoredState?, mark: Mark) -> [SQLStatement] {
         var out = change.statements
@@ -188,6 +204,15 @@ extension BreakoutEngine {
             if !rows.isEmpty {
                 out.append(.insert(Insert(into: schema.valueLabels.name, columns: schema.valueLabels.columns.map(\.name), rows: rows)))
             }
+            if schema.options.analystObjects {
+                out.append(.delete(Delete(from: schema.variables.name)))
+                let variables = schema.variableRows()
+                if !variables.isEmpty {
+                    out.append(.insert(Insert(into: schema.variables.name, columns: schema.variables.columns.map(\.name), rows: variables)))
+                }
+            }
+            let views = viewStatements(replacing: state == nil ? nil : change.old ?? schema)
+            out = (state == nil ? [] : views.drop) + out + views.create
         }
         let now = SQLValue.timestamp(Date())
         if state == nil {

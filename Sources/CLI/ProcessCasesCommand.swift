@@ -106,7 +106,8 @@ struct ProcessCases: ParsableCommand {
             run.rebuild = rebuild
             let options = SchemaOptions(
                 naming: destination.naming,
-                selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)))
+                selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)),
+                labelsLanguage: destination.labelsLanguage)
             let sources = try SourceOpener(resolver: resolver)
             let destinationConfig = try resolver.connectionConfig(destination, of: organization.slug.value)
             var summaries: [DictionarySummary] = []
@@ -262,7 +263,8 @@ struct JobPlan: Encodable {
                             feed: feed, dialect: connection.engine.dialect,
                             options: SchemaOptions(
                                 naming: connection.naming,
-                                selection: RecordSelection(include: job.include, exclude: job.exclude)),
+                                selection: RecordSelection(include: job.include, exclude: job.exclude),
+                                labelsLanguage: connection.labelsLanguage),
                             connect: { try Databases.connectForWriting(settings) })
                         let reader: (any DatabaseConnection)?
                         do { reader = try ProcessCases.readOnlyConnection(settings) } catch {

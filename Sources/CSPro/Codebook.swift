@@ -19,15 +19,15 @@ package struct Codebook: Sendable {
     package init(_ dictionary: CSProDictionary, language: String? = nil) throws {
         self.dictionary = dictionary
         if let language {
-            guard dictionary.languages.contains(where: { $0.name.caseInsensitiveCompare(language) == .orderedSame }) else {
-                let known = dictionary.languages.map(\.name)
+            guard let found = dictionary.labelLanguage(named: language) else {
+                let known = dictionary.labelLanguages
                 throw CodebookError(
                     "dictionary \(dictionary.name) has no language \"\(language)\""
                         + (known.isEmpty ? " (it has a single, unnamed language)" : "; it has: \(known.joined(separator: ", "))"))
             }
-            self.language = dictionary.languages.first { $0.name.caseInsensitiveCompare(language) == .orderedSame }?.name
+            self.language = found
         } else {
-            self.language = dictionary.languages.first?.name
+            self.language = dictionary.labelLanguages.first
         }
     }
 

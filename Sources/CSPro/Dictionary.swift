@@ -56,6 +56,35 @@ package struct CSProDictionary: Sendable, Hashable, Codable {
         }
     }
 
+    /// The languages labels are written in: the declared ones, else those the labels name, in the
+    /// order they first appear (a JSON dictionary may label in `EN` and `FR` without a
+    /// `languages` list). Empty for a single-language dictionary.
+    package var labelLanguages: [String] {
+        if !languages.isEmpty { return languages.map(\.name) }
+        var seen: [String] = []
+        func note(_ labels: [Label]) {
+            for label in labels { if let l = label.language, !seen.contains(l) { seen.append(l) } }
+        }
+        note(labels)
+        for level in levels {
+            note(level.labels)
+            for item in level.ids { note(item.labels) }
+            for record in level.records {
+                note(record.labels)
+                for item in record.items {
+                    note(item.labels)
+                    for set in item.valueSets { for value in set.values { note(value.labels) } }
+                }
+            }
+        }
+        return seen
+    }
+
+    /// `wanted` as ``labelLanguages`` spells it (compared without case); nil when it is not one.
+    package func labelLanguage(named wanted: String) -> String? {
+        labelLanguages.first { $0.caseInsensitiveCompare(wanted) == .orderedSame }
+    }
+
     /// Every record of every level, in order.
     package var allRecords: [(level: Int, record: Record)] {
         levels.enumerated().flatMap { index, level in level.records.map { (index, $0) } }

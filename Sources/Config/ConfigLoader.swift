@@ -20,6 +20,7 @@ package struct ConfigLoader {
     static let alertKeys = ["webhook", "command", "on_recovery", "on_failed_cases"]
     static let connectionKeys = [
         "name", "type", "host", "port", "database", "username", "password", "default", "active", "options", "naming",
+        "labels_language",
     ]
     static let jobKeys = [
         "name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
@@ -506,11 +507,26 @@ package struct ConfigLoader {
                     n.location, "\(what): \"naming\" must be \"csweb\" (level-1, item(1)) or \"sql\" (level_1, item_1), got \"\(n.value)\"")
             }
         }
+        var labelsLanguage: String?
+        if let l = typed.string("labels_language") {
+            // A language name of a CSPro dictionary: letters, digits, `_` and `-` (which one the
+            // dictionary has is checked when a run or plan reads it).
+            if !l.value.isEmpty, l.value.count <= 32,
+                l.value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+            {
+                labelsLanguage = l.value
+            } else {
+                sink.error(
+                    l.location,
+                    "\(what): \"labels_language\" must name a language of the dictionaries (EN, FR, …: letters, digits, _ or -, at most 32), got \"\(l.value)\""
+                )
+            }
+        }
         guard let engine, let database else { return nil }
         return Connection(
             name: name, engine: engine, host: host?.value, port: port?.value ?? engine.defaultPort, database: database.value,
             username: username?.value, password: password, isDefault: isDefault, isActive: isActive, options: options,
-            naming: naming)
+            naming: naming, labelsLanguage: labelsLanguage)
     }
 
     /// `connection "name"` when the mapping has a name, for messages about it.

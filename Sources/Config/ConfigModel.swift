@@ -122,6 +122,8 @@ package struct Connection: Sendable {
     package var options: [String: String]
     /// How breakout names the tables and columns it creates in this database.
     package var naming: Naming
+    /// `labels_language:`: the dictionary language of the labels in the analyst views (nil: its first).
+    package var labelsLanguage: String? = nil
 }
 
 /// A scheduled job of an organization.

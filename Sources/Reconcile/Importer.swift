@@ -98,6 +98,7 @@ package struct Importer {
             if !c.isActive { y += "    active: false\n" }
             var options = c.options
             if let naming = options.removeValue(forKey: "naming") { y += "    naming: \(naming)\n" }
+            if let language = options.removeValue(forKey: "labels_language") { y += "    labels_language: \(q(language))\n" }
             if !options.isEmpty {
                 y +=
                     "    options: {" + options.sorted { $0.key < $1.key }.map { "\($0.key): \(q($0.value))" }.joined(separator: ", ")

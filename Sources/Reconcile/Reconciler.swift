@@ -76,6 +76,7 @@ package final class Reconciler {
             for c in org.connections {
                 var options = c.options
                 if c.naming == .sql { options["naming"] = "sql" }
+                if let language = c.labelsLanguage { options["labels_language"] = language }
                 out.append(
                     Resource(
                         kind: .connection, organization: slug, name: c.name.value,

@@ -32,10 +32,21 @@ package struct BreakoutExecutor: JobExecutor {
         package var destination: ConnectionConfig
         package var dictionaries: [String]
         package var naming: Naming
+        package var labelsLanguage: String?
         package var selection: RecordSelection
         package var threads: Int
         package var chunk: Int
         var settings: JobSettings
+
+        package var schemaOptions: SchemaOptions {
+            SchemaOptions(naming: naming, selection: selection, labelsLanguage: labelsLanguage)
+        }
+    }
+
+    /// How a connection's tables are shaped: its `naming:` and `labels_language:`.
+    package struct DestinationLayout: Sendable {
+        package var naming: Naming
+        package var labelsLanguage: String?
     }
 
     package func target(_ job: JobRow) throws -> JobTarget {
@@ -83,7 +94,7 @@ package struct BreakoutExecutor: JobExecutor {
         guard let connection else {
             throw StateError("job \(org.name)/\(job.name): no connection (none set and the organization has no default)")
         }
-        let (engine, destination, naming) = try destination(connection, of: org, in: snapshot, for: "job \(org.name)/\(job.name)")
+        let (engine, destination, layout) = try destination(connection, of: org, in: snapshot, for: "job \(org.name)/\(job.name)")
         // The job's own list, else its command line's, else every dictionary of the organization.
         let dictionaries =
             [StoredValue.list(job.dictionaries), command?.dictionaries ?? [], StoredValue.list(org.dictionaries)].first { !$0.isEmpty }
@@ -116,7 +127,8 @@ package struct BreakoutExecutor: JobExecutor {
             job.maxCasesPerChunk.map(Int.init) ?? command?.maxCasesPerChunk ?? resolver.configuration.settings.defaults.maxCasesPerChunk
         return JobTarget(
             organization: org, connectionName: connection.name, engine: engine, destination: destination, dictionaries: dictionaries,
-            naming: naming, selection: selection, threads: threads, chunk: chunk, settings: settings)
+            naming: layout.naming, labelsLanguage: layout.labelsLanguage, selection: selection, threads: threads, chunk: chunk,
+            settings: settings)
     }
 
     /// An applied connection row as the runner connects to it, after the checks that hold for
@@ -126,7 +138,7 @@ package struct BreakoutExecutor: JobExecutor {
     package func destination(
         _ connection: ConnectionRow, of org: OrganizationRow, in snapshot: StateSnapshot, for what: String,
         refusing: String = "the run is refused"
-    ) throws -> (DatabaseEngine, ConnectionConfig, Naming) {
+    ) throws -> (DatabaseEngine, ConnectionConfig, DestinationLayout) {
         guard let engine = DatabaseEngine(name: connection.dbType) else {
             throw StateError("connection \(org.name)/\(connection.name): unknown db_type \(connection.dbType)")
         }
@@ -159,13 +171,14 @@ package struct BreakoutExecutor: JobExecutor {
         }
         var options = StoredValue.strings(connection.options)
         let naming: Naming = options.removeValue(forKey: "naming") == "sql" ? .sql : .csweb
+        let labelsLanguage = options.removeValue(forKey: "labels_language")
         // The row may have been written by hand: the same allow-list and data folder as validate.
         options = try resolver.organizationOptions(org.name, engine: engine, options)
         let database = engine.isEmbedded ? try resolver.organizationPath(org.name, connection.database ?? "") : (connection.database ?? "")
         let destination = ConnectionConfig(
             engine: engine, host: connection.host, port: connection.port.map(Int.init) ?? engine.defaultPort,
             database: database, user: connection.username, password: password, options: options)
-        return (engine, destination, naming)
+        return (engine, destination, DestinationLayout(naming: naming, labelsLanguage: labelsLanguage))
     }
 
     package func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
@@ -191,8 +204,8 @@ package struct BreakoutExecutor: JobExecutor {
                     + JobKind.allCases.map(\.rawValue).joined(separator: " or "))
         }
         let t = try target(job)
-        let (org, engine, destination, dictionaries, naming, selection, threads, chunk, settings) =
-            (t.organization, t.engine, t.destination, t.dictionaries, t.naming, t.selection, t.threads, t.chunk, t.settings)
+        let (org, engine, destination, dictionaries, threads, chunk, settings) =
+            (t.organization, t.engine, t.destination, t.dictionaries, t.threads, t.chunk, t.settings)
         let sources = try SourceOpener(resolver: resolver)
         if kind == .export {
             guard let output = settings.output else {
@@ -203,7 +216,7 @@ package struct BreakoutExecutor: JobExecutor {
             var total: Int64 = 0, rows: Int64 = 0, failedCases: Int64 = 0
             for dictionary in dictionaries {
                 let exporter = try Exporter(
-                    feed: try sources.feed(for: dictionary), options: SchemaOptions(naming: naming, selection: selection))
+                    feed: try sources.feed(for: dictionary), options: t.schemaOptions)
                 let result = try exporter.export(to: folder, chunkSize: chunk, stop: stop)
                 total += Int64(result.cases)
                 rows += Int64(result.rows.values.reduce(0, +))
@@ -222,7 +235,7 @@ package struct BreakoutExecutor: JobExecutor {
             do {
                 let feed = try sources.feed(for: dictionary)
                 let breakout = try BreakoutEngine(
-                    feed: feed, dialect: engine.dialect, options: SchemaOptions(naming: naming, selection: selection),
+                    feed: feed, dialect: engine.dialect, options: t.schemaOptions,
                     connect: { try Databases.connectForWriting(destination.forBulkLoad) })
                 let progressLog = ProgressLog(logger: logger)
                 let summary = try breakout.run(

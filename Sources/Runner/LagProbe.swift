@@ -42,7 +42,7 @@ package struct LagProbe: Sendable {
                     guard let sources else { throw StateError("the source in breakout.yaml cannot be opened") }
                     let feed = try sources.feed(for: dictionary)
                     let engine = try BreakoutEngine(
-                        feed: feed, dialect: t.engine.dialect, options: SchemaOptions(naming: t.naming, selection: t.selection),
+                        feed: feed, dialect: t.engine.dialect, options: t.schemaOptions,
                         connect: { [destination = t.destination] in try Databases.connect(destination) })
                     let reader = try Databases.connectForReading(t.destination)
                     defer { reader?.close() }

@@ -49,6 +49,10 @@ package struct SQLRenderer: Sendable {
             return try dialect.swapTables(swap, renderer: self).map { RenderedSQL($0) }
         case .dropTable(let table, let ifExists):
             return [RenderedSQL("DROP TABLE \(ifExists ? "IF EXISTS " : "")\(try dialect.quote(table))")]
+        case .createView(let view):
+            return [try renderCreateView(view)]
+        case .dropView(let name):
+            return [RenderedSQL("DROP VIEW IF EXISTS \(try dialect.quote(name))")]
         case .insert(let insert):
             return try renderRows(insert.table, insert.columns, insert.rows) { table, columns, values in
                 "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(values)"

@@ -10,6 +10,10 @@ package enum SQLStatement: Sendable, Hashable {
     /// Replaces a set of tables by shadow copies in one step, dropping the old ones (see ``SQLDialect/swapTables(_:)``).
     case swapTables(TableSwap)
     case dropTable(QualifiedName, ifExists: Bool)
+    /// A view over tables (``ViewDefinition``); created after the tables it reads.
+    case createView(ViewDefinition)
+    /// `DROP VIEW IF EXISTS`.
+    case dropView(QualifiedName)
     case insert(Insert)
     case upsert(Upsert)
     case select(Select)

@@ -207,6 +207,7 @@ package func dropNamespace(_ schema: BreakoutSchema, _ config: ConnectionConfig)
         guard let quoted = try? schema.dialect.quote(schema.namespace) else { return }
         _ = try? c.execute("DROP SCHEMA IF EXISTS \(quoted) CASCADE")
     } else {
+        for view in schema.views { _ = try? c.execute(.dropView(view.name)) }
         for table in schema.allTables.reversed() { _ = try? c.execute(.dropTable(table.name, ifExists: true)) }
     }
 }

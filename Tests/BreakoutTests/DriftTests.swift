@@ -37,6 +37,15 @@ import Verification
         try #require(e.schema.dataTables.first { $0.name.name == suffix || $0.name.name.hasSuffix("_" + suffix) })
     }
 
+    /// The rows each analyst view returns.
+    func viewCounts(_ e: BreakoutEngine, _ config: ConnectionConfig) throws -> [Int64] {
+        let c = try Databases.connect(config)
+        defer { c.close() }
+        return try e.schema.views.map { view in
+            try c.query(.select(.count(from: view.name))).first?[0].int64 ?? -1
+        }
+    }
+
     func execute(_ config: ConnectionConfig, _ statement: SQLStatement) throws {
         let c = try Databases.connect(config)
         defer { c.close() }
@@ -156,10 +165,16 @@ import Verification
         }
         _ = try e.run(RunOptions(chunkSize: 25))
         let clean = try dump(e, config)
+        let cleanViews = try viewCounts(e, config)
+        #expect(cleanViews.count == e.schema.records.count && cleanViews.allSatisfy { $0 > 0 })
 
         let person = try table(e, "person"), deaths = try table(e, "deaths")
         let column = try #require(person.columns.last).name
         let d = e.schema.dialect
+        // The views that read them go first (PostgreSQL and SQLite refuse otherwise).
+        for name in ["person_view", "deaths_view"] {
+            try execute(config, .dropView(try #require(e.schema.views.first { $0.name.name.hasSuffix(name) }).name))
+        }
         try execute(config, .raw("ALTER TABLE \(try d.quote(person.name)) DROP COLUMN \(try d.quote(column))", []))
         try execute(config, .dropTable(deaths.name, ifExists: false))
         let found = try drift(e, config)
@@ -172,12 +187,15 @@ import Verification
         #expect(repaired.schema.hasPrefix("rebuilt in \(e.schema.namespace)__next and swapped in"), "\(repaired.schema)")
         #expect(differences(try dump(e, config), clean) == [])
         #expect(try drift(e, config) == [])
+        // The views are back, on the swapped-in tables.
+        #expect(try viewCounts(e, config) == cleanViews)
 
         // --rebuild on a destination without drift rebuilds anyway, to the same tables.
         var rebuild = RunOptions(chunkSize: 25)
         rebuild.rebuild = true
         #expect(try e.run(rebuild).schema.contains("requested with --rebuild"))
         #expect(differences(try dump(e, config), clean) == [])
+        #expect(try viewCounts(e, config) == cleanViews)
         #expect(try drift(e, config) == [])
     }
 

@@ -1,6 +1,7 @@
 ALTER TABLE `census_person` MODIFY `p01_name` VARCHAR(45);
 ALTER TABLE `census_housing` MODIFY `h02_rooms` BIGINT;
 SET foreign_key_checks = 0;
+DROP TABLE IF EXISTS `census__old_variables`;
 DROP TABLE IF EXISTS `census__old_value_labels`;
 DROP TABLE IF EXISTS `census__old_births`;
 DROP TABLE IF EXISTS `census__old_person`;
@@ -15,8 +16,9 @@ DROP TABLE IF EXISTS `census__old_breakout_errors`;
 DROP TABLE IF EXISTS `census__old_breakout_chunks`;
 DROP TABLE IF EXISTS `census__old_breakout_state`;
 SET foreign_key_checks = 1;
-RENAME TABLE `census_breakout_state` TO `census__old_breakout_state`, `census_breakout_chunks` TO `census__old_breakout_chunks`, `census_breakout_errors` TO `census__old_breakout_errors`, `census_breakout_counts` TO `census__old_breakout_counts`, `census_cases` TO `census__old_cases`, `census_notes` TO `census__old_notes`, `census_level-1` TO `census__old_level-1`, `census_housing` TO `census__old_housing`, `census_deaths` TO `census__old_deaths`, `census_level-2` TO `census__old_level-2`, `census_person` TO `census__old_person`, `census_births` TO `census__old_births`, `census_value_labels` TO `census__old_value_labels`, `census__next_breakout_state` TO `census_breakout_state`, `census__next_breakout_chunks` TO `census_breakout_chunks`, `census__next_breakout_errors` TO `census_breakout_errors`, `census__next_breakout_counts` TO `census_breakout_counts`, `census__next_cases` TO `census_cases`, `census__next_notes` TO `census_notes`, `census__next_level-1` TO `census_level-1`, `census__next_housing` TO `census_housing`, `census__next_deaths` TO `census_deaths`, `census__next_level-2` TO `census_level-2`, `census__next_person` TO `census_person`, `census__next_births` TO `census_births`, `census__next_value_labels` TO `census_value_labels`;
+RENAME TABLE `census_breakout_state` TO `census__old_breakout_state`, `census_breakout_chunks` TO `census__old_breakout_chunks`, `census_breakout_errors` TO `census__old_breakout_errors`, `census_breakout_counts` TO `census__old_breakout_counts`, `census_cases` TO `census__old_cases`, `census_notes` TO `census__old_notes`, `census_level-1` TO `census__old_level-1`, `census_housing` TO `census__old_housing`, `census_deaths` TO `census__old_deaths`, `census_level-2` TO `census__old_level-2`, `census_person` TO `census__old_person`, `census_births` TO `census__old_births`, `census_value_labels` TO `census__old_value_labels`, `census_variables` TO `census__old_variables`, `census__next_breakout_state` TO `census_breakout_state`, `census__next_breakout_chunks` TO `census_breakout_chunks`, `census__next_breakout_errors` TO `census_breakout_errors`, `census__next_breakout_counts` TO `census_breakout_counts`, `census__next_cases` TO `census_cases`, `census__next_notes` TO `census_notes`, `census__next_level-1` TO `census_level-1`, `census__next_housing` TO `census_housing`, `census__next_deaths` TO `census_deaths`, `census__next_level-2` TO `census_level-2`, `census__next_person` TO `census_person`, `census__next_births` TO `census_births`, `census__next_value_labels` TO `census_value_labels`, `census__next_variables` TO `census_variables`;
 SET foreign_key_checks = 0;
+DROP TABLE IF EXISTS `census__old_variables`;
 DROP TABLE IF EXISTS `census__old_value_labels`;
 DROP TABLE IF EXISTS `census__old_births`;
 DROP TABLE IF EXISTS `census__old_person`;

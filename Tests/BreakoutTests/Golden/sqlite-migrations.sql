@@ -1,3 +1,4 @@
+DROP TABLE IF EXISTS "census_variables";
 DROP TABLE IF EXISTS "census_value_labels";
 DROP TABLE IF EXISTS "census_births";
 DROP TABLE IF EXISTS "census_person";
@@ -38,3 +39,4 @@ ALTER TABLE "census__next_births" RENAME TO "census_births";
 DROP INDEX IF EXISTS "census__next_births-level-2-id";
 CREATE INDEX IF NOT EXISTS "census_births-level-2-id" ON "census_births" ("level-2-id");
 ALTER TABLE "census__next_value_labels" RENAME TO "census_value_labels";
+ALTER TABLE "census__next_variables" RENAME TO "census_variables";

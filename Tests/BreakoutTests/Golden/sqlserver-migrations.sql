@@ -1,5 +1,6 @@
 ALTER TABLE [census].[person] ALTER COLUMN [p01_name] NVARCHAR(45) NULL;
 ALTER TABLE [census].[housing] ALTER COLUMN [h02_rooms] BIGINT NULL;
+DROP TABLE [census].[variables];
 DROP TABLE [census].[value_labels];
 DROP TABLE [census].[births];
 DROP TABLE [census].[person];
@@ -26,4 +27,5 @@ ALTER SCHEMA [census] TRANSFER [census__next].[level-2];
 ALTER SCHEMA [census] TRANSFER [census__next].[person];
 ALTER SCHEMA [census] TRANSFER [census__next].[births];
 ALTER SCHEMA [census] TRANSFER [census__next].[value_labels];
+ALTER SCHEMA [census] TRANSFER [census__next].[variables];
 DROP SCHEMA [census__next];
