@@ -20,8 +20,12 @@ demo: build
 	$(SWIFT) run --skip-build breakout apply -c examples/quickstart --auto-approve
 	$(SWIFT) run --skip-build breakout process-cases -c examples/quickstart --org demo
 	@echo
-	@echo "The tables are in examples/quickstart/.breakout/demo/demo-output.db; for example:"
-	@echo "  sqlite3 examples/quickstart/.breakout/demo/demo-output.db 'SELECT p02_sex, COUNT(*) FROM \"census_person\" GROUP BY 1'"
+	@echo "The tables are in examples/quickstart/.breakout/demo/demo-output.db; a view per record has"
+	@echo "plain names, the households' ids and the labels (docs/breakout.md, Views for analysts):"
+	@echo "  sqlite3 examples/quickstart/.breakout/demo/demo-output.db 'select p02_sex_label, count(*) from census_person_view group by 1'"
+	@if command -v sqlite3 >/dev/null; then \
+		sqlite3 -header -column examples/quickstart/.breakout/demo/demo-output.db 'select p02_sex_label, count(*) from census_person_view group by 1'; \
+	fi
 	@echo "Run 'make demo' again: nothing is pending, nothing is loaded twice."
 
 ## Regenerates the bundled demo source (deterministic; the committed file is its output).
