@@ -208,3 +208,51 @@ extension BreakoutSchema {
         return rows
     }
 }
+
+extension BreakoutSchema {
+    /// The dictionary's labels as catalog comments (docs/breakout.md, "Labels in the catalog"):
+    /// each level and record table labelled, each item column with its item's label (and its
+    /// occurrence); with `views`, the analyst views and their item columns as well.
+    package func commentStatements(views withViews: Bool) -> [SQLStatement] {
+        func label(_ labels: [Label]) -> String { Self.text(labels, in: language) }
+        func columnText(_ item: Item, _ occurrence: Int, of count: Int) -> String {
+            let text = label(item.labels)
+            return count > 1 ? "\(text) (\(occurrence + 1))" : text
+        }
+        func definitions(_ table: TableDefinition) -> [String: ColumnDefinition] {
+            Dictionary(table.columns.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        var out: [SQLStatement] = []
+        var itemText: [QualifiedName: [String: String]] = [:]
+        for level in levels {
+            let defs = definitions(level.table)
+            let columns = level.ids.compactMap { id in defs[id.name].map { ($0, label(id.item.labels)) } }
+            itemText[level.table.name] = Dictionary(columns.map { ($0.0.name, $0.1) }, uniquingKeysWith: { a, _ in a })
+            out.append(
+                .comments(TableComments(table: level.table.name, text: label(dictionary.levels[level.level].labels), columns: columns)))
+        }
+        for record in records {
+            let defs = definitions(record.table)
+            let counts = Dictionary(record.columns.map { ($0.item.name, 1) }, uniquingKeysWith: +)
+            let columns = record.columns.compactMap { c in
+                defs[c.name].map { ($0, columnText(c.item, c.occurrence, of: counts[c.item.name] ?? 1)) }
+            }
+            itemText[record.table.name] = Dictionary(columns.map { ($0.0.name, $0.1) }, uniquingKeysWith: { a, _ in a })
+            let recordLabels = dictionary.levels[record.level].records.first { $0.name == record.recordName }?.labels ?? []
+            out.append(.comments(TableComments(table: record.table.name, text: label(recordLabels), columns: columns)))
+        }
+        guard withViews else { return out }
+        for (record, view) in zip(records, views) {
+            let aliases = Dictionary(uniqueKeysWithValues: [("r", record.table.name)] + levels.map { ("l\($0.level + 1)", $0.table.name) })
+            let columns: [(ColumnDefinition, String)] = view.columns.compactMap { column in
+                guard case .column(let ref) = column.value, let table = aliases[ref.alias], let text = itemText[table]?[ref.column] else {
+                    return nil
+                }
+                return (ColumnDefinition(column.name, .text), text)
+            }
+            let recordLabels = dictionary.levels[record.level].records.first { $0.name == record.recordName }?.labels ?? []
+            out.append(.comments(TableComments(table: view.name, isView: true, text: label(recordLabels), columns: columns)))
+        }
+        return out
+    }
+}

@@ -140,7 +140,7 @@ package final class BreakoutEngine: @unchecked Sendable {
                 TableSwap(
                     live: live.map(\.name), shadow: shadow.schema.allTables, target: schema.allTables,
                     liveNamespace: schema.namespace, shadowNamespace: shadow.schema.namespace))
-        ] + views.create
+        ] + views.create + (views.create.isEmpty ? [] : schema.commentStatements(views: true).filter(\.isViewComment))
     }
 
     /// Creates or migrates the tables, then loads every pending case. A dictionary change that cannot
@@ -345,6 +345,11 @@ package final class BreakoutEngine: @unchecked Sendable {
         summary.seconds = Date().timeIntervalSince(started)
         return summary
     }
+}
+
+extension SQLStatement {
+    /// Comments on an analyst view (set after a swap, when the views exist).
+    var isViewComment: Bool { if case .comments(let c) = self { c.isView } else { false } }
 }
 
 extension DictionarySummary {

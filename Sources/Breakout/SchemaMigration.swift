@@ -213,6 +213,7 @@ extension BreakoutEngine {
             }
             let views = viewStatements(replacing: state == nil ? nil : change.old ?? schema)
             out = (state == nil ? [] : views.drop) + out + views.create
+            if schema.options.analystObjects { out += schema.commentStatements(views: createsViews) }
         }
         let now = SQLValue.timestamp(Date())
         if state == nil {

@@ -72,6 +72,8 @@ package protocol SQLDialect: Sendable {
     /// Statements, run in one transaction (one statement where DDL is not transactional), that drop
     /// the live tables and give the shadow tables their names.
     func swapTables(_ swap: TableSwap, renderer: SQLRenderer) throws -> [String]
+    /// The statements that set the comments of a table or view and of its columns (``TableComments``).
+    func commentStatements(_ comments: TableComments, renderer: SQLRenderer) throws -> [String]
     /// A one-row, one-column query giving the server's current time as seconds since 1970 (UTC),
     /// the one clock the runners share (docs/runner.md, "One clock").
     var currentTimeQuery: String { get }

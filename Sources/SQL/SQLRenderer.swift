@@ -51,6 +51,8 @@ package struct SQLRenderer: Sendable {
             return [RenderedSQL("DROP TABLE \(ifExists ? "IF EXISTS " : "")\(try dialect.quote(table))")]
         case .createView(let view):
             return [try renderCreateView(view)]
+        case .comments(let comments):
+            return try renderComments(comments)
         case .dropView(let name):
             return [RenderedSQL("DROP VIEW IF EXISTS \(try dialect.quote(name))")]
         case .insert(let insert):

@@ -14,6 +14,8 @@ package enum SQLStatement: Sendable, Hashable {
     case createView(ViewDefinition)
     /// `DROP VIEW IF EXISTS`.
     case dropView(QualifiedName)
+    /// Labels as catalog comments on a table or view and its columns (nothing on SQLite).
+    case comments(TableComments)
     case insert(Insert)
     case upsert(Upsert)
     case select(Select)

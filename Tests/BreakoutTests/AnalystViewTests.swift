@@ -123,6 +123,21 @@ import Verification
             variables.first { $0[0].string == "H04_ASSETS" }?[3].string
                 == "h04_assets_1,h04_assets_2,h04_assets_3,h04_assets_4,h04_assets_5")
 
+        // The labels in the catalog: tables, their item columns and (PostgreSQL) the views.
+        let h04 = try #require(schema.records[0].columns.first { $0.item.name == "H04_ASSETS" && $0.occurrence == 2 })
+        if let found = try comments(c, schema, person.table.name) {
+            #expect(found.table == "Personne")
+            #expect(found.columns[sex.name] == "P02_Sex")
+        }
+        if let found = try comments(c, schema, schema.records[0].table.name) {
+            #expect(found.table == "Logement")
+            #expect(found.columns[h04.name] == "H04_Assets (3)")
+        }
+        if destination == .postgresql, let found = try comments(c, schema, view.name) {
+            #expect(found.table == "Personne")
+            #expect(found.columns["p02_sex"] == "P02_Sex" && found.columns["province"] == "Province")
+        }
+
         // Another language on the same destination rewrites the views (an options change).
         e = try engine(source, config, namespace: namespace, language: "EN")
         let rerun = try e.run(RunOptions(chunkSize: 70))
@@ -131,6 +146,38 @@ import Verification
             $0[0].string!
         }
         #expect(Set(english) == ["Male", "Female"])
+        if let found = try comments(c, schema, person.table.name) { #expect(found.table == "Person") }
+    }
+
+    /// The comments of a table or view as the catalog has them; nil on SQLite, which keeps none.
+    func comments(
+        _ c: any DatabaseConnection, _ schema: BreakoutSchema, _ table: QualifiedName
+    ) throws -> (
+        table: String?, columns: [String: String]
+    )? {
+        switch schema.dialect.engine {
+        case .postgresql:
+            let regclass = try schema.dialect.quote(table)
+            let own = try c.query("SELECT obj_description('\(regclass)'::regclass, 'pg_class')").first?[0].string
+            let columns = try c.query(
+                "SELECT attname, col_description(attrelid, attnum) FROM pg_attribute WHERE attrelid = '\(regclass)'::regclass AND attnum > 0"
+            )
+            return (own, Dictionary(columns.compactMap { r in r[1].string.map { (r[0].string!, $0) } }, uniquingKeysWith: { a, _ in a }))
+        case .mysql:
+            let own = try c.query(
+                "SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+                [.text(table.name)])
+            let columns = try c.query(
+                "SELECT column_name, column_comment FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?",
+                [.text(table.name)])
+            return (
+                own.first?[0].string,
+                Dictionary(
+                    columns.compactMap { r in r[1].string.flatMap { $0.isEmpty ? nil : (r[0].string!, $0) } },
+                    uniquingKeysWith: { a, _ in a })
+            )
+        default: return nil
+        }
     }
 
     /// A destination an older version loaded (no `variables` table, no views, stored options

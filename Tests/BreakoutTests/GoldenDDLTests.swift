@@ -18,8 +18,10 @@ import Verification
         let schema = try BreakoutSchema(
             dictionary: SyntheticSurvey.dictionary(), dialect: engine.dialect, options: SchemaOptions(naming: naming))
         let renderer = SQLRenderer(engine.dialect, inlineValues: true)
-        // The analyst views follow the tables (SQL Server's are verified by this file only).
-        let statements = schema.createStatements() + schema.views.map { .dropView($0.name) } + schema.views.map { .createView($0) }
+        // The analyst views and the comments follow the tables (SQL Server's are verified by this file only).
+        let statements =
+            schema.createStatements() + schema.views.map { .dropView($0.name) } + schema.views.map { .createView($0) }
+            + schema.commentStatements(views: true)
         return try statements.flatMap { try renderer.render($0) }.map { $0.sql + ";\n" }.joined()
     }
 
