@@ -69,19 +69,22 @@ extension BreakoutSchema {
     }
 
     /// The label cases of an item's first value set, typed like its column.
+    /// A value as a value set writes it, typed like a column of `type`; nil when it is not one.
+    static func typed(_ s: String, _ type: SQLType) -> SQLValue? {
+        switch type {
+        case .varchar:
+            var t = Substring(s)
+            while t.last == " " { t.removeLast() }
+            return .text(String(t))
+        case .integer, .bigint: return Int64(s.trimmingSpaces).map { .integer($0) }
+        case .decimal: return SQLDecimal(s.trimmingSpaces).map { .decimal($0) }
+        default: return nil
+        }
+    }
+
     static func labelCases(_ item: Item, type: SQLType, language: String?) -> [LabelCase] {
         guard let set = item.valueSets.first else { return [] }
-        func typed(_ s: String) -> SQLValue? {
-            switch type {
-            case .varchar:
-                var t = Substring(s)
-                while t.last == " " { t.removeLast() }
-                return .text(String(t))
-            case .integer, .bigint: return Int64(s.trimmingSpaces).map { .integer($0) }
-            case .decimal: return SQLDecimal(s.trimmingSpaces).map { .decimal($0) }
-            default: return nil
-            }
-        }
+        func typed(_ s: String) -> SQLValue? { Self.typed(s, type) }
         var cases: [LabelCase] = []
         for value in set.values {
             let label = text(value.labels, in: language)
@@ -117,10 +120,10 @@ extension BreakoutSchema {
                 while !names.insert(n).inserted { n += "_" }
                 columns.append(ViewColumn(n, value))
             }
-            func addItem(_ name: String, _ item: Item, _ type: SQLType, _ ref: ViewColumnReference) {
+            func addItem(_ name: String, _ item: Item, _ type: SQLType, _ ref: ViewColumnReference, special: Bool = false) {
                 let plain = plainName(name)
                 add(plain, .column(ref))
-                if !item.valueSets.isEmpty {
+                if !special, !item.valueSets.isEmpty {
                     add(plainName(plain + "_label"), .label(ref, labelCases(item, type: type, language: language)))
                 }
             }
@@ -135,7 +138,9 @@ extension BreakoutSchema {
             }
             add(plainName(record.recordName + "_id"), .column(ViewColumnReference("r", record.idColumn)))
             if record.hasOccurrence { add("occ", .column(ViewColumnReference("r", "occ"))) }
-            for column in record.columns { addItem(column.name, column.item, column.type, ViewColumnReference("r", column.name)) }
+            for column in record.columns {
+                addItem(column.name, column.item, column.type, ViewColumnReference("r", column.name), special: column.holdsSpecial)
+            }
             // From the record up: its level, each ancestor level, the case.
             var child = ViewColumnReference("r", record.parentColumn)
             for level in levels.prefix(record.level + 1).reversed() {
@@ -233,9 +238,12 @@ extension BreakoutSchema {
         }
         for record in records {
             let defs = definitions(record.table)
-            let counts = Dictionary(record.columns.map { ($0.item.name, 1) }, uniquingKeysWith: +)
+            let counts = Dictionary(record.columns.filter { !$0.holdsSpecial }.map { ($0.item.name, 1) }, uniquingKeysWith: +)
             let columns = record.columns.compactMap { c in
-                defs[c.name].map { ($0, columnText(c.item, c.occurrence, of: counts[c.item.name] ?? 1)) }
+                defs[c.name].map {
+                    let text = columnText(c.item, c.occurrence, of: counts[c.item.name] ?? 1)
+                    return ($0, c.holdsSpecial ? "\(text): MISSING, REFUSED, DEFAULT, NOTAPPL" : text)
+                }
             }
             itemText[record.table.name] = Dictionary(columns.map { ($0.0.name, $0.1) }, uniquingKeysWith: { a, _ in a })
             let recordLabels = dictionary.levels[record.level].records.first { $0.name == record.recordName }?.labels ?? []

@@ -29,11 +29,17 @@ package struct SchemaOptions: Sendable, Hashable {
     /// version; false for the stored options of a destination an older version created, so that
     /// its next run creates them as a migration (``BreakoutEngine/schemaChange(_:)``).
     package var analystObjects = true
+    /// What cells hold for special values (`specials:`).
+    package var specials: SpecialValues
 
-    package init(naming: Naming = .csweb, selection: RecordSelection = .everything, labelsLanguage: String? = nil) {
+    package init(
+        naming: Naming = .csweb, selection: RecordSelection = .everything, labelsLanguage: String? = nil,
+        specials: SpecialValues = .null
+    ) {
         self.naming = naming
         self.selection = selection
         self.labelsLanguage = labelsLanguage
+        self.specials = specials
     }
 }
 
@@ -115,6 +121,34 @@ package struct BreakoutSchema: Sendable {
         /// Index of the value in the record's slots (``RecordLayout/shape``); -1 for id items.
         package var slot: Int
         package var type: SQLType
+        /// With `specials: codes|columns`, how this column treats special values (nil: NULL).
+        package var specials: SpecialMap? = nil
+        /// The `<item>_special` column of `specials: columns`: the special value's name, else NULL.
+        package var holdsSpecial = false
+    }
+
+    /// An item's special values and the codes its first value set gives them.
+    package struct SpecialMap: Sendable {
+        package var mode: SpecialValues
+        /// The code of each special value, typed like the item's column (`codes`).
+        package var code: [Special: SQLValue]
+        /// The special value of each code (`columns`: such a code is not a value).
+        package var special: [Double: Special]
+
+        init(_ item: Item, type: SQLType, mode: SpecialValues) {
+            self.mode = mode
+            var code: [Special: SQLValue] = [:]
+            var special: [Double: Special] = [:]
+            for value in item.valueSets.first?.values ?? [] {
+                guard let s = value.special, let piece = value.pieces.first, let typed = BreakoutSchema.typed(piece.from, type) else {
+                    continue
+                }
+                if code[s] == nil { code[s] = typed }
+                if let d = Double(piece.from.trimmingCharacters(in: .whitespaces)), special[d] == nil { special[d] = s }
+            }
+            self.code = code
+            self.special = special
+        }
     }
 
     package init(
@@ -244,10 +278,27 @@ package struct BreakoutSchema: Sendable {
                                 "dictionary \(dictionary.name): item \(name) of record \(recordLayout.record.name) would make a second column \"\(columnName)\"; exclude one of them"
                             )
                         }
-                        cols.append(
-                            Column(
-                                name: columnName, item: field.item, occurrence: occ, slot: recordLayout.shape.offsets[slotIndex] + occ,
-                                type: Self.sqlType(field.item)))
+                        var column = Column(
+                            name: columnName, item: field.item, occurrence: occ, slot: recordLayout.shape.offsets[slotIndex] + occ,
+                            type: Self.sqlType(field.item))
+                        let numeric = field.item.contentType == .numeric
+                        if options.specials != .null, numeric {
+                            column.specials = SpecialMap(field.item, type: column.type, mode: options.specials)
+                        }
+                        cols.append(column)
+                        if options.specials == .columns, numeric {
+                            let flagName = columnName + (naming == .csweb ? "-special" : "_special")
+                            guard seen.insert(flagName).inserted else {
+                                throw SchemaError(
+                                    "dictionary \(dictionary.name): the special-value column of item \(name) of record \(recordLayout.record.name) would be \"\(flagName)\", already a column; exclude one of them or use specials: codes"
+                                )
+                            }
+                            var flag = column
+                            flag.name = flagName
+                            flag.type = .varchar(8)
+                            flag.holdsSpecial = true
+                            cols.append(flag)
+                        }
                     }
                 }
                 defs += cols.map { ColumnDefinition($0.name, $0.type) }

@@ -207,6 +207,7 @@ struct RowBuilder {
     /// A case value as a column value: blanks and special values are NULL, numbers typed.
     @inline(__always)
     func convert(_ value: CaseValue, _ column: BreakoutSchema.Column, _ invalid: inout Int) -> SQLValue {
+        if let map = column.specials { return convert(value, column, map, &invalid) }
         switch value {
         case .blank, .special: return .null
         case .invalid:
@@ -231,6 +232,39 @@ struct RowBuilder {
             default:
                 return .double(d)
             }
+        }
+    }
+
+    /// `specials: codes` and `columns` (docs/breakout.md, "Special values"). A text in a numeric
+    /// item is what CSPro reads as DEFAULT; it is counted as an invalid value once, in the value's
+    /// own column.
+    func convert(
+        _ value: CaseValue, _ column: BreakoutSchema.Column, _ map: BreakoutSchema.SpecialMap, _ invalid: inout Int
+    )
+        -> SQLValue
+    {
+        var plain = column
+        plain.specials = nil
+        if column.holdsSpecial {
+            switch value {
+            case .blank: return .text(Special.notApplicable.rawValue)
+            case .special(let s): return .text(s.rawValue)
+            case .invalid: return .text(Special.default.rawValue)
+            case .number(let d): return map.special[d].map { .text($0.rawValue) } ?? .null
+            case .text: return .null
+            }
+        }
+        switch (map.mode, value) {
+        case (.codes, .special(let s)): return s == .notApplicable ? .null : map.code[s] ?? .null
+        case (.codes, .invalid):
+            if let code = map.code[.default] { return code }
+            invalid += 1
+            return .null
+        case (.columns, .number(let d)) where map.special[d] != nil: return .null
+        case (.columns, .invalid):
+            invalid += 1
+            return .null
+        default: return convert(value, plain, &invalid)
         }
     }
 

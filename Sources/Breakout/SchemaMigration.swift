@@ -57,6 +57,7 @@ extension BreakoutEngine {
             "exclude": schema.options.selection.exclude.joined(separator: ","), "analyst": "1",
         ]
         if let language = schema.language { options["labels_language"] = language }
+        if schema.options.specials != .null { options["specials"] = schema.options.specials.rawValue }
         return Self.json(options)
     }
     package var digest: String {
@@ -120,6 +121,10 @@ extension BreakoutEngine {
         var statements: [SQLStatement] = []
         var changes: [String] = []
         var incompatible: [String] = []
+        if old.options.specials != schema.options.specials {
+            // Cells change value, not only shape: every case is loaded again.
+            incompatible.append("specials changes from \(old.options.specials.rawValue) to \(schema.options.specials.rawValue)")
+        }
         let oldTables = Dictionary(old.allTables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for table in schema.allTables {
             guard let before = oldTables[table.name] else {
@@ -178,7 +183,7 @@ extension BreakoutEngine {
         func list(_ s: String?) -> [String] { (s ?? "").split(separator: ",").map(String.init) }
         var options = SchemaOptions(
             naming: naming, selection: RecordSelection(include: list(d["include"]), exclude: list(d["exclude"])),
-            labelsLanguage: d["labels_language"])
+            labelsLanguage: d["labels_language"], specials: SpecialValues(rawValue: d["specials"] ?? "null") ?? .null)
         options.analystObjects = d["analyst"] == "1"
         return options
     }

@@ -107,7 +107,7 @@ struct ProcessCases: ParsableCommand {
             let options = SchemaOptions(
                 naming: destination.naming,
                 selection: RecordSelection(include: Self.list(include), exclude: Self.list(exclude)),
-                labelsLanguage: destination.labelsLanguage)
+                labelsLanguage: destination.labelsLanguage, specials: destination.specials)
             let sources = try SourceOpener(resolver: resolver)
             let destinationConfig = try resolver.connectionConfig(destination, of: organization.slug.value)
             var summaries: [DictionarySummary] = []
@@ -264,7 +264,7 @@ struct JobPlan: Encodable {
                             options: SchemaOptions(
                                 naming: connection.naming,
                                 selection: RecordSelection(include: job.include, exclude: job.exclude),
-                                labelsLanguage: connection.labelsLanguage),
+                                labelsLanguage: connection.labelsLanguage, specials: connection.specials),
                             connect: { try Databases.connectForWriting(settings) })
                         let reader: (any DatabaseConnection)?
                         do { reader = try ProcessCases.readOnlyConnection(settings) } catch {

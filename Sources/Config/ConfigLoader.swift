@@ -20,7 +20,7 @@ package struct ConfigLoader {
     static let alertKeys = ["webhook", "command", "on_recovery", "on_failed_cases"]
     static let connectionKeys = [
         "name", "type", "host", "port", "database", "username", "password", "default", "active", "options", "naming",
-        "labels_language",
+        "labels_language", "specials",
     ]
     static let jobKeys = [
         "name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
@@ -522,11 +522,22 @@ package struct ConfigLoader {
                 )
             }
         }
+        var specials = SpecialValues.null
+        if let v = typed.string("specials") {
+            if let parsed = SpecialValues(rawValue: v.value) {
+                specials = parsed
+            } else {
+                sink.error(
+                    v.location,
+                    "\(what): \"specials\" must be \"null\" (special values as NULL), \"codes\" (their value-set codes) or \"columns\" (NULL and an <item>_special column), got \"\(v.value)\""
+                )
+            }
+        }
         guard let engine, let database else { return nil }
         return Connection(
             name: name, engine: engine, host: host?.value, port: port?.value ?? engine.defaultPort, database: database.value,
             username: username?.value, password: password, isDefault: isDefault, isActive: isActive, options: options,
-            naming: naming, labelsLanguage: labelsLanguage)
+            naming: naming, labelsLanguage: labelsLanguage, specials: specials)
     }
 
     /// `connection "name"` when the mapping has a name, for messages about it.

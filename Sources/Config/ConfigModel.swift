@@ -124,6 +124,8 @@ package struct Connection: Sendable {
     package var naming: Naming
     /// `labels_language:`: the dictionary language of the labels in the analyst views (nil: its first).
     package var labelsLanguage: String? = nil
+    /// `specials:`: what cells hold for special values (docs/breakout.md, "Special values").
+    package var specials: SpecialValues = .null
 }
 
 /// A scheduled job of an organization.

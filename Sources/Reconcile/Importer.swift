@@ -99,6 +99,7 @@ package struct Importer {
             var options = c.options
             if let naming = options.removeValue(forKey: "naming") { y += "    naming: \(naming)\n" }
             if let language = options.removeValue(forKey: "labels_language") { y += "    labels_language: \(q(language))\n" }
+            if let specials = options.removeValue(forKey: "specials") { y += "    specials: \(q(specials))\n" }
             if !options.isEmpty {
                 y +=
                     "    options: {" + options.sorted { $0.key < $1.key }.map { "\($0.key): \(q($0.value))" }.joined(separator: ", ")

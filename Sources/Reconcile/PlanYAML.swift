@@ -46,7 +46,7 @@ extension Plan {
             for k in Set(old.keys).union(new.keys).sorted() {
                 let o = old[k].map { Self.setting(k, $0) }, n = new[k].map { Self.setting(k, $0) }
                 guard o != n else { continue }
-                let name = f.field == "settings" || k == "naming" || k == "labels_language" ? k : "options.\(k)"
+                let name = f.field == "settings" || ["naming", "labels_language", "specials"].contains(k) ? k : "options.\(k)"
                 out.append(YAMLChange(key: name, old: o, new: n, sensitive: false))
             }
             return out

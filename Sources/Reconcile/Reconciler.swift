@@ -77,6 +77,7 @@ package final class Reconciler {
                 var options = c.options
                 if c.naming == .sql { options["naming"] = "sql" }
                 if let language = c.labelsLanguage { options["labels_language"] = language }
+                if c.specials != .null { options["specials"] = c.specials.rawValue }
                 out.append(
                     Resource(
                         kind: .connection, organization: slug, name: c.name.value,

@@ -33,13 +33,14 @@ package struct BreakoutExecutor: JobExecutor {
         package var dictionaries: [String]
         package var naming: Naming
         package var labelsLanguage: String?
+        package var specials: SpecialValues
         package var selection: RecordSelection
         package var threads: Int
         package var chunk: Int
         var settings: JobSettings
 
         package var schemaOptions: SchemaOptions {
-            SchemaOptions(naming: naming, selection: selection, labelsLanguage: labelsLanguage)
+            SchemaOptions(naming: naming, selection: selection, labelsLanguage: labelsLanguage, specials: specials)
         }
     }
 
@@ -47,6 +48,7 @@ package struct BreakoutExecutor: JobExecutor {
     package struct DestinationLayout: Sendable {
         package var naming: Naming
         package var labelsLanguage: String?
+        package var specials: SpecialValues
     }
 
     package func target(_ job: JobRow) throws -> JobTarget {
@@ -127,7 +129,8 @@ package struct BreakoutExecutor: JobExecutor {
             job.maxCasesPerChunk.map(Int.init) ?? command?.maxCasesPerChunk ?? resolver.configuration.settings.defaults.maxCasesPerChunk
         return JobTarget(
             organization: org, connectionName: connection.name, engine: engine, destination: destination, dictionaries: dictionaries,
-            naming: layout.naming, labelsLanguage: layout.labelsLanguage, selection: selection, threads: threads, chunk: chunk,
+            naming: layout.naming, labelsLanguage: layout.labelsLanguage, specials: layout.specials, selection: selection, threads: threads,
+            chunk: chunk,
             settings: settings)
     }
 
@@ -172,13 +175,21 @@ package struct BreakoutExecutor: JobExecutor {
         var options = StoredValue.strings(connection.options)
         let naming: Naming = options.removeValue(forKey: "naming") == "sql" ? .sql : .csweb
         let labelsLanguage = options.removeValue(forKey: "labels_language")
+        // A hand-made row's unknown value is refused, not read as the default.
+        let specials = try options.removeValue(forKey: "specials").map { value in
+            guard let parsed = SpecialValues(rawValue: value) else {
+                throw StateError(
+                    "\(what): connection \(connection.name) has specials \"\(value)\"; expected null, codes or columns; \(refusing)")
+            }
+            return parsed
+        }
         // The row may have been written by hand: the same allow-list and data folder as validate.
         options = try resolver.organizationOptions(org.name, engine: engine, options)
         let database = engine.isEmbedded ? try resolver.organizationPath(org.name, connection.database ?? "") : (connection.database ?? "")
         let destination = ConnectionConfig(
             engine: engine, host: connection.host, port: connection.port.map(Int.init) ?? engine.defaultPort,
             database: database, user: connection.username, password: password, options: options)
-        return (engine, destination, DestinationLayout(naming: naming, labelsLanguage: labelsLanguage))
+        return (engine, destination, DestinationLayout(naming: naming, labelsLanguage: labelsLanguage, specials: specials ?? .null))
     }
 
     package func execute(_ job: JobRow, logger: Logger, stop: @escaping @Sendable () -> Bool) -> JobOutcome {
