@@ -37,8 +37,17 @@ struct DictionaryCommand: ParsableCommand {
         @Option(help: "Leave out these records or items (comma-separated).")
         var exclude: String?
 
+        @Option(help: "The dictionary language of the view labels and comments (default: its first).")
+        var labelsLanguage: String?
+
+        @Option(help: "null (the default), codes or columns: what cells hold for special values.")
+        var specials: String = "null"
+
         func run() throws {
             try reportingErrors {
+                guard let specials = SpecialValues(rawValue: specials) else {
+                    throw CLIError("unknown specials \"\(specials)\"", hint: "use null, codes or columns")
+                }
                 guard let engine = DatabaseEngine(name: dialect) else {
                     throw CLIError("unknown dialect \"\(dialect)\"", hint: "use \(DatabaseEngine.names)")
                 }
@@ -52,13 +61,16 @@ struct DictionaryCommand: ParsableCommand {
                         dictionary: dictionary, dialect: engine.dialect,
                         options: SchemaOptions(
                             naming: naming,
-                            selection: RecordSelection(include: ProcessCases.list(include), exclude: ProcessCases.list(exclude))))
+                            selection: RecordSelection(include: ProcessCases.list(include), exclude: ProcessCases.list(exclude)),
+                            labelsLanguage: labelsLanguage, specials: specials))
                 } catch let error as SchemaError {
                     throw CLIError("\(file): \(error.message)")
                 }
                 print("-- breakout schema for dictionary \(dictionary.name) (\(engine.rawValue), naming \(naming.rawValue))")
                 let renderer = SQLRenderer(engine.dialect, inlineValues: true)
-                for statement in schema.createStatements() {
+                // The tables, then the analyst views and the labels as comments, as a first run creates them.
+                let statements = schema.createStatements() + schema.views.map { .createView($0) } + schema.commentStatements(views: true)
+                for statement in statements {
                     for rendered in try renderer.render(statement) { print(rendered.sql + ";") }
                 }
             }
