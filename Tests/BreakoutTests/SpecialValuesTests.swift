@@ -95,6 +95,11 @@ import Verification
                 }
             }
         }
+        // Each record's view, three levels deep, returns the record's rows (the case is current).
+        for (record, view) in zip(schema.records, schema.views) {
+            let rows = try ours.query(.select(.count(from: record.table.name))).first?[0].int64
+            #expect(try ours.query(.select(.count(from: view.name))).first?[0].int64 == rows, "\(view.name)")
+        }
         // The case really has each kind: REFUSED (8) and MISSING (99) as codes, DEFAULT, NOTAPPL.
         #expect(seen.count == 4, "\(seen)")
         #expect(seen[.refused] ?? 0 >= 1 && seen[.missing] ?? 0 >= 1 && seen[.default] ?? 0 >= 1 && seen[.notApplicable] ?? 0 >= 1)
