@@ -42,8 +42,11 @@ let package = Package(
         // Where cases come from: .csdb files, .dat files, CSWeb's database.
         .target(name: "CaseSources", dependencies: ["CSPro", "DatabaseDriver", "SQL", "SQLiteDriver", "Diagnostics"]),
 
+        // Statistical file formats written from our own code against their specifications: Stata .dta 118.
+        .target(name: "StatFiles"),
+
         // The breakout: destination schema from a dictionary, rows from cases, exactly-once chunked loading.
-        .target(name: "Breakout", dependencies: ["CSPro", "CaseSources", "DatabaseDriver", "SQL", "Diagnostics"]),
+        .target(name: "Breakout", dependencies: ["CSPro", "CaseSources", "DatabaseDriver", "SQL", "Diagnostics", "StatFiles"]),
 
         // Checking a breakout: expected tables computed from cases (not through the row builder), a
         // destination read back by logical paths, and the manifest of a generated source.
@@ -123,6 +126,7 @@ let package = Package(
             name: "BreakoutTests",
             dependencies: [
                 "DatabaseDriver", "SQLiteDriver", "Breakout", "CaseSources", "CSPro", "Drivers", "SQL", "Verification", "Generators",
+                "StatFiles",
             ],
             exclude: ["Golden"]),
         .testTarget(

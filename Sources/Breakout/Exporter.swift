@@ -1,6 +1,15 @@
 import CSPro
 import Foundation
 import SQL
+import StatFiles
+
+/// The file formats an export writes (a job's `formats:`).
+package enum ExportFormat: String, Sendable, CaseIterable, Codable {
+    /// One CSV per table, as the breakout's tables, and `value_labels.csv`.
+    case csv
+    /// One Stata `.dta` (format 118) per record: the analyst view's rows, labelled.
+    case stata
+}
 
 /// `export` jobs: every table of a dictionary's breakout as CSV, plus a `datapackage.json`
 /// (Frictionless Data: field types, the value labels as a resource), in a folder named after the
@@ -26,8 +35,10 @@ package struct Exporter {
 
     /// Writes `<directory>/<DICT>/<yyyy-MM-ddTHHmmssZ>/`.
     package func export(
-        to directory: URL, at date: Date = Date(), chunkSize: Int = 1000, stop: @Sendable () -> Bool = { false }
+        to directory: URL, at date: Date = Date(), chunkSize: Int = 1000, formats: [ExportFormat] = [.csv],
+        stop: @Sendable () -> Bool = { false }
     ) throws -> Result {
+        let csv = formats.contains(.csv)
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
@@ -43,7 +54,7 @@ package struct Exporter {
         let tables = schema.dataTables
         let names = tables.map { Self.fileName($0.name.name) }
         var handles: [FileHandle] = []
-        for (table, name) in zip(tables, names) {
+        for (table, name) in zip(tables, names) where csv {
             let url = temporary.appendingPathComponent(name)
             guard
                 FileManager.default.createFile(
@@ -58,6 +69,18 @@ package struct Exporter {
         }
         // Closing after the last write: the writes themselves reported any failure.
         defer { for h in handles { try? h.close() } }
+        var stata: [StataExport] = []
+        var stataDone = false
+        defer { if !stataDone { for s in stata { s.writer.abandon() } } }
+        if formats.contains(.stata) {
+            for flat in FlatRecord.all(schema) {
+                let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + ".dta")
+                do { stata.append(try StataExport(flat, schema: schema, url: url, date: date)) } catch let error as StataError {
+                    throw BreakoutError(
+                        "the export of \(feed.dictionary.name) cannot write \(url.lastPathComponent): \(error); nothing was published")
+                }
+            }
+        }
         var rowsPerTable = Array(repeating: 0, count: tables.count)
         let builder = RowBuilder(schema: schema, layout: layout)
         let inflater = try ZlibInflater()
@@ -76,7 +99,22 @@ package struct Exporter {
                     failed += 1
                 }
             }
-            for t in rows.tables.indices where !rows.tables[t].isEmpty {
+            if !stata.isEmpty {
+                let index = ChunkIndex(rows, schema)
+                for export in stata {
+                    do {
+                        for (flat, recordRow) in export.flat.rows(rows, schema, index: index) {
+                            try export.append(flat, recordRow: recordRow)
+                        }
+                    } catch let error as StataError {
+                        throw BreakoutError(
+                            "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
+                        )
+                    }
+                }
+            }
+            for t in rows.tables.indices { rowsPerTable[t] += rows.tables[t].count }
+            for t in rows.tables.indices where csv && !rows.tables[t].isEmpty {
                 var text = ""
                 for row in rows.tables[t] { text += row.map(Self.csv).joined(separator: ",") + "\r\n" }
                 // `write(contentsOf:)` throws on a full disk where `write(_:)` would trap.
@@ -85,17 +123,26 @@ package struct Exporter {
                         "the export of \(feed.dictionary.name) could not write \(names[t]) in \(temporary.path): "
                             + "\(error.localizedDescription) (a full disk?); nothing was published")
                 }
-                rowsPerTable[t] += rows.tables[t].count
             }
         }
         if stop() { throw BreakoutError("the export of \(feed.dictionary.name) was stopped before the end; nothing was published") }
-        // Value labels.
-        let labels = temporary.appendingPathComponent("value_labels.csv")
-        var text = schema.valueLabels.columns.map { Self.csv($0.name) }.joined(separator: ",") + "\r\n"
-        let engine = BreakoutEngineLabels(schema: schema, dictionary: feed.dictionary)
-        for row in engine.rows() { text += row.map(Self.csv).joined(separator: ",") + "\r\n" }
-        try Data(text.utf8).write(to: labels)
-        try datapackage(tables: tables, names: names).write(to: temporary.appendingPathComponent("datapackage.json"))
+        for export in stata {
+            do { try export.writer.finish() } catch let error as StataError {
+                throw BreakoutError(
+                    "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
+                )
+            }
+        }
+        stataDone = true
+        if csv {
+            let labels = temporary.appendingPathComponent("value_labels.csv")
+            var text = schema.valueLabels.columns.map { Self.csv($0.name) }.joined(separator: ",") + "\r\n"
+            let engine = BreakoutEngineLabels(schema: schema, dictionary: feed.dictionary)
+            for row in engine.rows() { text += row.map(Self.csv).joined(separator: ",") + "\r\n" }
+            try Data(text.utf8).write(to: labels)
+        }
+        try datapackage(tables: csv ? tables : [], names: csv ? names : [], stata: stata.map(\.writer.url.lastPathComponent))
+            .write(to: temporary.appendingPathComponent("datapackage.json"))
         for h in handles { try h.synchronize() }
         try FileManager.default.moveItem(at: temporary, to: final)
         completed = true
@@ -124,7 +171,7 @@ package struct Exporter {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    func datapackage(tables: [TableDefinition], names: [String]) throws -> Data {
+    func datapackage(tables: [TableDefinition], names: [String], stata: [String] = []) throws -> Data {
         func type(_ t: SQLType) -> String {
             switch t {
             case .integer, .bigint: "integer"
@@ -156,10 +203,19 @@ package struct Exporter {
                 ] as [String: Any],
             ])
         }
-        resources.append([
-            "name": "value_labels", "path": "value_labels.csv", "profile": "tabular-data-resource", "format": "csv", "encoding": "utf-8",
-            "schema": ["fields": schema.valueLabels.columns.map { ["name": $0.name, "type": "string"] }],
-        ])
+        for file in stata {
+            resources.append([
+                "name": String(file.dropLast(4)) + "-stata", "path": file, "format": "dta", "mediatype": "application/x-stata-dta",
+                "description": "Stata 14+ (.dta format 118): the record's current cases with the ancestors' ids, variable and value labels",
+            ])
+        }
+        if !tables.isEmpty {
+            resources.append([
+                "name": "value_labels", "path": "value_labels.csv", "profile": "tabular-data-resource", "format": "csv",
+                "encoding": "utf-8",
+                "schema": ["fields": schema.valueLabels.columns.map { ["name": $0.name, "type": "string"] }],
+            ])
+        }
         let package: [String: Any] = [
             "name": feed.dictionary.name.lowercased().replacingOccurrences(of: "_", with: "-"),
             "title": feed.dictionary.labels.first?.text ?? feed.dictionary.name,

@@ -17,7 +17,7 @@ struct Breakout: ParsableCommand {
         subcommands: [
             Validate.self, PlanCommand.self, ApplyCommand.self, ImportCommand.self, DB.self, SecretsCommand.self, DictionaryCommand.self,
             CasesCommand.self, ProcessCases.self, CronCommand.self, RunDaemon.self, JobsCommand.self, StatusCommand.self, LogsCommand.self,
-            ServeCommand.self, RunJobProcess.self,
+            ServeCommand.self, RunJobProcess.self, ExportCommand.self,
         ]
     )
 

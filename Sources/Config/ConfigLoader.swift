@@ -24,9 +24,11 @@ package struct ConfigLoader {
     ]
     static let jobKeys = [
         "name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
-        "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts", "output",
+        "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts", "output", "formats",
     ]
     package static let threadsRange = 1...64
+    /// The file formats an export job writes (`formats:`).
+    package static let exportFormats = ["csv", "stata"]
     package static let chunkRange = 1...100_000
     package static let retriesRange = 0...10
 
@@ -626,11 +628,36 @@ package struct ConfigLoader {
         } else if let output, let problem = TenantPolicy.pathProblem(output.value) {
             sink.error(output.location, "\(what): output \"\(output.value)\" \(problem)")
         }
+        var formats = ["csv"]
+        if let list = r.stringList("formats") {
+            if kind == .breakout {
+                sink.error(
+                    list.first?.location ?? r.location, "\(what): \"formats\" is for export jobs; a breakout job writes into its connection"
+                )
+            }
+            var seen: [String] = []
+            for f in list {
+                if !Self.exportFormats.contains(f.value) {
+                    let later = ["spss", "parquet"].contains(f.value) ? " (\(f.value) is not written yet)" : ""
+                    sink.error(
+                        f.location,
+                        "\(what): export format \"\(f.value)\" is not one of \(Self.exportFormats.joined(separator: ", "))\(later)")
+                } else if !seen.contains(f.value) {
+                    seen.append(f.value)
+                }
+            }
+            if list.isEmpty {
+                sink.error(r.location, "\(what): \"formats\" is empty; name at least one of \(Self.exportFormats.joined(separator: ", "))")
+            }
+            if !seen.isEmpty { formats = seen }
+        }
         guard let schedule, let connection else { return nil }
-        return Job(
+        var job = Job(
             name: name, kind: kind, schedule: schedule, scheduleLocation: scheduleLocation, timeZone: timeZone, connection: connection,
             dictionaries: dictionaries, threads: threads, maxCasesPerChunk: chunk, isActive: active, timeout: timeout, retries: retries,
             startingDeadline: deadline, include: include, exclude: exclude, alerts: alerts ?? org.alerts, output: output?.value)
+        job.formats = formats
+        return job
     }
 
     /// `alerts: {webhook: URL, command: TEXT, on_recovery: BOOL, on_failed_cases: BOOL}`: the operator's in breakout.yaml,

@@ -154,6 +154,8 @@ package struct Job: Sendable {
     package var alerts: Alerts?
     /// Export jobs: the folder dated exports go to.
     package var output: String?
+    /// Export jobs: the file formats written (`formats:`; default `[csv]`).
+    package var formats: [String] = ["csv"]
 }
 
 /// Where a failed run (with `onRecovery`, the next successful one; with `onFailedCases`, a

@@ -123,6 +123,7 @@ package struct Importer {
             if !s.include.isEmpty { y += "    include: \(list(s.include))\n" }
             if !s.exclude.isEmpty { y += "    exclude: \(list(s.exclude))\n" }
             if let output = s.output { y += "    output: \(q(output))\n" }
+            if s.formats != ["csv"] { y += "    formats: \(list(s.formats))\n" }
             if let alerts = s.alerts {
                 var parts: [String] = []
                 if let w = alerts.webhook { parts.append("webhook: \(q(w))") }

@@ -52,13 +52,15 @@ package final class Reconciler {
 
     /// A job's settings as `apply` stores them (the typed value owns the JSON and the defaults).
     func jobSettings(_ j: Job) -> String {
-        JobSettings(
+        var settings = JobSettings(
             timeout: j.timeout, retries: j.retries, startingDeadline: j.startingDeadline, include: j.include, exclude: j.exclude,
             output: j.output,
             alerts: j.alerts.map {
                 JobSettings.Alerts(webhook: $0.webhook, command: $0.command, onRecovery: $0.onRecovery, onFailedCases: $0.onFailedCases)
             }
-        ).stored
+        )
+        settings.formats = j.formats
+        return settings.stored
     }
 
     var defaultSettings: String { JobSettings().stored }

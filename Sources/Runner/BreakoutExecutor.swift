@@ -223,12 +223,21 @@ package struct BreakoutExecutor: JobExecutor {
                 throw StateError("export job \(org.name)/\(job.name) has no output folder in its settings")
             }
             let folder = URL(fileURLWithPath: try resolver.organizationPath(org.name, output))
+            // A hand-made row's unknown format is refused, not skipped.
+            let formats = try settings.formats.map { name in
+                guard let format = ExportFormat(rawValue: name) else {
+                    throw StateError(
+                        "export job \(org.name)/\(job.name) names the format \"\(name)\"; this version writes "
+                            + ExportFormat.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                return format
+            }
             var texts: [String] = []
             var total: Int64 = 0, rows: Int64 = 0, failedCases: Int64 = 0
             for dictionary in dictionaries {
                 let exporter = try Exporter(
                     feed: try sources.feed(for: dictionary), options: t.schemaOptions)
-                let result = try exporter.export(to: folder, chunkSize: chunk, stop: stop)
+                let result = try exporter.export(to: folder, chunkSize: chunk, formats: formats, stop: stop)
                 total += Int64(result.cases)
                 rows += Int64(result.rows.values.reduce(0, +))
                 failedCases += Int64(result.failed)

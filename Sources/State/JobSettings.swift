@@ -38,6 +38,8 @@ package struct JobSettings: Sendable, Equatable {
     /// An export job's folder, inside the organization's data folder.
     package var output: String?
     package var alerts: Alerts?
+    /// An export job's file formats (`csv`, `stata`); `["csv"]` when not set.
+    package var formats: [String] = ["csv"]
 
     package init(
         timeout: Int? = nil, retries: Int = 0, startingDeadline: Int = JobSettings.defaultStartingDeadline, include: [String] = [],
@@ -61,6 +63,7 @@ package struct JobSettings: Sendable, Equatable {
             startingDeadline: o["starting_deadline"] as? Int ?? Self.defaultStartingDeadline,
             include: (o["include"] as? [Any])?.compactMap { $0 as? String } ?? [],
             exclude: (o["exclude"] as? [Any])?.compactMap { $0 as? String } ?? [], output: o["output"] as? String)
+        if let f = (o["formats"] as? [Any])?.compactMap({ $0 as? String }), !f.isEmpty { formats = f }
         if let a = o["alerts"] as? [String: Any] {
             alerts = Alerts(
                 webhook: a["webhook"] as? String, command: a["command"] as? String, onRecovery: a["on_recovery"] as? Bool ?? false,
@@ -73,6 +76,8 @@ package struct JobSettings: Sendable, Equatable {
     package var stored: String {
         var o: [String: Any] = ["retries": retries, "starting_deadline": startingDeadline, "include": include, "exclude": exclude]
         if let output { o["output"] = output }
+        // Only when not the default, so that rows written before the option existed plan no change.
+        if formats != ["csv"] { o["formats"] = formats }
         if let timeout { o["timeout"] = timeout }
         if let alerts {
             var a: [String: Any] = ["on_recovery": alerts.onRecovery]

@@ -726,6 +726,29 @@ struct CLI {
         #expect(labels.contains("P02_SEX,P02_SEX_VS1,2,,,FR,Féminin"))
     }
 
+    /// `formats: [stata]` through the runner: a .dta per record and no CSV, listed in
+    /// datapackage.json; and the one-off `breakout export` writes the same files.
+    @Test func exportJobWritesStataFiles() throws {
+        let dir = try Self.prepared(
+            jobExtra: "  - name: monthly-export\n    type: export\n    schedule: \"0 3 1 * *\"\n    output: exports\n    formats: [stata]\n"
+        )
+        let r = try CLI.run(["jobs", "run", "demo/monthly-export", "-c", dir.path, "--wait"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let parent = dir.appendingPathComponent(".breakout/demo/exports/CENSUS")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: parent.path)
+        let files = try FileManager.default.contentsOfDirectory(atPath: parent.appendingPathComponent(folders[0]).path).sorted()
+        #expect(files == ["births.dta", "datapackage.json", "deaths.dta", "housing.dta", "person.dta"], "\(files)")
+        let head = try FileHandle(forReadingFrom: parent.appendingPathComponent(folders[0]).appendingPathComponent("person.dta"))
+        #expect(
+            String(decoding: try head.read(upToCount: 45) ?? Data(), as: UTF8.self).hasPrefix("<stata_dta><header><release>118</release>"))
+
+        let once = try CLI.run(["export", "-c", dir.path, "--org", "demo", "--format", "stata", "--output", "once"])
+        #expect(once.status == 0, "\(once.stderr)")
+        #expect(once.stdout.contains("files: births.dta, datapackage.json, deaths.dta, housing.dta, person.dta"), "\(once.stdout)")
+        let wrong = try CLI.run(["export", "-c", dir.path, "--org", "demo", "--format", "spss"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("spss and parquet are not written yet"), "\(wrong.stderr)")
+    }
+
     /// `--log-format json`: one object per line, each carrying organization, job and run id.
     @Test func jsonLogLinesCarryTheRun() throws {
         let dir = try Self.prepared()
