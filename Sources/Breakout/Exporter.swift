@@ -9,6 +9,8 @@ package enum ExportFormat: String, Sendable, CaseIterable, Codable {
     case csv
     /// One Stata `.dta` (format 118) per record: the analyst view's rows, labelled.
     case stata
+    /// One SPSS `.sav` per record: the same rows, labelled, special values' codes user-missing.
+    case spss
 }
 
 /// `export` jobs: every table of a dictionary's breakout as CSV, plus a `datapackage.json`
@@ -31,6 +33,8 @@ package struct Exporter {
         package var cases: Int
         package var rows: [String: Int]
         package var failed: Int
+        /// Text values longer than an SPSS string holds (255 bytes), cut at a character boundary.
+        package var truncatedValues = 0
     }
 
     /// Writes `<directory>/<DICT>/<yyyy-MM-ddTHHmmssZ>/`.
@@ -72,10 +76,21 @@ package struct Exporter {
         var stata: [StataExport] = []
         var stataDone = false
         defer { if !stataDone { for s in stata { s.writer.abandon() } } }
+        var spss: [SPSSExport] = []
+        defer { if !stataDone { for s in spss { s.writer.abandon() } } }
+        if formats.contains(.spss) {
+            for flat in FlatRecord.all(schema) {
+                let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + ".sav")
+                do { spss.append(try SPSSExport(flat, schema: schema, url: url, date: date)) } catch let error as StatFileError {
+                    throw BreakoutError(
+                        "the export of \(feed.dictionary.name) cannot write \(url.lastPathComponent): \(error); nothing was published")
+                }
+            }
+        }
         if formats.contains(.stata) {
             for flat in FlatRecord.all(schema) {
                 let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + ".dta")
-                do { stata.append(try StataExport(flat, schema: schema, url: url, date: date)) } catch let error as StataError {
+                do { stata.append(try StataExport(flat, schema: schema, url: url, date: date)) } catch let error as StatFileError {
                     throw BreakoutError(
                         "the export of \(feed.dictionary.name) cannot write \(url.lastPathComponent): \(error); nothing was published")
                 }
@@ -99,14 +114,25 @@ package struct Exporter {
                     failed += 1
                 }
             }
-            if !stata.isEmpty {
+            if !stata.isEmpty || !spss.isEmpty {
                 let index = ChunkIndex(rows, schema)
                 for export in stata {
                     do {
                         for (flat, recordRow) in export.flat.rows(rows, schema, index: index) {
                             try export.append(flat, recordRow: recordRow)
                         }
-                    } catch let error as StataError {
+                    } catch let error as StatFileError {
+                        throw BreakoutError(
+                            "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
+                        )
+                    }
+                }
+                for export in spss {
+                    do {
+                        for (flat, recordRow) in export.flat.rows(rows, schema, index: index) {
+                            try export.append(flat, recordRow: recordRow)
+                        }
+                    } catch let error as StatFileError {
                         throw BreakoutError(
                             "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
                         )
@@ -127,7 +153,14 @@ package struct Exporter {
         }
         if stop() { throw BreakoutError("the export of \(feed.dictionary.name) was stopped before the end; nothing was published") }
         for export in stata {
-            do { try export.writer.finish() } catch let error as StataError {
+            do { try export.writer.finish() } catch let error as StatFileError {
+                throw BreakoutError(
+                    "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
+                )
+            }
+        }
+        for export in spss {
+            do { try export.writer.finish() } catch let error as StatFileError {
                 throw BreakoutError(
                     "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
                 )
@@ -141,14 +174,19 @@ package struct Exporter {
             for row in engine.rows() { text += row.map(Self.csv).joined(separator: ",") + "\r\n" }
             try Data(text.utf8).write(to: labels)
         }
-        try datapackage(tables: csv ? tables : [], names: csv ? names : [], stata: stata.map(\.writer.url.lastPathComponent))
-            .write(to: temporary.appendingPathComponent("datapackage.json"))
+        try datapackage(
+            tables: csv ? tables : [], names: csv ? names : [], stata: stata.map(\.writer.url.lastPathComponent),
+            spss: spss.map(\.writer.url.lastPathComponent)
+        )
+        .write(to: temporary.appendingPathComponent("datapackage.json"))
         for h in handles { try h.synchronize() }
         try FileManager.default.moveItem(at: temporary, to: final)
         completed = true
         var perTable: [String: Int] = [:]
         for (t, table) in tables.enumerated() { perTable[table.name.name] = rowsPerTable[t] }
-        return Result(folder: final, cases: cases, rows: perTable, failed: failed)
+        var result = Result(folder: final, cases: cases, rows: perTable, failed: failed)
+        result.truncatedValues = spss.reduce(0) { $0 + $1.writer.truncated }
+        return result
     }
 
     static func fileName(_ table: String) -> String {
@@ -171,7 +209,7 @@ package struct Exporter {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    func datapackage(tables: [TableDefinition], names: [String], stata: [String] = []) throws -> Data {
+    func datapackage(tables: [TableDefinition], names: [String], stata: [String] = [], spss: [String] = []) throws -> Data {
         func type(_ t: SQLType) -> String {
             switch t {
             case .integer, .bigint: "integer"
@@ -207,6 +245,12 @@ package struct Exporter {
             resources.append([
                 "name": String(file.dropLast(4)) + "-stata", "path": file, "format": "dta", "mediatype": "application/x-stata-dta",
                 "description": "Stata 14+ (.dta format 118): the record's current cases with the ancestors' ids, variable and value labels",
+            ])
+        }
+        for file in spss {
+            resources.append([
+                "name": String(file.dropLast(4)) + "-spss", "path": file, "format": "sav", "mediatype": "application/x-spss-sav",
+                "description": "SPSS system file: the record's current cases with the ancestors' ids, variable and value labels",
             ])
         }
         if !tables.isEmpty {

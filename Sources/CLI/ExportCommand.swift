@@ -9,12 +9,13 @@ import SQL
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export an organization's dictionaries as files statisticians open: CSV, Stata.",
+        abstract: "Export an organization's dictionaries as files statisticians open: CSV, Stata, SPSS.",
         discussion: """
             Writes <output>/<DICT>/<date>/ inside the organization's data folder, as an export job does:
             csv (a CSV per table, value_labels.csv), stata (a .dta per record: the current cases with the
             ancestors' ids, variable labels, value labels; special values as .a .b .c with specials:
-            codes or columns on the connection). Written aside and renamed when complete.
+            codes or columns on the connection), spss (a .sav per record: the same rows and labels, the
+            special values' codes declared missing). Written aside and renamed when complete.
 
             Examples:
               breakout export -c examples/quickstart --org demo --format stata
@@ -27,7 +28,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "The organization (its file organizations/ORG.yaml).")
     var org: String
 
-    @Option(help: "csv or stata; repeat for several (default: csv).")
+    @Option(help: "csv, stata or spss; repeat for several (default: csv).")
     var format: [String] = []
 
     @Option(help: "The folder, inside the organization's data folder (default: exports).")
@@ -49,7 +50,7 @@ struct ExportCommand: ParsableCommand {
                     throw CLIError(
                         "unknown export format \"\(name)\"",
                         hint: "use " + ExportFormat.allCases.map(\.rawValue).joined(separator: " or ")
-                            + " (spss and parquet are not written yet)")
+                            + " (parquet is not written yet)")
                 }
                 return f
             }
@@ -82,6 +83,11 @@ struct ExportCommand: ParsableCommand {
                 print("\(name): \(result.cases) cases exported to \(result.folder.path)")
                 print("  files: " + files.joined(separator: ", "))
                 if result.failed > 0 { print("  \(result.failed) cases could not be decoded and are not in the export") }
+                if result.truncatedValues > 0 {
+                    print(
+                        "  \(result.truncatedValues) text values are longer than SPSS's 255 bytes and were cut in the .sav files (complete in the other formats)"
+                    )
+                }
             }
         }
     }

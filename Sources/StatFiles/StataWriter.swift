@@ -60,7 +60,7 @@ package enum StataCell: Sendable {
     case text(String)
 }
 
-package struct StataError: Error, CustomStringConvertible, Sendable {
+package struct StatFileError: Error, CustomStringConvertible, Sendable {
     package var description: String
     init(_ description: String) { self.description = description }
 }
@@ -107,7 +107,7 @@ package final class StataWriter {
 
     package init(url: URL, label: String, variables: [StataVariable], valueLabels: [StataValueLabels], date: Date = Date()) throws {
         guard variables.count <= 32_767 else {
-            throw StataError("a Stata 118 dataset holds at most 32,767 variables, not \(variables.count)")
+            throw StatFileError("a Stata 118 dataset holds at most 32,767 variables, not \(variables.count)")
         }
         self.url = url
         self.variables = variables
@@ -122,12 +122,12 @@ package final class StataWriter {
             }
         }
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-            throw StataError("cannot create \(url.path) (a full disk, or no permission there)")
+            throw StatFileError("cannot create \(url.path) (a full disk, or no permission there)")
         }
         handle = try FileHandle(forWritingTo: url)
         strlURL = url.appendingPathExtension("strls")
         guard FileManager.default.createFile(atPath: strlURL.path, contents: nil) else {
-            throw StataError("cannot create \(strlURL.path) (a full disk, or no permission there)")
+            throw StatFileError("cannot create \(strlURL.path) (a full disk, or no permission there)")
         }
         strls = try FileHandle(forWritingTo: strlURL)
         try writeHead(label: label, date: date)
@@ -161,7 +161,7 @@ package final class StataWriter {
     private func flush() throws {
         guard !buffer.isEmpty else { return }
         do { try handle.write(contentsOf: Data(buffer)) } catch {
-            throw StataError("cannot write \(url.path): \(error.localizedDescription) (a full disk?)")
+            throw StatFileError("cannot write \(url.path): \(error.localizedDescription) (a full disk?)")
         }
         position += Int64(buffer.count)
         buffer.removeAll(keepingCapacity: true)
@@ -322,7 +322,7 @@ package final class StataWriter {
     private func flushStrLs() throws {
         guard !strlBuffer.isEmpty else { return }
         do { try strls.write(contentsOf: Data(strlBuffer)) } catch {
-            throw StataError("cannot write \(strlURL.path): \(error.localizedDescription) (a full disk?)")
+            throw StatFileError("cannot write \(strlURL.path): \(error.localizedDescription) (a full disk?)")
         }
         strlBuffer.removeAll(keepingCapacity: true)
     }
@@ -342,7 +342,7 @@ package final class StataWriter {
         let reader = try FileHandle(forReadingFrom: strlURL)
         while let piece = try reader.read(upToCount: 1 << 20), !piece.isEmpty {
             do { try handle.write(contentsOf: piece) } catch {
-                throw StataError("cannot write \(url.path): \(error.localizedDescription) (a full disk?)")
+                throw StatFileError("cannot write \(url.path): \(error.localizedDescription) (a full disk?)")
             }
             position += Int64(piece.count)
         }

@@ -10,10 +10,10 @@ import Verification
 
 @testable import Breakout
 
-/// Stata exports (issue 23) read back by the reference reader, pyreadstat (which `.ci/run`
-/// installs): every row, value, variable label and value label of each record's `.dta` equals the
+/// Stata and SPSS exports (issue 23) read back by the reference reader, pyreadstat (which `.ci/run`
+/// installs): every row, value, variable label and value label of each record's file equals the
 /// analyst view of the same source broken out into SQLite, in each `specials:` mode.
-@Suite struct StataExportTests {
+@Suite struct StatFileExportTests {
     /// pyreadstat's reading of a .dta: names, variable labels, value labels, rows (extended
     /// missing values as ".a", system missing as null).
     struct Read: Decodable {
@@ -23,6 +23,7 @@ import Verification
         var variableValueLabels: [String: String]
         var rows: [[Value]]
         var fileLabel: String?
+        var missing: [String: [Double]]?
     }
 
     enum Value: Decodable, Equatable, CustomStringConvertible {
@@ -49,7 +50,8 @@ import Verification
     static let reader = """
         import json, math, sys
         import pyreadstat
-        df, meta = pyreadstat.read_dta(sys.argv[1], user_missing=True)
+        reader = pyreadstat.read_sav if sys.argv[1].endswith(".sav") else pyreadstat.read_dta
+        df, meta = reader(sys.argv[1], user_missing=True)
         def cell(v):
             if v is None: return None
             if isinstance(v, float):
@@ -67,6 +69,7 @@ import Verification
             "variableValueLabels": meta.variable_to_label,
             "rows": [[cell(v) for v in row] for row in df.itertuples(index=False, name=None)],
             "fileLabel": meta.file_label,
+            "missing": {k: [float(r["lo"]) for r in v if r["lo"] == r["hi"]] for k, v in (getattr(meta, "missing_ranges", None) or {}).items()},
         }
         json.dump(out, sys.stdout)
         """
@@ -91,8 +94,8 @@ import Verification
         return try JSONDecoder().decode(Read.self, from: data)
     }
 
-    @Test(arguments: SpecialValues.allCases)
-    func eachRecordReadsBackAsItsView(_ mode: SpecialValues) throws {
+    @Test(arguments: [ExportFormat.stata, .spss], SpecialValues.allCases)
+    func eachRecordReadsBackAsItsView(_ format: ExportFormat, _ mode: SpecialValues) throws {
         let source = try GeneratedSource(cases: 300)
         let options = SchemaOptions(labelsLanguage: "FR", specials: mode)
         // The analyst views of the same source, in SQLite: what the files must hold.
@@ -105,12 +108,12 @@ import Verification
         defer { db.close() }
 
         let folder = URL(fileURLWithPath: temporaryPath("exports"))
-        let result = try Exporter(feed: try source.feed(), options: options).export(to: folder, chunkSize: 64, formats: [.stata])
+        let result = try Exporter(feed: try source.feed(), options: options).export(to: folder, chunkSize: 64, formats: [format])
         #expect(!FileManager.default.fileExists(atPath: result.folder.appendingPathComponent("person.csv").path))
         let schema = engine.schema
         var checkedRows = 0
         for (record, view) in zip(schema.records, schema.views) {
-            let file = result.folder.appendingPathComponent(record.recordName.lowercased() + ".dta").path
+            let file = result.folder.appendingPathComponent(record.recordName.lowercased() + (format == .stata ? ".dta" : ".sav")).path
             guard let read = try Self.read(file) else { return }
             let kept = view.columns.filter { if case .label = $0.value { false } else { true } }
             #expect(read.columns == kept.map(\.name), "\(record.recordName)")
@@ -140,7 +143,7 @@ import Verification
                 })
             for (f, v) in zip(fileRows, viewRows) {
                 for (j, column) in kept.enumerated() {
-                    var expected = Self.expected(v[j], column: column, record: record, row: v, kept: kept, mode: mode)
+                    var expected = Self.expected(v[j], column: column, record: record, row: v, kept: kept, mode: mode, format: format)
                     if expected == "∅", text.contains(column.name) { expected = "" }
                     #expect(f[j].description == expected, "\(record.recordName).\(column.name): \(f[j]) for \(v[j])")
                 }
@@ -158,7 +161,7 @@ import Verification
                 let labels = try #require(read.variableValueLabels[column.name].flatMap { read.valueLabels[$0] }, "\(column.name)")
                 for value in set.values {
                     let text = BreakoutSchema.text(value.labels, in: "FR")
-                    if mode != .null, let s = value.special {
+                    if mode != .null, let s = value.special, format == .stata {
                         let letter = ["MISSING": "a", "REFUSED": "b", "DEFAULT": "c"][s.rawValue]!
                         #expect(labels[letter] == text || labels["." + letter] == text, "\(column.name) .\(letter): \(labels)")
                     } else {
@@ -169,8 +172,11 @@ import Verification
         }
         #expect(checkedRows > 1000)
         // Non-ASCII labels and text survive: a French label and a name with an accent.
-        let person = try #require(try Self.read(result.folder.appendingPathComponent("person.dta").path))
+        let person = try #require(try Self.read(result.folder.appendingPathComponent(format == .stata ? "person.dta" : "person.sav").path))
         #expect(person.valueLabels.values.contains { $0.values.contains("Féminin") })
+        #expect(person.rows.contains { $0.contains(.text("Oumar Touré")) || $0.contains { "\($0)".contains("é") } })
+        // SPSS: the special values' codes are declared missing (REFUSED is 999 for P03_AGE).
+        if format == .spss, mode != .null { #expect(person.missing?["p03_age"] == [999], "\(person.missing ?? [:])") }
     }
 
     /// The writer alone: every storage type at its limits, a long string (strL) and one of exactly
@@ -214,10 +220,40 @@ import Verification
             ])
     }
 
+    /// The SPSS writer alone: a string longer than SPSS's 255 bytes is cut at a character boundary
+    /// and counted; labels, declared missing values and system missing read back.
+    @Test func theSPSSWriterAtItsLimits() throws {
+        let url = URL(fileURLWithPath: temporaryPath("limits.sav"))
+        let writer = try SPSSWriter(
+            url: url, label: "Données",
+            variables: [
+                SPSSVariable(
+                    name: "sexe", width: 0, label: "Sexe", digits: 1, measure: .nominal, valueLabels: [(1, "Masculin"), (2, "Féminin")],
+                    missingValues: [9]),
+                SPSSVariable(name: "revenu", width: 0, label: "Revenu", digits: 10, decimals: 2, measure: .scale),
+                SPSSVariable(name: "nom", width: 255, label: "Nom", measure: .nominal),
+                SPSSVariable(name: "by", width: 0, label: "réservé", measure: .scale),
+            ])
+        try writer.append([.number(2), .number(12_345_678.91), .text(String(repeating: "é", count: 200)), .number(-1)])
+        try writer.append([.number(9), .missing, .text("court"), .missing])
+        try writer.finish()
+        #expect(writer.truncated == 1)
+        guard let read = try Self.read(url.path) else { return }
+        #expect(read.columns == ["sexe", "revenu", "nom", "by"])
+        #expect(read.labels == ["Sexe", "Revenu", "Nom", "réservé"])
+        #expect(read.valueLabels.values.first == ["1": "Masculin", "2": "Féminin"])
+        #expect(read.missing?["sexe"] == [9])
+        #expect(
+            read.rows.map { $0.map(\.description) } == [
+                ["2", "12345678.91", String(repeating: "é", count: 127), "-1"], ["9", "∅", "court", "∅"],
+            ])
+    }
+
     /// What the file holds for a view cell: the same value, except that with `specials:` a special
     /// value is Stata's extended missing value (`.a` MISSING, `.b` REFUSED, `.c` DEFAULT).
     static func expected(
-        _ value: SQLValue, column: ViewColumn, record: BreakoutSchema.RecordTable, row: [SQLValue], kept: [ViewColumn], mode: SpecialValues
+        _ value: SQLValue, column: ViewColumn, record: BreakoutSchema.RecordTable, row: [SQLValue], kept: [ViewColumn], mode: SpecialValues,
+        format: ExportFormat = .stata
     ) -> String {
         let letters = ["MISSING": "a", "REFUSED": "b", "DEFAULT": "c"]
         if case .column(let ref) = column.value, ref.alias == "r",
@@ -228,10 +264,14 @@ import Verification
                 if let flagIndex = kept.firstIndex(where: { $0.name == column.name + "_special" }), let flag = row[flagIndex].string,
                     let letter = letters[flag]
                 {
+                    // SPSS: the value set's code, declared missing.
+                    if format == .spss { return map.code[Special(rawValue: flag)!].map { normalized($0) } ?? "∅" }
                     return letter
                 }
             case .codes:
-                if let d = Double(normalized(value)), let s = map.special[d], let letter = letters[s.rawValue] { return letter }
+                if format == .stata, let d = Double(normalized(value)), let s = map.special[d], let letter = letters[s.rawValue] {
+                    return letter
+                }
             case .null: break
             }
         }
