@@ -24,3 +24,4 @@ sizes=20000,200000
 if [[ "${BENCH_LARGE:-0}" == 1 ]]; then sizes=20000,200000,2000000; fi
 mkdir -p .build/bench
 "$bin/breakout-bench" breakout --cases "$sizes" --json .build/bench/breakout.json
+"$bin/breakout-bench" export --cases 200000

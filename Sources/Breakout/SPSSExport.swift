@@ -40,8 +40,9 @@ struct SPSSExport {
                 variable = SPSSVariable(name: name, width: 20, label: column.label, measure: .scale)
                 kind = .text
             case .varchar(let n):
-                let chars = column.item?.length ?? n
-                let width = column.name == "case_id" ? 36 : min(max(1, chars * 4), 255)
+                let chars = column.characters ?? column.item?.length ?? n
+                let ascii = column.name == "case_id" || StataExport.numericKey(column)
+                let width = min(max(1, chars * (ascii ? 1 : 4)), 255)
                 variable = SPSSVariable(name: name, width: width, label: column.label, measure: .nominal)
                 kind = .text
             case .decimal(let p, let s):

@@ -25,6 +25,11 @@ struct FlatRecord {
         var item: Item?
         var specials: BreakoutSchema.SpecialMap?
         var decimals: Int
+        /// The most characters a text column holds (alpha items: their length; the case key: its
+        /// level-1 ids' lengths), nil where the type says it.
+        var characters: Int? = nil
+        /// The case key's ids are all numeric.
+        var numericKey = false
     }
 
     let record: BreakoutSchema.RecordTable
@@ -48,10 +53,13 @@ struct FlatRecord {
                     if ref.alias == "c" {
                         let index = schema.cases.columns.firstIndex { $0.name == ref.column }!
                         let text = ref.column == "id" ? "case UUID" : "case key"
+                        // A case UUID has 36 characters; a key, its level-1 ids as CSPro writes them.
+                        let keyLength = schema.dictionary.levels.first?.ids.reduce(0) { $0 + $1.length } ?? 191
                         columns.append(
                             Column(
                                 name: column.name, source: .caseColumn(index), type: schema.cases.columns[index].type, label: text,
-                                decimals: 0))
+                                decimals: 0, characters: ref.column == "id" ? 36 : min(keyLength, 191),
+                                numericKey: schema.dictionary.levels.first?.ids.allSatisfy { $0.contentType == .numeric } ?? false))
                     } else if ref.alias == "r" {
                         let index = recordColumns[ref.column]!
                         let source = itemColumns[ref.column]
@@ -215,13 +223,19 @@ struct StataExport {
         case .decimal(let p, let s):
             return p <= 15 ? (.double, s, .number) : (.str(p + 2), nil, .digits)
         case .varchar(let n):
+            // A case UUID and a numeric key are ASCII; other text may take 4 bytes a character in UTF-8.
+            if let chars = column.characters {
+                return (.str(max(1, chars * (column.name == "case_id" || Self.numericKey(column) ? 1 : 4))), nil, .text)
+            }
             let chars = column.item?.length ?? n
-            if case .caseColumn = column.source, column.name == "case_id" { return (.str(64), nil, .text) }
             return (chars * 4 <= 2045 ? .str(max(1, chars * 4)) : .strL, nil, .text)
         default:
             return (.strL, nil, .text)
         }
     }
+
+    /// Whether the case key is made of numeric ids only (ASCII digits, signs and blanks).
+    static func numericKey(_ column: FlatRecord.Column) -> Bool { column.name == "case_key" && column.item == nil && column.numericKey }
 
     /// The item's first value set as Stata labels: whole values in range (ranges of up to 1,000
     /// values spelled out), and with `specials: codes|columns` its special values as `.a` `.b` `.c`.

@@ -6,6 +6,7 @@ import Foundation
 //   breakout-bench decode [--cases N]                CSWeb blob decoding: zlib + JSON + case model
 //   breakout-bench generate --cases N --out FILE.db  a generated CSWeb source and its manifest (also --url mysql://…)
 //   breakout-bench breakout [--cases 20000,200000]   end-to-end breakout against the raw load of the same rows
+//   breakout-bench export [--cases 200000]          the export formats (time, peak RSS) of one source
 //   breakout-bench faults [--cases N] [--kills K]    the fault-injection suite
 
 let arguments = CommandLine.arguments
@@ -39,9 +40,11 @@ case "read-profile":
     try printChunkReadProfile(
         try ConnectionConfig.parse(url: stringOption("--url") ?? ""), dictionary: stringOption("--dictionary") ?? "CENSUS",
         chunk: option("--chunk", 1000))
+case "export": try runExportBenchmark()
+case "export-once": try runExportOnce()
 case "faults": try runFaultSuite()
 case "isolation": try runIsolationSuite()
 default:
-    FileHandle.standardError.write(Data("usage: breakout-bench bulk|decode|generate|breakout|faults|isolation [options]\n".utf8))
+    FileHandle.standardError.write(Data("usage: breakout-bench bulk|decode|generate|breakout|export|faults|isolation [options]\n".utf8))
     exit(2)
 }
