@@ -19,7 +19,7 @@ demo: build
 	$(SWIFT) run --skip-build breakout validate -c examples/quickstart
 	$(SWIFT) run --skip-build breakout apply -c examples/quickstart --auto-approve
 	$(SWIFT) run --skip-build breakout process-cases -c examples/quickstart --org demo
-	$(SWIFT) run --skip-build breakout export -c examples/quickstart --org demo --format csv --format stata --format spss
+	$(SWIFT) run --skip-build breakout export -c examples/quickstart --org demo --format csv --format stata --format spss --format parquet
 	@echo
 	@echo "The tables are in examples/quickstart/.breakout/demo/demo-output.db; a view per record has"
 	@echo "plain names, the households' ids and the labels (docs/breakout.md, Views for analysts):"

@@ -19,11 +19,12 @@ if [[ "${1:-}" == "--servers" ]] && ! python3 -c 'import jsonschema, yaml' 2>/de
   echo "install-deps: installing Python jsonschema and PyYAML" >&2
   python3 -m pip install --quiet jsonschema pyyaml 2>/dev/null || packages+=(python3-jsonschema python3-yaml)
 fi
-# The export tests read the .dta files back with the reference reader, pyreadstat (with pandas),
+# The export tests read the .dta and .sav files back with the reference readers, pyreadstat (with
+# pandas), and the .parquet files with pyarrow,
 # from PyPI, for the python3 the tests run.
-if [[ "${1:-}" == "--servers" ]] && ! python3 -c 'import pyreadstat, pandas' 2>/dev/null; then
-  echo "install-deps: installing Python pyreadstat and pandas" >&2
-  python3 -m pip install --quiet pyreadstat pandas
+if [[ "${1:-}" == "--servers" ]] && ! python3 -c 'import pyreadstat, pandas, pyarrow' 2>/dev/null; then
+  echo "install-deps: installing Python pyreadstat, pandas and pyarrow" >&2
+  python3 -m pip install --quiet pyreadstat pandas pyarrow
 fi
 # The cron tests compare next-fire times with an independent implementation (croniter); the
 # dashboard tests parse /metrics with the Prometheus client's parser, fetch pages with curl and take

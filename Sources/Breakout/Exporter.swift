@@ -11,6 +11,8 @@ package enum ExportFormat: String, Sendable, CaseIterable, Codable {
     case stata
     /// One SPSS `.sav` per record: the same rows, labelled, special values' codes user-missing.
     case spss
+    /// One Parquet file per record: the same rows with logical types, the labels in its metadata.
+    case parquet
 }
 
 /// `export` jobs: every table of a dictionary's breakout as CSV, plus a `datapackage.json`
@@ -76,6 +78,17 @@ package struct Exporter {
         var stata: [StataExport] = []
         var stataDone = false
         defer { if !stataDone { for s in stata { s.writer.abandon() } } }
+        var parquet: [ParquetExport] = []
+        defer { if !stataDone { for p in parquet { p.writer.abandon() } } }
+        if formats.contains(.parquet) {
+            for flat in FlatRecord.all(schema) {
+                let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + ".parquet")
+                do { parquet.append(try ParquetExport(flat, schema: schema, url: url)) } catch let error as StatFileError {
+                    throw BreakoutError(
+                        "the export of \(feed.dictionary.name) cannot write \(url.lastPathComponent): \(error); nothing was published")
+                }
+            }
+        }
         var spss: [SPSSExport] = []
         defer { if !stataDone { for s in spss { s.writer.abandon() } } }
         if formats.contains(.spss) {
@@ -114,8 +127,17 @@ package struct Exporter {
                     failed += 1
                 }
             }
-            if !stata.isEmpty || !spss.isEmpty {
+            if !stata.isEmpty || !spss.isEmpty || !parquet.isEmpty {
                 let index = ChunkIndex(rows, schema)
+                for export in parquet {
+                    do {
+                        for (flat, _) in export.flat.rows(rows, schema, index: index) { try export.append(flat) }
+                    } catch let error as StatFileError {
+                        throw BreakoutError(
+                            "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
+                        )
+                    }
+                }
                 for export in stata {
                     do {
                         for (flat, recordRow) in export.flat.rows(rows, schema, index: index) {
@@ -159,6 +181,13 @@ package struct Exporter {
                 )
             }
         }
+        for export in parquet {
+            do { try export.writer.finish() } catch let error as StatFileError {
+                throw BreakoutError(
+                    "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
+                )
+            }
+        }
         for export in spss {
             do { try export.writer.finish() } catch let error as StatFileError {
                 throw BreakoutError(
@@ -176,7 +205,7 @@ package struct Exporter {
         }
         try datapackage(
             tables: csv ? tables : [], names: csv ? names : [], stata: stata.map(\.writer.url.lastPathComponent),
-            spss: spss.map(\.writer.url.lastPathComponent)
+            spss: spss.map(\.writer.url.lastPathComponent), parquet: parquet.map(\.writer.url.lastPathComponent)
         )
         .write(to: temporary.appendingPathComponent("datapackage.json"))
         for h in handles { try h.synchronize() }
@@ -209,7 +238,9 @@ package struct Exporter {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    func datapackage(tables: [TableDefinition], names: [String], stata: [String] = [], spss: [String] = []) throws -> Data {
+    func datapackage(
+        tables: [TableDefinition], names: [String], stata: [String] = [], spss: [String] = [], parquet: [String] = []
+    ) throws -> Data {
         func type(_ t: SQLType) -> String {
             switch t {
             case .integer, .bigint: "integer"
@@ -245,6 +276,14 @@ package struct Exporter {
             resources.append([
                 "name": String(file.dropLast(4)) + "-stata", "path": file, "format": "dta", "mediatype": "application/x-stata-dta",
                 "description": "Stata 14+ (.dta format 118): the record's current cases with the ancestors' ids, variable and value labels",
+            ])
+        }
+        for file in parquet {
+            resources.append([
+                "name": String(file.dropLast(8)) + "-parquet", "path": file, "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet",
+                "description":
+                    "Parquet: the record's current cases with the ancestors' ids; labels in the key-value metadata breakout.labels",
             ])
         }
         for file in spss {

@@ -9,13 +9,14 @@ import SQL
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export an organization's dictionaries as files statisticians open: CSV, Stata, SPSS.",
+        abstract: "Export an organization's dictionaries as files statisticians open: CSV, Stata, SPSS, Parquet.",
         discussion: """
             Writes <output>/<DICT>/<date>/ inside the organization's data folder, as an export job does:
             csv (a CSV per table, value_labels.csv), stata (a .dta per record: the current cases with the
             ancestors' ids, variable labels, value labels; special values as .a .b .c with specials:
             codes or columns on the connection), spss (a .sav per record: the same rows and labels, the
-            special values' codes declared missing). Written aside and renamed when complete.
+            special values' codes declared missing), parquet (a .parquet per record: the same rows with
+            logical types, the labels in its key-value metadata). Written aside and renamed when complete.
 
             Examples:
               breakout export -c examples/quickstart --org demo --format stata
@@ -28,7 +29,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "The organization (its file organizations/ORG.yaml).")
     var org: String
 
-    @Option(help: "csv, stata or spss; repeat for several (default: csv).")
+    @Option(help: "csv, stata, spss or parquet; repeat for several (default: csv).")
     var format: [String] = []
 
     @Option(help: "The folder, inside the organization's data folder (default: exports).")
@@ -50,7 +51,7 @@ struct ExportCommand: ParsableCommand {
                     throw CLIError(
                         "unknown export format \"\(name)\"",
                         hint: "use " + ExportFormat.allCases.map(\.rawValue).joined(separator: " or ")
-                            + " (parquet is not written yet)")
+                    )
                 }
                 return f
             }

@@ -28,7 +28,7 @@ package struct ConfigLoader {
     ]
     package static let threadsRange = 1...64
     /// The file formats an export job writes (`formats:`).
-    package static let exportFormats = ["csv", "stata", "spss"]
+    package static let exportFormats = ["csv", "stata", "spss", "parquet"]
     package static let chunkRange = 1...100_000
     package static let retriesRange = 0...10
 
@@ -638,10 +638,9 @@ package struct ConfigLoader {
             var seen: [String] = []
             for f in list {
                 if !Self.exportFormats.contains(f.value) {
-                    let later = f.value == "parquet" ? " (parquet is not written yet)" : ""
                     sink.error(
                         f.location,
-                        "\(what): export format \"\(f.value)\" is not one of \(Self.exportFormats.joined(separator: ", "))\(later)")
+                        "\(what): export format \"\(f.value)\" is not one of \(Self.exportFormats.joined(separator: ", "))")
                 } else if !seen.contains(f.value) {
                     seen.append(f.value)
                 }
