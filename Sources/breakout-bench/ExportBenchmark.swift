@@ -61,12 +61,12 @@ func runExportBenchmark() throws {
     }
     let csv = lines.first { $0.0 == .csv }?.1.seconds ?? 1
     print(
-        "export of \(cases) \(shape.rawValue) cases (one run; each format in its own process; files: csv per table, .dta/.sav per record)")
-    print("  format   seconds   cases/s    rows/s   ×csv   MiB on disk   peak RSS MiB")
+        "export of \(cases) \(shape.rawValue) cases (one run; each format in its own process; files: csv per table, .dta/.sav/.parquet per record)")
+    print("  format    seconds   cases/s    rows/s   ×csv   MiB on disk   peak RSS MiB")
     for (format, once) in lines {
         print(
             String(
-                format: "  %@ %9.2f %9.0f %9.0f %6.2f %13.1f %14.1f", format.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0),
+                format: "  %@ %9.2f %9.0f %9.0f %6.2f %13.1f %14.1f", format.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0),
                 once.seconds,
                 Double(once.cases) / once.seconds, Double(once.rows) / once.seconds, once.seconds / csv, Double(once.bytes) / 1_048_576,
                 once.rssMiB))
