@@ -35,7 +35,7 @@ package struct Exporter {
         package var cases: Int
         package var rows: [String: Int]
         package var failed: Int
-        /// Text values longer than an SPSS string holds (255 bytes), cut at a character boundary.
+        /// Text values longer than an SPSS string holds (32,767 bytes), cut at a character boundary.
         package var truncatedValues = 0
     }
 

@@ -42,7 +42,7 @@ struct SPSSExport {
             case .varchar(let n):
                 let chars = column.characters ?? column.item?.length ?? n
                 let ascii = column.name == "case_id" || StataExport.numericKey(column)
-                let width = min(max(1, chars * (ascii ? 1 : 4)), 255)
+                let width = min(max(1, chars * (ascii ? 1 : 4)), 32_767)
                 variable = SPSSVariable(name: name, width: width, label: column.label, measure: .nominal)
                 kind = .text
             case .decimal(let p, let s):

@@ -86,7 +86,7 @@ struct ExportCommand: ParsableCommand {
                 if result.failed > 0 { print("  \(result.failed) cases could not be decoded and are not in the export") }
                 if result.truncatedValues > 0 {
                     print(
-                        "  \(result.truncatedValues) text values are longer than SPSS's 255 bytes and were cut in the .sav files (complete in the other formats)"
+                        "  \(result.truncatedValues) text values are longer than SPSS's 32,767 bytes and were cut in the .sav files (complete in the other formats)"
                     )
                 }
             }

@@ -245,7 +245,7 @@ package struct BreakoutExecutor: JobExecutor {
                     "\(dictionary): exported \(result.cases) cases, \(result.rows.values.reduce(0, +)) rows in \(result.rows.count) tables to \(result.folder.path)"
                         + (result.failed > 0 ? "; \(result.failed) cases could not be decoded and are not in the export" : "")
                         + (result.truncatedValues > 0
-                            ? "; \(result.truncatedValues) text values longer than SPSS's 255 bytes were cut in the .sav files" : ""))
+                            ? "; \(result.truncatedValues) text values longer than SPSS's 32,767 bytes were cut in the .sav files" : ""))
             }
             return JobOutcome(status: .success, output: texts.joined(separator: "\n"), cases: total, rows: rows, failedCases: failedCases)
         }

@@ -5,7 +5,8 @@ package struct SPSSVariable: Sendable {
     package enum Measure: Int32, Sendable { case nominal = 1, ordinal = 2, scale = 3 }
 
     package var name: String
-    /// 0 for a number; else the string's width in bytes (1…255).
+    /// 0 for a number; else the string's width in bytes (1…32,767; beyond 255 a "very long string",
+    /// stored as segments).
     package var width: Int
     package var label: String
     /// Display: total digits and decimals of the `F` format (numbers).
@@ -41,8 +42,10 @@ package enum SPSSCell: Sendable {
 
 /// Writes an SPSS system file (`.sav`, uncompressed, UTF-8, little-endian) one case at a time, as
 /// PSPP's "System File Format" describes it: the dictionary records, then the cases; the case
-/// count is written in place at the end. Strings are at most 255 bytes (a longer value is cut at a
-/// character boundary and counted in ``truncated``).
+/// count is written in place at the end. A string wider than 255 bytes is a "very long string":
+/// segments of 255 bytes (one for every 252 of its width, as SPSS counts them), each its own
+/// variable record, joined again by every reader (subtype 14).
+/// A value longer than its variable's width is cut at a character boundary and counted in ``truncated``.
 package final class SPSSWriter {
     package let url: URL
     let variables: [SPSSVariable]
@@ -78,7 +81,7 @@ package final class SPSSWriter {
         self.url = url
         self.variables = variables.map { v in
             var v = v
-            if v.width > 255 { v.width = 255 }
+            if v.width > 32_767 { v.width = 32_767 }
             return v
         }
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
@@ -108,19 +111,30 @@ package final class SPSSWriter {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// 8-byte units a variable takes in a case (and type-2 records in the dictionary).
-    static func units(_ v: SPSSVariable) -> Int { v.width == 0 ? 1 : (v.width + 7) / 8 }
+    /// The widths of a variable's segments: one for a number or a string of up to 255 bytes; for a
+    /// very long string, 255 for each segment but the last, which holds the rest (252 bytes a segment).
+    static func segments(_ v: SPSSVariable) -> [Int] {
+        guard v.width > 255 else { return [v.width] }
+        let n = (v.width + 251) / 252
+        return Array(repeating: 255, count: n - 1) + [v.width - (n - 1) * 252]
+    }
+
+    /// 8-byte units a segment of this width takes in a case (and type-2 records in the dictionary).
+    static func units(width: Int) -> Int { width == 0 ? 1 : (width + 7) / 8 }
+
+    /// 8-byte units a variable takes in a case.
+    static func units(_ v: SPSSVariable) -> Int { segments(v).reduce(0) { $0 + units(width: $1) } }
 
     /// `(type << 16) | (width << 8) | decimals`: F for numbers, A for strings.
-    static func format(_ v: SPSSVariable) -> Int32 {
-        if v.width > 0 { return Int32(1 << 16 | v.width << 8) }
+    static func format(_ v: SPSSVariable, width segment: Int? = nil) -> Int32 {
+        if v.width > 0 { return Int32(1 << 16 | min(segment ?? v.width, 255) << 8) }
         let width = min(max(v.digits, 1), 40)
         let decimals = min(v.decimals, max(0, width - 1), 16)
         return Int32(5 << 16 | width << 8 | decimals)
     }
 
     private func writeDictionary(label: String, date: Date) {
-        let totalUnits = variables.reduce(0) { $0 + Self.units($1) }
+        let totalUnits = variables.reduce(0) { $0 + Self.units($1) }  // every type-2 record
         // File header.
         buffer += Array("$FL2".utf8)
         padded("@(#) SPSS DATA FILE breakout", 60)
@@ -140,36 +154,48 @@ package final class SPSSWriter {
         padded(label, 64)
         buffer += [0, 0, 0]
 
-        // Variable records; short names V1, V2, … (the long names follow in subtype 13).
+        // Variable records, one per segment; short names V1, V2, … in record order (the long names
+        // follow in subtype 13, keyed by each variable's first segment).
         var index = 1
         var indexes: [Int] = []
-        for (n, v) in variables.enumerated() {
+        var shortNames: [String] = []
+        var veryLong: [(String, Int)] = []
+        var segmentCount = 0
+        for v in variables {
             indexes.append(index)
-            i32(2)
-            i32(Int32(v.width))
-            let labelBytes = StataWriter.prefix(v.label, bytes: 255)
-            i32(labelBytes.isEmpty ? 0 : 1)
-            let missing = v.width == 0 ? Array(v.missingValues.prefix(3)) : []
-            i32(Int32(missing.count))
-            i32(Self.format(v))
-            i32(Self.format(v))
-            padded("V\(n + 1)", 8)
-            if !labelBytes.isEmpty {
-                i32(Int32(labelBytes.count))
-                buffer += labelBytes
-                buffer += Array(repeating: 0x20, count: (4 - labelBytes.count % 4) % 4)
-            }
-            for m in missing { f64(m) }
-            for _ in 1..<Self.units(v) {
+            for (k, width) in Self.segments(v).enumerated() {
+                segmentCount += 1
+                let short = "V\(segmentCount)"
+                if k == 0 {
+                    shortNames.append(short)
+                    if v.width > 255 { veryLong.append((short, v.width)) }
+                }
                 i32(2)
-                i32(-1)
-                i32(0)
-                i32(0)
-                i32(0)
-                i32(0)
-                padded("", 8)
+                i32(Int32(width))
+                let labelBytes = k == 0 ? StataWriter.prefix(v.label, bytes: 255) : []
+                i32(labelBytes.isEmpty ? 0 : 1)
+                let missing = v.width == 0 ? Array(v.missingValues.prefix(3)) : []
+                i32(Int32(missing.count))
+                i32(Self.format(v, width: width))
+                i32(Self.format(v, width: width))
+                padded(short, 8)
+                if !labelBytes.isEmpty {
+                    i32(Int32(labelBytes.count))
+                    buffer += labelBytes
+                    buffer += Array(repeating: 0x20, count: (4 - labelBytes.count % 4) % 4)
+                }
+                for m in missing { f64(m) }
+                for _ in 1..<Self.units(width: width) {
+                    i32(2)
+                    i32(-1)
+                    i32(0)
+                    i32(0)
+                    i32(0)
+                    i32(0)
+                    padded("", 8)
+                }
+                index += Self.units(width: width)
             }
-            index += Self.units(v)
         }
 
         // Value labels: one record pair per variable that has them.
@@ -195,20 +221,32 @@ package final class SPSSWriter {
         f64(Self.sysmis)
         f64(Double.greatestFiniteMagnitude)
         f64(-Double.greatestFiniteMagnitude.nextDown)
-        // Display parameters: measure, width, alignment per variable (not per continuation).
-        if !variables.isEmpty {
-            for v: Int32 in [7, 11, 4, Int32(variables.count * 3)] { i32(v) }
+        // Display parameters: measure, width, alignment per segment (not per continuation).
+        if segmentCount > 0 {
+            for v: Int32 in [7, 11, 4, Int32(segmentCount * 3)] { i32(v) }
             for v in variables {
-                i32(v.measure.rawValue)
-                i32(Int32(v.width == 0 ? 8 : min(v.width, 32)))
-                i32(v.width == 0 ? 1 : 0)
+                for _ in Self.segments(v) {
+                    i32(v.measure.rawValue)
+                    i32(Int32(v.width == 0 ? 8 : min(v.width, 32)))
+                    i32(v.width == 0 ? 1 : 0)
+                }
             }
         }
         // Long variable names.
-        let names = Array(variables.enumerated().map { "V\($0.offset + 1)=\($0.element.name)" }.joined(separator: "\t").utf8)
+        let names = Array(zip(shortNames, variables).map { "\($0)=\($1.name)" }.joined(separator: "\t").utf8)
         if !names.isEmpty {
             for v: Int32 in [7, 13, 1, Int32(names.count)] { i32(v) }
             buffer += names
+        }
+        // Very long strings: each one's first segment and its whole width.
+        if !veryLong.isEmpty {
+            var text: [UInt8] = []
+            for (short, width) in veryLong {
+                text += Array("\(short)=\(String(repeating: "0", count: max(0, 5 - String(width).count)))\(width)".utf8)
+                text += [0, 9]
+            }
+            for v: Int32 in [7, 14, 1, Int32(text.count)] { i32(v) }
+            buffer += text
         }
         // Character encoding.
         for v: Int32 in [7, 20, 1, 5] { i32(v) }
@@ -230,14 +268,20 @@ package final class SPSSWriter {
                 default: f64(Self.sysmis)
                 }
             } else {
-                let size = Self.units(v) * 8
+                var bytes: [UInt8] = []
                 if case .text(let s) = cell {
-                    let bytes = StataWriter.prefix(s, bytes: v.width)
+                    bytes = StataWriter.prefix(s, bytes: v.width)
                     if bytes.count < s.utf8.count { truncated += 1 }
-                    buffer += bytes
-                    buffer += Array(repeating: 0x20, count: size - bytes.count)
-                } else {
-                    buffer += Array(repeating: 0x20, count: size)
+                }
+                // Each segment holds the next 255 bytes (its width), its 256th is padding; readers
+                // join the segments' bytes (checked with pyreadstat).
+                var offset = 0
+                for width in Self.segments(v) {
+                    let used = width
+                    let piece = offset < bytes.count ? bytes[offset..<min(bytes.count, offset + used)] : []
+                    buffer += piece
+                    buffer += Array(repeating: 0x20, count: Self.units(width: width) * 8 - piece.count)
+                    offset += used
                 }
             }
         }

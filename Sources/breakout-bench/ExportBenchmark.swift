@@ -61,7 +61,8 @@ func runExportBenchmark() throws {
     }
     let csv = lines.first { $0.0 == .csv }?.1.seconds ?? 1
     print(
-        "export of \(cases) \(shape.rawValue) cases (one run; each format in its own process; files: csv per table, .dta/.sav/.parquet per record)")
+        "export of \(cases) \(shape.rawValue) cases (one run; each format in its own process; files: csv per table, .dta/.sav/.parquet per record)"
+    )
     print("  format    seconds   cases/s    rows/s   ×csv   MiB on disk   peak RSS MiB")
     for (format, once) in lines {
         print(

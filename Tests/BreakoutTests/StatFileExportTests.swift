@@ -290,8 +290,9 @@ import Verification
             ])
     }
 
-    /// The SPSS writer alone: a string longer than SPSS's 255 bytes is cut at a character boundary
-    /// and counted; labels, declared missing values and system missing read back.
+    /// The SPSS writer alone: a value longer than its variable is cut at a character boundary and
+    /// counted; a very long string (1,000 bytes: four segments) reads back whole; labels, declared
+    /// missing values and system missing read back.
     @Test func theSPSSWriterAtItsLimits() throws {
         let url = URL(fileURLWithPath: temporaryPath("limits.sav"))
         let writer = try SPSSWriter(
@@ -303,19 +304,21 @@ import Verification
                 SPSSVariable(name: "revenu", width: 0, label: "Revenu", digits: 10, decimals: 2, measure: .scale),
                 SPSSVariable(name: "nom", width: 255, label: "Nom", measure: .nominal),
                 SPSSVariable(name: "by", width: 0, label: "réservé", measure: .scale),
+                SPSSVariable(name: "adresse", width: 1000, label: "Adresse (very long string)", measure: .nominal),
             ])
-        try writer.append([.number(2), .number(12_345_678.91), .text(String(repeating: "é", count: 200)), .number(-1)])
-        try writer.append([.number(9), .missing, .text("court"), .missing])
+        let address = String(repeating: "é", count: 400) + "fin"
+        try writer.append([.number(2), .number(12_345_678.91), .text(String(repeating: "é", count: 200)), .number(-1), .text(address)])
+        try writer.append([.number(9), .missing, .text("court"), .missing, .missing])
         try writer.finish()
         #expect(writer.truncated == 1)
         guard let read = try Self.read(url.path) else { return }
-        #expect(read.columns == ["sexe", "revenu", "nom", "by"])
-        #expect(read.labels == ["Sexe", "Revenu", "Nom", "réservé"])
+        #expect(read.columns == ["sexe", "revenu", "nom", "by", "adresse"])
+        #expect(read.labels == ["Sexe", "Revenu", "Nom", "réservé", "Adresse (very long string)"])
         #expect(read.valueLabels.values.first == ["1": "Masculin", "2": "Féminin"])
         #expect(read.missing?["sexe"] == [9])
         #expect(
             read.rows.map { $0.map(\.description) } == [
-                ["2", "12345678.91", String(repeating: "é", count: 127), "-1"], ["9", "∅", "court", "∅"],
+                ["2", "12345678.91", String(repeating: "é", count: 127), "-1", address], ["9", "∅", "court", "∅", ""],
             ])
     }
 
