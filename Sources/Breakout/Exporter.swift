@@ -35,6 +35,8 @@ package struct Exporter {
         package var cases: Int
         package var rows: [String: Int]
         package var failed: Int
+        /// Cases flagged deleted, left out (the default) or kept with `deleted` = 1.
+        package var deleted = 0
         /// Text values longer than an SPSS string holds (32,767 bytes), cut at a character boundary.
         package var truncatedValues = 0
     }
@@ -42,7 +44,7 @@ package struct Exporter {
     /// Writes `<directory>/<DICT>/<yyyy-MM-ddTHHmmssZ>/`.
     package func export(
         to directory: URL, at date: Date = Date(), chunkSize: Int = 1000, formats: [ExportFormat] = [.csv],
-        stop: @Sendable () -> Bool = { false }
+        includeDeleted: Bool = false, stop: @Sendable () -> Bool = { false }
     ) throws -> Result {
         let csv = formats.contains(.csv)
         let f = DateFormatter()
@@ -81,7 +83,7 @@ package struct Exporter {
         var parquet: [ParquetExport] = []
         defer { if !stataDone { for p in parquet { p.writer.abandon() } } }
         if formats.contains(.parquet) {
-            for flat in FlatRecord.all(schema) {
+            for flat in FlatRecord.all(schema, deleted: includeDeleted) {
                 let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + ".parquet")
                 do { parquet.append(try ParquetExport(flat, schema: schema, url: url)) } catch let error as StatFileError {
                     throw BreakoutError(
@@ -92,7 +94,7 @@ package struct Exporter {
         var spss: [SPSSExport] = []
         defer { if !stataDone { for s in spss { s.writer.abandon() } } }
         if formats.contains(.spss) {
-            for flat in FlatRecord.all(schema) {
+            for flat in FlatRecord.all(schema, deleted: includeDeleted) {
                 let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + ".sav")
                 do { spss.append(try SPSSExport(flat, schema: schema, url: url, date: date)) } catch let error as StatFileError {
                     throw BreakoutError(
@@ -101,7 +103,7 @@ package struct Exporter {
             }
         }
         if formats.contains(.stata) {
-            for flat in FlatRecord.all(schema) {
+            for flat in FlatRecord.all(schema, deleted: includeDeleted) {
                 let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + ".dta")
                 do { stata.append(try StataExport(flat, schema: schema, url: url, date: date)) } catch let error as StatFileError {
                     throw BreakoutError(
@@ -113,7 +115,7 @@ package struct Exporter {
         let builder = RowBuilder(schema: schema, layout: layout)
         let inflater = try ZlibInflater()
         var mark = Mark.start
-        var cases = 0, failed = 0
+        var cases = 0, failed = 0, deleted = 0
         while !stop() {
             let chunk = try feed.cases(after: mark, limit: chunkSize)
             guard let last = chunk.last else { break }
@@ -127,6 +129,9 @@ package struct Exporter {
                     failed += 1
                 }
             }
+            // Only current cases, as the analyst views have them, unless asked otherwise.
+            deleted += rows.tables[0].reduce(0) { $0 + ($1[4].int64 == 1 ? 1 : 0) }
+            if !includeDeleted { rows.removeDeletedCases(schema) }
             if !stata.isEmpty || !spss.isEmpty || !parquet.isEmpty {
                 let index = ChunkIndex(rows, schema)
                 for export in parquet {
@@ -213,7 +218,8 @@ package struct Exporter {
         completed = true
         var perTable: [String: Int] = [:]
         for (t, table) in tables.enumerated() { perTable[table.name.name] = rowsPerTable[t] }
-        var result = Result(folder: final, cases: cases, rows: perTable, failed: failed)
+        var result = Result(folder: final, cases: includeDeleted ? cases : cases - deleted, rows: perTable, failed: failed)
+        result.deleted = deleted
         result.truncatedValues = spss.reduce(0) { $0 + $1.writer.truncated }
         return result
     }

@@ -14,6 +14,8 @@ struct FlatRecord {
         /// Column index in the record's table; `flag` is the index of its `<item>_special` column.
         case record(Int, flag: Int?)
         case partial
+        /// 1 for a case flagged deleted (only when an export keeps them).
+        case deleted
     }
 
     struct Column {
@@ -36,8 +38,9 @@ struct FlatRecord {
     let table: Int
     let columns: [Column]
 
-    /// The flat shape of every record of `schema`, in the order of its views.
-    static func all(_ schema: BreakoutSchema) -> [FlatRecord] {
+    /// The flat shape of every record of `schema`, in the order of its views; with `deleted`, the
+    /// rows of deleted cases too, and a `deleted` column after `partial_save`.
+    static func all(_ schema: BreakoutSchema, deleted: Bool = false) -> [FlatRecord] {
         let names = schema.dataTables.map(\.name)
         func label(_ labels: [Label]) -> String { BreakoutSchema.text(labels, in: schema.language) }
         return zip(schema.records, schema.views).map { record, view in
@@ -49,6 +52,9 @@ struct FlatRecord {
                 case .label: continue
                 case .isSet:
                     columns.append(Column(name: column.name, source: .partial, type: .integer, label: "partial save", decimals: 0))
+                    if deleted {
+                        columns.append(Column(name: "deleted", source: .deleted, type: .integer, label: "case deleted", decimals: 0))
+                    }
                 case .column(let ref):
                     if ref.alias == "c" {
                         let index = schema.cases.columns.firstIndex { $0.name == ref.column }!
@@ -112,13 +118,14 @@ struct FlatRecord {
             }
             guard let guid = parent.string, let c = index.cases[guid] else { continue }
             let caseRow = chunk.tables[0][c]
-            if caseRow[4].int64 == 1 { continue }  // deleted
+            if caseRow[4].int64 == 1, !columns.contains(where: { if case .deleted = $0.source { true } else { false } }) { continue }
             out.append(
                 (
                     columns.map { column in
                         switch column.source {
                         case .caseColumn(let i): return caseRow[i]
                         case .partial: return .integer(caseRow[6].isNull ? 0 : 1)
+                        case .deleted: return caseRow[4]
                         case .level(let l, let i): return levels[l].isEmpty ? .null : levels[l][i]
                         case .record(let i, _): return row[i]
                         }
@@ -126,6 +133,26 @@ struct FlatRecord {
                 ))
         }
         return out
+    }
+}
+
+extension ChunkRows {
+    /// Leaves out the rows of the cases flagged deleted, in every table: each row whose case, or
+    /// parent node, is left out (the tables are in parents-first order).
+    mutating func removeDeletedCases(_ schema: BreakoutSchema) {
+        let gone = Set(tables[0].filter { $0[4].int64 == 1 }.compactMap { $0[0].string })
+        guard !gone.isEmpty else { return }
+        tables[0].removeAll { $0[0].string.map(gone.contains) ?? false }
+        tables[1].removeAll { $0[0].string.map(gone.contains) ?? false }
+        var nodes = Set<Int64>()
+        for t in tables.indices.dropFirst(2) {
+            let first = t == 2  // level 1: its second column is the case's UUID
+            tables[t].removeAll { row in
+                let drop = first ? (row[1].string.map(gone.contains) ?? false) : (row[1].int64.map(nodes.contains) ?? false)
+                if drop, let id = row[0].int64 { nodes.insert(id) }
+                return drop
+            }
+        }
     }
 }
 

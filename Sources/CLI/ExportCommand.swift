@@ -38,6 +38,9 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "The connection whose naming, labels_language and specials the files follow (default: the organization's default).")
     var connection: String?
 
+    @Flag(name: .customLong("include-deleted"), help: "Keep the cases flagged deleted (with a deleted column); left out by default.")
+    var includeDeleted = false
+
     @Option(name: .customLong("max-cases-per-chunk"), help: "Cases decoded at a time (default: defaults.max_cases_per_chunk).")
     var maxCasesPerChunk: Int?
 
@@ -79,9 +82,11 @@ struct ExportCommand: ParsableCommand {
                         naming: destination.naming, labelsLanguage: destination.labelsLanguage, specials: destination.specials))
                 let result = try exporter.export(
                     to: folder, chunkSize: maxCasesPerChunk ?? configuration.settings.defaults.maxCasesPerChunk, formats: formats,
-                    stop: { stop.isSet })
+                    includeDeleted: includeDeleted, stop: { stop.isSet })
                 let files = (try? FileManager.default.contentsOfDirectory(atPath: result.folder.path).sorted()) ?? []
-                print("\(name): \(result.cases) cases exported to \(result.folder.path)")
+                print(
+                    "\(name): \(result.cases) cases exported to \(result.folder.path)"
+                        + (includeDeleted ? " (\(result.deleted) flagged deleted)" : " (\(result.deleted) deleted cases left out)"))
                 print("  files: " + files.joined(separator: ", "))
                 if result.failed > 0 { print("  \(result.failed) cases could not be decoded and are not in the export") }
                 if result.truncatedValues > 0 {

@@ -24,7 +24,7 @@ package struct ConfigLoader {
     ]
     static let jobKeys = [
         "name", "type", "schedule", "time_zone", "connection", "dictionaries", "threads", "max_cases_per_chunk",
-        "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts", "output", "formats",
+        "active", "timeout", "retries", "starting_deadline", "include", "exclude", "alerts", "output", "formats", "include_deleted",
     ]
     package static let threadsRange = 1...64
     /// The file formats an export job writes (`formats:`).
@@ -650,12 +650,17 @@ package struct ConfigLoader {
             }
             if !seen.isEmpty { formats = seen }
         }
+        let includeDeleted = r.bool("include_deleted")
+        if kind == .breakout, let includeDeleted {
+            sink.error(includeDeleted.location, "\(what): \"include_deleted\" is for export jobs; a breakout job keeps every case, flagged")
+        }
         guard let schedule, let connection else { return nil }
         var job = Job(
             name: name, kind: kind, schedule: schedule, scheduleLocation: scheduleLocation, timeZone: timeZone, connection: connection,
             dictionaries: dictionaries, threads: threads, maxCasesPerChunk: chunk, isActive: active, timeout: timeout, retries: retries,
             startingDeadline: deadline, include: include, exclude: exclude, alerts: alerts ?? org.alerts, output: output?.value)
         job.formats = formats
+        job.includeDeleted = includeDeleted?.value ?? false
         return job
     }
 

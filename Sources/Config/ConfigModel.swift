@@ -156,6 +156,8 @@ package struct Job: Sendable {
     package var output: String?
     /// Export jobs: the file formats written (`formats:`; default `[csv]`).
     package var formats: [String] = ["csv"]
+    /// Export jobs: keep the cases flagged deleted (`include_deleted: true`); left out by default.
+    package var includeDeleted = false
 }
 
 /// Where a failed run (with `onRecovery`, the next successful one; with `onFailedCases`, a

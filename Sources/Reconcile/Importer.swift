@@ -124,6 +124,7 @@ package struct Importer {
             if !s.exclude.isEmpty { y += "    exclude: \(list(s.exclude))\n" }
             if let output = s.output { y += "    output: \(q(output))\n" }
             if s.formats != ["csv"] { y += "    formats: \(list(s.formats))\n" }
+            if s.includeDeleted { y += "    include_deleted: true\n" }
             if let alerts = s.alerts {
                 var parts: [String] = []
                 if let w = alerts.webhook { parts.append("webhook: \(q(w))") }

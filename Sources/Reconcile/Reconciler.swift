@@ -60,6 +60,7 @@ package final class Reconciler {
             }
         )
         settings.formats = j.formats
+        settings.includeDeleted = j.includeDeleted
         return settings.stored
     }
 

@@ -237,12 +237,18 @@ package struct BreakoutExecutor: JobExecutor {
             for dictionary in dictionaries {
                 let exporter = try Exporter(
                     feed: try sources.feed(for: dictionary), options: t.schemaOptions)
-                let result = try exporter.export(to: folder, chunkSize: chunk, formats: formats, stop: stop)
+                let result = try exporter.export(
+                    to: folder, chunkSize: chunk, formats: formats, includeDeleted: settings.includeDeleted, stop: stop)
                 total += Int64(result.cases)
                 rows += Int64(result.rows.values.reduce(0, +))
                 failedCases += Int64(result.failed)
                 texts.append(
                     "\(dictionary): exported \(result.cases) cases, \(result.rows.values.reduce(0, +)) rows in \(result.rows.count) tables to \(result.folder.path)"
+                        + (result.deleted > 0
+                            ? settings.includeDeleted
+                                ? "; \(result.deleted) of them flagged deleted"
+                                : "; \(result.deleted) deleted cases left out (include_deleted: true keeps them)"
+                            : "")
                         + (result.failed > 0 ? "; \(result.failed) cases could not be decoded and are not in the export" : "")
                         + (result.truncatedValues > 0
                             ? "; \(result.truncatedValues) text values longer than SPSS's 32,767 bytes were cut in the .sav files" : ""))

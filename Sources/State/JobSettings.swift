@@ -40,6 +40,8 @@ package struct JobSettings: Sendable, Equatable {
     package var alerts: Alerts?
     /// An export job's file formats (`csv`, `stata`); `["csv"]` when not set.
     package var formats: [String] = ["csv"]
+    /// An export job keeps the cases flagged deleted; false (left out) when not set.
+    package var includeDeleted = false
 
     package init(
         timeout: Int? = nil, retries: Int = 0, startingDeadline: Int = JobSettings.defaultStartingDeadline, include: [String] = [],
@@ -64,6 +66,7 @@ package struct JobSettings: Sendable, Equatable {
             include: (o["include"] as? [Any])?.compactMap { $0 as? String } ?? [],
             exclude: (o["exclude"] as? [Any])?.compactMap { $0 as? String } ?? [], output: o["output"] as? String)
         if let f = (o["formats"] as? [Any])?.compactMap({ $0 as? String }), !f.isEmpty { formats = f }
+        includeDeleted = o["include_deleted"] as? Bool ?? false
         if let a = o["alerts"] as? [String: Any] {
             alerts = Alerts(
                 webhook: a["webhook"] as? String, command: a["command"] as? String, onRecovery: a["on_recovery"] as? Bool ?? false,
@@ -78,6 +81,7 @@ package struct JobSettings: Sendable, Equatable {
         if let output { o["output"] = output }
         // Only when not the default, so that rows written before the option existed plan no change.
         if formats != ["csv"] { o["formats"] = formats }
+        if includeDeleted { o["include_deleted"] = true }
         if let timeout { o["timeout"] = timeout }
         if let alerts {
             var a: [String: Any] = ["on_recovery": alerts.onRecovery]

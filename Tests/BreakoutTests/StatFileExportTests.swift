@@ -235,6 +235,22 @@ import Verification
         }
     }
 
+    /// `include_deleted`: the deleted cases' rows come back, with a `deleted` column after
+    /// `partial_save`; without it there are none (the view's rows, checked above).
+    @Test func deletedCasesOnRequest() throws {
+        let source = try GeneratedSource(cases: 300)
+        let folder = URL(fileURLWithPath: temporaryPath("exports"))
+        let result = try Exporter(feed: try source.feed(), options: SchemaOptions()).export(
+            to: folder, chunkSize: 64, formats: [.parquet, .stata], includeDeleted: true)
+        #expect(result.deleted > 0)
+        for suffix in ["parquet", "dta"] {
+            guard let read = try Self.read(result.folder.appendingPathComponent("person.\(suffix)").path) else { return }
+            let d = try #require(read.columns.firstIndex(of: "deleted"))
+            #expect(read.columns[d - 1] == "partial_save")
+            #expect(read.rows.contains { $0[d] == .number(1) } && read.rows.contains { $0[d] == .number(0) }, "\(suffix)")
+        }
+    }
+
     /// A real dictionary from the fixtures: CSPro's Popstan census example (households and persons,
     /// value sets with ranges and special values), its smallStan data, in every format.
     @Test(arguments: [ExportFormat.stata, .spss, .parquet])

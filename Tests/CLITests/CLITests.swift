@@ -701,14 +701,15 @@ struct CLI {
             jobExtra: "  - name: monthly-export\n    type: export\n    schedule: \"0 3 1 * *\"\n    output: exports\n")
         let r = try CLI.run(["jobs", "run", "demo/monthly-export", "-c", dir.path, "--wait"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("CENSUS: exported 396 cases"))
+        // The current cases only: 396 decoded, 9 of them flagged deleted.
+        #expect(r.stdout.contains("CENSUS: exported 387 cases") && r.stdout.contains("9 deleted cases left out"), "\(r.stdout)")
         let parent = dir.appendingPathComponent(".breakout/demo/exports/CENSUS")
         let folders = try FileManager.default.contentsOfDirectory(atPath: parent.path)
         #expect(folders.count == 1 && !folders[0].hasPrefix("."), "\(folders)")
         let folder = parent.appendingPathComponent(folders[0])
         let person = try String(contentsOf: folder.appendingPathComponent("person.csv"), encoding: .utf8)
         let lines = person.split(separator: "\r\n")
-        #expect(lines.count == 1390)
+        #expect(lines.count == 1 + 1360)  // the persons of current cases: as many as census_person_view has
         #expect(lines[0] == "person-id,level-2-id,p01_name,p02_sex,p03_age,p04_income,p05_phone")
         let package =
             try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("datapackage.json"))) as? [String: Any]
@@ -724,6 +725,17 @@ struct CLI {
         #expect(personFields.first { $0["name"] as? String == "p01_name" }?["type"] as? String == "string")
         let labels = try String(contentsOf: folder.appendingPathComponent("value_labels.csv"), encoding: .utf8)
         #expect(labels.contains("P02_SEX,P02_SEX_VS1,2,,,FR,Féminin"))
+
+        // include_deleted keeps them, flagged.
+        let all = try Self.prepared(
+            jobExtra:
+                "  - name: monthly-export\n    type: export\n    schedule: \"0 3 1 * *\"\n    output: exports\n    include_deleted: true\n")
+        let kept = try CLI.run(["jobs", "run", "demo/monthly-export", "-c", all.path, "--wait"])
+        #expect(kept.stdout.contains("CENSUS: exported 396 cases") && kept.stdout.contains("9 of them flagged deleted"), "\(kept.stdout)")
+        let allParent = all.appendingPathComponent(".breakout/demo/exports/CENSUS")
+        let allFolder = allParent.appendingPathComponent(try FileManager.default.contentsOfDirectory(atPath: allParent.path)[0])
+        let everyone = try String(contentsOf: allFolder.appendingPathComponent("person.csv"), encoding: .utf8)
+        #expect(everyone.split(separator: "\r\n").count == 1390)
     }
 
     /// `formats: [stata]` through the runner: a .dta per record and no CSV, listed in
