@@ -85,9 +85,23 @@ struct ExportCommand: ParsableCommand {
                     includeDeleted: includeDeleted, stop: { stop.isSet })
                 let files = (try? FileManager.default.contentsOfDirectory(atPath: result.folder.path).sorted()) ?? []
                 print(
-                    "\(name): \(result.cases) cases exported to \(result.folder.path)"
-                        + (includeDeleted ? " (\(result.deleted) flagged deleted)" : " (\(result.deleted) deleted cases left out)"))
-                print("  files: " + files.joined(separator: ", "))
+                    "\(name): \(result.cases) cases exported"
+                        + (includeDeleted ? " (\(result.deleted) flagged deleted)" : " (\(result.deleted) deleted cases left out)")
+                        + " to\n  \(result.folder.path)")
+                // The files by kind, wrapped at 80 columns.
+                for ext in ["csv", "dta", "sav", "parquet", "json"] {
+                    let these = files.filter { $0.hasSuffix("." + ext) }
+                    guard !these.isEmpty else { continue }
+                    var line = "  \(ext):"
+                    for file in these {
+                        if line.count + file.count + 2 > 80 {
+                            print(line)
+                            line = "   "
+                        }
+                        line += " " + file
+                    }
+                    print(line)
+                }
                 if result.failed > 0 { print("  \(result.failed) cases could not be decoded and are not in the export") }
                 if result.truncatedValues > 0 {
                     print(
