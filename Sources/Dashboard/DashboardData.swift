@@ -58,6 +58,9 @@ package struct DashboardData {
 
     package var snapshot: StateSnapshot
     package var jobs: [Job]
+    /// Each organization's last finished runs, newest first (the overview's trend).
+    package var recentRuns: [String: [Run]] = [:]
+    static let trendRuns = 20
     package var organizations: [OrganizationRow] { snapshot.organizations }
     /// The state store's time when this was read (the clock leases use).
     package var now: Date
@@ -85,7 +88,15 @@ package struct DashboardData {
             }
         }
         var lastFinished: [Int64: Run] = [:]
-        for run in try Self.runs(store, finishedOnly: true, limit: nil).reversed() { lastFinished[run.jobID] = run }
+        let finished = try Self.runs(store, finishedOnly: true, limit: nil)
+        for run in finished.reversed() { lastFinished[run.jobID] = run }
+        // Each organization's last runs (newest first), under the name they were recorded with.
+        var recent: [String: [Run]] = [:]
+        for run in finished {
+            guard let org = run.organization, recent[org, default: []].count < Self.trendRuns else { continue }
+            recent[org, default: []].append(run)
+        }
+        recentRuns = recent
         let orgName = Dictionary(snapshot.organizations.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         let connName = Dictionary(snapshot.connections.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         jobs = snapshot.jobs.map { j in

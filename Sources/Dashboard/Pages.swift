@@ -129,12 +129,13 @@ enum Pages {
     static func overview(_ data: DashboardData, csrf: String?) -> String {
         var b =
             liveness(data)
-            + "<h2>Organizations</h2><table><tr><th>Organization</th><th>Name</th><th>Connections</th><th>Active jobs</th></tr>"
+            + "<h2>Organizations</h2><table><tr><th>Organization</th><th>Name</th><th>Connections</th><th>Active jobs</th><th>Last runs (cases loaded)</th></tr>"
         for o in data.organizations {
             let conns = data.snapshot.connections.filter { $0.organizationID == o.id }.count
             let active = data.jobs.filter { $0.organization == o.name && $0.active }.count
             b +=
-                "<tr><td><a href=\"/org/\(url(o.name))\">\(e(o.name))</a></td><td>\(e(o.displayName ?? o.name))</td><td>\(conns)</td><td>\(active)</td></tr>"
+                "<tr><td><a href=\"/org/\(url(o.name))\">\(e(o.name))</a></td><td>\(e(o.displayName ?? o.name))</td><td>\(conns)</td><td>\(active)</td>"
+                + "<td>\(Charts.trend(data.recentRuns[o.name] ?? []))</td></tr>"
         }
         b += "</table>"
         let running = data.jobs.filter(\.running)
@@ -210,6 +211,7 @@ enum Pages {
             "<p>\(e(job.type)) job · \(e(DashboardData.words(job.schedule, job.timeZone))) · <code>\(e(job.schedule))</code> · connection \(e(job.connection ?? "default"))</p>"
         b += "<p>Status: \(status(job)) · next run \(job.active ? time(job.nextRunAt) : "inactive")</p>" + runButton(job, csrf: csrf)
         b += declaration(job)
+        if !runs.isEmpty { b += "<h2>Recent runs</h2>" + Charts.runs(runs) }
         b += history(runs)
         return page("Job \(job.organization)/\(job.name)", b, csrf: csrf)
     }

@@ -953,6 +953,8 @@ struct CLI {
         // The status is text in a fixed class, never an attribute.
         let job = try Self.request(base + "/org/demo/jobs/breakout-hourly")
         #expect(job.body.contains("<span class=\"other\">x onclick=alert(1)</span>"), "\(job.body)")
+        // In the chart too the hand-made status is text (a title) in a fixed colour.
+        #expect(job.body.contains("<title>#1 x onclick=alert(1)") && job.body.contains("fill=\"#999999\""), "\(job.body)")
         #expect(job.body.range(of: "<[^>]*onclick", options: .regularExpression) == nil, "an onclick attribute in a tag")
 
         // The failure's first line next to the status, as text.
@@ -1129,6 +1131,13 @@ struct CLI {
                 && jobPage.body.contains("Declared in <code>organizations/demo.yaml</code>"))
         let runPage = try Self.request(base + "/runs/1")
         #expect(runPage.body.contains("CENSUS: 2970 cases loaded") && runPage.body.contains("Failed cases and errors"))
+        // Pictures: the job's recent runs (a bar per run, coloured: orange for cases set aside) and
+        // the organization's trend on the overview; SVG in the page, no script.
+        #expect(jobPage.body.contains("<svg class=\"chart\"") && jobPage.body.contains("<title>#1 success"), "\(jobPage.body)")
+        #expect(jobPage.body.contains("fill=\"#b35c00\"") && jobPage.body.contains("2970 cases, 30 set aside"))
+        let overviewPage = try Self.request(base + "/")
+        #expect(overviewPage.body.contains("<svg class=\"trend\"") && overviewPage.body.contains("aria-label=\"Last 1 runs: 0 failed\""))
+        #expect(!jobPage.body.contains("<script"))
 
         // /metrics parses as Prometheus text (with the official parser when installed).
         let metrics = try Self.request(base + "/metrics")
