@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Drives headless Chromium through the dashboard like a person: sign in with the token, open the
-organization page, press "Run now", and watch the job's page until the run has finished.
+organization page, press "Run now", and watch the job's page, without reloading it, until the run has
+finished (its script rewrites the status and progress).
 Standard library only (a minimal WebSocket client for the DevTools protocol).
 
 usage: browser-run-now.py CHROMIUM BASE_URL TOKEN ORG JOB SCREENSHOT_DIR
-prints one JSON object: {"button_before_login": bool, "button_after_login": bool, "states": [...], "final": str}
+prints one JSON object: {"button_before_login": bool, "button_after_login": bool, "states": [...], "final": str,
+"texts": [the status texts seen, in order], "reloaded": bool}
 """
 import base64, json, os, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -130,10 +132,19 @@ def main():
         tools.screenshot(os.path.join(shots, "organization-signed-in.png"))
         tools.evaluate("document.querySelector('form[action$=\"/run\"] button').click(); true")
         tools.wait_load()
+        # The job's page, watched without a reload: /live.js rewrites the status while the run moves.
+        # A marker on the window shows that the document stayed the same one.
+        tools.evaluate("window.__watched = true; true")
         states = []
+        texts = []
         final = ""
-        for _ in range(200):
-            text = tools.evaluate("(document.querySelector('p:nth-of-type(2)') || document.body).innerText")
+        reloaded = False
+        for _ in range(600):
+            text = tools.evaluate("(document.querySelector('[data-live-job]') || document.body).innerText")
+            if not tools.evaluate("window.__watched === true"):
+                reloaded = True
+            if not texts or texts[-1] != text:
+                texts.append(text)
             state = "running" if "running" in text else ("success" if "success" in text else ("failed" if "failed" in text else text[:40]))
             if not states or states[-1] != state:
                 states.append(state)
@@ -141,9 +152,9 @@ def main():
                 final = state
                 break
             time.sleep(0.1)
-            tools.navigate(f"{base}/org/{org}/jobs/{job}")
         tools.screenshot(os.path.join(shots, "job-after-run-now.png"))
-        print(json.dumps({"button_before_login": before, "button_after_login": after, "states": states, "final": final}))
+        print(json.dumps({"button_before_login": before, "button_after_login": after, "states": states, "final": final,
+                          "texts": texts, "reloaded": reloaded}))
     finally:
         browser.kill()
 

@@ -119,6 +119,11 @@ package struct DashboardServer: Sendable {
     package func router() -> Router<DashboardContext> {
         let router = Router(context: DashboardContext.self)
         router.add(middleware: SafetyMiddleware(hosts: hosts))
+        router.get("/live.js") { _, _ -> Response in
+            var response = Self.text(Pages.live, type: "text/javascript; charset=utf-8")
+            response.headers[.cacheControl] = "max-age=3600"
+            return response
+        }
         router.get("/style.css") { _, _ -> Response in
             var response = Self.text(Pages.style, type: "text/css; charset=utf-8")
             response.headers[.cacheControl] = "max-age=3600"

@@ -3,7 +3,8 @@ import Foundation
 import Runner
 import State
 
-/// Server-rendered HTML: no JavaScript, forms for the one action.
+/// Server-rendered HTML, forms for the one action; one small script (`live`) keeps running jobs'
+/// progress current without a reload.
 enum Pages {
     static func e(_ s: String) -> String { htmlEscaped(s) }
 
@@ -25,6 +26,52 @@ enum Pages {
         s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? s
     }
 
+    /// The pages' one script (served as `/live.js`, allowed by the CSP as 'self'): while a page is
+    /// open it asks `/api/status` every 2 s when something runs (every 15 s otherwise) and rewrites
+    /// each `data-live-job` element with the job's state and progress — no reload. Text only
+    /// (`textContent`): a status or progress from the control tables never becomes markup.
+    static let live = """
+        (function () {
+          "use strict";
+          var known = ["success", "failed", "running", "skipped", "crashed", "timeout"];
+          function text(j) {
+            if (j.running) return { css: "running", text: "running" + (j.progress ? " · " + j.progress : " · starting") };
+            if (!j.last_status) return { css: "muted", text: j.active ? "never run" : "inactive" };
+            var aside = j.last_failed_cases > 0 ? " (" + j.last_failed_cases + " undecodable cases set aside)" : "";
+            var css = j.last_status === "success" && j.last_failed_cases > 0 ? "partial" : (known.indexOf(j.last_status) >= 0 ? j.last_status : "other");
+            return { css: css, text: j.last_status + aside };
+          }
+          function tick() {
+            var elements = document.querySelectorAll("[data-live-job]");
+            if (!elements.length) return;
+            fetch("/api/status", { cache: "no-store", credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (s) {
+              var byName = {}, running = false;
+              s.jobs.forEach(function (j) { byName[j.organization + "/" + j.job] = j; if (j.running) running = true; });
+              elements.forEach(function (el) {
+                var j = byName[el.getAttribute("data-live-job")];
+                // A job that is not running keeps what the server wrote (its cause, overdue); a run
+                // that starts, moves or ends is rewritten.
+                if (!j || (!j.running && el.getAttribute("data-live-state") !== "running")) return;
+                var t = text(j), span = document.createElement("span");
+                span.className = t.css;
+                span.textContent = t.text;
+                if (el.textContent !== t.text) { el.replaceChildren(span); }
+                if (!j.running) {
+                  // The run ended: the history and chart below are from before it.
+                  var again = document.createElement("a");
+                  again.href = location.pathname;
+                  again.textContent = " · finished: reload for its details";
+                  el.appendChild(again);
+                }
+                el.setAttribute("data-live-state", j.running ? "running" : "idle");
+              });
+              setTimeout(tick, running ? 2000 : 15000);
+            }).catch(function () { setTimeout(tick, 15000); });
+          }
+          setTimeout(tick, 2000);
+        })();
+        """
+
     static let style = """
         body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:70rem}
         table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}
@@ -41,7 +88,8 @@ enum Pages {
             } ?? "<a href=\"/login\">Sign in to run jobs</a>"
         return """
                 <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(e(title)) · breakout</title>
-                <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/style.css"></head>
+                <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/style.css">
+                <script src="/live.js" defer></script></head>
                 <body><nav><a href="/">Overview</a><a href="/api/status">JSON</a><a href="/metrics">Metrics</a>\(session)</nav>
             <h1>\(e(title))</h1>
             \(body)
@@ -58,8 +106,14 @@ enum Pages {
         return f.string(from: d)
     }
 
+    /// A job's status, in an element `/live.js` keeps current while the page is open.
     static func status(_ job: DashboardData.Job) -> String {
-        if job.running { return "<span class=\"running\">running</span>" }
+        "<span data-live-job=\"\(e(job.organization + "/" + job.name))\" data-live-state=\"\(job.running ? "running" : "idle")\">"
+            + staticStatus(job) + "</span>"
+    }
+
+    static func staticStatus(_ job: DashboardData.Job) -> String {
+        if job.running { return "<span class=\"running\">running</span>" + (job.progress.map { " · \(e($0))" } ?? "") }
         let overdue = job.overdueSince.map { " <span class=\"overdue\">overdue since \(time($0))</span>" } ?? ""
         guard let s = job.lastStatus else {
             return (job.active ? "<span class=\"muted\">never run</span>" : "<span class=\"muted\">inactive</span>") + overdue
@@ -146,7 +200,7 @@ enum Pages {
             b += "<table><tr><th>Job</th><th>Since</th><th>Runner</th><th>Progress</th></tr>"
             for j in running {
                 b +=
-                    "<tr><td>\(e(j.organization))/\(e(j.name))</td><td>\(time(j.lastRunAt))</td><td>\(e(j.runner ?? ""))</td><td>\(e(j.progress ?? "starting"))</td></tr>"
+                    "<tr><td>\(e(j.organization))/\(e(j.name))</td><td>\(time(j.lastRunAt))</td><td>\(e(j.runner ?? ""))</td><td>\(status(j))</td></tr>"
             }
             b += "</table>"
         }

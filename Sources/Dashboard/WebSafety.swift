@@ -66,7 +66,7 @@ struct SafetyMiddleware: RouterMiddleware {
     /// Styles only from the dashboard itself (/style.css), no script at all, no framing, forms only to
     /// the dashboard.
     static let contentSecurityPolicy =
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     func handle(
         _ request: Request, context: DashboardContext, next: (Request, DashboardContext) async throws -> Response

@@ -1084,7 +1084,12 @@ struct CLI {
         let overview = try Self.request(base + "/")
         #expect(
             overview.status == 200 && overview.body.contains("demo/breakout-hourly") && overview.body.contains("every hour at minute 0"))
-        #expect(!overview.body.contains("Run now") && !overview.body.contains("<script"))
+        #expect(!overview.body.contains("Run now") && !overview.body.contains("<script>"))
+        // One script, the pages' own, from the server (the CSP allows 'self' only).
+        #expect(
+            overview.body.components(separatedBy: "<script").count == 2
+                && overview.body.contains("<script src=\"/live.js\" defer></script>"))
+        #expect(try Self.request(base + "/live.js").headers["content-type"]?.hasPrefix("text/javascript") == true)
         // Before any run the whole source is pending (measured in the background, every second here).
         #expect(
             try Self.eventually(
@@ -1137,7 +1142,7 @@ struct CLI {
         #expect(jobPage.body.contains("fill=\"#b35c00\"") && jobPage.body.contains("2970 cases, 30 set aside"))
         let overviewPage = try Self.request(base + "/")
         #expect(overviewPage.body.contains("<svg class=\"trend\"") && overviewPage.body.contains("aria-label=\"Last 1 runs: 0 failed\""))
-        #expect(!jobPage.body.contains("<script"))
+        #expect(!jobPage.body.contains("<script>"))
 
         // /metrics parses as Prometheus text (with the official parser when installed).
         let metrics = try Self.request(base + "/metrics")
@@ -1197,6 +1202,10 @@ struct CLI {
             dump.waitUntilExit()
             #expect(text.contains("breakout-hourly") && !text.contains("Run now"))
             // A person's path through the browser (DevTools protocol): no button, sign in, button, press it, watch the run finish.
+            // The destination goes first, so that this run loads every case again and has progress to show.
+            for suffix in ["", "-wal", "-shm"] {
+                try? FileManager.default.removeItem(atPath: dir.appendingPathComponent(".breakout/demo/demo-output.db" + suffix).path)
+            }
             let script = ConfigCLITests.repository.appendingPathComponent("scripts/browser-run-now.py").path
             let drive = Process()
             drive.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
@@ -1211,6 +1220,10 @@ struct CLI {
             #expect(report?["button_before_login"] as? Bool == false)
             #expect(report?["button_after_login"] as? Bool == true)
             #expect(report?["final"] as? String == "success", "\(output)")
+            // Watched without a reload: the page's script moved it from running (with progress) to success.
+            #expect(report?["reloaded"] as? Bool == false, "\(output)")
+            let texts = report?["texts"] as? [String] ?? []
+            #expect(texts.contains { $0.hasPrefix("running") } && texts.last?.hasPrefix("success") == true, "\(output)")
             let runs = try JSONSerialization.jsonObject(with: Data(try Self.request(base + "/api/runs/2").body.utf8)) as? [String: Any]
             #expect(runs?["trigger"] as? String == "manual" && runs?["status"] as? String == "success")
         } else {
