@@ -134,10 +134,9 @@ package struct DashboardData {
     /// "4 min ago", "3 h ago", "2 days ago".
     package static func ago(_ seconds: Double) -> String {
         let s = max(0, Int(seconds))
-        if s < 120 { return "\(s) s ago" }
-        if s < 7200 { return "\(s / 60) min ago" }
-        if s < 172_800 { return "\(s / 3600) h ago" }
-        return "\(s / 86400) days ago"
+        let amount =
+            s < 120 ? "\(s) s" : s < 7200 ? "\(s / 60) min" : s < 172_800 ? "\(s / 3600) h" : tr("\(s / 86400) days", "\(s / 86400) jours")
+        return tr("\(amount) ago", "il y a \(amount)")
     }
 
     static func runs(
@@ -165,23 +164,35 @@ package struct DashboardData {
         ]
         let f = (macros[cron.lowercased()] ?? cron).split(separator: " ").map(String.init)
         guard f.count == 5 else { return cron }
-        let days = [
-            "0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday", "4": "Thursday", "5": "Friday", "6": "Saturday", "7": "Sunday",
-            "1-5": "weekdays (Monday–Friday)",
-        ]
+        let days =
+            Language.current == .fr
+            ? [
+                "0": "dimanche", "1": "lundi", "2": "mardi", "3": "mercredi", "4": "jeudi", "5": "vendredi", "6": "samedi", "7": "dimanche",
+                "1-5": "jour de semaine (lundi–vendredi)",
+            ]
+            : [
+                "0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday", "4": "Thursday", "5": "Friday", "6": "Saturday",
+                "7": "Sunday", "1-5": "weekdays (Monday–Friday)",
+            ]
         func time(_ h: String, _ m: String) -> String? {
             guard let hh = Int(h), let mm = Int(m) else { return nil }
             return String(format: "%02d:%02d", hh, mm)
         }
         let tz = " (\(zone))"
-        if f == ["*", "*", "*", "*", "*"] { return "every minute" }
-        if f[0].hasPrefix("*/"), f[1...] == ["*", "*", "*", "*"] { return "every \(f[0].dropFirst(2)) minutes" }
-        if Int(f[0]) != nil, f[1...] == ["*", "*", "*", "*"] { return "every hour at minute \(f[0])" }
-        if let t = time(f[1], f[0]), f[2] == "*", f[3] == "*" {
-            if f[4] == "*" { return "every day at \(t)" + tz }
-            if let d = days[f[4]] { return "every \(d) at \(t)" + tz }
+        if f == ["*", "*", "*", "*", "*"] { return tr("every minute", "chaque minute") }
+        if f[0].hasPrefix("*/"), f[1...] == ["*", "*", "*", "*"] {
+            return tr("every \(f[0].dropFirst(2)) minutes", "toutes les \(f[0].dropFirst(2)) minutes")
         }
-        if let t = time(f[1], f[0]), Int(f[2]) != nil, f[3] == "*", f[4] == "*" { return "on day \(f[2]) of every month at \(t)" + tz }
+        if Int(f[0]) != nil, f[1...] == ["*", "*", "*", "*"] {
+            return tr("every hour at minute \(f[0])", "toutes les heures à la minute \(f[0])")
+        }
+        if let t = time(f[1], f[0]), f[2] == "*", f[3] == "*" {
+            if f[4] == "*" { return tr("every day at \(t)", "tous les jours à \(t)") + tz }
+            if let d = days[f[4]] { return tr("every \(d) at \(t)", "chaque \(d) à \(t)") + tz }
+        }
+        if let t = time(f[1], f[0]), Int(f[2]) != nil, f[3] == "*", f[4] == "*" {
+            return tr("on day \(f[2]) of every month at \(t)", "le \(f[2]) de chaque mois à \(t)") + tz
+        }
         return "cron \(cron)" + tz
     }
 }

@@ -55,6 +55,13 @@ package struct DashboardServer: Sendable {
         return .anonymous
     }
 
+    /// The page language of a request (``Language/of(query:cookie:acceptLanguage:)``).
+    static func language(_ request: Request) -> Language {
+        Language.of(
+            query: request.uri.queryParameters.get("lang"), cookie: cookie(request, "breakout_lang"),
+            acceptLanguage: request.headers[.acceptLanguage])
+    }
+
     static func cookie(_ request: Request, _ name: String) -> String? {
         for part in (request.headers[.cookie] ?? "").split(separator: ";") {
             let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
@@ -86,9 +93,13 @@ package struct DashboardServer: Sendable {
 
     /// `body` on the blocking pool within `deadline` seconds; 503 when the databases do not answer
     /// in time or too many requests wait for them.
-    func blocking(deadline: Double = 10, _ body: @escaping @Sendable () throws -> Response) async throws -> Response {
+    /// Runs `body` on the pool; with `request`, its pages are rendered in the language it asks for.
+    func blocking(
+        _ request: Request? = nil, deadline: Double = 10, _ body: @escaping @Sendable () throws -> Response
+    ) async throws -> Response {
+        let language = request.map(Self.language) ?? .en
         do {
-            return try await pool.run(deadline: deadline, body)
+            return try await pool.run(deadline: deadline) { try Language.rendering(language, body) }
         } catch let busy as BlockingPool.Busy {
             return Self.text("\(busy)\n", .serviceUnavailable)
         }
@@ -143,7 +154,7 @@ package struct DashboardServer: Sendable {
         }
         router.get("/") { request, context -> Response in
             let csrf = self.csrf(self.caller(request, context))
-            return try await self.blocking {
+            return try await self.blocking(request) {
                 let s = try self.store()
                 defer { s.connection.close() }
                 return Self.html(Pages.overview(try DashboardData(s), csrf: csrf))
@@ -153,12 +164,15 @@ package struct DashboardServer: Sendable {
             let name = context.parameter("org")
             let csrf = self.csrf(self.caller(request, context))
             let (lags, age) = self.lags?.current ?? ([], nil)
-            return try await self.blocking {
+            return try await self.blocking(request) {
                 let s = try self.store()
                 defer { s.connection.close() }
                 let data = try DashboardData(s)
                 guard let org = data.organizations.first(where: { $0.name == name }) else {
-                    return Self.html(Pages.page("Not found", "<p>No organization \(Pages.e(name)).</p>", csrf: nil), .notFound)
+                    return Self.html(
+                        Pages.page(
+                            tr("Not found", "Introuvable"), "<p>\(tr("No organization", "Aucune organisation")) \(Pages.e(name)).</p>",
+                            csrf: nil), .notFound)
                 }
                 return Self.html(Pages.organization(data, org, csrf: csrf, lags: lags, lagAge: age))
             }
@@ -166,7 +180,7 @@ package struct DashboardServer: Sendable {
         router.get("/org/:org/jobs/:job") { request, context -> Response in
             let (orgName, jobName) = (context.parameter("org"), context.parameter("job"))
             let csrf = self.csrf(self.caller(request, context))
-            return try await self.blocking {
+            return try await self.blocking(request) {
                 let s = try self.store()
                 defer { s.connection.close() }
                 let data = try DashboardData(s)
@@ -175,31 +189,35 @@ package struct DashboardServer: Sendable {
                     let runs = try DashboardData.runs(s, names: (orgName, jobName), limit: 50)
                     if !runs.isEmpty { return Self.html(Pages.deletedJob(orgName, jobName, runs: runs)) }
                     return Self.html(
-                        Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", csrf: nil), .notFound)
+                        Pages.page(
+                            tr("Not found", "Introuvable"),
+                            "<p>\(tr("No job", "Aucune tâche")) \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", csrf: nil), .notFound)
                 }
                 return Self.html(Pages.job(job, runs: try DashboardData.runs(s, jobID: job.id), csrf: csrf))
             }
         }
-        router.get("/runs/:id") { _, context -> Response in
+        router.get("/runs/:id") { request, context -> Response in
             let id = Int64(context.parameters.get("id") ?? "") ?? -1
-            return try await self.blocking {
+            return try await self.blocking(request) {
                 let s = try self.store()
                 defer { s.connection.close() }
                 guard let run = try DashboardData.runs(s, id: id, limit: 1).first else {
-                    return Self.html(Pages.page("Not found", "<p>No run \(id).</p>", csrf: nil), .notFound)
+                    return Self.html(
+                        Pages.page(tr("Not found", "Introuvable"), "<p>\(tr("No run", "Aucune exécution")) \(id).</p>", csrf: nil),
+                        .notFound)
                 }
                 return Self.html(Pages.run(run, job: try DashboardData(s).jobs.first { $0.id == run.jobID }))
             }
         }
-        router.get("/login") { _, _ -> Response in
-            Self.html(Pages.login(error: false))
+        router.get("/login") { request, _ -> Response in
+            Language.rendering(Self.language(request)) { Self.html(Pages.login(error: false)) }
         }
         router.post("/login") { request, context -> Response in
             if let refused = self.tooManyAttempts(context) { return refused }
             let form = try await Self.form(request)
             guard let token = self.token, let given = form["token"], KeyedDigest.same(given, token) else {
                 self.attempts.failed(context.client)
-                return Self.html(Pages.login(error: true), .forbidden)
+                return Language.rendering(Self.language(request)) { Self.html(Pages.login(error: true), .forbidden) }
             }
             let id = self.sessions.start()
             return Response(
@@ -230,12 +248,19 @@ package struct DashboardServer: Sendable {
             case .anonymous, .refused: allowed = false
             }
             guard allowed else {
-                return Self.html(
-                    Pages.page(
-                        "Forbidden", "<p>Run now needs the dashboard token (sign in) and a form from this dashboard.</p>", csrf: nil),
-                    .forbidden)
+                return Language.rendering(Self.language(request)) {
+                    Self.html(
+                        Pages.page(
+                            tr("Forbidden", "Refusé"),
+                            tr(
+                                "<p>Run now needs the dashboard token (sign in) and a form from this dashboard.</p>",
+                                "<p>Lancer maintenant demande le jeton du tableau de bord (connexion) et un formulaire de ce tableau de bord.</p>"
+                            ),
+                            csrf: nil),
+                        .forbidden)
+                }
             }
-            return try await self.blocking(deadline: 15) { try self.runNow(orgName, jobName) }
+            return try await self.blocking(request, deadline: 15) { try self.runNow(orgName, jobName) }
         }
         router.get("/api/status") { _, _ -> Response in
             try await self.blocking {
@@ -284,14 +309,20 @@ package struct DashboardServer: Sendable {
             let row = data.snapshot.jobs.first(where: { $0.id == job.id })
         else {
             s.connection.close()
-            return Self.html(Pages.page("Not found", "<p>No job \(Pages.e(orgName))/\(Pages.e(jobName)).</p>", csrf: nil), .notFound)
+            return Self.html(
+                Pages.page(
+                    tr("Not found", "Introuvable"), "<p>\(tr("No job", "Aucune tâche")) \(Pages.e(orgName))/\(Pages.e(jobName)).</p>",
+                    csrf: nil), .notFound)
         }
         if job.running {
             s.connection.close()
             return Self.html(
                 Pages.page(
-                    "Already running",
-                    "<p>\(Pages.e(orgName))/\(Pages.e(jobName)) is running on \(Pages.e(job.runner ?? "?")); it was not started again.</p>",
+                    tr("Already running", "Déjà en cours"),
+                    tr(
+                        "<p>\(Pages.e(orgName))/\(Pages.e(jobName)) is running on \(Pages.e(job.runner ?? "?")); it was not started again.</p>",
+                        "<p>\(Pages.e(orgName))/\(Pages.e(jobName)) tourne sur \(Pages.e(job.runner ?? "?")) ; elle n'a pas été relancée.</p>"
+                    ),
                     csrf: nil), .conflict)
         }
         let scheduler = makeScheduler(s)

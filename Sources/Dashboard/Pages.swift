@@ -34,12 +34,20 @@ enum Pages {
         (function () {
           "use strict";
           var known = ["success", "failed", "running", "skipped", "crashed", "timeout"];
+          var fr = document.documentElement.lang === "fr";
+          var words = fr
+            ? { success: "succès", failed: "échec", running: "en cours", skipped: "ignorée", crashed: "interrompue", timeout: "délai dépassé",
+                starting: "démarrage", never: "jamais exécutée", inactive: "inactive", aside: " cas illisibles mis de côté",
+                finished: " · terminée : rechargez pour le détail" }
+            : { starting: "starting", never: "never run", inactive: "inactive", aside: " undecodable cases set aside",
+                finished: " · finished: reload for its details" };
+          function word(s) { return words[s] || s; }
           function text(j) {
-            if (j.running) return { css: "running", text: "running" + (j.progress ? " · " + j.progress : " · starting") };
-            if (!j.last_status) return { css: "muted", text: j.active ? "never run" : "inactive" };
-            var aside = j.last_failed_cases > 0 ? " (" + j.last_failed_cases + " undecodable cases set aside)" : "";
+            if (j.running) return { css: "running", text: word("running") + " · " + (j.progress || words.starting) };
+            if (!j.last_status) return { css: "muted", text: j.active ? words.never : words.inactive };
+            var aside = j.last_failed_cases > 0 ? " (" + j.last_failed_cases + words.aside + ")" : "";
             var css = j.last_status === "success" && j.last_failed_cases > 0 ? "partial" : (known.indexOf(j.last_status) >= 0 ? j.last_status : "other");
-            return { css: css, text: j.last_status + aside };
+            return { css: css, text: word(j.last_status) + aside };
           }
           function tick() {
             var elements = document.querySelectorAll("[data-live-job]");
@@ -60,7 +68,7 @@ enum Pages {
                   // The run ended: the history and chart below are from before it.
                   var again = document.createElement("a");
                   again.href = location.pathname;
-                  again.textContent = " · finished: reload for its details";
+                  again.textContent = words.finished;
                   el.appendChild(again);
                 }
                 el.setAttribute("data-live-state", j.running ? "running" : "idle");
@@ -84,26 +92,41 @@ enum Pages {
         let session =
             csrf.map {
                 "<form class=\"inline\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"\(e($0))\">"
-                    + "<span class=\"muted\">signed in</span> <button type=\"submit\">Sign out</button></form>"
-            } ?? "<a href=\"/login\">Sign in to run jobs</a>"
+                    + "<span class=\"muted\">\(tr("signed in", "connecté"))</span> <button type=\"submit\">\(tr("Sign out", "Se déconnecter"))</button></form>"
+            } ?? "<a href=\"/login\">\(tr("Sign in to run jobs", "Se connecter pour lancer les tâches"))</a>"
+        let switcher =
+            Language.current == .fr
+            ? "<a href=\"?lang=en\" hreflang=\"en\" lang=\"en\">English</a>"
+            : "<a href=\"?lang=fr\" hreflang=\"fr\" lang=\"fr\">Français</a>"
         return """
-                <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(e(title)) · breakout</title>
+                <!doctype html><html lang="\(Language.current.rawValue)"><head><meta charset="utf-8"><title>\(e(title)) · breakout</title>
                 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/style.css">
                 <script src="/live.js" defer></script></head>
-                <body><nav><a href="/">Overview</a><a href="/api/status">JSON</a><a href="/metrics">Metrics</a>\(session)</nav>
+                <body><nav><a href="/">\(tr("Overview", "Vue d'ensemble"))</a><a href="/api/status">JSON</a><a href="/metrics">\(tr("Metrics", "Métriques"))</a>\(switcher) \(session)</nav>
             <h1>\(e(title))</h1>
             \(body)
             </body></html>
             """
     }
 
-    static func time(_ d: Date?) -> String {
+    /// A moment in `zone` (a job's time zone; UTC where no job is concerned), in the page's language:
+    /// `2026-12-04 06:30 Africa/Dakar`, `4 déc. 2026 06:30 Africa/Dakar`.
+    static func time(_ d: Date?, zone: String = "UTC") -> String {
         guard let d else { return "–" }
         let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
-        return f.string(from: d)
+        f.locale = Locale(identifier: Language.current == .fr ? "fr_FR" : "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: zone) ?? TimeZone(identifier: "UTC")
+        f.dateFormat = Language.current == .fr ? "d MMM yyyy HH:mm" : "yyyy-MM-dd HH:mm"
+        return f.string(from: d) + " " + (TimeZone(identifier: zone) == nil ? "UTC" : zone)
+    }
+
+    /// A run status in the page's language; one a hand-made row invented stays as it is (text).
+    static func word(_ status: String) -> String {
+        let french = [
+            "success": "succès", "failed": "échec", "running": "en cours", "skipped": "ignorée", "crashed": "interrompue",
+            "timeout": "délai dépassé",
+        ]
+        return Language.current == .fr ? french[status] ?? status : status
     }
 
     /// A job's status, in an element `/live.js` keeps current while the page is open.
@@ -113,16 +136,25 @@ enum Pages {
     }
 
     static func staticStatus(_ job: DashboardData.Job) -> String {
-        if job.running { return "<span class=\"running\">running</span>" + (job.progress.map { " · \(e($0))" } ?? "") }
-        let overdue = job.overdueSince.map { " <span class=\"overdue\">overdue since \(time($0))</span>" } ?? ""
+        if job.running { return "<span class=\"running\">\(word("running"))</span>" + (job.progress.map { " · \(e($0))" } ?? "") }
+        let overdue =
+            job.overdueSince.map {
+                " <span class=\"overdue\">\(tr("overdue since", "en retard depuis")) \(time($0, zone: job.timeZone))</span>"
+            } ?? ""
         guard let s = job.lastStatus else {
-            return (job.active ? "<span class=\"muted\">never run</span>" : "<span class=\"muted\">inactive</span>") + overdue
+            return
+                (job.active
+                ? "<span class=\"muted\">\(tr("never run", "jamais exécutée"))</span>"
+                : "<span class=\"muted\">\(tr("inactive", "inactive"))</span>")
+                + overdue
         }
         let failedCases = job.lastFailedCases ?? 0
         // A run that set cases aside succeeded only in part: a warning, not plain success.
-        let setAside = failedCases > 0 ? " <span class=\"partial\">(\(failedCases) undecodable cases set aside)</span>" : ""
+        let setAside =
+            failedCases > 0
+            ? " <span class=\"partial\">(\(failedCases) \(tr("undecodable cases set aside", "cas illisibles mis de côté")))</span>" : ""
         let css = s == "success" && failedCases > 0 ? "partial" : statusClass(s)
-        return "<span class=\"\(css)\">\(e(s))</span>" + setAside + overdue + cause(status: s, output: job.lastOutput)
+        return "<span class=\"\(css)\">\(e(word(s)))</span>" + setAside + overdue + cause(status: s, output: job.lastOutput)
     }
 
     /// The first line of a run's output under a status that is not success: why it failed.
@@ -134,56 +166,81 @@ enum Pages {
     /// Where a job is declared and how to change it: the dashboard shows, the YAML decides.
     static func declaration(_ job: DashboardData.Job) -> String {
         if job.managed {
-            return "<p class=\"muted\">Declared in <code>organizations/\(e(job.organization)).yaml</code> as job "
-                + "<code>\(e(job.name))</code>. To change it, edit that file, review <code>breakout plan</code> and run "
-                + "<code>breakout apply</code>; the dashboard does not edit jobs.</p>"
+            return tr(
+                "<p class=\"muted\">Declared in <code>organizations/\(e(job.organization)).yaml</code> as job "
+                    + "<code>\(e(job.name))</code>. To change it, edit that file, review <code>breakout plan</code> and run "
+                    + "<code>breakout apply</code>; the dashboard does not edit jobs.</p>",
+                "<p class=\"muted\">Déclarée dans <code>organizations/\(e(job.organization)).yaml</code> comme tâche "
+                    + "<code>\(e(job.name))</code>. Pour la modifier, éditez ce fichier, relisez <code>breakout plan</code> puis lancez "
+                    + "<code>breakout apply</code> ; le tableau de bord ne modifie pas les tâches.</p>")
         }
-        return "<p class=\"muted\">A hand-made row of <code>mt_cron_jobs</code>: no configuration file declares it. "
-            + "<code>breakout import --out DIR</code> writes it into <code>organizations/\(e(job.organization)).yaml</code>, "
-            + "after which <code>breakout plan</code> and <code>breakout apply</code> manage it.</p>"
+        return tr(
+            "<p class=\"muted\">A hand-made row of <code>mt_cron_jobs</code>: no configuration file declares it. "
+                + "<code>breakout import --out DIR</code> writes it into <code>organizations/\(e(job.organization)).yaml</code>, "
+                + "after which <code>breakout plan</code> and <code>breakout apply</code> manage it.</p>",
+            "<p class=\"muted\">Une ligne de <code>mt_cron_jobs</code> faite à la main : aucun fichier de configuration ne la déclare. "
+                + "<code>breakout import --out DIR</code> l'écrit dans <code>organizations/\(e(job.organization)).yaml</code>, "
+                + "après quoi <code>breakout plan</code> et <code>breakout apply</code> la gèrent.</p>")
     }
 
     /// The no-runner warning and the runners' last ticks.
     static func liveness(_ data: DashboardData) -> String {
-        var b = data.liveness.warning.map { "<p class=\"warning\"><strong>No runner.</strong> \(code(e($0)))</p>" } ?? ""
+        var b =
+            data.liveness.warning.map { warning in
+                let text =
+                    Language.current == .en
+                    ? warning
+                    : (data.liveness.lastTick.map {
+                        "aucun exécuteur n'a tourné depuis \(time($0)) (\(DashboardData.ago(data.now.timeIntervalSince($0)))) : aucune tâche ne démarrera ; "
+                    } ?? "aucun exécuteur n'a jamais tourné sur ces tables de contrôle : aucune tâche ne démarrera ; ")
+                        + "vérifiez l'exécuteur : `systemctl status breakout` pour le démon (`breakout run`), ou la ligne de crontab "
+                        + "`* * * * * breakout cron run -c …` et son journal (docs/runner.md, « No runner »)"
+                return "<p class=\"warning\"><strong>\(tr("No runner.", "Aucun exécuteur."))</strong> \(code(e(text)))</p>"
+            } ?? ""
         let overdue = data.jobs.filter { $0.overdueSince != nil }
         if !overdue.isEmpty, data.liveness.warning == nil {
             b +=
-                "<p class=\"warning\"><strong>Overdue.</strong> "
-                + overdue.map { "\(e($0.organization))/\(e($0.name)) (due \(time($0.overdueSince)))" }.joined(separator: ", ")
-                + ": the fire passed and no runner claimed it.</p>"
+                "<p class=\"warning\"><strong>\(tr("Overdue.", "En retard."))</strong> "
+                + overdue.map { "\(e($0.organization))/\(e($0.name)) (\(tr("due", "prévue")) \(time($0.overdueSince, zone: $0.timeZone)))" }
+                .joined(separator: ", ")
+                + tr(": the fire passed and no runner claimed it.</p>", " : l'heure est passée et aucun exécuteur ne l'a prise.</p>")
         }
         return b
     }
 
     static func runners(_ data: DashboardData) -> String {
-        var b = "<h2>Runners</h2>"
-        if data.liveness.runners.isEmpty { return b + "<p class=\"muted\">No runner has ever ticked against these control tables.</p>" }
-        b += "<table><tr><th>Runner</th><th>Last tick</th><th>Version</th><th>Clock</th></tr>"
+        var b = "<h2>\(tr("Runners", "Exécuteurs"))</h2>"
+        if data.liveness.runners.isEmpty {
+            return b
+                + "<p class=\"muted\">\(tr("No runner has ever ticked against these control tables.", "Aucun exécuteur n'a jamais tourné sur ces tables de contrôle."))</p>"
+        }
+        b +=
+            "<table><tr><th>\(tr("Runner", "Exécuteur"))</th><th>\(tr("Last tick", "Dernier passage"))</th><th>Version</th><th>\(tr("Clock", "Horloge"))</th></tr>"
         for r in data.liveness.runners {
             let late = r.isLate(at: data.now)
-            let tick = r.lastTickAt.map { "\(time($0)) (\(DashboardData.ago(data.now.timeIntervalSince($0))))" } ?? "never"
+            let tick = r.lastTickAt.map { "\(time($0)) (\(DashboardData.ago(data.now.timeIntervalSince($0))))" } ?? tr("never", "jamais")
             let offset = Double(r.clockOffsetMilliseconds) / 1000
             b +=
-                "<tr><td>\(e(r.name)) <span class=\"muted\">pid \(r.pid)</span></td><td\(late ? " class=\"overdue\"" : "")>\(e(tick))\(late ? " · late" : "")</td>"
+                "<tr><td>\(e(r.name)) <span class=\"muted\">pid \(r.pid)</span></td><td\(late ? " class=\"overdue\"" : "")>\(e(tick))\(late ? tr(" · late", " · en retard") : "")</td>"
             b +=
-                "<td>\(e(r.version))</td><td>\(abs(offset) > 5 ? "<span class=\"overdue\">\(String(format: "%+.0f", offset)) s off the store</span>" : "in step")</td></tr>"
+                "<td>\(e(r.version))</td><td>\(abs(offset) > 5 ? "<span class=\"overdue\">\(String(format: "%+.0f", offset)) s \(tr("off the store", "d'écart avec la base"))</span>" : tr("in step", "à l'heure"))</td></tr>"
         }
         return b + "</table>"
     }
 
     static func runButton(_ job: DashboardData.Job, csrf: String?) -> String {
         guard let csrf, job.active || true else { return "" }
-        if job.running { return "<span class=\"muted\">running</span>" }
+        if job.running { return "<span class=\"muted\">\(word("running"))</span>" }
         return """
-            <form method="post" action="/org/\(url(job.organization))/jobs/\(url(job.name))/run"><input type="hidden" name="csrf" value="\(e(csrf))"><button type="submit">Run now</button></form>
+            <form method="post" action="/org/\(url(job.organization))/jobs/\(url(job.name))/run"><input type="hidden" name="csrf" value="\(e(csrf))"><button type="submit">\(tr("Run now", "Lancer maintenant"))</button></form>
             """
     }
 
     static func overview(_ data: DashboardData, csrf: String?) -> String {
         var b =
             liveness(data)
-            + "<h2>Organizations</h2><table><tr><th>Organization</th><th>Name</th><th>Connections</th><th>Active jobs</th><th>Last runs (cases loaded)</th></tr>"
+            + "<h2>\(tr("Organizations", "Organisations"))</h2><table><tr><th>\(tr("Organization", "Organisation"))</th><th>\(tr("Name", "Nom"))</th>"
+            + "<th>\(tr("Connections", "Connexions"))</th><th>\(tr("Active jobs", "Tâches actives"))</th><th>\(tr("Last runs (cases loaded)", "Dernières exécutions (cas chargés)"))</th></tr>"
         for o in data.organizations {
             let conns = data.snapshot.connections.filter { $0.organizationID == o.id }.count
             let active = data.jobs.filter { $0.organization == o.name && $0.active }.count
@@ -193,19 +250,20 @@ enum Pages {
         }
         b += "</table>"
         let running = data.jobs.filter(\.running)
-        b += "<h2>Running now</h2>"
+        b += "<h2>\(tr("Running now", "Jobs en cours d'exécution"))</h2>"
         if running.isEmpty {
-            b += "<p class=\"muted\">No job is running.</p>"
+            b += "<p class=\"muted\">\(tr("No job is running.", "Aucune tâche en cours."))</p>"
         } else {
-            b += "<table><tr><th>Job</th><th>Since</th><th>Runner</th><th>Progress</th></tr>"
+            b +=
+                "<table><tr><th>\(tr("Job", "Tâche"))</th><th>\(tr("Since", "Depuis"))</th><th>\(tr("Runner", "Exécuteur"))</th><th>\(tr("Progress", "Progression"))</th></tr>"
             for j in running {
                 b +=
-                    "<tr><td>\(e(j.organization))/\(e(j.name))</td><td>\(time(j.lastRunAt))</td><td>\(e(j.runner ?? ""))</td><td>\(status(j))</td></tr>"
+                    "<tr><td>\(e(j.organization))/\(e(j.name))</td><td>\(time(j.lastRunAt, zone: j.timeZone))</td><td>\(e(j.runner ?? ""))</td><td>\(status(j))</td></tr>"
             }
             b += "</table>"
         }
         b +=
-            "<h2>Jobs</h2>"
+            "<h2>\(tr("Jobs", "Tâches"))</h2>"
             + jobsTable(
                 data.jobs.sorted {
                     ($0.lastStatus == "failed" ? 0 : 1, $0.organization, $0.name) < (
@@ -219,12 +277,14 @@ enum Pages {
 
     static func jobsTable(_ jobs: [DashboardData.Job], csrf: String?, withOrganization: Bool) -> String {
         var b =
-            "<table><tr><th>Job</th><th>Schedule</th><th>Last run</th><th>Status</th><th>Next run</th>\(csrf != nil ? "<th></th>" : "")</tr>"
+            "<table><tr><th>\(tr("Job", "Tâche"))</th><th>\(tr("Schedule", "Planification"))</th><th>\(tr("Last run", "Dernière exécution"))</th>"
+            + "<th>\(tr("Status", "Statut"))</th><th>\(tr("Next run", "Prochaine exécution"))</th>\(csrf != nil ? "<th></th>" : "")</tr>"
         for j in jobs {
-            let name = (withOrganization ? "\(j.organization)/" : "") + j.name + (j.managed ? "" : " (hand-made)")
+            let name = (withOrganization ? "\(j.organization)/" : "") + j.name + (j.managed ? "" : tr(" (hand-made)", " (faite à la main)"))
             b +=
                 "<tr><td><a href=\"/org/\(url(j.organization))/jobs/\(url(j.name))\">\(e(name))</a></td><td>\(e(DashboardData.words(j.schedule, j.timeZone)))</td>"
-            b += "<td>\(time(j.lastRunAt))</td><td>\(status(j))</td><td>\(j.active ? time(j.nextRunAt) : "inactive")</td>"
+            b +=
+                "<td>\(time(j.lastRunAt, zone: j.timeZone))</td><td>\(status(j))</td><td>\(j.active ? time(j.nextRunAt, zone: j.timeZone) : tr("inactive", "inactive"))</td>"
             if csrf != nil { b += "<td>\(runButton(j, csrf: csrf))</td>" }
             b += "</tr>"
         }
@@ -233,53 +293,67 @@ enum Pages {
 
     /// Cases waiting per connection and dictionary, from the background measurement, with its age.
     static func pending(_ lags: [LagProbe.Lag], age: Double?) -> String {
-        var b = "<h2>Cases waiting</h2>"
-        guard let age else { return b + "<p class=\"muted\">Not measured yet (the lag is measured in the background).</p>" }
-        if lags.isEmpty { return b + "<p class=\"muted\">No active breakout job.</p>" }
-        b += "<table><tr><th>Connection</th><th>Dictionary</th><th>Cases waiting</th></tr>"
+        var b = "<h2>\(tr("Cases waiting", "Cas en attente"))</h2>"
+        guard let age else {
+            return b
+                + "<p class=\"muted\">\(tr("Not measured yet (the lag is measured in the background).", "Pas encore mesuré (le retard est mesuré en arrière-plan)."))</p>"
+        }
+        if lags.isEmpty { return b + "<p class=\"muted\">\(tr("No active breakout job.", "Aucune tâche de breakout active."))</p>" }
+        b +=
+            "<table><tr><th>\(tr("Connection", "Connexion"))</th><th>\(tr("Dictionary", "Dictionnaire"))</th><th>\(tr("Cases waiting", "Cas en attente"))</th></tr>"
         for lag in lags {
             let value =
                 lag.pending.map { $0 > 0 ? "<span class=\"overdue\">\($0)</span>" : "0" }
-                ?? "<span class=\"failed\">not measured</span> <span class=\"muted\">\(e(String((lag.error ?? "").prefix(160))))</span>"
+                ?? "<span class=\"failed\">\(tr("not measured", "non mesuré"))</span> <span class=\"muted\">\(e(String((lag.error ?? "").prefix(160))))</span>"
             b += "<tr><td>\(e(lag.connection))</td><td>\(e(lag.dictionary))</td><td>\(value)</td></tr>"
         }
-        return b + "</table><p class=\"muted\">Measured \(DashboardData.ago(age)).</p>"
+        return b + "</table><p class=\"muted\">\(tr("Measured", "Mesuré")) \(DashboardData.ago(age)).</p>"
     }
 
     static func organization(
         _ data: DashboardData, _ org: OrganizationRow, csrf: String?, lags: [LagProbe.Lag] = [], lagAge: Double? = nil
     ) -> String {
-        var b = "<p>\(e(org.displayName ?? org.name))\(org.managedBy == nil ? " <span class=\"muted\">(hand-made)</span>" : "")</p>"
-        b += "<h2>Connections</h2><table><tr><th>Name</th><th>Type</th><th>Host</th><th>Database</th><th>User</th><th>Default</th></tr>"
+        var b =
+            "<p>\(e(org.displayName ?? org.name))\(org.managedBy == nil ? " <span class=\"muted\">\(tr("(hand-made)", "(faite à la main)"))</span>" : "")</p>"
+        b +=
+            "<h2>\(tr("Connections", "Connexions"))</h2><table><tr><th>\(tr("Name", "Nom"))</th><th>Type</th><th>\(tr("Host", "Hôte"))</th>"
+            + "<th>\(tr("Database", "Base"))</th><th>\(tr("User", "Utilisateur"))</th><th>\(tr("Default", "Par défaut"))</th></tr>"
         for c in data.snapshot.connections where c.organizationID == org.id {
             b +=
-                "<tr><td>\(e(c.name))</td><td>\(e(c.dbType))</td><td>\(e(c.host ?? "–"))\(c.port.map { ":\($0)" } ?? "")</td><td>\(e(c.database ?? ""))</td><td>\(e(c.username ?? ""))</td><td>\(c.isDefault ? "yes" : "")</td></tr>"
+                "<tr><td>\(e(c.name))</td><td>\(e(c.dbType))</td><td>\(e(c.host ?? "–"))\(c.port.map { ":\($0)" } ?? "")</td><td>\(e(c.database ?? ""))</td><td>\(e(c.username ?? ""))</td><td>\(c.isDefault ? tr("yes", "oui") : "")</td></tr>"
         }
-        b += "</table><h2>Jobs</h2>" + jobsTable(data.jobs.filter { $0.organization == org.name }, csrf: csrf, withOrganization: false)
+        b +=
+            "</table><h2>\(tr("Jobs", "Tâches"))</h2>"
+            + jobsTable(data.jobs.filter { $0.organization == org.name }, csrf: csrf, withOrganization: false)
         b += pending(lags.filter { $0.organization == org.name }, age: lagAge)
-        return page("Organization \(org.name)", b, csrf: csrf)
+        return page(tr("Organization ", "Organisation ") + org.name, b, csrf: csrf)
     }
 
     static func job(_ job: DashboardData.Job, runs: [DashboardData.Run], csrf: String?) -> String {
         var b =
-            "<p>\(e(job.type)) job · \(e(DashboardData.words(job.schedule, job.timeZone))) · <code>\(e(job.schedule))</code> · connection \(e(job.connection ?? "default"))</p>"
-        b += "<p>Status: \(status(job)) · next run \(job.active ? time(job.nextRunAt) : "inactive")</p>" + runButton(job, csrf: csrf)
+            "<p>\(tr("\(e(job.type)) job", "tâche \(e(job.type))")) · \(e(DashboardData.words(job.schedule, job.timeZone))) · <code>\(e(job.schedule))</code> · "
+            + "\(tr("connection", "connexion")) \(e(job.connection ?? tr("default", "par défaut")))</p>"
+        b +=
+            "<p>\(tr("Status", "Statut")) : \(status(job)) · \(tr("next run", "prochaine exécution")) \(job.active ? time(job.nextRunAt, zone: job.timeZone) : tr("inactive", "inactive"))</p>"
+            + runButton(job, csrf: csrf)
         b += declaration(job)
-        if !runs.isEmpty { b += "<h2>Recent runs</h2>" + Charts.runs(runs) }
-        b += history(runs)
-        return page("Job \(job.organization)/\(job.name)", b, csrf: csrf)
+        if !runs.isEmpty { b += "<h2>\(tr("Recent runs", "Exécutions récentes"))</h2>" + Charts.runs(runs, zone: job.timeZone) }
+        b += history(runs, zone: job.timeZone)
+        return page(tr("Job ", "Tâche ") + "\(job.organization)/\(job.name)", b, csrf: csrf)
     }
 
-    static func history(_ runs: [DashboardData.Run]) -> String {
+    static func history(_ runs: [DashboardData.Run], zone: String = "UTC") -> String {
         var b =
-            "<h2>History</h2><table><tr><th>Run</th><th>Trigger</th><th>Started</th><th>Finished</th><th>Status</th><th>Cases</th><th>Undecodable</th><th>Rows</th></tr>"
+            "<h2>\(tr("History", "Historique"))</h2><table><tr><th>\(tr("Run", "Exécution"))</th><th>\(tr("Trigger", "Déclencheur"))</th>"
+            + "<th>\(tr("Started", "Début"))</th><th>\(tr("Finished", "Fin"))</th><th>\(tr("Status", "Statut"))</th><th>\(tr("Cases", "Cas"))</th>"
+            + "<th>\(tr("Undecodable", "Illisibles"))</th><th>\(tr("Rows", "Lignes"))</th></tr>"
         for r in runs {
             let cause = cause(status: r.status, output: r.output)
             let css = r.status == "success" && (r.failedCases ?? 0) > 0 ? "partial" : statusClass(r.status)
             b +=
-                "<tr><td><a href=\"/runs/\(r.id)\">#\(r.id)</a></td><td>\(e(r.trigger))</td><td>\(time(r.startedAt))</td><td>\(time(r.finishedAt))</td>"
+                "<tr><td><a href=\"/runs/\(r.id)\">#\(r.id)</a></td><td>\(e(r.trigger))</td><td>\(time(r.startedAt, zone: zone))</td><td>\(time(r.finishedAt, zone: zone))</td>"
             b +=
-                "<td><span class=\"\(css)\">\(e(r.status))</span>\(cause)</td><td>\(r.cases.map(String.init) ?? "–")</td>"
+                "<td><span class=\"\(css)\">\(e(word(r.status)))</span>\(cause)</td><td>\(r.cases.map(String.init) ?? "–")</td>"
             b +=
                 "<td>\(r.failedCases.map { $0 > 0 ? "<span class=\"overdue\">\($0)</span>" : "0" } ?? "–")</td><td>\(r.rows.map(String.init) ?? "–")</td></tr>"
         }
@@ -289,40 +363,47 @@ enum Pages {
     /// A job an apply deleted: its runs, read by the names they were recorded with.
     static func deletedJob(_ organization: String, _ name: String, runs: [DashboardData.Run]) -> String {
         page(
-            "Job \(organization)/\(name)",
-            "<p class=\"muted\">This job is no longer in the control tables (an apply deleted it); its history is kept.</p>"
+            tr("Job ", "Tâche ") + "\(organization)/\(name)",
+            "<p class=\"muted\">\(tr("This job is no longer in the control tables (an apply deleted it); its history is kept.", "Cette tâche n'est plus dans les tables de contrôle (un apply l'a supprimée) ; son historique est gardé."))</p>"
                 + history(runs), csrf: nil)
     }
 
     static func run(_ run: DashboardData.Run, job: DashboardData.Job?) -> String {
         let deleted =
-            run.organization.flatMap { o in run.job.map { "\(e(o))/\(e($0)) <span class=\"muted\">(deleted)</span>" } } ?? "#\(run.jobID)"
+            run.organization.flatMap { o in
+                run.job.map { "\(e(o))/\(e($0)) <span class=\"muted\">\(tr("(deleted)", "(supprimée)"))</span>" }
+            } ?? "#\(run.jobID)"
         var b =
-            "<p>Job \(job.map { "<a href=\"/org/\(url($0.organization))/jobs/\(url($0.name))\">\(e($0.organization))/\(e($0.name))</a>" } ?? deleted)"
+            "<p>\(tr("Job", "Tâche")) \(job.map { "<a href=\"/org/\(url($0.organization))/jobs/\(url($0.name))\">\(e($0.organization))/\(e($0.name))</a>" } ?? deleted)"
         b +=
-            " · trigger \(e(run.trigger)) · <span class=\"\(statusClass(run.status))\">\(e(run.status))</span> · started \(time(run.startedAt)) · finished \(time(run.finishedAt))"
-        b += " · runner \(e(run.runner ?? "–")) · \(run.cases.map(String.init) ?? "–") cases, \(run.rows.map(String.init) ?? "–") rows"
+            " · \(tr("trigger", "déclencheur")) \(e(run.trigger)) · <span class=\"\(statusClass(run.status))\">\(e(word(run.status)))</span> · \(tr("started", "début")) \(time(run.startedAt, zone: job?.timeZone ?? "UTC")) · \(tr("finished", "fin")) \(time(run.finishedAt, zone: job?.timeZone ?? "UTC"))"
+        b +=
+            " · \(tr("runner", "exécuteur")) \(e(run.runner ?? "–")) · \(run.cases.map(String.init) ?? "–") \(tr("cases", "cas")), \(run.rows.map(String.init) ?? "–") \(tr("rows", "lignes"))"
         b +=
             (run.failedCases ?? 0) > 0
-            ? " · <span class=\"overdue\">\(run.failedCases!) undecodable cases set aside in breakout_errors</span></p>" : "</p>"
+            ? " · <span class=\"overdue\">\(run.failedCases!) \(tr("undecodable cases set aside in breakout_errors", "cas illisibles mis de côté dans breakout_errors"))</span></p>"
+            : "</p>"
         let failed = run.output.split(separator: "\n").filter {
             $0.trimmingCharacters(in: .whitespaces).hasPrefix("failed:") || $0.contains(": failed:")
         }
         if !failed.isEmpty {
             b +=
-                "<h2>Failed cases and errors</h2><ul>"
+                "<h2>\(tr("Failed cases and errors", "Cas en échec et erreurs"))</h2><ul>"
                 + failed.map { "<li>\(e(String($0).trimmingCharacters(in: .whitespaces)))</li>" }.joined() + "</ul>"
         }
-        b += "<h2>Summary</h2><pre>\(e(run.output))</pre>"
-        return page("Run #\(run.id)", b, csrf: nil)
+        b += "<h2>\(tr("Summary", "Résumé"))</h2><pre>\(e(run.output))</pre>"
+        return page(tr("Run #", "Exécution n° ") + "\(run.id)", b, csrf: nil)
     }
 
     static func login(error: Bool) -> String {
         page(
-            "Sign in",
-            (error ? "<p class=\"failed\">That token is not valid.</p>" : "") + """
-                <p>The token is <code>serve.token</code> in breakout.yaml. Signed in, the pages show a Run now button.</p>
-                <form method="post" action="/login"><label>Token <input type="password" name="token" autocomplete="off"></label> <button type="submit">Sign in</button></form>
-                """, csrf: nil)
+            tr("Sign in", "Connexion"),
+            (error ? "<p class=\"failed\">\(tr("That token is not valid.", "Ce jeton n'est pas valide."))</p>" : "")
+                + tr(
+                    "<p>The token is <code>serve.token</code> in breakout.yaml. Signed in, the pages show a Run now button.</p>",
+                    "<p>Le jeton est <code>serve.token</code> dans breakout.yaml. Une fois connecté, les pages montrent un bouton Lancer maintenant.</p>"
+                )
+                + "<form method=\"post\" action=\"/login\"><label>\(tr("Token", "Jeton")) <input type=\"password\" name=\"token\" autocomplete=\"off\"></label> "
+                + "<button type=\"submit\">\(tr("Sign in", "Se connecter"))</button></form>", csrf: nil)
     }
 }

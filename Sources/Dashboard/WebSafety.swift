@@ -80,6 +80,10 @@ struct SafetyMiddleware: RouterMiddleware {
                 "This dashboard does not answer to the host name \(name). It answers to: \(hosts.listed). "
                     + "Add the name to serve.allowed_hosts in breakout.yaml.\n", .misdirectedRequest)
         }
+        // The language switch (`?lang=fr`, `?lang=en`) is remembered for a year.
+        if let lang = request.uri.queryParameters.get("lang").flatMap(Language.init(rawValue:)) {
+            response.headers[values: .setCookie].append("breakout_lang=\(lang.rawValue); Path=/; Max-Age=31536000; SameSite=Lax")
+        }
         response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.init("X-Frame-Options")!] = "DENY"

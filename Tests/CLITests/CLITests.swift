@@ -1144,6 +1144,27 @@ struct CLI {
         #expect(overviewPage.body.contains("<svg class=\"trend\"") && overviewPage.body.contains("aria-label=\"Last 1 runs: 0 failed\""))
         #expect(!jobPage.body.contains("<script>"))
 
+        // French, from the browser's Accept-Language, or the switch (remembered in a cookie); dates
+        // in French too. The JSON and the metrics stay English.
+        let french = try Self.request(base + "/", headers: ["Accept-Language: fr-SN,fr;q=0.9,en;q=0.5"])
+        #expect(french.body.contains("<html lang=\"fr\">") && french.body.contains("Jobs en cours d'exécution"), "\(french.body)")
+        #expect(
+            french.body.contains("Organisations") && french.body.contains("succès") && french.body.contains("cas illisibles mis de côté"))
+        #expect(french.body.contains("toutes les heures à la minute 0") && french.body.contains("English</a>"))
+        let frenchJob = try Self.request(base + "/org/demo/jobs/breakout-hourly", headers: ["Accept-Language: fr"])
+        #expect(frenchJob.body.contains("Historique") && frenchJob.body.contains("Déclarée dans") && frenchJob.body.contains("Durée"))
+        let month = DateFormatter()
+        month.locale = Locale(identifier: "fr_FR")
+        month.dateFormat = "MMM"
+        #expect(frenchJob.body.contains(" \(month.string(from: Date())) 20"), "a French date")
+        let english = try Self.request(base + "/", headers: ["Accept-Language: en;q=0.9, fr;q=0.8"])
+        #expect(english.body.contains("<html lang=\"en\">") && english.body.contains("Running now"))
+        let switched = try Self.request(base + "/org/demo?lang=fr")
+        #expect(switched.body.contains("Connexions") && switched.headers["set-cookie"]?.contains("breakout_lang=fr") == true)
+        #expect(try Self.request(base + "/", cookie: "breakout_lang=fr").body.contains("Vue d'ensemble"))
+        let api = try Self.request(base + "/api/status", headers: ["Accept-Language: fr"]).body
+        #expect(api.contains("every hour at minute 0") && !api.contains("toutes les heures"))
+
         // /metrics parses as Prometheus text (with the official parser when installed).
         let metrics = try Self.request(base + "/metrics")
         #expect(metrics.body.contains("breakout_job_runs_total{organization=\"demo\",job=\"breakout-hourly\",status=\"success\"} 1"))
@@ -1174,6 +1195,9 @@ struct CLI {
             try FileManager.default.createDirectory(at: shots, withIntermediateDirectories: true)
             for (name, path) in [
                 ("overview", "/"), ("organization", "/org/demo"), ("job", "/org/demo/jobs/breakout-hourly"), ("run", "/runs/1"),
+                ("overview-fr", "/?lang=fr"), ("organization-fr", "/org/demo?lang=fr"),
+                ("job-fr", "/org/demo/jobs/breakout-hourly?lang=fr"),
+                ("run-fr", "/runs/1?lang=fr"),
             ] {
                 let b = Process()
                 b.executableURL = URL(fileURLWithPath: chromium)
