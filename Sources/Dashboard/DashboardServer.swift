@@ -373,11 +373,22 @@ package struct DashboardServer: Sendable {
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
     }
 
+    /// At most this many connections at once; the next is closed at once.
+    static let maxConnections = 512
+    /// Seconds a request's head may take to arrive.
+    static let headerTimeout: Int64 = 10
+
     /// Serves until the task is cancelled.
     package func run(host: String, port: Int, logger: Logger) async throws {
-        // A connection idle for 30 s is closed: slow or abandoned sockets do not pile up.
+        // A connection idle for 30 s is closed, one whose request head takes over 10 s too, and at
+        // most 512 are open at once: slow or abandoned sockets do not pile up (ConnectionGuard).
+        let open = ConnectionGuard.Count(limit: Self.maxConnections)
         let app = Application(
-            router: router(), server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            router: router(),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ConnectionGuard(count: open, headerTimeout: .seconds(Self.headerTimeout))],
+                    idleTimeout: .seconds(30))),
             configuration: .init(address: .hostname(host, port: port)), logger: logger)
         try await app.runService()
     }

@@ -996,6 +996,48 @@ struct CLI {
         #expect(locked.status == 429 && Int(locked.headers["retry-after"] ?? "") ?? 0 > 0, "\(locked.status) \(locked.headers)")
     }
 
+    /// Many slow clients (issue 21): 700 sockets that send half a request head and wait — more
+    /// than the 512 connections the dashboard takes — do not stall it: /healthz answers at once
+    /// (a new connection takes the place of the oldest one still waiting for its head), and every
+    /// slow socket is closed by the server once its head is 10 s late.
+    @Test func manySlowClientsCannotStallTheDashboard() throws {
+        let dir = try RunnerCLITests.prepared()
+        let (base, server) = try Self.serve(dir)
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        let script = """
+            import json, socket, subprocess, sys, time
+            host, port = sys.argv[1].split("//")[1].split(":")
+            socks = []
+            for i in range(700):
+                s = socket.create_connection((host, int(port)), timeout=5)
+                s.sendall(b"GET / HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nX-Slow: ")
+                socks.append(s)
+            time.sleep(0.5)
+            t = time.time()
+            code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code}", sys.argv[1] + "/healthz"],
+                                  capture_output=True, text=True).stdout
+            healthz = time.time() - t
+            time.sleep(11.5)
+            closed = 0
+            for s in socks:
+                s.setblocking(False)
+                try:
+                    if s.recv(1024) == b"": closed += 1
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed += 1
+            print(json.dumps({"code": code, "healthz": healthz, "closed": closed}))
+            """
+        let r = try CLI.execute("/usr/bin/python3", ["-c", script, base])
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(report?["code"] as? String == "200", "\(r.stdout) \(r.stderr)")
+        #expect((report?["healthz"] as? Double ?? 99) < 2, "\(r.stdout)")
+        #expect(report?["closed"] as? Int == 700, "\(r.stdout)")
+        // And the dashboard still serves afterwards.
+        #expect(try Self.request(base + "/healthz").status == 200)
+    }
+
     /// Issue 21, point 1: a tenant destination that accepts TCP and never answers holds up neither
     /// /healthz nor /metrics (the lag is measured in the background and served from memory), nor
     /// the pages: every handler's database work is off the event loop.
