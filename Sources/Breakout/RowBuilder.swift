@@ -208,17 +208,23 @@ struct RowBuilder {
     @inline(__always)
     func convert(_ value: CaseValue, _ column: BreakoutSchema.Column, _ invalid: inout Int) -> SQLValue {
         if let map = column.specials { return convert(value, column, map, &invalid) }
+        return convert(value, type: column.type, &invalid)
+    }
+
+    /// A case value as a value of a column of `type`, special values as NULL.
+    @inline(__always)
+    func convert(_ value: CaseValue, type: SQLType, _ invalid: inout Int) -> SQLValue {
         switch value {
         case .blank, .special: return .null
         case .invalid:
             invalid += 1
             return .null
         case .text(let s):
-            if case .varchar = column.type { return .text(s) }
+            if case .varchar = type { return .text(s) }
             invalid += 1
             return .null
         case .number(let d):
-            switch column.type {
+            switch type {
             case .integer, .bigint:
                 if d == d.rounded(), abs(d) < 9.2e18 { return .integer(Int64(d)) }
                 invalid += 1
@@ -243,8 +249,6 @@ struct RowBuilder {
     )
         -> SQLValue
     {
-        var plain = column
-        plain.specials = nil
         if column.holdsSpecial {
             switch value {
             case .blank: return .text(Special.notApplicable.rawValue)
@@ -264,7 +268,7 @@ struct RowBuilder {
         case (.columns, .invalid):
             invalid += 1
             return .null
-        default: return convert(value, plain, &invalid)
+        default: return convert(value, type: column.type, &invalid)
         }
     }
 
