@@ -63,6 +63,11 @@ extension BreakoutSchema {
         return out
     }
 
+    /// The dictionary's labels of a kept record.
+    func labels(of record: RecordTable) -> [Label] {
+        dictionary.levels[record.level].records.first { $0.name == record.recordName }?.labels ?? []
+    }
+
     /// The text of `labels` in `language` (nil: the first label), else the first one.
     static func text(_ labels: [Label], in language: String?) -> String {
         (labels.first { $0.language == language } ?? labels.first)?.text ?? ""
@@ -246,7 +251,7 @@ extension BreakoutSchema {
                 }
             }
             itemText[record.table.name] = Dictionary(columns.map { ($0.0.name, $0.1) }, uniquingKeysWith: { a, _ in a })
-            let recordLabels = dictionary.levels[record.level].records.first { $0.name == record.recordName }?.labels ?? []
+            let recordLabels = labels(of: record)
             out.append(.comments(TableComments(table: record.table.name, text: label(recordLabels), columns: columns)))
         }
         guard withViews else { return out }
@@ -258,7 +263,7 @@ extension BreakoutSchema {
                 }
                 return (ColumnDefinition(column.name, .text), text)
             }
-            let recordLabels = dictionary.levels[record.level].records.first { $0.name == record.recordName }?.labels ?? []
+            let recordLabels = labels(of: record)
             out.append(.comments(TableComments(table: view.name, isView: true, text: label(recordLabels), columns: columns)))
         }
         return out

@@ -13,6 +13,45 @@ package enum ExportFormat: String, Sendable, CaseIterable, Codable {
     case spss
     /// One Parquet file per record: the same rows with logical types, the labels in its metadata.
     case parquet
+
+    var fileExtension: String {
+        switch self {
+        case .csv: "csv"
+        case .stata: "dta"
+        case .spss: "sav"
+        case .parquet: "parquet"
+        }
+    }
+
+    var mediaType: String {
+        switch self {
+        case .csv: "text/csv"
+        case .stata: "application/x-stata-dta"
+        case .spss: "application/x-spss-sav"
+        case .parquet: "application/vnd.apache.parquet"
+        }
+    }
+
+    /// How datapackage.json describes a file of this format.
+    var resourceDescription: String {
+        switch self {
+        case .csv: "a table of the breakout"
+        case .stata: "Stata 14+ (.dta format 118): the record's current cases with the ancestors' ids, variable and value labels"
+        case .spss: "SPSS system file: the record's current cases with the ancestors' ids, variable and value labels"
+        case .parquet: "Parquet: the record's current cases with the ancestors' ids; labels in the key-value metadata breakout.labels"
+        }
+    }
+}
+
+/// One file of an export per record and statistical format (Stata, SPSS, Parquet), written from
+/// the record's flat rows.
+protocol RecordFile {
+    var url: URL { get }
+    /// `row`: the flat row; `recordRow`: the record-table row it comes from (its `<item>_special` cells).
+    func append(_ row: [SQLValue], recordRow: [SQLValue]) throws
+    func finish() throws
+    /// Stops without finishing; the partial file is removed.
+    func abandon()
 }
 
 /// `export` jobs: every table of a dictionary's breakout as CSV, plus a `datapackage.json`
@@ -77,38 +116,26 @@ package struct Exporter {
         }
         // Closing after the last write: the writes themselves reported any failure.
         defer { for h in handles { try? h.close() } }
-        var stata: [StataExport] = []
-        var stataDone = false
-        defer { if !stataDone { for s in stata { s.writer.abandon() } } }
-        var parquet: [ParquetExport] = []
-        defer { if !stataDone { for p in parquet { p.writer.abandon() } } }
-        if formats.contains(.parquet) {
-            for flat in FlatRecord.all(schema, deleted: includeDeleted) {
-                let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + ".parquet")
-                do { parquet.append(try ParquetExport(flat, schema: schema, url: url)) } catch let error as StatFileError {
-                    throw BreakoutError(
-                        "the export of \(feed.dictionary.name) cannot write \(url.lastPathComponent): \(error); nothing was published")
-                }
-            }
+        // A file per record and statistical format, fed the same flat rows (RecordFile).
+        let records = FlatRecord.all(schema, deleted: includeDeleted)
+        var files: [[any RecordFile]] = Array(repeating: [], count: records.count)
+        var filesDone = false
+        defer { if !filesDone { for f in files.joined() { f.abandon() } } }
+        func failure(_ file: URL, _ error: StatFileError) -> BreakoutError {
+            BreakoutError(
+                "the export of \(feed.dictionary.name) could not write \(file.lastPathComponent): \(error); nothing was published")
         }
-        var spss: [SPSSExport] = []
-        defer { if !stataDone { for s in spss { s.writer.abandon() } } }
-        if formats.contains(.spss) {
-            for flat in FlatRecord.all(schema, deleted: includeDeleted) {
-                let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + ".sav")
-                do { spss.append(try SPSSExport(flat, schema: schema, url: url, date: date)) } catch let error as StatFileError {
-                    throw BreakoutError(
-                        "the export of \(feed.dictionary.name) cannot write \(url.lastPathComponent): \(error); nothing was published")
-                }
-            }
-        }
-        if formats.contains(.stata) {
-            for flat in FlatRecord.all(schema, deleted: includeDeleted) {
-                let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + ".dta")
-                do { stata.append(try StataExport(flat, schema: schema, url: url, date: date)) } catch let error as StatFileError {
-                    throw BreakoutError(
-                        "the export of \(feed.dictionary.name) cannot write \(url.lastPathComponent): \(error); nothing was published")
-                }
+        for format in [ExportFormat.stata, .spss, .parquet] where formats.contains(format) {
+            for (r, flat) in records.enumerated() {
+                let url = temporary.appendingPathComponent(flat.record.recordName.lowercased() + "." + format.fileExtension)
+                do {
+                    switch format {
+                    case .stata: files[r].append(try StataExport(flat, schema: schema, url: url, date: date))
+                    case .spss: files[r].append(try SPSSExport(flat, schema: schema, url: url, date: date))
+                    case .parquet: files[r].append(try ParquetExport(flat, schema: schema, url: url))
+                    case .csv: break
+                    }
+                } catch let error as StatFileError { throw failure(url, error) }
             }
         }
         var rowsPerTable = Array(repeating: 0, count: tables.count)
@@ -132,37 +159,16 @@ package struct Exporter {
             // Only current cases, as the analyst views have them, unless asked otherwise.
             deleted += rows.tables[0].reduce(0) { $0 + ($1[4].int64 == 1 ? 1 : 0) }
             if !includeDeleted { rows.removeDeletedCases(schema) }
-            if !stata.isEmpty || !spss.isEmpty || !parquet.isEmpty {
+            if !files.joined().isEmpty {
                 let index = ChunkIndex(rows, schema)
-                for export in parquet {
-                    do {
-                        for (flat, _) in export.flat.rows(rows, schema, index: index) { try export.append(flat) }
-                    } catch let error as StatFileError {
-                        throw BreakoutError(
-                            "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
-                        )
-                    }
-                }
-                for export in stata {
-                    do {
-                        for (flat, recordRow) in export.flat.rows(rows, schema, index: index) {
-                            try export.append(flat, recordRow: recordRow)
+                for (flat, record) in zip(records, files) where !record.isEmpty {
+                    // The record's flat rows, once for all its files.
+                    for (row, recordRow) in flat.rows(rows, schema, index: index) {
+                        for file in record {
+                            do { try file.append(row, recordRow: recordRow) } catch let error as StatFileError {
+                                throw failure(file.url, error)
+                            }
                         }
-                    } catch let error as StatFileError {
-                        throw BreakoutError(
-                            "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
-                        )
-                    }
-                }
-                for export in spss {
-                    do {
-                        for (flat, recordRow) in export.flat.rows(rows, schema, index: index) {
-                            try export.append(flat, recordRow: recordRow)
-                        }
-                    } catch let error as StatFileError {
-                        throw BreakoutError(
-                            "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
-                        )
                     }
                 }
             }
@@ -179,28 +185,10 @@ package struct Exporter {
             }
         }
         if stop() { throw BreakoutError("the export of \(feed.dictionary.name) was stopped before the end; nothing was published") }
-        for export in stata {
-            do { try export.writer.finish() } catch let error as StatFileError {
-                throw BreakoutError(
-                    "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
-                )
-            }
+        for file in files.joined() {
+            do { try file.finish() } catch let error as StatFileError { throw failure(file.url, error) }
         }
-        for export in parquet {
-            do { try export.writer.finish() } catch let error as StatFileError {
-                throw BreakoutError(
-                    "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
-                )
-            }
-        }
-        for export in spss {
-            do { try export.writer.finish() } catch let error as StatFileError {
-                throw BreakoutError(
-                    "the export of \(feed.dictionary.name) could not write \(export.writer.url.lastPathComponent): \(error); nothing was published"
-                )
-            }
-        }
-        stataDone = true
+        filesDone = true
         if csv {
             let labels = temporary.appendingPathComponent("value_labels.csv")
             var text = schema.valueLabels.columns.map { Self.csv($0.name) }.joined(separator: ",") + "\r\n"
@@ -209,8 +197,7 @@ package struct Exporter {
             try Data(text.utf8).write(to: labels)
         }
         try datapackage(
-            tables: csv ? tables : [], names: csv ? names : [], stata: stata.map(\.writer.url.lastPathComponent),
-            spss: spss.map(\.writer.url.lastPathComponent), parquet: parquet.map(\.writer.url.lastPathComponent)
+            tables: csv ? tables : [], names: csv ? names : [], files: files.joined().map(\.url.lastPathComponent)
         )
         .write(to: temporary.appendingPathComponent("datapackage.json"))
         for h in handles { try h.synchronize() }
@@ -220,7 +207,7 @@ package struct Exporter {
         for (t, table) in tables.enumerated() { perTable[table.name.name] = rowsPerTable[t] }
         var result = Result(folder: final, cases: includeDeleted ? cases : cases - deleted, rows: perTable, failed: failed)
         result.deleted = deleted
-        result.truncatedValues = spss.reduce(0) { $0 + $1.writer.truncated }
+        result.truncatedValues = files.joined().reduce(0) { $0 + (($1 as? SPSSExport)?.writer.truncated ?? 0) }
         return result
     }
 
@@ -245,7 +232,7 @@ package struct Exporter {
     }
 
     func datapackage(
-        tables: [TableDefinition], names: [String], stata: [String] = [], spss: [String] = [], parquet: [String] = []
+        tables: [TableDefinition], names: [String], files: [String] = []
     ) throws -> Data {
         func type(_ t: SQLType) -> String {
             switch t {
@@ -278,24 +265,11 @@ package struct Exporter {
                 ] as [String: Any],
             ])
         }
-        for file in stata {
+        for file in files {
+            guard let format = ExportFormat.allCases.first(where: { file.hasSuffix("." + $0.fileExtension) }) else { continue }
             resources.append([
-                "name": String(file.dropLast(4)) + "-stata", "path": file, "format": "dta", "mediatype": "application/x-stata-dta",
-                "description": "Stata 14+ (.dta format 118): the record's current cases with the ancestors' ids, variable and value labels",
-            ])
-        }
-        for file in parquet {
-            resources.append([
-                "name": String(file.dropLast(8)) + "-parquet", "path": file, "format": "parquet",
-                "mediatype": "application/vnd.apache.parquet",
-                "description":
-                    "Parquet: the record's current cases with the ancestors' ids; labels in the key-value metadata breakout.labels",
-            ])
-        }
-        for file in spss {
-            resources.append([
-                "name": String(file.dropLast(4)) + "-spss", "path": file, "format": "sav", "mediatype": "application/x-spss-sav",
-                "description": "SPSS system file: the record's current cases with the ancestors' ids, variable and value labels",
+                "name": String(file.dropLast(format.fileExtension.count + 1)) + "-" + format.rawValue, "path": file,
+                "format": format.fileExtension, "mediatype": format.mediaType, "description": format.resourceDescription,
             ])
         }
         if !tables.isEmpty {

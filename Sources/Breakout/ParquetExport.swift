@@ -6,7 +6,7 @@ import StatFiles
 /// A Parquet file per record (docs/runner.md, "Export jobs"): the analyst view's rows as they are
 /// (special values as the connection's `specials:` gives them), with logical types, and the
 /// labels in the file's key-value metadata under `breakout.labels` (JSON).
-struct ParquetExport {
+struct ParquetExport: RecordFile {
     let flat: FlatRecord
     let writer: ParquetWriter
     let columns: [ParquetColumn]
@@ -42,7 +42,7 @@ struct ParquetExport {
             labels[column.name] = entry
         }
         self.columns = columns
-        let recordLabels = schema.dictionary.levels[flat.record.level].records.first { $0.name == flat.record.recordName }?.labels ?? []
+        let recordLabels = schema.labels(of: flat.record)
         let document: [String: Any] = [
             "dictionary": schema.dictionary.name, "record": flat.record.recordName,
             "label": BreakoutSchema.text(recordLabels, in: schema.language), "language": schema.language ?? "",
@@ -52,7 +52,12 @@ struct ParquetExport {
         writer = try ParquetWriter(url: url, columns: columns, metadata: [("breakout.labels", json)])
     }
 
-    func append(_ row: [SQLValue]) throws {
+    var url: URL { writer.url }
+    func finish() throws { try writer.finish() }
+    func abandon() { writer.abandon() }
+
+    /// The row as it is (Parquet keeps NULL and codes as the view has them): `recordRow` is not needed.
+    func append(_ row: [SQLValue], recordRow: [SQLValue]) throws {
         var cells: [ParquetCell] = []
         cells.reserveCapacity(row.count)
         for (value, column) in zip(row, columns) {

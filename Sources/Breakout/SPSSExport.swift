@@ -6,7 +6,7 @@ import StatFiles
 /// An SPSS file per record (docs/runner.md, "Export jobs"): the same rows as the Stata file, with
 /// SPSS's own ways of saying the same things: value labels, measurement levels, and the special
 /// values' codes declared as user-missing values.
-struct SPSSExport {
+struct SPSSExport: RecordFile {
     let flat: FlatRecord
     let writer: SPSSWriter
     let kinds: [Kind]
@@ -72,15 +72,19 @@ struct SPSSExport {
             }
             if let map = column.specials, map.mode != .null, case .record(_, let flag) = column.source, variable.width == 0 {
                 kind = .special(map, flag: flag)
-                variable.missingValues = [Special.missing, .refused, .default].compactMap { map.code[$0].flatMap(Self.double) }
+                variable.missingValues = [Special.missing, .refused, .default].compactMap { map.code[$0].flatMap(\.number) }
             }
             variables.append(variable)
             kinds.append(kind)
         }
         self.kinds = kinds
-        let recordLabels = schema.dictionary.levels[flat.record.level].records.first { $0.name == flat.record.recordName }?.labels ?? []
+        let recordLabels = schema.labels(of: flat.record)
         writer = try SPSSWriter(url: url, label: BreakoutSchema.text(recordLabels, in: schema.language), variables: variables, date: date)
     }
+
+    var url: URL { writer.url }
+    func finish() throws { try writer.finish() }
+    func abandon() { writer.abandon() }
 
     func append(_ row: [SQLValue], recordRow: [SQLValue]) throws {
         var cells: [SPSSCell] = []
@@ -88,26 +92,18 @@ struct SPSSExport {
         for (value, kind) in zip(row, kinds) {
             switch kind {
             case .text: cells.append(value.isNull ? .missing : .text(value.string ?? ""))
-            case .number: cells.append(Self.double(value).map { .number($0) } ?? .missing)
+            case .number: cells.append(value.number.map { .number($0) } ?? .missing)
             case .special(let map, let flag):
                 if value.isNull, map.mode == .columns, let flag, let name = recordRow[flag].string, let s = Special(rawValue: name),
-                    let code = map.code[s].flatMap(Self.double)
+                    let code = map.code[s].flatMap(\.number)
                 {
                     cells.append(.number(code))
                 } else {
-                    cells.append(Self.double(value).map { .number($0) } ?? .missing)
+                    cells.append(value.number.map { .number($0) } ?? .missing)
                 }
             }
         }
         try writer.append(cells)
     }
 
-    static func double(_ v: SQLValue) -> Double? {
-        switch v {
-        case .integer(let i): Double(i)
-        case .double(let d): d
-        case .decimal(let d): Double(d.description)
-        default: nil
-        }
-    }
 }

@@ -37,6 +37,8 @@ struct FlatRecord {
     let record: BreakoutSchema.RecordTable
     let table: Int
     let columns: [Column]
+    /// The rows of deleted cases are kept (with a `deleted` column).
+    let keepsDeleted: Bool
 
     /// The flat shape of every record of `schema`, in the order of its views; with `deleted`, the
     /// rows of deleted cases too, and a `deleted` column after `partial_save`.
@@ -98,7 +100,7 @@ struct FlatRecord {
                     }
                 }
             }
-            return FlatRecord(record: record, table: names.firstIndex(of: record.table.name)!, columns: columns)
+            return FlatRecord(record: record, table: names.firstIndex(of: record.table.name)!, columns: columns, keepsDeleted: deleted)
         }
     }
 
@@ -118,7 +120,7 @@ struct FlatRecord {
             }
             guard let guid = parent.string, let c = index.cases[guid] else { continue }
             let caseRow = chunk.tables[0][c]
-            if caseRow[4].int64 == 1, !columns.contains(where: { if case .deleted = $0.source { true } else { false } }) { continue }
+            if caseRow[4].int64 == 1, !keepsDeleted { continue }
             out.append(
                 (
                     columns.map { column in
@@ -173,8 +175,8 @@ struct ChunkIndex {
     }
 }
 
-/// A Stata file per record (docs/breakout.md, "Exports").
-struct StataExport {
+/// A Stata file per record (docs/runner.md, "Export jobs").
+struct StataExport: RecordFile {
     let flat: FlatRecord
     let writer: StataWriter
     /// Per output column: how its cells are written.
@@ -227,7 +229,7 @@ struct StataExport {
             kinds.append(kind)
         }
         self.kinds = kinds
-        let recordLabels = schema.dictionary.levels[flat.record.level].records.first { $0.name == flat.record.recordName }?.labels ?? []
+        let recordLabels = schema.labels(of: flat.record)
         writer = try StataWriter(
             url: url, label: BreakoutSchema.text(recordLabels, in: schema.language), variables: variables, valueLabels: sets, date: date)
     }
@@ -293,7 +295,11 @@ struct StataExport {
     }
 
     /// Appends one flat row.
-    func append(_ row: [SQLValue], recordRow: [SQLValue]? = nil) throws {
+    var url: URL { writer.url }
+    func finish() throws { try writer.finish() }
+    func abandon() { writer.abandon() }
+
+    func append(_ row: [SQLValue], recordRow: [SQLValue]) throws {
         var cells: [StataCell] = []
         cells.reserveCapacity(row.count)
         for (value, kind) in zip(row, kinds) {
@@ -304,13 +310,13 @@ struct StataExport {
             case .special(let map, let flag):
                 if map.mode == .columns {
                     // The value is NULL for every special value; its `<item>_special` cell says which.
-                    if value.isNull, let flag, let name = recordRow?[flag].string, let s = Special(rawValue: name), let k = Self.extended[s]
+                    if value.isNull, let flag, let name = recordRow[flag].string, let s = Special(rawValue: name), let k = Self.extended[s]
                     {
                         cells.append(.extendedMissing(k))
                     } else {
                         cells.append(Self.number(value))
                     }
-                } else if let d = Self.double(value), let s = map.special[d], let k = Self.extended[s] {
+                } else if let d = value.number, let s = map.special[d], let k = Self.extended[s] {
                     cells.append(.extendedMissing(k))
                 } else {
                     cells.append(Self.number(value))
@@ -321,15 +327,6 @@ struct StataExport {
     }
 
     func normalizedNumber(_ v: SQLValue) -> String { v.string ?? "" }
-
-    static func double(_ v: SQLValue) -> Double? {
-        switch v {
-        case .integer(let i): Double(i)
-        case .double(let d): d
-        case .decimal(let d): Double(d.description)
-        default: nil
-        }
-    }
 
     static func number(_ v: SQLValue) -> StataCell {
         switch v {

@@ -18,6 +18,16 @@ package enum SQLValue: Sendable, Hashable {
 
     /// The value as an integer when it is one exactly (integers, integral decimals and doubles,
     /// and text holding an integer, as drivers return it).
+    /// The value as a double when it is a number (integer, decimal or double); nil otherwise.
+    package var number: Double? {
+        switch self {
+        case .integer(let v): return Double(v)
+        case .decimal(let d): return d.doubleValue
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
     package var int64: Int64? {
         switch self {
         case .integer(let v): return v
