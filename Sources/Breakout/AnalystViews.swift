@@ -63,6 +63,28 @@ extension BreakoutSchema {
         return out
     }
 
+    /// The values of an item's first value set with their labels in the schema's language, for the
+    /// statistical exports: single values, and ranges of fewer than 1,000 whole values spelled out;
+    /// a value takes the first label that covers it (as in CSPro).
+    func labelledValues(_ item: Item) -> [(value: Double, label: String, special: Special?)] {
+        var out: [(value: Double, label: String, special: Special?)] = []
+        var seen = Set<Double>()
+        for value in item.valueSets.first?.values ?? [] {
+            let text = Self.text(value.labels, in: language)
+            for piece in value.pieces {
+                guard let from = Double(piece.from.trimmingCharacters(in: .whitespaces)) else { continue }
+                let to = piece.to.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? from
+                guard to >= from, to - from < 1000, from == from.rounded() || to == from else { continue }
+                var v = from
+                while v <= to {
+                    if seen.insert(v).inserted { out.append((v, text, value.special)) }
+                    v += 1
+                }
+            }
+        }
+        return out
+    }
+
     /// The dictionary's labels of a kept record.
     func labels(of record: RecordTable) -> [Label] {
         dictionary.levels[record.level].records.first { $0.name == record.recordName }?.labels ?? []

@@ -52,23 +52,8 @@ struct SPSSExport: RecordFile {
                 let coded = column.item.map { !$0.valueSets.isEmpty } ?? true
                 variable = SPSSVariable(name: name, width: 0, label: column.label, digits: digits, measure: coded ? .nominal : .scale)
             }
-            if let item = column.item, item.contentType == .numeric, let set = item.valueSets.first, variable.width == 0 {
-                var labels: [(value: Double, label: String)] = []
-                var seen = Set<Double>()
-                for value in set.values {
-                    let text = BreakoutSchema.text(value.labels, in: schema.language)
-                    for piece in value.pieces {
-                        guard let from = Double(piece.from.trimmingCharacters(in: .whitespaces)) else { continue }
-                        let to = piece.to.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? from
-                        guard to >= from, to - from < 1000, from == from.rounded() || to == from else { continue }
-                        var v = from
-                        while v <= to {
-                            if seen.insert(v).inserted { labels.append((v, text)) }
-                            v += 1
-                        }
-                    }
-                }
-                variable.valueLabels = labels
+            if let item = column.item, item.contentType == .numeric, variable.width == 0 {
+                variable.valueLabels = schema.labelledValues(item).map { ($0.value, $0.label) }
             }
             if let map = column.specials, map.mode != .null, case .record(_, let flag) = column.source, variable.width == 0 {
                 kind = .special(map, flag: flag)

@@ -271,20 +271,13 @@ struct StataExport: RecordFile {
     static func valueLabels(_ item: Item, schema: BreakoutSchema, specials: SpecialValues) -> [(value: StataNumber, label: String)] {
         var out: [(value: StataNumber, label: String)] = []
         var seen = Set<StataNumber>()
-        for value in item.valueSets.first?.values ?? [] {
-            let text = BreakoutSchema.text(value.labels, in: schema.language)
-            if specials != .null, let s = value.special {
+        for (v, text, special) in schema.labelledValues(item) {
+            if specials != .null, let s = special {
                 if let k = extended[s], seen.insert(.extendedMissing(k)).inserted { out.append((.extendedMissing(k), text)) }
                 continue
             }
-            for piece in value.pieces {
-                guard let from = Int64(piece.from.trimmingCharacters(in: .whitespaces)) else { continue }
-                let to = piece.to.flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) } ?? from
-                guard to >= from, to - from < 1000 else { continue }
-                for v in from...to where v >= Int64(Int32.min) + 1 && v <= 2_147_483_620 {
-                    if seen.insert(.value(Int32(v))).inserted { out.append((.value(Int32(v)), text)) }
-                }
-            }
+            guard v == v.rounded(), v >= Double(Int32.min) + 1, v <= 2_147_483_620 else { continue }
+            if seen.insert(.value(Int32(v))).inserted { out.append((.value(Int32(v)), text)) }
         }
         if specials != .null {
             for (s, k) in extended.sorted(by: { $0.value < $1.value }) where seen.insert(.extendedMissing(k)).inserted {
@@ -294,11 +287,11 @@ struct StataExport: RecordFile {
         return out
     }
 
-    /// Appends one flat row.
     var url: URL { writer.url }
     func finish() throws { try writer.finish() }
     func abandon() { writer.abandon() }
 
+    /// Appends one flat row.
     func append(_ row: [SQLValue], recordRow: [SQLValue]) throws {
         var cells: [StataCell] = []
         cells.reserveCapacity(row.count)
