@@ -216,8 +216,11 @@ extension BreakoutEngine {
                     out.append(.insert(Insert(into: schema.variables.name, columns: schema.variables.columns.map(\.name), rows: variables)))
                 }
             }
-            let views = viewStatements(replacing: state == nil ? nil : change.old ?? schema)
-            out = (state == nil ? [] : views.drop) + out + views.create
+            let views = viewStatements(replacing: change.old ?? schema)
+            // Views go before the tables change, except on a new destination, where the schema the
+            // drops name may not exist yet: there they go just before the creates (a first run
+            // stopped after MySQL's DDL committed the views, but not the state, leaves them behind).
+            out = state == nil ? out + views.drop + views.create : views.drop + out + views.create
             if schema.options.analystObjects { out += schema.commentStatements(views: createsViews) }
         }
         let now = SQLValue.timestamp(Date())
