@@ -30,6 +30,11 @@ struct ServeCommand: ParsableCommand {
         help: "Seconds between two measurements of each destination's lag (for /metrics; measured in the background).")
     var lagInterval: Double = 60
 
+    @Option(
+        name: .customLong("lag-timeout"),
+        help: "Seconds to wait for one destination's lag before reporting it as not answering (the others are not held up).")
+    var lagTimeout: Double = 10
+
     @OptionGroup var log: LogOptions
 
     func run() throws {
@@ -51,7 +56,10 @@ struct ServeCommand: ParsableCommand {
                     hint: "make one with `openssl rand -base64 32` and put it in serve.token (encrypted, or ${env:…})")
             }
             let logger = log.logger()
-            let probe = LagProbe(executor: runner.executor)
+            guard (0.1...3_600).contains(lagTimeout) else {
+                throw CLIError("--lag-timeout must be between 0.1 and 3600 seconds, got \(lagTimeout)")
+            }
+            let probe = LagProbe(executor: runner.executor, timeout: lagTimeout)
             let hosts = AllowedHosts(listenHost: host, configured: settings.serveAllowedHosts)
             guard (0.1...86_400).contains(lagInterval) else {
                 throw CLIError("--lag-interval must be between 0.1 and 86400 seconds, got \(lagInterval)")

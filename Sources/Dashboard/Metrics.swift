@@ -96,7 +96,7 @@ enum Metrics {
         if let lagAge {
             family(
                 "breakout_dictionary_lag_age_seconds", "gauge",
-                "How old the lag figures are: they are measured in the background, one destination after another.")
+                "How old the lag figures are: they are measured in the background, each destination waited for at most --lag-timeout.")
             out += "breakout_dictionary_lag_age_seconds \(Int(lagAge))\n"
         }
         family("breakout_organizations", "gauge", "Organizations in the control tables.")

@@ -129,6 +129,12 @@ enum Pages {
         return Language.current == .fr ? french[status] ?? status : status
     }
 
+    /// What started a run, in the viewer's language (the stored value otherwise: it is data).
+    static func triggerWord(_ trigger: String) -> String {
+        let french = ["schedule": "planifiée", "retry": "nouvelle tentative", "manual": "manuelle"]
+        return Language.current == .fr ? french[trigger] ?? trigger : trigger
+    }
+
     /// A job's status, in an element `/live.js` keeps current while the page is open.
     static func status(_ job: DashboardData.Job) -> String {
         "<span data-live-job=\"\(e(job.organization + "/" + job.name))\" data-live-state=\"\(job.running ? "running" : "idle")\">"
@@ -351,7 +357,7 @@ enum Pages {
             let cause = cause(status: r.status, output: r.output)
             let css = r.status == "success" && (r.failedCases ?? 0) > 0 ? "partial" : statusClass(r.status)
             b +=
-                "<tr><td><a href=\"/runs/\(r.id)\">#\(r.id)</a></td><td>\(e(r.trigger))</td><td>\(time(r.startedAt, zone: zone))</td><td>\(time(r.finishedAt, zone: zone))</td>"
+                "<tr><td><a href=\"/runs/\(r.id)\">#\(r.id)</a></td><td>\(e(triggerWord(r.trigger)))</td><td>\(time(r.startedAt, zone: zone))</td><td>\(time(r.finishedAt, zone: zone))</td>"
             b +=
                 "<td><span class=\"\(css)\">\(e(word(r.status)))</span>\(cause)</td><td>\(r.cases.map(String.init) ?? "–")</td>"
             b +=
@@ -376,7 +382,7 @@ enum Pages {
         var b =
             "<p>\(tr("Job", "Tâche")) \(job.map { "<a href=\"/org/\(url($0.organization))/jobs/\(url($0.name))\">\(e($0.organization))/\(e($0.name))</a>" } ?? deleted)"
         b +=
-            " · \(tr("trigger", "déclencheur")) \(e(run.trigger)) · <span class=\"\(statusClass(run.status))\">\(e(word(run.status)))</span> · \(tr("started", "début")) \(time(run.startedAt, zone: job?.timeZone ?? "UTC")) · \(tr("finished", "fin")) \(time(run.finishedAt, zone: job?.timeZone ?? "UTC"))"
+            " · \(tr("trigger", "déclencheur")) \(e(triggerWord(run.trigger))) · <span class=\"\(statusClass(run.status))\">\(e(word(run.status)))</span> · \(tr("started", "début")) \(time(run.startedAt, zone: job?.timeZone ?? "UTC")) · \(tr("finished", "fin")) \(time(run.finishedAt, zone: job?.timeZone ?? "UTC"))"
         b +=
             " · \(tr("runner", "exécuteur")) \(e(run.runner ?? "–")) · \(run.cases.map(String.init) ?? "–") \(tr("cases", "cas")), \(run.rows.map(String.init) ?? "–") \(tr("rows", "lignes"))"
         b +=

@@ -884,7 +884,9 @@ struct CLI {
 
     /// A served sandbox: `serve` started on a free port with `serve.token` set; returns the base URL
     /// and the process (killed by the caller).
-    static func serve(_ dir: URL, extra: String = "", environment: [String: String] = [:]) throws -> (base: String, server: Process) {
+    static func serve(
+        _ dir: URL, extra: String = "", environment: [String: String] = [:], arguments: [String] = []
+    ) throws -> (base: String, server: Process) {
         let key =
             try environment["BREAKOUT_MASTER_KEY"]
             ?? CLI.run(["secrets", "keygen"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -896,7 +898,7 @@ struct CLI {
         let port = Int.random(in: 20_000...40_000)
         let server = Process()
         server.executableURL = CLI.binary
-        server.arguments = ["serve", "-c", dir.path, "--listen", "127.0.0.1:\(port)", "--lag-interval", "1"]
+        server.arguments = ["serve", "-c", dir.path, "--listen", "127.0.0.1:\(port)", "--lag-interval", "1"] + arguments
         server.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
@@ -1042,14 +1044,17 @@ struct CLI {
     /// /healthz nor /metrics (the lag is measured in the background and served from memory), nor
     /// the pages: every handler's database work is off the event loop.
     @Test func aStuckTenantHoldsUpNothing() throws {
-        // The stuck tenant: accepts connections, never says a word.
+        // The stuck tenant: accepts connections, never says a word, and counts them.
         let port = Int.random(in: 41_000...45_000)
+        let accepted = FileManager.default.temporaryDirectory.appendingPathComponent("stuck-\(UUID().uuidString)")
         let listener = Process()
         listener.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         listener.arguments = [
             "-c",
-            "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-                + "s.bind(('127.0.0.1',\(port)))\ns.listen(200)\nc=[]\nwhile True:\n  c.append(s.accept())",
+            "import socket,sys\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                + "s.bind(('127.0.0.1',\(port)))\ns.listen(200)\nc=[]\nwhile True:\n  c.append(s.accept())\n"
+                + "  open(sys.argv[1],'w').write(str(len(c)))",
+            accepted.path,
         ]
         try listener.run()
         defer { kill(listener.processIdentifier, SIGKILL); listener.waitUntilExit() }
@@ -1067,7 +1072,8 @@ struct CLI {
         let env = ["STUCK_PASSWORD": "irrelevant", "BREAKOUT_MASTER_KEY": key, "BREAKOUT_KEY_FILE": ""]
         let apply = try CLI.run(["apply", "-c", dir.path, "--auto-approve"], environment: env)
         try #require(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
-        let (base, server) = try Self.serve(dir, environment: env)
+        // A measurement every second, each destination waited for at most 2 s.
+        let (base, server) = try Self.serve(dir, environment: env, arguments: ["--lag-timeout", "2"])
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
         Thread.sleep(forTimeInterval: 1)  // the lag probe is now stuck on the tenant
         // Eight scrapes and a health check at once: each answers at once.
@@ -1083,10 +1089,28 @@ struct CLI {
             #expect(status == 200 && seconds < 3, "\(path): \(status) after \(seconds) s")
         }
         #expect(Date().timeIntervalSince(started) < 5)
-        // The measurement is indeed stuck on the tenant: no figures yet, so no age either.
-        #expect(!(try Self.request(base + "/metrics").body.contains("breakout_dictionary_lag_age_seconds")))
-        // The pages too (the state store answers; the tenant is not asked).
-        #expect(try Self.request(base + "/org/demo").status == 200)
+        // The stuck tenant costs its own line only: the demo destination's lag is measured and
+        // shown, the tenant's is reported as not answering.
+        var metrics = ""
+        for _ in 0..<40 where !metrics.contains("breakout_dictionary_lag_age_seconds") {
+            Thread.sleep(forTimeInterval: 0.25)
+            metrics = try Self.request(base + "/metrics").body
+        }
+        #expect(
+            metrics.contains("breakout_dictionary_pending_cases{organization=\"demo\",connection=\"local\",dictionary=\"CENSUS\"} 400"),
+            "\(metrics)")
+        #expect(
+            metrics.contains("breakout_dictionary_lag_probe_up{organization=\"demo\",connection=\"stuck\",dictionary=\"CENSUS\"} 0"),
+            "\(metrics)")
+        // The pages too (the state store answers; the tenant is not asked), with the reason.
+        let page = try Self.request(base + "/org/demo")
+        #expect(page.status == 200)
+        #expect(page.body.contains("did not answer within 2 s") || page.body.contains("not asked again"), "\(page.body)")
+        // Rounds every second for a few seconds, yet the hung connection is not opened again and
+        // again: a stuck measurement holds one thread until the database answers or gives up.
+        Thread.sleep(forTimeInterval: 4)
+        let connections = Int((try? String(contentsOf: accepted, encoding: .utf8)) ?? "0") ?? 0
+        #expect((1...2).contains(connections), "the stuck tenant was connected to \(connections) times")
     }
 
     /// A token shorter than 32 characters: validate refuses it (encrypted), serve refuses it (${env:}).
@@ -1195,6 +1219,8 @@ struct CLI {
         #expect(french.body.contains("toutes les heures à la minute 0") && french.body.contains("English</a>"))
         let frenchJob = try Self.request(base + "/org/demo/jobs/breakout-hourly", headers: ["Accept-Language: fr"])
         #expect(frenchJob.body.contains("Historique") && frenchJob.body.contains("Déclarée dans") && frenchJob.body.contains("Durée"))
+        // What started the run is a word too: "manual" → "manuelle".
+        #expect(frenchJob.body.contains("<td>manuelle</td>") && !frenchJob.body.contains("<td>manual</td>"), "\(frenchJob.body)")
         let month = DateFormatter()
         month.locale = Locale(identifier: "fr_FR")
         month.dateFormat = "MMM"
