@@ -228,6 +228,41 @@ import Testing
         #expect(surveyNode == (try JSONCaseDecoder.decodeLevel(Data(withOccurrences.utf8), layout: survey)))
     }
 
+    /// The fast paths (a key compared with its closing quote and colon at once, a space skipped
+    /// only when there is one, integers without a division) against JSON that takes the slow
+    /// ones: spaces and newlines everywhere, a key that is a prefix of the expected name or
+    /// the expected name plus more, a key cut off at the end of the buffer, signed and decimal
+    /// numbers, exponents and 16-digit integers.
+    @Test func compactAndSpacedJSONParseTheSame() throws {
+        let census = CaseLayout(SyntheticCensus.dictionary())
+        let survey = SyntheticSurvey.layout
+        let documents: [(CaseLayout, String)] = [
+            (
+                census,
+                #"{ "id" : { "PROVINCE" : 1 , "DISTRICT":2 } ,"PERSON" :[ {"LINE" :1,"NAM":"x","NAME" : "Awa" ,"P04_AGE"  :  -0 } ]}"#
+            ),
+            (census, "{\n  \"PERSON\": [\n    {\n      \"LINE\": 1,\n      \"P04_AGE\": 7\n    }\n  ]\n}\n"),
+            (census, #"{"PERSON":[{"LINE":1,"LINEX":4,"P04_AGE":-12,"P19_PHONE":1234567890123456}]}"#),
+            (census, #"{"PERSON":[{"LINE":1,"P04_AGE":4.0e1,"P19_PHONE":-3.25}]}"#),
+            (survey, #"{"HOUSING":{"H03_RENT":-12.5,"H04_ASSETS":[ 1 , -2 ,3.75 ]}}"#),
+        ]
+        for (layout, json) in documents {
+            let fast = try Array(json.utf8).withUnsafeBufferPointer { try layout.fastParser.parseLevel($0) }
+            #expect(fast == (try JSONCaseDecoder.decodeLevel(Data(json.utf8), layout: layout)), "\(json)")
+        }
+        let node = try Array(documents[0].1.utf8).withUnsafeBufferPointer { try census.fastParser.parseLevel($0) }
+        #expect(node.records["PERSON"]?.first?["NAME"] == .text("Awa") && node.ids["DISTRICT"] == .number(2))
+        let signed = try Array(documents[2].1.utf8).withUnsafeBufferPointer { try census.fastParser.parseLevel($0) }
+        #expect(signed.records["PERSON"]?.first?["P04_AGE"] == .number(-12))
+        #expect(signed.records["PERSON"]?.first?["P19_PHONE"] == .number(1_234_567_890_123_456))
+        // A key cut off where the expected name would end: an error, not a read past the buffer.
+        for cut in [#"{"PERSON":[{"LINE"#, #"{"PERSON":[{"LINE""#, #"{"PERSON":[{"LINE":"#, #"{"PERSON"#] {
+            #expect(throws: CaseDecodingError.self, "\(cut)") {
+                try Array(cut.utf8).withUnsafeBufferPointer { try census.fastParser.parseLevel($0) }
+            }
+        }
+    }
+
     /// A key given twice: the last value wins, all occurrences of it (as PHP's json_decode, which
     /// CSWeb uses, reads it; Foundation's JSONSerialization keeps the first, so no comparison here).
     @Test func repeatedKeysKeepTheLastValue() throws {
