@@ -118,10 +118,18 @@ func runBreakoutBenchmark() throws {
     let jsonPath = stringOption("--json")
     let serverCPU = ServerCPU()
     var destinations: [(String, ConnectionConfig, String)] = []
-    if let url = environment["BREAKOUT_TEST_POSTGRES_URL"] {
+    // --destinations postgresql,mariadb (default: every server whose URL is set). A MariaDB source
+    // needs BREAKOUT_TEST_MYSQL_URL whether or not MariaDB is also a destination.
+    let wanted = Set((stringOption("--destinations") ?? "postgresql,mariadb").split(separator: ",").map { $0.lowercased() })
+    guard wanted.isSubset(of: ["postgresql", "mariadb"]) else {
+        throw BreakoutError("--destinations takes postgresql and/or mariadb, got \(wanted.sorted().joined(separator: ","))")
+    }
+    if let url = environment["BREAKOUT_TEST_POSTGRES_URL"], wanted.contains("postgresql") {
         destinations.append(("PostgreSQL", try ConnectionConfig.parse(url: url), url))
     }
-    if let url = environment["BREAKOUT_TEST_MYSQL_URL"] { destinations.append(("MariaDB", try ConnectionConfig.parse(url: url), url)) }
+    if let url = environment["BREAKOUT_TEST_MYSQL_URL"], wanted.contains("mariadb") {
+        destinations.append(("MariaDB", try ConnectionConfig.parse(url: url), url))
+    }
     guard !destinations.isEmpty else {
         throw BreakoutError("set BREAKOUT_TEST_POSTGRES_URL and/or BREAKOUT_TEST_MYSQL_URL (make bench does)")
     }

@@ -6,6 +6,7 @@ import Foundation
 //   breakout-bench decode [--cases N]                CSWeb blob decoding: zlib + JSON + case model
 //   breakout-bench generate --cases N --out FILE.db  a generated CSWeb source and its manifest (also --url mysql://…)
 //   breakout-bench breakout [--cases 20000,200000]   end-to-end breakout against the raw load of the same rows
+//     [--sources mariadb,sqlite] [--destinations postgresql,mariadb] [--settings 3x1000,…] [--lean] [--json FILE]
 //   breakout-bench export [--cases 200000]          the export formats (time, peak RSS) of one source
 //   breakout-bench faults [--cases N] [--kills K]    the fault-injection suite
 
