@@ -52,16 +52,10 @@ package final class LagProbe: Sendable {
     /// One entry per (organization, connection, dictionary) that an active breakout job loads. Reads only.
     package func lags() -> [Lag] {
         let measurements = self.measurements()
-        var out: [Lag] = []
-        out.reserveCapacity(measurements.count)
         // In batches of `parallel`: each batch waits at most `timeout`, whatever its members do.
-        var start = 0
-        while start < measurements.count {
-            let batch = Array(measurements[start..<min(start + parallel, measurements.count)])
-            out += measure(batch)
-            start += parallel
+        return stride(from: 0, to: measurements.count, by: parallel).flatMap { start in
+            measure(Array(measurements[start..<min(start + parallel, measurements.count)]))
         }
-        return out
     }
 
     /// What to measure: the active breakout jobs' destinations and dictionaries, each once.
